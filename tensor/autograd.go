@@ -1,0 +1,238 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// noGrad counts active NoGrad scopes; recording is off while it is > 0.
+var noGrad atomic.Int32
+
+// NoGrad switches graph recording off until the returned function is called:
+//
+//	defer tensor.NoGrad()()
+//
+// Ops then record nothing and their outputs never require gradients. The
+// switch is process-wide: do not train on one goroutine while another runs
+// inference under NoGrad.
+func NoGrad() (restore func()) {
+	noGrad.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { noGrad.Add(-1) }) }
+}
+
+// GradEnabled reports whether ops record the graph.
+func GradEnabled() bool { return noGrad.Load() == 0 }
+
+// pool keeps released buffers by exact length: a training step asks for the
+// same sizes every time, so exact buckets hit.
+type bufPool struct {
+	mu   sync.Mutex
+	free map[int][][]float32
+}
+
+var pool = bufPool{free: map[int][][]float32{}}
+
+// get returns a buffer of length n with unspecified contents.
+func (p *bufPool) get(n int) []float32 {
+	if n == 0 {
+		return []float32{}
+	}
+	p.mu.Lock()
+	if l := p.free[n]; len(l) > 0 {
+		b := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.free[n] = l[:len(l)-1]
+		p.mu.Unlock()
+		return b
+	}
+	p.mu.Unlock()
+	return make([]float32, n)
+}
+
+func (p *bufPool) getZero(n int) []float32 {
+	b := p.get(n)
+	clear(b)
+	return b
+}
+
+func (p *bufPool) put(b []float32) {
+	if cap(b) == 0 {
+		return
+	}
+	b = b[:cap(b)]
+	p.mu.Lock()
+	p.free[len(b)] = append(p.free[len(b)], b)
+	p.mu.Unlock()
+}
+
+// PoolBytes reports the bytes held in the free pool (for tests and tools).
+func PoolBytes() int64 {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	var n int64
+	for k, l := range pool.free {
+		n += int64(k) * 4 * int64(len(l))
+	}
+	return n
+}
+
+// DropPool lets the garbage collector take every pooled buffer.
+func DropPool() {
+	pool.mu.Lock()
+	pool.free = map[int][][]float32{}
+	pool.mu.Unlock()
+}
+
+// newOut makes an op's output with a pooled buffer (contents unspecified:
+// the op must write every element) and records the inputs when gradients
+// flow. The caller sets back when out.requiresGrad.
+func newOut(shape []int, inputs ...*Tensor) *Tensor {
+	n := numel(shape)
+	t := &Tensor{shape: shape, data: pool.get(n), pooled: true}
+	for _, in := range inputs {
+		in.live("op input")
+	}
+	if GradEnabled() {
+		for _, in := range inputs {
+			if in.requiresGrad {
+				t.requiresGrad = true
+				break
+			}
+		}
+		if t.requiresGrad {
+			t.inputs = inputs
+		}
+	}
+	return t
+}
+
+// gradBuf returns t's gradient buffer, allocating a zeroed one on first use.
+func (t *Tensor) gradBuf() []float32 {
+	if t.base != nil {
+		return t.base.gradBuf()[:numel(t.shape)]
+	}
+	if t.grad == nil {
+		if !t.pooled {
+			t.grad = make([]float32, len(t.data)) // leaves keep theirs
+		} else {
+			t.grad = pool.getZero(len(t.data))
+		}
+	}
+	return t.grad
+}
+
+var (
+	markEpoch atomic.Uint32
+	topoPool  = sync.Pool{New: func() any { s := make([]*Tensor, 0, 256); return &s }}
+)
+
+// topo returns the graph under root in topological order (inputs first).
+func topo(root *Tensor, onlyGrad bool) *[]*Tensor {
+	epoch := markEpoch.Add(1)
+	order := topoPool.Get().(*[]*Tensor)
+	*order = (*order)[:0]
+	type frame struct {
+		t *Tensor
+		i int
+	}
+	stack := make([]frame, 0, 64)
+	root.mark = epoch
+	stack = append(stack, frame{root, 0})
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.i < len(f.t.inputs) {
+			in := f.t.inputs[f.i]
+			f.i++
+			if in.mark != epoch && (!onlyGrad || in.requiresGrad) {
+				in.mark = epoch
+				stack = append(stack, frame{in, 0})
+			}
+			continue
+		}
+		*order = append(*order, f.t)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// Backward computes d root / d t for every tensor t in root's graph that
+// requires gradients, accumulating into their Grad. root must hold exactly
+// one element. The graph stays intact: call Release when done with it.
+func Backward(root *Tensor) {
+	root.live("Backward")
+	if root.Numel() != 1 {
+		panic(fmt.Sprintf("tensor: Backward: root of shape %v is not a scalar", root.shape))
+	}
+	if !root.requiresGrad {
+		panic("tensor: Backward: root does not require gradients (no parameter in its graph, or built under NoGrad)")
+	}
+	g := root.gradBuf()
+	g[0] += 1
+	order := topo(root, true)
+	o := *order
+	for i := len(o) - 1; i >= 0; i-- {
+		t := o[i]
+		if t.back != nil && t.grad != nil {
+			t.back()
+		}
+	}
+	clear(o)
+	topoPool.Put(order)
+}
+
+// Release hands the buffers of every intermediate tensor in root's graph
+// (root included) back to the pool and unlinks the graph. Parameters and
+// tensors made with New/FromSlice keep their data; parameters keep their
+// gradients. Any later use of a released tensor panics.
+func Release(root *Tensor) {
+	if root == nil || root.released {
+		return
+	}
+	order := topo(root, false)
+	o := *order
+	for _, t := range o {
+		t.releaseOne()
+	}
+	clear(o)
+	topoPool.Put(order)
+}
+
+func (t *Tensor) releaseOne() {
+	for i, b := range t.saved {
+		if b != nil {
+			pool.put(b)
+			t.saved[i] = nil
+		}
+	}
+	if !t.pooled {
+		// parameters and user-made leaves keep data and gradient
+		t.inputs = nil
+		t.back = nil
+		return
+	}
+	if t.base == nil && t.grad != nil {
+		pool.put(t.grad)
+	}
+	t.grad = nil
+	t.inputs = nil
+	t.back = nil
+	if t.base == nil {
+		pool.put(t.data)
+	}
+	t.data = nil
+	t.base = nil
+	t.released = true
+}
+
+// keep attaches a pooled scratch buffer that backward needs; Release returns it.
+func (t *Tensor) keep(b []float32) {
+	for i := range t.saved {
+		if t.saved[i] == nil {
+			t.saved[i] = b
+			return
+		}
+	}
+	panic("tensor: keep: too many saved buffers")
+}

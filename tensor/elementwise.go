@@ -1,0 +1,163 @@
+package tensor
+
+import "fmt"
+
+// contiguousStrides returns row-major element strides for shape.
+func contiguousStrides(shape []int) []int {
+	s := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= shape[i]
+	}
+	return s
+}
+
+// broadcastStrides returns in's strides aligned to out's rank, 0 on the axes
+// that in broadcasts.
+func broadcastStrides(in, out []int) []int {
+	s := make([]int, len(out))
+	cs := contiguousStrides(in)
+	off := len(out) - len(in)
+	for i := range in {
+		if in[i] != 1 || out[off+i] == 1 {
+			s[off+i] = cs[i]
+		}
+	}
+	return s
+}
+
+// broadcastShape applies NumPy's broadcasting rules.
+func broadcastShape(op string, a, b []int) []int {
+	n := max(len(a), len(b))
+	out := make([]int, n)
+	for i := 0; i < n; i++ {
+		da, db := 1, 1
+		if j := i - (n - len(a)); j >= 0 {
+			da = a[j]
+		}
+		if j := i - (n - len(b)); j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db, db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			panic(fmt.Sprintf("tensor: %s: shapes %v and %v do not broadcast", op, a, b))
+		}
+	}
+	return out
+}
+
+var binNames = [...]string{OpAdd: "Add", OpSub: "Sub", OpMul: "Mul", OpDiv: "Div"}
+
+func binary(op BinOp, a, b *Tensor) *Tensor {
+	name := binNames[op]
+	shape := broadcastShape(name, a.shape, b.shape)
+	sa, sb := broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)
+	out := newOut(shape, a, b)
+	backend.Binary(op, shape, out.data, a.data, sa, b.data, sb)
+	if !out.requiresGrad {
+		return out
+	}
+	out.back = func() {
+		dy := out.grad
+		cs := contiguousStrides(shape)
+		switch op {
+		case OpAdd, OpSub:
+			if a.requiresGrad {
+				backend.Strided(shape, a.gradBuf(), sa, dy, cs, true)
+			}
+			if b.requiresGrad {
+				if op == OpAdd {
+					backend.Strided(shape, b.gradBuf(), sb, dy, cs, true)
+				} else {
+					tmp := pool.get(len(dy))
+					backend.Map(OpNeg, tmp, dy)
+					backend.Strided(shape, b.gradBuf(), sb, tmp, cs, true)
+					pool.put(tmp)
+				}
+			}
+		case OpMul:
+			tmp := pool.get(len(dy))
+			if a.requiresGrad {
+				backend.Binary(OpMul, shape, tmp, dy, cs, b.data, sb)
+				backend.Strided(shape, a.gradBuf(), sa, tmp, cs, true)
+			}
+			if b.requiresGrad {
+				backend.Binary(OpMul, shape, tmp, dy, cs, a.data, sa)
+				backend.Strided(shape, b.gradBuf(), sb, tmp, cs, true)
+			}
+			pool.put(tmp)
+		case OpDiv:
+			tmp := pool.get(len(dy))
+			if a.requiresGrad {
+				backend.Binary(OpDiv, shape, tmp, dy, cs, b.data, sb)
+				backend.Strided(shape, a.gradBuf(), sa, tmp, cs, true)
+			}
+			if b.requiresGrad {
+				// d(a/b)/db = −(a/b)/b = −out/b
+				backend.Binary(OpDiv, shape, tmp, out.data, cs, b.data, sb)
+				backend.Binary(OpMul, shape, tmp, tmp, cs, dy, cs)
+				backend.Map(OpNeg, tmp, tmp)
+				backend.Strided(shape, b.gradBuf(), sb, tmp, cs, true)
+			}
+			pool.put(tmp)
+		}
+	}
+	return out
+}
+
+// Add returns a + b with broadcasting.
+func Add(a, b *Tensor) *Tensor { return binary(OpAdd, a, b) }
+
+// Sub returns a − b with broadcasting.
+func Sub(a, b *Tensor) *Tensor { return binary(OpSub, a, b) }
+
+// Mul returns a·b elementwise with broadcasting.
+func Mul(a, b *Tensor) *Tensor { return binary(OpMul, a, b) }
+
+// Div returns a/b elementwise with broadcasting.
+func Div(a, b *Tensor) *Tensor { return binary(OpDiv, a, b) }
+
+// Scale returns s·x.
+func Scale(x *Tensor, s float32) *Tensor {
+	out := newOut(cloneInts(x.shape), x)
+	backend.Scale(s, out.data, x.data)
+	if out.requiresGrad {
+		out.back = func() { backend.Axpy(s, out.grad, x.gradBuf()) }
+	}
+	return out
+}
+
+func mapOp(f MapOp, x *Tensor) *Tensor {
+	out := newOut(cloneInts(x.shape), x)
+	backend.Map(f, out.data, x.data)
+	if out.requiresGrad {
+		out.back = func() { backend.MapBackward(f, x.gradBuf(), x.data, out.data, out.grad) }
+	}
+	return out
+}
+
+// Exp returns eˣ elementwise.
+func Exp(x *Tensor) *Tensor { return mapOp(OpExp, x) }
+
+// GELU returns x·Φ(x) with the exact erf form (PyTorch's default GELU).
+func GELU(x *Tensor) *Tensor { return mapOp(OpGELU, x) }
+
+// QuickGELU returns x·σ(1.702·x) (OpenAI CLIP's activation).
+func QuickGELU(x *Tensor) *Tensor { return mapOp(OpQuickGELU, x) }
+
+// GELUTanh returns the tanh approximation of GELU.
+func GELUTanh(x *Tensor) *Tensor { return mapOp(OpGELUTanh, x) }
+
+// Sigmoid returns 1/(1+e^−x) elementwise.
+func Sigmoid(x *Tensor) *Tensor { return mapOp(OpSigmoid, x) }
+
+// Tanh returns tanh x elementwise.
+func Tanh(x *Tensor) *Tensor { return mapOp(OpTanh, x) }
+
+// Neg returns −x.
+func Neg(x *Tensor) *Tensor { return mapOp(OpNeg, x) }

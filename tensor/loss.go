@@ -1,0 +1,38 @@
+package tensor
+
+import "fmt"
+
+// CrossEntropy returns the mean over rows of −log softmax(logits)[target]
+// for logits (N, V) and N targets, skipping rows whose target equals
+// ignoreIndex (like torch's ignore_index with mean reduction). With every
+// row ignored the loss is NaN, as in PyTorch.
+func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
+	if len(logits.shape) != 2 || logits.shape[0] != len(targets) {
+		panic(fmt.Sprintf("tensor: CrossEntropy: logits %v for %d targets (want (N, V))", logits.shape, len(targets)))
+	}
+	n, v := logits.shape[0], logits.shape[1]
+	tg := make([]int32, n)
+	for i, t := range targets {
+		if t != ignoreIndex && (t < 0 || t >= v) {
+			panic(fmt.Sprintf("tensor: CrossEntropy: target %d at row %d out of range for logits %v", t, i, logits.shape))
+		}
+		tg[i] = int32(t)
+	}
+	out := newOut([]int{}, logits)
+	lse := pool.get(n)
+	sum, count := backend.CrossEntropy(lse, logits.data, tg, n, v, int32(ignoreIndex))
+	out.data[0] = float32(sum / float64(count))
+	if !out.requiresGrad {
+		pool.put(lse)
+		return out
+	}
+	out.keep(lse)
+	out.back = func() {
+		if count == 0 {
+			return
+		}
+		g := out.grad[0] / float32(count)
+		backend.CrossEntropyBackward(logits.gradBuf(), logits.data, lse, tg, n, v, int32(ignoreIndex), g)
+	}
+	return out
+}

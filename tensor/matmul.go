@@ -1,0 +1,158 @@
+package tensor
+
+import "fmt"
+
+// MatMul returns op(a)·op(b) where op transposes the last two axes when the
+// flag is set: op(a) is (..., M, K), op(b) is (..., K, N) and the result is
+// (..., M, N). Leading (batch) axes broadcast as in NumPy; a 2-D operand is
+// shared by every batch entry.
+func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
+	if len(a.shape) < 2 || len(b.shape) < 2 {
+		panic(fmt.Sprintf("tensor: MatMul: operands must be at least 2-D, got %v and %v", a.shape, b.shape))
+	}
+	ra, rb := len(a.shape), len(b.shape)
+	m, k := a.shape[ra-2], a.shape[ra-1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.shape[rb-2], b.shape[rb-1]
+	if transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		panic(fmt.Sprintf("tensor: MatMul: inner dimensions differ: %v (transA=%v) and %v (transB=%v)", a.shape, transA, b.shape, transB))
+	}
+	batchA, batchB := a.shape[:ra-2], b.shape[:rb-2]
+	batch := broadcastShape("MatMul", batchA, batchB)
+	nb := numel(batch)
+	shape := append(cloneInts(batch), m, n)
+	out := newOut(shape, a, b)
+
+	// Per-matrix offsets (in matrices) of a and b for each output matrix.
+	sa, sb := broadcastStrides(batchA, batch), broadcastStrides(batchB, batch)
+	lda, ldb := a.shape[ra-1], b.shape[rb-1]
+	szA, szB, szC := m*k, k*n, m*n
+	strideA, okA := uniformStride(batch, sa)
+	strideB, okB := uniformStride(batch, sb)
+
+	run := func(tA, tB bool, mm, nn, kk int, x []float32, ldx, sx int, xStrides []int, y []float32, ldy, sy int, yStrides []int, c []float32, ldc, sc int, cStrides []int, uniform bool) {
+		if uniform {
+			backend.Gemm(tA, tB, mm, nn, kk, 1, x, ldx, sx, y, ldy, sy, 1, c, ldc, sc, nb)
+			return
+		}
+		for i := 0; i < nb; i++ {
+			xo, yo := offsets(batch, i, xStrides, yStrides)
+			co, _ := offsets(batch, i, cStrides, cStrides)
+			backend.Gemm(tA, tB, mm, nn, kk, 1, x[xo:], ldx, 0, y[yo:], ldy, 0, 1, c[co:], ldc, 0, 1)
+		}
+	}
+	scaled := func(s []int, by int) []int {
+		r := make([]int, len(s))
+		for i, v := range s {
+			r[i] = v * by
+		}
+		return r
+	}
+	saE, sbE := scaled(sa, szA), scaled(sb, szB)
+	scE := scaled(contiguousStrides(batch), szC)
+	clear(out.data)
+	run(transA, transB, m, n, k, a.data, lda, strideA*szA, saE, b.data, ldb, strideB*szB, sbE, out.data, n, szC, scE, okA && okB)
+	if !out.requiresGrad {
+		return out
+	}
+	out.back = func() {
+		dc := out.grad
+		if a.requiresGrad {
+			ga := a.gradBuf()
+			// A's gradient is shared when A broadcasts: then accumulate one
+			// matrix at a time so no two products write it at once.
+			uni := okA && okB && strideA != 0
+			if !transA { // dA (m×k) += dC·op(B)ᵀ
+				run(false, !transB, m, k, n, dc, n, szC, scE, b.data, ldb, strideB*szB, sbE, ga, lda, strideA*szA, saE, uni)
+			} else { // dA (k×m) += op(B)·dCᵀ
+				run(transB, true, k, m, n, b.data, ldb, strideB*szB, sbE, dc, n, szC, scE, ga, lda, strideA*szA, saE, uni)
+			}
+		}
+		if b.requiresGrad {
+			gb := b.gradBuf()
+			uni := okA && okB && strideB != 0
+			if !transB { // dB (k×n) += op(A)ᵀ·dC
+				run(!transA, false, k, n, m, a.data, lda, strideA*szA, saE, dc, n, szC, scE, gb, ldb, strideB*szB, sbE, uni)
+			} else { // dB (n×k) += dCᵀ·op(A)
+				run(true, transA, n, k, m, dc, n, szC, scE, a.data, lda, strideA*szA, saE, gb, ldb, strideB*szB, sbE, uni)
+			}
+		}
+	}
+	return out
+}
+
+// uniformStride reports whether the broadcast strides s over batch address
+// matrix i at i·stride (all equal to the contiguous strides, or all zero).
+func uniformStride(batch, s []int) (int, bool) {
+	allZero := true
+	for _, v := range s {
+		if v != 0 {
+			allZero = false
+		}
+	}
+	if allZero {
+		return 0, true
+	}
+	cs := contiguousStrides(batch)
+	for i := range s {
+		if batch[i] != 1 && s[i] != cs[i] {
+			return 0, false
+		}
+	}
+	return 1, true
+}
+
+// Linear returns x·wᵀ + b for x (..., In), w (Out, In) and b (Out) or nil.
+func Linear(x, w, b *Tensor) *Tensor {
+	if len(w.shape) != 2 || len(x.shape) < 1 || x.shape[len(x.shape)-1] != w.shape[1] {
+		panic(fmt.Sprintf("tensor: Linear: input %v and weight %v do not match (want weight (Out, %d))", x.shape, w.shape, lastDim(x)))
+	}
+	if b != nil && (len(b.shape) != 1 || b.shape[0] != w.shape[0]) {
+		panic(fmt.Sprintf("tensor: Linear: bias %v for weight %v", b.shape, w.shape))
+	}
+	in, outF := w.shape[1], w.shape[0]
+	rows := x.Numel() / max(in, 1)
+	if in == 0 {
+		rows = numel(x.shape[:len(x.shape)-1])
+	}
+	shape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
+	var out *Tensor
+	if b != nil {
+		out = newOut(shape, x, w, b)
+		for r := 0; r < rows; r++ {
+			copy(out.data[r*outF:(r+1)*outF], b.data)
+		}
+		backend.Gemm(false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
+	} else {
+		out = newOut(shape, x, w)
+		backend.Gemm(false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 0, out.data, outF, 0, 1)
+	}
+	if !out.requiresGrad {
+		return out
+	}
+	out.back = func() {
+		dy := out.grad
+		if x.requiresGrad { // dx (rows×in) += dy·W
+			backend.Gemm(false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, 1, x.gradBuf(), in, 0, 1)
+		}
+		if w.requiresGrad { // dW (out×in) += dyᵀ·x
+			backend.Gemm(true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, 1, w.gradBuf(), in, 0, 1)
+		}
+		if b != nil && b.requiresGrad {
+			backend.Strided([]int{rows, outF}, b.gradBuf(), []int{0, 1}, dy, []int{outF, 1}, true)
+		}
+	}
+	return out
+}
+
+func lastDim(x *Tensor) int {
+	if len(x.shape) == 0 {
+		return 0
+	}
+	return x.shape[len(x.shape)-1]
+}

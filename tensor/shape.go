@@ -1,0 +1,213 @@
+package tensor
+
+import "fmt"
+
+// Reshape returns a view of x with a new shape of the same size; one
+// dimension may be −1 and is inferred. The view shares x's buffer and
+// gradient.
+func Reshape(x *Tensor, shape ...int) *Tensor {
+	x.live("Reshape")
+	shape = cloneInts(shape)
+	n, infer := 1, -1
+	for i, d := range shape {
+		if d == -1 {
+			if infer >= 0 {
+				panic(fmt.Sprintf("tensor: Reshape: more than one -1 in %v", shape))
+			}
+			infer = i
+			continue
+		}
+		if d < 0 {
+			panic(fmt.Sprintf("tensor: Reshape: bad shape %v", shape))
+		}
+		n *= d
+	}
+	total := x.Numel()
+	if infer >= 0 && n != 0 {
+		shape[infer] = total / n
+		n *= shape[infer]
+	}
+	if n != total {
+		panic(fmt.Sprintf("tensor: Reshape: cannot view shape %v as %v", x.shape, shape))
+	}
+	base := x
+	if x.base != nil {
+		base = x.base
+	}
+	out := &Tensor{shape: shape, data: x.data, base: base, pooled: x.pooled}
+	out.requiresGrad = x.requiresGrad && GradEnabled()
+	if out.requiresGrad {
+		out.inputs = []*Tensor{x} // gradient aliases x's: nothing to do backward
+	}
+	return out
+}
+
+// Permute reorders the axes of x: out axis i is x axis perm[i]. It copies.
+func Permute(x *Tensor, perm ...int) *Tensor {
+	r := len(x.shape)
+	if len(perm) != r {
+		panic(fmt.Sprintf("tensor: Permute: perm %v for shape %v", perm, x.shape))
+	}
+	seen := make([]bool, r)
+	shape := make([]int, r)
+	xs := contiguousStrides(x.shape)
+	ss := make([]int, r) // source strides in out order
+	for i, p := range perm {
+		if p < 0 {
+			p += r
+		}
+		if p < 0 || p >= r || seen[p] {
+			panic(fmt.Sprintf("tensor: Permute: bad perm %v for shape %v", perm, x.shape))
+		}
+		seen[p] = true
+		shape[i] = x.shape[p]
+		ss[i] = xs[p]
+	}
+	out := newOut(shape, x)
+	cs := contiguousStrides(shape)
+	backend.Strided(shape, out.data, cs, x.data, ss, false)
+	if out.requiresGrad {
+		out.back = func() { backend.Strided(shape, x.gradBuf(), ss, out.grad, cs, true) }
+	}
+	return out
+}
+
+// Transpose swaps axes i and j (a copy).
+func Transpose(x *Tensor, i, j int) *Tensor {
+	perm := make([]int, len(x.shape))
+	for k := range perm {
+		perm[k] = k
+	}
+	i, j = x.axis("Transpose", i), x.axis("Transpose", j)
+	perm[i], perm[j] = perm[j], perm[i]
+	return Permute(x, perm...)
+}
+
+// Slice returns x[..., start:end, ...] along axis (a copy).
+func Slice(x *Tensor, axis, start, end int) *Tensor {
+	axis = x.axis("Slice", axis)
+	d := x.shape[axis]
+	if start < 0 || end > d || start > end {
+		panic(fmt.Sprintf("tensor: Slice: [%d:%d] out of range on axis %d of shape %v", start, end, axis, x.shape))
+	}
+	shape := cloneInts(x.shape)
+	shape[axis] = end - start
+	out := newOut(shape, x)
+	outer, inner := splitAt(x.shape, axis)
+	copyBlocks(out.data, x.data, outer, (end-start)*inner, d*inner, start*inner, false)
+	if out.requiresGrad {
+		out.back = func() {
+			addSmallToBig(x.gradBuf(), out.grad, outer, (end-start)*inner, d*inner, start*inner)
+		}
+	}
+	return out
+}
+
+// Split cuts x along axis into pieces of the given sizes.
+func Split(x *Tensor, axis int, sizes ...int) []*Tensor {
+	axis = x.axis("Split", axis)
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	if total != x.shape[axis] {
+		panic(fmt.Sprintf("tensor: Split: sizes %v do not add up to axis %d of shape %v", sizes, axis, x.shape))
+	}
+	outs := make([]*Tensor, len(sizes))
+	at := 0
+	for i, s := range sizes {
+		outs[i] = Slice(x, axis, at, at+s)
+		at += s
+	}
+	return outs
+}
+
+// Concat joins tensors along axis; all other axes must agree.
+func Concat(axis int, xs ...*Tensor) *Tensor {
+	if len(xs) == 0 {
+		panic("tensor: Concat: no tensors")
+	}
+	axis = xs[0].axis("Concat", axis)
+	shape := cloneInts(xs[0].shape)
+	shape[axis] = 0
+	for _, x := range xs {
+		if len(x.shape) != len(shape) {
+			panic(fmt.Sprintf("tensor: Concat: shapes %v and %v differ in rank", xs[0].shape, x.shape))
+		}
+		for i, d := range x.shape {
+			if i != axis && d != shape[i] {
+				panic(fmt.Sprintf("tensor: Concat: shapes %v and %v differ off axis %d", xs[0].shape, x.shape, axis))
+			}
+		}
+		shape[axis] += x.shape[axis]
+	}
+	out := newOut(shape, xs...)
+	outer, inner := splitAt(shape, axis)
+	rowOut := shape[axis] * inner
+	at := 0
+	offs := make([]int, len(xs))
+	for i, x := range xs {
+		offs[i] = at
+		w := x.shape[axis] * inner
+		copyBlocks(out.data, x.data, outer, w, rowOut, at, true)
+		at += w
+	}
+	if out.requiresGrad {
+		out.back = func() {
+			for i, x := range xs {
+				if x.requiresGrad {
+					addBigToSmall(x.gradBuf(), out.grad, outer, x.shape[axis]*inner, rowOut, offs[i])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// splitAt returns the product of the dims before axis and after it.
+func splitAt(shape []int, axis int) (outer, inner int) {
+	outer, inner = 1, 1
+	for i, d := range shape {
+		if i < axis {
+			outer *= d
+		} else if i > axis {
+			inner *= d
+		}
+	}
+	return
+}
+
+// copyBlocks copies outer blocks of w values between a small buffer (rows
+// of w) and a big one (rows of rowBig, at offset off in each row). scatter
+// false copies big→small (dst small), true copies small→big (dst big).
+func copyBlocks(dst, src []float32, outer, w, rowBig, off int, scatter bool) {
+	for o := 0; o < outer; o++ {
+		if scatter {
+			copy(dst[o*rowBig+off:o*rowBig+off+w], src[o*w:(o+1)*w])
+		} else {
+			copy(dst[o*w:(o+1)*w], src[o*rowBig+off:o*rowBig+off+w])
+		}
+	}
+}
+
+// addSmallToBig adds outer rows of w values from small into big's rows of
+// rowBig at offset off (Slice backward).
+func addSmallToBig(big, small []float32, outer, w, rowBig, off int) {
+	for o := 0; o < outer; o++ {
+		d := big[o*rowBig+off : o*rowBig+off+w]
+		for i, v := range small[o*w : (o+1)*w] {
+			d[i] += v
+		}
+	}
+}
+
+// addBigToSmall adds the w values at offset off of each of big's rows into
+// small's rows (Concat backward).
+func addBigToSmall(small, big []float32, outer, w, rowBig, off int) {
+	for o := 0; o < outer; o++ {
+		d := small[o*w : (o+1)*w]
+		for i, v := range big[o*rowBig+off : o*rowBig+off+w] {
+			d[i] += v
+		}
+	}
+}

@@ -1,0 +1,249 @@
+// Package tensor provides float32 tensors with reverse-mode automatic
+// differentiation.
+//
+// Every op in this package does its shape logic and autograd bookkeeping in
+// Go and hands the arithmetic to a Backend (see backend.go). A tensor is a
+// shape and a contiguous row-major buffer; Reshape returns a view that shares
+// the buffer, the other shape ops copy.
+//
+// Autograd: an op whose inputs require gradients records its inputs and a
+// backward function on its output. Backward(loss) walks that graph once in
+// reverse topological order and accumulates (+=) gradients into every tensor
+// that requires them. Release(loss) then returns the buffers of every
+// intermediate tensor of the graph to a pool, so the next step reuses them
+// instead of allocating. NoGrad switches recording off for inference.
+//
+// Misuse (mismatched shapes, bad axes) panics with a message naming the op
+// and the shapes, as slicing out of range does.
+package tensor
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tensor is an n-dimensional float32 array that may take part in autograd.
+type Tensor struct {
+	shape []int
+	data  []float32
+	grad  []float32
+
+	requiresGrad bool
+	param        bool
+	pooled       bool    // data came from the pool and goes back on Release
+	released     bool    // buffers handed back: any use panics
+	base         *Tensor // non-nil for a view: data and grad alias base's
+	name         string
+	saved        [2][]float32 // pooled buffers an op keeps for its backward
+
+	// graph
+	inputs []*Tensor
+	back   func()
+	mark   uint32
+}
+
+// New returns a zeroed tensor of the given shape. It takes no part in
+// autograd unless SetRequiresGrad is called.
+func New(shape ...int) *Tensor {
+	n := checkShape("New", shape)
+	return &Tensor{shape: cloneInts(shape), data: make([]float32, n)}
+}
+
+// FromSlice wraps data (not copied) as a tensor of the given shape.
+func FromSlice(data []float32, shape ...int) *Tensor {
+	n := checkShape("FromSlice", shape)
+	if len(data) != n {
+		panic(fmt.Sprintf("tensor: FromSlice: %d values for shape %v (want %d)", len(data), shape, n))
+	}
+	return &Tensor{shape: cloneInts(shape), data: data}
+}
+
+// Scalar returns a 0-dimensional tensor holding v.
+func Scalar(v float32) *Tensor { return &Tensor{shape: []int{}, data: []float32{v}} }
+
+// Full returns a tensor filled with v.
+func Full(v float32, shape ...int) *Tensor {
+	t := New(shape...)
+	for i := range t.data {
+		t.data[i] = v
+	}
+	return t
+}
+
+// NewParam returns a named, zeroed parameter: a leaf that requires gradients
+// and whose buffers are never pooled or released.
+func NewParam(name string, shape ...int) *Tensor {
+	t := New(shape...)
+	t.name = name
+	t.param = true
+	t.requiresGrad = true
+	return t
+}
+
+func checkShape(op string, shape []int) int {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("tensor: %s: negative dimension in shape %v", op, shape))
+		}
+		n *= d
+	}
+	return n
+}
+
+func cloneInts(s []int) []int { return append([]int(nil), s...) }
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Shape returns the tensor's shape. The caller must not modify it.
+func (t *Tensor) Shape() []int { return t.shape }
+
+// Dims returns the number of dimensions.
+func (t *Tensor) Dims() int { return len(t.shape) }
+
+// Dim returns the size of axis i; negative i counts from the end.
+func (t *Tensor) Dim(i int) int { return t.shape[t.axis("Dim", i)] }
+
+// Numel returns the number of elements.
+func (t *Tensor) Numel() int { return numel(t.shape) }
+
+// Data returns the tensor's values (row-major). Writes are visible to the
+// tensor; do not write to tensors that take part in a recorded graph.
+func (t *Tensor) Data() []float32 {
+	t.live("Data")
+	return t.data
+}
+
+// Grad returns the accumulated gradient, or nil if none has been computed.
+func (t *Tensor) Grad() []float32 {
+	if t.base != nil {
+		g := t.base.Grad()
+		if g == nil {
+			return nil
+		}
+		return g[:t.Numel()]
+	}
+	return t.grad
+}
+
+// Item returns the single value of a one-element tensor.
+func (t *Tensor) Item() float32 {
+	t.live("Item")
+	if len(t.data) != 1 {
+		panic(fmt.Sprintf("tensor: Item: tensor of shape %v has %d elements", t.shape, len(t.data)))
+	}
+	return t.data[0]
+}
+
+// Name returns a parameter's name ("" for activations).
+func (t *Tensor) Name() string { return t.name }
+
+// SetName names the tensor (used in messages and checkpoints).
+func (t *Tensor) SetName(s string) { t.name = s }
+
+// IsParam reports whether t was made by NewParam.
+func (t *Tensor) IsParam() bool { return t.param }
+
+// RequiresGrad reports whether gradients flow into t.
+func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
+
+// SetRequiresGrad marks a leaf tensor as needing its gradient.
+func (t *Tensor) SetRequiresGrad(b bool) *Tensor {
+	if t.back != nil {
+		panic("tensor: SetRequiresGrad on a non-leaf tensor")
+	}
+	t.requiresGrad = b
+	return t
+}
+
+// ZeroGrad sets the gradient to zero (keeping its buffer).
+func (t *Tensor) ZeroGrad() {
+	g := t.Grad()
+	for i := range g {
+		g[i] = 0
+	}
+}
+
+// Detach returns a tensor sharing t's data with no autograd history.
+func (t *Tensor) Detach() *Tensor {
+	t.live("Detach")
+	return &Tensor{shape: t.shape, data: t.data}
+}
+
+// Clone returns a copy of t's values with no autograd history.
+func (t *Tensor) Clone() *Tensor {
+	t.live("Clone")
+	return &Tensor{shape: cloneInts(t.shape), data: append([]float32(nil), t.data...)}
+}
+
+// CopyFrom copies src's values into t (shapes must have equal size). It is
+// for loading weights and inputs, not for use inside a recorded graph.
+func (t *Tensor) CopyFrom(src []float32) {
+	t.live("CopyFrom")
+	if len(src) != len(t.data) {
+		panic(fmt.Sprintf("tensor: CopyFrom: %d values into shape %v", len(src), t.shape))
+	}
+	copy(t.data, src)
+}
+
+// String formats the shape and the first values.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tensor%v", t.shape)
+	if t.name != "" {
+		fmt.Fprintf(&b, " %q", t.name)
+	}
+	if t.released {
+		b.WriteString(" (released)")
+		return b.String()
+	}
+	b.WriteString(" [")
+	for i, v := range t.data {
+		if i == 8 {
+			b.WriteString(" ...")
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.4g", v)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func (t *Tensor) live(op string) {
+	if t.released {
+		panic(fmt.Sprintf("tensor: %s: tensor of shape %v was released (Release hands an intermediate's buffer back to the pool; copy values out before)", op, t.shape))
+	}
+}
+
+// axis normalises a possibly negative axis.
+func (t *Tensor) axis(op string, i int) int {
+	r := len(t.shape)
+	if i < 0 {
+		i += r
+	}
+	if i < 0 || i >= r {
+		panic(fmt.Sprintf("tensor: %s: axis %d out of range for shape %v", op, i, t.shape))
+	}
+	return i
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
