@@ -1,0 +1,169 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestLayerNormRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const eps = 1e-5
+	forLevels(t, func(t *testing.T, l Level) {
+		for _, n := range testSizes() {
+			for _, off := range offsetsFor(n) {
+				where := fmt.Sprintf("%v n=%d off=%d", l, n, off)
+				shift := float32(rng.NormFloat64() * 3)
+				x := newRegion(n, off).fill(func(int) float32 { return shift + randn(rng)*2 })
+				g := newRegion(n, (off+1)%16).fill(func(int) float32 { return 1 + randn(rng)/4 })
+				b := newRegion(n, (off+2)%16).fill(func(int) float32 { return randn(rng) / 4 })
+				y := newRegion(n, (off+3)%16)
+				mean, rstd := LayerNormRow(y.s, x.s, g.s, b.s, eps)
+				if n == 0 {
+					continue
+				}
+				var m, v, amag float64
+				for _, xv := range x.s {
+					m += float64(xv)
+					amag += math.Abs(float64(xv))
+				}
+				m /= float64(n)
+				for _, xv := range x.s {
+					v += (float64(xv) - m) * (float64(xv) - m)
+				}
+				v /= float64(n)
+				r := 1 / math.Sqrt(v+eps)
+				// mean: error of an n-term sum; rstd: the variance sum's error is
+				// relative (non-negative terms) plus the effect of the mean error.
+				mtol := reductionTol(n, amag) / float64(n)
+				if math.Abs(float64(mean)-m) > mtol {
+					t.Fatalf("LayerNormRow %s mean = %v, want %v", where, mean, m)
+				}
+				rtol := reductionTol(n, 1) + 4*0x1p-24 + mtol*mtol/(v+eps)
+				if math.Abs(float64(rstd)-r) > rtol*r {
+					t.Fatalf("LayerNormRow %s rstd = %v, want %v", where, rstd, r)
+				}
+				for i, yv := range y.s {
+					xh := (float64(x.s[i]) - m) * r
+					want := xh*float64(g.s[i]) + float64(b.s[i])
+					xtol := (mtol+4*0x1p-24*math.Abs(float64(x.s[i])-m))*r + math.Abs(xh)*rtol
+					tol := xtol*math.Abs(float64(g.s[i])) + 4*0x1p-24*(math.Abs(xh*float64(g.s[i]))+math.Abs(float64(b.s[i])))
+					if math.Abs(float64(yv)-want) > tol {
+						t.Fatalf("LayerNormRow %s y[%d] = %v, want %v (tol %g)", where, i, yv, want, tol)
+					}
+				}
+				y.checkGuards(t, where)
+				x.checkUnchanged(t, where)
+				g.checkUnchanged(t, where)
+				b.checkUnchanged(t, where)
+			}
+		}
+	})
+}
+
+func TestLayerNormRowBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	forLevels(t, func(t *testing.T, l Level) {
+		for _, n := range testSizes() {
+			for _, off := range offsetsFor(n) {
+				where := fmt.Sprintf("%v n=%d off=%d", l, n, off)
+				x := newRegion(n, off).fill(func(int) float32 { return 1 + randn(rng)*2 })
+				g := newRegion(n, (off+1)%16).fill(func(int) float32 { return 1 + randn(rng)/4 })
+				dy := newRegion(n, (off+2)%16).fill(func(int) float32 { return randn(rng) })
+				dg0 := make([]float32, n)
+				db0 := make([]float32, n)
+				for i := range dg0 {
+					dg0[i], db0[i] = randn(rng), randn(rng)
+				}
+				dg := newRegion(n, (off+3)%16).fill(func(i int) float32 { return dg0[i] })
+				db := newRegion(n, (off+4)%16).fill(func(i int) float32 { return db0[i] })
+				dx := newRegion(n, (off+5)%16)
+				mean, rstd := float32(1)+float32(rng.Float64()), float32(0.5+rng.Float64())
+				LayerNormRowBackward(dx.s, dg.s, db.s, dy.s, x.s, g.s, mean, rstd)
+				if n == 0 {
+					continue
+				}
+				// float64 reference from the same mean and rstd.
+				xh := make([]float64, n)
+				var a, bb, amag, bmag float64
+				for i := range xh {
+					xh[i] = (float64(x.s[i]) - float64(mean)) * float64(rstd)
+					gi := float64(dy.s[i]) * float64(g.s[i])
+					a += gi
+					bb += gi * xh[i]
+					amag += math.Abs(gi)
+					bmag += math.Abs(gi * xh[i])
+				}
+				a /= float64(n)
+				bb /= float64(n)
+				atol := reductionTol(n, amag)/float64(n) + 4*0x1p-24*amag/float64(n)
+				btol := reductionTol(n, bmag)/float64(n) + 6*0x1p-24*bmag/float64(n)
+				for i := range xh {
+					d := float64(dy.s[i])
+					wg := float64(dg0[i]) + d*xh[i]
+					if math.Abs(float64(dg.s[i])-wg) > 4*0x1p-24*(math.Abs(float64(dg0[i]))+math.Abs(d*xh[i])) {
+						t.Fatalf("LayerNormRowBackward %s dgamma[%d] = %v, want %v", where, i, dg.s[i], wg)
+					}
+					if float64(db.s[i]) != float64(db0[i]+dy.s[i]) {
+						t.Fatalf("LayerNormRowBackward %s dbeta[%d] = %v, want %v", where, i, db.s[i], db0[i]+dy.s[i])
+					}
+					gi := d * float64(g.s[i])
+					want := float64(rstd) * (gi - a - xh[i]*bb)
+					tol := float64(rstd) * (atol + math.Abs(xh[i])*btol + 6*0x1p-24*(math.Abs(gi)+math.Abs(a)+math.Abs(xh[i]*bb)))
+					if math.Abs(float64(dx.s[i])-want) > tol {
+						t.Fatalf("LayerNormRowBackward %s dx[%d] = %v, want %v (tol %g)", where, i, dx.s[i], want, tol)
+					}
+				}
+				dx.checkGuards(t, where)
+				dg.checkGuards(t, where)
+				db.checkGuards(t, where)
+				x.checkUnchanged(t, where)
+				g.checkUnchanged(t, where)
+				dy.checkUnchanged(t, where)
+			}
+		}
+	})
+}
+
+// TestLayerNormRoundTrip checks the backward against central finite
+// differences of the forward in float64 terms of a scalar loss Σ y·w.
+func TestLayerNormRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	const n, eps = 37, 1e-5
+	x := make([]float32, n)
+	g := make([]float32, n)
+	b := make([]float32, n)
+	w := make([]float32, n)
+	for i := range x {
+		x[i], g[i], b[i], w[i] = randn(rng), 1+randn(rng)/4, randn(rng)/4, randn(rng)
+	}
+	loss := func(x []float32) float64 {
+		y := make([]float32, n)
+		LayerNormRow(y, x, g, b, eps)
+		s := 0.0
+		for i := range y {
+			s += float64(y[i]) * float64(w[i])
+		}
+		return s
+	}
+	forLevels(t, func(t *testing.T, l Level) {
+		y := make([]float32, n)
+		mean, rstd := LayerNormRow(y, x, g, b, eps)
+		dx := make([]float32, n)
+		dg := make([]float32, n)
+		db := make([]float32, n)
+		LayerNormRowBackward(dx, dg, db, w, x, g, mean, rstd)
+		for i := range x {
+			const h = 1e-2
+			xp := append([]float32(nil), x...)
+			xm := append([]float32(nil), x...)
+			xp[i] += h
+			xm[i] -= h
+			fd := (loss(xp) - loss(xm)) / (float64(xp[i]) - float64(xm[i]))
+			if math.Abs(fd-float64(dx[i])) > 2e-3*(1+math.Abs(fd)) {
+				t.Errorf("%v dx[%d] = %v, finite difference %v", l, i, dx[i], fd)
+			}
+		}
+	})
+}
