@@ -1,0 +1,236 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// DefaultMaxPixels is Pillow's Image.MAX_IMAGE_PIXELS: images whose header claims
+// more pixels are refused before their pixels are decoded.
+const DefaultMaxPixels = 89_478_485
+
+// ErrTooManyPixels is wrapped by the error for an image over the pixel limit.
+var ErrTooManyPixels = errors.New("image exceeds the pixel limit")
+
+// ImageOptions configures image loading and preprocessing.
+type ImageOptions struct {
+	// Size is the output side in pixels for PreprocessFile (default DefaultImageSize).
+	Size int
+	// MaxPixels is the largest width*height accepted (default DefaultMaxPixels);
+	// negative disables the check.
+	MaxPixels int
+}
+
+func (o ImageOptions) size() int {
+	if o.Size == 0 {
+		return DefaultImageSize
+	}
+	return o.Size
+}
+
+func (o ImageOptions) maxPixels() int64 {
+	if o.MaxPixels == 0 {
+		return DefaultMaxPixels
+	}
+	return int64(o.MaxPixels)
+}
+
+// LoadImage reads and decodes the image file at path with the default options.
+func LoadImage(path string) (image.Image, error) { return ImageOptions{}.Load(path) }
+
+// DecodeImage decodes an image from r with the default options; name (a file
+// name or path) is used in error messages.
+func DecodeImage(r io.Reader, name string) (image.Image, error) {
+	return ImageOptions{}.Decode(r, name)
+}
+
+// Load reads and decodes the image file at path.
+func (o ImageOptions) Load(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: load image: %w", err)
+	}
+	defer f.Close()
+	return o.Decode(f, path)
+}
+
+// PreprocessFile loads the image at path and applies Preprocess with o.Size.
+func (o ImageOptions) PreprocessFile(path string) ([]float32, error) {
+	size := o.size()
+	if size < 1 {
+		return nil, fmt.Errorf("data: preprocess %s: size %d < 1", path, size)
+	}
+	img, err := o.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return Preprocess(img, size), nil
+}
+
+// Decode decodes a JPEG, PNG, GIF (first frame), BMP, TIFF or WebP image from r.
+// It reads the header first and refuses an image with more than o.MaxPixels
+// pixels, or with no pixels, before decoding any pixel data. Errors name the
+// image: "data: decode photo.jpg: unexpected EOF".
+//
+// The result holds the samples Pillow's Image.open would hold, in the Go type
+// Preprocess maps to the same Pillow mode: *image.Gray ("L"), *image.Gray16
+// ("I"), *image.Paletted ("P" and "1"), *image.CMYK, *image.YCbCr (JPEG and lossy
+// WebP; converted to RGB by Preprocess as libjpeg would), *image.NRGBA ("RGBA")
+// and the other RGB types ("RGB"). Where Go's decoders differ from Pillow's
+// modes, Decode converts: a 1-bit grey PNG becomes a black/white palette image
+// (Pillow resizes mode "1" with nearest neighbour), a grey or RGB PNG with a tRNS
+// colour key stays opaque (Pillow ignores it when converting to RGB), and a GIF or
+// BMP whose palette is the grey ramp becomes *image.Gray (Pillow opens it as "L").
+func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("data: decode %s: malformed image (decoder panic: %v)", name, p)
+		}
+	}()
+	br := bufio.NewReader(r)
+	var head bytes.Buffer
+	cfg, format, err := image.DecodeConfig(io.TeeReader(br, &head))
+	if err != nil {
+		if head.Len() == 0 {
+			return nil, fmt.Errorf("data: decode %s: empty file", name)
+		}
+		return nil, fmt.Errorf("data: decode %s: %w", name, err)
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("data: decode %s: %s image has no pixels (%dx%d)", name, format, cfg.Width, cfg.Height)
+	}
+	if lim := o.maxPixels(); lim >= 0 && pixels > lim {
+		return nil, fmt.Errorf("data: decode %s: %s image is %dx%d = %d pixels, over the limit of %d: %w",
+			name, format, cfg.Width, cfg.Height, pixels, lim, ErrTooManyPixels)
+	}
+	hdr := append([]byte(nil), head.Bytes()...)
+	full := io.MultiReader(&head, br)
+	switch format {
+	case "jpeg":
+		img, err = jpeg.Decode(full)
+	case "png":
+		img, err = png.Decode(full)
+	case "gif":
+		img, err = gif.Decode(full)
+	case "bmp":
+		img, err = bmp.Decode(full)
+	case "tiff":
+		img, err = tiff.Decode(full)
+	case "webp":
+		img, err = webp.Decode(full)
+	default:
+		img, _, err = image.Decode(full)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("data: decode %s: %w", name, err)
+	}
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		img = onCanvas(img, cfg.Width, cfg.Height)
+	}
+	return asPillowOpens(img, format, hdr), nil
+}
+
+// onCanvas places img (a GIF frame smaller than the logical screen) on a
+// w×h canvas at its offset, filling the rest with palette index 0 (or zero).
+func onCanvas(img image.Image, w, h int) image.Image {
+	r := image.Rect(0, 0, w, h)
+	if p, ok := img.(*image.Paletted); ok {
+		c := image.NewPaletted(r, p.Palette)
+		for y := max(0, p.Rect.Min.Y); y < min(h, p.Rect.Max.Y); y++ {
+			for x := max(0, p.Rect.Min.X); x < min(w, p.Rect.Max.X); x++ {
+				c.Pix[y*c.Stride+x] = p.Pix[p.PixOffset(x, y)]
+			}
+		}
+		return c
+	}
+	c := image.NewNRGBA(r)
+	for y := max(0, img.Bounds().Min.Y); y < min(h, img.Bounds().Max.Y); y++ {
+		for x := max(0, img.Bounds().Min.X); x < min(w, img.Bounds().Max.X); x++ {
+			c.Set(x, y, img.At(x, y))
+		}
+	}
+	return c
+}
+
+// asPillowOpens converts the Go decoder's result where Pillow opens the same
+// file in a mode that preprocesses differently (see ImageOptions.Decode).
+func asPillowOpens(img image.Image, format string, hdr []byte) image.Image {
+	switch format {
+	case "png":
+		// IHDR: 8-byte signature, length, "IHDR", width, height, depth, colour type.
+		if len(hdr) < 26 || string(hdr[12:16]) != "IHDR" {
+			return img
+		}
+		depth, ctype := hdr[24], hdr[25]
+		switch {
+		case ctype == 0 && depth == 1:
+			if g, ok := img.(*image.Gray); ok {
+				p := image.NewPaletted(g.Rect, color.Palette{color.Gray{0}, color.Gray{255}})
+				for i, v := range g.Pix {
+					if v != 0 {
+						p.Pix[i] = 1
+					}
+				}
+				return p
+			}
+		case ctype == 0 || ctype == 2:
+			// A tRNS colour key made Go return an image with alpha.
+			switch m := img.(type) {
+			case *image.NRGBA:
+				for i := 3; i < len(m.Pix); i += 4 {
+					m.Pix[i] = 0xff
+				}
+			case *image.NRGBA64:
+				if ctype == 0 { // 16-bit grey: Pillow mode "I"
+					g := image.NewGray16(m.Rect)
+					for i := 0; i < len(g.Pix); i += 2 {
+						copy(g.Pix[i:i+2], m.Pix[4*i:4*i+2])
+					}
+					return g
+				}
+				for i := 6; i < len(m.Pix); i += 8 {
+					m.Pix[i], m.Pix[i+1] = 0xff, 0xff
+				}
+			}
+		}
+	case "gif", "bmp":
+		if p, ok := img.(*image.Paletted); ok && isGreyRamp(p.Palette) {
+			g := image.NewGray(p.Rect)
+			copy(g.Pix, p.Pix)
+			return g
+		}
+	}
+	return img
+}
+
+// isGreyRamp reports whether palette entry i is (i, i, i) for every i, the
+// palettes Pillow opens as mode "L" in GIF and BMP files.
+func isGreyRamp(p color.Palette) bool {
+	if len(p) < 2 {
+		return false
+	}
+	for i, c := range p {
+		r, g, b, a := nrgba8(c)
+		if int(r) != i || int(g) != i || int(b) != i || a != 0xff {
+			return false
+		}
+	}
+	return true
+}
