@@ -1,0 +1,245 @@
+package asm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
+//
+// op(A) is m×k: A is m×k with lda ≥ k, or, when transA, A is k×m with
+// lda ≥ m. op(B) is k×n: B is k×n with ldb ≥ n, or, when transB, B is n×k
+// with ldb ≥ k. C is m×n with ldc ≥ n. beta == 0 means C is not read (NaN
+// in C is overwritten); alpha == 0 or k == 0 means A and B are not read.
+// Work is split across GOMAXPROCS goroutines when it is large enough.
+//
+// It panics, naming Sgemm and the dimensions, when a dimension is negative,
+// a leading dimension is too small or a slice is too short.
+//
+// The loop it computes (with op applied to the indices) is:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += A[i][p] * B[p][j]
+//			}
+//			C[i][j] = alpha*s + beta*C[i][j]
+//		}
+//	}
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmLevel(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmLevel is Sgemm run with the kernels of level l, for tests and
+// benchmarks. It panics if l is not supported here (see Supported).
+func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm("Sgemm", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	kern := gemmKernelFor(l)
+	sgemmParallel(kern, runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmStrided runs batch independent GEMMs (see Sgemm); matrix i uses
+// a[i*strideA:], b[i*strideB:] and c[i*strideC:]. A stride of 0 broadcasts
+// that operand over the batch (not allowed for C when batch > 1). The work
+// is parallel over the batch and/or within each GEMM.
+func SgemmStrided(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
+	SgemmStridedLevel(level, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// SgemmStridedLevel is SgemmStrided run with the kernels of level l.
+func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
+	checkSgemm("SgemmStrided", transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	kern := gemmKernelFor(l)
+	threads := runtime.GOMAXPROCS(0)
+	one := func(i, threads int) {
+		aa, bb := a, b
+		if k > 0 {
+			aa, bb = a[i*strideA:], b[i*strideB:]
+		}
+		sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
+	}
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if threads <= 1 || batch == 1 || batch < threads && flops >= 4*minFlopsPerThread {
+		// Few large GEMMs: parallel within each.
+		for i := 0; i < batch; i++ {
+			one(i, threads)
+		}
+		return
+	}
+	// Parallel over the batch: goroutine t runs matrices t, t+T, t+2T...
+	// (each of them single-threaded).
+	if threads > batch {
+		threads = batch
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		wg.Add(1)
+		go func(t int) {
+			defer wg.Done()
+			for i := t; i < batch; i += threads {
+				one(i, 1)
+			}
+		}(t)
+	}
+	wg.Wait()
+}
+
+// matLen is the number of elements a rows×cols row-major matrix with
+// leading dimension ld spans.
+func matLen(rows, cols, ld int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
+
+func checkSgemm(fn string, transA, transB bool, m, n, k int, a []float32, lda, strideA int, b []float32, ldb, strideB int, c []float32, ldc, strideC, batch int) {
+	dims := func() string {
+		return fmt.Sprintf("transA=%v transB=%v m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", transA, transB, m, n, k, lda, ldb, ldc)
+	}
+	if m < 0 || n < 0 || k < 0 || batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("asm.%s: negative dimension or stride (%s strideA=%d strideB=%d strideC=%d batch=%d)",
+			fn, dims(), strideA, strideB, strideC, batch))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
+		panic(fmt.Sprintf("asm.%s: leading dimension too small (%s)", fn, dims()))
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	need := func(name string, have, rows, cols, ld, stride int) {
+		nl := matLen(rows, cols, ld)
+		if nl > 0 {
+			nl += (batch - 1) * stride
+		}
+		if have < nl {
+			panic(fmt.Sprintf("asm.%s: len(%s)=%d < %d (%s batch=%d stride=%d)", fn, name, have, nl, dims(), batch, stride))
+		}
+	}
+	if k > 0 {
+		need("a", len(a), ar, ac, lda, strideA)
+		need("b", len(b), br, bc, ldb, strideB)
+	}
+	need("c", len(c), m, n, ldc, strideC)
+	if batch > 1 && strideC < matLen(m, n, ldc) {
+		panic(fmt.Sprintf("asm.%s: strideC=%d makes the %d outputs overlap (%s)", fn, strideC, batch, dims()))
+	}
+}
+
+// minFlopsPerThread is the least work (2·m·n·k) worth a goroutine.
+const minFlopsPerThread = 1 << 21
+
+// sgemmParallel splits C into at most threads independent column (or row)
+// strips, each a whole GEMM with its own packing buffers, and runs them on
+// goroutines. Strips are multiples of the micro-tile so only the last one
+// has edge tiles.
+func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if t := int(flops / minFlopsPerThread); t < threads {
+		threads = max(t, 1)
+	}
+	mr, nr := 1, 1
+	if kern != nil {
+		mr, nr = kern.mr, kern.nr
+	}
+	// Split the dimension that gives each goroutine more whole tiles.
+	splitN := n/nr >= m/mr
+	unit, total := mr, m
+	if splitN {
+		unit, total = nr, n
+	}
+	tiles := (total + unit - 1) / unit
+	if threads > tiles {
+		threads = tiles
+	}
+	if threads <= 1 {
+		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		lo := tiles * t / threads * unit
+		hi := min(tiles*(t+1)/threads*unit, total)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			if splitN {
+				bb := b
+				if k > 0 {
+					if transB {
+						bb = b[lo*ldb:]
+					} else {
+						bb = b[lo:]
+					}
+				}
+				sgemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+			} else {
+				aa := a
+				if k > 0 {
+					if transA {
+						aa = a[lo:]
+					} else {
+						aa = a[lo*lda:]
+					}
+				}
+				sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
+			}
+		}(lo, hi)
+	}
+	wg.Wait()
+}
+
+// sgemmSerial runs one GEMM on the calling goroutine: the generic reference
+// when kern is nil, else the packed blocked algorithm.
+func sgemmSerial(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if kern == nil {
+		sgemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	ws := getWorkspace(kern, m, n, k)
+	kern.gemm(ws, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	workspaces.Put(ws)
+}
+
+// scaleC sets C = beta*C, writing zeros (not reading C) when beta == 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}

@@ -1,0 +1,36 @@
+//go:build !purego
+
+package asm
+
+// sgemmBlockAVX2 is the AVX2+FMA 6×16 block kernel (see gemmKernel.block).
+//
+//go:noescape
+func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+
+// sgemmBlockAVX512 is the AVX-512F 12×32 block kernel (see gemmKernel.block).
+//
+//go:noescape
+func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+
+// Blocking for Zen 3 (32 KiB L1d, 512 KiB L2 per core): the 256×16 B
+// micro-panel fills half of L1, the 144×256 A block under a third of L2.
+var avx2Gemm = &gemmKernel{
+	name: "avx2", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
+	block: sgemmBlockAVX2,
+}
+
+// The 192×32 B micro-panel (24 KiB) stays in a 32–48 KiB L1d.
+var avx512Gemm = &gemmKernel{
+	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 192, nc: 4096,
+	block: sgemmBlockAVX512,
+}
+
+func archGemmKernel(l Level) *gemmKernel {
+	switch l {
+	case AVX2:
+		return avx2Gemm
+	case AVX512:
+		return avx512Gemm
+	}
+	return nil
+}

@@ -1,0 +1,375 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Packed SGEMM block kernels for amd64. Each call runs the jr and ir loops
+// of one packed block (see gemmKernel.block in sgemm_packed.go):
+//
+//	for jr := 0; jr < nTiles; jr++ {
+//		for ir := 0; ir < mTiles; ir++ {
+//			acc := Ã[ir] · B̃[jr]            // MR×NR tile in registers
+//			if accum != 0 { acc += C tile }
+//			C tile = acc
+//		}
+//	}
+//
+// Ã[ir] is packed: element (i,p) at a + 4*(ir*kc*MR + p*MR + i).
+// B̃[jr] row p starts at b + 4*(jr*bstep + p*ldb).
+
+// Registers shared by both kernels.
+#define APTR AX   // walks the packed A block
+#define BPTR BX   // walks one B micro-panel, row by row
+#define KC CX     // kc
+#define CCOL DX   // top-left of the current column of C tiles
+#define BPAN SI   // first row of the current B micro-panel
+#define LDB DI    // B row stride in bytes
+#define LDC R8    // C row stride in bytes
+#define CROW3 R9  // C tile row 3
+#define JR R10    // jr tiles left
+#define CROW0 R11 // C tile row 0
+#define IR R12    // ir tiles left
+#define KK R13    // k iterations left
+
+// ---------------------------------------------------------------------------
+// AVX2 + FMA, 6×16 tile: Y0..Y11 accumulate rows 0..5 (two ymm per row),
+// Y12/Y13 hold B(p, 0:8) and B(p, 8:16), Y14/Y15 hold broadcasts of A(i,p).
+
+// AVX2_KSTEP: acc[i][:] += A(i,p) * B(p,:) for i < 6, with A(·,p) at
+// ka(APTR); then BPTR moves to row p+1.
+#define AVX2_KSTEP(ka) \
+	VMOVUPS (BPTR), Y12; \
+	VMOVUPS 32(BPTR), Y13; \
+	ADDQ LDB, BPTR; \
+	VBROADCASTSS (ka)(APTR), Y14; \
+	VBROADCASTSS (ka+4)(APTR), Y15; \
+	VFMADD231PS Y12, Y14, Y0; \
+	VFMADD231PS Y13, Y14, Y1; \
+	VFMADD231PS Y12, Y15, Y2; \
+	VFMADD231PS Y13, Y15, Y3; \
+	VBROADCASTSS (ka+8)(APTR), Y14; \
+	VBROADCASTSS (ka+12)(APTR), Y15; \
+	VFMADD231PS Y12, Y14, Y4; \
+	VFMADD231PS Y13, Y14, Y5; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VBROADCASTSS (ka+16)(APTR), Y14; \
+	VBROADCASTSS (ka+20)(APTR), Y15; \
+	VFMADD231PS Y12, Y14, Y8; \
+	VFMADD231PS Y13, Y14, Y9; \
+	VFMADD231PS Y12, Y15, Y10; \
+	VFMADD231PS Y13, Y15, Y11
+
+// func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+TEXT ·sgemmBlockAVX2(SB), NOSPLIT, $0-80
+	MOVQ b+8(FP), BPAN
+	MOVQ c+16(FP), CCOL
+	MOVQ kc+24(FP), KC
+	MOVQ ldb+32(FP), LDB
+	SHLQ $2, LDB
+	MOVQ ldc+48(FP), LDC
+	SHLQ $2, LDC
+	MOVQ nTiles+64(FP), JR
+	TESTQ JR, JR
+	JLE  avx2_done
+
+avx2_jr:
+	// New column of tiles: restart A at the top of the block.
+	MOVQ a+0(FP), APTR
+	MOVQ CCOL, CROW0
+	MOVQ mTiles+56(FP), IR
+	TESTQ IR, IR
+	JLE  avx2_jrnext
+
+avx2_ir:
+	// CROW3 = CROW0 + 3*ldc; zero the accumulators; touch the C tile.
+	LEAQ (CROW0)(LDC*2), CROW3
+	ADDQ LDC, CROW3
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	PREFETCHT0 (CROW0)
+	PREFETCHT0 (CROW0)(LDC*1)
+	PREFETCHT0 (CROW0)(LDC*2)
+	PREFETCHT0 (CROW3)
+	PREFETCHT0 (CROW3)(LDC*1)
+	PREFETCHT0 (CROW3)(LDC*2)
+	MOVQ BPAN, BPTR
+
+	// for p := 0; p < kc&^3; p += 4: four rank-1 updates.
+	MOVQ KC, KK
+	SHRQ $2, KK
+	JZ   avx2_ktail
+
+avx2_k4:
+	AVX2_KSTEP(0)
+	AVX2_KSTEP(24)
+	AVX2_KSTEP(48)
+	AVX2_KSTEP(72)
+	ADDQ $96, APTR
+	DECQ KK
+	JNZ  avx2_k4
+
+avx2_ktail:
+	// for ; p < kc; p++
+	MOVQ KC, KK
+	ANDQ $3, KK
+	JZ   avx2_kdone
+
+avx2_k1:
+	AVX2_KSTEP(0)
+	ADDQ $24, APTR
+	DECQ KK
+	JNZ  avx2_k1
+
+avx2_kdone:
+	// if accum != 0 { acc += C tile }
+	MOVQ accum+72(FP), KK
+	TESTQ KK, KK
+	JZ   avx2_store
+	VADDPS (CROW0), Y0, Y0
+	VADDPS 32(CROW0), Y1, Y1
+	VADDPS (CROW0)(LDC*1), Y2, Y2
+	VADDPS 32(CROW0)(LDC*1), Y3, Y3
+	VADDPS (CROW0)(LDC*2), Y4, Y4
+	VADDPS 32(CROW0)(LDC*2), Y5, Y5
+	VADDPS (CROW3), Y6, Y6
+	VADDPS 32(CROW3), Y7, Y7
+	VADDPS (CROW3)(LDC*1), Y8, Y8
+	VADDPS 32(CROW3)(LDC*1), Y9, Y9
+	VADDPS (CROW3)(LDC*2), Y10, Y10
+	VADDPS 32(CROW3)(LDC*2), Y11, Y11
+
+avx2_store:
+	// C tile = acc
+	VMOVUPS Y0, (CROW0)
+	VMOVUPS Y1, 32(CROW0)
+	VMOVUPS Y2, (CROW0)(LDC*1)
+	VMOVUPS Y3, 32(CROW0)(LDC*1)
+	VMOVUPS Y4, (CROW0)(LDC*2)
+	VMOVUPS Y5, 32(CROW0)(LDC*2)
+	VMOVUPS Y6, (CROW3)
+	VMOVUPS Y7, 32(CROW3)
+	VMOVUPS Y8, (CROW3)(LDC*1)
+	VMOVUPS Y9, 32(CROW3)(LDC*1)
+	VMOVUPS Y10, (CROW3)(LDC*2)
+	VMOVUPS Y11, 32(CROW3)(LDC*2)
+
+	// Next tile down: CROW0 = CROW3 + 3*ldc. APTR already points at the
+	// next A micro-panel.
+	LEAQ (CROW3)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	DECQ IR
+	JNZ  avx2_ir
+
+avx2_jrnext:
+	// Next column of tiles: BPAN += 4*bstep, CCOL += 16 floats.
+	MOVQ bstep+40(FP), KK
+	LEAQ (BPAN)(KK*4), BPAN
+	ADDQ $64, CCOL
+	DECQ JR
+	JNZ  avx2_jr
+
+avx2_done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F, 12×32 tile: Z0..Z23 accumulate rows 0..11 (two zmm per row),
+// Z24/Z25 hold B(p, 0:16) and B(p, 16:32), Z26..Z31 hold broadcasts of
+// A(i,p). Same structure as the AVX2 kernel.
+
+// AVX512_KSTEP: acc[i][:] += A(i,p) * B(p,:) for i < 12, with A(·,p) at
+// ka(APTR); then BPTR moves to row p+1.
+#define AVX512_KSTEP(ka) \
+	VMOVUPS (BPTR), Z24; \
+	VMOVUPS 64(BPTR), Z25; \
+	ADDQ LDB, BPTR; \
+	VBROADCASTSS (ka)(APTR), Z26; \
+	VBROADCASTSS (ka+4)(APTR), Z27; \
+	VBROADCASTSS (ka+8)(APTR), Z28; \
+	VFMADD231PS Z24, Z26, Z0; \
+	VFMADD231PS Z25, Z26, Z1; \
+	VFMADD231PS Z24, Z27, Z2; \
+	VFMADD231PS Z25, Z27, Z3; \
+	VFMADD231PS Z24, Z28, Z4; \
+	VFMADD231PS Z25, Z28, Z5; \
+	VBROADCASTSS (ka+12)(APTR), Z29; \
+	VBROADCASTSS (ka+16)(APTR), Z30; \
+	VBROADCASTSS (ka+20)(APTR), Z31; \
+	VFMADD231PS Z24, Z29, Z6; \
+	VFMADD231PS Z25, Z29, Z7; \
+	VFMADD231PS Z24, Z30, Z8; \
+	VFMADD231PS Z25, Z30, Z9; \
+	VFMADD231PS Z24, Z31, Z10; \
+	VFMADD231PS Z25, Z31, Z11; \
+	VBROADCASTSS (ka+24)(APTR), Z26; \
+	VBROADCASTSS (ka+28)(APTR), Z27; \
+	VBROADCASTSS (ka+32)(APTR), Z28; \
+	VFMADD231PS Z24, Z26, Z12; \
+	VFMADD231PS Z25, Z26, Z13; \
+	VFMADD231PS Z24, Z27, Z14; \
+	VFMADD231PS Z25, Z27, Z15; \
+	VFMADD231PS Z24, Z28, Z16; \
+	VFMADD231PS Z25, Z28, Z17; \
+	VBROADCASTSS (ka+36)(APTR), Z29; \
+	VBROADCASTSS (ka+40)(APTR), Z30; \
+	VBROADCASTSS (ka+44)(APTR), Z31; \
+	VFMADD231PS Z24, Z29, Z18; \
+	VFMADD231PS Z25, Z29, Z19; \
+	VFMADD231PS Z24, Z30, Z20; \
+	VFMADD231PS Z25, Z30, Z21; \
+	VFMADD231PS Z24, Z31, Z22; \
+	VFMADD231PS Z25, Z31, Z23
+
+// AVX512_ADD3: add C rows CROW0, +ldc, +2*ldc into six accumulators.
+#define AVX512_ADD3(r0a, r0b, r1a, r1b, r2a, r2b) \
+	VADDPS (CROW0), r0a, r0a; \
+	VADDPS 64(CROW0), r0b, r0b; \
+	VADDPS (CROW0)(LDC*1), r1a, r1a; \
+	VADDPS 64(CROW0)(LDC*1), r1b, r1b; \
+	VADDPS (CROW0)(LDC*2), r2a, r2a; \
+	VADDPS 64(CROW0)(LDC*2), r2b, r2b
+
+// AVX512_ST3: store six accumulators to C rows CROW0, +ldc, +2*ldc, then
+// move CROW0 down three rows.
+#define AVX512_ST3(r0a, r0b, r1a, r1b, r2a, r2b) \
+	VMOVUPS r0a, (CROW0); \
+	VMOVUPS r0b, 64(CROW0); \
+	VMOVUPS r1a, (CROW0)(LDC*1); \
+	VMOVUPS r1b, 64(CROW0)(LDC*1); \
+	VMOVUPS r2a, (CROW0)(LDC*2); \
+	VMOVUPS r2b, 64(CROW0)(LDC*2); \
+	LEAQ (CROW0)(LDC*2), CROW0; \
+	ADDQ LDC, CROW0
+
+// func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+TEXT ·sgemmBlockAVX512(SB), NOSPLIT, $0-80
+	MOVQ b+8(FP), BPAN
+	MOVQ c+16(FP), CCOL
+	MOVQ kc+24(FP), KC
+	MOVQ ldb+32(FP), LDB
+	SHLQ $2, LDB
+	MOVQ ldc+48(FP), LDC
+	SHLQ $2, LDC
+	MOVQ nTiles+64(FP), JR
+	TESTQ JR, JR
+	JLE  avx512_done
+
+avx512_jr:
+	// New column of tiles: restart A at the top of the block.
+	MOVQ a+0(FP), APTR
+	MOVQ CCOL, CROW0
+	MOVQ mTiles+56(FP), IR
+	TESTQ IR, IR
+	JLE  avx512_jrnext
+
+avx512_ir:
+	// Zero the accumulators (VPXORD: plain AVX-512F); touch the C tile.
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	LEAQ (CROW0)(LDC*2), CROW3
+	ADDQ LDC, CROW3
+	PREFETCHT0 (CROW0)
+	PREFETCHT0 (CROW0)(LDC*1)
+	PREFETCHT0 (CROW0)(LDC*2)
+	PREFETCHT0 (CROW3)
+	PREFETCHT0 (CROW3)(LDC*1)
+	PREFETCHT0 (CROW3)(LDC*2)
+	MOVQ BPAN, BPTR
+
+	// for p := 0; p < kc&^3; p += 4: four rank-1 updates.
+	MOVQ KC, KK
+	SHRQ $2, KK
+	JZ   avx512_ktail
+
+avx512_k4:
+	AVX512_KSTEP(0)
+	AVX512_KSTEP(48)
+	AVX512_KSTEP(96)
+	AVX512_KSTEP(144)
+	ADDQ $192, APTR
+	DECQ KK
+	JNZ  avx512_k4
+
+avx512_ktail:
+	// for ; p < kc; p++
+	MOVQ KC, KK
+	ANDQ $3, KK
+	JZ   avx512_kdone
+
+avx512_k1:
+	AVX512_KSTEP(0)
+	ADDQ $48, APTR
+	DECQ KK
+	JNZ  avx512_k1
+
+avx512_kdone:
+	// if accum != 0 { acc += C tile }, three rows at a time; CROW3 walks
+	// down while CROW0 stays at the tile's first row.
+	MOVQ accum+72(FP), KK
+	TESTQ KK, KK
+	JZ   avx512_store
+	MOVQ CROW0, CROW3
+	AVX512_ADD3(Z0, Z1, Z2, Z3, Z4, Z5)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z6, Z7, Z8, Z9, Z10, Z11)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z12, Z13, Z14, Z15, Z16, Z17)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z18, Z19, Z20, Z21, Z22, Z23)
+	MOVQ CROW3, CROW0
+
+avx512_store:
+	// C tile = acc; CROW0 ends 12 rows down, at the next tile.
+	AVX512_ST3(Z0, Z1, Z2, Z3, Z4, Z5)
+	AVX512_ST3(Z6, Z7, Z8, Z9, Z10, Z11)
+	AVX512_ST3(Z12, Z13, Z14, Z15, Z16, Z17)
+	AVX512_ST3(Z18, Z19, Z20, Z21, Z22, Z23)
+	DECQ IR
+	JNZ  avx512_ir
+
+avx512_jrnext:
+	// Next column of tiles: BPAN += 4*bstep, CCOL += 32 floats.
+	MOVQ bstep+40(FP), KK
+	LEAQ (BPAN)(KK*4), BPAN
+	ADDQ $128, CCOL
+	DECQ JR
+	JNZ  avx512_jr
+
+avx512_done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,276 @@
+package asm
+
+import (
+	"fmt"
+	"sync"
+)
+
+// gemmKernel is one SIMD micro-kernel with its register tile (mr×nr) and
+// cache blocking (mc×kc block of A in L2, kc×nr micro-panel of B in L1,
+// kc×nc panel of B in L3).
+type gemmKernel struct {
+	name       string
+	mr, nr     int
+	mc, kc, nc int
+
+	// block runs the jr and ir loops of one packed block in assembly:
+	//
+	//	for jr := 0; jr < nTiles; jr++ {
+	//		for ir := 0; ir < mTiles; ir++ {
+	//			// tile = Ã[ir] · B̃[jr], an mr×nr tile
+	//			for i < mr, j < nr:
+	//				C[ir*mr+i][jr*nr+j] = tile[i][j] + (accum != 0 ? C[ir*mr+i][jr*nr+j] : 0)
+	//		}
+	//	}
+	//
+	// Ã[ir] is the packed micro-panel a[ir*kc*mr:], element (i,p) at
+	// p*mr+i. B̃[jr] starts at b[jr*bstep:] with element (p,j) at p*ldb+j:
+	// a packed micro-panel has ldb = nr and bstep = kc*nr; an unpacked
+	// row-major B has its own ldb and bstep = nr. c points at C's top-left
+	// element, row stride ldc. Only whole tiles are written.
+	block func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+}
+
+// callFlops bounds the work of one assembly call (about 50 µs), because
+// assembly is never preempted.
+const callFlops = 4 << 20
+
+// gemmKernelFor returns the packed kernel of level l, or nil (the generic
+// reference) for Generic or a level without a GEMM kernel.
+func gemmKernelFor(l Level) *gemmKernel {
+	if !Supported(l) {
+		panic(fmt.Sprintf("asm.Sgemm: level %v not supported on this CPU/build", l))
+	}
+	if l == Generic {
+		return nil
+	}
+	return archGemmKernel(l)
+}
+
+// gemmWorkspace holds one goroutine's packing buffers.
+type gemmWorkspace struct {
+	ap, bp, tile []float32
+}
+
+var workspaces = sync.Pool{New: func() any { return new(gemmWorkspace) }}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+func growTo(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blockSize splits total into equal steps of at most max, rounded up to a
+// multiple of unit, so that the last block is not a sliver.
+func blockSize(total, maxStep, unit int) int {
+	nb := (total + maxStep - 1) / maxStep
+	return min(roundUp((total+nb-1)/nb, unit), maxStep)
+}
+
+func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
+	ws := workspaces.Get().(*gemmWorkspace)
+	kc := blockSize(k, kn.kc, 1)
+	mc := roundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
+	nc := roundUp(blockSize(n, kn.nc, kn.nr), kn.nr)
+	ws.ap = growTo(ws.ap, mc*kc)
+	ws.bp = growTo(ws.bp, nc*kc)
+	ws.tile = growTo(ws.tile, max(kn.mr*nc, mc*kn.nr))
+	return ws
+}
+
+// directB reports whether B is read in place instead of packed: when op(B)
+// is row-major B itself and few row tiles reuse each B micro-panel, packing
+// B would cost as much as the arithmetic.
+func (kn *gemmKernel) directB(transB bool, m int) bool {
+	return !transB && m <= 2*kn.mr
+}
+
+// gemm is the five-loop packed GEMM on one goroutine. m, n, k > 0 and
+// alpha != 0; the slices have been checked.
+func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if beta != 0 && beta != 1 {
+		scaleC(m, n, beta, c, ldc)
+	}
+	mr, nr := kn.mr, kn.nr
+	kcStep := blockSize(k, kn.kc, 1)
+	mcStep := blockSize(m, kn.mc, mr)
+	ncStep := blockSize(n, kn.nc, nr)
+	direct := kn.directB(transB, m)
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			var bs gemmB
+			if direct {
+				nFull := nc / nr
+				bs = gemmB{b: b[pc*ldb+jc:], ldb: ldb, step: nr}
+				if nc%nr != 0 {
+					bs.edge = ws.bp[:kc*nr]
+					packB(bs.edge, false, b, ldb, pc, jc+nFull*nr, kc, nc-nFull*nr, nr)
+				}
+			} else {
+				packB(ws.bp, transB, b, ldb, pc, jc, kc, nc, nr)
+				bs = gemmB{b: ws.bp, ldb: nr, step: kc * nr}
+				if nc%nr != 0 {
+					bs.edge = ws.bp[nc/nr*kc*nr:]
+				}
+			}
+			accum := pc > 0 || beta != 0
+			for ic := 0; ic < m; ic += mcStep {
+				mc := min(mcStep, m-ic)
+				packA(ws.ap, transA, a, lda, ic, pc, mc, kc, mr, alpha)
+				kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+			}
+		}
+	}
+}
+
+// gemmB locates the B operand of one macro-kernel call: whole micro-panels
+// at b[jr*step:] with row stride ldb, and the packed, zero-padded right edge
+// micro-panel (nil when nc is a multiple of nr).
+type gemmB struct {
+	b         []float32
+	ldb, step int
+	edge      []float32
+}
+
+// macro computes the mc×nc block of C from the packed mc×kc block of A in
+// ws.ap and the B operand bs. Whole tiles go straight to C; edge tiles go
+// through ws.tile so the kernel never writes past C.
+func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
+	mr, nr := kn.mr, kn.nr
+	ap := ws.ap
+	mFull, mRem := mc/mr, mc%mr
+	nFull, nRem := nc/nr, nc%nr
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	tileFlops := 2 * mr * nr * kc
+	chunk := max(1, callFlops/(tileFlops*max(mFull, 1)))
+	for j0 := 0; j0 < nFull; j0 += chunk {
+		cnt := min(chunk, nFull-j0)
+		if mFull > 0 {
+			kn.block(&ap[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc)
+		}
+		if mRem > 0 {
+			// Bottom edge: rows mFull*mr.. of these panels, via the tile buffer.
+			t := ws.tile[:mr*cnt*nr]
+			kn.block(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
+			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum)
+		}
+	}
+	if nRem > 0 {
+		// Right edge micro-panel for all row tiles (the last one partial).
+		mTiles := (mc + mr - 1) / mr
+		chunk := max(1, callFlops/tileFlops)
+		for i0 := 0; i0 < mTiles; i0 += chunk {
+			cnt := min(chunk, mTiles-i0)
+			t := ws.tile[:cnt*mr*nr]
+			kn.block(&ap[i0*mr*kc], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0)
+			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, min(cnt*mr, mc-i0*mr), nRem, accum)
+		}
+	}
+}
+
+// addTile stores (accum false) or adds (accum true) the rows×cols top-left
+// part of tile t (row stride ldt) into C.
+func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool) {
+	for i := 0; i < rows; i++ {
+		cr := c[i*ldc : i*ldc+cols]
+		tr := t[i*ldt : i*ldt+cols]
+		if !accum {
+			copy(cr, tr)
+			continue
+		}
+		for j, v := range tr {
+			cr[j] += v
+		}
+	}
+}
+
+// packA packs the mc×kc block of alpha·op(A) at (ic, pc) into mr-row
+// micro-panels: panel ip/mr holds element (i,p) at ip*kc + p*mr + i, and
+// rows past mc are zero.
+func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int, alpha float32) {
+	for ip := 0; ip < mc; ip += mr {
+		rows := min(mr, mc-ip)
+		d := dst[ip*kc : ip*kc+mr*kc]
+		if !transA {
+			// op(A)(i,p) = a[i*lda+p]: each source row scatters with stride mr.
+			for ii := 0; ii < rows; ii++ {
+				off := (ic+ip+ii)*lda + pc
+				src := a[off : off+kc]
+				if alpha == 1 {
+					for p, v := range src {
+						d[p*mr+ii] = v
+					}
+				} else {
+					for p, v := range src {
+						d[p*mr+ii] = alpha * v
+					}
+				}
+			}
+			for ii := rows; ii < mr; ii++ {
+				for p := 0; p < kc; p++ {
+					d[p*mr+ii] = 0
+				}
+			}
+			continue
+		}
+		// op(A)(i,p) = a[p*lda+i]: rows of the source are contiguous runs.
+		for p := 0; p < kc; p++ {
+			off := (pc+p)*lda + ic + ip
+			src := a[off : off+rows]
+			dd := d[p*mr : p*mr+mr]
+			for ii, v := range src {
+				dd[ii] = alpha * v
+			}
+			clear(dd[rows:])
+		}
+	}
+}
+
+// packB packs the kc×nc panel of op(B) at (pc, jc) into nr-column
+// micro-panels: panel jp/nr holds element (p,j) at jp*kc + p*nr + j, and
+// columns past nc are zero.
+func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int) {
+	for jp := 0; jp < nc; jp += nr {
+		cols := min(nr, nc-jp)
+		d := dst[jp*kc : jp*kc+nr*kc]
+		if !transB {
+			// op(B)(p,j) = b[p*ldb+j]: contiguous runs of nr.
+			off := pc*ldb + jc + jp
+			if cols == nr {
+				for p := 0; p < kc; p++ {
+					copy(d[p*nr:p*nr+nr], b[off:off+nr])
+					off += ldb
+				}
+				continue
+			}
+			for p := 0; p < kc; p++ {
+				dd := d[p*nr : p*nr+nr]
+				copy(dd, b[off:off+cols])
+				clear(dd[cols:])
+				off += ldb
+			}
+			continue
+		}
+		// op(B)(p,j) = b[j*ldb+p]: each source row scatters with stride nr.
+		for jj := 0; jj < cols; jj++ {
+			off := (jc+jp+jj)*ldb + pc
+			src := b[off : off+kc]
+			for p, v := range src {
+				d[p*nr+jj] = v
+			}
+		}
+		for jj := cols; jj < nr; jj++ {
+			for p := 0; p < kc; p++ {
+				d[p*nr+jj] = 0
+			}
+		}
+	}
+}

@@ -1,0 +1,421 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// gemmCase is one Sgemm call: shapes, scalars, leading-dimension padding
+// (ld = width + pad) and slice offsets into larger NaN-filled buffers.
+type gemmCase struct {
+	transA, transB   bool
+	m, n, k          int
+	alpha, beta      float32
+	padA, padB, padC int
+	offA, offB, offC int
+}
+
+func (cs gemmCase) String() string {
+	t := func(b bool) string {
+		if b {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s%s m=%d n=%d k=%d alpha=%g beta=%g pad=%d,%d,%d off=%d,%d,%d",
+		t(cs.transA), t(cs.transB), cs.m, cs.n, cs.k, cs.alpha, cs.beta,
+		cs.padA, cs.padB, cs.padC, cs.offA, cs.offB, cs.offC)
+}
+
+// gemmOperands is a case's buffers: each matrix sits at an offset inside a
+// buffer whose every other element (offset, row gaps, tail guard) is NaN.
+type gemmOperands struct {
+	cs               gemmCase
+	lda, ldb, ldc    int
+	abuf, bbuf, cbuf []float32
+	a, b, c          []float32 // exact-length views of the matrices
+}
+
+const guard = 16
+
+func newGemmOperands(cs gemmCase, rng *rand.Rand) *gemmOperands {
+	ar, ac := cs.m, cs.k
+	if cs.transA {
+		ar, ac = cs.k, cs.m
+	}
+	br, bc := cs.k, cs.n
+	if cs.transB {
+		br, bc = cs.n, cs.k
+	}
+	o := &gemmOperands{cs: cs, lda: max(ac, 1) + cs.padA, ldb: max(bc, 1) + cs.padB, ldc: max(cs.n, 1) + cs.padC}
+	fill := func(off, rows, cols, ld int, nanRegion bool) ([]float32, []float32) {
+		n := matLen(rows, cols, ld)
+		buf := make([]float32, off+n+guard)
+		for i := range buf {
+			buf[i] = float32(math.NaN())
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				if !nanRegion {
+					buf[off+i*ld+j] = rng.Float32()*2 - 1
+				}
+			}
+		}
+		return buf, buf[off : off+n]
+	}
+	o.abuf, o.a = fill(cs.offA, ar, ac, o.lda, false)
+	o.bbuf, o.b = fill(cs.offB, br, bc, o.ldb, false)
+	o.cbuf, o.c = fill(cs.offC, cs.m, cs.n, o.ldc, cs.beta == 0)
+	return o
+}
+
+func (o *gemmOperands) aAt(i, p int) float64 {
+	if o.cs.transA {
+		return float64(o.a[p*o.lda+i])
+	}
+	return float64(o.a[i*o.lda+p])
+}
+
+func (o *gemmOperands) bAt(p, j int) float64 {
+	if o.cs.transB {
+		return float64(o.b[j*o.ldb+p])
+	}
+	return float64(o.b[p*o.ldb+j])
+}
+
+// naive64 is the float64 triple loop: ref = alpha·op(A)·op(B) + beta·C and
+// mag = |alpha|·Σ|A||B| + |beta·C|, the scale of the rounding error.
+func (o *gemmOperands) naive64() (ref, mag []float64) {
+	cs := o.cs
+	ref = make([]float64, cs.m*cs.n)
+	mag = make([]float64, cs.m*cs.n)
+	for i := 0; i < cs.m; i++ {
+		for j := 0; j < cs.n; j++ {
+			var s, sa float64
+			for p := 0; p < cs.k; p++ {
+				x := o.aAt(i, p) * o.bAt(p, j)
+				s += x
+				sa += math.Abs(x)
+			}
+			r := float64(cs.alpha) * s
+			ma := math.Abs(float64(cs.alpha)) * sa
+			if cs.beta != 0 {
+				cv := float64(cs.beta) * float64(o.c[i*o.ldc+j])
+				r += cv
+				ma += math.Abs(cv)
+			}
+			ref[i*cs.n+j], mag[i*cs.n+j] = r, ma
+		}
+	}
+	return ref, mag
+}
+
+// gemmTol is the error bound atol + rtol·mag with rtol = 2(k+4)u, u = 2⁻²⁴:
+// the classical γ bound for a k-term float32 dot product plus the roundings
+// of alpha, beta and the final add, with a factor 2 for summation order.
+func gemmTol(k int, mag float64) float64 {
+	return 1e-7 + 2*float64(k+4)*0x1p-24*mag
+}
+
+func clone(s []float32) []float32 { return append([]float32(nil), s...) }
+
+func sameBits(x, y []float32) int {
+	for i := range x {
+		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// runGemm calls f on the case's operands and checks: A and B unchanged,
+// every C buffer element outside the m×n region unchanged (NaN), and the
+// region within tolerance of the float64 reference. It returns C's region
+// (row-major m×n) for cross-checks.
+func runGemm(t *testing.T, name string, f sgemmFunc, cs gemmCase, rng *rand.Rand) ([]float32, bool) {
+	t.Helper()
+	o := newGemmOperands(cs, rng)
+	ref, mag := o.naive64()
+	a0, b0, c0 := clone(o.abuf), clone(o.bbuf), clone(o.cbuf)
+	f(cs.transA, cs.transB, cs.m, cs.n, cs.k, cs.alpha, o.a, o.lda, o.b, o.ldb, cs.beta, o.c, o.ldc)
+	if i := sameBits(o.abuf, a0); i >= 0 {
+		t.Errorf("%s %v: A buffer changed at %d", name, cs, i)
+		return nil, false
+	}
+	if i := sameBits(o.bbuf, b0); i >= 0 {
+		t.Errorf("%s %v: B buffer changed at %d", name, cs, i)
+		return nil, false
+	}
+	got := make([]float32, cs.m*cs.n)
+	inRegion := make([]bool, len(o.cbuf))
+	bad := 0
+	for i := 0; i < cs.m; i++ {
+		for j := 0; j < cs.n; j++ {
+			idx := cs.offC + i*o.ldc + j
+			inRegion[idx] = true
+			v := o.cbuf[idx]
+			got[i*cs.n+j] = v
+			r := ref[i*cs.n+j]
+			if d := math.Abs(float64(v) - r); !(d <= gemmTol(cs.k, mag[i*cs.n+j])) {
+				if bad < 3 {
+					t.Errorf("%s %v: C[%d,%d] = %g, want %g (|diff| %.3g > tol %.3g)",
+						name, cs, i, j, v, r, d, gemmTol(cs.k, mag[i*cs.n+j]))
+				}
+				bad++
+			}
+		}
+	}
+	for idx, v := range o.cbuf {
+		if !inRegion[idx] && math.Float32bits(v) != math.Float32bits(c0[idx]) {
+			t.Errorf("%s %v: C buffer element %d outside the matrix changed from %g to %g", name, cs, idx, c0[idx], v)
+			return nil, false
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s %v: %d of %d elements out of tolerance", name, cs, bad, cs.m*cs.n)
+	}
+	return got, bad == 0
+}
+
+func levelFunc(l Level) sgemmFunc {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		SgemmLevel(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+var alphaBetas = [][2]float32{{1, 0}, {1, 1}, {-0.5, 0}, {2, -1.5}, {0.75, 1}, {0, 0.5}}
+
+// tailCases samples m over 0..2mr+1, n over 0..2nr+1 and k over 0..9 plus
+// sizes around the k unroll, with every transpose combination, random
+// leading-dimension padding, offsets 0..15 and alpha/beta pairs.
+func tailCases(mr, nr int, rng *rand.Rand, short bool) []gemmCase {
+	ks := []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 33}
+	var cases []gemmCase
+	for m := 0; m <= 2*mr+1; m++ {
+		for n := 0; n <= 2*nr+1; n++ {
+			for _, k := range ks {
+				if short && rng.Intn(4) != 0 {
+					continue
+				}
+				if !short && rng.Intn(2) != 0 {
+					continue
+				}
+				ab := alphaBetas[rng.Intn(len(alphaBetas))]
+				cases = append(cases, gemmCase{
+					transA: rng.Intn(2) == 0, transB: rng.Intn(2) == 0,
+					m: m, n: n, k: k, alpha: ab[0], beta: ab[1],
+					padA: rng.Intn(3) * rng.Intn(9), padB: rng.Intn(3) * rng.Intn(9), padC: rng.Intn(3) * rng.Intn(9),
+					offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16),
+				})
+			}
+		}
+	}
+	return cases
+}
+
+// largeCases cross the cache blocks (mc, kc, nc), the direct-B path for
+// small m, and both parallel splits.
+func largeCases(rng *rand.Rand) []gemmCase {
+	shapes := [][3]int{
+		{150, 170, 300}, {7, 4113, 33}, {13, 40, 520}, {290, 35, 70}, {64, 64, 64},
+		{2, 600, 257}, {97, 1000, 5}, {300, 97, 200},
+	}
+	var cases []gemmCase
+	for si, s := range shapes {
+		for tr := 0; tr < 4; tr++ {
+			ab := alphaBetas[(si+tr)%len(alphaBetas)]
+			cases = append(cases, gemmCase{
+				transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2],
+				alpha: ab[0], beta: ab[1], padA: rng.Intn(5), padB: rng.Intn(5), padC: rng.Intn(5),
+				offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16),
+			})
+		}
+	}
+	return cases
+}
+
+// TestSgemmGenericNaive checks the pure-Go reference against the float64
+// triple loop.
+func TestSgemmGenericNaive(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	cases := append(tailCases(6, 16, rng, testing.Short()), largeCases(rng)...)
+	for _, cs := range cases {
+		if _, ok := runGemm(t, "sgemmGeneric", sgemmGeneric, cs, rng); !ok {
+			return
+		}
+	}
+}
+
+var allLevels = []Level{Generic, AVX2, AVX512, NEON}
+
+// TestSgemmLevels checks every SIMD level against the float64 reference
+// and against sgemmGeneric on the same inputs.
+func TestSgemmLevels(t *testing.T) {
+	for _, l := range allLevels {
+		t.Run(l.String(), func(t *testing.T) {
+			if !Supported(l) {
+				t.Skipf("level %v is not available on this CPU/build (available: %v)", l, Available())
+			}
+			mr, nr := 1, 1
+			if kern := gemmKernelFor(l); kern != nil {
+				mr, nr = kern.mr, kern.nr
+				t.Logf("level %v: %d×%d kernel, mc=%d kc=%d nc=%d", l, mr, nr, kern.mc, kern.kc, kern.nc)
+			}
+			if l == Generic {
+				mr, nr = 6, 16
+			}
+			rng := rand.New(rand.NewSource(int64(2 + l)))
+			cases := append(tailCases(mr, nr, rng, testing.Short()), largeCases(rng)...)
+			f := levelFunc(l)
+			for _, cs := range cases {
+				seed := rng.Int63()
+				got, ok := runGemm(t, l.String(), f, cs, rand.New(rand.NewSource(seed)))
+				if !ok {
+					return
+				}
+				want, _ := runGemm(t, "sgemmGeneric", sgemmGeneric, cs, rand.New(rand.NewSource(seed)))
+				_, mag := newGemmOperands(cs, rand.New(rand.NewSource(seed))).naive64()
+				for i := range got {
+					if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 2*gemmTol(cs.k, mag[i])) {
+						t.Errorf("%v %v: element %d = %g, generic %g", l, cs, i, got[i], want[i])
+						return
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSgemmThreads runs the parallel split with more goroutines than
+// GOMAXPROCS, splitting N and M.
+func TestSgemmThreads(t *testing.T) {
+	for _, l := range allLevels {
+		if !Supported(l) {
+			continue
+		}
+		kern := gemmKernelFor(l)
+		for _, threads := range []int{1, 3, 4, 7} {
+			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+				sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			}
+			rng := rand.New(rand.NewSource(int64(threads)))
+			for _, s := range [][3]int{{100, 333, 60}, {333, 100, 60}, {5, 2000, 64}, {900, 7, 64}} {
+				for tr := 0; tr < 4; tr++ {
+					cs := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], alpha: 1.5, beta: 0.5,
+						padA: 3, padB: 1, padC: 2, offA: 5, offB: 7, offC: 9}
+					if _, ok := runGemm(t, fmt.Sprintf("%v/threads=%d", l, threads), f, cs, rng); !ok {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmStrided compares each batch entry with a separate sgemmGeneric
+// call, with broadcast (stride 0) operands, over both the batch-parallel
+// and the within-GEMM paths.
+func TestSgemmStrided(t *testing.T) {
+	type stridedCase struct {
+		m, n, k, batch int
+		bcastA, bcastB bool
+	}
+	cases := []stridedCase{
+		{5, 7, 9, 6, false, false}, {20, 33, 17, 5, true, false}, {20, 33, 17, 5, false, true},
+		{1, 1, 1, 3, false, false}, {130, 150, 90, 2, false, false}, {0, 3, 4, 3, false, false},
+		{3, 4, 0, 4, false, false}, {64, 64, 64, 9, false, true},
+	}
+	for _, l := range allLevels {
+		if !Supported(l) {
+			continue
+		}
+		for ci, sc := range cases {
+			for tr := 0; tr < 4; tr++ {
+				transA, transB := tr&1 != 0, tr&2 != 0
+				rng := rand.New(rand.NewSource(int64(ci*4 + tr)))
+				ar, ac := sc.m, sc.k
+				if transA {
+					ar, ac = sc.k, sc.m
+				}
+				br, bc := sc.k, sc.n
+				if transB {
+					br, bc = sc.n, sc.k
+				}
+				lda, ldb, ldc := ac+1, bc+2, sc.n+3
+				strideA, strideB, strideC := matLen(ar, ac, lda)+5, matLen(br, bc, ldb)+1, matLen(sc.m, sc.n, ldc)+4
+				if sc.bcastA {
+					strideA = 0
+				}
+				if sc.bcastB {
+					strideB = 0
+				}
+				rnd := func(n int) []float32 {
+					s := make([]float32, n)
+					for i := range s {
+						s[i] = rng.Float32()*2 - 1
+					}
+					return s
+				}
+				a := rnd(strideA*(sc.batch-1) + matLen(ar, ac, lda))
+				b := rnd(strideB*(sc.batch-1) + matLen(br, bc, ldb))
+				c := rnd(strideC*(sc.batch-1) + matLen(sc.m, sc.n, ldc))
+				want := clone(c)
+				alpha, beta := float32(0.5), float32(-1)
+				for i := 0; i < sc.batch; i++ {
+					if sc.m == 0 || sc.n == 0 {
+						break
+					}
+					aa, bb := a, b
+					if sc.k > 0 {
+						aa, bb = a[i*strideA:], b[i*strideB:]
+					}
+					sgemmGeneric(transA, transB, sc.m, sc.n, sc.k, alpha, aa, lda, bb, ldb, beta, want[i*strideC:], ldc)
+				}
+				SgemmStridedLevel(l, transA, transB, sc.m, sc.n, sc.k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, sc.batch)
+				for i := range c {
+					if d := math.Abs(float64(c[i] - want[i])); d > 1e-6+float64(4*(sc.k+4))*0x1p-24*(float64(sc.k)+1) {
+						t.Fatalf("%v %+v tr=%d: c[%d] = %g, want %g", l, sc, tr, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func expectPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Errorf("no panic, want one containing %q", want)
+			return
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, want) {
+			t.Errorf("panic %q does not contain %q", msg, want)
+		}
+	}()
+	f()
+}
+
+func TestSgemmPanics(t *testing.T) {
+	a := make([]float32, 12)
+	b := make([]float32, 12)
+	c := make([]float32, 12)
+	expectPanic(t, "asm.Sgemm: len(a)=12 < 16", func() { Sgemm(false, false, 4, 3, 4, 1, a, 4, b, 3, 0, c, 3) })
+	expectPanic(t, "asm.Sgemm: len(b)", func() { Sgemm(false, false, 3, 4, 4, 1, a, 4, b, 4, 0, c, 4) })
+	expectPanic(t, "asm.Sgemm: len(c)", func() { Sgemm(false, false, 3, 5, 2, 1, a, 2, b, 5, 0, c, 5) })
+	expectPanic(t, "asm.Sgemm: leading dimension", func() { Sgemm(true, false, 3, 3, 2, 1, a, 2, b, 3, 0, c, 3) })
+	expectPanic(t, "asm.Sgemm: negative", func() { Sgemm(false, false, -1, 3, 2, 1, a, 2, b, 3, 0, c, 3) })
+	expectPanic(t, "m=3 n=5 k=2", func() { Sgemm(false, false, 3, 5, 2, 1, a, 2, b, 5, 0, c, 5) })
+	expectPanic(t, "asm.SgemmStrided: len(c)", func() {
+		SgemmStrided(false, false, 2, 2, 2, 1, a, 2, 0, b, 2, 0, 0, c, 2, 4, 4)
+	})
+	expectPanic(t, "overlap", func() {
+		SgemmStrided(false, false, 2, 2, 2, 1, a, 2, 0, b, 2, 0, 0, c, 2, 0, 2)
+	})
+}
