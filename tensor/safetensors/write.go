@@ -280,6 +280,11 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 	if err := bw.Flush(); err != nil {
 		return errorf("%s: %v", path, err)
 	}
+	if testHookWrite != nil {
+		if err := testHookWrite(); err != nil {
+			return errorf("%s: %v", path, err)
+		}
+	}
 	if err := tmp.Chmod(mode); err != nil {
 		return errorf("%s: %v", path, err)
 	}
@@ -295,6 +300,10 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 	syncDir(dir)
 	return nil
 }
+
+// testHookWrite, when set by a test, simulates a failure after the data has
+// been written to the temporary file.
+var testHookWrite func() error
 
 // syncDir makes a rename in dir durable. Errors are ignored: some systems
 // cannot sync directories, and the rename itself has already succeeded.
