@@ -20,7 +20,8 @@ func attnBias(mask []float32, causal bool, b, i, j, lq, lk int) (float32, bool) 
 
 func (cpuBackend) Attention(out, lse, q, k, v []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
 	parallelFor(b*h, 4*lq*lk*d, func(lo, hi int) {
-		s := make([]float32, lk)
+		s := pool.get(lk)
+		defer pool.put(s)
 		for bh := lo; bh < hi; bh++ {
 			bi := bh / h
 			qb, kb, vb := q[bh*lq*d:], k[bh*lk*d:], v[bh*lk*d:]
@@ -74,7 +75,8 @@ func (cpuBackend) Attention(out, lse, q, k, v []float32, b, h, lq, lk, d int, sc
 
 func (cpuBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
 	parallelFor(b*h, 10*lq*lk*d, func(lo, hi int) {
-		p := make([]float32, lk)
+		p := pool.get(lk)
+		defer pool.put(p)
 		for bh := lo; bh < hi; bh++ {
 			bi := bh / h
 			qb, kb, vb := q[bh*lq*d:], k[bh*lk*d:], v[bh*lk*d:]

@@ -5,7 +5,8 @@ func sgemmStrided(transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int,
 	beta float32, c []float32, ldc, strideC, batch int) {
 	parallelFor(batch*m, 2*n*k+1, func(lo, hi int) {
-		row := make([]float32, k)
+		row := pool.get(k)
+		defer pool.put(row)
 		for idx := lo; idx < hi; idx++ {
 			bi, i := idx/m, idx%m
 			ab, bb, cb := a[bi*strideA:], b[bi*strideB:], c[bi*strideC:]

@@ -530,6 +530,16 @@ func TestF16Conversion(t *testing.T) {
 	if got := Float32ToF16(1 + 3.0/(1<<11)); got != 0x3c02 {
 		t.Errorf("tie 1+3*2^-11 -> %#04x, want 0x3c02", got)
 	}
+	// Subnormal ties: 2^-25 is halfway between 0 and the smallest subnormal,
+	// 3*2^-25 halfway between 1 and 2 units, 5*2^-26 just above 1 unit's tie.
+	for f, want := range map[float32]uint16{
+		1.0 / (1 << 25): 0x0000, 3.0 / (1 << 25): 0x0002, 5.0 / (1 << 26): 0x0001,
+		-3.0 / (1 << 25): 0x8002, 1.0 / (1 << 26): 0x0000, 2047.0 / (1 << 25): 0x0400,
+	} {
+		if got := Float32ToF16(f); got != want {
+			t.Errorf("Float32ToF16(%g) = %#04x, want %#04x", f, got, want)
+		}
+	}
 }
 
 func TestBF16Conversion(t *testing.T) {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Runs formatting and vet checks for every build configuration, the whole
+# test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic,
+# the asm kernels with -tags purego and on arm64 under qemu-user-static,
+# and the tensor package under the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "gofmt -l"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet (amd64, arm64, purego, cuda, mpi)"
+go vet ./...
+GOARCH=arm64 go vet ./...
+go vet -tags purego ./...
+go vet -tags cuda ./...
+CGO_ENABLED=0 go build ./...
+
+step "go test ./... (default SIMD dispatch)"
+go test -count=1 ./...
+
+step "go test ./... with GOCOCA_SIMD=generic"
+GOCOCA_SIMD=generic go test -count=1 ./...
+
+step "go test -tags purego ./asm/..."
+go test -count=1 -tags purego ./asm/...
+
+step "go test -race ./tensor/..."
+go test -count=1 -race -short ./tensor/...
+
+step "arm64 (NEON) under qemu"
+if command -v qemu-aarch64-static >/dev/null 2>&1; then
+  GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./asm/...
+  QEMU_CPU=cortex-a72 GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./asm/...
+else
+  echo "qemu-aarch64-static not found: arm64 tests NOT run (apt-get install qemu-user-static)"
+  [ -z "${CI:-}" ] || exit 1
+fi
+step "all checks passed"
