@@ -57,7 +57,8 @@ def save(path, tensors, metadata=None):
     arrays = {}
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-        a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
+        # np.array keeps 0-d shapes (np.ascontiguousarray would make them 1-d)
+        a = np.array(a, dtype=a.dtype.newbyteorder("<"), order="C", copy=True)
         if a.dtype not in _TAG:
             raise ValueError("tensor %s: unsupported dtype %s" % (name, a.dtype))
         arrays[name] = a
