@@ -95,14 +95,14 @@ func newOut(shape []int, inputs ...*Tensor) *Tensor {
 		in.live("op input")
 	}
 	if GradEnabled() {
+		// Inputs are kept even when no gradient flows, so that Release
+		// reaches (and recycles) every intermediate of the step.
+		t.inputs = inputs
 		for _, in := range inputs {
 			if in.requiresGrad {
 				t.requiresGrad = true
 				break
 			}
-		}
-		if t.requiresGrad {
-			t.inputs = inputs
 		}
 	}
 	return t
@@ -111,7 +111,7 @@ func newOut(shape []int, inputs ...*Tensor) *Tensor {
 // gradBuf returns t's gradient buffer, allocating a zeroed one on first use.
 func (t *Tensor) gradBuf() []float32 {
 	if t.base != nil {
-		return t.base.gradBuf()[:numel(t.shape)]
+		return t.base.gradBuf()[t.off : t.off+numel(t.shape)]
 	}
 	if t.grad == nil {
 		if !t.pooled {

@@ -116,6 +116,8 @@ func TestGradients(t *testing.T) {
 		{name: "Sum all", inputs: [][]int{{3, 5}}, build: func(in []*Tensor) *Tensor { return Sum(in[0], false) }, tol: 1e-3},
 		{name: "Mean keepdims", inputs: [][]int{{3, 5, 2}}, build: func(in []*Tensor) *Tensor { return Mean(in[0], true, -1) }, tol: 1e-3},
 		{name: "Reshape", inputs: [][]int{{3, 10}}, build: func(in []*Tensor) *Tensor { return Mul(Reshape(in[0], 5, -1), Reshape(in[0], 5, 6)) }, tol: 1e-3},
+		{name: "Rows view", inputs: [][]int{{5, 3}}, build: func(in []*Tensor) *Tensor { return Mul(Rows(in[0], 1, 4), Reshape(Rows(in[0], 2, 5), 3, 3)) }, tol: 1e-3},
+		{name: "Expand", inputs: [][]int{{3, 1}}, build: func(in []*Tensor) *Tensor { return Expand(in[0], 2, 3, 4) }, tol: 1e-3},
 		{name: "Permute", inputs: [][]int{{2, 3, 1, 5}}, build: func(in []*Tensor) *Tensor { return Permute(in[0], 3, 0, 2, 1) }, tol: 1e-3},
 		{name: "Transpose", inputs: [][]int{{4, 7}}, build: func(in []*Tensor) *Tensor { return Transpose(in[0], 0, 1) }, tol: 1e-3},
 		{name: "Slice", inputs: [][]int{{3, 9, 2}}, build: func(in []*Tensor) *Tensor { return Slice(in[0], 1, 2, 7) }, tol: 1e-3},

@@ -30,14 +30,50 @@ func Reshape(x *Tensor, shape ...int) *Tensor {
 	if n != total {
 		panic(fmt.Sprintf("tensor: Reshape: cannot view shape %v as %v", x.shape, shape))
 	}
-	base := x
+	return view(x, shape, 0)
+}
+
+// view returns a tensor of the given shape over x's buffers from element
+// off. Its gradient aliases x's, so backward has nothing to do for it.
+func view(x *Tensor, shape []int, off int) *Tensor {
+	base, boff := x, off
 	if x.base != nil {
-		base = x.base
+		base, boff = x.base, x.off+off
 	}
-	out := &Tensor{shape: shape, data: x.data, base: base, pooled: x.pooled}
-	out.requiresGrad = x.requiresGrad && GradEnabled()
+	n := numel(shape)
+	out := &Tensor{shape: shape, data: x.data[off : off+n : off+n], base: base, off: boff, pooled: x.pooled}
+	if GradEnabled() {
+		out.requiresGrad = x.requiresGrad
+		out.inputs = []*Tensor{x}
+	}
+	return out
+}
+
+// Rows returns x[start:end] along the first axis as a view sharing x's
+// buffer and gradient (no copy).
+func Rows(x *Tensor, start, end int) *Tensor {
+	x.live("Rows")
+	if len(x.shape) == 0 || start < 0 || end > x.shape[0] || start > end {
+		panic(fmt.Sprintf("tensor: Rows: [%d:%d] out of range for shape %v", start, end, x.shape))
+	}
+	shape := cloneInts(x.shape)
+	shape[0] = end - start
+	inner := numel(x.shape[1:])
+	return view(x, shape, start*inner)
+}
+
+// Expand broadcasts x to shape (NumPy rules) as a copy; backward sums the
+// gradient over the broadcast axes.
+func Expand(x *Tensor, shape ...int) *Tensor {
+	shape = cloneInts(shape)
+	if !sameShape(broadcastShape("Expand", x.shape, shape), shape) {
+		panic(fmt.Sprintf("tensor: Expand: cannot expand %v to %v", x.shape, shape))
+	}
+	out := newOut(shape, x)
+	sx, cs := broadcastStrides(x.shape, shape), contiguousStrides(shape)
+	backend.Strided(shape, out.data, cs, x.data, sx, false)
 	if out.requiresGrad {
-		out.inputs = []*Tensor{x} // gradient aliases x's: nothing to do backward
+		out.back = func() { backend.Strided(shape, x.gradBuf(), sx, out.grad, cs, true) }
 	}
 	return out
 }

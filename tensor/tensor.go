@@ -33,6 +33,7 @@ type Tensor struct {
 	pooled       bool    // data came from the pool and goes back on Release
 	released     bool    // buffers handed back: any use panics
 	base         *Tensor // non-nil for a view: data and grad alias base's
+	off          int     // a view's offset into base's buffers
 	name         string
 	saved        [2][]float32 // pooled buffers an op keeps for its backward
 
@@ -127,7 +128,7 @@ func (t *Tensor) Grad() []float32 {
 		if g == nil {
 			return nil
 		}
-		return g[:t.Numel()]
+		return g[t.off : t.off+t.Numel()]
 	}
 	return t.grad
 }
