@@ -38,9 +38,9 @@ func (b *block) params() []*Tensor {
 func (b *block) forward(x *Tensor, heads int) *Tensor {
 	B, T, C := x.shape[0], x.shape[1], x.shape[2]
 	d := C / heads
-	qkv := Linear(LayerNorm(x, b.ln1w, b.ln1b, 1e-5), b.qkvW, b.qkvB)  // (B, T, 3C)
-	qkv = Permute(Reshape(qkv, B, T, 3, heads, d), 2, 0, 3, 1, 4)      // (3, B, H, T, d)
-	parts := Split(Reshape(qkv, 3, B*heads*T*d), 0, 1, 1, 1)           // 3 × (1, ...)
+	qkv := Linear(LayerNorm(x, b.ln1w, b.ln1b, 1e-5), b.qkvW, b.qkvB) // (B, T, 3C)
+	qkv = Permute(Reshape(qkv, B, T, 3, heads, d), 2, 0, 3, 1, 4)     // (3, B, H, T, d)
+	parts := Split(Reshape(qkv, 3, B*heads*T*d), 0, 1, 1, 1)          // 3 × (1, ...)
 	q, k, v := Reshape(parts[0], B, heads, T, d), Reshape(parts[1], B, heads, T, d), Reshape(parts[2], B, heads, T, d)
 	a := Permute(Attention(q, k, v, nil, true, 0), 0, 2, 1, 3) // (B, T, H, d)
 	x = Add(x, Linear(Reshape(a, B, T, C), b.outW, b.outB))
