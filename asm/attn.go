@@ -1,0 +1,440 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Fused multi-head attention.
+//
+// Layout: q and out are (B, H, Lq, D), k and v are (B, H, Lk, D), all
+// contiguous row-major; lse is (B, H, Lq). For batch b, head h, query i and
+// key j the score is
+//
+//	s[i][j] = scale·Σ_c q[b,h,i,c]·k[b,h,j,c] + mask[b·maskBatchStride + i·Lk + j]
+//
+// where the mask term is omitted when mask is nil. mask is additive, shaped
+// (Lq, Lk) per batch element and shared by the heads; -Inf entries remove a
+// key. maskBatchStride is the distance between batch elements' masks: Lq·Lk
+// for a per-example mask, 0 to share one (Lq, Lk) mask across the batch. A
+// (1, Lk) key-padding mask must be expanded to (Lq, Lk) by the caller.
+//
+// With causal set, query i sees only keys j ≤ i + (Lk - Lq): the causal
+// diagonal is aligned to the bottom-right corner, so the last query sees
+// every key (the usual convention when Lq queries extend a cache of Lk-Lq
+// earlier keys; it is the ordinary lower triangle when Lq == Lk).
+//
+// A query row whose keys are all removed (by -Inf mask entries or by
+// causality) gets a zero output row and lse -Inf, never NaN, and zero
+// gradients in the backward.
+//
+// Both passes run over B·H heads (and query blocks in the forward) on
+// GOMAXPROCS goroutines. Each worker packs its head's Kᵀ and V once, then for
+// a block of attnQBlock queries computes the scores of one key block of at
+// most attnKVBlock keys, its softmax, and the block's contribution to the
+// output, rescaling earlier contributions when the running row maximum
+// grows (online softmax). With Lk ≤ attnKVBlock there is one key block and
+// no rescaling. No worker holds more than one (query block × key block)
+// score tile.
+
+// attnQBlock is the number of query rows per tile (a multiple of 4).
+const attnQBlock = 32
+
+// attnKVBlock is the number of keys per score tile (a multiple of 16). It is
+// a variable so that tests can exercise the online-softmax rescaling.
+var attnKVBlock = 512
+
+func checkAttn(fn string, out, q, k, v, lse []float32, b, h, lq, lk, d int, mask []float32, maskBatchStride int) {
+	if b < 0 || h < 0 || lq < 0 || lk < 0 || d < 0 {
+		panic(fmt.Sprintf("asm.%s: negative dimension B=%d H=%d Lq=%d Lk=%d D=%d", fn, b, h, lq, lk, d))
+	}
+	nq, nk := b*h*lq*d, b*h*lk*d
+	if len(q) != nq || len(out) != nq || len(k) != nk || len(v) != nk {
+		panic(fmt.Sprintf("asm.%s: B=%d H=%d Lq=%d Lk=%d D=%d wants q, out of length %d and k, v of %d; got q %d, out %d, k %d, v %d",
+			fn, b, h, lq, lk, d, nq, nk, len(q), len(out), len(k), len(v)))
+	}
+	if lse != nil && len(lse) != b*h*lq {
+		panic(fmt.Sprintf("asm.%s: lse has length %d, want B·H·Lq = %d", fn, len(lse), b*h*lq))
+	}
+	if mask != nil && b > 0 {
+		if maskBatchStride < 0 || len(mask) < (b-1)*maskBatchStride+lq*lk {
+			panic(fmt.Sprintf("asm.%s: mask of length %d with batch stride %d is too short for B=%d Lq=%d Lk=%d",
+				fn, len(mask), maskBatchStride, b, lq, lk))
+		}
+	}
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// AttentionForward computes out = softmax(s)·v per head (see the comment
+// above for the layout, the score s, masking and causality) and stores each
+// row's log-sum-exp log Σ_j exp(s[i][j]) in lse, which AttentionBackward
+// needs. lse may be nil when no backward follows. Naively:
+//
+//	for each b, h, i: p[j] = exp(s[i][j] - lse[i]); out[i] = Σ_j p[j]·v[j]
+func AttentionForward(out, lse, q, k, v []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
+	checkAttn("AttentionForward", out, q, k, v, lse, b, h, lq, lk, d, mask, maskBatchStride)
+	if b*h*lq == 0 {
+		return
+	}
+	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level}
+	nqb := (lq + attnQBlock - 1) / attnQBlock
+	parallelItems(b*h*nqb, func(w *attnScratch, item int) {
+		p.forwardBlock(w, item/nqb, item%nqb*attnQBlock)
+	})
+}
+
+// AttentionBackward computes the gradients dq, dk and dv (overwritten, same
+// layouts as q, k and v) of AttentionForward from the output gradient dout,
+// the forward's inputs, its output out and its lse. It recomputes the
+// probabilities p from q, k and lse, then per head:
+//
+//	D[i] = Σ_c dout[i][c]·out[i][c]
+//	dv[j] = Σ_i p[i][j]·dout[i]
+//	ds[i][j] = p[i][j]·(Σ_c dout[i][c]·v[j][c] - D[i])
+//	dq[i] = scale·Σ_j ds[i][j]·k[j];  dk[j] = scale·Σ_i ds[i][j]·q[i]
+func AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
+	checkAttn("AttentionBackward", out, q, k, v, lse, b, h, lq, lk, d, mask, maskBatchStride)
+	if len(dq) != len(q) || len(dk) != len(k) || len(dv) != len(v) || len(dout) != len(out) || len(lse) != b*h*lq {
+		panic(fmt.Sprintf("asm.AttentionBackward: gradient lengths dq %d, dk %d, dv %d, dout %d, lse %d do not match q %d, k %d, v %d, out %d, B·H·Lq %d",
+			len(dq), len(dk), len(dv), len(dout), len(lse), len(q), len(k), len(v), len(out), b*h*lq))
+	}
+	if lq == 0 {
+		clear(dk)
+		clear(dv)
+		return
+	}
+	if b*h == 0 {
+		return
+	}
+	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level,
+		dq: dq, dk: dk, dv: dv, dout: dout}
+	parallelItems(b*h, func(w *attnScratch, item int) {
+		p.backwardHead(w, item)
+	})
+}
+
+type attnProblem struct {
+	q, k, v, out, lse []float32
+	dq, dk, dv, dout  []float32
+	b, h, lq, lk, d   int
+	scale             float32
+	causal            bool
+	mask              []float32
+	maskStride        int
+	lvl               Level
+}
+
+// attnScratch is one worker's memory, reused across items and calls.
+type attnScratch struct {
+	head     int       // head whose K/V are packed in kt, vp (-1: none)
+	kt       []float32 // Kᵀ: (D, Lkp)
+	vp       []float32 // V: (Lkp, Dp), zero padded
+	vt       []float32 // Vᵀ: (D, Lkp) (backward)
+	kp       []float32 // K: (Lkp, Dp) (backward)
+	qs       []float32 // scale·Q block: (MBp, Dp)
+	s        []float32 // score / probability tile: (MBp, KBp)
+	o        []float32 // output accumulator: (MBp, Dp)
+	dp       []float32 // dP / dS tile (backward)
+	tr       []float32 // transposed tile (backward)
+	dop      []float32 // dout block (MBp, Dp)
+	dka, dva []float32 // dK, dV accumulators (Lkp, Dp)
+	m, l, dd []float32 // per-row max, sum, D
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+var attnPool = sync.Pool{New: func() any { return &attnScratch{head: -1} }}
+
+// parallelItems runs f on items 0..n-1 over up to GOMAXPROCS goroutines,
+// each with its own scratch.
+func parallelItems(n int, f func(w *attnScratch, item int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		w := attnPool.Get().(*attnScratch)
+		w.head = -1
+		for i := range n {
+			f(w, i)
+		}
+		attnPool.Put(w)
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := attnPool.Get().(*attnScratch)
+			w.head = -1
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					break
+				}
+				f(w, i)
+			}
+			attnPool.Put(w)
+		}()
+	}
+	wg.Wait()
+}
+
+// keyLimit returns the number of keys query row qi may see.
+func (p *attnProblem) keyLimit(qi int) int {
+	if !p.causal {
+		return p.lk
+	}
+	return max(0, min(p.lk, qi+p.lk-p.lq+1))
+}
+
+// maskRow returns the mask row of batch element bi, query qi, or nil.
+func (p *attnProblem) maskRow(bi, qi int) []float32 {
+	if p.mask == nil {
+		return nil
+	}
+	o := bi*p.maskStride + qi*p.lk
+	return p.mask[o : o+p.lk]
+}
+
+// packK packs head bh's Kᵀ (D, Lkp) into w.kt and V (Lkp, Dp) into w.vp.
+func (p *attnProblem) packKV(w *attnScratch, bh int) {
+	d, lk := p.d, p.lk
+	lkp, dp := roundUp(lk, 16), roundUp(d, 16)
+	w.kt = grow(w.kt, d*lkp)
+	w.vp = grow(w.vp, lkp*dp)
+	k := p.k[bh*lk*d : (bh+1)*lk*d]
+	v := p.v[bh*lk*d : (bh+1)*lk*d]
+	transposeInto(w.kt, lkp, k, d, lk, d)
+	clear(w.vp)
+	for j := range lk {
+		copy(w.vp[j*dp:j*dp+d], v[j*d:(j+1)*d])
+	}
+	w.head = bh
+}
+
+// transposeInto stores the transpose of the (rows, cols) matrix src (row
+// stride lds) into dst with row stride ldd, zeroing dst columns rows..ldd.
+func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	const tb = 16
+	for c0 := 0; c0 < cols; c0 += tb {
+		c1 := min(c0+tb, cols)
+		for r0 := 0; r0 < rows; r0 += tb {
+			r1 := min(r0+tb, rows)
+			for r := r0; r < r1; r++ {
+				srow := src[r*lds : r*lds+cols]
+				for c := c0; c < c1; c++ {
+					dst[c*ldd+r] = srow[c]
+				}
+			}
+		}
+		for c := c0; c < c1; c++ {
+			clear(dst[c*ldd+rows : c*ldd+ldd])
+		}
+	}
+}
+
+// loadQ stores scale·q rows [q0, q0+mb) of head bh into w.qs (MBp, Dp),
+// zero padded.
+func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) {
+	d, dp := p.d, roundUp(p.d, 16)
+	w.qs = grow(w.qs, mbp*dp)
+	clear(w.qs)
+	q := p.q[(bh*p.lq+q0)*d:]
+	for i := range mb {
+		row := w.qs[i*dp : i*dp+d]
+		for c, x := range q[i*d : (i+1)*d] {
+			row[c] = p.scale * x
+		}
+	}
+}
+
+// forwardBlock computes output rows [q0, q0+attnQBlock) of head bh.
+func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
+	d, lk := p.d, p.lk
+	dp := roundUp(d, 16)
+	bi := bh / p.h
+	mb := min(attnQBlock, p.lq-q0)
+	mbp := roundUp(mb, 4)
+	if w.head != bh {
+		p.packKV(w, bh)
+	}
+	lkp := roundUp(lk, 16)
+	p.loadQ(w, bh, q0, mb, mbp)
+	kb := min(attnKVBlock, lkp)
+	w.s = grow(w.s, mbp*kb)
+	w.o = grow(w.o, mbp*dp)
+	clear(w.o)
+	w.m = grow(w.m, mb)
+	w.l = grow(w.l, mb)
+	for i := range mb {
+		w.m[i] = float32(math.Inf(-1))
+		w.l[i] = 0
+	}
+	// Keys past the last one any row of this block may see are skipped.
+	kEnd := p.keyLimit(q0 + mb - 1)
+	for j0 := 0; j0 < kEnd; j0 += kb {
+		n := min(kb, lkp-j0) // padded tile width (multiple of 16)
+		attnGemm(p.lvl, w.s, n, w.qs, dp, w.kt[j0:], lkp, mbp, n, d, false)
+		for i := range mb {
+			srow := w.s[i*n : (i+1)*n]
+			lim := min(p.keyLimit(q0+i), j0+n) - j0 // valid keys in this tile
+			if lim <= 0 {
+				clear(srow)
+				continue
+			}
+			valid := srow[:lim]
+			if mr := p.maskRow(bi, q0+i); mr != nil {
+				add(valid, valid, mr[j0:j0+lim])
+			}
+			clear(srow[lim:])
+			mx := vmax(valid)
+			mOld := w.m[i]
+			if mx <= mOld {
+				mx = mOld
+			}
+			if math.IsInf(float64(mx), -1) { // nothing visible yet
+				clear(valid)
+				continue
+			}
+			s := expSubSum(valid, valid, mx)
+			if mx != mOld && w.l[i] != 0 {
+				alpha := expf(mOld - mx)
+				w.l[i] *= alpha
+				scale(alpha, w.o[i*dp:(i+1)*dp])
+			}
+			w.m[i] = mx
+			w.l[i] += s
+		}
+		for i := mb; i < mbp; i++ {
+			clear(w.s[i*n : (i+1)*n])
+		}
+		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, true)
+	}
+	out := p.out[(bh*p.lq+q0)*d:]
+	for i := range mb {
+		row := out[i*d : (i+1)*d]
+		l := w.l[i]
+		if l == 0 {
+			clear(row)
+			if p.lse != nil {
+				p.lse[bh*p.lq+q0+i] = float32(math.Inf(-1))
+			}
+			continue
+		}
+		inv := 1 / l
+		for c, x := range w.o[i*dp : i*dp+d] {
+			row[c] = x * inv
+		}
+		if p.lse != nil {
+			p.lse[bh*p.lq+q0+i] = w.m[i] + float32(math.Log(float64(l)))
+		}
+	}
+}
+
+// backwardHead computes dq, dk and dv of head bh.
+func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
+	d, lk, lq := p.d, p.lk, p.lq
+	dp, lkp := roundUp(d, 16), roundUp(lk, 16)
+	bi := bh / p.h
+	p.packKV(w, bh)
+	w.head = -1 // kt/vp are reused below; do not let a forward trust them
+	k := p.k[bh*lk*d : (bh+1)*lk*d]
+	v := p.v[bh*lk*d : (bh+1)*lk*d]
+	w.vt = grow(w.vt, d*lkp)
+	transposeInto(w.vt, lkp, v, d, lk, d)
+	w.kp = grow(w.kp, lkp*dp)
+	clear(w.kp)
+	for j := range lk {
+		copy(w.kp[j*dp:j*dp+d], k[j*d:(j+1)*d])
+	}
+	w.dka = grow(w.dka, lkp*dp)
+	w.dva = grow(w.dva, lkp*dp)
+	clear(w.dka)
+	clear(w.dva)
+	const mbMax = attnQBlock
+	w.s = grow(w.s, mbMax*lkp)
+	w.dp = grow(w.dp, mbMax*lkp)
+	w.tr = grow(w.tr, lkp*mbMax)
+	w.o = grow(w.o, mbMax*dp)
+	w.dop = grow(w.dop, mbMax*dp)
+	w.dd = grow(w.dd, mbMax)
+	for q0 := 0; q0 < lq; q0 += mbMax {
+		mb := min(mbMax, lq-q0)
+		mbp := roundUp(mb, 4)
+		p.loadQ(w, bh, q0, mb, mbp)
+		// dout block, padded, and D = rowsum(dout∘out).
+		dop := w.dop[:mbp*dp]
+		clear(dop)
+		base := (bh*lq + q0) * d
+		for i := range mb {
+			copy(dop[i*dp:i*dp+d], p.dout[base+i*d:base+(i+1)*d])
+			w.dd[i] = dot(p.dout[base+i*d:base+(i+1)*d], p.out[base+i*d:base+(i+1)*d])
+		}
+		kEnd := p.keyLimit(q0 + mb - 1)
+		if kEnd == 0 {
+			for i := range mb {
+				clear(p.dq[base+i*d : base+(i+1)*d])
+			}
+			continue
+		}
+		n := roundUp(kEnd, 16) // tile width
+		s, dps := w.s[:mbp*n], w.dp[:mbp*n]
+		attnGemm(p.lvl, s, n, w.qs, dp, w.kt, lkp, mbp, n, d, false)
+		attnGemm(p.lvl, dps, n, dop, dp, w.vt, lkp, mbp, n, d, false)
+		for i := range mbp {
+			srow, dprow := s[i*n:(i+1)*n], dps[i*n:(i+1)*n]
+			lim := 0
+			var lse float32
+			if i < mb {
+				lim = p.keyLimit(q0 + i)
+				lse = p.lse[bh*lq+q0+i]
+				if math.IsInf(float64(lse), -1) {
+					lim = 0
+				}
+			}
+			if lim == 0 {
+				clear(srow)
+				clear(dprow)
+				continue
+			}
+			valid := srow[:lim]
+			if mr := p.maskRow(bi, q0+i); mr != nil {
+				add(valid, valid, mr[:lim])
+			}
+			expSubSum(valid, valid, lse) // p = exp(s - lse)
+			clear(srow[lim:])
+			// ds = p∘(dp - D)
+			mulSub(dprow[:lim], valid, dprow[:lim], w.dd[i])
+			clear(dprow[lim:])
+		}
+		// dV += Pᵀ·dout; dK += dSᵀ·(scale·Q); dQ = scale·dS·K.
+		tr := w.tr[:n*mbp]
+		transposeInto(tr, mbp, s, n, mbp, n)
+		attnGemm(p.lvl, w.dva, dp, tr, mbp, dop, dp, n, dp, mbp, true)
+		transposeInto(tr, mbp, dps, n, mbp, n)
+		attnGemm(p.lvl, w.dka, dp, tr, mbp, w.qs, dp, n, dp, mbp, true)
+		o := w.o[:mbp*dp]
+		attnGemm(p.lvl, o, dp, dps, n, w.kp, dp, mbp, dp, n, false)
+		for i := range mb {
+			row := p.dq[base+i*d : base+(i+1)*d]
+			for c, x := range o[i*dp : i*dp+d] {
+				row[c] = p.scale * x
+			}
+		}
+	}
+	for j := range lk {
+		copy(p.dk[(bh*lk+j)*d:(bh*lk+j+1)*d], w.dka[j*dp:j*dp+d])
+		copy(p.dv[(bh*lk+j)*d:(bh*lk+j+1)*d], w.dva[j*dp:j*dp+d])
+	}
+}

@@ -1,0 +1,340 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+type attnCase struct {
+	b, h, lq, lk, d int
+	causal          bool
+	mask            string // "", "per" (per batch element) or "shared" (stride 0)
+	kvBlock         int    // 0: default
+}
+
+func (c attnCase) String() string {
+	return fmt.Sprintf("B%dH%dLq%dLk%dD%d causal=%v mask=%q kv=%d", c.b, c.h, c.lq, c.lk, c.d, c.causal, c.mask, c.kvBlock)
+}
+
+var attnCases = []attnCase{
+	{1, 1, 1, 1, 1, false, "", 0},
+	{2, 3, 7, 7, 5, true, "", 0},
+	{2, 2, 5, 9, 3, true, "per", 0},
+	{1, 2, 9, 4, 8, true, "", 0}, // Lq > Lk: the first rows see no key
+	{2, 2, 37, 50, 33, false, "per", 0},
+	{3, 1, 33, 20, 64, false, "shared", 0},
+	{1, 2, 70, 45, 16, true, "per", 16}, // several key blocks: online softmax
+	{2, 1, 40, 77, 7, false, "per", 32},
+	{1, 1, 5, 600, 17, false, "", 0}, // two default key blocks
+	{2, 3, 50, 50, 64, true, "", 0},
+}
+
+type attnData struct {
+	c          attnCase
+	q, k, v    []float32
+	mask       []float32
+	maskStride int
+	scale      float32
+}
+
+func newAttnData(c attnCase, rng *rand.Rand) *attnData {
+	a := &attnData{c: c, scale: float32(1 / math.Sqrt(float64(c.d)))}
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = randn(rng)
+		}
+		return s
+	}
+	a.q = fill(c.b * c.h * c.lq * c.d)
+	a.k = fill(c.b * c.h * c.lk * c.d)
+	a.v = fill(c.b * c.h * c.lk * c.d)
+	nm := 0
+	switch c.mask {
+	case "per":
+		nm, a.maskStride = c.b, c.lq*c.lk
+	case "shared":
+		nm, a.maskStride = 1, 0
+	}
+	if nm > 0 {
+		a.mask = make([]float32, nm*c.lq*c.lk)
+		for bi := range nm {
+			for i := range c.lq {
+				row := a.mask[bi*c.lq*c.lk+i*c.lk : bi*c.lq*c.lk+(i+1)*c.lk]
+				allMasked := i%5 == 2 // some fully masked rows
+				for j := range row {
+					switch {
+					case allMasked || rng.IntN(5) == 0:
+						row[j] = float32(math.Inf(-1))
+					default:
+						row[j] = float32(rng.NormFloat64())
+					}
+				}
+			}
+		}
+	}
+	return a
+}
+
+// attnRef is the naive float64 attention of one problem: probabilities,
+// outputs and log-sum-exp, plus each row's largest |score| term sum.
+type attnRef struct {
+	p    [][]float64 // [bh*lq+i][j]
+	out  []float64
+	lse  []float64
+	smag []float64 // per row: max_j (scale·Σ|q||k| + |mask|)
+}
+
+func (a *attnData) visible(bi, i, j int) (bool, float64) {
+	c := a.c
+	if c.causal && j > i+c.lk-c.lq {
+		return false, 0
+	}
+	if a.mask != nil {
+		m := float64(a.mask[bi*a.maskStride+i*c.lk+j])
+		if math.IsInf(m, -1) {
+			return false, 0
+		}
+		return true, m
+	}
+	return true, 0
+}
+
+func (a *attnData) reference() *attnRef {
+	c := a.c
+	r := &attnRef{out: make([]float64, len(a.q)), lse: make([]float64, c.b*c.h*c.lq), smag: make([]float64, c.b*c.h*c.lq)}
+	for bh := range c.b * c.h {
+		bi := bh / c.h
+		for i := range c.lq {
+			row := bh*c.lq + i
+			qi := a.q[row*c.d : (row+1)*c.d]
+			s := make([]float64, c.lk)
+			mx := math.Inf(-1)
+			for j := range c.lk {
+				ok, m := a.visible(bi, i, j)
+				if !ok {
+					s[j] = math.Inf(-1)
+					continue
+				}
+				kj := a.k[(bh*c.lk+j)*c.d : (bh*c.lk+j+1)*c.d]
+				dotv, mag := 0.0, 0.0
+				for t := range qi {
+					dotv += float64(qi[t]) * float64(kj[t])
+					mag += math.Abs(float64(qi[t]) * float64(kj[t]))
+				}
+				s[j] = float64(a.scale)*dotv + m
+				r.smag[row] = math.Max(r.smag[row], float64(a.scale)*mag+math.Abs(m))
+				mx = math.Max(mx, s[j])
+			}
+			p := make([]float64, c.lk)
+			if math.IsInf(mx, -1) {
+				r.lse[row] = mx
+				r.p = append(r.p, p)
+				continue
+			}
+			sum := 0.0
+			for j := range s {
+				p[j] = math.Exp(s[j] - mx)
+				sum += p[j]
+			}
+			r.lse[row] = mx + math.Log(sum)
+			for j := range p {
+				p[j] /= sum
+				vj := a.v[(bh*c.lk+j)*c.d : (bh*c.lk+j+1)*c.d]
+				for t := range vj {
+					r.out[row*c.d+t] += p[j] * float64(vj[t])
+				}
+			}
+			r.p = append(r.p, p)
+		}
+	}
+	return r
+}
+
+// refBackward is the naive float64 analytic backward given dout.
+func (a *attnData) refBackward(r *attnRef, dout []float32) (dq, dk, dv []float64) {
+	c := a.c
+	dq = make([]float64, len(a.q))
+	dk = make([]float64, len(a.k))
+	dv = make([]float64, len(a.v))
+	for bh := range c.b * c.h {
+		for i := range c.lq {
+			row := bh*c.lq + i
+			do := dout[row*c.d : (row+1)*c.d]
+			D := 0.0
+			for t := range do {
+				D += float64(do[t]) * r.out[row*c.d+t]
+			}
+			for j := range c.lk {
+				p := r.p[row][j]
+				if p == 0 {
+					continue
+				}
+				vj := a.v[(bh*c.lk+j)*c.d : (bh*c.lk+j+1)*c.d]
+				dp := 0.0
+				for t := range vj {
+					dp += float64(do[t]) * float64(vj[t])
+					dv[(bh*c.lk+j)*c.d+t] += p * float64(do[t])
+				}
+				ds := p * (dp - D) * float64(a.scale)
+				for t := range c.d {
+					dq[row*c.d+t] += ds * float64(a.k[(bh*c.lk+j)*c.d+t])
+					dk[(bh*c.lk+j)*c.d+t] += ds * float64(a.q[row*c.d+t])
+				}
+			}
+		}
+	}
+	return dq, dk, dv
+}
+
+// TestAttentionReferenceBackward checks the naive analytic backward used
+// below against central finite differences of the naive forward.
+func TestAttentionReferenceBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	c := attnCase{1, 2, 4, 6, 3, true, "per", 0}
+	a := newAttnData(c, rng)
+	w := make([]float32, len(a.q))
+	for i := range w {
+		w[i] = randn(rng)
+	}
+	loss := func() float64 {
+		s := 0.0
+		for i, o := range a.reference().out {
+			s += o * float64(w[i])
+		}
+		return s
+	}
+	dq, dk, dv := a.refBackward(a.reference(), w)
+	for _, x := range []struct {
+		name string
+		in   []float32
+		g    []float64
+	}{{"q", a.q, dq}, {"k", a.k, dk}, {"v", a.v, dv}} {
+		for i := range x.in {
+			old := x.in[i]
+			const h = 1e-3
+			x.in[i] = old + h
+			lp := loss()
+			x.in[i] = old - h
+			lm := loss()
+			x.in[i] = old
+			fd := (lp - lm) / (float64(old+h) - float64(old-h))
+			if math.Abs(fd-x.g[i]) > 1e-4*(1+math.Abs(fd)) {
+				t.Errorf("d%s[%d] = %v, finite difference %v", x.name, i, x.g[i], fd)
+			}
+		}
+	}
+}
+
+const eps32 = 0x1p-24
+
+func TestAttention(t *testing.T) {
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(43, 44))
+		for _, c := range attnCases {
+			t.Run(c.String(), func(t *testing.T) {
+				if c.kvBlock > 0 {
+					old := attnKVBlock
+					attnKVBlock = c.kvBlock
+					defer func() { attnKVBlock = old }()
+				}
+				a := newAttnData(c, rng)
+				r := a.reference()
+				qs, ks, vs := append([]float32(nil), a.q...), append([]float32(nil), a.k...), append([]float32(nil), a.v...)
+				out := make([]float32, len(a.q))
+				lse := make([]float32, c.b*c.h*c.lq)
+				for i := range out {
+					out[i] = float32(math.NaN())
+				}
+				AttentionForward(out, lse, a.q, a.k, a.v, c.b, c.h, c.lq, c.lk, c.d, a.scale, c.causal, a.mask, a.maskStride)
+				for row := range lse {
+					// Score error (float32 dot products, scaling and mask add)
+					// moves p by a relative smag·(d+3)·eps; exp, sums and the
+					// normalisation add (Lk+8)·eps.
+					erel := (2*float64(c.d+3)*r.smag[row] + float64(c.lk+8)) * eps32
+					if math.IsInf(r.lse[row], -1) {
+						if !math.IsInf(float64(lse[row]), -1) {
+							t.Fatalf("row %d: lse %v, want -Inf", row, lse[row])
+						}
+					} else if math.Abs(float64(lse[row])-r.lse[row]) > erel+4*eps32*math.Abs(r.lse[row]) {
+						t.Fatalf("row %d: lse %v, want %v", row, lse[row], r.lse[row])
+					}
+					for tt := range c.d {
+						mag := 0.0
+						for j, p := range r.p[row] {
+							mag += p * math.Abs(float64(a.v[((row/c.lq)*c.lk+j)*c.d+tt]))
+						}
+						got, want := float64(out[row*c.d+tt]), r.out[row*c.d+tt]
+						if !(math.Abs(got-want) <= (erel+float64(c.lk+4)*eps32)*mag) {
+							t.Fatalf("row %d col %d: out %v, want %v (tol %g)", row, tt, got, want, (erel+float64(c.lk+4)*eps32)*mag)
+						}
+					}
+				}
+				for i := range qs {
+					if math.Float32bits(qs[i]) != math.Float32bits(a.q[i]) {
+						t.Fatal("q changed")
+					}
+				}
+				for i := range ks {
+					if math.Float32bits(ks[i]) != math.Float32bits(a.k[i]) || math.Float32bits(vs[i]) != math.Float32bits(a.v[i]) {
+						t.Fatal("k or v changed")
+					}
+				}
+
+				// Backward.
+				dout := make([]float32, len(out))
+				for i := range dout {
+					dout[i] = randn(rng)
+				}
+				rq, rk, rv := a.refBackward(r, dout)
+				dq := make([]float32, len(a.q))
+				dk := make([]float32, len(a.k))
+				dv := make([]float32, len(a.v))
+				for _, g := range [][]float32{dq, dk, dv} {
+					for i := range g {
+						g[i] = float32(math.NaN())
+					}
+				}
+				AttentionBackward(dq, dk, dv, dout, a.q, a.k, a.v, out, lse, c.b, c.h, c.lq, c.lk, c.d, a.scale, c.causal, a.mask, a.maskStride)
+				checkGrad(t, "dq", dq, rq, a, r, dout)
+				checkGrad(t, "dk", dk, rk, a, r, dout)
+				checkGrad(t, "dv", dv, rv, a, r, dout)
+			})
+		}
+	})
+}
+
+// checkGrad compares a gradient with the float64 reference. The tolerance
+// is relative to the gradient tensor's largest reference magnitude, scaled
+// by the reduction lengths and the score magnitude (p carries a relative
+// error ~ smag·d·eps into every gradient).
+func checkGrad(t *testing.T, name string, got []float32, want []float64, a *attnData, r *attnRef, dout []float32) {
+	t.Helper()
+	c := a.c
+	gmax, smax := 0.0, 0.0
+	for _, w := range want {
+		gmax = math.Max(gmax, math.Abs(w))
+	}
+	for _, s := range r.smag {
+		smax = math.Max(smax, s)
+	}
+	tol := (4*float64(c.d+3)*(smax+1) + 4*float64(c.lk+c.lq+c.d)) * eps32 * (gmax + 1e-3)
+	worst := 0.0
+	for i, g := range got {
+		if !(math.Abs(float64(g)-want[i]) <= tol) {
+			t.Fatalf("%s[%d] = %v, want %v (tol %g)", name, i, g, want[i], tol)
+		}
+		worst = math.Max(worst, math.Abs(float64(g)-want[i]))
+	}
+}
+
+func TestAttentionPanics(t *testing.T) {
+	mustPanic(t, "AttentionForward", func() {
+		AttentionForward(make([]float32, 4), nil, make([]float32, 4), make([]float32, 5), make([]float32, 6), 1, 1, 2, 3, 2, 1, false, nil, 0)
+	})
+	mustPanic(t, "AttentionForward mask", func() {
+		AttentionForward(make([]float32, 4), nil, make([]float32, 4), make([]float32, 6), make([]float32, 6), 1, 1, 2, 3, 2, 1, false, make([]float32, 5), 6)
+	})
+}
