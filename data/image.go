@@ -87,13 +87,15 @@ func (o ImageOptions) PreprocessFile(path string) ([]float32, error) {
 //
 // The result holds the samples Pillow's Image.open would hold, in the Go type
 // Preprocess maps to the same Pillow mode: *image.Gray ("L"), *image.Gray16
-// ("I"), *image.Paletted ("P" and "1"), *image.CMYK, *image.YCbCr (JPEG and lossy
-// WebP; converted to RGB by Preprocess as libjpeg would), *image.NRGBA ("RGBA")
+// ("I"), *image.Paletted ("P" and "1"), *image.CMYK, *image.YCbCr (JPEG; converted
+// to RGB by Preprocess as libjpeg would), *image.NRGBA ("RGBA")
 // and the other RGB types ("RGB"). Where Go's decoders differ from Pillow's
 // modes, Decode converts: a 1-bit grey PNG becomes a black/white palette image
 // (Pillow resizes mode "1" with nearest neighbour), a grey or RGB PNG with a tRNS
-// colour key stays opaque (Pillow ignores it when converting to RGB), and a GIF or
-// BMP whose palette is the grey ramp becomes *image.Gray (Pillow opens it as "L").
+// colour key stays opaque (Pillow ignores it when converting to RGB), a GIF or
+// BMP whose palette is the grey ramp becomes *image.Gray (Pillow opens it as "L"),
+// and a lossy WebP becomes *image.NRGBA converted from its limited-range YUV as
+// libwebp does (Go's YCbCr type would be read as full-range JPEG YCbCr).
 func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -208,6 +210,17 @@ func asPillowOpens(img image.Image, format string, hdr []byte) image.Image {
 				for i := 6; i < len(m.Pix); i += 8 {
 					m.Pix[i], m.Pix[i+1] = 0xff, 0xff
 				}
+			}
+		}
+	case "webp":
+		switch m := img.(type) {
+		case *image.YCbCr:
+			if m.SubsampleRatio == image.YCbCrSubsampleRatio420 && m.Rect.Min == (image.Point{}) {
+				return webpToNRGBA(m, nil, 0)
+			}
+		case *image.NYCbCrA:
+			if m.SubsampleRatio == image.YCbCrSubsampleRatio420 && m.Rect.Min == (image.Point{}) {
+				return webpToNRGBA(&m.YCbCr, m.A, m.AStride)
 			}
 		}
 	case "gif", "bmp":

@@ -18,7 +18,7 @@ type imgTestTensor struct {
 }
 
 // readImgTestSafetensors is a minimal safetensors reader for the fixtures of
-// these tests (F32 and F16 tensors): 8-byte little-endian header length N, N
+// these tests (F32, F16 and U8 tensors, all returned as float32): 8-byte little-endian header length N, N
 // bytes of JSON, then the raw little-endian data.
 func readImgTestSafetensors(t testing.TB, path string) map[string]imgTestTensor {
 	t.Helper()
@@ -63,6 +63,11 @@ func readImgTestSafetensors(t testing.TB, path string) map[string]imgTestTensor 
 			v = make([]float32, len(raw)/2)
 			for i := range v {
 				v[i] = imgTestHalf(binary.LittleEndian.Uint16(raw[2*i:]))
+			}
+		case "U8":
+			v = make([]float32, len(raw))
+			for i, b := range raw {
+				v[i] = float32(b)
 			}
 		default:
 			t.Fatalf("%s: tensor %s: dtype %s not supported by this reader", path, name, info.Dtype)
@@ -153,6 +158,58 @@ func TestPreprocessOpenCLIPFixture(t *testing.T) {
 		// The pipeline reproduces Pillow's integer arithmetic: PNG input must match exactly.
 		if s.maxDiff != 0 {
 			t.Errorf("%s: max|diff| %g, want exact agreement with Pillow for a PNG", name, s.maxDiff)
+		}
+	}
+}
+
+// imgTestLossy lists the variants whose decoder differs from Pillow's (Go's
+// JPEG IDCT is not libjpeg's): they are held to the README tolerances only.
+// Lossy WebP is not among them: VP8 reconstruction is exact, and the colour
+// conversion reproduces libwebp's.
+var imgTestLossy = map[string]bool{
+	".jpg": true,
+}
+
+// TestPreprocessPillowVariants checks Preprocess on grey, RGBA, palette, 16-bit,
+// bilevel, small, tall, BMP, TIFF, GIF, JPEG and WebP files against Pillow
+// (testdata/refs64.safetensors, written by testdata/make_refs.py). Lossless
+// formats must match Pillow's 8-bit pixels exactly (the float16 reference then
+// differs by its own rounding only); lossy ones must meet mean |diff| <= 0.01 and
+// cosine >= 0.999.
+func TestPreprocessPillowVariants(t *testing.T) {
+	ref := readImgTestSafetensors(t, filepath.Join("testdata", "refs64.safetensors"))
+	var names []string
+	for n := range ref {
+		if filepath.Dir(n) == "." {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) < 20 {
+		t.Fatalf("refs64.safetensors holds %d references, want >= 20", len(names))
+	}
+	for _, name := range names {
+		want := ref[name]
+		got, err := PreprocessFile(filepath.Join("testdata", "variants", name), 64)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		s := imgTestCompare(got, want.data)
+		// Values that differ by more than the float16 rounding of the reference:
+		// those are different 8-bit pixels.
+		off := 0
+		for i, w := range want.data {
+			if math.Abs(float64(got[i]-w)) > math.Abs(float64(w))/2048+1e-7 {
+				off++
+			}
+		}
+		t.Logf("%-28s %v pixels-off %d/%d", name, s, off, len(got))
+		if s.meanDiff > 0.01 || s.cosine < 0.999 {
+			t.Errorf("%s: %v; want mean|diff| <= 0.01 and cosine >= 0.999", name, s)
+		}
+		if !imgTestLossy[filepath.Ext(name)] && off != 0 {
+			t.Errorf("%s: %d values differ from Pillow's by more than float16 rounding", name, off)
 		}
 	}
 }
