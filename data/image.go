@@ -102,7 +102,8 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 			img, err = nil, fmt.Errorf("data: decode %s: malformed image (decoder panic: %v)", name, p)
 		}
 	}()
-	br := bufio.NewReader(r)
+	src := &eofReader{r: r}
+	br := bufio.NewReader(src)
 	var head bytes.Buffer
 	cfg, format, err := image.DecodeConfig(io.TeeReader(br, &head))
 	if err != nil {
@@ -138,8 +139,11 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 		img, _, err = image.Decode(full)
 	}
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("data: decode %s: %w", name, io.ErrUnexpectedEOF)
+		case src.eof && isTruncation(err):
+			return nil, fmt.Errorf("data: decode %s: %w (%v)", name, io.ErrUnexpectedEOF, err)
 		}
 		return nil, fmt.Errorf("data: decode %s: %w", name, err)
 	}
@@ -147,6 +151,32 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 		img = onCanvas(img, cfg.Width, cfg.Height)
 	}
 	return asPillowOpens(img, format, hdr), nil
+}
+
+// eofReader records whether its reader reached the end of the data.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
+}
+
+// isTruncation reports whether err is how a decoder reports data that ended
+// early (the decoders that do not return io.ErrUnexpectedEOF).
+func isTruncation(err error) bool {
+	switch err.Error() {
+	case "invalid JPEG format: short Huffman data",
+		"invalid JPEG format: missing SOS marker",
+		"png: invalid format: not enough pixel data":
+		return true
+	}
+	return false
 }
 
 // onCanvas places img (a GIF frame smaller than the logical screen) on a
