@@ -141,19 +141,19 @@ var storageTypes = map[string]safetensors.DType{
 
 // allowedGlobals lists every module attribute a checkpoint may name.
 var allowedGlobals = map[string]bool{
-	"collections.OrderedDict":                  true,
-	"torch._utils._rebuild_tensor":             true,
-	"torch._utils._rebuild_tensor_v2":          true,
-	"torch._utils._rebuild_parameter":          true,
+	"collections.OrderedDict":                    true,
+	"torch._utils._rebuild_tensor":               true,
+	"torch._utils._rebuild_tensor_v2":            true,
+	"torch._utils._rebuild_parameter":            true,
 	"torch._utils._rebuild_parameter_with_state": true,
-	"torch._tensor._rebuild_from_type_v2":      true,
-	"torch.Tensor":                             true,
-	"torch.nn.parameter.Parameter":             true,
-	"torch.Size":                               true,
-	"_codecs.encode":                           true,
-	"builtins.set":                             true,
-	"builtins.frozenset":                       true,
-	"__builtin__.set":                          true,
+	"torch._tensor._rebuild_from_type_v2":        true,
+	"torch.Tensor":                               true,
+	"torch.nn.parameter.Parameter":               true,
+	"torch.Size":                                 true,
+	"_codecs.encode":                             true,
+	"builtins.set":                               true,
+	"builtins.frozenset":                         true,
+	"__builtin__.set":                            true,
 }
 
 func resolveGlobal(module, name string) (pyGlobal, error) {

@@ -1,0 +1,427 @@
+// Package torchfile reads PyTorch checkpoints written by torch.save (the zip
+// format of PyTorch 1.6 and later: open_clip's .bin and .pt files) without
+// Python.
+//
+// A checkpoint is a zip archive holding <prefix>/data.pkl, a pickle of the
+// state dict whose tensors refer to storages stored raw as <prefix>/data/<key>.
+// The pickle runs on a small virtual machine that only knows the globals
+// tensor checkpoints use (collections.OrderedDict, torch._utils rebuild
+// functions, torch.*Storage, ...): any other global is an error naming it, so
+// loading a file never runs code. Malformed input of any kind is an error
+// naming the file and the archive member, never a panic.
+//
+// Load accepts a bare state dict or a training checkpoint holding one under
+// "state_dict", and strips the "module." prefix DistributedDataParallel adds.
+// Tensors saved as strided views (transposed, sliced, expanded) are
+// materialised contiguous in row-major order.
+package torchfile
+
+import (
+	"archive/zip"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/gococa/gococa/tensor/safetensors"
+)
+
+// Tensor is one entry of a state dict, its data contiguous and little-endian.
+type Tensor struct {
+	Name  string
+	DType safetensors.DType
+	Shape []int
+	data  []byte
+}
+
+// NumElements returns the product of the shape.
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Raw returns the tensor's bytes (row-major, little-endian). The slice may be
+// shared with other tensors viewing the same storage: do not modify it.
+func (t *Tensor) Raw() []byte { return t.data }
+
+// Float32 returns the values converted to a new []float32 (float16 and
+// bfloat16 widened exactly, float64 and integers rounded to nearest).
+func (t *Tensor) Float32() []float32 {
+	v, err := safetensors.DecodeFloat32(t.DType, t.data)
+	if err != nil {
+		// Unreachable: Load only builds tensors of known types whose data
+		// length matches their shape.
+		panic("torchfile: " + err.Error())
+	}
+	return v
+}
+
+// Int64 returns the values of an integer or bool tensor as a new []int64.
+func (t *Tensor) Int64() ([]int64, error) {
+	v, err := safetensors.DecodeInt64(t.DType, t.data)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: tensor %q: %w", t.Name, err)
+	}
+	return v, nil
+}
+
+// F16 returns the raw binary16 values of a float16 tensor, without widening.
+func (t *Tensor) F16() ([]uint16, error) { return t.halves(safetensors.DTypeF16) }
+
+// BF16 returns the raw bfloat16 values of a bfloat16 tensor, without widening.
+func (t *Tensor) BF16() ([]uint16, error) { return t.halves(safetensors.DTypeBF16) }
+
+func (t *Tensor) halves(want safetensors.DType) ([]uint16, error) {
+	if t.DType != want {
+		return nil, fmt.Errorf("torchfile: tensor %q: dtype is %s, not %s", t.Name, t.DType, want)
+	}
+	return safetensors.DecodeUint16(t.data), nil
+}
+
+// Safetensor returns the tensor in the form safetensors.Write takes.
+func (t *Tensor) Safetensor() safetensors.Tensor {
+	return safetensors.Tensor{Name: t.Name, DType: t.DType, Shape: slices.Clone(t.Shape), Data: t.data}
+}
+
+// Load reads the state dict of the checkpoint at path, in the order the
+// state dict lists its entries.
+func Load(path string) ([]Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	return Read(f, st.Size(), path)
+}
+
+// LoadMap is Load returning the tensors by name.
+func LoadMap(path string) (map[string]*Tensor, error) {
+	ts, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]*Tensor, len(ts))
+	for i := range ts {
+		m[ts[i].Name] = &ts[i]
+	}
+	return m, nil
+}
+
+// Read reads a checkpoint of size bytes from r; name is used in messages.
+func Read(r io.ReaderAt, size int64, name string) ([]Tensor, error) {
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n < 4 || string(magic[:]) != "PK\x03\x04" {
+		if n >= 2 && magic[0] == 0x80 {
+			return nil, fmt.Errorf("torchfile: %s: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch.save in PyTorch 1.6 or later", name)
+		}
+		return nil, fmt.Errorf("torchfile: %s: not a torch.save zip archive", name)
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %w", name, err)
+	}
+	a := &archive{name: name, members: make(map[string]*zip.File)}
+	for _, f := range zr.File {
+		a.members[f.Name] = f
+		if path.Base(f.Name) == "data.pkl" && strings.Count(f.Name, "/") == 1 {
+			if a.prefix != "" {
+				return nil, fmt.Errorf("torchfile: %s: two data.pkl members (%sdata.pkl and %s)", name, a.prefix, f.Name)
+			}
+			a.prefix = strings.TrimSuffix(f.Name, "data.pkl")
+		}
+	}
+	if a.prefix == "" {
+		for n := range a.members {
+			if strings.HasSuffix(n, "constants.pkl") {
+				return nil, fmt.Errorf("torchfile: %s: a TorchScript archive (torch.jit.save), not a torch.save checkpoint", name)
+			}
+		}
+		return nil, fmt.Errorf("torchfile: %s: no <prefix>/data.pkl member: not a torch.save checkpoint", name)
+	}
+	if bo, ok := a.members[a.prefix+"byteorder"]; ok {
+		b, err := a.readMember(bo, 16)
+		if err != nil {
+			return nil, err
+		}
+		switch s := strings.TrimSpace(string(b)); s {
+		case "little":
+		case "big":
+			a.bigEndian = true
+		default:
+			return nil, fmt.Errorf("torchfile: %s: %s: unknown byte order %q", name, bo.Name, s)
+		}
+	}
+	pklName := a.prefix + "data.pkl"
+	pkl, err := a.readMember(a.members[pklName], 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	return a.decode(pkl, pklName)
+}
+
+type archive struct {
+	name      string
+	prefix    string
+	members   map[string]*zip.File
+	bigEndian bool
+	loaded    map[*pyStorage][]byte
+}
+
+func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("torchfile: %s: %s: %d bytes, more than expected (%d)", a.name, f.Name, f.UncompressedSize64, limit)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
+	}
+	if uint64(len(b)) != f.UncompressedSize64 {
+		return nil, fmt.Errorf("torchfile: %s: %s: read %d bytes, header says %d", a.name, f.Name, len(b), f.UncompressedSize64)
+	}
+	return b, nil
+}
+
+// storage returns the bytes of s (little-endian), reading its member once.
+func (a *archive) storage(s *pyStorage) ([]byte, error) {
+	if b, ok := a.loaded[s]; ok {
+		return b, nil
+	}
+	member := a.prefix + "data/" + s.key
+	f, ok := a.members[member]
+	if !ok {
+		return nil, fmt.Errorf("member %s missing", member)
+	}
+	es := int64(s.dtype.Size())
+	if s.numel > (1<<62)/es {
+		return nil, fmt.Errorf("storage %s: %d elements is too many", member, s.numel)
+	}
+	want := s.numel * es
+	if f.UncompressedSize64 != uint64(want) {
+		return nil, fmt.Errorf("%s is %d bytes, storage %s[%d] needs %d", member, f.UncompressedSize64, s.typeName, s.numel, want)
+	}
+	b, err := a.readMember(f, want)
+	if err != nil {
+		return nil, err
+	}
+	if a.bigEndian {
+		swapBytes(b, int(es))
+	}
+	if a.loaded == nil {
+		a.loaded = make(map[*pyStorage][]byte)
+	}
+	a.loaded[s] = b
+	return b, nil
+}
+
+func swapBytes(b []byte, size int) {
+	if size == 1 {
+		return
+	}
+	for i := 0; i+size <= len(b); i += size {
+		slices.Reverse(b[i : i+size])
+	}
+}
+
+func (a *archive) decode(pkl []byte, member string) ([]Tensor, error) {
+	entries, err := stateDict(pkl)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, member, err)
+	}
+	out := make([]Tensor, 0, len(entries))
+	for _, e := range entries {
+		t, err := materialise(e.name, e.t, a.storage)
+		if err != nil {
+			return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, member, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+type entry struct {
+	name string
+	t    *pyTensor
+}
+
+// stateDict unpickles data and finds the state dict in it: the object itself,
+// or its "state_dict" entry (open_clip training checkpoints). A "module."
+// prefix on every name (DistributedDataParallel) is removed.
+func stateDict(data []byte) ([]entry, error) {
+	root, err := unpickle(data)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := root.(*pyDict)
+	if !ok {
+		return nil, fmt.Errorf("pickled object is a %s, not a state dict", typeName(root))
+	}
+	if sd, ok := d.get("state_dict"); ok {
+		inner, ok := sd.(*pyDict)
+		if !ok {
+			return nil, fmt.Errorf(`"state_dict" is a %s, not a dict`, typeName(sd))
+		}
+		d = inner
+	}
+	entries := make([]entry, 0, len(d.keys))
+	allModule := len(d.keys) > 0
+	for i, k := range d.keys {
+		name, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("state dict key %d is a %s, not a string", i, typeName(k))
+		}
+		t, ok := d.vals[i].(*pyTensor)
+		if !ok {
+			return nil, fmt.Errorf("state dict entry %q is a %s, not a tensor", name, typeName(d.vals[i]))
+		}
+		if !strings.HasPrefix(name, "module.") {
+			allModule = false
+		}
+		entries = append(entries, entry{name, t})
+	}
+	if allModule {
+		for i := range entries {
+			entries[i].name = strings.TrimPrefix(entries[i].name, "module.")
+		}
+	}
+	return entries, nil
+}
+
+// maxExpand bounds the bytes a tensor may materialise beyond its storage's
+// size (a stride-0 expanded view): hostile files cannot request terabytes.
+const maxExpand = 1 << 28
+
+// materialise copies tensor t out of its storage as a contiguous row-major
+// tensor, checking every index against the storage's bounds.
+func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)) (Tensor, error) {
+	s := t.storage
+	fail := func(format string, args ...any) (Tensor, error) {
+		return Tensor{}, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+	}
+	if len(t.size) != len(t.stride) {
+		return fail("size %v and stride %v differ in length", t.size, t.stride)
+	}
+	if t.offset < 0 {
+		return fail("negative storage_offset %d", t.offset)
+	}
+	const lim = int64(1) << 50
+	numel := int64(1)
+	maxIdx := t.offset
+	for i, n := range t.size {
+		st := t.stride[i]
+		if n < 0 || n > lim {
+			return fail("size %v: dimension %d out of range", t.size, i)
+		}
+		if st < 0 || st > lim {
+			return fail("stride %v: dimension %d out of range", t.stride, i)
+		}
+		if numel != 0 && n > lim/numel {
+			return fail("size %v has too many elements", t.size)
+		}
+		numel *= n
+	}
+	es := int64(s.dtype.Size())
+	shape := make([]int, len(t.size))
+	for i, n := range t.size {
+		shape[i] = int(n)
+	}
+	out := Tensor{Name: name, DType: s.dtype, Shape: shape}
+	if numel == 0 {
+		out.data = []byte{}
+		return out, nil
+	}
+	if maxIdx > lim {
+		return fail("storage_offset %d out of range", t.offset)
+	}
+	for i, n := range t.size {
+		// n >= 1 here; keep offset + sum (n-1)*stride below lim without overflow.
+		if st := t.stride[i]; n > 1 && st > 0 {
+			if st > (lim-maxIdx)/(n-1) {
+				return fail("storage_offset %d, size %v, stride %v: index overflow", t.offset, t.size, t.stride)
+			}
+			maxIdx += (n - 1) * st
+		}
+	}
+	if maxIdx >= s.numel {
+		return fail("storage_offset %d, size %v, stride %v reach element %d of a %d-element storage %s",
+			t.offset, t.size, t.stride, maxIdx, s.numel, s.key)
+	}
+	if numel*es > maxExpand && numel > s.numel {
+		return fail("size %v expands storage %s of %d elements to %d", t.size, s.key, s.numel, numel)
+	}
+	raw, err := load(s)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if int64(len(raw)) != s.numel*es {
+		return fail("storage %s holds %d bytes, want %d", s.key, len(raw), s.numel*es)
+	}
+	if contiguous(t.size, t.stride) {
+		out.data = raw[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]
+		return out, nil
+	}
+	// Strided gather, last dimension innermost.
+	data := make([]byte, numel*es)
+	idx := make([]int64, len(t.size))
+	src := t.offset
+	nd := len(t.size)
+	for o := int64(0); o < numel; o++ {
+		copy(data[o*es:(o+1)*es], raw[src*es:(src+1)*es])
+		for d := nd - 1; d >= 0; d-- {
+			idx[d]++
+			src += t.stride[d]
+			if idx[d] < t.size[d] {
+				break
+			}
+			src -= t.stride[d] * idx[d]
+			idx[d] = 0
+		}
+	}
+	out.data = data
+	return out, nil
+}
+
+// contiguous reports whether stride is row-major for size (dimensions of
+// size 1 may have any stride).
+func contiguous(size, stride []int64) bool {
+	want := int64(1)
+	for i := len(size) - 1; i >= 0; i-- {
+		if size[i] != 1 && stride[i] != want {
+			return false
+		}
+		want *= size[i]
+	}
+	return true
+}
+
+// ToSafetensors converts the checkpoint at inPath to a safetensors file at
+// outPath (written atomically), keeping each tensor's dtype and the state
+// dict's names.
+func ToSafetensors(inPath, outPath string) error {
+	ts, err := Load(inPath)
+	if err != nil {
+		return err
+	}
+	st := make([]safetensors.Tensor, len(ts))
+	for i := range ts {
+		st[i] = ts[i].Safetensor()
+	}
+	meta := map[string]string{"format": "pt", "converted_from": path.Base(strings.ReplaceAll(inPath, "\\", "/"))}
+	if err := safetensors.WriteFile(outPath, st, meta); err != nil {
+		return fmt.Errorf("torchfile: converting %s: %w", inPath, err)
+	}
+	return nil
+}
