@@ -2,6 +2,21 @@
 
 package asm
 
-// archGemmKernel: the NEON kernel is not written yet; NEON runs the generic
-// reference.
-func archGemmKernel(Level) *gemmKernel { return nil }
+// sgemmBlockNEON is the NEON 8×12 block kernel (see gemmKernel.block).
+//
+//go:noescape
+func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+
+// Blocking from BLIS's Cortex-A57 configuration: the 640×12 B micro-panel
+// (30 KiB) fits a 32 KiB L1d, the 120×640 A block a 1 MiB L2 with room.
+var neonGemm = &gemmKernel{
+	name: "neon", mr: 8, nr: 12, mc: 120, kc: 640, nc: 3072,
+	block: sgemmBlockNEON,
+}
+
+func archGemmKernel(l Level) *gemmKernel {
+	if l == NEON {
+		return neonGemm
+	}
+	return nil
+}

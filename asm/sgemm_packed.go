@@ -54,7 +54,7 @@ type gemmWorkspace struct {
 
 var workspaces = sync.Pool{New: func() any { return new(gemmWorkspace) }}
 
-func roundUp(x, m int) int { return (x + m - 1) / m * m }
+func gemmRoundUp(x, m int) int { return (x + m - 1) / m * m }
 
 func growTo(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -67,14 +67,14 @@ func growTo(s []float32, n int) []float32 {
 // multiple of unit, so that the last block is not a sliver.
 func blockSize(total, maxStep, unit int) int {
 	nb := (total + maxStep - 1) / maxStep
-	return min(roundUp((total+nb-1)/nb, unit), maxStep)
+	return min(gemmRoundUp((total+nb-1)/nb, unit), maxStep)
 }
 
 func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
 	ws := workspaces.Get().(*gemmWorkspace)
 	kc := blockSize(k, kn.kc, 1)
-	mc := roundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
-	nc := roundUp(blockSize(n, kn.nc, kn.nr), kn.nr)
+	mc := gemmRoundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
+	nc := gemmRoundUp(blockSize(n, kn.nc, kn.nr), kn.nr)
 	ws.ap = growTo(ws.ap, mc*kc)
 	ws.bp = growTo(ws.bp, nc*kc)
 	ws.tile = growTo(ws.tile, max(kn.mr*nc, mc*kn.nr))

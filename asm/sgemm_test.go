@@ -133,14 +133,26 @@ func sameBits(x, y []float32) int {
 	return -1
 }
 
-// runGemm calls f on the case's operands and checks: A and B unchanged,
-// every C buffer element outside the m×n region unchanged (NaN), and the
-// region within tolerance of the float64 reference. It returns C's region
-// (row-major m×n) for cross-checks.
-func runGemm(t *testing.T, name string, f sgemmFunc, cs gemmCase, rng *rand.Rand) ([]float32, bool) {
+// gemmExpect is a case with its inputs' seed and float64 reference.
+type gemmExpect struct {
+	cs       gemmCase
+	seed     int64
+	ref, mag []float64
+}
+
+func newGemmExpect(cs gemmCase, seed int64) *gemmExpect {
+	ref, mag := newGemmOperands(cs, rand.New(rand.NewSource(seed))).naive64()
+	return &gemmExpect{cs: cs, seed: seed, ref: ref, mag: mag}
+}
+
+// runGemm calls f on fresh operands of the case and checks: A and B
+// unchanged, every C buffer element outside the m×n region unchanged (NaN),
+// and the region within tolerance of the float64 reference. It returns C's
+// region (row-major m×n) for cross-checks.
+func runGemm(t *testing.T, name string, f sgemmFunc, e *gemmExpect) ([]float32, bool) {
 	t.Helper()
-	o := newGemmOperands(cs, rng)
-	ref, mag := o.naive64()
+	cs := e.cs
+	o := newGemmOperands(cs, rand.New(rand.NewSource(e.seed)))
 	a0, b0, c0 := clone(o.abuf), clone(o.bbuf), clone(o.cbuf)
 	f(cs.transA, cs.transB, cs.m, cs.n, cs.k, cs.alpha, o.a, o.lda, o.b, o.ldb, cs.beta, o.c, o.ldc)
 	if i := sameBits(o.abuf, a0); i >= 0 {
@@ -160,11 +172,10 @@ func runGemm(t *testing.T, name string, f sgemmFunc, cs gemmCase, rng *rand.Rand
 			inRegion[idx] = true
 			v := o.cbuf[idx]
 			got[i*cs.n+j] = v
-			r := ref[i*cs.n+j]
-			if d := math.Abs(float64(v) - r); !(d <= gemmTol(cs.k, mag[i*cs.n+j])) {
+			r, tol := e.ref[i*cs.n+j], gemmTol(cs.k, e.mag[i*cs.n+j])
+			if d := math.Abs(float64(v) - r); !(d <= tol) {
 				if bad < 3 {
-					t.Errorf("%s %v: C[%d,%d] = %g, want %g (|diff| %.3g > tol %.3g)",
-						name, cs, i, j, v, r, d, gemmTol(cs.k, mag[i*cs.n+j]))
+					t.Errorf("%s %v: C[%d,%d] = %g, want %g (|diff| %.3g > tol %.3g)", name, cs, i, j, v, r, d, tol)
 				}
 				bad++
 			}
@@ -222,7 +233,7 @@ func tailCases(mr, nr int, rng *rand.Rand, short bool) []gemmCase {
 // small m, and both parallel splits.
 func largeCases(rng *rand.Rand) []gemmCase {
 	shapes := [][3]int{
-		{150, 170, 300}, {7, 4113, 33}, {13, 40, 520}, {290, 35, 70}, {64, 64, 64},
+		{150, 170, 300}, {7, 4113, 33}, {13, 40, 700}, {290, 35, 70}, {64, 64, 64},
 		{2, 600, 257}, {97, 1000, 5}, {300, 97, 200},
 	}
 	var cases []gemmCase
@@ -245,7 +256,7 @@ func TestSgemmGenericNaive(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	cases := append(tailCases(6, 16, rng, testing.Short()), largeCases(rng)...)
 	for _, cs := range cases {
-		if _, ok := runGemm(t, "sgemmGeneric", sgemmGeneric, cs, rng); !ok {
+		if _, ok := runGemm(t, "sgemmGeneric", sgemmGeneric, newGemmExpect(cs, rng.Int63())); !ok {
 			return
 		}
 	}
@@ -273,15 +284,14 @@ func TestSgemmLevels(t *testing.T) {
 			cases := append(tailCases(mr, nr, rng, testing.Short()), largeCases(rng)...)
 			f := levelFunc(l)
 			for _, cs := range cases {
-				seed := rng.Int63()
-				got, ok := runGemm(t, l.String(), f, cs, rand.New(rand.NewSource(seed)))
+				e := newGemmExpect(cs, rng.Int63())
+				got, ok := runGemm(t, l.String(), f, e)
 				if !ok {
 					return
 				}
-				want, _ := runGemm(t, "sgemmGeneric", sgemmGeneric, cs, rand.New(rand.NewSource(seed)))
-				_, mag := newGemmOperands(cs, rand.New(rand.NewSource(seed))).naive64()
+				want, _ := runGemm(t, "sgemmGeneric", sgemmGeneric, e)
 				for i := range got {
-					if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 2*gemmTol(cs.k, mag[i])) {
+					if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 2*gemmTol(cs.k, e.mag[i])) {
 						t.Errorf("%v %v: element %d = %g, generic %g", l, cs, i, got[i], want[i])
 						return
 					}
@@ -294,6 +304,14 @@ func TestSgemmLevels(t *testing.T) {
 // TestSgemmThreads runs the parallel split with more goroutines than
 // GOMAXPROCS, splitting N and M.
 func TestSgemmThreads(t *testing.T) {
+	var expects []*gemmExpect
+	for si, s := range [][3]int{{100, 333, 60}, {333, 100, 60}, {5, 2000, 64}, {900, 7, 64}} {
+		for tr := 0; tr < 4; tr++ {
+			cs := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], alpha: 1.5, beta: 0.5,
+				padA: 3, padB: 1, padC: 2, offA: 5, offB: 7, offC: 9}
+			expects = append(expects, newGemmExpect(cs, int64(si*4+tr)))
+		}
+	}
 	for _, l := range allLevels {
 		if !Supported(l) {
 			continue
@@ -303,14 +321,9 @@ func TestSgemmThreads(t *testing.T) {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 				sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			}
-			rng := rand.New(rand.NewSource(int64(threads)))
-			for _, s := range [][3]int{{100, 333, 60}, {333, 100, 60}, {5, 2000, 64}, {900, 7, 64}} {
-				for tr := 0; tr < 4; tr++ {
-					cs := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], alpha: 1.5, beta: 0.5,
-						padA: 3, padB: 1, padC: 2, offA: 5, offB: 7, offC: 9}
-					if _, ok := runGemm(t, fmt.Sprintf("%v/threads=%d", l, threads), f, cs, rng); !ok {
-						return
-					}
+			for _, e := range expects {
+				if _, ok := runGemm(t, fmt.Sprintf("%v/threads=%d", l, threads), f, e); !ok {
+					return
 				}
 			}
 		}

@@ -1,0 +1,181 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Packed SGEMM block kernel for arm64 NEON, 8×12 tile. One call runs the jr
+// and ir loops of one packed block (see gemmKernel.block in
+// sgemm_packed.go):
+//
+//	for jr := 0; jr < nTiles; jr++ {
+//		for ir := 0; ir < mTiles; ir++ {
+//			acc := Ã[ir] · B̃[jr]            // 8×12 tile in V8..V31
+//			if accum != 0 { acc += C tile }
+//			C tile = acc
+//		}
+//	}
+//
+// Ã[ir] is packed: element (i,p) at a + 4*(ir*kc*8 + p*8 + i).
+// B̃[jr] row p starts at b + 4*(jr*bstep + p*ldb).
+//
+// Row i of the tile lives in V(8+3i), V(9+3i), V(10+3i) (columns 0:4, 4:8,
+// 8:12). Each k step loads A(0:8,p) into V0, V1 and B(p,0:12) into V2..V4.
+
+#define APTR R0  // walks the packed A block
+#define BPTR R1  // walks one B micro-panel, row by row
+#define KC R2    // kc
+#define CCOL R3  // top-left of the current column of C tiles
+#define BPAN R4  // first row of the current B micro-panel
+#define LDB R5   // B row stride in bytes
+#define LDC R6   // C row stride in bytes
+#define JR R7    // jr tiles left
+#define CROW R8  // C row being stored
+#define IR R9    // ir tiles left
+#define KK R10   // k iterations left
+#define ACC R11  // accum flag
+#define CTILE R12 // C tile row 0
+
+// FMLAE: V(d).4S += V(n).4S * V(m).S[idx] (FMLA by element, which has no
+// Go mnemonic; encoding 0x4F801000 | L<<21 | M:Rm<<16 | H<<11 | Rn<<5 | Rd
+// with idx = H:L).
+#define FMLAE(d, n, m, idx) WORD $(0x4F801000 | ((((idx)&1))<<21) | ((m)<<16) | ((((idx)>>1))<<11) | ((n)<<5) | (d))
+
+// FADD4S: V(d).4S = V(n).4S + V(m).4S.
+#define FADD4S(d, n, m) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// ROW_FMLA: acc row i += B(p, 0:12) * A(i,p), A(i,p) = V(m).S[idx].
+#define ROW_FMLA(i, m, idx) \
+	FMLAE(8+3*(i), 2, m, idx); \
+	FMLAE(9+3*(i), 3, m, idx); \
+	FMLAE(10+3*(i), 4, m, idx)
+
+// KSTEP: one rank-1 update, acc += A(:,p) · B(p,:); APTR and BPTR move on.
+#define KSTEP \
+	VLD1.P 32(APTR), [V0.S4, V1.S4]; \
+	VLD1.P (BPTR)(LDB), [V2.S4, V3.S4, V4.S4]; \
+	ROW_FMLA(0, 0, 0); \
+	ROW_FMLA(1, 0, 1); \
+	ROW_FMLA(2, 0, 2); \
+	ROW_FMLA(3, 0, 3); \
+	ROW_FMLA(4, 1, 0); \
+	ROW_FMLA(5, 1, 1); \
+	ROW_FMLA(6, 1, 2); \
+	ROW_FMLA(7, 1, 3)
+
+// ADD_ROW: acc row (V(d0), V(d0+1), V(d0+2)) += C row at CROW; CROW moves
+// down one row.
+#define ADD_ROW(d0) \
+	VLD1 (CROW), [V0.S4, V1.S4, V2.S4]; \
+	FADD4S(d0, d0, 0); \
+	FADD4S(d0+1, d0+1, 1); \
+	FADD4S(d0+2, d0+2, 2); \
+	ADD LDC, CROW
+
+// ST_ROW: C row at CROW = acc row (va, vb, vc); CROW moves down one row.
+#define ST_ROW(va, vb, vc) \
+	VST1 [va.S4, vb.S4, vc.S4], (CROW); \
+	ADD LDC, CROW
+
+// func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+TEXT ·sgemmBlockNEON(SB), NOSPLIT, $0-80
+	MOVD b+8(FP), BPAN
+	MOVD c+16(FP), CCOL
+	MOVD kc+24(FP), KC
+	MOVD ldb+32(FP), LDB
+	LSL  $2, LDB
+	MOVD ldc+48(FP), LDC
+	LSL  $2, LDC
+	MOVD accum+72(FP), ACC
+	MOVD nTiles+64(FP), JR
+	CMP  $0, JR
+	BLE  done
+
+jrloop:
+	// New column of tiles: restart A at the top of the block.
+	MOVD a+0(FP), APTR
+	MOVD CCOL, CTILE
+	MOVD mTiles+56(FP), IR
+	CMP  $0, IR
+	BLE  jrnext
+
+irloop:
+	// Zero the accumulators.
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	MOVD BPAN, BPTR
+
+	// for p := 0; p < kc&^1; p += 2: two rank-1 updates.
+	LSR  $1, KC, KK
+	CBZ  KK, ktail
+
+k2:
+	KSTEP
+	KSTEP
+	SUBS $1, KK, KK
+	BNE  k2
+
+ktail:
+	// if kc is odd, one more.
+	TBZ  $0, KC, kdone
+	KSTEP
+
+kdone:
+	// if accum != 0 { acc += C tile }
+	CBZ  ACC, store
+	MOVD CTILE, CROW
+	ADD_ROW(8)
+	ADD_ROW(11)
+	ADD_ROW(14)
+	ADD_ROW(17)
+	ADD_ROW(20)
+	ADD_ROW(23)
+	ADD_ROW(26)
+	ADD_ROW(29)
+
+store:
+	// C tile = acc; CROW ends 8 rows down, at the next tile. APTR already
+	// points at the next A micro-panel.
+	MOVD CTILE, CROW
+	ST_ROW(V8, V9, V10)
+	ST_ROW(V11, V12, V13)
+	ST_ROW(V14, V15, V16)
+	ST_ROW(V17, V18, V19)
+	ST_ROW(V20, V21, V22)
+	ST_ROW(V23, V24, V25)
+	ST_ROW(V26, V27, V28)
+	ST_ROW(V29, V30, V31)
+	MOVD CROW, CTILE
+	SUBS $1, IR, IR
+	BNE  irloop
+
+jrnext:
+	// Next column of tiles: BPAN += 4*bstep, CCOL += 12 floats.
+	MOVD bstep+40(FP), KK
+	ADD  KK<<2, BPAN, BPAN
+	ADD  $48, CCOL, CCOL
+	SUBS $1, JR, JR
+	BNE  jrloop
+
+done:
+	RET
