@@ -248,3 +248,11 @@ func sameShape(a, b []int) bool {
 	}
 	return true
 }
+
+// Zeros returns a zeroed tensor whose buffer comes from the pool: Release
+// of a graph that uses it hands the buffer back. Use it for per-step inputs
+// such as masks and batches so that steady training allocates nothing.
+func Zeros(shape ...int) *Tensor {
+	n := checkShape("Zeros", shape)
+	return &Tensor{shape: cloneInts(shape), data: pool.getZero(n), pooled: true}
+}

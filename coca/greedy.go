@@ -1,0 +1,44 @@
+package coca
+
+import (
+	"github.com/gococa/gococa/tensor"
+)
+
+// GreedyReference decodes greedily from start for steps tokens, recomputing
+// the whole prefix every step with no end-of-text stop: the plain loop the
+// golden fixtures were made with. Generate is the fast path.
+func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int {
+	defer tensor.NoGrad()()
+	b := images.Dim(0)
+	_, imgTokens := m.Visual.Forward(images)
+	seqs := make([][]int, b)
+	for i := range seqs {
+		seqs[i] = []int{start}
+	}
+	for s := 0; s < steps; s++ {
+		l := len(seqs[0])
+		ids := make([]int, 0, b*l)
+		for _, q := range seqs {
+			ids = append(ids, q...)
+		}
+		_, tok := m.Text.Forward(ids, b, l)
+		logits := m.TextDecoder.Forward(tok, imgTokens) // (B, L, V)
+		v := logits.Dim(2)
+		d := logits.Data()
+		for bi := range seqs {
+			row := d[(bi*l+l-1)*v : (bi*l+l)*v]
+			seqs[bi] = append(seqs[bi], argmax(row))
+		}
+	}
+	return seqs
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

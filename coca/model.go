@@ -1,0 +1,312 @@
+package coca
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gococa/gococa/nn"
+	"github.com/gococa/gococa/tensor"
+)
+
+// VisionTower is open_clip's VisionTransformer with attentional pooling
+// (state_dict prefix "visual.").
+type VisionTower struct {
+	Conv1               *nn.PatchEmbed
+	ClassEmbedding      *tensor.Tensor // (Wv)
+	PositionalEmbedding *tensor.Tensor // (N+1, Wv)
+	LnPre               *nn.LayerNorm
+	Transformer         *nn.Transformer
+	AttnPool            *nn.AttentionalPooler
+	AttnPoolContrastive *nn.AttentionalPooler // parallel and cascade only
+	LnPost              *nn.LayerNorm
+	Proj                *tensor.Tensor // (D, D)
+	pool                string
+}
+
+// TextTower is the unimodal text decoder (prefix "text.").
+type TextTower struct {
+	TokenEmbedding      *nn.Embedding
+	PositionalEmbedding *tensor.Tensor // (context_length+1, W)
+	ClsEmb              *tensor.Tensor // (W)
+	Transformer         *nn.Transformer
+	LnFinal             *nn.LayerNorm
+	TextProjection      *tensor.Tensor // (W, D)
+	padID               int
+	correctMask         bool
+}
+
+// MultimodalDecoder is the captioning decoder (prefix "text_decoder.").
+type MultimodalDecoder struct {
+	Resblocks      []*nn.ResidualAttentionBlock // causal self-attention
+	CrossAttn      []*nn.ResidualAttentionBlock // cross-attention to image tokens
+	LnFinal        *nn.LayerNorm
+	TextProjection *tensor.Tensor // (W, V)
+}
+
+// Model is CoCa.
+type Model struct {
+	Config      Config
+	Visual      *VisionTower
+	Text        *TextTower
+	TextDecoder *MultimodalDecoder
+	LogitScale  *tensor.Tensor // scalar; the model uses exp(LogitScale)
+}
+
+// New builds a model with every parameter zero; call Init for a fresh
+// model or load a checkpoint.
+func New(cfg *Config) *Model {
+	c := *cfg
+	act := nn.GELU
+	if c.QuickGELU {
+		act = nn.QuickGELU
+	}
+	v, t, m, d := c.Vision, c.Text, c.Multimodal, c.EmbedDim
+	grid := c.Grid()
+	vis := &VisionTower{
+		Conv1:               nn.NewPatchEmbed(3, v.Width, v.PatchSize),
+		ClassEmbedding:      tensor.NewParam("class_embedding", v.Width),
+		PositionalEmbedding: tensor.NewParam("positional_embedding", grid*grid+1, v.Width),
+		LnPre:               nn.NewLayerNorm(v.Width),
+		Transformer:         nn.NewTransformer(v.Width, v.Layers, c.VisionHeads(), v.MLPRatio, act),
+		Proj:                tensor.NewParam("proj", d, d),
+		pool:                v.AttentionalPool,
+	}
+	if v.AttentionalPool == PoolLegacy {
+		vis.AttnPool = nn.NewAttentionalPooler(d, v.Width, v.AttnPoolerHeads, v.AttnPoolerQueries)
+		vis.LnPost = nn.NewLayerNorm(d)
+	} else {
+		vis.LnPost = nn.NewLayerNorm(v.Width)
+		vis.AttnPool = nn.NewAttentionalPooler(d, v.Width, v.AttnPoolerHeads, v.AttnPoolerQueries)
+		vis.AttnPoolContrastive = nn.NewAttentionalPooler(d, d, v.AttnPoolerHeads, 1)
+	}
+	txt := &TextTower{
+		TokenEmbedding:      nn.NewEmbedding(t.VocabSize, t.Width),
+		PositionalEmbedding: tensor.NewParam("positional_embedding", t.ContextLength+1, t.Width),
+		ClsEmb:              tensor.NewParam("cls_emb", t.Width),
+		Transformer:         nn.NewTransformer(t.Width, t.Layers, t.Heads, t.MLPRatio, act),
+		LnFinal:             nn.NewLayerNorm(t.Width),
+		TextProjection:      tensor.NewParam("text_projection", t.Width, d),
+		padID:               t.PadID,
+		correctMask:         t.CorrectClsMask,
+	}
+	dec := &MultimodalDecoder{
+		LnFinal:        nn.NewLayerNorm(m.Width),
+		TextProjection: tensor.NewParam("text_projection", m.Width, m.VocabSize),
+	}
+	for i := 0; i < m.Layers; i++ {
+		dec.Resblocks = append(dec.Resblocks, nn.NewResidualAttentionBlock(m.Width, m.Heads, m.MLPRatio, act, 0))
+		dec.CrossAttn = append(dec.CrossAttn, nn.NewResidualAttentionBlock(m.Width, m.Heads, m.MLPRatio, act, d))
+	}
+	model := &Model{Config: c, Visual: vis, Text: txt, TextDecoder: dec, LogitScale: tensor.NewParam("logit_scale")}
+	for _, p := range model.Params() {
+		p.Tensor.SetName(p.Name)
+	}
+	return model
+}
+
+// Params lists every parameter under open_clip's state_dict names.
+func (m *Model) Params() []nn.Param {
+	return nn.Collect("visual", m.Visual, "text", m.Text, "text_decoder", m.TextDecoder, "logit_scale", m.LogitScale)
+}
+
+// NumParams returns the number of parameter values.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.Params() {
+		n += p.Tensor.Numel()
+	}
+	return n
+}
+
+// Params lists the vision tower's parameters.
+func (v *VisionTower) Params() []nn.Param {
+	var contrastive nn.Module
+	if v.AttnPoolContrastive != nil {
+		contrastive = v.AttnPoolContrastive
+	}
+	return nn.Collect("class_embedding", v.ClassEmbedding, "positional_embedding", v.PositionalEmbedding,
+		"proj", v.Proj, "conv1", v.Conv1, "ln_pre", v.LnPre, "transformer", v.Transformer,
+		"attn_pool", v.AttnPool, "attn_pool_contrastive", contrastive, "ln_post", v.LnPost)
+}
+
+// Params lists the text tower's parameters.
+func (t *TextTower) Params() []nn.Param {
+	return nn.Collect("cls_emb", t.ClsEmb, "positional_embedding", t.PositionalEmbedding,
+		"text_projection", t.TextProjection, "token_embedding", t.TokenEmbedding,
+		"transformer", t.Transformer, "ln_final", t.LnFinal)
+}
+
+// Params lists the decoder's parameters.
+func (d *MultimodalDecoder) Params() []nn.Param {
+	var out []nn.Param
+	for i := range d.Resblocks {
+		out = append(out, nn.Collect(fmt.Sprintf("resblocks.%d", i), d.Resblocks[i])...)
+	}
+	for i := range d.CrossAttn {
+		out = append(out, nn.Collect(fmt.Sprintf("cross_attn.%d", i), d.CrossAttn[i])...)
+	}
+	return append(out, nn.Collect("ln_final", d.LnFinal, "text_projection", d.TextProjection)...)
+}
+
+// Forward encodes images (B, 3, S, S) into the pooled latent (B, D), before
+// normalisation, and the image tokens (B, T, D) the decoder reads.
+func (v *VisionTower) Forward(images *tensor.Tensor) (latent, tokens *tensor.Tensor) {
+	b := images.Dim(0)
+	x := v.Conv1.Forward(images) // (B, N, Wv)
+	w := x.Dim(2)
+	cls := tensor.Expand(tensor.Reshape(v.ClassEmbedding, 1, 1, w), b, 1, w)
+	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
+	x = v.LnPre.Forward(x)
+	x = v.Transformer.Forward(x, nil, false)
+	var pooled *tensor.Tensor
+	switch v.pool {
+	case PoolLegacy:
+		x = v.LnPost.Forward(v.AttnPool.Forward(x)) // (B, Q, D)
+		q := x.Dim(1)
+		pooled = tensor.Reshape(tensor.Slice(x, 1, 0, 1), b, x.Dim(2))
+		tokens = tensor.Slice(x, 1, 1, q)
+	default:
+		x = v.LnPost.Forward(x)
+		tokens = v.AttnPool.Forward(x)
+		src := x
+		if v.pool == PoolCascade {
+			src = tokens
+		}
+		p := v.AttnPoolContrastive.Forward(src) // (B, 1, D)
+		pooled = tensor.Reshape(p, b, p.Dim(2))
+	}
+	return tensor.MatMul(pooled, v.Proj, false, false), tokens
+}
+
+// mask builds the additive (B, L+1, L+1) attention mask of the text tower:
+// causal, plus the CLS row's key mask (see openclip-coca.md).
+func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
+	n := l + 1
+	m := tensor.Zeros(b, n, n)
+	d := m.Data()
+	inf := float32(math.Inf(-1))
+	for bi := 0; bi < b; bi++ {
+		blk := d[bi*n*n : (bi+1)*n*n]
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				blk[i*n+j] = inf
+			}
+		}
+		row := blk[l*n : (l+1)*n] // the CLS query
+		ids := text[bi*l : (bi+1)*l]
+		for j := 0; j < n; j++ {
+			var valid bool
+			if t.correctMask {
+				valid = j == l || ids[j] != t.padID
+			} else {
+				valid = j == 0 || ids[j-1] != t.padID
+			}
+			if !valid {
+				row[j] = inf
+			}
+		}
+	}
+	return m
+}
+
+// Forward encodes text ids (B, L) given row-major: the pooled latent (B, D)
+// before normalisation and the token outputs (B, L, W) without ln_final.
+func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor) {
+	if len(text) != b*l {
+		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
+	}
+	if l+1 > t.PositionalEmbedding.Dim(0) {
+		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
+	}
+	w := t.ClsEmb.Dim(0)
+	x := t.TokenEmbedding.Forward(text, b, l)
+	cls := tensor.Expand(tensor.Reshape(t.ClsEmb, 1, 1, w), b, 1, w)
+	x = tensor.Add(tensor.Concat(1, x, cls), tensor.Rows(t.PositionalEmbedding, 0, l+1))
+	x = t.Transformer.Forward(x, t.mask(text, b, l), false)
+	pooled := t.LnFinal.Forward(tensor.Reshape(tensor.Slice(x, 1, l, l+1), b, w))
+	return tensor.MatMul(pooled, t.TextProjection, false, false), tensor.Slice(x, 1, 0, l)
+}
+
+// Forward maps text tokens (B, L, W) and image tokens (B, T, D) to logits
+// (B, L, V).
+func (d *MultimodalDecoder) Forward(tokens, image *tensor.Tensor) *tensor.Tensor {
+	x := tokens
+	for i := range d.Resblocks {
+		x = d.Resblocks[i].Forward(x, nil, true)
+		x = d.CrossAttn[i].ForwardCross(x, image)
+	}
+	return tensor.MatMul(d.LnFinal.Forward(x), d.TextProjection, false, false)
+}
+
+// Output is what one forward pass computes.
+type Output struct {
+	ImageFeatures *tensor.Tensor // (B, D), L2-normalised
+	TextFeatures  *tensor.Tensor // (B, D), L2-normalised
+	ImageLatent   *tensor.Tensor // (B, D), before normalisation
+	TextLatent    *tensor.Tensor // (B, D), before normalisation
+	ImageEmbs     *tensor.Tensor // (B, T, D): image tokens for the decoder
+	TextTokens    *tensor.Tensor // (B, L, W): text tower outputs (no ln_final)
+	Logits        *tensor.Tensor // (B, L−1, V): next-token logits for text[:, :-1]
+	LogitScale    *tensor.Tensor // exp(logit_scale)
+}
+
+// Forward runs images (B, 3, S, S) and text ids (B, L) through the model.
+func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
+	if images.Dims() != 4 || images.Dim(0) != b {
+		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
+	}
+	o := &Output{}
+	o.ImageLatent, o.ImageEmbs = m.Visual.Forward(images)
+	o.TextLatent, o.TextTokens = m.Text.Forward(text, b, l)
+	o.ImageFeatures = tensor.Normalize(o.ImageLatent, 1e-12)
+	o.TextFeatures = tensor.Normalize(o.TextLatent, 1e-12)
+	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, l-1), o.ImageEmbs)
+	o.LogitScale = tensor.Exp(m.LogitScale)
+	return o
+}
+
+// EncodeImage returns normalised image features (B, D) and image tokens.
+func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Tensor) {
+	lat, tok := m.Visual.Forward(images)
+	return tensor.Normalize(lat, 1e-12), tok
+}
+
+// EncodeText returns normalised text features (B, D) for ids (B, L).
+func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
+	lat, _ := m.Text.Forward(text, b, l)
+	return tensor.Normalize(lat, 1e-12)
+}
+
+// LossWeights weigh the two losses; the defaults are open_clip's.
+type LossWeights struct {
+	Contrastive float32 // 1.0
+	Caption     float32 // 2.0
+}
+
+// DefaultLossWeights are open_clip's CoCa defaults.
+var DefaultLossWeights = LossWeights{Contrastive: 1, Caption: 2}
+
+// Losses holds the weighted losses of one forward pass.
+type Losses struct {
+	Total, Contrastive, Caption *tensor.Tensor
+}
+
+// Loss computes the contrastive loss (weight·(CE(s·I·Tᵀ) + CE(s·T·Iᵀ))/2 over
+// the batch) and the caption loss (weight·CE of logits against text[:, 1:],
+// pad ignored) from one forward pass.
+func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
+	lpi := tensor.Mul(tensor.MatMul(o.ImageFeatures, o.TextFeatures, false, true), o.LogitScale) // (B, B)
+	lpt := tensor.Transpose(lpi, 0, 1)
+	targets := make([]int, b)
+	for i := range targets {
+		targets[i] = i
+	}
+	con := tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), w.Contrastive/2)
+	labels := make([]int, b*(l-1))
+	for bi := 0; bi < b; bi++ {
+		copy(labels[bi*(l-1):(bi+1)*(l-1)], text[bi*l+1:(bi+1)*l])
+	}
+	v := o.Logits.Dim(2)
+	cap := tensor.Scale(tensor.CrossEntropy(tensor.Reshape(o.Logits, b*(l-1), v), labels, m.Config.Text.PadID), w.Caption)
+	return Losses{Total: tensor.Add(con, cap), Contrastive: con, Caption: cap}
+}

@@ -1,0 +1,150 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gococa/gococa/tensor"
+)
+
+// ResidualAttentionBlock is open_clip's pre-LN transformer block:
+//
+//	x = x + attn(ln_1(x), kv)     kv = ln_1_kv(image tokens) for cross-attention, else ln_1(x)
+//	x = x + mlp(ln_2(x))
+type ResidualAttentionBlock struct {
+	Ln1   *LayerNorm
+	Attn  *MultiheadAttention
+	Ln1KV *LayerNorm // cross-attention only
+	Ln2   *LayerNorm
+	MLP   *MLP
+}
+
+// NewResidualAttentionBlock returns a self-attention block (kvWidth 0) or
+// a cross-attention block over keys/values of width kvWidth.
+func NewResidualAttentionBlock(width, heads int, mlpRatio float64, act Activation, kvWidth int) *ResidualAttentionBlock {
+	hidden := int(float64(width) * mlpRatio)
+	b := &ResidualAttentionBlock{Ln1: NewLayerNorm(width), Ln2: NewLayerNorm(width), MLP: NewMLP(width, hidden, act)}
+	if kvWidth > 0 {
+		b.Ln1KV = NewLayerNorm(kvWidth)
+		b.Attn = NewMultiheadAttention(width, kvWidth, heads)
+	} else {
+		b.Attn = NewMultiheadAttention(width, width, heads)
+	}
+	return b
+}
+
+// Params lists ln_1, attn, ln_1_kv, ln_2 and mlp.
+func (b *ResidualAttentionBlock) Params() []Param {
+	var kv Module
+	if b.Ln1KV != nil {
+		kv = b.Ln1KV
+	}
+	return Collect("ln_1", b.Ln1, "attn", b.Attn, "ln_1_kv", kv, "ln_2", b.Ln2, "mlp", b.MLP)
+}
+
+// Forward runs the self-attention block on x (B, L, W) with an additive
+// mask (B, L, L) or nil and an optional causal mask.
+func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	h := b.Ln1.Forward(x)
+	x = tensor.Add(x, b.Attn.Forward(h, h, mask, causal))
+	return tensor.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+}
+
+// ForwardCross runs the cross-attention block: queries from x (B, L, W),
+// keys and values from ln_1_kv(kv) (B, T, Wkv); no mask.
+func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tensor {
+	if b.Ln1KV == nil {
+		panic("nn: ForwardCross on a self-attention block")
+	}
+	h := b.Ln1.Forward(x)
+	x = tensor.Add(x, b.Attn.Forward(h, b.Ln1KV.Forward(kv), nil, false))
+	return tensor.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+}
+
+// Transformer is a stack of self-attention blocks ("resblocks.{i}").
+type Transformer struct {
+	Resblocks []*ResidualAttentionBlock
+}
+
+// NewTransformer returns layers self-attention blocks.
+func NewTransformer(width, layers, heads int, mlpRatio float64, act Activation) *Transformer {
+	t := &Transformer{}
+	for i := 0; i < layers; i++ {
+		t.Resblocks = append(t.Resblocks, NewResidualAttentionBlock(width, heads, mlpRatio, act, 0))
+	}
+	return t
+}
+
+// Params lists resblocks.{i}.*.
+func (t *Transformer) Params() []Param {
+	var out []Param
+	for i, b := range t.Resblocks {
+		out = append(out, prefixed(fmt.Sprintf("resblocks.%d", i), b)...)
+	}
+	return out
+}
+
+// Forward runs every block.
+func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	for _, b := range t.Resblocks {
+		x = b.Forward(x, mask, causal)
+	}
+	return x
+}
+
+// AttentionalPooler: Query (Q, D) learned queries, after ln_q, attend to
+// ln_k(x) through a MultiheadAttention with d_model D and key/value width
+// Wkv. x (B, N, Wkv) → (B, Q, D).
+type AttentionalPooler struct {
+	Query *tensor.Tensor
+	LnQ   *LayerNorm
+	LnK   *LayerNorm
+	Attn  *MultiheadAttention
+}
+
+// NewAttentionalPooler returns a pooler with q queries of width d over
+// inputs of width kv.
+func NewAttentionalPooler(d, kv, heads, queries int) *AttentionalPooler {
+	return &AttentionalPooler{
+		Query: tensor.NewParam("query", queries, d),
+		LnQ:   NewLayerNorm(d),
+		LnK:   NewLayerNorm(kv),
+		Attn:  NewMultiheadAttention(d, kv, heads),
+	}
+}
+
+// Params lists query, ln_q, ln_k and attn.
+func (p *AttentionalPooler) Params() []Param {
+	return Collect("query", p.Query, "ln_q", p.LnQ, "ln_k", p.LnK, "attn", p.Attn)
+}
+
+// Forward pools x (B, N, Wkv) into (B, Q, D).
+func (p *AttentionalPooler) Forward(x *tensor.Tensor) *tensor.Tensor {
+	b := x.Dim(0)
+	q := p.LnQ.Forward(p.Query)                                   // (Q, D)
+	q = p.Attn.ProjectQ(tensor.Reshape(q, 1, q.Dim(0), q.Dim(1))) // (1, H, Q, d)
+	q = tensor.Expand(q, b, q.Dim(1), q.Dim(2), q.Dim(3))
+	k, v := p.Attn.ProjectKV(p.LnK.Forward(x))
+	return p.Attn.Output(tensor.Attention(q, k, v, nil, false, 0))
+}
+
+// PatchEmbed is the ViT stem: a convolution with kernel = stride = patch,
+// no padding and no bias, stored as open_clip's conv1.weight (W, C, p, p).
+type PatchEmbed struct {
+	Weight *tensor.Tensor
+	Patch  int
+}
+
+// NewPatchEmbed returns a zeroed stem.
+func NewPatchEmbed(channels, width, patch int) *PatchEmbed {
+	return &PatchEmbed{Weight: tensor.NewParam("weight", width, channels, patch, patch), Patch: patch}
+}
+
+// Params lists the convolution weight.
+func (p *PatchEmbed) Params() []Param { return Collect("weight", p.Weight) }
+
+// Forward maps images (B, C, H, W) to patch tokens (B, N, width).
+func (p *PatchEmbed) Forward(x *tensor.Tensor) *tensor.Tensor {
+	w := p.Weight
+	flat := tensor.Reshape(w, w.Dim(0), w.Numel()/w.Dim(0))
+	return tensor.Linear(tensor.Patchify(x, p.Patch), flat, nil)
+}
