@@ -37,7 +37,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm("Sgemm", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
 	kern := gemmKernelFor(l)
-	sgemmParallel(kern, runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmStrided runs batch independent GEMMs (see Sgemm); matrix i uses
@@ -57,6 +57,7 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 	kern := gemmKernelFor(l)
 	threads := runtime.GOMAXPROCS(0)
 	one := func(i, threads int) {
+		threads = min(threads, gemmThreads(m, n, k))
 		aa, bb := a, b
 		if k > 0 {
 			aa, bb = a[i*strideA:], b[i*strideB:]
@@ -142,6 +143,13 @@ func checkSgemm(fn string, transA, transB bool, m, n, k int, a []float32, lda, s
 // minFlopsPerThread is the least work (2·m·n·k) worth a goroutine.
 const minFlopsPerThread = 1 << 21
 
+// gemmThreads is how many goroutines an m×n×k GEMM uses: GOMAXPROCS, fewer
+// when the work is small.
+func gemmThreads(m, n, k int) int {
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	return max(1, min(runtime.GOMAXPROCS(0), int(flops/minFlopsPerThread)))
+}
+
 // sgemmParallel splits C into at most threads independent column (or row)
 // strips, each a whole GEMM with its own packing buffers, and runs them on
 // goroutines. Strips are multiples of the micro-tile so only the last one
@@ -149,10 +157,6 @@ const minFlopsPerThread = 1 << 21
 func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
-	}
-	flops := 2 * float64(m) * float64(n) * float64(k)
-	if t := int(flops / minFlopsPerThread); t < threads {
-		threads = max(t, 1)
 	}
 	mr, nr := 1, 1
 	if kern != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
@@ -431,4 +432,68 @@ func TestSgemmPanics(t *testing.T) {
 	expectPanic(t, "overlap", func() {
 		SgemmStrided(false, false, 2, 2, 2, 1, a, 2, 0, b, 2, 0, 0, c, 2, 0, 2)
 	})
+}
+
+// goBlock is gemmKernel.block in plain Go for an mr×nr tile, so the packed
+// driver can be tested with any tile shape and tiny cache blocks (including
+// the AVX-512 kernel's 12×32 blocking, which cannot run on every machine).
+func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int) {
+	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int) {
+		as := unsafe.Slice(a, mTiles*kc*mr)
+		bs := unsafe.Slice(b, (nTiles-1)*bstep+(kc-1)*ldb+nr)
+		cs := unsafe.Slice(c, (mTiles*mr-1)*ldc+nTiles*nr)
+		for jr := 0; jr < nTiles; jr++ {
+			for ir := 0; ir < mTiles; ir++ {
+				for i := 0; i < mr; i++ {
+					for j := 0; j < nr; j++ {
+						var s float32
+						for p := 0; p < kc; p++ {
+							s += as[ir*kc*mr+p*mr+i] * bs[jr*bstep+p*ldb+j]
+						}
+						ci := (ir*mr+i)*ldc + jr*nr + j
+						if accum != 0 {
+							s += cs[ci]
+						}
+						cs[ci] = s
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmDriver runs the packed driver with goBlock kernels of several
+// tile shapes and small cache blocks, so every loop of gemm and macro (jc,
+// pc, ic, edge tiles, direct B, call chunking) runs many times.
+func TestSgemmDriver(t *testing.T) {
+	kernels := []*gemmKernel{
+		{name: "go6x16", mr: 6, nr: 16, mc: 12, kc: 7, nc: 48},
+		{name: "go12x32", mr: 12, nr: 32, mc: 24, kc: 5, nc: 64},
+		{name: "go12x32big", mr: 12, nr: 32, mc: 144, kc: 192, nc: 4096},
+		{name: "go8x12", mr: 8, nr: 12, mc: 16, kc: 9, nc: 36},
+		{name: "go3x5", mr: 3, nr: 5, mc: 6, kc: 4, nc: 10},
+	}
+	rng := rand.New(rand.NewSource(7))
+	var expects []*gemmExpect
+	for _, s := range [][3]int{{1, 1, 1}, {13, 33, 17}, {25, 65, 11}, {30, 70, 40}, {2, 50, 9}, {40, 3, 6}, {24, 64, 10}} {
+		for tr := 0; tr < 4; tr++ {
+			ab := alphaBetas[rng.Intn(len(alphaBetas))]
+			cs := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], alpha: ab[0], beta: ab[1],
+				padA: rng.Intn(4), padB: rng.Intn(4), padC: rng.Intn(4), offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16)}
+			expects = append(expects, newGemmExpect(cs, rng.Int63()))
+		}
+	}
+	for _, kn := range kernels {
+		kn.block = goBlock(kn.mr, kn.nr)
+		for _, threads := range []int{1, 2, 3} {
+			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+				sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			}
+			for _, e := range expects {
+				if _, ok := runGemm(t, fmt.Sprintf("%s/threads=%d", kn.name, threads), f, e); !ok {
+					return
+				}
+			}
+		}
+	}
 }
