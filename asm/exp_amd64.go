@@ -2,5 +2,24 @@
 
 package asm
 
-func expVec(dst, x []float32)     { expGeneric(dst, x) }
-func sigmoidVec(dst, x []float32) { sigmoidGeneric(dst, x) }
+func expVec(dst, x []float32) {
+	if level == AVX2 || level == AVX512 {
+		expAVX2(dst, x)
+		return
+	}
+	expGeneric(dst, x)
+}
+
+func sigmoidVec(dst, x []float32) {
+	if level == AVX2 || level == AVX512 {
+		sigmoidAVX2(dst, x)
+		return
+	}
+	sigmoidGeneric(dst, x)
+}
+
+//go:noescape
+func expAVX2(dst, x []float32)
+
+//go:noescape
+func sigmoidAVX2(dst, x []float32)

@@ -2,9 +2,70 @@
 
 package asm
 
-func geluVec(dst, x []float32)                 { geluGeneric(dst, x) }
-func geluBackwardVec(dx, x, dy []float32)      { geluBackwardGeneric(dx, x, dy) }
-func geluTanhVec(dst, x []float32)             { geluTanhGeneric(dst, x) }
-func geluTanhBackwardVec(dx, x, dy []float32)  { geluTanhBackwardGeneric(dx, x, dy) }
-func quickGeluVec(dst, x []float32)            { quickGeluGeneric(dst, x) }
-func quickGeluBackwardVec(dx, x, dy []float32) { quickGeluBackwardGeneric(dx, x, dy) }
+func avx2() bool { return level == AVX2 || level == AVX512 }
+
+func geluVec(dst, x []float32) {
+	if avx2() {
+		geluAVX2(dst, x)
+		return
+	}
+	geluGeneric(dst, x)
+}
+
+func geluBackwardVec(dx, x, dy []float32) {
+	if avx2() {
+		geluBackwardAVX2(dx, x, dy)
+		return
+	}
+	geluBackwardGeneric(dx, x, dy)
+}
+
+func geluTanhVec(dst, x []float32) {
+	if avx2() {
+		geluTanhAVX2(dst, x)
+		return
+	}
+	geluTanhGeneric(dst, x)
+}
+
+func geluTanhBackwardVec(dx, x, dy []float32) {
+	if avx2() {
+		geluTanhBackwardAVX2(dx, x, dy)
+		return
+	}
+	geluTanhBackwardGeneric(dx, x, dy)
+}
+
+func quickGeluVec(dst, x []float32) {
+	if avx2() {
+		quickGeluAVX2(dst, x)
+		return
+	}
+	quickGeluGeneric(dst, x)
+}
+
+func quickGeluBackwardVec(dx, x, dy []float32) {
+	if avx2() {
+		quickGeluBackwardAVX2(dx, x, dy)
+		return
+	}
+	quickGeluBackwardGeneric(dx, x, dy)
+}
+
+//go:noescape
+func geluAVX2(dst, x []float32)
+
+//go:noescape
+func geluBackwardAVX2(dx, x, dy []float32)
+
+//go:noescape
+func geluTanhAVX2(dst, x []float32)
+
+//go:noescape
+func geluTanhBackwardAVX2(dx, x, dy []float32)
+
+//go:noescape
+func quickGeluAVX2(dst, x []float32)
+
+//go:noescape
+func quickGeluBackwardAVX2(dx, x, dy []float32)

@@ -1,0 +1,110 @@
+// Shared macros and constants for the AVX2 kernels in vec_amd64.s,
+// exp_amd64.s, softmax_amd64.s, norm_amd64.s, gelu_amd64.s and attn_amd64.s.
+// Every constant is a 32-byte vector of eight copies (a file-local symbol in
+// each including file), used as a memory operand. The values are those of
+// the pure-Go references (exp_generic.go, gelu_generic.go).
+
+#define VCONST(name, bits) \
+	DATA name<>+0(SB)/4, bits; \
+	DATA name<>+4(SB)/4, bits; \
+	DATA name<>+8(SB)/4, bits; \
+	DATA name<>+12(SB)/4, bits; \
+	DATA name<>+16(SB)/4, bits; \
+	DATA name<>+20(SB)/4, bits; \
+	DATA name<>+24(SB)/4, bits; \
+	DATA name<>+28(SB)/4, bits; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+VCONST(constOne, $0x3f800000)
+VCONST(constHalf, $0x3f000000)
+VCONST(constSign, $0x80000000)
+VCONST(constAbs, $0x7fffffff)
+VCONST(constNegInf, $0xff800000)
+VCONST(expLog2e, $0x3fb8aa3b)
+VCONST(expLn2Hi, $0x3f317200)
+VCONST(expLn2Lo, $0x35bfbe8e)
+VCONST(expMagic, $0x4b400000)
+VCONST(expMaxX, $0x42b20000)
+VCONST(expMinX, $0xc2d20000)
+VCONST(expBias, $0x0000007f)
+VCONST(expC2, $0x3efffffe)
+VCONST(expC3, $0x3e2aaa0d)
+VCONST(expC4, $0x3d2aac11)
+VCONST(expC5, $0x3c0933c1)
+VCONST(expC6, $0x3ab57398)
+
+// tailMask: eight all-ones lanes then eight zero lanes; the 32 bytes at
+// tailMask+32-4n have the low n lanes set.
+DATA tailMask<>+0(SB)/8, $0xffffffffffffffff
+DATA tailMask<>+8(SB)/8, $0xffffffffffffffff
+DATA tailMask<>+16(SB)/8, $0xffffffffffffffff
+DATA tailMask<>+24(SB)/8, $0xffffffffffffffff
+DATA tailMask<>+32(SB)/8, $0
+DATA tailMask<>+40(SB)/8, $0
+DATA tailMask<>+48(SB)/8, $0
+DATA tailMask<>+56(SB)/8, $0
+GLOBL tailMask<>(SB), RODATA|NOPTR, $64
+
+// TAILMASK(n, t1, t2, m): m = mask of the low n lanes (0 ≤ n ≤ 8).
+#define TAILMASK(n, t1, t2, m) \
+	LEAQ tailMask<>+32(SB), t1; \
+	MOVQ n, t2; \
+	SHLQ $2, t2; \
+	SUBQ t2, t1; \
+	VMOVUPS (t1), m
+
+// HSUM(y, x, t): x's low lane = sum of the eight lanes of y (x is y's
+// X register); t is scratch (an X register).
+#define HSUM(y, x, t) \
+	VEXTRACTF128 $1, y, t; \
+	VADDPS t, x, x; \
+	VMOVHLPS x, x, t; \
+	VADDPS t, x, x; \
+	VPSHUFD $1, x, t; \
+	VADDSS t, x, x
+
+// HMAX(y, x, t): x's low lane = max of the eight lanes of y.
+#define HMAX(y, x, t) \
+	VEXTRACTF128 $1, y, t; \
+	VMAXPS t, x, x; \
+	VMOVHLPS x, x, t; \
+	VMAXPS t, x, x; \
+	VPSHUFD $1, x, t; \
+	VMAXSS t, x, x
+
+// EXP(x, z, n, p): p = exp(x), see Exp in exp.go. x is clobbered (it holds
+// the reduced argument r), z and n are scratch. NaN propagates: VMINPS and
+// VMAXPS return their second source operand (Go's first) when either is NaN.
+//
+//	x = min(max(x, expMinX), expMaxX)
+//	z = x·log2e + 1.5·2²³; n = z - 1.5·2²³
+//	r = x - n·ln2Hi - n·ln2Lo
+//	p = 1 + r·(1 + r·(c2 + r·(c3 + r·(c4 + r·(c5 + r·c6)))))
+//	k = bits(z) - bits(1.5·2²³); k1 = k>>1; k2 = k - k1
+//	p = p · 2^k1 · 2^k2
+#define EXP(x, z, n, p) \
+	VMOVUPS expMinX<>(SB), n; \
+	VMAXPS x, n, x; \
+	VMOVUPS expMaxX<>(SB), n; \
+	VMINPS x, n, x; \
+	VMOVUPS expMagic<>(SB), z; \
+	VFMADD231PS expLog2e<>(SB), x, z; \
+	VSUBPS expMagic<>(SB), z, n; \
+	VFNMADD231PS expLn2Hi<>(SB), n, x; \
+	VFNMADD231PS expLn2Lo<>(SB), n, x; \
+	VMOVUPS expC6<>(SB), p; \
+	VFMADD213PS expC5<>(SB), x, p; \
+	VFMADD213PS expC4<>(SB), x, p; \
+	VFMADD213PS expC3<>(SB), x, p; \
+	VFMADD213PS expC2<>(SB), x, p; \
+	VFMADD213PS constOne<>(SB), x, p; \
+	VFMADD213PS constOne<>(SB), x, p; \
+	VPSUBD expMagic<>(SB), z, z; \
+	VPSRAD $1, z, n; \
+	VPSUBD n, z, z; \
+	VPADDD expBias<>(SB), n, n; \
+	VPADDD expBias<>(SB), z, z; \
+	VPSLLD $23, n, n; \
+	VPSLLD $23, z, z; \
+	VMULPS n, p, p; \
+	VMULPS z, p, p
