@@ -1,0 +1,101 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gococa/gococa/tensor"
+)
+
+// ClipGradNorm scales the gradients of params so that their global L2 norm
+// (over all gradients together) is at most maxNorm, as
+// torch.nn.utils.clip_grad_norm_ does, and returns the norm before
+// clipping. With total = √(Σ g²), every gradient is multiplied by
+// maxNorm/(total + 1e-6) when that factor is below 1. Parameters with a nil
+// gradient are ignored (and with none at all the result is 0).
+//
+// The sum of squares is accumulated in float64 in parameter order. Unlike
+// PyTorch (which scales by the non-finite factor), a NaN or infinite total
+// leaves the gradients untouched: check the returned norm with math.IsNaN
+// and math.IsInf and skip that step. maxNorm must be positive.
+func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) (totalNorm float64) {
+	if !(maxNorm > 0) {
+		panic(fmt.Sprintf("optim: ClipGradNorm: maxNorm = %v must be positive", maxNorm))
+	}
+	var sum float64
+	for _, p := range params {
+		sum += sumSquares(p.Grad())
+	}
+	total := math.Sqrt(sum)
+	if math.IsNaN(total) || math.IsInf(total, 0) {
+		return total
+	}
+	coef := maxNorm / (total + 1e-6)
+	if coef < 1 {
+		ScaleGrads(params, float32(coef))
+	}
+	return total
+}
+
+// sumSquares returns Σ x² accumulated in float64, in four interleaved
+// partial sums added in a fixed order.
+func sumSquares(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; i < len(x); i++ {
+		a := float64(x[i])
+		s0 += a * a
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// GradNorm returns the global L2 norm of the gradients of params without
+// changing them (for logging).
+func GradNorm(params []*tensor.Tensor) float64 {
+	var sum float64
+	for _, p := range params {
+		sum += sumSquares(p.Grad())
+	}
+	return math.Sqrt(sum)
+}
+
+// ScaleGrads multiplies every gradient of params by s. For gradient
+// accumulation over n micro-batches, call ScaleGrads(params, 1/float32(n))
+// after the last Backward and before ClipGradNorm and Step (or scale each
+// micro-batch's loss by 1/n instead).
+func ScaleGrads(params []*tensor.Tensor, s float32) {
+	for _, p := range params {
+		g := p.Grad()
+		for i := range g {
+			g[i] *= s
+		}
+	}
+}
+
+// MaxLogitScale is the upper bound of CoCa's logit_scale parameter, ln 100.
+// ClampLogitScale applies it rounded to float32, as torch's clamp_ does on a
+// float32 tensor.
+const MaxLogitScale = 4.605170185988092
+
+// ClampLogitScale clamps every value of p (CoCa's logit_scale, a scalar or a
+// one-element tensor) to [0, ln 100], as open_clip does after each step so
+// that the contrastive temperature exp(logit_scale) stays at most 100. NaN
+// is left as it is.
+func ClampLogitScale(p *tensor.Tensor) {
+	const hi = float32(MaxLogitScale)
+	d := p.Data()
+	for i, v := range d {
+		if v < 0 {
+			d[i] = 0
+		} else if v > hi {
+			d[i] = hi
+		}
+	}
+}
