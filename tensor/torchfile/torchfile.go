@@ -185,12 +185,16 @@ func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
-	if err != nil {
+	b := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}
-	if uint64(len(b)) != f.UncompressedSize64 {
-		return nil, fmt.Errorf("torchfile: %s: %s: read %d bytes, header says %d", a.name, f.Name, len(b), f.UncompressedSize64)
+	// Reading to EOF lets archive/zip verify the member's CRC-32.
+	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("more data than the %d bytes its header says", f.UncompressedSize64)
+		}
+		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}
 	return b, nil
 }

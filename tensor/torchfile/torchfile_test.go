@@ -344,6 +344,13 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("%s: error %q, want it to name %s and contain %q", c.name, msg, path, c.want)
 		}
 	}
+	// A corrupted storage byte fails the member's CRC-32.
+	z := zipFile(t, map[string][]byte{"a/data.pkl": one(0, []int32{2, 3}, []int32{3, 1}), "a/data/0": data})
+	at := bytes.Index(z, data)
+	z[at+5] ^= 1
+	if _, err := Read(bytes.NewReader(z), int64(len(z)), "crc.bin"); err == nil || !strings.Contains(err.Error(), "crc.bin: a/data/0") || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("corrupted storage: %v", err)
+	}
 	// Every prefix of a real checkpoint fails cleanly.
 	real, err := os.ReadFile("testdata/views.bin")
 	if err != nil {

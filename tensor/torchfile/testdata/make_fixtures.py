@@ -16,7 +16,8 @@ Outputs (all written by torch.save with its default zip format):
                   step over two parameters}
   views.bin       tensors saved as views of larger storages: transposed, sliced with
                   an offset and steps, expanded (stride 0), two views sharing one
-                  storage, a 0-d tensor, bfloat16, float16, float64, int64, bool
+                  storage, a 0-d tensor, bfloat16, float16, float64, int64, bool, and
+                  a transposed nn.Parameter
   views_p1.bin, views_p4.bin
                   views.bin written with pickle protocols 1 and 4 (default is 2)
   views_expected.safetensors
@@ -118,12 +119,14 @@ def main():
     views["f64"] = torch.randn(3, 3, dtype=torch.float64).t()
     views["i64"] = torch.arange(-6, 18, dtype=torch.int64).reshape(4, 6)[::2, 1:]
     views["bool"] = torch.tensor([True, False, True, True])
+    # An nn.Parameter pickles through torch._utils._rebuild_parameter.
+    views["param"] = torch.nn.Parameter(torch.randn(3, 2).t())
     torch.save(views, os.path.join(HERE, "views.bin"))
     # The same under other pickle protocols: 1 (INT for bools, no PROTO) and 4
     # (FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL).
     torch.save(views, os.path.join(HERE, "views_p1.bin"), pickle_protocol=1)
     torch.save(views, os.path.join(HERE, "views_p4.bin"), pickle_protocol=4)
-    write_safetensors(os.path.join(HERE, "views_expected.safetensors"), {k: v.contiguous() for k, v in views.items()})
+    write_safetensors(os.path.join(HERE, "views_expected.safetensors"), {k: v.detach().contiguous() for k, v in views.items()})
 
 
 if __name__ == "__main__":
