@@ -80,6 +80,12 @@ func RandomResizedCropInto(dst []float32, img image.Image, size int, rng *rand.R
 	}
 	p := newPilImage(img)
 	x, y, w, h := randomCropBox(p.w, p.h, rng)
+	p.resizedCropInto(dst, x, y, w, h, size)
+}
+
+// resizedCropInto is torchvision's F.resized_crop on p followed by ToTensor and
+// Normalize: the w×h rectangle at (x, y) resized to size×size, bicubic.
+func (p *pilImage) resizedCropInto(dst []float32, x, y, w, h, size int) {
 	rgb := p.resizeWindow(x, y, w, h, size, size, 0, 0, size, size)
 	normalizeCHW(dst, rgb, size*size)
 }

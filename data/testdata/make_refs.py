@@ -21,7 +21,9 @@ written step by step with Pillow and numpy (torchvision is not installed here;
 each step is what torchvision does for a PIL image). The tensors are stored as
 float16 [3, S, S] under the file name in refs64.safetensors. For a few JPEGs the
 file also holds Pillow's decoded pixels ("decoded/<name>", uint8 [H, W, 3], small files only) so the
-tests can measure the JPEG decoder difference on its own.
+tests can measure the JPEG decoder difference on its own, and for a few files the
+crop-then-resize of RandomResizedCrop with a fixed box ("crop/<name>", float16
+[3, S, S]; the boxes (x, y, w, h) are in the metadata under "crop_boxes").
 """
 
 import json
@@ -79,6 +81,19 @@ def eval_transform(im, size):
     return (x - MEAN[:, None, None]) / STD[:, None, None]
 
 
+def crop_box(w, h):
+    # A fixed crop for checking the crop-then-resize path of RandomResizedCrop
+    # (torchvision F.resized_crop: img.crop((x, y, x+cw, y+ch)).resize((S, S), BICUBIC)).
+    return w // 10, h // 12, int(w * 0.93) - w // 10 // 2, int(h * 0.9)
+
+
+def resized_crop_transform(im, size):
+    x, y, cw, ch = crop_box(*im.size)
+    im = im.crop((x, y, x + cw, y + ch)).resize((size, size), Image.BICUBIC).convert("RGB")
+    t = np.asarray(im, dtype=np.uint8).astype(np.float32) / np.float32(255)
+    return (t.transpose(2, 0, 1) - MEAN[:, None, None]) / STD[:, None, None], (x, y, cw, ch)
+
+
 def write_safetensors(path, tensors, metadata):
     header = {"__metadata__": metadata}
     blobs, offset = [], 0
@@ -100,6 +115,7 @@ def write_safetensors(path, tensors, metadata):
 def main():
     make_pillow_variants()
     tensors = []
+    boxes = {}
     for name in sorted(os.listdir(VARIANTS)):
         if name.endswith((".go", ".py")):
             continue
@@ -108,11 +124,16 @@ def main():
         tensors.append((name, eval_transform(im, SIZE).astype(np.float16)))
         if name in ("pil_444.jpg", "pil_422.jpg", "pil_420.jpg", "grey.jpg"):
             tensors.append(("decoded/" + name, np.asarray(im.convert("RGB"), dtype=np.uint8)))
+        if name in ("rgba.png", "palette_fs.png", "pil_lossy.webp"):
+            t, box = resized_crop_transform(im, SIZE)
+            tensors.append(("crop/" + name, t.astype(np.float16)))
+            boxes[name] = box
     import PIL
 
     write_safetensors(os.path.join(HERE, "refs64.safetensors"), tensors,
                       {"size": str(SIZE), "pillow": PIL.__version__, "numpy": np.__version__,
-                       "transform": "Resize(bicubic) CenterCrop _convert_to_rgb ToTensor Normalize(OpenAI)"})
+                       "transform": "Resize(bicubic) CenterCrop _convert_to_rgb ToTensor Normalize(OpenAI)",
+                       "crop_boxes": json.dumps(boxes)})
 
 
 if __name__ == "__main__":
