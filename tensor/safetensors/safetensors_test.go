@@ -610,3 +610,20 @@ func TestDecodeHelpers(t *testing.T) {
 		t.Error("DecodeInt64 U64 overflow: no error")
 	}
 }
+
+// The table-driven F16 path of Float32 agrees with F16ToFloat32 bit for bit.
+func TestF16Table(t *testing.T) {
+	raw := make([]byte, 2<<16)
+	for i := range 1 << 16 {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(i))
+	}
+	v, err := DecodeFloat32(DTypeF16, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range v {
+		if math.Float32bits(f) != math.Float32bits(F16ToFloat32(uint16(i))) {
+			t.Fatalf("%#04x: table %v, F16ToFloat32 %v", i, f, F16ToFloat32(uint16(i)))
+		}
+	}
+}
