@@ -3,10 +3,13 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/gococa/gococa/asm"
 )
 
-// cpuBackend runs every kernel on host memory, split across GOMAXPROCS
-// goroutines for the large ones.
+// cpuBackend runs every kernel on host memory with the asm package's
+// kernels (SIMD where the CPU has it, their pure-Go references otherwise),
+// split across GOMAXPROCS goroutines for the large ones.
 type cpuBackend struct{}
 
 func (cpuBackend) Name() string { return "cpu" }
@@ -17,98 +20,83 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }
 
+// chunk is the element grain of parallel elementwise loops.
+const chunk = 1 << 12
+
+// chunked runs fn over [0, n) in chunks, in parallel when n is large.
+func chunked(n, cost int, fn func(lo, hi int)) {
+	parallelFor((n+chunk-1)/chunk, cost*chunk, func(lo, hi int) {
+		fn(lo*chunk, min(hi*chunk, n))
+	})
+}
+
 func (cpuBackend) Map(f MapOp, dst, x []float32) {
-	parallelFor(len(x), 16, func(lo, hi int) { mapRange(f, dst[lo:hi], x[lo:hi]) })
-}
-
-func mapRange(f MapOp, dst, x []float32) {
-	switch f {
-	case OpExp:
-		for i, v := range x {
-			dst[i] = float32(math.Exp(float64(v)))
+	chunked(len(x), 16, func(lo, hi int) {
+		d, s := dst[lo:hi], x[lo:hi]
+		switch f {
+		case OpExp:
+			asm.Exp(d, s)
+		case OpGELU:
+			asm.Gelu(d, s)
+		case OpQuickGELU:
+			asm.QuickGelu(d, s)
+		case OpGELUTanh:
+			asm.GeluTanh(d, s)
+		case OpSigmoid:
+			asm.Sigmoid(d, s)
+		case OpTanh:
+			for i, v := range s {
+				d[i] = float32(math.Tanh(float64(v)))
+			}
+		case OpNeg:
+			for i, v := range s {
+				d[i] = -v
+			}
+		default:
+			panic(fmt.Sprintf("tensor: Map: unknown op %d", f))
 		}
-	case OpGELU:
-		for i, v := range x {
-			dst[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
-		}
-	case OpQuickGELU:
-		for i, v := range x {
-			dst[i] = v * sigmoid32(1.702*v)
-		}
-	case OpGELUTanh:
-		for i, v := range x {
-			x := float64(v)
-			dst[i] = float32(0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))))
-		}
-	case OpSigmoid:
-		for i, v := range x {
-			dst[i] = sigmoid32(v)
-		}
-	case OpTanh:
-		for i, v := range x {
-			dst[i] = float32(math.Tanh(float64(v)))
-		}
-	case OpNeg:
-		for i, v := range x {
-			dst[i] = -v
-		}
-	default:
-		panic(fmt.Sprintf("tensor: Map: unknown op %d", f))
-	}
-}
-
-func sigmoid32(v float32) float32 {
-	return float32(1 / (1 + math.Exp(-float64(v))))
+	})
 }
 
 func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
-	parallelFor(len(x), 24, func(lo, hi int) { mapBackRange(f, dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]) })
-}
-
-func mapBackRange(f MapOp, dx, x, y, dy []float32) {
-	const invSqrt2Pi = 0.3989422804014327
-	switch f {
-	case OpExp:
-		for i := range dx {
-			dx[i] += dy[i] * y[i]
+	chunked(len(x), 24, func(lo, hi int) {
+		dx, x, y, dy := dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]
+		switch f {
+		case OpExp:
+			for i := range dx {
+				dx[i] += dy[i] * y[i]
+			}
+			return
+		case OpSigmoid:
+			for i := range dx {
+				dx[i] += dy[i] * y[i] * (1 - y[i])
+			}
+			return
+		case OpTanh:
+			for i := range dx {
+				dx[i] += dy[i] * (1 - y[i]*y[i])
+			}
+			return
+		case OpNeg:
+			for i := range dx {
+				dx[i] -= dy[i]
+			}
+			return
 		}
-	case OpGELU:
-		for i, v := range x {
-			x := float64(v)
-			cdf := 0.5 * (1 + math.Erf(x/math.Sqrt2))
-			pdf := invSqrt2Pi * math.Exp(-0.5*x*x)
-			dx[i] += dy[i] * float32(cdf+x*pdf)
+		tmp := pool.get(len(x))
+		switch f {
+		case OpGELU:
+			asm.GeluBackward(tmp, x, dy)
+		case OpQuickGELU:
+			asm.QuickGeluBackward(tmp, x, dy)
+		case OpGELUTanh:
+			asm.GeluTanhBackward(tmp, x, dy)
+		default:
+			panic(fmt.Sprintf("tensor: MapBackward: unknown op %d", f))
 		}
-	case OpQuickGELU:
-		for i, v := range x {
-			s := float64(sigmoid32(1.702 * v))
-			x := float64(v)
-			dx[i] += dy[i] * float32(s+1.702*x*s*(1-s))
-		}
-	case OpGELUTanh:
-		const c = 0.7978845608028654 // sqrt(2/pi)
-		for i, v := range x {
-			x := float64(v)
-			u := c * (x + 0.044715*x*x*x)
-			t := math.Tanh(u)
-			du := c * (1 + 3*0.044715*x*x)
-			dx[i] += dy[i] * float32(0.5*(1+t)+0.5*x*(1-t*t)*du)
-		}
-	case OpSigmoid:
-		for i := range dx {
-			dx[i] += dy[i] * y[i] * (1 - y[i])
-		}
-	case OpTanh:
-		for i := range dx {
-			dx[i] += dy[i] * (1 - y[i]*y[i])
-		}
-	case OpNeg:
-		for i := range dx {
-			dx[i] -= dy[i]
-		}
-	default:
-		panic(fmt.Sprintf("tensor: MapBackward: unknown op %d", f))
-	}
+		asm.Axpy(1, tmp, dx)
+		pool.put(tmp)
+	})
 }
 
 func (cpuBackend) Binary(op BinOp, shape []int, dst, a []float32, sa []int, b []float32, sb []int) {
@@ -160,22 +148,17 @@ func binScalar(op BinOp, x, y float32) float32 {
 func binRow(op BinOp, dst, a []float32, ao, as int, b []float32, bo, bs int) {
 	n := len(dst)
 	switch {
+	case as == 1 && bs == 1 && op == OpAdd:
+		asm.Add(dst, a[ao:ao+n], b[bo:bo+n])
+	case as == 1 && bs == 1 && op == OpMul:
+		asm.Mul(dst, a[ao:ao+n], b[bo:bo+n])
 	case as == 1 && bs == 1:
 		a, b := a[ao:ao+n], b[bo:bo+n]
-		switch op {
-		case OpAdd:
-			for i := range dst {
-				dst[i] = a[i] + b[i]
-			}
-		case OpSub:
+		if op == OpSub {
 			for i := range dst {
 				dst[i] = a[i] - b[i]
 			}
-		case OpMul:
-			for i := range dst {
-				dst[i] = a[i] * b[i]
-			}
-		case OpDiv:
+		} else {
 			for i := range dst {
 				dst[i] = a[i] / b[i]
 			}
@@ -206,26 +189,29 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 	di, si := sd[n-1], ss[n-1]
 	rowFn := func(o int) {
 		do, so := offsets(shape[:n-1], o, sd, ss)
-		if accumulate {
-			if di == 0 {
-				var s float32
-				for i := 0; i < inner; i++ {
-					s += src[so+i*si]
-				}
-				dst[do] += s
+		switch {
+		case accumulate && di == 0:
+			if si == 1 {
+				dst[do] += asm.Sum(src[so : so+inner])
 				return
 			}
+			var s float32
+			for i := 0; i < inner; i++ {
+				s += src[so+i*si]
+			}
+			dst[do] += s
+		case accumulate && di == 1 && si == 1:
+			asm.Axpy(1, src[so:so+inner], dst[do:do+inner])
+		case accumulate:
 			for i := 0; i < inner; i++ {
 				dst[do+i*di] += src[so+i*si]
 			}
-			return
-		}
-		if di == 1 && si == 1 {
+		case di == 1 && si == 1:
 			copy(dst[do:do+inner], src[so:so+inner])
-			return
-		}
-		for i := 0; i < inner; i++ {
-			dst[do+i*di] = src[so+i*si]
+		default:
+			for i := 0; i < inner; i++ {
+				dst[do+i*di] = src[so+i*si]
+			}
 		}
 	}
 	// Parallel only when no two outer rows write the same destination.
@@ -252,24 +238,20 @@ func hasZero(s []int) bool {
 }
 
 func (cpuBackend) Axpy(alpha float32, x, y []float32) {
-	parallelFor(len(x), 2, func(lo, hi int) {
-		y := y[lo:hi]
-		for i, v := range x[lo:hi] {
-			y[i] += alpha * v
-		}
-	})
+	chunked(len(x), 2, func(lo, hi int) { asm.Axpy(alpha, x[lo:hi], y[lo:hi]) })
 }
 
 func (cpuBackend) Scale(alpha float32, dst, x []float32) {
-	for i, v := range x {
-		dst[i] = alpha * v
-	}
+	chunked(len(x), 1, func(lo, hi int) {
+		copy(dst[lo:hi], x[lo:hi])
+		asm.Scale(alpha, dst[lo:hi])
+	})
 }
 
 func (cpuBackend) Sum(x []float32) float64 {
 	var s float64
-	for _, v := range x {
-		s += float64(v)
+	for lo := 0; lo < len(x); lo += chunk {
+		s += float64(asm.Sum(x[lo:min(lo+chunk, len(x))]))
 	}
 	return s
 }
@@ -277,94 +259,35 @@ func (cpuBackend) Sum(x []float32) float64 {
 func (cpuBackend) Softmax(dst, x []float32, rows, n int, log bool) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			softmaxRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n], log)
+			if log {
+				asm.LogSoftmaxRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n])
+			} else {
+				asm.SoftmaxRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n])
+			}
 		}
 	})
 }
 
-func softmaxRow(y, x []float32, log bool) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	if math.IsInf(float64(m), -1) { // every entry masked
-		for i := range y {
-			if log {
-				y[i] = float32(math.Inf(-1))
-			} else {
-				y[i] = 0
-			}
-		}
-		return
-	}
-	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		s += e
-		if !log {
-			y[i] = float32(e)
-		}
-	}
-	if log {
-		ls := float32(math.Log(s))
-		for i, v := range x {
-			y[i] = v - m - ls
-		}
-		return
-	}
-	inv := float32(1 / s)
-	for i := range y {
-		y[i] *= inv
-	}
-}
-
 func (cpuBackend) SoftmaxBackward(dx, y, dy []float32, rows, n int, log bool) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
+		tmp := pool.get(n)
 		for r := lo; r < hi; r++ {
 			y, dy, dx := y[r*n:(r+1)*n], dy[r*n:(r+1)*n], dx[r*n:(r+1)*n]
 			if log {
-				var s float64
-				for _, g := range dy {
-					s += float64(g)
-				}
-				for i := range dx {
-					dx[i] += dy[i] - float32(math.Exp(float64(y[i]))*s)
-				}
-				continue
+				asm.LogSoftmaxRowBackward(tmp, y, dy)
+			} else {
+				asm.SoftmaxRowBackward(tmp, y, dy)
 			}
-			var d float64
-			for i := range y {
-				d += float64(y[i]) * float64(dy[i])
-			}
-			for i := range dx {
-				dx[i] += y[i] * (dy[i] - float32(d))
-			}
+			asm.Axpy(1, tmp, dx)
 		}
+		pool.put(tmp)
 	})
 }
 
 func (cpuBackend) LayerNorm(y, mean, rstd, x, gamma, beta []float32, rows, n int, eps float32) {
 	parallelFor(rows, 8*n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			x, y := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
-			var s float64
-			for _, v := range x {
-				s += float64(v)
-			}
-			mu := s / float64(n)
-			var ss float64
-			for _, v := range x {
-				d := float64(v) - mu
-				ss += d * d
-			}
-			rs := 1 / math.Sqrt(ss/float64(n)+float64(eps))
-			mean[r], rstd[r] = float32(mu), float32(rs)
-			m32, r32 := float32(mu), float32(rs)
-			for i, v := range x {
-				y[i] = (v-m32)*r32*gamma[i] + beta[i]
-			}
+			mean[r], rstd[r] = asm.LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, beta, eps)
 		}
 	})
 }
@@ -373,43 +296,24 @@ func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd 
 	// dgamma/dbeta are reductions over rows: each worker sums into its own
 	// scratch, then the partial sums are added in a fixed order.
 	parts := splitCount(rows, 8*n)
-	scratch := pool.getZero(2 * n * parts)
+	scratch := pool.getZero(3 * n * parts)
 	parallelChunks(rows, parts, func(w, lo, hi int) {
-		dg, db := scratch[2*n*w:2*n*w+n], scratch[2*n*w+n:2*n*(w+1)]
+		s := scratch[3*n*w : 3*n*(w+1)]
+		dg, db, tmp := s[:n], s[n:2*n], s[2*n:]
 		for r := lo; r < hi; r++ {
-			x, dy := x[r*n:(r+1)*n], dy[r*n:(r+1)*n]
-			mu, rs := mean[r], rstd[r]
-			var sumG, sumGX float64
-			for i := range x {
-				xh := (x[i] - mu) * rs
-				g := dy[i] * gamma[i]
-				sumG += float64(g)
-				sumGX += float64(g * xh)
-				dg[i] += dy[i] * xh
-				db[i] += dy[i]
-			}
-			if dx == nil {
-				continue
-			}
-			dx := dx[r*n : (r+1)*n]
-			mg, mgx := float32(sumG/float64(n)), float32(sumGX/float64(n))
-			for i := range x {
-				xh := (x[i] - mu) * rs
-				dx[i] += rs * (dy[i]*gamma[i] - mg - xh*mgx)
+			asm.LayerNormRowBackward(tmp, dg, db, dy[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, mean[r], rstd[r])
+			if dx != nil {
+				asm.Axpy(1, tmp, dx[r*n:(r+1)*n])
 			}
 		}
 	})
 	for w := 0; w < parts; w++ {
-		dg, db := scratch[2*n*w:2*n*w+n], scratch[2*n*w+n:2*n*(w+1)]
+		s := scratch[3*n*w : 3*n*(w+1)]
 		if dgamma != nil {
-			for i := range dg {
-				dgamma[i] += dg[i]
-			}
+			asm.Axpy(1, s[:n], dgamma)
 		}
 		if dbeta != nil {
-			for i := range db {
-				dbeta[i] += db[i]
-			}
+			asm.Axpy(1, s[n:2*n], dbeta)
 		}
 	}
 	pool.put(scratch)
@@ -451,6 +355,21 @@ func (cpuBackend) NormalizeBackward(dx, dy, y, norms []float32, rows, n int, eps
 	}
 }
 
+func (cpuBackend) Attention(out, lse, q, k, v []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
+	asm.AttentionForward(out, lse, q, k, v, b, h, lq, lk, d, scale, causal, mask, lq*lk)
+}
+
+func (cpuBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
+	tq, tk, tv := pool.get(len(dq)), pool.get(len(dk)), pool.get(len(dv))
+	asm.AttentionBackward(tq, tk, tv, dout, q, k, v, out, lse, b, h, lq, lk, d, scale, causal, mask, lq*lk)
+	cpuBackend{}.Axpy(1, tq, dq)
+	cpuBackend{}.Axpy(1, tk, dk)
+	cpuBackend{}.Axpy(1, tv, dv)
+	pool.put(tq)
+	pool.put(tk)
+	pool.put(tv)
+}
+
 func (cpuBackend) Gather(dst, table []float32, ids []int32, dim int) {
 	for i, id := range ids {
 		copy(dst[i*dim:(i+1)*dim], table[int(id)*dim:int(id+1)*dim])
@@ -459,29 +378,17 @@ func (cpuBackend) Gather(dst, table []float32, ids []int32, dim int) {
 
 func (cpuBackend) ScatterAdd(dtable, dy []float32, ids []int32, dim int) {
 	for i, id := range ids {
-		row := dtable[int(id)*dim : int(id+1)*dim]
-		for j, g := range dy[i*dim : (i+1)*dim] {
-			row[j] += g
-		}
+		asm.Axpy(1, dy[i*dim:(i+1)*dim], dtable[int(id)*dim:int(id+1)*dim])
 	}
 }
 
 func (cpuBackend) CrossEntropy(lse, logits []float32, targets []int32, rows, n int, ignore int32) (float64, int) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
+		tmp := pool.get(n)
 		for r := lo; r < hi; r++ {
-			x := logits[r*n : (r+1)*n]
-			m := float32(math.Inf(-1))
-			for _, v := range x {
-				if v > m {
-					m = v
-				}
-			}
-			var s float64
-			for _, v := range x {
-				s += math.Exp(float64(v - m))
-			}
-			lse[r] = m + float32(math.Log(s))
+			lse[r] = asm.LogSoftmaxRow(tmp, logits[r*n:(r+1)*n])
 		}
+		pool.put(tmp)
 	})
 	var sum float64
 	count := 0
@@ -497,6 +404,7 @@ func (cpuBackend) CrossEntropy(lse, logits []float32, targets []int32, rows, n i
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
+		tmp := pool.get(n)
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignore {
@@ -505,10 +413,13 @@ func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse []float32, targets [
 			x, d := logits[r*n:(r+1)*n], dlogits[r*n:(r+1)*n]
 			l := lse[r]
 			for i, v := range x {
-				d[i] += g * float32(math.Exp(float64(v-l)))
+				tmp[i] = v - l
 			}
+			asm.Exp(tmp, tmp)
+			asm.Axpy(g, tmp, d)
 			d[t] -= g
 		}
+		pool.put(tmp)
 	})
 }
 

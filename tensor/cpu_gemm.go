@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/gococa/gococa/asm"
 )
 
 func maxProcs() int { return runtime.GOMAXPROCS(0) }
@@ -33,5 +35,5 @@ func gemm(transA, transB bool, m, n, k int, alpha float32,
 		panic(fmt.Sprintf("tensor: Gemm: operands too short for m=%d n=%d k=%d batch=%d (len a=%d lda=%d, b=%d ldb=%d, c=%d ldc=%d)",
 			m, n, k, batch, len(a), lda, len(b), ldb, len(c), ldc))
 	}
-	sgemmStrided(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+	asm.SgemmStrided(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }

@@ -20,6 +20,7 @@ import (
 	"archive/zip"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"slices"
@@ -129,7 +130,7 @@ func Read(r io.ReaderAt, size int64, name string) ([]Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("torchfile: %s: %w", name, err)
 	}
-	a := &archive{name: name, members: make(map[string]*zip.File)}
+	a := &archive{name: name, size: size, members: make(map[string]*zip.File)}
 	for _, f := range zr.File {
 		a.members[f.Name] = f
 		if path.Base(f.Name) == "data.pkl" && strings.Count(f.Name, "/") == 1 {
@@ -170,15 +171,31 @@ func Read(r io.ReaderAt, size int64, name string) ([]Tensor, error) {
 
 type archive struct {
 	name      string
+	size      int64
 	prefix    string
 	members   map[string]*zip.File
 	bigEndian bool
 	loaded    map[*pyStorage][]byte
 }
 
+// maxRatio bounds a member's uncompressed/compressed size ratio (deflate
+// cannot exceed about 1032): a larger claim is a corrupt or hostile header,
+// refused before memory is allocated for it.
+const maxRatio = 1100
+
 func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
-	if f.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("torchfile: %s: %s: %d bytes, more than expected (%d)", a.name, f.Name, f.UncompressedSize64, limit)
+	fail := func(format string, args ...any) ([]byte, error) {
+		return nil, fmt.Errorf("torchfile: %s: %s: %s", a.name, f.Name, fmt.Sprintf(format, args...))
+	}
+	switch u, c := f.UncompressedSize64, f.CompressedSize64; {
+	case u > uint64(limit):
+		return fail("%d bytes, more than expected (%d)", u, limit)
+	case c > uint64(a.size):
+		return fail("compressed size %d exceeds the archive's %d bytes", c, a.size)
+	case f.Method == zip.Store && u != c:
+		return fail("stored member of %d bytes claims %d uncompressed", c, u)
+	case u > c*maxRatio+64 || u > math.MaxInt:
+		return fail("claims %d bytes from %d compressed", u, c)
 	}
 	rc, err := f.Open()
 	if err != nil {
