@@ -8,10 +8,13 @@ import (
 	"unicode/utf8"
 )
 
-// dropSpace removes the characters the pre-tokenizer skips (white space).
+// dropSpace removes the characters the pre-tokenizer skips: white space, and
+// U+0345 (COMBINING GREEK YPOGEGRAMMENI), which under regex.IGNORECASE
+// matches neither [\p{L}] (it is a mark) nor [^\s\p{L}\p{N}] (its capital,
+// U+0399, is a letter), so open_clip drops it.
 func dropSpace(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || isPySpace(r) {
+		if unicode.IsSpace(r) || isPySpace(r) || r == 0x345 {
 			return -1
 		}
 		return r

@@ -193,3 +193,7 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenCLIPExtraFixtures checks texts beyond tokens.jsonl, written by
+// open_clip with ftfy installed (see testdata/README.md).
+func TestOpenCLIPExtraFixtures(t *testing.T) { checkFixtures(t, "openclip_extra.jsonl") }
