@@ -86,7 +86,7 @@ func TestSteadyStateAllocation(t *testing.T) {
 	for i := 0; i < 1; i++ {
 		step(false)
 	}
-	const iters = 4
+	const iters = 8
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
