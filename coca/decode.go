@@ -1,0 +1,176 @@
+package coca
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gococa/gococa/asm"
+	"github.com/gococa/gococa/nn"
+	"github.com/gococa/gococa/tensor"
+)
+
+// Decoder generates text one token at a time with key/value caches in both
+// text stacks. Both stacks are causal, so a cached step computes exactly
+// what recomputing the whole prefix would; the cross-attention keys and
+// values depend only on the image and are computed once.
+//
+// A Decoder holds B rows (images). Step feeds one token per row and returns
+// the next-token logits of every row; Reorder permutes or duplicates rows
+// (beam search).
+type Decoder struct {
+	m      *Model
+	b      int
+	maxLen int
+	t      int // tokens fed so far
+	text   []kvCache
+	self   []kvCache
+	crossK [][]float32 // per decoder layer, (B, H, T, d)
+	crossV [][]float32
+	nImg   int
+	logits []float32 // (B, V)
+}
+
+type kvCache struct {
+	k, v []float32 // (B, H, maxLen, d)
+}
+
+// NewDecoder starts decoding for image tokens (B, T, D) as returned by
+// EncodeImage, for at most maxLen tokens per row (start token included;
+// capped at the context length).
+func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
+	defer tensor.NoGrad()()
+	if ctx := m.Config.Text.ContextLength; maxLen > ctx || maxLen <= 0 {
+		maxLen = ctx
+	}
+	b := imageTokens.Dim(0)
+	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1)}
+	alloc := func(w int) kvCache {
+		return kvCache{make([]float32, b*w*maxLen), make([]float32, b*w*maxLen)}
+	}
+	for range m.Text.Transformer.Resblocks {
+		d.text = append(d.text, alloc(m.Config.Text.Width))
+	}
+	for _, blk := range m.TextDecoder.CrossAttn {
+		d.self = append(d.self, alloc(m.Config.Multimodal.Width))
+		k, v := blk.Attn.ProjectKV(blk.Ln1KV.Forward(imageTokens)) // (B, H, T, d)
+		d.crossK = append(d.crossK, k.Data())
+		d.crossV = append(d.crossV, v.Data())
+	}
+	return d
+}
+
+// Len returns how many tokens each row has been fed.
+func (d *Decoder) Len() int { return d.t }
+
+// Rows returns the number of rows.
+func (d *Decoder) Rows() int { return d.b }
+
+// Step feeds tokens[i] to row i and returns the next-token logits, (B, V)
+// row-major. The slice is reused by the next Step.
+func (d *Decoder) Step(tokens []int) []float32 {
+	defer tensor.NoGrad()()
+	m := d.m
+	if len(tokens) != d.b {
+		panic(fmt.Sprintf("coca: Decoder.Step: %d tokens for %d rows", len(tokens), d.b))
+	}
+	if d.t >= d.maxLen {
+		panic(fmt.Sprintf("coca: Decoder.Step: past the maximum length %d", d.maxLen))
+	}
+	pos := d.t
+	w := m.Config.Text.Width
+	// Text tower, position pos.
+	x := tensor.Add(m.Text.TokenEmbedding.Forward(tokens, d.b, 1), tensor.Rows(m.Text.PositionalEmbedding, pos, pos+1))
+	for i, blk := range m.Text.Transformer.Resblocks {
+		x = d.selfStep(blk, x, &d.text[i], pos)
+	}
+	// Multimodal decoder.
+	for i := range m.TextDecoder.Resblocks {
+		x = d.selfStep(m.TextDecoder.Resblocks[i], x, &d.self[i], pos)
+		x = d.crossStep(m.TextDecoder.CrossAttn[i], x, i)
+	}
+	logits := tensor.MatMul(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), m.TextDecoder.TextProjection, false, false)
+	d.t++
+	d.logits = append(d.logits[:0], logits.Data()...)
+	return d.logits
+}
+
+// selfStep runs one causal self-attention block for the new position,
+// appending its keys and values to the cache.
+func (d *Decoder) selfStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, c *kvCache, pos int) *tensor.Tensor {
+	a := blk.Attn
+	w, h := a.Width(), a.Heads
+	hd := w / h
+	qkv := tensor.Linear(blk.Ln1.Forward(x), a.InProjWeight, a.InProjBias).Data() // (B, 1, 3W)
+	out := tensor.Zeros(d.b, 1, w)
+	o := out.Data()
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	scores := make([]float32, pos+1)
+	for b := 0; b < d.b; b++ {
+		row := qkv[b*3*w : (b+1)*3*w]
+		for hh := 0; hh < h; hh++ {
+			base := (b*h + hh) * d.maxLen * hd
+			copy(c.k[base+pos*hd:base+(pos+1)*hd], row[w+hh*hd:w+(hh+1)*hd])
+			copy(c.v[base+pos*hd:base+(pos+1)*hd], row[2*w+hh*hd:2*w+(hh+1)*hd])
+			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, scores)
+		}
+	}
+	x = tensor.Add(x, a.OutProj.Forward(out))
+	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
+}
+
+// crossStep runs cross-attention block i against the cached image keys
+// and values.
+func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i int) *tensor.Tensor {
+	a := blk.Attn
+	w, h := a.Width(), a.Heads
+	hd := w / h
+	q := a.ProjectQ(blk.Ln1.Forward(x)).Data() // (B, H, 1, d)
+	out := tensor.Zeros(d.b, 1, w)
+	o := out.Data()
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	scores := make([]float32, d.nImg)
+	for b := 0; b < d.b; b++ {
+		for hh := 0; hh < h; hh++ {
+			base := (b*h + hh) * d.nImg * hd
+			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, scores)
+		}
+	}
+	x = tensor.Add(x, a.OutProj.Forward(out))
+	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
+}
+
+// attendRow computes out = softmax(scale·K·q)·V over n keys of width hd.
+func attendRow(out, q, k, v []float32, n, hd int, scale float32, scores []float32) {
+	s := scores[:n]
+	for j := range s {
+		s[j] = scale * asm.Dot(q, k[j*hd:(j+1)*hd])
+	}
+	asm.SoftmaxRow(s, s)
+	clear(out)
+	for j, p := range s {
+		asm.Axpy(p, v[j*hd:(j+1)*hd], out)
+	}
+}
+
+// Reorder makes row i a copy of former row src[i] (len(src) rows after),
+// for beam search.
+func (d *Decoder) Reorder(src []int) {
+	move := func(buf []float32, per int) []float32 {
+		out := make([]float32, len(src)*per)
+		for i, s := range src {
+			copy(out[i*per:(i+1)*per], buf[s*per:(s+1)*per])
+		}
+		return out
+	}
+	for i := range d.text {
+		per := len(d.text[i].k) / d.b
+		d.text[i].k, d.text[i].v = move(d.text[i].k, per), move(d.text[i].v, per)
+	}
+	for i := range d.self {
+		per := len(d.self[i].k) / d.b
+		d.self[i].k, d.self[i].v = move(d.self[i].k, per), move(d.self[i].v, per)
+		perX := len(d.crossK[i]) / d.b
+		d.crossK[i], d.crossV[i] = move(d.crossK[i], perX), move(d.crossV[i], perX)
+	}
+	d.b = len(src)
+}

@@ -1,0 +1,88 @@
+package coca
+
+import (
+	"math"
+
+	"github.com/gococa/gococa/tensor"
+)
+
+// CLIP tokenizer ids used by generation defaults.
+const (
+	StartOfText = 49406
+	EndOfText   = 49407
+)
+
+// GenerateOptions control caption generation.
+type GenerateOptions struct {
+	MaxLen int // tokens per caption including the start token (default 30; never past the context length)
+	MinLen int // the end token is suppressed while a caption is shorter than this (default 5, open_clip's min_seq_len)
+	Start  int // start token (default StartOfText)
+	End    int // end token (default EndOfText); a negative End never stops early
+}
+
+func (o GenerateOptions) withDefaults(ctx int) GenerateOptions {
+	if o.MaxLen <= 0 {
+		o.MaxLen = 30
+	}
+	if o.MaxLen > ctx {
+		o.MaxLen = ctx
+	}
+	if o.Start == 0 && o.End == 0 {
+		o.Start, o.End = StartOfText, EndOfText
+	}
+	return o
+}
+
+// DefaultGenerateOptions are open_clip's generation defaults for greedy
+// decoding (seq_len 30, min_seq_len 5).
+var DefaultGenerateOptions = GenerateOptions{MaxLen: 30, MinLen: 5, Start: StartOfText, End: EndOfText}
+
+// GenerateGreedy captions images (B, 3, S, S): for each row, argmax of the
+// next-token logits until the end token or MaxLen. Rows stop separately.
+// Each result starts with the start token and ends with the end token
+// when one was produced.
+func (m *Model) GenerateGreedy(images *tensor.Tensor, opt GenerateOptions) [][]int {
+	defer tensor.NoGrad()()
+	_, tokens := m.Visual.Forward(images)
+	return m.GreedyFromTokens(tokens, opt)
+}
+
+// GreedyFromTokens is GenerateGreedy from image tokens (B, T, D).
+func (m *Model) GreedyFromTokens(imageTokens *tensor.Tensor, opt GenerateOptions) [][]int {
+	opt = opt.withDefaults(m.Config.Text.ContextLength)
+	b := imageTokens.Dim(0)
+	dec := m.NewDecoder(imageTokens, opt.MaxLen)
+	seqs := make([][]int, b)
+	next := make([]int, b)
+	done := make([]bool, b)
+	for i := range seqs {
+		seqs[i] = []int{opt.Start}
+		next[i] = opt.Start
+	}
+	v := m.Config.Multimodal.VocabSize
+	for step := 1; step < opt.MaxLen; step++ {
+		logits := dec.Step(next)
+		all := true
+		for i := 0; i < b; i++ {
+			if done[i] {
+				continue
+			}
+			row := logits[i*v : (i+1)*v]
+			if opt.End >= 0 && opt.End < v && len(seqs[i]) < opt.MinLen {
+				row[opt.End] = float32(math.Inf(-1))
+			}
+			t := argmax(row)
+			seqs[i] = append(seqs[i], t)
+			next[i] = t
+			if t == opt.End {
+				done[i] = true
+			} else {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+	}
+	return seqs
+}
