@@ -373,3 +373,99 @@ avx512_jrnext:
 avx512_done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// B packing for the non-transposed case: kc rows of nPanels·NR floats each
+// (row stride ldb) dealt out to NR-wide micro-panels of kc rows:
+//
+//	for p := 0; p < rows; p++ {
+//		for jp := 0; jp < nPanels; jp++ {
+//			copy(dst[(jp*kc+p)*NR:][:NR], src[p*ldb+jp*NR:][:NR])
+//		}
+//	}
+//
+// Registers: SI source row, DI destination, R8 panel stride (kc·NR·4 bytes),
+// R9 source row stride, CX rows left, DX panels left, R10/R11 row starts.
+
+// func sgemmPackB16AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
+TEXT ·sgemmPackB16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), R10
+	MOVQ src+8(FP), R11
+	MOVQ kc+16(FP), R8
+	SHLQ $6, R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+40(FP), CX
+	TESTQ CX, CX
+	JLE  pb16_done
+
+pb16_row:
+	MOVQ R11, SI
+	MOVQ R10, DI
+	MOVQ nPanels+32(FP), DX
+	TESTQ DX, DX
+	JLE  pb16_next
+
+pb16_panel:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ R8, DI
+	DECQ DX
+	JNZ  pb16_panel
+
+pb16_next:
+	// Next row: source down one row, destination one NR-row further.
+	ADDQ R9, R11
+	ADDQ $64, R10
+	DECQ CX
+	JNZ  pb16_row
+
+pb16_done:
+	VZEROUPPER
+	RET
+
+// func sgemmPackB32AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
+TEXT ·sgemmPackB32AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), R10
+	MOVQ src+8(FP), R11
+	MOVQ kc+16(FP), R8
+	SHLQ $7, R8
+	MOVQ ldb+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+40(FP), CX
+	TESTQ CX, CX
+	JLE  pb32_done
+
+pb32_row:
+	MOVQ R11, SI
+	MOVQ R10, DI
+	MOVQ nPanels+32(FP), DX
+	TESTQ DX, DX
+	JLE  pb32_next
+
+pb32_panel:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	SUBQ $-128, SI
+	ADDQ R8, DI
+	DECQ DX
+	JNZ  pb32_panel
+
+pb32_next:
+	ADDQ R9, R11
+	SUBQ $-128, R10
+	DECQ CX
+	JNZ  pb32_row
+
+pb32_done:
+	VZEROUPPER
+	RET

@@ -7,11 +7,16 @@ package asm
 //go:noescape
 func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
 
+// sgemmPackB12NEON is gemmKernel.packBAsm for nr = 12.
+//
+//go:noescape
+func sgemmPackB12NEON(dst, src *float32, kc, ldb, nPanels, rows int)
+
 // Blocking from BLIS's Cortex-A57 configuration: the 640×12 B micro-panel
 // (30 KiB) fits a 32 KiB L1d, the 120×640 A block a 1 MiB L2 with room.
 var neonGemm = &gemmKernel{
 	name: "neon", mr: 8, nr: 12, mc: 120, kc: 640, nc: 3072,
-	block: sgemmBlockNEON,
+	block: sgemmBlockNEON, packBAsm: sgemmPackB12NEON,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

@@ -179,3 +179,49 @@ jrnext:
 
 done:
 	RET
+
+// B packing for the non-transposed case, NR = 12: kc rows of nPanels·12
+// floats each (row stride ldb) dealt out to 12-wide micro-panels:
+//
+//	for p := 0; p < rows; p++ {
+//		for jp := 0; jp < nPanels; jp++ {
+//			copy(dst[(jp*kc+p)*12:][:12], src[p*ldb+jp*12:][:12])
+//		}
+//	}
+//
+// func sgemmPackB12NEON(dst, src *float32, kc, ldb, nPanels, rows int)
+TEXT ·sgemmPackB12NEON(SB), NOSPLIT, $0-48
+	MOVD dst+0(FP), R10
+	MOVD src+8(FP), R11
+	MOVD kc+16(FP), R2
+	MOVD $48, R8
+	MUL  R2, R8            // panel stride in bytes: kc*48
+	MOVD ldb+24(FP), R9
+	LSL  $2, R9
+	MOVD rows+40(FP), R2   // rows left
+	CMP  $0, R2
+	BLE  pb12_done
+
+pb12_row:
+	MOVD R11, R0
+	MOVD R10, R1
+	MOVD nPanels+32(FP), R3
+	CMP  $0, R3
+	BLE  pb12_next
+
+pb12_panel:
+	VLD1.P 48(R0), [V0.S4, V1.S4, V2.S4]
+	VST1 [V0.S4, V1.S4, V2.S4], (R1)
+	ADD  R8, R1, R1
+	SUBS $1, R3, R3
+	BNE  pb12_panel
+
+pb12_next:
+	// Next row: source down one row, destination one 12-float row further.
+	ADD  R9, R11, R11
+	ADD  $48, R10, R10
+	SUBS $1, R2, R2
+	BNE  pb12_row
+
+pb12_done:
+	RET

@@ -29,6 +29,11 @@ type gemmKernel struct {
 	// row-major B has its own ldb and bstep = nr. c points at C's top-left
 	// element, row stride ldc. Only whole tiles are written.
 	block func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+
+	// packBAsm, if set, packs rows of whole micro-panels of a row-major B
+	// (see gemmKernel.packB): for p < rows, jp < nPanels, row p of panel jp
+	// (nr floats at dst[(jp*kc+p)*nr:]) = src[p*ldb+jp*nr:][:nr].
+	packBAsm func(dst, src *float32, kc, ldb, nPanels, rows int)
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -74,18 +79,21 @@ func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
 	ws := workspaces.Get().(*gemmWorkspace)
 	kc := blockSize(k, kn.kc, 1)
 	mc := gemmRoundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
-	nc := gemmRoundUp(blockSize(n, kn.nc, kn.nr), kn.nr)
+	nc := gemmRoundUp(blockSize(n, kn.ncFor(m), kn.nr), kn.nr)
 	ws.ap = growTo(ws.ap, mc*kc)
 	ws.bp = growTo(ws.bp, nc*kc)
 	ws.tile = growTo(ws.tile, max(kn.mr*nc, mc*kn.nr))
 	return ws
 }
 
-// directB reports whether B is read in place instead of packed: when op(B)
-// is row-major B itself and few row tiles reuse each B micro-panel, packing
-// B would cost as much as the arithmetic.
-func (kn *gemmKernel) directB(transB bool, m int) bool {
-	return !transB && m <= 2*kn.mr
+// ncFor is the B panel width for an m-row GEMM. With few row tiles each
+// packed B micro-panel is used only a few times, right after packing, so
+// the panel is kept small enough to stay in L2 between packing and use.
+func (kn *gemmKernel) ncFor(m int) int {
+	if m > 4*kn.mr {
+		return kn.nc
+	}
+	return max(kn.nr, min(kn.nc, (1<<18)/(4*kn.kc)/kn.nr*kn.nr))
 }
 
 // gemm is the five-loop packed GEMM on one goroutine. m, n, k > 0 and
@@ -97,26 +105,15 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 	mr, nr := kn.mr, kn.nr
 	kcStep := blockSize(k, kn.kc, 1)
 	mcStep := blockSize(m, kn.mc, mr)
-	ncStep := blockSize(n, kn.nc, nr)
-	direct := kn.directB(transB, m)
+	ncStep := blockSize(n, kn.ncFor(m), nr)
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			var bs gemmB
-			if direct {
-				nFull := nc / nr
-				bs = gemmB{b: b[pc*ldb+jc:], ldb: ldb, step: nr}
-				if nc%nr != 0 {
-					bs.edge = ws.bp[:kc*nr]
-					packB(bs.edge, false, b, ldb, pc, jc+nFull*nr, kc, nc-nFull*nr, nr)
-				}
-			} else {
-				packB(ws.bp, transB, b, ldb, pc, jc, kc, nc, nr)
-				bs = gemmB{b: ws.bp, ldb: nr, step: kc * nr}
-				if nc%nr != 0 {
-					bs.edge = ws.bp[nc/nr*kc*nr:]
-				}
+			kn.packB(ws.bp, transB, b, ldb, pc, jc, kc, nc)
+			bs := gemmB{b: ws.bp, ldb: nr, step: kc * nr}
+			if nc%nr != 0 {
+				bs.edge = ws.bp[nc/nr*kc*nr:]
 			}
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
@@ -237,29 +234,40 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int,
 // packB packs the kc×nc panel of op(B) at (pc, jc) into nr-column
 // micro-panels: panel jp/nr holds element (p,j) at jp*kc + p*nr + j, and
 // columns past nc are zero.
-func packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc, nr int) {
+func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+	nr := kn.nr
+	nFull := nc / nr
+	rem := nc - nFull*nr
+	if !transB {
+		// op(B)(p,j) = b[p*ldb+j]: read B row by row (sequential memory),
+		// dealing each row's nr-runs out to the micro-panels.
+		if kn.packBAsm != nil && nFull > 0 {
+			// Whole panels in assembly, about 64K floats per call.
+			rows := max(1, (1<<16)/(nFull*nr))
+			for p0 := 0; p0 < kc; p0 += rows {
+				kn.packBAsm(&dst[p0*nr], &b[(pc+p0)*ldb+jc], kc, ldb, nFull, min(rows, kc-p0))
+			}
+		}
+		for p := 0; p < kc; p++ {
+			off := (pc+p)*ldb + jc
+			row := b[off : off+nc]
+			if kn.packBAsm == nil {
+				for jp := 0; jp < nFull; jp++ {
+					copy(dst[(jp*kc+p)*nr:(jp*kc+p)*nr+nr], row[jp*nr:])
+				}
+			}
+			if rem > 0 {
+				d := dst[(nFull*kc+p)*nr : (nFull*kc+p)*nr+nr]
+				copy(d, row[nFull*nr:])
+				clear(d[rem:])
+			}
+		}
+		return
+	}
+	// op(B)(p,j) = b[j*ldb+p]: each source row scatters with stride nr.
 	for jp := 0; jp < nc; jp += nr {
 		cols := min(nr, nc-jp)
 		d := dst[jp*kc : jp*kc+nr*kc]
-		if !transB {
-			// op(B)(p,j) = b[p*ldb+j]: contiguous runs of nr.
-			off := pc*ldb + jc + jp
-			if cols == nr {
-				for p := 0; p < kc; p++ {
-					copy(d[p*nr:p*nr+nr], b[off:off+nr])
-					off += ldb
-				}
-				continue
-			}
-			for p := 0; p < kc; p++ {
-				dd := d[p*nr : p*nr+nr]
-				copy(dd, b[off:off+cols])
-				clear(dd[cols:])
-				off += ldb
-			}
-			continue
-		}
-		// op(B)(p,j) = b[j*ldb+p]: each source row scatters with stride nr.
 		for jj := 0; jj < cols; jj++ {
 			off := (jc+jp+jj)*ldb + pc
 			src := b[off : off+kc]
