@@ -351,6 +351,21 @@ func TestMalformed(t *testing.T) {
 	if _, err := Read(bytes.NewReader(z), int64(len(z)), "crc.bin"); err == nil || !strings.Contains(err.Error(), "crc.bin: a/data/0") || !strings.Contains(err.Error(), "checksum") {
 		t.Errorf("corrupted storage: %v", err)
 	}
+	// Size claims in zip headers are checked before allocating.
+	for _, method := range []uint16{zip.Store, zip.Deflate} {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: "a/data.pkl", Method: method, CompressedSize64: 3, UncompressedSize64: 1 << 29})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte{1, 2, 3})
+		zw.Close()
+		_, err = Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "lie.bin")
+		if err == nil || !strings.Contains(err.Error(), "lie.bin: a/data.pkl: ") || !strings.Contains(err.Error(), "claims 536870912") {
+			t.Errorf("method %d, size lie: %v", method, err)
+		}
+	}
 	// Every prefix of a real checkpoint fails cleanly.
 	real, err := os.ReadFile("testdata/views.bin")
 	if err != nil {
