@@ -82,11 +82,18 @@ func matchFold(s string, i int, lit string) (int, bool) {
 
 var contractions = [...]string{"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}
 
+// Whether '<' and '\'' match anything but themselves (they do not in the
+// regex version the tables come from; the checks keep the code general).
+var (
+	ltFolds    = len(foldSet['<']) > 0
+	quoteFolds = len(foldSet['\'']) > 0
+)
+
 // nextWord returns the end of the pattern's match starting at s[i], or -1 if
 // no alternative matches there.
 func nextWord(s string, i int) int {
 	c := s[i]
-	if c == '<' || foldSet['<'] != nil {
+	if c == '<' || ltFolds {
 		if end, ok := matchFold(s, i, sotText); ok {
 			return end
 		}
@@ -94,7 +101,7 @@ func nextWord(s string, i int) int {
 			return end
 		}
 	}
-	if c == '\'' || foldSet['\''] != nil {
+	if c == '\'' || quoteFolds {
 		for _, lit := range contractions {
 			if end, ok := matchFold(s, i, lit); ok {
 				return end
