@@ -82,8 +82,9 @@ func matchFold(s string, i int, lit string) (int, bool) {
 
 var contractions = [...]string{"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}
 
-// Whether '<' and '\” match anything but themselves (they do not in the
-// regex version the tables come from; the checks keep the code general).
+// Whether '<' and the apostrophe match anything but themselves (they do
+// not in the regex version the tables come from; the checks keep the code
+// general).
 var (
 	ltFolds    = len(foldSet['<']) > 0
 	quoteFolds = len(foldSet['\'']) > 0
