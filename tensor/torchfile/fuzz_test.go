@@ -90,3 +90,31 @@ func TestFuzzSeedsLoad(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRead feeds whole archives to Read: corrupt zips, lying headers and
+// hostile pickles must all come back as errors.
+func FuzzRead(f *testing.F) {
+	for _, file := range []string{"views.bin", "views_p4.bin"} {
+		b, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(zipFile(f, map[string][]byte{
+		"a/data.pkl":  stateDictPickle(func(p pk) pk { return p.str("w").tensor("0", 2, 0, []int32{2}, []int32{1}) }),
+		"a/data/0":    f32bytes(1, 2),
+		"a/byteorder": []byte("big"),
+	}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.bin")
+		if err != nil {
+			return
+		}
+		for i := range ts {
+			if len(ts[i].Raw()) != ts[i].NumElements()*ts[i].DType.Size() {
+				t.Fatalf("%q: %d bytes for shape %v of %s", ts[i].Name, len(ts[i].Raw()), ts[i].Shape, ts[i].DType)
+			}
+		}
+	})
+}
