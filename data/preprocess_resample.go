@@ -1,6 +1,11 @@
 package data
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
 
 // This file reproduces Pillow's Image.resize(..., BICUBIC) (libImaging/Resample.c)
 // and its nearest-neighbour scaling (used for palette images), bit for bit:
@@ -151,7 +156,8 @@ func pilRound(f float64) int32 {
 
 // resample8 resizes the w×h image src (c interleaved 8-bit channels, row stride
 // w*c) to nw×nh with Pillow's bicubic and returns the window (ox, oy, ow, oh)
-// of the result, c channels interleaved, row stride ow*c.
+// of the result, c channels interleaved, row stride ow*c. Rows are split across
+// goroutines when the work is large; the result does not depend on the split.
 func resample8(src []uint8, w, h, c, nw, nh, ox, oy, ow, oh int) []uint8 {
 	needH := nw != w
 	needV := nh != h
@@ -165,51 +171,118 @@ func resample8(src []uint8, w, h, c, nw, nh, ox, oy, ow, oh int) []uint8 {
 	}
 
 	// Horizontal pass: rows first..last-1, output columns ox..ox+ow-1.
-	var tmp []uint8
+	rs := ow * c
+	tmp := make([]uint8, (last-first)*rs)
 	if needH {
 		ht := newPilTaps(w, nw, ox, ox+ow, true)
-		tmp = make([]uint8, (last-first)*ow*c)
-		for y := first; y < last; y++ {
-			row := src[y*w*c : (y+1)*w*c]
-			out := tmp[(y-first)*ow*c : (y-first+1)*ow*c]
-			for i := 0; i < ow; i++ {
-				k := ht.fixed[i*ht.ksize : i*ht.ksize+ht.count[i]]
-				p := row[ht.start[i]*c:]
-				for ch := 0; ch < c; ch++ {
-					ss := int32(1 << (pilPrecisionBits - 1))
-					for x, kv := range k {
-						ss += int32(p[x*c+ch]) * kv
-					}
-					out[i*c+ch] = pilClip8(ss)
-				}
+		parallelRows(last-first, (last-first)*rs*ht.ksize, func(y0, y1 int) {
+			for y := first + y0; y < first+y1; y++ {
+				horizontal8(tmp[(y-first)*rs:(y-first+1)*rs], src[y*w*c:(y+1)*w*c], c, ht)
 			}
-		}
+		})
 	} else {
-		tmp = make([]uint8, (last-first)*ow*c)
 		for y := first; y < last; y++ {
-			copy(tmp[(y-first)*ow*c:(y-first+1)*ow*c], src[(y*w+ox)*c:(y*w+ox+ow)*c])
+			copy(tmp[(y-first)*rs:(y-first+1)*rs], src[(y*w+ox)*c:(y*w+ox+ow)*c])
 		}
 	}
 	if !needV {
 		return tmp
 	}
 
-	// Vertical pass.
-	dst := make([]uint8, oh*ow*c)
-	rs := ow * c
-	for j := 0; j < oh; j++ {
-		k := vt.fixed[j*vt.ksize : j*vt.ksize+vt.count[j]]
-		y0 := vt.start[j] - first
-		out := dst[j*rs : (j+1)*rs]
-		for xc := 0; xc < rs; xc++ {
-			ss := int32(1 << (pilPrecisionBits - 1))
-			for y, kv := range k {
-				ss += int32(tmp[(y0+y)*rs+xc]) * kv
+	// Vertical pass: each output row accumulates whole input rows.
+	dst := make([]uint8, oh*rs)
+	parallelRows(oh, oh*rs*vt.ksize, func(j0, j1 int) {
+		acc := make([]int32, rs)
+		for j := j0; j < j1; j++ {
+			k := vt.fixed[j*vt.ksize : j*vt.ksize+vt.count[j]]
+			y0 := vt.start[j] - first
+			for i := range acc {
+				acc[i] = 1 << (pilPrecisionBits - 1)
 			}
-			out[xc] = pilClip8(ss)
+			for y, kv := range k {
+				row := tmp[(y0+y)*rs : (y0+y+1)*rs]
+				row = row[:len(acc)]
+				for i, v := range row {
+					acc[i] += int32(v) * kv
+				}
+			}
+			out := dst[j*rs : (j+1)*rs]
+			out = out[:len(acc)]
+			for i, v := range acc {
+				out[i] = pilClip8(v)
+			}
 		}
-	}
+	})
 	return dst
+}
+
+// horizontal8 resamples one row of c-channel pixels with the taps t.
+func horizontal8(out, row []uint8, c int, t *pilTaps) {
+	const half = 1 << (pilPrecisionBits - 1)
+	n := t.hi - t.lo
+	switch c {
+	case 1:
+		for i := 0; i < n; i++ {
+			k := t.fixed[i*t.ksize : i*t.ksize+t.count[i]]
+			p := row[t.start[i]:]
+			p = p[:len(k)]
+			s0 := int32(half)
+			for x, kv := range k {
+				s0 += int32(p[x]) * kv
+			}
+			out[i] = pilClip8(s0)
+		}
+	case 3:
+		for i := 0; i < n; i++ {
+			k := t.fixed[i*t.ksize : i*t.ksize+t.count[i]]
+			p := row[3*t.start[i]:]
+			p = p[:3*len(k)]
+			s0, s1, s2 := int32(half), int32(half), int32(half)
+			for x, kv := range k {
+				q := p[3*x : 3*x+3 : 3*x+3]
+				s0 += int32(q[0]) * kv
+				s1 += int32(q[1]) * kv
+				s2 += int32(q[2]) * kv
+			}
+			o := out[3*i : 3*i+3 : 3*i+3]
+			o[0], o[1], o[2] = pilClip8(s0), pilClip8(s1), pilClip8(s2)
+		}
+	case 4:
+		for i := 0; i < n; i++ {
+			k := t.fixed[i*t.ksize : i*t.ksize+t.count[i]]
+			p := row[4*t.start[i]:]
+			p = p[:4*len(k)]
+			s0, s1, s2, s3 := int32(half), int32(half), int32(half), int32(half)
+			for x, kv := range k {
+				q := p[4*x : 4*x+4 : 4*x+4]
+				s0 += int32(q[0]) * kv
+				s1 += int32(q[1]) * kv
+				s2 += int32(q[2]) * kv
+				s3 += int32(q[3]) * kv
+			}
+			o := out[4*i : 4*i+4 : 4*i+4]
+			o[0], o[1], o[2], o[3] = pilClip8(s0), pilClip8(s1), pilClip8(s2), pilClip8(s3)
+		}
+	default:
+		panic(fmt.Sprintf("data: horizontal8: %d channels", c))
+	}
+}
+
+// parallelRows calls fn on consecutive row ranges covering 0..n, on up to
+// GOMAXPROCS goroutines when work (multiply-adds) is large enough to pay for them.
+func parallelRows(n, work int, fn func(r0, r1 int)) {
+	const minWork = 1 << 20
+	workers := min(runtime.GOMAXPROCS(0), n, max(1, work/minWork))
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		r0, r1 := i*n/workers, (i+1)*n/workers
+		wg.Go(func() { fn(r0, r1) })
+	}
+	wg.Wait()
 }
 
 // resample32 is resample8 for one channel of 32-bit integers (Pillow mode "I"):
