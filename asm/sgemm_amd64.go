@@ -21,17 +21,24 @@ func sgemmPackB16AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
 //go:noescape
 func sgemmPackB32AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
 
+// sgemmPackBT8AVX2 is gemmKernel.packBTAsm (8×8 AVX transposes).
+//
+//go:noescape
+func sgemmPackBT8AVX2(dst, src *float32, ldb, ldd, kBlocks int)
+
 // Blocking for Zen 3 (32 KiB L1d, 512 KiB L2 per core): the 256×16 B
 // micro-panel fills half of L1, the 144×256 A block under a third of L2.
 var avx2Gemm = &gemmKernel{
 	name: "avx2", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
 	block: sgemmBlockAVX2, packBAsm: sgemmPackB16AVX2,
+	packBTAsm: sgemmPackBT8AVX2,
 }
 
 // The 192×32 B micro-panel (24 KiB) stays in a 32–48 KiB L1d.
 var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 192, nc: 4096,
 	block: sgemmBlockAVX512, packBAsm: sgemmPackB32AVX2,
+	packBTAsm: sgemmPackBT8AVX2,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

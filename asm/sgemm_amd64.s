@@ -469,3 +469,100 @@ pb32_next:
 pb32_done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// B packing for the transposed case (B stored n×k): an 8×8 transpose per
+// step. Rows j = 0..7 of the stored B (stride ldb) become columns of the
+// packed panel (row stride ldd):
+//
+//	for q := 0; q < kBlocks; q++ {
+//		for r := 0; r < 8; r++ {      // packed row p = 8q + r
+//			for j := 0; j < 8; j++ {
+//				dst[(8*q+r)*ldd+j] = src[j*ldb+8*q+r]
+//			}
+//		}
+//	}
+//
+// Y0..Y7 are loaded with rows j = 0..7; unpack-low/high of pairs of floats,
+// then of pairs of doubles, give 4×4 transposes inside each 128-bit lane, and
+// VPERM2F128 joins the lanes.
+
+// func sgemmPackBT8AVX2(dst, src *float32, ldb, ldd, kBlocks int)
+TEXT ·sgemmPackBT8AVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R9
+	SHLQ $2, R9              // source row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	MOVQ ldd+24(FP), R8
+	SHLQ $2, R8              // packed row stride in bytes
+	LEAQ (R8)(R8*2), R12     // 3 packed rows
+	MOVQ kBlocks+32(FP), CX
+	TESTQ CX, CX
+	JLE  pbt_done
+
+pbt_loop:
+	// Load rows j = 0..7, elements 8q..8q+7. R11 = row 5.
+	LEAQ (SI)(R9*4), R11
+	ADDQ R9, R11
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R9*1), Y1
+	VMOVUPS (SI)(R9*2), Y2
+	VMOVUPS (SI)(R10*1), Y3
+	VMOVUPS (SI)(R9*4), Y4
+	VMOVUPS (R11), Y5
+	VMOVUPS (R11)(R9*1), Y6
+	VMOVUPS (R11)(R9*2), Y7
+
+	// Interleave float pairs: Y8 = [r0.0 r1.0 r0.1 r1.1 | r0.4 r1.4 r0.5 r1.5] ...
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	// Interleave double pairs: Y0 = [r0..3 at p0 | r0..3 at p4], Y1 = p1|p5,
+	// Y2 = p2|p6, Y3 = p3|p7; Y4..Y7 the same for rows 4..7.
+	VUNPCKLPD Y10, Y8, Y0
+	VUNPCKHPD Y10, Y8, Y1
+	VUNPCKLPD Y11, Y9, Y2
+	VUNPCKHPD Y11, Y9, Y3
+	VUNPCKLPD Y14, Y12, Y4
+	VUNPCKHPD Y14, Y12, Y5
+	VUNPCKLPD Y15, Y13, Y6
+	VUNPCKHPD Y15, Y13, Y7
+
+	// Join lanes: packed row p = [rows 0..3 | rows 4..7] at element p.
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	// Store packed rows 8q..8q+7. R11 = packed row 5.
+	LEAQ (DI)(R8*4), R11
+	ADDQ R8, R11
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R8*1)
+	VMOVUPS Y10, (DI)(R8*2)
+	VMOVUPS Y11, (DI)(R12*1)
+	VMOVUPS Y12, (DI)(R8*4)
+	VMOVUPS Y13, (R11)
+	VMOVUPS Y14, (R11)(R8*1)
+	VMOVUPS Y15, (R11)(R8*2)
+
+	// Next 8 elements of the source rows, next 8 packed rows.
+	ADDQ $32, SI
+	LEAQ (DI)(R8*8), DI
+	DECQ CX
+	JNZ  pbt_loop
+
+pbt_done:
+	VZEROUPPER
+	RET

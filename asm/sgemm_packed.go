@@ -34,6 +34,11 @@ type gemmKernel struct {
 	// (see gemmKernel.packB): for p < rows, jp < nPanels, row p of panel jp
 	// (nr floats at dst[(jp*kc+p)*nr:]) = src[p*ldb+jp*nr:][:nr].
 	packBAsm func(dst, src *float32, kc, ldb, nPanels, rows int)
+
+	// packBTAsm, if set, transposes 8 rows of a stored n×k B into 8
+	// columns of a packed panel, 8×8 at a time: for q < kBlocks, r < 8,
+	// j < 8: dst[(8q+r)*ldd+j] = src[j*ldb+8q+r]. Needs nr%8 == 0.
+	packBTAsm func(dst, src *float32, ldb, ldd, kBlocks int)
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -264,8 +269,26 @@ func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc
 		}
 		return
 	}
-	// op(B)(p,j) = b[j*ldb+p]: each source row scatters with stride nr.
-	for jp := 0; jp < nc; jp += nr {
+	// op(B)(p,j) = b[j*ldb+p]: a transpose.
+	jp0 := 0
+	if kn.packBTAsm != nil && kc >= 8 {
+		// Whole panels: 8×8 blocks in assembly, the last kc%8 rows in Go.
+		kFull := kc &^ 7
+		for ; jp0+nr <= nc; jp0 += nr {
+			d := dst[jp0*kc : jp0*kc+nr*kc]
+			for g := 0; g < nr; g += 8 {
+				kn.packBTAsm(&d[g], &b[(jc+jp0+g)*ldb+pc], ldb, nr, kFull/8)
+			}
+			for jj := 0; jj < nr; jj++ {
+				off := (jc+jp0+jj)*ldb + pc
+				for p := kFull; p < kc; p++ {
+					d[p*nr+jj] = b[off+p]
+				}
+			}
+		}
+	}
+	// Go: each source row scatters with stride nr.
+	for jp := jp0; jp < nc; jp += nr {
 		cols := min(nr, nc-jp)
 		d := dst[jp*kc : jp*kc+nr*kc]
 		for jj := 0; jj < cols; jj++ {
