@@ -338,3 +338,62 @@ func TestAttentionPanics(t *testing.T) {
 		AttentionForward(make([]float32, 4), nil, make([]float32, 4), make([]float32, 6), make([]float32, 6), 1, 1, 2, 3, 2, 1, false, make([]float32, 5), 6)
 	})
 }
+
+// TestAttnGemm checks the tile product kernels directly against a float64
+// product: shapes on and off the SIMD kernels' 4×16 grid, k = 0, padded
+// strides whose gaps hold guard NaNs, and both overwrite and accumulate.
+func TestAttnGemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	forLevels(t, func(t *testing.T, l Level) {
+		for _, m := range []int{1, 3, 4, 8, 12, 36} {
+			for _, n := range []int{1, 15, 16, 32, 48, 80} {
+				for _, k := range []int{0, 1, 5, 64, 67} {
+					for _, acc := range []bool{false, true} {
+						lda, ldb, ldc := k+3, n+5, n+7
+						a := make([]float32, m*lda)
+						b := make([]float32, max(k, 1)*ldb)
+						c := make([]float32, m*ldc)
+						for i := range a {
+							a[i] = randn(rng)
+						}
+						for i := range b {
+							b[i] = randn(rng)
+						}
+						c0 := make([]float32, len(c))
+						for i := range c {
+							c[i] = float32(math.NaN())
+							if i%ldc < n {
+								c[i] = randn(rng)
+							}
+							c0[i] = c[i]
+						}
+						attnGemm(l, c, ldc, a, lda, b, ldb, m, n, k, acc)
+						for i := range m {
+							for j := range ldc {
+								got := c[i*ldc+j]
+								if j >= n {
+									if got == got {
+										t.Fatalf("m%d n%d k%d: stride gap C[%d][%d] written", m, n, k, i, j)
+									}
+									continue
+								}
+								want, mag := 0.0, 0.0
+								if acc {
+									want, mag = float64(c0[i*ldc+j]), math.Abs(float64(c0[i*ldc+j]))
+								}
+								for p := range k {
+									pr := float64(a[i*lda+p]) * float64(b[p*ldb+j])
+									want += pr
+									mag += math.Abs(pr)
+								}
+								if math.Abs(float64(got)-want) > reductionTol(k+1, mag) {
+									t.Fatalf("%v m%d n%d k%d acc=%v: C[%d][%d] = %v, want %v", l, m, n, k, acc, i, j, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
