@@ -94,7 +94,9 @@ func (o ImageOptions) PreprocessFile(path string) ([]float32, error) {
 // (Pillow resizes mode "1" with nearest neighbour), a grey or RGB PNG with a tRNS
 // colour key stays opaque (Pillow ignores it when converting to RGB), a GIF or
 // BMP whose palette is the grey ramp becomes *image.Gray (Pillow opens it as "L"),
-// and a lossy WebP becomes *image.NRGBA converted from its limited-range YUV as
+// a GIF's transparent palette entry keeps its stored colour (Go's decoder would
+// make it transparent black; Pillow's convert("RGB") uses the colour), and a
+// lossy WebP becomes *image.NRGBA converted from its limited-range YUV as
 // libwebp does (Go's YCbCr type would be read as full-range JPEG YCbCr).
 func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err error) {
 	defer func() {
@@ -128,7 +130,13 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 	case "png":
 		img, err = png.Decode(full)
 	case "gif":
-		img, err = gif.Decode(full)
+		// Keep the bytes up to the first frame's colour table: Go's decoder
+		// replaces the transparent palette entry, Pillow keeps its colour.
+		var prefix bytes.Buffer
+		img, err = gif.Decode(io.TeeReader(full, &limitedBuffer{b: &prefix, n: 1 << 20}))
+		if err == nil {
+			restoreGIFTransparentColour(img, prefix.Bytes())
+		}
 	case "bmp":
 		img, err = bmp.Decode(full)
 	case "tiff":
@@ -165,6 +173,82 @@ func (e *eofReader) Read(p []byte) (int, error) {
 		e.eof = true
 	}
 	return n, err
+}
+
+// limitedBuffer keeps the first n bytes written to it and discards the rest.
+type limitedBuffer struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.n - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// restoreGIFTransparentColour puts back the colour of the first frame's
+// transparent palette entry, which Go's decoder replaces with transparent black;
+// Pillow's convert("RGB") of a GIF uses the stored colour. data is the start of
+// the file; nothing changes if it cannot be parsed.
+func restoreGIFTransparentColour(img image.Image, data []byte) {
+	m, ok := img.(*image.Paletted)
+	if !ok || len(data) < 13 {
+		return
+	}
+	table := func(at, flags int) ([]byte, int, bool) {
+		if flags&0x80 == 0 {
+			return nil, at, true
+		}
+		n := 3 << (flags&7 + 1)
+		if at+n > len(data) {
+			return nil, at, false
+		}
+		return data[at : at+n], at + n, true
+	}
+	global, i, ok := table(13, int(data[10]))
+	if !ok {
+		return
+	}
+	trans := -1
+	for i < len(data) {
+		switch data[i] {
+		case 0x21: // extension: label, then sub-blocks
+			if i+1 >= len(data) {
+				return
+			}
+			if data[i+1] == 0xf9 && i+6 < len(data) && data[i+2] == 4 {
+				trans = -1
+				if data[i+3]&1 != 0 {
+					trans = int(data[i+6])
+				}
+			}
+			i += 2
+			for i < len(data) && data[i] != 0 {
+				i += int(data[i]) + 1
+			}
+			i++
+		case 0x2c: // first image descriptor
+			if i+10 > len(data) {
+				return
+			}
+			local, _, ok := table(i+10, int(data[i+9]))
+			if !ok {
+				return
+			}
+			pal := global
+			if local != nil {
+				pal = local
+			}
+			if trans >= 0 && trans < len(m.Palette) && 3*trans+2 < len(pal) {
+				m.Palette[trans] = color.RGBA{pal[3*trans], pal[3*trans+1], pal[3*trans+2], 0xff}
+			}
+			return
+		default:
+			return
+		}
+	}
 }
 
 // isTruncation reports whether err is how a decoder reports data that ended

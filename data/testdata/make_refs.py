@@ -7,7 +7,7 @@ Run from the repository root with Debian's Python (Pillow 9.4, numpy):
     /usr/bin/python3 data/testdata/make_refs.py
 
 It first writes the variants that Go cannot encode (JPEG with other chroma
-subsamplings, progressive and CMYK JPEG, WebP, 1-bit PNG) into
+subsamplings, progressive and CMYK JPEG, WebP, 1-bit PNG, GIF with transparency) into
 data/testdata/variants/, then, for every file there, the output of open_clip's
 image_transform(S, is_train=False) with S = 64:
 
@@ -58,6 +58,10 @@ def make_pillow_variants():
     alpha = Image.linear_gradient("L").resize(rgba.size)
     rgba.putalpha(alpha)
     rgba.save(os.path.join(VARIANTS, "pil_alpha_lossy.webp"), quality=85)
+    # A GIF with a transparent palette entry that many pixels use (Pillow keeps
+    # the entry's colour when converting to RGB).
+    p = coffee.crop((300, 100, 460, 220)).quantize(64)
+    p.save(os.path.join(VARIANTS, "pil_transparent.gif"), transparency=p.getpixel((80, 60)))
     astronaut.crop((0, 0, 256, 192)).convert("L").convert("1").save(os.path.join(VARIANTS, "pil_bilevel.png"))
 
 
