@@ -15,9 +15,10 @@ import (
 // Every sample is a pure function of (split seed, index): Sample(i) draws from a
 // random stream seeded by the split and i alone, so it does not depend on which
 // samples were drawn before, on the goroutine drawing it, or on the data-parallel
-// rank. The same holds for one architecture; Go may fuse floating-point
-// multiply-adds differently on others, which can change an anti-aliased edge
-// pixel by one level.
+// rank. Scenes and captions are the same on every architecture (the scene
+// arithmetic rounds every product); rendered pixels are the same on one
+// architecture, while Go may fuse the renderer's multiply-adds differently on
+// others, which can change an anti-aliased edge pixel by one level.
 //
 // Captions. A single object is "a <size> <colour> <shape>". Two or three objects
 // of identical attributes are counted: "two small green stars". Distinct objects
@@ -157,7 +158,7 @@ type Object struct {
 }
 
 // extent is the radius of the circle around the centre that holds the shape.
-func (o *Object) extent() float64 { return o.R * shapeExtent[o.Shape] }
+func (o *Object) extent() float64 { return float64(o.R * shapeExtent[o.Shape]) }
 
 // Shape geometry relative to the nominal radius R.
 var shapeExtent = [numShapes]float64{
@@ -533,7 +534,7 @@ func (r *synthRNG) u64() uint64 { return r.p.Uint64() }
 func (r *synthRNG) float() float64 { return float64(r.p.Uint64()>>11) * 0x1p-53 }
 
 // uniform returns a uniform value in [lo, hi).
-func (r *synthRNG) uniform(lo, hi float64) float64 { return lo + (hi-lo)*r.float() }
+func (r *synthRNG) uniform(lo, hi float64) float64 { return lo + float64((hi-lo)*r.float()) }
 
 // intn returns a uniform int in [0, n) for small n.
 func (r *synthRNG) intn(n int) int { return int((r.p.Uint64() >> 32) * uint64(n) >> 32) }
@@ -643,8 +644,8 @@ func (s *Synth) scene(r *synthRNG, single bool) Scene {
 // place positions the objects of sc; false if no placement was found.
 func (s *Synth) place(r *synthRNG, sc *Scene) bool {
 	size := float64(s.cfg.ImageSize)
-	margin := 0.02 * size
-	gap := 0.03 * size
+	margin := float64(0.02 * size)
+	gap := float64(0.03 * size)
 	obj := sc.Objects
 	inside := func(o *Object) bool {
 		e := o.extent() + margin
@@ -660,7 +661,7 @@ func (s *Synth) place(r *synthRNG, sc *Scene) bool {
 	}
 	apart := func(k int) bool {
 		for j := 0; j < k; j++ {
-			if math.Hypot(obj[k].X-obj[j].X, obj[k].Y-obj[j].Y) < obj[k].extent()+obj[j].extent()+gap {
+			if dist2(&obj[k], &obj[j]) < sq(obj[k].extent()+obj[j].extent()+gap) {
 				return false
 			}
 		}
@@ -690,8 +691,8 @@ func (s *Synth) place(r *synthRNG, sc *Scene) bool {
 				}
 				o := &obj[k]
 				minSep := o.extent() + hub.extent() + gap
-				sep := r.uniform(minSep, minSep+0.3*size)
-				perp := r.uniform(-0.45, 0.45) * sep
+				sep := r.uniform(minSep, minSep+float64(0.3*size))
+				perp := float64(r.uniform(-0.45, 0.45) * sep)
 				switch rel {
 				case LeftOf:
 					o.X, o.Y = hub.X-sep, hub.Y+perp
@@ -704,7 +705,7 @@ func (s *Synth) place(r *synthRNG, sc *Scene) bool {
 				}
 				ok = inside(o)
 				if ok && k == 2 {
-					ok = math.Hypot(o.X-obj[0].X, o.Y-obj[0].Y) >= o.extent()+obj[0].extent()+gap
+					ok = dist2(o, &obj[0]) >= sq(o.extent()+obj[0].extent()+gap)
 				}
 			}
 		}
@@ -714,6 +715,13 @@ func (s *Synth) place(r *synthRNG, sc *Scene) bool {
 	}
 	return false
 }
+
+// sq and dist2 round every product (explicit conversions forbid fused
+// multiply-adds), so placement decisions, and with them the scenes and
+// captions, are the same on every architecture.
+func sq(x float64) float64 { return float64(x * x) }
+
+func dist2(a, b *Object) float64 { return sq(a.X-b.X) + sq(a.Y-b.Y) }
 
 func (s *Synth) caption(sc *Scene) string {
 	var b strings.Builder

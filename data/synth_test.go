@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"image/draw"
 	"image/png"
@@ -521,6 +522,26 @@ func BenchmarkSynth(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 			})
+		}
+	}
+}
+
+// TestSynthHeldOutSnapshot pins the held-out captions of each difficulty (a
+// hash recorded from this generator). It is a change detector, not a
+// correctness check: held-out metrics are comparable across commits only while
+// the held-out split stays the same. If the generator is changed on purpose,
+// update the hashes and say in the commit that held-out results changed.
+func TestSynthHeldOutSnapshot(t *testing.T) {
+	want := map[Difficulty]uint64{
+		SynthEasy:    0x4dd41c4b4aa1da1a,
+		SynthDefault: 0xef681d89dae4b2f1,
+		SynthHard:    0x943273f5d9ae4a2d,
+	}
+	for d, w := range want {
+		h := fnv.New64a()
+		h.Write([]byte(strings.Join(newTestSynth(t, SynthConfig{Difficulty: d}).HeldOut().Captions(), "\n")))
+		if got := h.Sum64(); got != w {
+			t.Errorf("%v: held-out captions hash %#x, recorded %#x: the held-out split changed", d, got, w)
 		}
 	}
 }
