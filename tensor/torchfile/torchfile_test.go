@@ -156,6 +156,27 @@ func TestViews(t *testing.T) {
 	if h, err := m["bf16"].BF16(); err != nil || len(h) != 15 {
 		t.Errorf("bf16: %v %v", h, err)
 	}
+	// Float32ToF16 and Float32ToBF16 round as torch's .half() and .bfloat16().
+	src := m["round_src"].Float32()
+	f16, err := m["round_f16"].F16()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf16, err := m["round_bf16"].BF16()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src) < 200 || len(f16) != len(src) || len(bf16) != len(src) {
+		t.Fatalf("round_*: %d, %d, %d values", len(src), len(f16), len(bf16))
+	}
+	for i, v := range src {
+		if h := safetensors.Float32ToF16(v); h != f16[i] {
+			t.Errorf("Float32ToF16(%g) = %#04x, torch %#04x", v, h, f16[i])
+		}
+		if h := safetensors.Float32ToBF16(v); h != bf16[i] {
+			t.Errorf("Float32ToBF16(%g) = %#04x, torch %#04x", v, h, bf16[i])
+		}
+	}
 	// transposed is base.t() with base = arange(60).reshape(6, 10)*0.5 - 7.
 	tr := m["transposed"].Float32()
 	if !slices.Equal(m["transposed"].Shape, []int{10, 6}) || tr[1] != 10*0.5-7 || tr[6] != 1*0.5-7 {

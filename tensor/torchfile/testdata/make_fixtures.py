@@ -17,7 +17,8 @@ Outputs (all written by torch.save with its default zip format):
   views.bin       tensors saved as views of larger storages: transposed, sliced with
                   an offset and steps, expanded (stride 0), two views sharing one
                   storage, a 0-d tensor, bfloat16, float16, float64, int64, bool, and
-                  a transposed nn.Parameter
+                  a transposed nn.Parameter, and round_src (float32 edge cases
+                  and random values) with torch's round_f16 and round_bf16 of it
   views_p1.bin, views_p4.bin
                   views.bin written with pickle protocols 1 and 4 (default is 2)
   views_expected.safetensors
@@ -29,6 +30,7 @@ import json
 import os
 import struct
 
+import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -121,6 +123,16 @@ def main():
     views["bool"] = torch.tensor([True, False, True, True])
     # An nn.Parameter pickles through torch._utils._rebuild_parameter.
     views["param"] = torch.nn.Parameter(torch.randn(3, 2).t())
+    # Rounding checks: float32 values (random magnitudes, exact ties, overflow and
+    # subnormal edges) with torch's float16 and bfloat16 conversions of them.
+    edges = [1 + 2.0**-11, 1 + 3 * 2.0**-11, 2.0**-25, 3 * 2.0**-25, 2.0**-26, 1023.5 * 2.0**-24,
+             65504.0, 65519.0, 65520.0, 70000.0, -65520.0, 1e-8, -0.0, 0.0]
+    bits = np.array([0x3F808000, 0x3F818000, 0x7F7FFFFF, 0x00000001, 0x807FFFFF, 0x477FF000], dtype=np.uint32)
+    src = torch.cat([torch.tensor(edges, dtype=torch.float32), torch.from_numpy(bits.view(np.float32)),
+                     torch.randn(200) * torch.exp2(torch.randint(-30, 20, (200,)).float())])
+    views["round_src"] = src
+    views["round_f16"] = src.half()
+    views["round_bf16"] = src.bfloat16()
     torch.save(views, os.path.join(HERE, "views.bin"))
     # The same under other pickle protocols: 1 (INT for bools, no PROTO) and 4
     # (FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL).
