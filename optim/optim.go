@@ -33,8 +33,9 @@
 // summed in a fixed order.
 //
 // Step allocates nothing after the first call; elementwise updates (AdamW,
-// SGD) are split into chunks run on up to GOMAXPROCS goroutines, Adafactor
-// runs one parameter per goroutine, largest first.
+// SGD) are split into chunks run on up to GOMAXPROCS goroutines (the caller
+// and a pool of helpers the package starts once and keeps), Adafactor runs
+// one parameter per goroutine, largest first.
 package optim
 
 import (
@@ -152,16 +153,16 @@ type item struct{ p, lo, hi int }
 // (A variable so that tests can force many small items.)
 var chunk = 1 << 15
 
-// runner runs a fixed list of work items on up to GOMAXPROCS goroutines.
-// Items are claimed through an atomic counter; the split never depends on
-// the number of goroutines, so results do not either.
+// runner runs a fixed list of work items on the calling goroutine and up to
+// GOMAXPROCS−1 pool workers. Items are claimed through an atomic counter;
+// the split never depends on the number of goroutines, so results do not
+// either.
 type runner struct {
 	items []item
 	total int // values over all items
 	fn    func(item)
 	next  atomic.Int64
 	wg    sync.WaitGroup
-	work  func() // r.worker, bound once so that starting goroutines does not allocate
 }
 
 // newElementwise splits every parameter into chunks of at most chunk values.
@@ -173,7 +174,6 @@ func newElementwise(ps []param, fn func(item)) *runner {
 		}
 		r.total += ps[i].n
 	}
-	r.work = r.worker
 	return r
 }
 
@@ -185,7 +185,6 @@ func newPerParam(ps []param, fn func(item)) *runner {
 		r.total += ps[i].n
 	}
 	sort.SliceStable(r.items, func(a, b int) bool { return r.items[a].hi > r.items[b].hi })
-	r.work = r.worker
 	return r
 }
 
@@ -194,25 +193,21 @@ func newPerParam(ps []param, fn func(item)) *runner {
 var serialBelow = 1 << 16
 
 func (r *runner) run() {
-	workers := min(runtime.GOMAXPROCS(0), len(r.items))
-	if workers <= 1 || r.total < serialBelow {
+	helpers := min(runtime.GOMAXPROCS(0), len(r.items)) - 1
+	if helpers <= 0 || r.total < serialBelow {
 		for _, it := range r.items {
 			r.fn(it)
 		}
 		return
 	}
+	startWorkers(helpers)
 	r.next.Store(0)
-	r.wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		go r.work()
+	r.wg.Add(helpers)
+	for range helpers {
+		workers.tasks <- r
 	}
 	r.loop()
 	r.wg.Wait()
-}
-
-func (r *runner) worker() {
-	defer r.wg.Done()
-	r.loop()
 }
 
 func (r *runner) loop() {
@@ -222,6 +217,39 @@ func (r *runner) loop() {
 			return
 		}
 		r.fn(r.items[i])
+	}
+}
+
+// workers is the package's pool of helper goroutines. They are started on
+// first need (never more than GOMAXPROCS−1 of them at a time in use) and
+// then wait for work for the life of the process, so a step starts no
+// goroutine and allocates nothing. A helper that picks up a runner after
+// the caller has claimed every item just signals done.
+var workers struct {
+	started atomic.Int32
+	mu      sync.Mutex
+	tasks   chan *runner
+}
+
+func startWorkers(n int) {
+	if int(workers.started.Load()) >= n {
+		return
+	}
+	workers.mu.Lock()
+	defer workers.mu.Unlock()
+	if workers.tasks == nil {
+		workers.tasks = make(chan *runner, 256)
+	}
+	for int(workers.started.Load()) < n {
+		workers.started.Add(1)
+		go worker(workers.tasks)
+	}
+}
+
+func worker(tasks <-chan *runner) {
+	for r := range tasks {
+		r.loop()
+		r.wg.Done()
 	}
 }
 
