@@ -3,6 +3,8 @@ package data
 import (
 	"fmt"
 	"image"
+	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -82,4 +84,40 @@ func badEntry(log *SkipLog, skipBad bool, err error) error {
 		return nil
 	}
 	return err
+}
+
+// OpenOptions configures OpenDataset.
+type OpenOptions struct {
+	// ImageRoot is the directory COCO file_name paths are relative to; default
+	// the directory of the annotations file.
+	ImageRoot string
+	// Sep, ImageKey and CaptionKey configure captions files (see TSVOptions).
+	Sep                  rune
+	ImageKey, CaptionKey string
+	// SkipBad skips and counts bad entries instead of failing.
+	SkipBad bool
+	// Image configures decoding (the pixel limit).
+	Image ImageOptions
+}
+
+// OpenDataset opens a file dataset by the form of its path: webdataset shards
+// for a name ending in .tar or a brace/"::" pattern (ExpandShards), COCO
+// captions for a .json file, and a captions file (TSV or CSV) otherwise.
+func OpenDataset(path string, o OpenOptions) (Dataset, error) {
+	switch {
+	case strings.HasSuffix(strings.ToLower(path), ".tar") || strings.ContainsAny(path, "{}") || strings.Contains(path, "::"):
+		shards, err := ExpandShards(path)
+		if err != nil {
+			return nil, err
+		}
+		return OpenWebDataset(shards, WebDatasetOptions{SkipBad: o.SkipBad, Image: o.Image})
+	case strings.EqualFold(filepath.Ext(path), ".json"):
+		root := o.ImageRoot
+		if root == "" {
+			root = filepath.Dir(path)
+		}
+		return OpenCOCO(path, root, COCOOptions{SkipBad: o.SkipBad, Image: o.Image})
+	default:
+		return OpenTSV(path, TSVOptions{Sep: o.Sep, ImageKey: o.ImageKey, CaptionKey: o.CaptionKey, SkipBad: o.SkipBad, Image: o.Image})
+	}
 }

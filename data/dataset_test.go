@@ -108,3 +108,33 @@ func TestSkipLog(t *testing.T) {
 		t.Fatalf("String() = %q", s.String())
 	}
 }
+
+func TestOpenDataset(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.png"), encodePNG(t, fixtureImage(0, 8, 8)))
+	writeFile(t, filepath.Join(dir, "list.tsv"), []byte("a.png\tone\n"))
+	writeFile(t, filepath.Join(dir, "list.csv"), []byte("filepath,title\na.png,\"one, two\"\n"))
+	writeFile(t, filepath.Join(dir, "caps.json"), []byte(`{"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": 1, "caption": "coco"}]}`))
+	writeTar(t, filepath.Join(dir, "s-0.tar"), []tarMember{{name: "k.png", body: encodePNG(t, fixtureImage(1, 8, 8))}, {name: "k.txt", body: []byte("tar")}})
+	for _, c := range []struct {
+		path, caption string
+		kind          any
+	}{
+		{"list.tsv", "one", &TSVDataset{}},
+		{"list.csv", "one, two", &TSVDataset{}},
+		{"caps.json", "coco", &COCODataset{}},
+		{"s-0.tar", "tar", &WebDataset{}},
+		{"s-{0..0}.tar", "tar", &WebDataset{}},
+	} {
+		d, err := OpenDataset(filepath.Join(dir, c.path), OpenOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		if fmt.Sprintf("%T", d) != fmt.Sprintf("%T", c.kind) || d.Len() != 1 {
+			t.Fatalf("%s: opened as %T with %d items", c.path, d, d.Len())
+		}
+		if _, capt, err := d.Item(0); err != nil || capt != c.caption {
+			t.Fatalf("%s: item 0: %q, %v", c.path, capt, err)
+		}
+	}
+}
