@@ -162,8 +162,10 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 	if kern != nil {
 		mr, nr = kern.mr, kern.nr
 	}
-	// Split the dimension that gives each goroutine more whole tiles.
-	splitN := n/nr >= m/mr
+	// Split M when there are enough row tiles to balance: each goroutine
+	// then packs its share of A and all of B (fast copies). Otherwise split
+	// the dimension with more tiles.
+	splitN := m/mr < 4*threads && n/nr >= m/mr
 	unit, total := mr, m
 	if splitN {
 		unit, total = nr, n

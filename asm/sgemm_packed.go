@@ -82,24 +82,31 @@ func blockSize(total, maxStep, unit int) int {
 
 func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
 	ws := workspaces.Get().(*gemmWorkspace)
-	kc := blockSize(k, kn.kc, 1)
+	kcMax, ncMax := kn.blocking(m)
+	kc := blockSize(k, kcMax, 1)
 	mc := gemmRoundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
-	nc := gemmRoundUp(blockSize(n, kn.ncFor(m), kn.nr), kn.nr)
+	nc := gemmRoundUp(blockSize(n, ncMax, kn.nr), kn.nr)
 	ws.ap = growTo(ws.ap, mc*kc)
 	ws.bp = growTo(ws.bp, nc*kc)
 	ws.tile = growTo(ws.tile, max(kn.mr*nc, mc*kn.nr))
 	return ws
 }
 
-// ncFor is the B panel width for an m-row GEMM. With few row tiles each
-// packed B micro-panel is used only a few times, right after packing, so
-// the panel is kept small enough to stay in L2 between packing and use.
-func (kn *gemmKernel) ncFor(m int) int {
+// blocking returns the largest kc and nc for an m-row GEMM. With few row
+// tiles each packed B micro-panel is used only a few times, right after it
+// is packed: the GEMM is bound by reading B from memory, so the B panel is
+// made short (small kc) and wide (long sequential runs of each B row) and
+// kept small enough to stay in L2 between packing and use.
+func (kn *gemmKernel) blocking(m int) (kc, nc int) {
 	if m > 4*kn.mr {
-		return kn.nc
+		return kn.kc, kn.nc
 	}
-	return max(kn.nr, min(kn.nc, (1<<18)/(4*kn.kc)/kn.nr*kn.nr))
+	kc = min(kn.kc, gemmSmallKC)
+	return kc, max(kn.nr, min(kn.nc, gemmSmallPanel/(4*kc)/kn.nr*kn.nr))
 }
+
+// Few-row blocking: kc at most 256, a 256 KiB B panel.
+const gemmSmallKC, gemmSmallPanel = 256, 1 << 18
 
 // gemm is the five-loop packed GEMM on one goroutine. m, n, k > 0 and
 // alpha != 0; the slices have been checked.
@@ -108,9 +115,10 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 		scaleC(m, n, beta, c, ldc)
 	}
 	mr, nr := kn.mr, kn.nr
-	kcStep := blockSize(k, kn.kc, 1)
+	kcMax, ncMax := kn.blocking(m)
+	kcStep := blockSize(k, kcMax, 1)
 	mcStep := blockSize(m, kn.mc, mr)
-	ncStep := blockSize(n, kn.ncFor(m), nr)
+	ncStep := blockSize(n, ncMax, nr)
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
 		for pc := 0; pc < k; pc += kcStep {
