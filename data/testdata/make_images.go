@@ -121,6 +121,23 @@ func main() {
 	}
 	create("grey16.png", func(f *os.File) error { return png.Encode(f, g16) })
 
+	// 16-bit RGB and RGBA PNGs (Pillow keeps the high byte of each sample).
+	m16 := crop(coffee, image.Rect(260, 150, 340, 210))
+	rgb16 := image.NewRGBA64(m16.Rect)
+	rgba16 := image.NewNRGBA64(m16.Rect)
+	for y := 0; y < m16.Rect.Dy(); y++ {
+		for x := 0; x < m16.Rect.Dx(); x++ {
+			p := m16.RGBAAt(x, y)
+			// Low bytes vary so that rounding instead of truncating would show.
+			lo := uint16((x*37 + y*91) % 256)
+			r, g, b := uint16(p.R)<<8|lo, uint16(p.G)<<8|(255-lo), uint16(p.B)<<8|lo/2
+			rgb16.SetRGBA64(x, y, color.RGBA64{r, g, b, 0xffff})
+			rgba16.SetNRGBA64(x, y, color.NRGBA64{r, g, b, uint16(x*800+y*300) % 0xffff})
+		}
+	}
+	create("modes_rgb16.png", func(f *os.File) error { return png.Encode(f, rgb16) })
+	create("modes_rgba16.png", func(f *os.File) error { return png.Encode(f, rgba16) })
+
 	// Small image (upscaled by the resize) and a tall narrow one.
 	create("small.png", func(f *os.File) error { return png.Encode(f, crop(astronaut, image.Rect(200, 80, 260, 125))) })
 	create("tall.png", func(f *os.File) error { return png.Encode(f, crop(astronaut, image.Rect(300, 0, 340, 512))) })

@@ -9,7 +9,8 @@ Run from the repository root with Debian's Python (Pillow 9.4, numpy):
 It first writes the variants that Go cannot encode (JPEG with other chroma
 subsamplings, progressive and CMYK JPEG, WebP, 1-bit PNG, GIF with transparency) into
 data/testdata/variants/, then, for every file there, the output of open_clip's
-image_transform(S, is_train=False) with S = 64:
+image_transform(S, is_train=False) with S = 64 (S = 32 for the small "modes_*"
+files):
 
     Resize(S, interpolation=BICUBIC)   # torchvision on a PIL image: Image.resize
     CenterCrop(S)
@@ -62,6 +63,21 @@ def make_pillow_variants():
     # the entry's colour when converting to RGB).
     p = coffee.crop((300, 100, 460, 220)).quantize(64)
     p.save(os.path.join(VARIANTS, "pil_transparent.gif"), transparency=p.getpixel((80, 60)))
+    # Small files for the less common modes ("modes_*", references at 32 px).
+    m = coffee.crop((260, 150, 340, 210))  # 80×60
+    v = lambda n: os.path.join(VARIANTS, "modes_" + n)
+    la = m.convert("LA")
+    la.putalpha(Image.linear_gradient("L").rotate(90).resize(m.size))
+    la.save(v("la.png"))
+    m.save(v("rgb_trns.png"), transparency=m.getpixel((40, 30)))
+    m.convert("L").save(v("l_trns.png"), transparency=m.convert("L").getpixel((40, 30)))
+    q = m.quantize(32)
+    q.save(v("p_trns.png"), transparency=q.getpixel((40, 30)))
+    # (No 16-bit TIFF: Pillow 9.4 opens it as "I;16", which Image.resize(BICUBIC)
+    # refuses with "image has wrong mode", so open_clip cannot load one.)
+    m.convert("L").save(v("l.bmp"))
+    q.save(v("p.bmp"))
+    q.convert("RGB").save(v("rgb.tif"), compression="tiff_lzw")
     astronaut.crop((0, 0, 256, 192)).convert("L").convert("1").save(os.path.join(VARIANTS, "pil_bilevel.png"))
 
 
@@ -125,7 +141,8 @@ def main():
             continue
         im = Image.open(os.path.join(VARIANTS, name))
         print(f"{name:32s} {im.format:5s} {im.mode:5s} {im.size}")
-        tensors.append((name, eval_transform(im, SIZE).astype(np.float16)))
+        size = 32 if name.startswith("modes_") else SIZE
+        tensors.append((name, eval_transform(im, size).astype(np.float16)))
         if name in ("pil_444.jpg", "pil_422.jpg", "pil_420.jpg", "grey.jpg"):
             tensors.append(("decoded/" + name, np.asarray(im.convert("RGB"), dtype=np.uint8)))
         if name in ("rgba.png", "palette_fs.png", "pil_lossy.webp"):
