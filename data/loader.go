@@ -159,6 +159,7 @@ type Iterator struct {
 	closed  bool
 	free    [][]float32
 	freeMu  sync.Mutex
+	spare   *Batch
 }
 
 type loadJob struct {
@@ -231,8 +232,13 @@ func (it *Iterator) Next() (*Batch, error) {
 	cfg := &it.l.cfg
 	s := cfg.ImageSize
 	per := 3 * s * s
-	b := &Batch{Images: make([]float32, cfg.BatchSize*per), Size: s,
-		Captions: make([]string, 0, cfg.BatchSize), Indices: make([]int, 0, cfg.BatchSize)}
+	b := it.spare
+	it.spare = nil
+	if b == nil {
+		b = &Batch{Images: make([]float32, cfg.BatchSize*per),
+			Captions: make([]string, 0, cfg.BatchSize), Indices: make([]int, 0, cfg.BatchSize)}
+	}
+	b.Images, b.Captions, b.Indices, b.Size = b.Images[:cap(b.Images)], b.Captions[:0], b.Indices[:0], s
 	for len(b.Captions) < cfg.BatchSize {
 		for len(it.pending) < it.window && it.next < len(it.order) {
 			j := &loadJob{pos: it.next, index: it.order[it.next], done: make(chan struct{})}
@@ -272,6 +278,17 @@ func (it *Iterator) Next() (*Batch, error) {
 	}
 	b.Images = b.Images[:n*per]
 	return b, nil
+}
+
+// Recycle hands a batch the caller is done with back to the iterator, whose
+// next batch then reuses its memory instead of allocating.
+func (it *Iterator) Recycle(b *Batch) {
+	s := it.l.cfg.ImageSize
+	if b != nil && cap(b.Images) >= it.l.cfg.BatchSize*3*s*s && cap(b.Captions) >= it.l.cfg.BatchSize && cap(b.Indices) >= it.l.cfg.BatchSize {
+		clear(b.Captions[:cap(b.Captions)])
+		b.Images = b.Images[:it.l.cfg.BatchSize*3*s*s]
+		it.spare = b
+	}
 }
 
 // Close stops the workers; the iterator yields no more batches.

@@ -364,3 +364,33 @@ func BenchmarkLoaderSynthetic(b *testing.B) {
 		})
 	}
 }
+
+func TestLoaderRecycle(t *testing.T) {
+	ds := tsvLoaderFixture(t, 13)
+	cfg := LoaderConfig{BatchSize: 3, ImageSize: 6, Shuffle: true, Seed: 5, KeepLast: true}
+	want := collect(t, newTestLoader(t, ds, cfg).Epoch(2))
+	it := newTestLoader(t, ds, cfg).Epoch(2)
+	defer it.Close()
+	var first *Batch
+	for k := 0; ; k++ {
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			if k != len(want) {
+				t.Fatalf("%d batches, want %d", k, len(want))
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			first = b
+		} else if &b.Images[0] != &first.Images[0] {
+			t.Fatalf("batch %d does not reuse the recycled memory", k)
+		}
+		if err := sameBatches(want[k:k+1], []*Batch{b}); err != nil {
+			t.Fatalf("batch %d: %v", k, err)
+		}
+		it.Recycle(b)
+	}
+}
