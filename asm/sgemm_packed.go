@@ -209,6 +209,23 @@ func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int,
 	for ip := 0; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		d := dst[ip*kc : ip*kc+mr*kc]
+		if !transA && rows == 6 && mr == 6 {
+			// op(A)(i,p) = a[i*lda+p], the 6-row AVX2 panel: six source
+			// row streams, one sequential destination stream.
+			off := (ic+ip)*lda + pc
+			r0 := a[off : off+kc]
+			r1 := a[off+lda : off+lda+kc]
+			r2 := a[off+2*lda : off+2*lda+kc]
+			r3 := a[off+3*lda : off+3*lda+kc]
+			r4 := a[off+4*lda : off+4*lda+kc]
+			r5 := a[off+5*lda : off+5*lda+kc]
+			for p := range r0 {
+				dd := (*[6]float32)(d[p*6 : p*6+6])
+				dd[0], dd[1], dd[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
+				dd[3], dd[4], dd[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
+			}
+			continue
+		}
 		if !transA {
 			// op(A)(i,p) = a[i*lda+p]: each source row scatters with stride mr.
 			for ii := 0; ii < rows; ii++ {
