@@ -1,7 +1,6 @@
 package optim
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gococa/gococa/tensor"
@@ -17,17 +16,15 @@ import (
 // The sum of squares is accumulated in float64 in parameter order. Unlike
 // PyTorch (which scales by the non-finite factor), a NaN or infinite total
 // leaves the gradients untouched: check the returned norm with math.IsNaN
-// and math.IsInf and skip that step. maxNorm must be positive.
+// and math.IsInf and skip that step. A maxNorm that is not a positive
+// finite number (0 included) disables clipping: the norm is only measured.
 func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) (totalNorm float64) {
-	if !(maxNorm > 0) {
-		panic(fmt.Sprintf("optim: ClipGradNorm: maxNorm = %v must be positive", maxNorm))
-	}
 	var sum float64
 	for _, p := range params {
 		sum += sumSquares(p.Grad())
 	}
 	total := math.Sqrt(sum)
-	if math.IsNaN(total) || math.IsInf(total, 0) {
+	if math.IsNaN(total) || math.IsInf(total, 0) || !(maxNorm > 0) || math.IsInf(maxNorm, 1) {
 		return total
 	}
 	coef := maxNorm / (total + 1e-6)

@@ -49,6 +49,16 @@ func TestClipGradNorm(t *testing.T) {
 		t.Errorf("norm after clipping = %v, want 6.5", got)
 	}
 
+	// maxNorm 0, negative, NaN or +Inf: measure only
+	for _, m := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if n := ClipGradNorm(ps, m); math.Abs(n-6.5) > 1e-6 {
+			t.Errorf("maxNorm %v: norm %v, want 6.5", m, n)
+		}
+		if got := GradNorm(ps); math.Abs(got-6.5) > 1e-6 {
+			t.Errorf("maxNorm %v changed the gradients: norm %v", m, got)
+		}
+	}
+
 	// no parameters with gradients
 	if n := ClipGradNorm([]*tensor.Tensor{none}, 1); n != 0 {
 		t.Errorf("ClipGradNorm of no gradients = %v, want 0", n)
