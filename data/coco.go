@@ -128,6 +128,9 @@ func OpenCOCO(annotations, imageRoot string, opts COCOOptions) (*COCODataset, er
 		d.items = append(d.items, fileItem{path: e.path, caption: caption, where: where})
 		d.imageIdx = append(d.imageIdx, e.pos)
 	}
+	if len(d.items) == 0 {
+		return nil, fmt.Errorf("data: %s: no captioned images%s", annotations, d.skips.suffix())
+	}
 	return d, nil
 }
 

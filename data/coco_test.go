@@ -105,6 +105,7 @@ func TestCOCOErrors(t *testing.T) {
 	for name, body := range map[string]string{
 		"bad.json":     `{"images": [`,
 		"noann.json":   `{"images": []}`,
+		"zero.json":    `{"images": [], "annotations": []}`,
 		"noid.json":    `{"images": [{"file_name": "a.png"}], "annotations": []}`,
 		"dupid.json":   `{"images": [{"id": 1, "file_name": "val2017/00000.png"}, {"id": 1, "file_name": "val2017/00001.png"}], "annotations": []}`,
 		"badtype.json": `{"images": [{"id": "x", "file_name": "a.png"}], "annotations": []}`,

@@ -73,6 +73,14 @@ func (s *SkipLog) String() string {
 	return fmt.Sprintf("%d skipped; first: %v", s.n, s.first[0])
 }
 
+// suffix is "" for an empty log, else " (" + String() + ")".
+func (s *SkipLog) suffix() string {
+	if s.Count() == 0 {
+		return ""
+	}
+	return " (" + s.String() + ")"
+}
+
 // skipper is implemented by datasets that skip bad entries when opened.
 type skipper interface{ Skipped() *SkipLog }
 

@@ -120,6 +120,9 @@ func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(d.items) == 0 {
+		return nil, fmt.Errorf("data: %s: no image–caption lines%s", path, d.skips.suffix())
+	}
 	return d, nil
 }
 

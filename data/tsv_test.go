@@ -160,4 +160,14 @@ func TestTSVErrors(t *testing.T) {
 	if _, err := OpenTSV(filepath.Join(dir, "nope.tsv"), TSVOptions{}); err == nil || !strings.Contains(err.Error(), "nope.tsv") {
 		t.Fatalf("missing captions file: %v", err)
 	}
+	// An empty captions file, or one whose every line is bad, names the file.
+	writeFile(t, filepath.Join(dir, "void.tsv"), nil)
+	writeFile(t, filepath.Join(dir, "allbad.tsv"), []byte("img/none.png\tx\n"))
+	for _, name := range []string{"void.tsv", "allbad.tsv"} {
+		if _, err := OpenTSV(filepath.Join(dir, name), TSVOptions{SkipBad: true}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
 }

@@ -78,6 +78,9 @@ func OpenWebDataset(shards []string, opts WebDatasetOptions) (*WebDataset, error
 			return nil, err
 		}
 	}
+	if len(d.samples) == 0 {
+		return nil, fmt.Errorf("data: webdataset %s: no image–caption samples%s", strings.Join(d.shards, ", "), d.skips.suffix())
+	}
 	return d, nil
 }
 

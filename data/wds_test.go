@@ -226,6 +226,10 @@ func TestWebDatasetErrors(t *testing.T) {
 	if _, _, err := d.Item(3); err == nil || !strings.Contains(err.Error(), "shrunk.tar") || !strings.Contains(err.Error(), "000003.jpg") {
 		t.Fatalf("read after truncation: %v", err)
 	}
+	writeTar(t, filepath.Join(dir, "void.tar"), nil)
+	if _, err := OpenWebDataset([]string{filepath.Join(dir, "void.tar")}, WebDatasetOptions{SkipBad: true}); err == nil || !strings.Contains(err.Error(), "void.tar") {
+		t.Fatalf("empty shard: %v", err)
+	}
 	if _, err := OpenWebDataset([]string{filepath.Join(dir, "none.tar")}, WebDatasetOptions{}); err == nil || !strings.Contains(err.Error(), "none.tar") {
 		t.Fatalf("missing shard: %v", err)
 	}
