@@ -3,6 +3,7 @@ package data
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -87,17 +88,23 @@ func (o ImageOptions) PreprocessFile(path string) ([]float32, error) {
 //
 // The result holds the samples Pillow's Image.open would hold, in the Go type
 // Preprocess maps to the same Pillow mode: *image.Gray ("L"), *image.Gray16
-// ("I"), *image.Paletted ("P" and "1"), *image.CMYK, *image.YCbCr (JPEG; converted
-// to RGB by Preprocess as libjpeg would), *image.NRGBA ("RGBA")
-// and the other RGB types ("RGB"). Where Go's decoders differ from Pillow's
-// modes, Decode converts: a 1-bit grey PNG becomes a black/white palette image
-// (Pillow resizes mode "1" with nearest neighbour), a grey or RGB PNG with a tRNS
-// colour key stays opaque (Pillow ignores it when converting to RGB), a GIF or
-// BMP whose palette is the grey ramp becomes *image.Gray (Pillow opens it as "L"),
-// a GIF's transparent palette entry keeps its stored colour (Go's decoder would
-// make it transparent black; Pillow's convert("RGB") uses the colour), and a
-// lossy WebP becomes *image.NRGBA converted from its limited-range YUV as
-// libwebp does (Go's YCbCr type would be read as full-range JPEG YCbCr).
+// ("I"), *image.Paletted ("P" and "1"), *image.CMYK, *image.YCbCr (JPEG;
+// converted to RGB by Preprocess as libjpeg would), *image.NRGBA ("RGBA") and
+// the other RGB types ("RGB"). Where Go's decoders differ from Pillow's modes,
+// Decode converts:
+//   - a 1-bit grey PNG or TIFF becomes a black/white palette image (Pillow
+//     resizes mode "1" with nearest neighbour);
+//   - a grey or RGB PNG with a tRNS colour key stays opaque (Pillow ignores the
+//     key when converting to RGB);
+//   - a GIF or BMP whose palette is the grey ramp becomes *image.Gray (Pillow
+//     opens it as "L");
+//   - a GIF's transparent palette entry keeps its stored colour (Go's decoder
+//     makes it transparent black; Pillow's convert("RGB") uses the colour);
+//   - a lossy WebP becomes *image.NRGBA converted from its limited-range YUV as
+//     libwebp does (Go's YCbCr type would be read as full-range JPEG YCbCr).
+//
+// Like Pillow's Image.open, Decode ignores EXIF orientation and ICC profiles.
+// It is safe for concurrent use.
 func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -298,13 +305,7 @@ func asPillowOpens(img image.Image, format string, hdr []byte) image.Image {
 		switch {
 		case ctype == 0 && depth == 1:
 			if g, ok := img.(*image.Gray); ok {
-				p := image.NewPaletted(g.Rect, color.Palette{color.Gray{0}, color.Gray{255}})
-				for i, v := range g.Pix {
-					if v != 0 {
-						p.Pix[i] = 1
-					}
-				}
-				return p
+				return bilevelPaletted(g)
 			}
 		case ctype == 0 || ctype == 2:
 			// A tRNS colour key made Go return an image with alpha.
@@ -326,6 +327,10 @@ func asPillowOpens(img image.Image, format string, hdr []byte) image.Image {
 				}
 			}
 		}
+	case "tiff":
+		if g, ok := img.(*image.Gray); ok && tiffBilevel(hdr) {
+			return bilevelPaletted(g)
+		}
 	case "webp":
 		switch m := img.(type) {
 		case *image.YCbCr:
@@ -345,6 +350,63 @@ func asPillowOpens(img image.Image, format string, hdr []byte) image.Image {
 		}
 	}
 	return img
+}
+
+// bilevelPaletted turns a black-and-white grey image into a two-entry palette
+// image: Pillow's mode "1", which it resizes with nearest neighbour.
+func bilevelPaletted(g *image.Gray) *image.Paletted {
+	p := image.NewPaletted(g.Rect, color.Palette{color.Gray{0}, color.Gray{255}})
+	for y := 0; y < g.Rect.Dy(); y++ {
+		row := g.Pix[y*g.Stride : y*g.Stride+g.Rect.Dx()]
+		out := p.Pix[y*p.Stride : y*p.Stride+g.Rect.Dx()]
+		for x, v := range row {
+			if v != 0 {
+				out[x] = 1
+			}
+		}
+	}
+	return p
+}
+
+// tiffBilevel reports whether the first IFD of the TIFF file starting with data
+// describes a 1-bit black-and-white image (BitsPerSample 1, photometric
+// WhiteIsZero or BlackIsZero).
+func tiffBilevel(data []byte) bool {
+	if len(data) < 8 {
+		return false
+	}
+	var bo binary.ByteOrder
+	switch string(data[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return false
+	}
+	off := int64(bo.Uint32(data[4:]))
+	if off+2 > int64(len(data)) {
+		return false
+	}
+	n := int64(bo.Uint16(data[off:]))
+	if off+2+12*n > int64(len(data)) {
+		return false
+	}
+	bps, photometric := 1, -1 // BitsPerSample defaults to 1
+	for i := int64(0); i < n; i++ {
+		e := data[off+2+12*i:]
+		tag, typ, count := bo.Uint16(e), bo.Uint16(e[2:]), bo.Uint32(e[4:])
+		if typ != 3 || count != 1 { // one SHORT, stored in the entry
+			continue
+		}
+		switch tag {
+		case 258:
+			bps = int(bo.Uint16(e[8:]))
+		case 262:
+			photometric = int(bo.Uint16(e[8:]))
+		}
+	}
+	return bps == 1 && (photometric == 0 || photometric == 1)
 }
 
 // isGreyRamp reports whether palette entry i is (i, i, i) for every i, the

@@ -78,6 +78,7 @@ def make_pillow_variants():
     m.convert("L").save(v("l.bmp"))
     q.save(v("p.bmp"))
     q.convert("RGB").save(v("rgb.tif"), compression="tiff_lzw")
+    m.convert("L").convert("1").save(v("bilevel.tif"))
     astronaut.crop((0, 0, 256, 192)).convert("L").convert("1").save(os.path.join(VARIANTS, "pil_bilevel.png"))
 
 
