@@ -68,6 +68,30 @@ func DefaultAdafactorConfig() AdafactorConfig {
 //	u = lr · u / max(1, RMS(u)/d)       (update clipping)
 //	m = β1·m + (1−β1)·u; u = m          (with a first moment; no bias correction)
 //	p = p − lr·wd·p − u                 (decay only for the decay group)
+//
+// Choices, and why:
+//   - Explicit learning rate (no relative step, no parameter scaling, so
+//     Hugging Face's eps2 = 1e-3 plays no part): CoCa gives its LR
+//     schedule explicitly (8e-4, linear warmup then linear decay).
+//   - β2 0.999 with the bias correction folded into the decay rather than
+//     Hugging Face's 1 − t^−0.8: the paper states β2 = 0.999, and the
+//     bias-corrected form is the one Shazeer & Stern give for a fixed β2
+//     (tensor2tensor's adafactor_decay_rate_adam). DecayRate keeps the
+//     other form available.
+//   - The first moment averages the clipped, lr-scaled update without bias
+//     correction, as Hugging Face, fairseq and tensor2tensor do; with β1
+//     0.9 the first updates are therefore 0.1, 0.19, ... of full size.
+//   - Factoring for every parameter with ≥ 2 dimensions, whatever its
+//     size, with the last two dimensions as rows and columns, as Hugging
+//     Face and fairseq do: the patch-embedding kernel [W, 3, P, P] is
+//     factored over (P, P) for each of its W·3 slices.
+//   - Weight decay is decoupled (not added to the gradient, so it does not
+//     pass through the second-moment normalisation) and multiplied by the
+//     learning rate, applied to the value before the update as in Hugging
+//     Face: with the paper's 0.01 and 8e-4 a parameter shrinks by 8e-6 of
+//     itself per step at the peak rate.
+//   - State, sums and the update are float32 as in PyTorch; the row and
+//     column means and the update's RMS are summed in float64.
 type Adafactor struct {
 	cfg    AdafactorConfig
 	ps     []param

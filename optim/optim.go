@@ -50,7 +50,8 @@ import (
 	"github.com/gococa/gococa/tensor"
 )
 
-// Optimizer is the interface shared by AdamW, Adafactor and SGD.
+// Optimizer is the interface shared by AdamW, Adafactor and SGD. Its
+// methods are not safe for concurrent use; Step runs its own goroutines.
 type Optimizer interface {
 	// Step updates every parameter that has a gradient, with learning
 	// rate lr (usually a Schedule's LR(step)).
