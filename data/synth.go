@@ -8,39 +8,6 @@ import (
 	"strings"
 )
 
-// The built-in synthetic image–caption dataset: scenes of one to three coloured
-// shapes rendered with analytic anti-aliasing, captioned compositionally
-// ("a large red circle above a small blue square").
-//
-// Every sample is a pure function of (split seed, index): Sample(i) draws from a
-// random stream seeded by the split and i alone, so it does not depend on which
-// samples were drawn before, on the goroutine drawing it, or on the data-parallel
-// rank. Scenes and captions are the same on every architecture (the scene
-// arithmetic rounds every product); rendered pixels are the same on one
-// architecture, while Go may fuse the renderer's multiply-adds differently on
-// others, which can change an anti-aliased edge pixel by one level.
-//
-// Captions. A single object is "a <size> <colour> <shape>". Two or three objects
-// of identical attributes are counted: "two small green stars". Distinct objects
-// form a chain "<A> <rel> <B>" (or "<A> <rel1> <B> <rel2> <C>", meaning A rel1 B
-// and B rel2 C) with rel one of "left of", "right of", "above", "below", judged
-// on object centres in image coordinates (y grows downwards): "left of" means a
-// smaller x centre and a horizontal offset at least twice the vertical one
-// ("above": a smaller y centre, the vertical offset at least twice the
-// horizontal one). The outer objects of a chain (A and C, or A and B for two)
-// are named in a canonical order: the object with the smaller (shape, colour,
-// size) index comes first, so every image has exactly one caption and exact
-// caption match is a fair metric.
-//
-// Splits. Train is seeded by SynthConfig.Seed. HeldOut (retrieval and captioning
-// evaluation, default 512 pairs) and ZeroShot (single objects, for zero-shot
-// classification against Classes) use fixed seeds that do not depend on the
-// training seed, and every split mixes its own tag into each sample's stream, so
-// no held-out rendering is ever a training rendering, even when Seed equals the
-// held-out seed. The caption space is finite (7,200 captions at the default
-// difficulty), so held-out captions do recur in training: held-out images are new
-// renderings (positions, jitter, background), not new captions.
-
 // Difficulty selects the scene distribution of the synthetic dataset.
 type Difficulty int
 
@@ -264,7 +231,40 @@ const (
 	tagZeroShot uint64 = 0x94d0_49bb_1331_11eb
 )
 
-// Synth is the synthetic dataset: a scene distribution and its three splits.
+// Synth is the built-in synthetic image–caption dataset, a scene distribution
+// and its three splits (Train, HeldOut, ZeroShot): scenes of one to three coloured
+// shapes rendered with analytic anti-aliasing, captioned compositionally
+// ("a large red circle above a small blue square").
+//
+// Every sample is a pure function of (split seed, index): Sample(i) draws from a
+// random stream seeded by the split and i alone, so it does not depend on which
+// samples were drawn before, on the goroutine drawing it, or on the data-parallel
+// rank. Scenes and captions are the same on every architecture (the scene
+// arithmetic rounds every product); rendered pixels are the same on one
+// architecture, while Go may fuse the renderer's multiply-adds differently on
+// others, which can change an anti-aliased edge pixel by one level.
+//
+// Captions. A single object is "a <size> <colour> <shape>". Two or three objects
+// of identical attributes are counted: "two small green stars". Distinct objects
+// form a chain "<A> <rel> <B>" (or "<A> <rel1> <B> <rel2> <C>", meaning A rel1 B
+// and B rel2 C) with rel one of "left of", "right of", "above", "below", judged
+// on object centres in image coordinates (y grows downwards): "left of" means a
+// smaller x centre and a horizontal offset at least twice the vertical one
+// ("above": a smaller y centre, the vertical offset at least twice the
+// horizontal one). The outer objects of a chain (A and C, or A and B for two)
+// are named in a canonical order: the object with the smaller (shape, colour,
+// size) index comes first. So every one- or two-object image has exactly one
+// caption and exact caption match is a fair metric (a three-object chain of the
+// hard difficulty could also be described around another middle object).
+//
+// Splits. Train is seeded by SynthConfig.Seed. HeldOut (retrieval and captioning
+// evaluation, default 512 pairs) and ZeroShot (single objects, for zero-shot
+// classification against Classes) use fixed seeds that do not depend on the
+// training seed, and every split mixes its own tag into each sample's stream, so
+// held-out renderings are independent of the training ones even when Seed
+// equals the held-out seed (the tests check that none equals a training image). The caption space is finite (7,200 captions at the default
+// difficulty), so held-out captions do recur in training: held-out images are new
+// renderings (positions, jitter, background), not new captions.
 type Synth struct {
 	cfg  SynthConfig
 	spec synthSpec
