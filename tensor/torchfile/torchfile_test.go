@@ -440,3 +440,32 @@ func TestPickleValues(t *testing.T) {
 		t.Error("decodeLong of 2^64: no error")
 	}
 }
+
+func TestCheckpoint(t *testing.T) {
+	ref := openRef(t)
+	c, err := Open("testdata/tiny_ckpt.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Names(), ref.Names()) {
+		t.Fatalf("Names() differ from the reference's")
+	}
+	for _, n := range ref.Names() {
+		in, _ := ref.Info(n)
+		shape, ok := c.Shape(n)
+		want, _ := ref.Float32(n)
+		got, err := c.Float32(n)
+		if !ok || err != nil || !slices.Equal(shape, in.Shape) || !slices.Equal(got, want) {
+			t.Errorf("%s: shape %v %v, %v", n, shape, ok, err)
+		}
+	}
+	if _, ok := c.Shape("module.logit_scale"); ok {
+		t.Error("module. prefix not stripped")
+	}
+	if _, err := c.Float32("nope"); err == nil || !strings.Contains(err.Error(), `tiny_ckpt.pt: no tensor "nope"`) {
+		t.Errorf("missing tensor: %v", err)
+	}
+	if _, err := Open("testdata/none.pt"); err == nil {
+		t.Error("Open(missing): no error")
+	}
+}
