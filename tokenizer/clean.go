@@ -170,6 +170,7 @@ func fixText(s string) string {
 			if unescape {
 				seg = ftfyUnescapeHTML(seg)
 			}
+			seg = fixEncoding(seg)
 			seg = fixC1Controls(seg)
 			seg = mapRunes(seg, ligature)
 			seg = mapRunes(seg, charWidth)
