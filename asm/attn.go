@@ -43,7 +43,8 @@ import (
 // attnQBlock is the number of query rows per tile (a multiple of 4).
 const attnQBlock = 32
 
-// attnKVBlock is the number of keys per score tile (a multiple of 16). It is
+// attnKVBlock is the number of keys per score tile (a multiple of 16, so
+// of every kernel's column padding). It is
 // a variable so that tests can exercise the online-softmax rescaling.
 var attnKVBlock = 512
 
@@ -82,7 +83,18 @@ func AttentionForward(out, lse, q, k, v []float32, b, h, lq, lk, d int, scale fl
 	}
 	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level}
+	p.rpad, p.cpad = attnPad(level)
 	nqb := (lq + attnQBlock - 1) / attnQBlock
+	if b*h >= 2*runtime.GOMAXPROCS(0) {
+		// Enough heads to share out: one item per head, so that each head's
+		// K and V are packed once.
+		parallelItems(b*h, func(w *attnScratch, bh int) {
+			for qb := range nqb {
+				p.forwardBlock(w, bh, qb*attnQBlock)
+			}
+		})
+		return
+	}
 	parallelItems(b*h*nqb, func(w *attnScratch, item int) {
 		p.forwardBlock(w, item/nqb, item%nqb*attnQBlock)
 	})
@@ -114,6 +126,7 @@ func AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, b, h, lq, 
 	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level,
 		dq: dq, dk: dk, dv: dv, dout: dout}
+	p.rpad, p.cpad = attnPad(level)
 	parallelItems(b*h, func(w *attnScratch, item int) {
 		p.backwardHead(w, item)
 	})
@@ -128,6 +141,7 @@ type attnProblem struct {
 	mask              []float32
 	maskStride        int
 	lvl               Level
+	rpad, cpad        int // row and column multiples the tile kernel needs
 }
 
 // attnScratch is one worker's memory, reused across items and calls.
@@ -210,7 +224,7 @@ func (p *attnProblem) maskRow(bi, qi int) []float32 {
 // packK packs head bh's Kᵀ (D, Lkp) into w.kt and V (Lkp, Dp) into w.vp.
 func (p *attnProblem) packKV(w *attnScratch, bh int) {
 	d, lk := p.d, p.lk
-	lkp, dp := roundUp(lk, 16), roundUp(d, 16)
+	lkp, dp := roundUp(lk, p.cpad), roundUp(d, p.cpad)
 	w.kt = grow(w.kt, d*lkp)
 	w.vp = grow(w.vp, lkp*dp)
 	k := p.k[bh*lk*d : (bh+1)*lk*d]
@@ -226,50 +240,57 @@ func (p *attnProblem) packKV(w *attnScratch, bh int) {
 // transposeInto stores the transpose of the (rows, cols) matrix src (row
 // stride lds) into dst with row stride ldd, zeroing dst columns rows..ldd.
 func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
-	const tb = 16
-	for c0 := 0; c0 < cols; c0 += tb {
-		c1 := min(c0+tb, cols)
-		for r0 := 0; r0 < rows; r0 += tb {
-			r1 := min(r0+tb, rows)
-			for r := r0; r < r1; r++ {
-				srow := src[r*lds : r*lds+cols]
-				for c := c0; c < c1; c++ {
-					dst[c*ldd+r] = srow[c]
-				}
-			}
+	if cols == 0 || ldd == 0 {
+		return
+	}
+	_ = dst[(cols-1)*ldd+ldd-1]
+	r := 0
+	for ; r+4 <= rows; r += 4 { // four source rows at a time: 16-byte runs in dst
+		s0 := src[r*lds : r*lds+cols]
+		s1 := src[(r+1)*lds : (r+1)*lds+cols]
+		s2 := src[(r+2)*lds : (r+2)*lds+cols]
+		s3 := src[(r+3)*lds : (r+3)*lds+cols]
+		for c := range s0 {
+			d := dst[c*ldd+r : c*ldd+r+4]
+			d[0], d[1], d[2], d[3] = s0[c], s1[c], s2[c], s3[c]
 		}
-		for c := c0; c < c1; c++ {
-			clear(dst[c*ldd+rows : c*ldd+ldd])
+	}
+	for ; r < rows; r++ {
+		srow := src[r*lds : r*lds+cols]
+		for c, x := range srow {
+			dst[c*ldd+r] = x
 		}
+	}
+	for c := range cols {
+		clear(dst[c*ldd+rows : c*ldd+ldd])
 	}
 }
 
 // loadQ stores scale·q rows [q0, q0+mb) of head bh into w.qs (MBp, Dp),
 // zero padded.
 func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) {
-	d, dp := p.d, roundUp(p.d, 16)
+	d, dp := p.d, roundUp(p.d, p.cpad)
 	w.qs = grow(w.qs, mbp*dp)
 	clear(w.qs)
 	q := p.q[(bh*p.lq+q0)*d:]
 	for i := range mb {
 		row := w.qs[i*dp : i*dp+d]
-		for c, x := range q[i*d : (i+1)*d] {
-			row[c] = p.scale * x
-		}
+		copy(row, q[i*d:(i+1)*d])
+		scale(p.scale, row)
 	}
 }
 
 // forwardBlock computes output rows [q0, q0+attnQBlock) of head bh.
 func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	d, lk := p.d, p.lk
-	dp := roundUp(d, 16)
+	dp := roundUp(d, p.cpad)
 	bi := bh / p.h
 	mb := min(attnQBlock, p.lq-q0)
-	mbp := roundUp(mb, 4)
+	mbp := roundUp(mb, p.rpad)
 	if w.head != bh {
 		p.packKV(w, bh)
 	}
-	lkp := roundUp(lk, 16)
+	lkp := roundUp(lk, p.cpad)
 	p.loadQ(w, bh, q0, mb, mbp)
 	kb := min(attnKVBlock, lkp)
 	w.s = grow(w.s, mbp*kb)
@@ -284,7 +305,7 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	// Keys past the last one any row of this block may see are skipped.
 	kEnd := p.keyLimit(q0 + mb - 1)
 	for j0 := 0; j0 < kEnd; j0 += kb {
-		n := min(kb, lkp-j0) // padded tile width (multiple of 16)
+		n := min(kb, lkp-j0) // padded tile width (multiple of cpad)
 		attnGemm(p.lvl, w.s, n, w.qs, dp, w.kt[j0:], lkp, mbp, n, d, false)
 		for i := range mb {
 			srow := w.s[i*n : (i+1)*n]
@@ -345,7 +366,7 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 // backwardHead computes dq, dk and dv of head bh.
 func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	d, lk, lq := p.d, p.lk, p.lq
-	dp, lkp := roundUp(d, 16), roundUp(lk, 16)
+	dp, lkp := roundUp(d, p.cpad), roundUp(lk, p.cpad)
 	bi := bh / p.h
 	p.packKV(w, bh)
 	w.head = -1 // kt/vp are reused below; do not let a forward trust them
@@ -371,7 +392,7 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	w.dd = grow(w.dd, mbMax)
 	for q0 := 0; q0 < lq; q0 += mbMax {
 		mb := min(mbMax, lq-q0)
-		mbp := roundUp(mb, 4)
+		mbp := roundUp(mb, p.rpad)
 		p.loadQ(w, bh, q0, mb, mbp)
 		// dout block, padded, and D = rowsum(dout∘out).
 		dop := w.dop[:mbp*dp]
@@ -388,7 +409,7 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 			}
 			continue
 		}
-		n := roundUp(kEnd, 16) // tile width
+		n := roundUp(kEnd, p.cpad) // tile width
 		s, dps := w.s[:mbp*n], w.dp[:mbp*n]
 		attnGemm(p.lvl, s, n, w.qs, dp, w.kt, lkp, mbp, n, d, false)
 		attnGemm(p.lvl, dps, n, dop, dp, w.vt, lkp, mbp, n, d, false)

@@ -5,10 +5,10 @@ package asm
 import "fmt"
 
 // attnGemm computes the tile product of attnGemmGeneric with the variant of
-// level l. The AVX2 kernel needs m%4 == 0 and n%16 == 0, which the
+// level l. The AVX2 kernel needs m%2 == 0 and n%8 == 0 (the NEON one m%4 == 0 and n%16 == 0), which the
 // attention code guarantees by padding; other shapes use the generic loop.
 func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int, acc bool) {
-	if (l == AVX2 || l == AVX512) && m%4 == 0 && n%16 == 0 && m > 0 && n > 0 {
+	if (l == AVX2 || l == AVX512) && m%2 == 0 && n%8 == 0 && m > 0 && n > 0 {
 		if len(c) < (m-1)*ldc+n || (k > 0 && (len(a) < (m-1)*lda+k || len(b) < (k-1)*ldb+n)) || ldc < n || lda < k || ldb < n {
 			panic(fmt.Sprintf("asm: attnGemm: m=%d n=%d k=%d ldc=%d lda=%d ldb=%d overrun c %d, a %d, b %d",
 				m, n, k, ldc, lda, ldb, len(c), len(a), len(b)))
@@ -27,3 +27,6 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 
 //go:noescape
 func attnGemmAVX2(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+
+// attnPad returns the row and column multiples attnGemm's kernel for l needs.
+func attnPad(l Level) (rows, cols int) { return 2, 8 }

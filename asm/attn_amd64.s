@@ -5,18 +5,24 @@
 // func attnGemmAVX2(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
 //
 // C (m×n, row stride ldc) (+)= A (m×k, stride lda) · B (k×n, stride ldb),
-// m a multiple of 4 and n of 16 (checked by the caller):
+// m a multiple of 2 and n of 8 (checked by the caller). Row blocks of 6
+// (4 when 4 or 8 rows remain), column blocks of 16 then one of 8; a 6×16
+// tile keeps 12 accumulators in Y0..Y11, B in Y12/Y13 and broadcast A
+// elements in Y14/Y15:
 //
-//	for i0 := 0; i0 < m; i0 += 4 {
-//		for j0 := 0; j0 < n; j0 += 16 {
-//			acc := acc ? C[i0:i0+4][j0:j0+16] : 0       // Y0..Y7
+//	for i0 := 0; i0 < m; i0 += R {           // R = 6 or 4
+//		for j0 := 0; j0 < n; j0 += W {       // W = 16 or 8
+//			acc := acc ? C[i0:i0+R][j0:j0+W] : 0
 //			for p := 0; p < k; p++ {
-//				b0, b1 := B[p][j0:j0+8], B[p][j0+8:j0+16]  // Y8, Y9
-//				for r := 0; r < 4; r++ { acc[r] += A[i0+r][p] * (b0, b1) }
+//				for r := 0; r < R; r++ { acc[r] += A[i0+r][p] * B[p][j0:j0+W] }
 //			}
-//			C[i0:i0+4][j0:j0+16] = acc
+//			C[i0:i0+R][j0:j0+W] = acc
 //		}
 //	}
+//
+// Registers: DI C row block, SI A row block, R8/R9/R10 ldc/lda/ldb in
+// bytes, R11 rows left, R12 column byte offset, R13 n in bytes, AX/BX
+// row pointers (rows 0-2 from AX, 3-5 from BX), DX B pointer, CX k count.
 TEXT ·attnGemmAVX2(SB), NOSPLIT, $0-73
 	MOVQ c+0(FP), DI
 	MOVQ ldc+8(FP), R8
@@ -31,30 +37,218 @@ TEXT ·attnGemmAVX2(SB), NOSPLIT, $0-73
 	SHLQ $2, R13
 
 rows:
+	CMPQ R11, $0
+	JE   done
 	CMPQ R11, $4
-	JL   done
-	XORQ R12, R12 // column byte offset
+	JE   rows4
+	CMPQ R11, $8
+	JE   rows4
+	CMPQ R11, $2
+	JE   rows2
 
-cols:
-	CMPQ R12, R13
-	JGE  nextrows
+	// 6-row block
+	XORQ R12, R12
 
-	// C tile rows: AX (row 0), (AX)(R8*1), BX (row 2), (BX)(R8*1).
+cols6:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $64
+	JL   last6
+
+// tile 6x16 at column byte offset R12
+t6x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   zero
+	JE   t6x16zero
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVUPS (AX)(R8*1), Y2
 	VMOVUPS 32(AX)(R8*1), Y3
-	VMOVUPS (BX), Y4
-	VMOVUPS 32(BX), Y5
-	VMOVUPS (BX)(R8*1), Y6
-	VMOVUPS 32(BX)(R8*1), Y7
-	JMP  kinit
+	VMOVUPS (AX)(R8*2), Y4
+	VMOVUPS 32(AX)(R8*2), Y5
+	VMOVUPS (BX), Y6
+	VMOVUPS 32(BX), Y7
+	VMOVUPS (BX)(R8*1), Y8
+	VMOVUPS 32(BX)(R8*1), Y9
+	VMOVUPS (BX)(R8*2), Y10
+	VMOVUPS 32(BX)(R8*2), Y11
+	JMP  t6x16k
 
-zero:
+t6x16zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+t6x16k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   t6x16store
+
+t6x16loop:
+	VMOVUPS (DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (AX)(R9*2), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS (BX)(R9*1), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS (BX)(R9*2), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t6x16loop
+
+t6x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, (AX)(R8*1)
+	VMOVUPS Y3, 32(AX)(R8*1)
+	VMOVUPS Y4, (AX)(R8*2)
+	VMOVUPS Y5, 32(AX)(R8*2)
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	VMOVUPS Y8, (BX)(R8*1)
+	VMOVUPS Y9, 32(BX)(R8*1)
+	VMOVUPS Y10, (BX)(R8*2)
+	VMOVUPS Y11, 32(BX)(R8*2)
+	ADDQ $64, R12
+	JMP  cols6
+
+last6:
+	CMPQ R14, $32
+	JL   next6
+
+// tile 6x8 at column byte offset R12
+t6x8:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   t6x8zero
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (BX), Y3
+	VMOVUPS (BX)(R8*1), Y4
+	VMOVUPS (BX)(R8*2), Y5
+	JMP  t6x8k
+
+t6x8zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+t6x8k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   t6x8store
+
+t6x8loop:
+	VMOVUPS (DX), Y12
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y1
+	VBROADCASTSS (AX)(R9*2), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS Y12, Y15, Y3
+	VBROADCASTSS (BX)(R9*1), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VBROADCASTSS (BX)(R9*2), Y15
+	VFMADD231PS Y12, Y15, Y5
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t6x8loop
+
+t6x8store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(R8*1)
+	VMOVUPS Y2, (AX)(R8*2)
+	VMOVUPS Y3, (BX)
+	VMOVUPS Y4, (BX)(R8*1)
+	VMOVUPS Y5, (BX)(R8*2)
+
+next6:
+	LEAQ (DI)(R8*4), DI
+	LEAQ (DI)(R8*2), DI
+	LEAQ (SI)(R9*4), SI
+	LEAQ (SI)(R9*2), SI
+	SUBQ $6, R11
+	JMP  rows
+
+rows4:
+	XORQ R12, R12
+
+cols4:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $64
+	JL   last4
+
+// tile 4x16 at column byte offset R12
+t4x16:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   t4x16zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS (AX)(R8*1), Y2
+	VMOVUPS 32(AX)(R8*1), Y3
+	VMOVUPS (AX)(R8*2), Y4
+	VMOVUPS 32(AX)(R8*2), Y5
+	VMOVUPS (BX), Y6
+	VMOVUPS 32(BX), Y7
+	JMP  t4x16k
+
+t4x16zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -64,57 +258,235 @@ zero:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
-kinit:
-	// A rows: AX (row 0), (AX)(R9*1), BX (row 2), (BX)(R9*1); B at DX.
+t4x16k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
 	MOVQ b+32(FP), DX
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   store
+	JE   t4x16store
 
-kloop:
-	VMOVUPS      (DX), Y8
-	VMOVUPS      32(DX), Y9
-	VBROADCASTSS (AX), Y10
-	VFMADD231PS  Y8, Y10, Y0
-	VFMADD231PS  Y9, Y10, Y1
-	VBROADCASTSS (AX)(R9*1), Y11
-	VFMADD231PS  Y8, Y11, Y2
-	VFMADD231PS  Y9, Y11, Y3
-	VBROADCASTSS (BX), Y12
-	VFMADD231PS  Y8, Y12, Y4
-	VFMADD231PS  Y9, Y12, Y5
-	VBROADCASTSS (BX)(R9*1), Y13
-	VFMADD231PS  Y8, Y13, Y6
-	VFMADD231PS  Y9, Y13, Y7
-	ADDQ         $4, AX
-	ADDQ         $4, BX
-	ADDQ         R10, DX
-	DECQ         CX
-	JNZ          kloop
+t4x16loop:
+	VMOVUPS (DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (AX)(R9*2), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t4x16loop
 
-store:
-	LEAQ    (DI)(R12*1), AX
-	LEAQ    (AX)(R8*2), BX
+t4x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
 	VMOVUPS Y2, (AX)(R8*1)
 	VMOVUPS Y3, 32(AX)(R8*1)
-	VMOVUPS Y4, (BX)
-	VMOVUPS Y5, 32(BX)
-	VMOVUPS Y6, (BX)(R8*1)
-	VMOVUPS Y7, 32(BX)(R8*1)
-	ADDQ    $64, R12
-	JMP     cols
+	VMOVUPS Y4, (AX)(R8*2)
+	VMOVUPS Y5, 32(AX)(R8*2)
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	ADDQ $64, R12
+	JMP  cols4
 
-nextrows:
+last4:
+	CMPQ R14, $32
+	JL   next4
+
+// tile 4x8 at column byte offset R12
+t4x8:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   t4x8zero
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	VMOVUPS (BX), Y3
+	JMP  t4x8k
+
+t4x8zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+t4x8k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   t4x8store
+
+t4x8loop:
+	VMOVUPS (DX), Y12
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y1
+	VBROADCASTSS (AX)(R9*2), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS Y12, Y15, Y3
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t4x8loop
+
+t4x8store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(R8*1)
+	VMOVUPS Y2, (AX)(R8*2)
+	VMOVUPS Y3, (BX)
+
+next4:
 	LEAQ (DI)(R8*4), DI
 	LEAQ (SI)(R9*4), SI
 	SUBQ $4, R11
 	JMP  rows
 
+rows2:
+	XORQ R12, R12
+
+cols2:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $64
+	JL   last2
+
+// tile 2x16 at column byte offset R12
+t2x16:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   t2x16zero
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS (AX)(R8*1), Y2
+	VMOVUPS 32(AX)(R8*1), Y3
+	JMP  t2x16k
+
+t2x16zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+t2x16k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   t2x16store
+
+t2x16loop:
+	VMOVUPS (DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t2x16loop
+
+t2x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, (AX)(R8*1)
+	VMOVUPS Y3, 32(AX)(R8*1)
+	ADDQ $64, R12
+	JMP  cols2
+
+last2:
+	CMPQ R14, $32
+	JL   next2
+
+// tile 2x8 at column byte offset R12
+t2x8:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   t2x8zero
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	JMP  t2x8k
+
+t2x8zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+t2x8k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   t2x8store
+
+t2x8loop:
+	VMOVUPS (DX), Y12
+	VBROADCASTSS (AX), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VBROADCASTSS (AX)(R9*1), Y15
+	VFMADD231PS Y12, Y15, Y1
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  t2x8loop
+
+t2x8store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, (AX)(R8*1)
+
+next2:
+	LEAQ (DI)(R8*2), DI
+	LEAQ (SI)(R9*2), SI
+	SUBQ $2, R11
+	JMP  rows
+
 done:
 	VZEROUPPER
 	RET
+

@@ -27,3 +27,11 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 
 //go:noescape
 func attnGemmNEON(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+
+// attnPad returns the row and column multiples attnGemm's kernel for l needs.
+func attnPad(l Level) (rows, cols int) {
+	if l == NEON {
+		return 4, 16
+	}
+	return 2, 8
+}

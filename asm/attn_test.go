@@ -29,6 +29,8 @@ var attnCases = []attnCase{
 	{2, 1, 40, 77, 7, false, "per", 32},
 	{1, 1, 5, 600, 17, false, "", 0}, // two default key blocks
 	{2, 3, 50, 50, 64, true, "", 0},
+	{1, 2, 3, 0, 4, false, "", 0}, // no keys at all
+	{3, 4, 2, 3, 1, true, "per", 0},
 }
 
 type attnData struct {
@@ -345,8 +347,8 @@ func TestAttentionPanics(t *testing.T) {
 func TestAttnGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(45, 46))
 	forLevels(t, func(t *testing.T, l Level) {
-		for _, m := range []int{1, 3, 4, 8, 12, 36} {
-			for _, n := range []int{1, 15, 16, 32, 48, 80} {
+		for _, m := range []int{1, 2, 3, 4, 6, 8, 10, 12, 14, 36} {
+			for _, n := range []int{1, 8, 15, 16, 24, 32, 40, 80} {
 				for _, k := range []int{0, 1, 5, 64, 67} {
 					for _, acc := range []bool{false, true} {
 						lda, ldb, ldc := k+3, n+5, n+7
