@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -211,6 +212,30 @@ func TestWebDatasetErrors(t *testing.T) {
 			if _, cap, err := d.Item(i); err != nil || captionNumber(t, cap) > 3 {
 				t.Errorf("%s: surviving sample %d: %q %v", c.name, i, cap, err)
 			}
+		}
+	}
+	// A corrupt image member fails when loaded, naming shard and member, and
+	// the loader skips it under SkipBad.
+	{
+		ms := append([]tarMember(nil), good...)
+		for i := range ms {
+			if ms[i].name == "shard/000002.png" {
+				ms[i].body = ms[i].body[:40]
+			}
+		}
+		path := filepath.Join(dir, "corrupt.tar")
+		writeTar(t, path, ms)
+		d, err := OpenWebDataset([]string{path}, WebDatasetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.Item(2); err == nil || !strings.Contains(err.Error(), "corrupt.tar") || !strings.Contains(err.Error(), "000002.png") {
+			t.Fatalf("corrupt member: %v", err)
+		}
+		l := newTestLoader(t, d, LoaderConfig{BatchSize: 3, ImageSize: 8, SkipBad: true})
+		bs := collect(t, l.Epoch(0))
+		if len(bs) != 1 || l.Skipped() != 1 || !slices.Equal(bs[0].Indices, []int{0, 1, 3}) {
+			t.Fatalf("loader over corrupt shard: %d batches, %d skipped", len(bs), l.Skipped())
 		}
 	}
 	// A shard that changed after indexing: the read names shard and member.
