@@ -150,10 +150,11 @@ func gemmThreads(m, n, k int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), int(flops/minFlopsPerThread)))
 }
 
-// sgemmParallel splits C into at most threads independent column (or row)
-// strips, each a whole GEMM with its own packing buffers, and runs them on
-// goroutines. Strips are multiples of the micro-tile so only the last one
-// has edge tiles.
+// sgemmParallel runs a GEMM on at most threads goroutines. With a packed
+// kernel and enough rows, the goroutines share each packed B panel
+// (gemmShared); otherwise C is split into independent column (or row)
+// strips, each a whole GEMM with its own packing buffers. Strips are
+// multiples of the micro-tile so only the last one has edge tiles.
 func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -162,10 +163,15 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 	if kern != nil {
 		mr, nr = kern.mr, kern.nr
 	}
-	// Split M when there are enough row tiles to balance: each goroutine
-	// then packs its share of A and all of B (fast copies). Otherwise split
-	// the dimension with more tiles.
-	splitN := m/mr < 4*threads && n/nr >= m/mr
+	if kern != nil && threads > 1 && m/mr >= 2*threads && k > 0 && alpha != 0 {
+		// Enough row tiles: pack each B panel once, together, and split
+		// the rows.
+		kern.gemmShared(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// Independent strips: split N (each goroutine packs its columns of B
+	// and all of A) unless there are more row tiles than column tiles.
+	splitN := n/nr >= m/mr
 	unit, total := mr, m
 	if splitN {
 		unit, total = nr, n

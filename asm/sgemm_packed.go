@@ -81,15 +81,89 @@ func blockSize(total, maxStep, unit int) int {
 }
 
 func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
-	ws := workspaces.Get().(*gemmWorkspace)
 	kcMax, ncMax := kn.blocking(m)
 	kc := blockSize(k, kcMax, 1)
 	mc := gemmRoundUp(blockSize(m, kn.mc, kn.mr), kn.mr)
 	nc := gemmRoundUp(blockSize(n, ncMax, kn.nr), kn.nr)
+	return getWorkspaceSized(kn, mc, nc, kc, true)
+}
+
+// getWorkspaceSized sizes a workspace for mc×kc A blocks, kc×nc B panels
+// (if withB) and the edge tiles of an mc×nc macro-kernel call.
+func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspace {
+	ws := workspaces.Get().(*gemmWorkspace)
 	ws.ap = growTo(ws.ap, mc*kc)
-	ws.bp = growTo(ws.bp, nc*kc)
+	if withB {
+		ws.bp = growTo(ws.bp, nc*kc)
+	}
 	ws.tile = growTo(ws.tile, max(kn.mr*nc, mc*kn.nr))
 	return ws
+}
+
+// gemmShared is gemm on several goroutines sharing each packed B panel:
+// for every (jc, pc) they first pack disjoint micro-panels of the B panel,
+// then, after all are packed, each runs the ic loop over its own rows of C
+// (a multiple of mr) with its own packed A. m/mr ≥ threads, k > 0,
+// alpha != 0.
+func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kn.mr, kn.nr
+	kcMax, ncMax := kn.blocking(m)
+	kcStep := blockSize(k, kcMax, 1)
+	ncStep := blockSize(n, ncMax, nr)
+	tiles := (m + mr - 1) / mr
+	rowLo := func(t int) int { return min(tiles*t/threads*mr, m) }
+	mcStep := blockSize(rowLo(1), kn.mc, mr)
+	shared := getWorkspaceSized(kn, 0, gemmRoundUp(ncStep, nr), kcStep, true)
+	wss := make([]*gemmWorkspace, threads)
+	for t := range wss {
+		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
+	}
+	run := func(f func(t int)) {
+		var wg sync.WaitGroup
+		for t := 1; t < threads; t++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f(t)
+			}()
+		}
+		f(0)
+		wg.Wait()
+	}
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
+		panels := (nc + nr - 1) / nr
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			run(func(t int) {
+				p0, p1 := panels*t/threads, panels*(t+1)/threads
+				if p0 < p1 {
+					kn.packB(shared.bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
+				}
+			})
+			bs := gemmB{b: shared.bp, ldb: nr, step: kc * nr}
+			if nc%nr != 0 {
+				bs.edge = shared.bp[nc/nr*kc*nr:]
+			}
+			accum := pc > 0 || beta != 0
+			run(func(t int) {
+				lo, hi := rowLo(t), rowLo(t+1)
+				ws := wss[t]
+				if pc == 0 && beta != 0 && beta != 1 {
+					scaleC(hi-lo, nc, beta, c[lo*ldc+jc:], ldc)
+				}
+				for ic := lo; ic < hi; ic += mcStep {
+					mc := min(mcStep, hi-ic)
+					packA(ws.ap, transA, a, lda, ic, pc, mc, kc, mr, alpha)
+					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+				}
+			})
+		}
+	}
+	workspaces.Put(shared)
+	for _, ws := range wss {
+		workspaces.Put(ws)
+	}
 }
 
 // blocking returns the largest kc and nc for an m-row GEMM. With few row
