@@ -235,7 +235,9 @@ func (o *Adafactor) update(it item) {
 	if den < 1 || den != den {
 		den = 1
 	}
-	lr := float32(o.lr)
+	// clipping and learning rate in one factor (PyTorch divides by den,
+	// then multiplies by lr: the same up to one rounding)
+	scale := float32(o.lr / float64(den))
 	var wd float32
 	if p.decay {
 		wd = float32(-o.cfg.WeightDecay * o.lr)
@@ -258,8 +260,9 @@ func (o *Adafactor) update(it item) {
 				if m != nil {
 					mr = m[off : off+f.c]
 				}
+				cr := cf[:len(gr)]
 				for j, gj := range gr {
-					u := rf * cf[j] * gj / den * lr
+					u := rf * cr[j] * gj * scale
 					wr[j] = applyUpdate(wr[j], u, mr, j, b1, omb1, wd)
 				}
 			}
@@ -267,7 +270,7 @@ func (o *Adafactor) update(it item) {
 		return
 	}
 	for j, gj := range g {
-		u := 1 / float32(math.Sqrt(float64(sq[j]))) * gj / den * lr
+		u := gj / float32(math.Sqrt(float64(sq[j]))) * scale
 		w[j] = applyUpdate(w[j], u, m, j, b1, omb1, wd)
 	}
 }

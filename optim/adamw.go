@@ -31,6 +31,12 @@ func DefaultAdamWConfig() AdamWConfig {
 //	m = β1·m + (1−β1)·g
 //	v = β2·v + (1−β2)·g²
 //	p = p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
+//
+// The last line is computed in the equivalent form of Kingma & Ba's
+// Algorithm 1 note, p − α̂·m/(√v + ε̂) with α̂ = lr·√(1−β2ᵗ)/(1−β1ᵗ) and
+// ε̂ = eps·√(1−β2ᵗ): one square root and one division per value. The
+// result differs from PyTorch's order of operations by float32 rounding
+// only (the tests bound it at 1e-6 relative after 5 steps).
 type AdamW struct {
 	cfg    AdamWConfig
 	ps     []param
@@ -42,7 +48,7 @@ type AdamW struct {
 }
 
 type adamScalars struct {
-	decay, stepSize, bc2Sqrt float32
+	decay, negStep, eps float32 // 1 − lr·wd, −α̂, ε̂
 }
 
 // NewAdamW makes an AdamW optimizer over params, which must be named
@@ -91,11 +97,11 @@ func (o *AdamW) Step(lr float64) {
 			wd = o.cfg.WeightDecay
 		}
 		bc1 := 1 - math.Pow(o.cfg.Beta1, t)
-		bc2 := 1 - math.Pow(o.cfg.Beta2, t)
+		bc2Sqrt := math.Sqrt(1 - math.Pow(o.cfg.Beta2, t))
 		o.cur[i] = adamScalars{
-			decay:    float32(1 - lr*wd),
-			stepSize: float32(lr / bc1),
-			bc2Sqrt:  float32(math.Sqrt(bc2)),
+			decay:   float32(1 - lr*wd),
+			negStep: float32(-lr * bc2Sqrt / bc1),
+			eps:     float32(o.cfg.Eps * bc2Sqrt),
 		}
 	}
 	o.run.run()
@@ -114,19 +120,16 @@ func (o *AdamW) update(it item) {
 	v := o.slots[it.p][1].data[it.lo:it.hi]
 	b1, b2 := float32(o.cfg.Beta1), float32(o.cfg.Beta2)
 	omb1, omb2 := float32(1-o.cfg.Beta1), float32(1-o.cfg.Beta2)
-	eps := float32(o.cfg.Eps)
-	negStep := -c.stepSize
+	decay, negStep, eps := c.decay, c.negStep, c.eps
 	g = g[:len(w)]
 	m = m[:len(w)]
 	v = v[:len(w)]
 	for j := range w {
-		x := w[j] * c.decay
 		gj := g[j]
 		mj := m[j]*b1 + gj*omb1
 		vj := v[j]*b2 + omb2*gj*gj
 		m[j], v[j] = mj, vj
-		den := float32(math.Sqrt(float64(vj)))/c.bc2Sqrt + eps
-		w[j] = x + negStep*mj/den
+		w[j] = w[j]*decay + negStep*mj/(float32(math.Sqrt(float64(vj)))+eps)
 	}
 }
 

@@ -100,12 +100,14 @@ func (o *SGD) update(it item) {
 	}
 	negLR := -o.lr
 	if o.cfg.Momentum == 0 {
-		for j := range w {
-			d := g[j]
-			if wd != 0 {
-				d += w[j] * wd
+		if wd == 0 {
+			for j, gj := range g {
+				w[j] += gj * negLR
 			}
-			w[j] += d * negLR
+			return
+		}
+		for j, gj := range g {
+			w[j] += (gj + w[j]*wd) * negLR
 		}
 		return
 	}
@@ -113,23 +115,30 @@ func (o *SGD) update(it item) {
 	b = b[:len(w)]
 	mu := float32(o.cfg.Momentum)
 	omd := float32(1 - o.cfg.Dampening)
-	first, nesterov := o.first[it.p], o.cfg.Nesterov
-	for j := range w {
-		d := g[j]
-		if wd != 0 {
-			d += w[j] * wd
+	switch {
+	case o.first[it.p]:
+		// the buffer starts as d, undamped
+		for j, gj := range g {
+			d := gj + w[j]*wd
+			b[j] = d
+			if o.cfg.Nesterov {
+				d += d * mu
+			}
+			w[j] += d * negLR
 		}
-		bj := d
-		if !first {
-			bj = b[j]*mu + d*omd
+	case o.cfg.Nesterov:
+		for j, gj := range g {
+			d := gj + w[j]*wd
+			bj := b[j]*mu + d*omd
+			b[j] = bj
+			w[j] += (d + bj*mu) * negLR
 		}
-		b[j] = bj
-		if nesterov {
-			d += bj * mu
-		} else {
-			d = bj
+	default:
+		for j, gj := range g {
+			bj := b[j]*mu + (gj+w[j]*wd)*omd
+			b[j] = bj
+			w[j] += bj * negLR
 		}
-		w[j] += d * negLR
 	}
 }
 
