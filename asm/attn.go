@@ -168,19 +168,44 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-var attnPool = sync.Pool{New: func() any { return &attnScratch{head: -1} }}
+// attnFree holds idle worker scratch. Unlike a sync.Pool it survives
+// garbage collections, so steady-state training steps allocate nothing
+// here; it keeps at most 2·GOMAXPROCS entries.
+var attnFree struct {
+	sync.Mutex
+	list []*attnScratch
+}
+
+func getScratch() *attnScratch {
+	attnFree.Lock()
+	defer attnFree.Unlock()
+	if n := len(attnFree.list); n > 0 {
+		w := attnFree.list[n-1]
+		attnFree.list = attnFree.list[:n-1]
+		w.head = -1
+		return w
+	}
+	return &attnScratch{head: -1}
+}
+
+func putScratch(w *attnScratch) {
+	attnFree.Lock()
+	defer attnFree.Unlock()
+	if len(attnFree.list) < 2*runtime.GOMAXPROCS(0) {
+		attnFree.list = append(attnFree.list, w)
+	}
+}
 
 // parallelItems runs f on items 0..n-1 over up to GOMAXPROCS goroutines,
 // each with its own scratch.
 func parallelItems(n int, f func(w *attnScratch, item int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
-		w := attnPool.Get().(*attnScratch)
-		w.head = -1
+		w := getScratch()
 		for i := range n {
 			f(w, i)
 		}
-		attnPool.Put(w)
+		putScratch(w)
 		return
 	}
 	var next atomic.Int64
@@ -189,8 +214,7 @@ func parallelItems(n int, f func(w *attnScratch, item int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := attnPool.Get().(*attnScratch)
-			w.head = -1
+			w := getScratch()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -198,7 +222,7 @@ func parallelItems(n int, f func(w *attnScratch, item int)) {
 				}
 				f(w, i)
 			}
-			attnPool.Put(w)
+			putScratch(w)
 		}()
 	}
 	wg.Wait()
