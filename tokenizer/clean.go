@@ -13,14 +13,16 @@ import (
 // whitespace runs collapsed to one space and the ends stripped, then Python's
 // str.lower().
 //
-// Of ftfy.fix_text, Clean applies HTML entity decoding (ftfy's own strict
-// decoder, repeated until nothing changes, and skipped from the first line that
-// contains '<'), C1 control characters read as windows-1252, Latin ligatures,
+// The ftfy step follows ftfy 6.3's fix_text with its default configuration:
+// per line, and until nothing changes, HTML entity decoding (ftfy's strict
+// decoder, off from the first line that contains '<'), mojibake repair
+// (fix_encoding: text that looks like UTF-8 read in a single-byte encoding is
+// re-decoded), C1 control characters read as windows-1252, Latin ligatures,
 // full- and half-width forms, curly quotes, line breaks, terminal escapes,
-// control-character removal and NFC normalisation, in ftfy's order and to ftfy's
-// fixed point. It does not repair mojibake (ftfy's fix_encoding step, which
-// re-decodes text that looks like UTF-8 read as a single-byte encoding): such
-// text passes through unchanged.
+// control-character removal and NFC normalisation. Differences: ftfy also
+// cuts lines longer than 1,000,000 code points into separate segments, and
+// NFC here uses golang.org/x/text's Unicode tables, which may be newer than
+// those of the Python the reference runs on.
 //
 // Invalid UTF-8 in text is first replaced the way Python's
 // bytes.decode("utf-8", errors="replace") does it.
@@ -144,8 +146,8 @@ func appendPythonUTF8(dst []byte, b []byte) []byte {
 	return dst
 }
 
-// fixText applies the parts of ftfy.fix_text (ftfy 6, default configuration)
-// listed in Clean's documentation. Like ftfy it works on segments that end
+// fixText is ftfy.fix_text (ftfy 6.3, default configuration) as described in
+// Clean's documentation. Like ftfy it works on segments that end
 // after each '\n'; once a segment contains '<', HTML unescaping stays off for
 // the rest of the text.
 func fixText(s string) string {

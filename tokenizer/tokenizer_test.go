@@ -197,3 +197,7 @@ func TestLoadErrors(t *testing.T) {
 // TestOpenCLIPExtraFixtures checks texts beyond tokens.jsonl, written by
 // open_clip with ftfy installed (see testdata/README.md).
 func TestOpenCLIPExtraFixtures(t *testing.T) { checkFixtures(t, "openclip_extra.jsonl") }
+
+// TestOpenCLIPRandomFixtures checks random strings (with mojibake that ftfy
+// repairs among them) against open_clip (see testdata/README.md).
+func TestOpenCLIPRandomFixtures(t *testing.T) { checkFixtures(t, "openclip_random.jsonl") }
