@@ -208,11 +208,11 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // Tokenize returns SOT, the ids of text and EOT, cut to contextLength ids with
 // EOT kept in the last slot when the text is too long, and padded with Pad
-// (0) to exactly contextLength ids, as open_clip's tokenize does.
-// It panics if contextLength < 2.
+// (0) to exactly contextLength ids, as open_clip's tokenize does (so a
+// contextLength of 1 gives just EOT). It panics if contextLength < 1.
 func (t *Tokenizer) Tokenize(text string, contextLength int) []int {
-	if contextLength < 2 {
-		panic(fmt.Sprintf("tokenizer.Tokenize: contextLength %d < 2", contextLength))
+	if contextLength < 1 {
+		panic(fmt.Sprintf("tokenizer.Tokenize: contextLength %d < 1", contextLength))
 	}
 	out := make([]int, 1, contextLength+1)
 	out[0] = t.sot
@@ -250,17 +250,14 @@ func (t *Tokenizer) Decode(ids []int) string {
 		}
 	}
 	raw := make([]byte, 0, n)
-	bad := false
 	for _, id := range ids {
 		if id < 0 || id >= len(t.tokens) {
 			// U+FFFD's bytes can't form "</w>" with their neighbours.
 			raw = append(raw, "\uFFFD"...)
-			bad = true
 			continue
 		}
 		raw = append(raw, t.tokens[id]...)
 	}
-	_ = bad
 	s := string(appendPythonUTF8(make([]byte, 0, len(raw)), raw))
 	return strings.ReplaceAll(s, "</w>", " ")
 }

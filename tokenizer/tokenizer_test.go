@@ -111,6 +111,9 @@ func TestVocab(t *testing.T) {
 func TestTokenizeTruncates(t *testing.T) {
 	tok := New()
 	long := strings.Repeat("cat ", 100)
+	if got := tok.Tokenize(long, 1); !slices.Equal(got, []int{EOT}) {
+		t.Errorf("Tokenize(long, 1) = %v, want [EOT] as open_clip gives", got)
+	}
 	for _, n := range []int{2, 3, 10, 76, 77} {
 		got := tok.Tokenize(long, n)
 		if len(got) != n || got[0] != SOT || got[n-1] != EOT {
