@@ -29,13 +29,15 @@ type checkpointInfo struct {
 	Model     string `json:"model"`
 	Optimizer string `json:"optimizer"`
 	Seed      uint64 `json:"seed"`
+	Epoch     int    `json:"epoch"`    // data epoch of the next batch
+	Position  int    `json:"position"` // position in that epoch's order (items)
 }
 
 // saveHook is called between the stages of a save (tests interrupt saves
 // with it).
 var saveHook = func(stage string) {}
 
-func saveCheckpoint(dir string, step int, seed uint64, m *coca.Model, opt optim.Optimizer, meta map[string]string) error {
+func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.Model, opt optim.Optimizer, meta map[string]string) error {
 	ck := filepath.Join(dir, "ckpt")
 	if err := os.MkdirAll(ck, 0o755); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
@@ -56,7 +58,7 @@ func saveCheckpoint(dir string, step int, seed uint64, m *coca.Model, opt optim.
 	}
 	saveHook("optimizer")
 	info := checkpointInfo{Step: step, Model: filepath.Join("ckpt", base+".model.safetensors"),
-		Optimizer: filepath.Join("ckpt", base+".optim.safetensors"), Seed: seed}
+		Optimizer: filepath.Join("ckpt", base+".optim.safetensors"), Seed: seed, Epoch: epoch, Position: pos}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := writeFileAtomic(filepath.Join(dir, checkpointFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
@@ -92,26 +94,26 @@ func readCheckpointInfo(dir string) (info checkpointInfo, ok bool, err error) {
 }
 
 // loadCheckpoint restores the model and optimizer from dir's latest
-// checkpoint and returns its step.
-func loadCheckpoint(dir string, m *coca.Model, opt optim.Optimizer) (int, error) {
+// checkpoint and returns its description.
+func loadCheckpoint(dir string, m *coca.Model, opt optim.Optimizer) (checkpointInfo, error) {
 	info, ok, err := readCheckpointInfo(dir)
 	if err != nil {
-		return 0, err
+		return info, err
 	}
 	if !ok {
-		return 0, fmt.Errorf("train: --resume: no %s in %s", checkpointFile, dir)
+		return info, fmt.Errorf("train: --resume: no %s in %s", checkpointFile, dir)
 	}
 	if err := m.LoadSafetensors(filepath.Join(dir, info.Model)); err != nil {
-		return 0, err
+		return info, err
 	}
 	st, err := optim.ReadStateFile(filepath.Join(dir, info.Optimizer))
 	if err != nil {
-		return 0, err
+		return info, err
 	}
 	if err := opt.LoadState(st); err != nil {
-		return 0, fmt.Errorf("train: %s: %w", filepath.Join(dir, info.Optimizer), err)
+		return info, fmt.Errorf("train: %s: %w", filepath.Join(dir, info.Optimizer), err)
 	}
-	return info.Step, nil
+	return info, nil
 }
 
 // writeFileAtomic writes data to path through a temp file in the same

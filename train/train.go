@@ -61,7 +61,9 @@ type Options struct {
 	Resume    bool   // continue the run in Out from its checkpoint
 	Init      string // start from these model weights (fine-tuning)
 	LogEvery  int    // steps between metric lines (default 10)
-	EvalEvery int    // steps between evaluations (default Steps/4; 0 at the end only)
+	EvalEvery int    // steps between evaluations (default Steps/4; negative: never)
+	HeldOut   int    // synthetic held-out pairs to evaluate on (default 512)
+	StopAt    int    // stop (after a checkpoint) at this step, to resume later; 0: run to Steps
 	SaveEvery int    // steps between checkpoints (default 250)
 	Workers   int    // data workers (default GOMAXPROCS)
 	Samples   int    // held-out captions written to samples.txt (default 16)
@@ -141,6 +143,9 @@ type Result struct {
 	Final   Metrics
 	Elapsed time.Duration
 }
+
+// beforeStep, when set (tests), runs after each optimizer step.
+var beforeStep func(step int, m *coca.Model)
 
 // run holds everything one training run uses.
 type run struct {
@@ -257,7 +262,7 @@ func (r *run) setupData() error {
 		if err != nil {
 			return err
 		}
-		s, err := data.NewSynth(data.SynthConfig{Difficulty: d, ImageSize: size, Seed: o.Seed})
+		s, err := data.NewSynth(data.SynthConfig{Difficulty: d, ImageSize: size, Seed: o.Seed, HeldOutSize: o.HeldOut, ZeroShotSize: o.HeldOut})
 		if err != nil {
 			return err
 		}
@@ -420,13 +425,13 @@ func (r *run) writeJSON(v any) {
 
 func (r *run) loop() (*Result, error) {
 	o := &r.o
-	start := 0
+	start, epoch, pos := 0, 0, 0
 	if o.Resume {
-		s, err := loadCheckpoint(o.Out, r.model, r.opt)
+		info, err := loadCheckpoint(o.Out, r.model, r.opt)
 		if err != nil {
 			return nil, err
 		}
-		start = s
+		start, epoch, pos = info.Step, info.Epoch, info.Position
 		fmt.Fprintf(o.Log, "resuming %s at step %d\n", o.Out, start)
 	} else {
 		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d, %d threads → %s\n",
@@ -434,13 +439,10 @@ func (r *run) loop() (*Result, error) {
 	}
 	ctx := r.cfg.Text.ContextLength
 	w := coca.LossWeights{Contrastive: float32(o.ContrastiveWeight), Caption: float32(o.CaptionWeight)}
-	bpe := r.loader.BatchesPerEpoch()
-	epoch := start / bpe
-	it := r.loader.EpochFrom(epoch, start%bpe)
+	it := r.loader.EpochFrom(epoch, pos)
 	defer func() { it.Close() }()
 	bar := newProgress(o.Progress, o.Steps, start)
 	t0 := time.Now()
-	lastSaved := start
 	var final Metrics
 	var sumL, sumC, sumP float64
 	nLog := 0
@@ -493,34 +495,43 @@ func (r *run) loop() (*Result, error) {
 			sumL, sumC, sumP, nLog = 0, 0, 0, 0
 			imagesSince, since = 0, time.Now()
 		}
-		if r.held != nil && (done%o.EvalEvery == 0 || done == o.Steps) {
+		if beforeStep != nil {
+			beforeStep(done, r.model)
+		}
+		if r.held != nil && o.EvalEvery > 0 && (done%o.EvalEvery == 0 || done == o.Steps) {
 			final = evaluate(r.model, r.tok, r.held, r.zs, r.classes, ctx, o.Samples)
 			r.writeJSON(evalLog{Step: done, Metrics: final})
 			bar.clear()
 			fmt.Fprintf(o.Log, "step %d: image→text R@1 %.3f, text→image R@1 %.3f, zero-shot top-1 %.3f, exact captions %.3f\n",
 				done, final.ImageToTextR1, final.TextToImageR1, final.ZeroShotTop1, final.CaptionExactMatch)
 		}
-		if done%o.SaveEvery == 0 || done == o.Steps {
-			if err := r.save(done); err != nil {
+		if done%o.SaveEvery == 0 || done == o.Steps || done == o.StopAt {
+			if err := r.save(done, epoch, it.Pos()); err != nil {
 				return nil, err
 			}
-			lastSaved = done
+		}
+		if done == o.StopAt {
+			bar.finish()
+			fmt.Fprintf(o.Log, "stopped at step %d; continue with --resume\n", done)
+			return &Result{Steps: done, Elapsed: time.Since(t0)}, nil
 		}
 	}
 	bar.finish()
-	_ = lastSaved
+	if n := r.loader.Skipped(); n > 0 {
+		fmt.Fprintf(o.Log, "skipped %d unreadable items (--skip-bad): %s\n", n, r.loader.SkipLog())
+	}
 	if err := r.finish(final); err != nil {
 		return nil, err
 	}
 	return &Result{Steps: o.Steps, Final: final, Elapsed: time.Since(t0)}, nil
 }
 
-func (r *run) save(step int) error {
+func (r *run) save(step, epoch, pos int) error {
 	meta := map[string]string{"seed": fmt.Sprint(r.o.Seed)}
 	if r.merges != "" {
 		meta["tokenizer_merges"] = r.merges
 	}
-	return saveCheckpoint(r.o.Out, step, r.o.Seed, r.model, r.opt, meta)
+	return saveCheckpoint(r.o.Out, step, r.o.Seed, epoch, pos, r.model, r.opt, meta)
 }
 
 // finish writes the final model, config, samples and loss curve.
