@@ -18,6 +18,17 @@ type GenerateOptions struct {
 	MinLen int // the end token is suppressed while a caption is shorter than this (default 5, open_clip's min_seq_len)
 	Start  int // start token (default StartOfText)
 	End    int // end token (default EndOfText); a negative End never stops early
+
+	// The fields below are read by Generate; GenerateGreedy ignores them.
+
+	Strategy          string  // StrategyGreedy (the zero value), StrategyBeam, StrategyTopK or StrategyTopP
+	Beams             int     // beam search: beams per image (default 6)
+	LengthPenalty     float64 // beam search: α in score = sum of log-probs / length^α (HF's and open_clip's 1.0; the zero value means no normalisation)
+	TopK              int     // top-k: tokens kept (default 50); top-p: also keep at most TopK tokens when > 0
+	TopP              float64 // top-p: nucleus mass kept (default 0.9)
+	Temperature       float64 // sampling: logits are divided by it after filtering, as open_clip does (default 1)
+	RepetitionPenalty float64 // HF's: logits of tokens already in the row are divided by it when positive, multiplied when negative (default 1: off)
+	Seed              uint64  // sampling: row i draws from a PCG seeded with (Seed, i)
 }
 
 func (o GenerateOptions) withDefaults(ctx int) GenerateOptions {
