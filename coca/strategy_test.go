@@ -58,9 +58,11 @@ func strategyCases(end int) map[string]GenerateOptions {
 		"greedy-repetition": with(func(o *GenerateOptions) { o.RepetitionPenalty = 1.5 }),
 		"beam":              with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.LengthPenalty = StrategyBeam, 6, 1 }),
 		"beam3-noend":       with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.End = StrategyBeam, 3, -1 }),
-		"beam-repetition":   with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.LengthPenalty, o.RepetitionPenalty = StrategyBeam, 4, 1, 1.3 }),
-		"top-k":             with(func(o *GenerateOptions) { o.Strategy, o.TopK, o.Temperature, o.Seed = StrategyTopK, 5, 1.5, 7 }),
-		"top-p":             with(func(o *GenerateOptions) { o.Strategy, o.TopP, o.Temperature, o.Seed = StrategyTopP, 0.8, 2, 11 }),
+		"beam-repetition": with(func(o *GenerateOptions) {
+			o.Strategy, o.Beams, o.LengthPenalty, o.RepetitionPenalty = StrategyBeam, 4, 1, 1.3
+		}),
+		"top-k": with(func(o *GenerateOptions) { o.Strategy, o.TopK, o.Temperature, o.Seed = StrategyTopK, 5, 1.5, 7 }),
+		"top-p": with(func(o *GenerateOptions) { o.Strategy, o.TopP, o.Temperature, o.Seed = StrategyTopP, 0.8, 2, 11 }),
 	}
 }
 
