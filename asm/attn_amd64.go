@@ -5,10 +5,11 @@ package asm
 import "fmt"
 
 // attnGemm computes the tile product of attnGemmGeneric with the variant of
-// level l. The AVX2 kernel needs m%2 == 0 and n%8 == 0 (the NEON one m%4 == 0 and n%16 == 0), which the
+// level l. The kernels need m and n to be multiples of attnPad(l), which the
 // attention code guarantees by padding; other shapes use the generic loop.
 func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int, acc bool) {
-	if (l == AVX2 || l == AVX512) && m%2 == 0 && n%8 == 0 && m > 0 && n > 0 {
+	rp, cp := attnPad(l)
+	if l != Generic && m%rp == 0 && n%cp == 0 && m > 0 && n > 0 {
 		if len(c) < (m-1)*ldc+n || (k > 0 && (len(a) < (m-1)*lda+k || len(b) < (k-1)*ldb+n)) || ldc < n || lda < k || ldb < n {
 			panic(fmt.Sprintf("asm: attnGemm: m=%d n=%d k=%d ldc=%d lda=%d ldb=%d overrun c %d, a %d, b %d",
 				m, n, k, ldc, lda, ldb, len(c), len(a), len(b)))
@@ -19,7 +20,11 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 		} else {
 			ap, bp = &c[0], &c[0] // not read
 		}
-		attnGemmAVX2(&c[0], ldc, ap, lda, bp, ldb, m, n, k, acc)
+		if l == AVX512 {
+			attnGemmAVX512(&c[0], ldc, ap, lda, bp, ldb, m, n, k, acc)
+		} else {
+			attnGemmAVX2(&c[0], ldc, ap, lda, bp, ldb, m, n, k, acc)
+		}
 		return
 	}
 	attnGemmGeneric(c, ldc, a, lda, b, ldb, m, n, k, acc)
@@ -28,5 +33,13 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 //go:noescape
 func attnGemmAVX2(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
 
+//go:noescape
+func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+
 // attnPad returns the row and column multiples attnGemm's kernel for l needs.
-func attnPad(l Level) (rows, cols int) { return 2, 8 }
+func attnPad(l Level) (rows, cols int) {
+	if l == AVX512 {
+		return 2, 16
+	}
+	return 2, 8
+}

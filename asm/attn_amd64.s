@@ -6,11 +6,11 @@
 //
 // C (m×n, row stride ldc) (+)= A (m×k, stride lda) · B (k×n, stride ldb),
 // m a multiple of 2 and n of 8 (checked by the caller). Row blocks of 6
-// (4 when 4 or 8 rows remain), column blocks of 16 then one of 8; a 6×16
-// tile keeps 12 accumulators in Y0..Y11, B in Y12/Y13 and broadcast A
-// elements in Y14/Y15:
+// (4 when 4 or 8 rows remain, 2 when 2 remain), column blocks of 16 then
+// one of 8; a 6×16 tile keeps 12 accumulators in Y0..Y11, B in Y12/Y13 and
+// broadcast A elements in Y14/Y15:
 //
-//	for i0 := 0; i0 < m; i0 += R {           // R = 6 or 4
+//	for i0 := 0; i0 < m; i0 += R {           // R = 6, 4 or 2
 //		for j0 := 0; j0 < n; j0 += W {       // W = 16 or 8
 //			acc := acc ? C[i0:i0+R][j0:j0+W] : 0
 //			for p := 0; p < k; p++ {
@@ -21,8 +21,9 @@
 //	}
 //
 // Registers: DI C row block, SI A row block, R8/R9/R10 ldc/lda/ldb in
-// bytes, R11 rows left, R12 column byte offset, R13 n in bytes, AX/BX
-// row pointers (rows 0-2 from AX, 3-5 from BX), DX B pointer, CX k count.
+// bytes, R11 rows left, R12 column byte offset, R13 n in bytes, R14 bytes
+// left in the row, AX/BX row pointers (rows 0-2 from AX, 3-5 from BX), DX
+// the B pointer, CX the k count.
 TEXT ·attnGemmAVX2(SB), NOSPLIT, $0-73
 	MOVQ c+0(FP), DI
 	MOVQ ldc+8(FP), R8
@@ -36,32 +37,30 @@ TEXT ·attnGemmAVX2(SB), NOSPLIT, $0-73
 	MOVQ n+56(FP), R13
 	SHLQ $2, R13
 
-rows:
+Yrows:
 	CMPQ R11, $0
-	JE   done
+	JE   Ydone
 	CMPQ R11, $4
-	JE   rows4
+	JE   Yrows4
 	CMPQ R11, $8
-	JE   rows4
+	JE   Yrows4
 	CMPQ R11, $2
-	JE   rows2
-
-	// 6-row block
+	JE   Yrows2
 	XORQ R12, R12
 
-cols6:
+Ycols6:
 	MOVQ R13, R14
 	SUBQ R12, R14
 	CMPQ R14, $64
-	JL   last6
+	JL   Ylast6
 
 // tile 6x16 at column byte offset R12
-t6x16:
+Yt6x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t6x16zero
+	JE   Yt6x16zero
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVUPS (AX)(R8*1), Y2
@@ -74,9 +73,9 @@ t6x16:
 	VMOVUPS 32(BX)(R8*1), Y9
 	VMOVUPS (BX)(R8*2), Y10
 	VMOVUPS 32(BX)(R8*2), Y11
-	JMP  t6x16k
+	JMP  Yt6x16k
 
-t6x16zero:
+Yt6x16zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -90,7 +89,7 @@ t6x16zero:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
-t6x16k:
+Yt6x16k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -98,9 +97,9 @@ t6x16k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t6x16store
+	JE   Yt6x16store
 
-t6x16loop:
+Yt6x16loop:
 	VMOVUPS (DX), Y12
 	VMOVUPS 32(DX), Y13
 	VBROADCASTSS (AX), Y14
@@ -125,9 +124,9 @@ t6x16loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t6x16loop
+	JNZ  Yt6x16loop
 
-t6x16store:
+Yt6x16store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
@@ -144,28 +143,28 @@ t6x16store:
 	VMOVUPS Y10, (BX)(R8*2)
 	VMOVUPS Y11, 32(BX)(R8*2)
 	ADDQ $64, R12
-	JMP  cols6
+	JMP  Ycols6
 
-last6:
+Ylast6:
 	CMPQ R14, $32
-	JL   next6
+	JL   Ynext6
 
 // tile 6x8 at column byte offset R12
-t6x8:
+Yt6x8:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t6x8zero
+	JE   Yt6x8zero
 	VMOVUPS (AX), Y0
 	VMOVUPS (AX)(R8*1), Y1
 	VMOVUPS (AX)(R8*2), Y2
 	VMOVUPS (BX), Y3
 	VMOVUPS (BX)(R8*1), Y4
 	VMOVUPS (BX)(R8*2), Y5
-	JMP  t6x8k
+	JMP  Yt6x8k
 
-t6x8zero:
+Yt6x8zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -173,7 +172,7 @@ t6x8zero:
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 
-t6x8k:
+Yt6x8k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -181,9 +180,9 @@ t6x8k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t6x8store
+	JE   Yt6x8store
 
-t6x8loop:
+Yt6x8loop:
 	VMOVUPS (DX), Y12
 	VBROADCASTSS (AX), Y14
 	VFMADD231PS Y12, Y14, Y0
@@ -201,9 +200,9 @@ t6x8loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t6x8loop
+	JNZ  Yt6x8loop
 
-t6x8store:
+Yt6x8store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
@@ -214,30 +213,30 @@ t6x8store:
 	VMOVUPS Y4, (BX)(R8*1)
 	VMOVUPS Y5, (BX)(R8*2)
 
-next6:
+Ynext6:
 	LEAQ (DI)(R8*4), DI
 	LEAQ (DI)(R8*2), DI
 	LEAQ (SI)(R9*4), SI
 	LEAQ (SI)(R9*2), SI
 	SUBQ $6, R11
-	JMP  rows
+	JMP  Yrows
 
-rows4:
+Yrows4:
 	XORQ R12, R12
 
-cols4:
+Ycols4:
 	MOVQ R13, R14
 	SUBQ R12, R14
 	CMPQ R14, $64
-	JL   last4
+	JL   Ylast4
 
 // tile 4x16 at column byte offset R12
-t4x16:
+Yt4x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t4x16zero
+	JE   Yt4x16zero
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVUPS (AX)(R8*1), Y2
@@ -246,9 +245,9 @@ t4x16:
 	VMOVUPS 32(AX)(R8*2), Y5
 	VMOVUPS (BX), Y6
 	VMOVUPS 32(BX), Y7
-	JMP  t4x16k
+	JMP  Yt4x16k
 
-t4x16zero:
+Yt4x16zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -258,7 +257,7 @@ t4x16zero:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
-t4x16k:
+Yt4x16k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -266,9 +265,9 @@ t4x16k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t4x16store
+	JE   Yt4x16store
 
-t4x16loop:
+Yt4x16loop:
 	VMOVUPS (DX), Y12
 	VMOVUPS 32(DX), Y13
 	VBROADCASTSS (AX), Y14
@@ -287,9 +286,9 @@ t4x16loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t4x16loop
+	JNZ  Yt4x16loop
 
-t4x16store:
+Yt4x16store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
@@ -302,32 +301,32 @@ t4x16store:
 	VMOVUPS Y6, (BX)
 	VMOVUPS Y7, 32(BX)
 	ADDQ $64, R12
-	JMP  cols4
+	JMP  Ycols4
 
-last4:
+Ylast4:
 	CMPQ R14, $32
-	JL   next4
+	JL   Ynext4
 
 // tile 4x8 at column byte offset R12
-t4x8:
+Yt4x8:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t4x8zero
+	JE   Yt4x8zero
 	VMOVUPS (AX), Y0
 	VMOVUPS (AX)(R8*1), Y1
 	VMOVUPS (AX)(R8*2), Y2
 	VMOVUPS (BX), Y3
-	JMP  t4x8k
+	JMP  Yt4x8k
 
-t4x8zero:
+Yt4x8zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-t4x8k:
+Yt4x8k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -335,9 +334,9 @@ t4x8k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t4x8store
+	JE   Yt4x8store
 
-t4x8loop:
+Yt4x8loop:
 	VMOVUPS (DX), Y12
 	VBROADCASTSS (AX), Y14
 	VFMADD231PS Y12, Y14, Y0
@@ -351,9 +350,9 @@ t4x8loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t4x8loop
+	JNZ  Yt4x8loop
 
-t4x8store:
+Yt4x8store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
@@ -362,41 +361,41 @@ t4x8store:
 	VMOVUPS Y2, (AX)(R8*2)
 	VMOVUPS Y3, (BX)
 
-next4:
+Ynext4:
 	LEAQ (DI)(R8*4), DI
 	LEAQ (SI)(R9*4), SI
 	SUBQ $4, R11
-	JMP  rows
+	JMP  Yrows
 
-rows2:
+Yrows2:
 	XORQ R12, R12
 
-cols2:
+Ycols2:
 	MOVQ R13, R14
 	SUBQ R12, R14
 	CMPQ R14, $64
-	JL   last2
+	JL   Ylast2
 
 // tile 2x16 at column byte offset R12
-t2x16:
+Yt2x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t2x16zero
+	JE   Yt2x16zero
 	VMOVUPS (AX), Y0
 	VMOVUPS 32(AX), Y1
 	VMOVUPS (AX)(R8*1), Y2
 	VMOVUPS 32(AX)(R8*1), Y3
-	JMP  t2x16k
+	JMP  Yt2x16k
 
-t2x16zero:
+Yt2x16zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
-t2x16k:
+Yt2x16k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -404,9 +403,9 @@ t2x16k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t2x16store
+	JE   Yt2x16store
 
-t2x16loop:
+Yt2x16loop:
 	VMOVUPS (DX), Y12
 	VMOVUPS 32(DX), Y13
 	VBROADCASTSS (AX), Y14
@@ -419,9 +418,9 @@ t2x16loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t2x16loop
+	JNZ  Yt2x16loop
 
-t2x16store:
+Yt2x16store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
@@ -430,28 +429,28 @@ t2x16store:
 	VMOVUPS Y2, (AX)(R8*1)
 	VMOVUPS Y3, 32(AX)(R8*1)
 	ADDQ $64, R12
-	JMP  cols2
+	JMP  Ycols2
 
-last2:
+Ylast2:
 	CMPQ R14, $32
-	JL   next2
+	JL   Ynext2
 
 // tile 2x8 at column byte offset R12
-t2x8:
+Yt2x8:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	CMPB acc+72(FP), $0
-	JE   t2x8zero
+	JE   Yt2x8zero
 	VMOVUPS (AX), Y0
 	VMOVUPS (AX)(R8*1), Y1
-	JMP  t2x8k
+	JMP  Yt2x8k
 
-t2x8zero:
+Yt2x8zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 
-t2x8k:
+Yt2x8k:
 	MOVQ SI, AX
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -459,9 +458,9 @@ t2x8k:
 	ADDQ R12, DX
 	MOVQ k+64(FP), CX
 	TESTQ CX, CX
-	JE   t2x8store
+	JE   Yt2x8store
 
-t2x8loop:
+Yt2x8loop:
 	VMOVUPS (DX), Y12
 	VBROADCASTSS (AX), Y14
 	VFMADD231PS Y12, Y14, Y0
@@ -471,22 +470,491 @@ t2x8loop:
 	ADDQ $4, BX
 	ADDQ R10, DX
 	DECQ CX
-	JNZ  t2x8loop
+	JNZ  Yt2x8loop
 
-t2x8store:
+Yt2x8store:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, (AX)(R8*1)
 
-next2:
+Ynext2:
 	LEAQ (DI)(R8*2), DI
 	LEAQ (SI)(R9*2), SI
 	SUBQ $2, R11
-	JMP  rows
+	JMP  Yrows
 
-done:
+Ydone:
 	VZEROUPPER
 	RET
 
+// func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+//
+// attnGemmAVX2 with 512-bit registers: m a multiple of 2 and n of 16,
+// column blocks of 32 then one of 16, 6×32 tiles in Z0..Z11, B in Z12/Z13,
+// broadcast A elements in Z14/Z15. Same registers and loop structure.
+TEXT ·attnGemmAVX512(SB), NOSPLIT, $0-73
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), R8
+	SHLQ $2, R8
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), R9
+	SHLQ $2, R9
+	MOVQ ldb+40(FP), R10
+	SHLQ $2, R10
+	MOVQ m+48(FP), R11
+	MOVQ n+56(FP), R13
+	SHLQ $2, R13
+
+Zrows:
+	CMPQ R11, $0
+	JE   Zdone
+	CMPQ R11, $4
+	JE   Zrows4
+	CMPQ R11, $8
+	JE   Zrows4
+	CMPQ R11, $2
+	JE   Zrows2
+	XORQ R12, R12
+
+Zcols6:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $128
+	JL   Zlast6
+
+// tile 6x32 at column byte offset R12
+Zt6x32:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt6x32zero
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS (AX)(R8*1), Z2
+	VMOVUPS 64(AX)(R8*1), Z3
+	VMOVUPS (AX)(R8*2), Z4
+	VMOVUPS 64(AX)(R8*2), Z5
+	VMOVUPS (BX), Z6
+	VMOVUPS 64(BX), Z7
+	VMOVUPS (BX)(R8*1), Z8
+	VMOVUPS 64(BX)(R8*1), Z9
+	VMOVUPS (BX)(R8*2), Z10
+	VMOVUPS 64(BX)(R8*2), Z11
+	JMP  Zt6x32k
+
+Zt6x32zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+
+Zt6x32k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt6x32store
+
+Zt6x32loop:
+	VMOVUPS (DX), Z12
+	VMOVUPS 64(DX), Z13
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	VBROADCASTSS (AX)(R9*2), Z14
+	VFMADD231PS Z12, Z14, Z4
+	VFMADD231PS Z13, Z14, Z5
+	VBROADCASTSS (BX), Z15
+	VFMADD231PS Z12, Z15, Z6
+	VFMADD231PS Z13, Z15, Z7
+	VBROADCASTSS (BX)(R9*1), Z14
+	VFMADD231PS Z12, Z14, Z8
+	VFMADD231PS Z13, Z14, Z9
+	VBROADCASTSS (BX)(R9*2), Z15
+	VFMADD231PS Z12, Z15, Z10
+	VFMADD231PS Z13, Z15, Z11
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt6x32loop
+
+Zt6x32store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, (AX)(R8*1)
+	VMOVUPS Z3, 64(AX)(R8*1)
+	VMOVUPS Z4, (AX)(R8*2)
+	VMOVUPS Z5, 64(AX)(R8*2)
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	VMOVUPS Z8, (BX)(R8*1)
+	VMOVUPS Z9, 64(BX)(R8*1)
+	VMOVUPS Z10, (BX)(R8*2)
+	VMOVUPS Z11, 64(BX)(R8*2)
+	ADDQ $128, R12
+	JMP  Zcols6
+
+Zlast6:
+	CMPQ R14, $64
+	JL   Znext6
+
+// tile 6x16 at column byte offset R12
+Zt6x16:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt6x16zero
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(R8*1), Z1
+	VMOVUPS (AX)(R8*2), Z2
+	VMOVUPS (BX), Z3
+	VMOVUPS (BX)(R8*1), Z4
+	VMOVUPS (BX)(R8*2), Z5
+	JMP  Zt6x16k
+
+Zt6x16zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+
+Zt6x16k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt6x16store
+
+Zt6x16loop:
+	VMOVUPS (DX), Z12
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z1
+	VBROADCASTSS (AX)(R9*2), Z14
+	VFMADD231PS Z12, Z14, Z2
+	VBROADCASTSS (BX), Z15
+	VFMADD231PS Z12, Z15, Z3
+	VBROADCASTSS (BX)(R9*1), Z14
+	VFMADD231PS Z12, Z14, Z4
+	VBROADCASTSS (BX)(R9*2), Z15
+	VFMADD231PS Z12, Z15, Z5
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt6x16loop
+
+Zt6x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, (AX)(R8*1)
+	VMOVUPS Z2, (AX)(R8*2)
+	VMOVUPS Z3, (BX)
+	VMOVUPS Z4, (BX)(R8*1)
+	VMOVUPS Z5, (BX)(R8*2)
+
+Znext6:
+	LEAQ (DI)(R8*4), DI
+	LEAQ (DI)(R8*2), DI
+	LEAQ (SI)(R9*4), SI
+	LEAQ (SI)(R9*2), SI
+	SUBQ $6, R11
+	JMP  Zrows
+
+Zrows4:
+	XORQ R12, R12
+
+Zcols4:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $128
+	JL   Zlast4
+
+// tile 4x32 at column byte offset R12
+Zt4x32:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt4x32zero
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS (AX)(R8*1), Z2
+	VMOVUPS 64(AX)(R8*1), Z3
+	VMOVUPS (AX)(R8*2), Z4
+	VMOVUPS 64(AX)(R8*2), Z5
+	VMOVUPS (BX), Z6
+	VMOVUPS 64(BX), Z7
+	JMP  Zt4x32k
+
+Zt4x32zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+Zt4x32k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt4x32store
+
+Zt4x32loop:
+	VMOVUPS (DX), Z12
+	VMOVUPS 64(DX), Z13
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	VBROADCASTSS (AX)(R9*2), Z14
+	VFMADD231PS Z12, Z14, Z4
+	VFMADD231PS Z13, Z14, Z5
+	VBROADCASTSS (BX), Z15
+	VFMADD231PS Z12, Z15, Z6
+	VFMADD231PS Z13, Z15, Z7
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt4x32loop
+
+Zt4x32store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, (AX)(R8*1)
+	VMOVUPS Z3, 64(AX)(R8*1)
+	VMOVUPS Z4, (AX)(R8*2)
+	VMOVUPS Z5, 64(AX)(R8*2)
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ $128, R12
+	JMP  Zcols4
+
+Zlast4:
+	CMPQ R14, $64
+	JL   Znext4
+
+// tile 4x16 at column byte offset R12
+Zt4x16:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt4x16zero
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(R8*1), Z1
+	VMOVUPS (AX)(R8*2), Z2
+	VMOVUPS (BX), Z3
+	JMP  Zt4x16k
+
+Zt4x16zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+Zt4x16k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt4x16store
+
+Zt4x16loop:
+	VMOVUPS (DX), Z12
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z1
+	VBROADCASTSS (AX)(R9*2), Z14
+	VFMADD231PS Z12, Z14, Z2
+	VBROADCASTSS (BX), Z15
+	VFMADD231PS Z12, Z15, Z3
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt4x16loop
+
+Zt4x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, (AX)(R8*1)
+	VMOVUPS Z2, (AX)(R8*2)
+	VMOVUPS Z3, (BX)
+
+Znext4:
+	LEAQ (DI)(R8*4), DI
+	LEAQ (SI)(R9*4), SI
+	SUBQ $4, R11
+	JMP  Zrows
+
+Zrows2:
+	XORQ R12, R12
+
+Zcols2:
+	MOVQ R13, R14
+	SUBQ R12, R14
+	CMPQ R14, $128
+	JL   Zlast2
+
+// tile 2x32 at column byte offset R12
+Zt2x32:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt2x32zero
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS (AX)(R8*1), Z2
+	VMOVUPS 64(AX)(R8*1), Z3
+	JMP  Zt2x32k
+
+Zt2x32zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+Zt2x32k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt2x32store
+
+Zt2x32loop:
+	VMOVUPS (DX), Z12
+	VMOVUPS 64(DX), Z13
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt2x32loop
+
+Zt2x32store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, (AX)(R8*1)
+	VMOVUPS Z3, 64(AX)(R8*1)
+	ADDQ $128, R12
+	JMP  Zcols2
+
+Zlast2:
+	CMPQ R14, $64
+	JL   Znext2
+
+// tile 2x16 at column byte offset R12
+Zt2x16:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	CMPB acc+72(FP), $0
+	JE   Zt2x16zero
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(R8*1), Z1
+	JMP  Zt2x16k
+
+Zt2x16zero:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+Zt2x16k:
+	MOVQ SI, AX
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
+	MOVQ b+32(FP), DX
+	ADDQ R12, DX
+	MOVQ k+64(FP), CX
+	TESTQ CX, CX
+	JE   Zt2x16store
+
+Zt2x16loop:
+	VMOVUPS (DX), Z12
+	VBROADCASTSS (AX), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VBROADCASTSS (AX)(R9*1), Z15
+	VFMADD231PS Z12, Z15, Z1
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ R10, DX
+	DECQ CX
+	JNZ  Zt2x16loop
+
+Zt2x16store:
+	LEAQ (DI)(R12*1), AX
+	LEAQ (AX)(R8*2), BX
+	ADDQ R8, BX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, (AX)(R8*1)
+
+Znext2:
+	LEAQ (DI)(R8*2), DI
+	LEAQ (SI)(R9*2), SI
+	SUBQ $2, R11
+	JMP  Zrows
+
+Zdone:
+	VZEROUPPER
+	RET

@@ -3,7 +3,11 @@
 package asm
 
 func expVec(dst, x []float32) {
-	if level == AVX2 || level == AVX512 {
+	if level == AVX512 {
+		expAVX512(dst, x)
+		return
+	}
+	if level == AVX2 {
 		expAVX2(dst, x)
 		return
 	}
@@ -23,3 +27,6 @@ func expAVX2(dst, x []float32)
 
 //go:noescape
 func sigmoidAVX2(dst, x []float32)
+
+//go:noescape
+func expAVX512(dst, x []float32)

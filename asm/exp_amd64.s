@@ -73,3 +73,31 @@ sigmoidavx2done:
 	VZEROUPPER
 	RET
 
+// func expAVX512(dst, x []float32)
+TEXT ·expAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+
+zexploop:
+	CMPQ    CX, $16
+	JL      zexptail
+	VMOVUPS (SI), Z0
+	EXP512(Z0, Z1, Z2, Z3)
+	VMOVUPS Z3, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     zexploop
+
+zexptail:
+	TESTQ     CX, CX
+	JE        zexpdone
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z (SI), K1, Z0
+	EXP512(Z0, Z1, Z2, Z3)
+	VMOVUPS   Z3, K1, (DI)
+
+zexpdone:
+	VZEROUPPER
+	RET

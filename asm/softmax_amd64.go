@@ -3,6 +3,9 @@
 package asm
 
 func expSubSum(dst, x []float32, m float32) float32 {
+	if level == AVX512 {
+		return expSubSumAVX512(dst, x, m)
+	}
 	if avx2() {
 		return expSubSumAVX2(dst, x, m)
 	}
@@ -42,6 +45,9 @@ func logSoftmaxBwd(dx, y, dy []float32, s float32) {
 
 //go:noescape
 func expSubSumAVX2(dst, x []float32, m float32) float32
+
+//go:noescape
+func expSubSumAVX512(dst, x []float32, m float32) float32
 
 //go:noescape
 func expSubSumNoStoreAVX2(x []float32, m float32) float32

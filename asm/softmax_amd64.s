@@ -221,3 +221,59 @@ lstail:
 lsdone:
 	VZEROUPPER
 	RET
+
+// func expSubSumAVX512(dst, x []float32, m float32) float32
+TEXT ·expSubSumAVX512(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         x_base+24(FP), SI
+	VBROADCASTSS m+48(FP), Z15
+	VXORPS       Z14, Z14, Z14
+	VXORPS       Z13, Z13, Z13
+
+zesloop:
+	CMPQ    CX, $32
+	JL      zes16
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z4
+	VSUBPS  Z15, Z0, Z0
+	VSUBPS  Z15, Z4, Z4
+	EXP512(Z0, Z1, Z2, Z3)
+	EXP512(Z4, Z5, Z6, Z7)
+	VMOVUPS Z3, (DI)
+	VMOVUPS Z7, 64(DI)
+	VADDPS  Z3, Z14, Z14
+	VADDPS  Z7, Z13, Z13
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     zesloop
+
+zes16:
+	CMPQ    CX, $16
+	JL      zestail
+	VMOVUPS (SI), Z0
+	VSUBPS  Z15, Z0, Z0
+	EXP512(Z0, Z1, Z2, Z3)
+	VMOVUPS Z3, (DI)
+	VADDPS  Z3, Z14, Z14
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+
+zestail:
+	TESTQ     CX, CX
+	JE        zesdone
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS    Z15, Z0, Z0
+	EXP512(Z0, Z1, Z2, Z3)
+	VMOVUPS   Z3, K1, (DI)
+	VADDPS    Z3, Z13, K1, Z13
+
+zesdone:
+	VADDPS Z13, Z14, Z14
+	HSUM512(Z14, Y14, X14, Y1, X1)
+	VMOVSS X14, ret+56(FP)
+	VZEROUPPER
+	RET

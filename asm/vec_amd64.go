@@ -2,15 +2,25 @@
 
 package asm
 
+// Level AVX512 uses the AVX-512 kernels where there are some (dot, axpy)
+// and the AVX2 ones otherwise.
+
 func dot(x, y []float32) float32 {
-	if level == AVX2 || level == AVX512 {
+	if level == AVX512 {
+		return dotAVX512(x, y)
+	}
+	if level == AVX2 {
 		return dotAVX2(x, y)
 	}
 	return dotGeneric(x, y)
 }
 
 func axpy(alpha float32, x, y []float32) {
-	if level == AVX2 || level == AVX512 {
+	if level == AVX512 {
+		axpyAVX512(alpha, x, y)
+		return
+	}
+	if level == AVX2 {
 		axpyAVX2(alpha, x, y)
 		return
 	}
@@ -78,3 +88,9 @@ func sumAVX2(x []float32) float32
 
 //go:noescape
 func maxAVX2(x []float32) float32
+
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+//go:noescape
+func axpyAVX512(alpha float32, x, y []float32)

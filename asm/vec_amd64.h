@@ -108,3 +108,46 @@ GLOBL tailMask<>(SB), RODATA|NOPTR, $64
 	VPSLLD $23, z, z; \
 	VMULPS n, p, p; \
 	VMULPS z, p, p
+
+// TAILMASK512(n, t, k): opmask k = the low n (0 ≤ n < 16) lanes; n must be
+// CX (the shift count), t is scratch.
+#define TAILMASK512(n, t, k) \
+	MOVL $1, t; \
+	SHLL n, t; \
+	DECL t; \
+	KMOVW t, k
+
+// HSUM512(z, y, x, t): x's low lane = sum of the sixteen lanes of z (y and
+// x are z's Y and X registers, t an X register).
+#define HSUM512(z, y, x, ty, tx) \
+	VEXTRACTF64X4 $1, z, ty; \
+	VADDPS ty, y, y; \
+	HSUM(y, x, tx)
+
+// EXP512(x, z, n, p): EXP with 512-bit registers and broadcast constants.
+#define EXP512(x, z, n, p) \
+	VBROADCASTSS expMinX<>(SB), n; \
+	VMAXPS x, n, x; \
+	VBROADCASTSS expMaxX<>(SB), n; \
+	VMINPS x, n, x; \
+	VBROADCASTSS expMagic<>(SB), z; \
+	VFMADD231PS.BCST expLog2e<>(SB), x, z; \
+	VSUBPS.BCST expMagic<>(SB), z, n; \
+	VFNMADD231PS.BCST expLn2Hi<>(SB), n, x; \
+	VFNMADD231PS.BCST expLn2Lo<>(SB), n, x; \
+	VBROADCASTSS expC6<>(SB), p; \
+	VFMADD213PS.BCST expC5<>(SB), x, p; \
+	VFMADD213PS.BCST expC4<>(SB), x, p; \
+	VFMADD213PS.BCST expC3<>(SB), x, p; \
+	VFMADD213PS.BCST expC2<>(SB), x, p; \
+	VFMADD213PS.BCST constOne<>(SB), x, p; \
+	VFMADD213PS.BCST constOne<>(SB), x, p; \
+	VPSUBD.BCST expMagic<>(SB), z, z; \
+	VPSRAD $1, z, n; \
+	VPSUBD n, z, z; \
+	VPADDD.BCST expBias<>(SB), n, n; \
+	VPADDD.BCST expBias<>(SB), z, z; \
+	VPSLLD $23, n, n; \
+	VPSLLD $23, z, z; \
+	VMULPS n, p, p; \
+	VMULPS z, p, p

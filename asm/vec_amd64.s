@@ -335,3 +335,107 @@ multail:
 muldone:
 	VZEROUPPER
 	RET
+
+// func dotAVX512(x, y []float32) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ   x_base+0(FP), SI
+	MOVQ   x_len+8(FP), CX
+	MOVQ   y_base+24(FP), DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+zdot64:
+	CMPQ        CX, $64
+	JL          zdot16
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	JMP         zdot64
+
+zdot16:
+	CMPQ        CX, $16
+	JL          zdottail
+	VMOVUPS     (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         zdot16
+
+zdottail:
+	TESTQ       CX, CX
+	JE          zdotsum
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (DI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+
+zdotsum:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	HSUM512(Z0, Y0, X0, Y1, X1)
+	VMOVSS X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(alpha float32, x, y []float32)
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Z15
+	MOVQ         x_base+8(FP), SI
+	MOVQ         x_len+16(FP), CX
+	MOVQ         y_base+32(FP), DI
+
+zaxpy64:
+	CMPQ        CX, $64
+	JL          zaxpy16
+	VMOVUPS     (DI), Z0
+	VMOVUPS     64(DI), Z1
+	VMOVUPS     128(DI), Z2
+	VMOVUPS     192(DI), Z3
+	VFMADD231PS (SI), Z15, Z0
+	VFMADD231PS 64(SI), Z15, Z1
+	VFMADD231PS 128(SI), Z15, Z2
+	VFMADD231PS 192(SI), Z15, Z3
+	VMOVUPS     Z0, (DI)
+	VMOVUPS     Z1, 64(DI)
+	VMOVUPS     Z2, 128(DI)
+	VMOVUPS     Z3, 192(DI)
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	JMP         zaxpy64
+
+zaxpy16:
+	CMPQ        CX, $16
+	JL          zaxpytail
+	VMOVUPS     (DI), Z0
+	VFMADD231PS (SI), Z15, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         zaxpy16
+
+zaxpytail:
+	TESTQ       CX, CX
+	JE          zaxpydone
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (DI), K1, Z0
+	VFMADD231PS Z4, Z15, Z0
+	VMOVUPS     Z0, K1, (DI)
+
+zaxpydone:
+	VZEROUPPER
+	RET
