@@ -40,10 +40,12 @@ func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []fl
 	sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// SgemmStrided runs batch independent GEMMs (see Sgemm); matrix i uses
-// a[i*strideA:], b[i*strideB:] and c[i*strideC:]. A stride of 0 broadcasts
-// that operand over the batch (not allowed for C when batch > 1). The work
-// is parallel over the batch and/or within each GEMM.
+// SgemmStrided runs batch GEMMs (see Sgemm); matrix i uses a[i*strideA:],
+// b[i*strideB:] and c[i*strideC:]. A stride of 0 broadcasts that operand
+// over the batch. The work is parallel over the batch and/or within each
+// GEMM. If the C matrices overlap (strideC smaller than one C, e.g. 0 to
+// accumulate all products into one C with beta = 1), the GEMMs run in
+// batch order, each parallel within.
 func SgemmStrided(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
 	SgemmStridedLevel(level, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }
@@ -65,8 +67,11 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 		sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
 	}
 	flops := 2 * float64(m) * float64(n) * float64(k)
-	if threads <= 1 || batch == 1 || batch < threads && flops >= 4*minFlopsPerThread {
-		// Few large GEMMs: parallel within each.
+	if threads <= 1 || batch == 1 || batch < threads && flops >= 4*minFlopsPerThread ||
+		strideC < matLen(m, n, ldc) {
+		// Few large GEMMs, or outputs that overlap (strideC == 0
+		// accumulates every product into one C): in order, each GEMM
+		// parallel within.
 		for i := 0; i < batch; i++ {
 			one(i, threads)
 		}
@@ -115,7 +120,7 @@ func checkSgemm(fn string, transA, transB bool, m, n, k int, a []float32, lda, s
 	if transB {
 		br, bc = n, k
 	}
-	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
+	if lda < ac || ldb < bc || ldc < n {
 		panic(fmt.Sprintf("asm.%s: leading dimension too small (%s)", fn, dims()))
 	}
 	if batch == 0 || m == 0 || n == 0 {
@@ -135,9 +140,6 @@ func checkSgemm(fn string, transA, transB bool, m, n, k int, a []float32, lda, s
 		need("b", len(b), br, bc, ldb, strideB)
 	}
 	need("c", len(c), m, n, ldc, strideC)
-	if batch > 1 && strideC < matLen(m, n, ldc) {
-		panic(fmt.Sprintf("asm.%s: strideC=%d makes the %d outputs overlap (%s)", fn, strideC, batch, dims()))
-	}
 }
 
 // minFlopsPerThread is the least work (2·m·n·k) worth a goroutine.
