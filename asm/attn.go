@@ -31,21 +31,29 @@ import (
 // causality) gets a zero output row and lse -Inf, never NaN, and zero
 // gradients in the backward.
 //
-// Both passes run over B·H heads (and query blocks in the forward) on
-// GOMAXPROCS goroutines. Each worker packs its head's Kᵀ and V once, then for
-// a block of attnQBlock queries computes the scores of one key block of at
-// most attnKVBlock keys, its softmax, and the block's contribution to the
-// output, rescaling earlier contributions when the running row maximum
-// grows (online softmax). With Lk ≤ attnKVBlock there is one key block and
-// no rescaling. No worker holds more than one (query block × key block)
-// score tile.
+// The forward runs on GOMAXPROCS goroutines over heads (over (head, query
+// block) pairs when there are fewer than 2·GOMAXPROCS heads). A worker packs
+// its head's Kᵀ and V once, then for a block of attnQBlock queries computes
+// the scores of one key block of at most attnKVBlock keys, applies mask and
+// causality, and adds the block's contribution to the output, rescaling
+// earlier contributions when the running row maximum grows (online
+// softmax). With Lk ≤ attnKVBlock there is one key block and no rescaling.
+// A forward worker holds one (query block × key block) score tile.
+//
+// The backward runs over heads, so each worker owns its head's dK and dV
+// (no reduction). Per query block it recomputes the probabilities from the
+// saved lse and holds the probability and score-gradient tiles (query block
+// × Lk) and one transposed copy; nothing (Lq × Lk) is ever materialised.
+//
+// The products run through one tile kernel, C (+)= A·B on padded row-major
+// operands (attnGemm: AVX2, AVX-512 or NEON, else pure Go).
 
 // attnQBlock is the number of query rows per tile (a multiple of 4).
 const attnQBlock = 32
 
-// attnKVBlock is the number of keys per score tile (a multiple of 16, so
-// of every kernel's column padding). It is
-// a variable so that tests can exercise the online-softmax rescaling.
+// attnKVBlock is the number of keys per score tile (a multiple of 16, so of
+// every kernel's column padding). It is a variable so that tests can
+// exercise the online-softmax rescaling.
 var attnKVBlock = 512
 
 func checkAttn(fn string, out, q, k, v, lse []float32, b, h, lq, lk, d int, mask []float32, maskBatchStride int) {

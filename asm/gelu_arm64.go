@@ -2,9 +2,6 @@
 
 package asm
 
-// NEON covers the exact GELU; the tanh and quick variants use the generic
-// code on arm64.
-
 func geluVec(dst, x []float32) {
 	if neon() {
 		n4 := len(dst) &^ 3
@@ -25,10 +22,43 @@ func geluBackwardVec(dx, x, dy []float32) {
 	geluBackwardGeneric(dx, x, dy)
 }
 
-func geluTanhVec(dst, x []float32)            { geluTanhGeneric(dst, x) }
-func geluTanhBackwardVec(dx, x, dy []float32) { geluTanhBackwardGeneric(dx, x, dy) }
-func quickGeluVec(dst, x []float32)           { quickGeluGeneric(dst, x) }
+func geluTanhVec(dst, x []float32) {
+	if neon() {
+		n4 := len(dst) &^ 3
+		geluTanhNEON(dst[:n4], x[:n4])
+		geluTanhGeneric(dst[n4:], x[n4:])
+		return
+	}
+	geluTanhGeneric(dst, x)
+}
+
+func geluTanhBackwardVec(dx, x, dy []float32) {
+	if neon() {
+		n4 := len(dx) &^ 3
+		geluTanhBackwardNEON(dx[:n4], x[:n4], dy[:n4])
+		geluTanhBackwardGeneric(dx[n4:], x[n4:], dy[n4:])
+		return
+	}
+	geluTanhBackwardGeneric(dx, x, dy)
+}
+
+func quickGeluVec(dst, x []float32) {
+	if neon() {
+		n4 := len(dst) &^ 3
+		quickGeluNEON(dst[:n4], x[:n4])
+		quickGeluGeneric(dst[n4:], x[n4:])
+		return
+	}
+	quickGeluGeneric(dst, x)
+}
+
 func quickGeluBackwardVec(dx, x, dy []float32) {
+	if neon() {
+		n4 := len(dx) &^ 3
+		quickGeluBackwardNEON(dx[:n4], x[:n4], dy[:n4])
+		quickGeluBackwardGeneric(dx[n4:], x[n4:], dy[n4:])
+		return
+	}
 	quickGeluBackwardGeneric(dx, x, dy)
 }
 
@@ -37,3 +67,15 @@ func geluNEON(dst, x []float32)
 
 //go:noescape
 func geluBackwardNEON(dx, x, dy []float32)
+
+//go:noescape
+func geluTanhNEON(dst, x []float32)
+
+//go:noescape
+func geluTanhBackwardNEON(dx, x, dy []float32)
+
+//go:noescape
+func quickGeluNEON(dst, x []float32)
+
+//go:noescape
+func quickGeluBackwardNEON(dx, x, dy []float32)

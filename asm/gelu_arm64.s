@@ -130,3 +130,139 @@ gbloop:
 
 gbdone:
 	RET
+
+// Constants of the sigmoid-based variants: V11 = 1.702, V12 = -80,
+// V13 = 0.044715, V14 = 2√(2/π), V15 = 3·0.044715.
+#define SIGCONSTS \
+	EXPCONSTS; \
+	MOVW $0x3fd9db23, R9; VDUP R9, V11.S4; \
+	MOVW $0xc2a00000, R9; VDUP R9, V12.S4; \
+	MOVW $0x3d372713, R9; VDUP R9, V13.S4; \
+	MOVW $0x3fcc422a, R9; VDUP R9, V14.S4; \
+	MOVW $0x3e095d4f, R9; VDUP R9, V15.S4
+
+// SIGPAIR: for u in V4, V5 = σ(u) and V6 = 1-σ(u) = e·σ with e = exp(-u),
+// u first clamped below at -80 (see sigmoidPair). Clobbers V0..V3.
+#define SIGPAIR \
+	WORD $0x4e2cf484; /* fmax v4.4s, v4.4s, v12.4s */ \
+	WORD $0x6ea0f880; /* fneg v0.4s, v4.4s */ \
+	EXPV0; \
+	WORD $0x4e39d445; /* fadd v5.4s, v2.4s, v25.4s */ \
+	WORD $0x6e25ff25; /* fdiv v5.4s, v25.4s, v5.4s */ \
+	WORD $0x6e25dc46  // fmul v6.4s, v2.4s, v5.4s
+
+// SIG: V5 = 1/(1 + exp(-u)) for u in V4 (no clamp). Clobbers V0..V3.
+#define SIG \
+	WORD $0x6ea0f880; /* fneg v0.4s, v4.4s */ \
+	EXPV0; \
+	WORD $0x4e39d445; /* fadd v5.4s, v2.4s, v25.4s */ \
+	WORD $0x6e25ff25  // fdiv v5.4s, v25.4s, v5.4s
+
+// TANHU: V4 = 2√(2/π)·(x + 0.044715·x³) for x in V8, V7 = x².
+#define TANHU \
+	WORD $0x6e28dd07; /* fmul v7.4s, v8.4s, v8.4s */ \
+	WORD $0x6e2ddce4; /* fmul v4.4s, v7.4s, v13.4s */ \
+	WORD $0x6e28dc84; /* fmul v4.4s, v4.4s, v8.4s */ \
+	WORD $0x4e28d484; /* fadd v4.4s, v4.4s, v8.4s */ \
+	WORD $0x6e2edc84  // fmul v4.4s, v4.4s, v14.4s
+
+// func quickGeluNEON(dst, x []float32)
+//
+//	for i := range dst { dst[i] = x[i] * σ(1.702·x[i]) }
+TEXT ·quickGeluNEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R1
+	MOVD dst_len+8(FP), R2
+	MOVD x_base+24(FP), R0
+	SIGCONSTS
+
+qloop:
+	CBZ    R2, qdone
+	VLD1.P 16(R0), [V8.S4]
+	WORD $0x6e2bdd04  // fmul v4.4s, v8.4s, v11.4s
+	SIG
+	WORD $0x6e28dca5  // fmul v5.4s, v5.4s, v8.4s
+	VST1.P [V5.S4], 16(R1)
+	SUB    $4, R2
+	B      qloop
+
+qdone:
+	RET
+
+// func quickGeluBackwardNEON(dx, x, dy []float32)
+//
+//	for i := range dx { u := 1.702·x[i]; s := σ(u); dx[i] = dy[i] * (s + u·s·(1-s)) }
+TEXT ·quickGeluBackwardNEON(SB), NOSPLIT, $0-72
+	MOVD dx_base+0(FP), R1
+	MOVD dx_len+8(FP), R2
+	MOVD x_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	SIGCONSTS
+
+qbloop:
+	CBZ    R2, qbdone
+	VLD1.P 16(R0), [V8.S4]
+	VLD1.P 16(R3), [V9.S4]
+	WORD $0x6e2bdd04  // fmul v4.4s, v8.4s, v11.4s
+	VORR   V4.B16, V4.B16, V10.B16
+	SIGPAIR
+	WORD $0x6e25dcc6  // fmul v6.4s, v6.4s, v5.4s
+	VFMLA  V6.S4, V10.S4, V5.S4
+	WORD $0x6e29dca5  // fmul v5.4s, v5.4s, v9.4s
+	VST1.P [V5.S4], 16(R1)
+	SUB    $4, R2
+	B      qbloop
+
+qbdone:
+	RET
+
+// func geluTanhNEON(dst, x []float32)
+//
+//	for i := range dst { dst[i] = x[i] * σ(2√(2/π)·(x + 0.044715x³)) }
+TEXT ·geluTanhNEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R1
+	MOVD dst_len+8(FP), R2
+	MOVD x_base+24(FP), R0
+	SIGCONSTS
+
+tloop:
+	CBZ    R2, tdone
+	VLD1.P 16(R0), [V8.S4]
+	TANHU
+	SIG
+	WORD $0x6e28dca5  // fmul v5.4s, v5.4s, v8.4s
+	VST1.P [V5.S4], 16(R1)
+	SUB    $4, R2
+	B      tloop
+
+tdone:
+	RET
+
+// func geluTanhBackwardNEON(dx, x, dy []float32)
+//
+//	for i := range dx { s := σ(2u); dx[i] = dy[i] * (s + x·s·(1-s)·2u'(x)) }
+TEXT ·geluTanhBackwardNEON(SB), NOSPLIT, $0-72
+	MOVD dx_base+0(FP), R1
+	MOVD dx_len+8(FP), R2
+	MOVD x_base+24(FP), R0
+	MOVD dy_base+48(FP), R3
+	SIGCONSTS
+
+tbloop:
+	CBZ    R2, tbdone
+	VLD1.P 16(R0), [V8.S4]
+	VLD1.P 16(R3), [V9.S4]
+	TANHU
+	WORD $0x6e2fdcea  // fmul v10.4s, v7.4s, v15.4s
+	WORD $0x4e39d54a  // fadd v10.4s, v10.4s, v25.4s
+	WORD $0x6e2edd4a  // fmul v10.4s, v10.4s, v14.4s
+	SIGPAIR
+	WORD $0x6e25dd07  // fmul v7.4s, v8.4s, v5.4s
+	WORD $0x6e26dce7  // fmul v7.4s, v7.4s, v6.4s
+	VFMLA  V7.S4, V10.S4, V5.S4
+	WORD $0x6e29dca5  // fmul v5.4s, v5.4s, v9.4s
+	VST1.P [V5.S4], 16(R1)
+	SUB    $4, R2
+	B      tbloop
+
+tbdone:
+	RET
