@@ -256,3 +256,9 @@ func worker(tasks <-chan *runner) {
 
 // errState is wrapped by every LoadState error.
 var errState = errors.New("optim: bad optimizer state")
+
+var (
+	_ Optimizer = (*AdamW)(nil)
+	_ Optimizer = (*Adafactor)(nil)
+	_ Optimizer = (*SGD)(nil)
+)
