@@ -1,6 +1,10 @@
 package optim
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/gococa/gococa/tensor"
+)
 
 // NoDecay reports whether the parameter called name, of the given shape, is
 // exempt from weight decay. It is the default rule of every optimizer here
@@ -75,4 +79,19 @@ func isEmbeddingComponent(c string) bool {
 func OpenCLIPNoDecay(name string, shape []int) bool {
 	return len(shape) < 2 || strings.Contains(name, "bn") || strings.Contains(name, "ln") ||
 		strings.Contains(name, "bias") || strings.Contains(name, "logit_scale")
+}
+
+// SplitDecay partitions params, in order, into those that weight decay
+// applies to and those exempt under rule (nil means NoDecay): the groups an
+// optimizer built with that rule uses, for logging and checks.
+func SplitDecay(params []*tensor.Tensor, rule func(name string, shape []int) bool) (decay, noDecay []*tensor.Tensor) {
+	rule = chooseDecay(rule)
+	for _, p := range params {
+		if rule(p.Name(), p.Shape()) {
+			noDecay = append(noDecay, p)
+		} else {
+			decay = append(decay, p)
+		}
+	}
+	return decay, noDecay
 }

@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gococa/gococa/tensor"
@@ -112,5 +113,33 @@ func TestCustomNoDecay(t *testing.T) {
 	o2.Step(0.1)
 	if q.Data()[0] != 1 || q.Data()[1] != -2 {
 		t.Errorf("exempt parameter changed: %v", q.Data())
+	}
+}
+
+func TestSplitDecay(t *testing.T) {
+	ps := []*tensor.Tensor{
+		tensor.NewParam("visual.proj", 4, 4),
+		tensor.NewParam("visual.ln_post.weight", 4),
+		tensor.NewParam("text.token_embedding.weight", 10, 4),
+		tensor.NewParam("text_decoder.resblocks.0.mlp.c_fc.weight", 16, 4),
+		tensor.NewParam("logit_scale"),
+	}
+	names := func(ts []*tensor.Tensor) []string {
+		var out []string
+		for _, p := range ts {
+			out = append(out, p.Name())
+		}
+		return out
+	}
+	decay, noDecay := SplitDecay(ps, nil)
+	if got := names(decay); !slices.Equal(got, []string{"visual.proj", "text_decoder.resblocks.0.mlp.c_fc.weight"}) {
+		t.Errorf("decay group %v", got)
+	}
+	if got := names(noDecay); !slices.Equal(got, []string{"visual.ln_post.weight", "text.token_embedding.weight", "logit_scale"}) {
+		t.Errorf("no-decay group %v", got)
+	}
+	decay, _ = SplitDecay(ps, OpenCLIPNoDecay)
+	if got := names(decay); !slices.Equal(got, []string{"visual.proj", "text.token_embedding.weight", "text_decoder.resblocks.0.mlp.c_fc.weight"}) {
+		t.Errorf("open_clip decay group %v", got)
 	}
 }
