@@ -28,6 +28,7 @@ type Decoder struct {
 	crossV [][]float32
 	nImg   int
 	logits []float32 // (B, V)
+	bf16   *bf16Store // packed weights after Model.QuantizeBF16, or nil
 }
 
 type kvCache struct {
@@ -43,7 +44,7 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 		maxLen = ctx
 	}
 	b := imageTokens.Dim(0)
-	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1)}
+	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1), bf16: lookupBF16(m)}
 	alloc := func(w int) kvCache {
 		return kvCache{make([]float32, b*w*maxLen), make([]float32, b*w*maxLen)}
 	}
@@ -88,7 +89,12 @@ func (d *Decoder) Step(tokens []int) []float32 {
 		x = d.selfStep(m.TextDecoder.Resblocks[i], x, &d.self[i], pos)
 		x = d.crossStep(m.TextDecoder.CrossAttn[i], x, i)
 	}
-	logits := tensor.MatMul(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), m.TextDecoder.TextProjection, false, false)
+	var logits *tensor.Tensor
+	if p, ok := d.packed(m.TextDecoder.TextProjection); ok {
+		logits = p.linear(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), nil, 0, 0)
+	} else {
+		logits = tensor.MatMul(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), m.TextDecoder.TextProjection, false, false)
+	}
 	d.t++
 	d.logits = append(d.logits[:0], logits.Data()...)
 	return d.logits
@@ -100,7 +106,7 @@ func (d *Decoder) selfStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, c *
 	a := blk.Attn
 	w, h := a.Width(), a.Heads
 	hd := w / h
-	qkv := tensor.Linear(blk.Ln1.Forward(x), a.InProjWeight, a.InProjBias).Data() // (B, 1, 3W)
+	qkv := d.linear(blk.Ln1.Forward(x), a.InProjWeight, a.InProjBias).Data() // (B, 1, 3W)
 	out := tensor.Zeros(d.b, 1, w)
 	o := out.Data()
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -114,8 +120,53 @@ func (d *Decoder) selfStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, c *
 			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, scores)
 		}
 	}
-	x = tensor.Add(x, a.OutProj.Forward(out))
-	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
+	x = tensor.Add(x, d.linear(out, a.OutProj.Weight, a.OutProj.Bias))
+	return tensor.Add(x, d.mlp(blk.MLP, blk.Ln2.Forward(x)))
+}
+
+// packed returns the bfloat16 copy of weight w, if the model has one.
+func (d *Decoder) packed(w *tensor.Tensor) (bf16Matrix, bool) {
+	if d.bf16 == nil || w == nil {
+		return bf16Matrix{}, false
+	}
+	p, ok := d.bf16.w[w]
+	return p, ok
+}
+
+// linear is tensor.Linear(x, w, b), with the bfloat16 weights when packed.
+func (d *Decoder) linear(x, w, b *tensor.Tensor) *tensor.Tensor {
+	if p, ok := d.packed(w); ok {
+		return p.linear(x, b, 0, 0)
+	}
+	return tensor.Linear(x, w, b)
+}
+
+// mlp is mlp.Forward(x), with the bfloat16 weights when packed.
+func (d *Decoder) mlp(mlp *nn.MLP, x *tensor.Tensor) *tensor.Tensor {
+	if _, ok := d.packed(mlp.CFc.Weight); !ok {
+		return mlp.Forward(x)
+	}
+	h := d.linear(x, mlp.CFc.Weight, mlp.CFc.Bias)
+	if mlp.Act == nn.QuickGELU {
+		h = tensor.QuickGELU(h)
+	} else {
+		h = tensor.GELU(h)
+	}
+	return d.linear(h, mlp.CProj.Weight, mlp.CProj.Bias)
+}
+
+// projectQ is a.ProjectQ(x) for one position, (B, H, 1, d) data, with the
+// bfloat16 weights when packed.
+func (d *Decoder) projectQ(a *nn.MultiheadAttention, x *tensor.Tensor) []float32 {
+	w := a.Width()
+	if a.InProjWeight != nil {
+		if p, ok := d.packed(a.InProjWeight); ok {
+			return p.linear(x, tensor.Rows(a.InProjBias, 0, w), 0, w).Data()
+		}
+	} else if p, ok := d.packed(a.QProjWeight); ok {
+		return p.linear(x, tensor.Rows(a.InProjBias, 0, w), 0, 0).Data()
+	}
+	return a.ProjectQ(x).Data()
 }
 
 // crossStep runs cross-attention block i against the cached image keys
@@ -124,7 +175,7 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 	a := blk.Attn
 	w, h := a.Width(), a.Heads
 	hd := w / h
-	q := a.ProjectQ(blk.Ln1.Forward(x)).Data() // (B, H, 1, d)
+	q := d.projectQ(a, blk.Ln1.Forward(x)) // (B, H, 1, d)
 	out := tensor.Zeros(d.b, 1, w)
 	o := out.Data()
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -135,8 +186,8 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, scores)
 		}
 	}
-	x = tensor.Add(x, a.OutProj.Forward(out))
-	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
+	x = tensor.Add(x, d.linear(out, a.OutProj.Weight, a.OutProj.Bias))
+	return tensor.Add(x, d.mlp(blk.MLP, blk.Ln2.Forward(x)))
 }
 
 // attendRow computes out = softmax(scale·K·q)·V over n keys of width hd.
