@@ -27,7 +27,7 @@ type Decoder struct {
 	crossK [][]float32 // per decoder layer, (B, H, T, d)
 	crossV [][]float32
 	nImg   int
-	logits []float32 // (B, V)
+	logits []float32  // (B, V)
 	bf16   *bf16Store // packed weights after Model.QuantizeBF16, or nil
 }
 
