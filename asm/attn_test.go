@@ -299,7 +299,20 @@ func TestAttention(t *testing.T) {
 						g[i] = float32(math.NaN())
 					}
 				}
+				snap := func(xs ...[]float32) []float32 {
+					var all []float32
+					for _, x := range xs {
+						all = append(all, x...)
+					}
+					return all
+				}
+				before := snap(dout, out, lse, a.q, a.k, a.v, a.mask)
 				AttentionBackward(dq, dk, dv, dout, a.q, a.k, a.v, out, lse, c.b, c.h, c.lq, c.lk, c.d, a.scale, c.causal, a.mask, a.maskStride)
+				for i, x := range snap(dout, out, lse, a.q, a.k, a.v, a.mask) {
+					if math.Float32bits(x) != math.Float32bits(before[i]) {
+						t.Fatalf("AttentionBackward changed an input (element %d of dout|out|lse|q|k|v|mask)", i)
+					}
+				}
 				checkGrad(t, "dq", dq, rq, a, r, dout)
 				checkGrad(t, "dk", dk, rk, a, r, dout)
 				checkGrad(t, "dv", dv, rv, a, r, dout)
