@@ -31,17 +31,6 @@ type pilImage struct {
 	pal  [256][3]uint8 // mode "P" only
 }
 
-// channels returns the number of interleaved 8-bit channels of mode m.
-func (m pilMode) channels() int {
-	switch m {
-	case pilRGB:
-		return 3
-	case pilRGBA, pilCMYK:
-		return 4
-	}
-	return 1
-}
-
 // nrgba8 returns the non-premultiplied 8-bit components of c.
 func nrgba8(c color.Color) (r, g, b, a uint8) {
 	switch v := c.(type) {

@@ -129,8 +129,10 @@ func imgTestCompare(got, want []float32) imgTestStats {
 }
 
 // TestPreprocessOpenCLIPFixture checks Preprocess against open_clip's eval
-// transform of four photos (preprocess224.safetensors, written with open_clip
-// and Pillow; see /work/shared/golden/openclip/README.md, copied to testdata).
+// transform of four photos from scikit-image's sample data
+// (testdata/preprocess224.safetensors: one [3,224,224] float32 tensor per file,
+// written by open_clip's image_transform(224, is_train=False) with Pillow and
+// PyTorch 1.13; copied with the photos from the project's golden fixtures).
 func TestPreprocessOpenCLIPFixture(t *testing.T) {
 	ref := readImgTestSafetensors(t, filepath.Join("testdata", "preprocess224.safetensors"))
 	names := make([]string, 0, len(ref))
