@@ -41,25 +41,45 @@ var benchCaptions = []string{
 	"A bicycle leaning against a lamp post on a sidewalk.",
 }
 
-// BenchmarkTokenizer tokenizes ordinary captions to CoCa's context length
-// (76) on one goroutine, with the word cache warm, and reports tokens/s (BPE
-// ids produced, without SOT, EOT and padding).
+// benchNonASCII are captions outside plain ASCII: they take the full
+// cleaning path (ftfy's fixes, mojibake detection, Unicode lowercasing).
+var benchNonASCII = []string{
+	"A man’s bicycle leaning against a café wall in the old town of Montréal.",
+	"Crème brûlée and a cup of coffee on a marble table.",
+	"The “Golden Gate” bridge at dawn, seen from Fort Point.",
+	"Кошка сидит на подоконнике и смотрит на дождь.",
+	"東京タワーと富士山の夜景",
+	"A dog wearing sunglasses 😎 on the beach 🏖️",
+	"Tom &amp; Jerry poster in a shop window",
+	"Straße in München mit Fahrrädern und Bäumen",
+}
+
+// BenchmarkTokenizer tokenizes captions to CoCa's context length (76) on one
+// goroutine, with the word cache warm, and reports tokens/s (BPE ids
+// produced, without SOT, EOT and padding). text=english are ordinary
+// English captions, text=nonascii captions with accents, curly quotes,
+// other scripts, emoji and entities.
 func BenchmarkTokenizer(b *testing.B) {
 	tok := New()
-	tokens := 0
-	for _, c := range benchCaptions {
-		tokens += len(tok.Encode(c))
-	}
-	b.Run(fmt.Sprintf("impl=go/captions=%d", len(benchCaptions)), func(b *testing.B) {
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			for _, c := range benchCaptions {
-				tok.Tokenize(c, 76)
-			}
+	for _, set := range []struct {
+		name  string
+		texts []string
+	}{{"english", benchCaptions}, {"nonascii", benchNonASCII}} {
+		tokens := 0
+		for _, c := range set.texts {
+			tokens += len(tok.Encode(c))
 		}
-		b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
-	})
+		b.Run(fmt.Sprintf("impl=go/text=%s", set.name), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				for _, c := range set.texts {
+					tok.Tokenize(c, 76)
+				}
+			}
+			b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
 }
 
 // BenchmarkTokenizerCold measures words that miss the cache: each iteration

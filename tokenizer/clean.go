@@ -173,10 +173,10 @@ func fixText(s string) string {
 				seg = ftfyUnescapeHTML(seg)
 			}
 			seg = fixEncoding(seg)
-			seg = fixC1Controls(seg)
-			seg = mapRunes(seg, ligature)
-			seg = mapRunes(seg, charWidth)
-			seg = mapRunes(seg, uncurl)
+			// fix_c1_controls, fix_latin_ligatures, fix_character_width and
+			// uncurl_quotes each map single characters, so one pass that
+			// composes them gives the same text.
+			seg = mapRunes(seg, charFixes)
 			seg = fixLineBreaks(seg)
 			seg = removeTerminalEscapes(seg)
 			seg = mapRunes(seg, controlChar)
@@ -217,6 +217,23 @@ func mapRunes(s string, f func(r rune) (string, bool)) string {
 		return s
 	}
 	return string(b)
+}
+
+// charFixes maps r through fix_c1_controls, fix_latin_ligatures,
+// fix_character_width and uncurl_quotes, in that order.
+func charFixes(r rune) (string, bool) {
+	if !(r >= 0x80 && r <= 0x9f || r >= 0x132 && r <= 0x1f3 || r == 0x2bc || r >= 0x2018 && r <= 0x201f ||
+		r == 0x3000 || r >= 0xfb00 && r <= 0xfb06 || r >= 0xff01 && r < 0xfff0) {
+		return "", false
+	}
+	s := string(r)
+	if r >= 0x80 && r <= 0x9f {
+		s = string(rune(c1Windows1252[r-0x80]))
+	}
+	s = mapRunes(s, ligature)
+	s = mapRunes(s, charWidth)
+	s = mapRunes(s, uncurl)
+	return s, s != string(r)
 }
 
 func fixC1Controls(s string) string {

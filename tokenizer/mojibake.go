@@ -213,25 +213,41 @@ func fixEncoding(s string) string {
 
 // fixEncodingStep is ftfy's _fix_encoding_one_step_and_explain.
 func fixEncodingStep(s string) string {
-	if s == "" || isASCIIString(s) || !isBad(s) {
+	if s == "" || isASCIIString(s) {
+		return s
+	}
+	type encoded struct {
+		cm *charmap
+		b  []byte
+	}
+	var encs []encoded
+	cms := charmaps()
+	for i := range cms {
+		if b, ok := cms[i].encodeString(s); ok {
+			encs = append(encs, encoded{&cms[i], b})
+		}
+	}
+	hasC1 := strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 && r <= 0x9f })
+	if len(encs) == 0 && !hasC1 && !hasUTF8Mojibake(s) {
+		return s // every branch below would return s
+	}
+	if !isBad(s) {
 		return s
 	}
 	latin1 := false
-	for i, cm := range charmaps() {
-		b, ok := cm.encodeString(s)
-		if !ok {
-			continue
-		}
-		if i == 0 {
+	for _, e := range encs {
+		b := e.b
+		if e.cm == &cms[0] {
 			latin1 = true
 		}
-		if cm.name != "macroman" && alteredUTF8RE.MatchString(latin1String(b)) {
+		if e.cm.name != "macroman" && alteredUTF8RE.MatchString(latin1String(b)) {
 			b = restoreByteA0(b)
 		}
-		if strings.HasPrefix(cm.name, "sloppy") {
+		if strings.HasPrefix(e.cm.name, "sloppy") {
 			b = replaceLossySequences(b)
 		}
 		var fixed string
+		var ok bool
 		if bytes.IndexByte(b, 0xED) >= 0 || bytes.IndexByte(b, 0xC0) >= 0 {
 			fixed, ok = decodeUTF8Variants(b)
 		} else {
@@ -263,7 +279,7 @@ func fixEncodingStep(s string) string {
 			return fixed
 		}
 	}
-	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 && r <= 0x9f }) {
+	if hasC1 {
 		return fixC1Controls(s)
 	}
 	return s
@@ -369,7 +385,38 @@ func decodeUTF8Variants(b []byte) (string, bool) {
 	return sb.String(), true
 }
 
-func inSet(set string, r rune) bool { return strings.ContainsRune(set, r) }
+// Bits of utf8Clues: which of ftfy's UTF8_CLUES sets hold a character.
+const (
+	clueFirst2 = 1 << iota
+	clueFirst3
+	clueFirst4
+	clueCont
+	clueContStrict
+)
+
+var utf8Clues = sync.OnceValue(func() map[rune]uint8 {
+	m := map[rune]uint8{}
+	for _, c := range []struct {
+		set string
+		bit uint8
+	}{{utf8First2, clueFirst2}, {utf8First3, clueFirst3}, {utf8First4, clueFirst4},
+		{utf8Cont, clueCont}, {utf8ContStrict, clueContStrict}} {
+		for _, r := range c.set {
+			m[r] |= c.bit
+		}
+	}
+	return m
+})
+
+func clue(r rune) uint8 {
+	if r < 0x80 {
+		if r == ' ' {
+			return utf8Clues()[' ']
+		}
+		return 0
+	}
+	return utf8Clues()[r]
+}
 
 // utf8MojibakeAt matches ftfy's UTF8_DETECTOR_RE at rs[i] (without its
 // look-behind) and returns the end of the match, or i if there is none.
@@ -380,7 +427,7 @@ func utf8MojibakeAt(rs []rune, i int) int {
 			return false
 		}
 		for j := k; j < k+n; j++ {
-			if !inSet(utf8Cont, rs[j]) {
+			if clue(rs[j])&clueCont == 0 {
 				return false
 			}
 		}
@@ -388,11 +435,11 @@ func utf8MojibakeAt(rs []rune, i int) int {
 	}
 	for p < len(rs) {
 		switch {
-		case inSet(utf8First2, rs[p]) && cont(p+1, 1):
+		case clue(rs[p])&clueFirst2 != 0 && cont(p+1, 1):
 			p += 2
-		case inSet(utf8First3, rs[p]) && cont(p+1, 2):
+		case clue(rs[p])&clueFirst3 != 0 && cont(p+1, 2):
 			p += 3
-		case inSet(utf8First4, rs[p]) && cont(p+1, 3):
+		case clue(rs[p])&clueFirst4 != 0 && cont(p+1, 3):
 			p += 4
 		default:
 			return p
@@ -404,7 +451,10 @@ func utf8MojibakeAt(rs []rune, i int) int {
 func hasUTF8Mojibake(s string) bool {
 	rs := []rune(s)
 	for i := range rs {
-		if i > 0 && inSet(utf8ContStrict, rs[i-1]) {
+		if clue(rs[i])&(clueFirst2|clueFirst3|clueFirst4) == 0 {
+			continue
+		}
+		if i > 0 && clue(rs[i-1])&clueContStrict != 0 {
 			continue
 		}
 		if utf8MojibakeAt(rs, i) > i {
@@ -422,7 +472,7 @@ func decodeInconsistentUTF8(s string) string {
 	var sb strings.Builder
 	last := 0
 	for i := 0; i < len(rs); {
-		if i > 0 && inSet(utf8ContStrict, rs[i-1]) {
+		if i > 0 && clue(rs[i-1])&clueContStrict != 0 {
 			i++
 			continue
 		}
