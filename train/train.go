@@ -28,7 +28,7 @@ import (
 // Options configure a run. The zero value of a field means its default.
 type Options struct {
 	Out    string // run directory (default "runs/coca")
-	Config string // built-in config name or open_clip JSON file (default "coca_small")
+	Config string // built-in config name or open_clip JSON file (default "coca_shapes")
 
 	// Data: "synthetic" (default), a captions file (.tsv/.csv: image path,
 	// tab, caption), a COCO captions .json, or webdataset .tar shards
@@ -84,7 +84,7 @@ func (o *Options) defaults() {
 		o.Out = filepath.Join("runs", "coca")
 	}
 	if o.Config == "" {
-		o.Config = "coca_small"
+		o.Config = "coca_shapes"
 	}
 	if o.Data == "" {
 		o.Data = "synthetic"
@@ -153,7 +153,8 @@ type run struct {
 	cfg      *coca.Config
 	model    *coca.Model
 	tok      *tokenizer.Tokenizer
-	merges   string // learnt merges file text ("" for CLIP's)
+	merges   string   // learnt merges file text ("" for CLIP's)
+	captions []string // sample of training captions (tokenizer, context length)
 	train    data.Dataset
 	held, zs *evalSet
 	classes  []string
@@ -191,6 +192,9 @@ func (r *run) setup() error {
 	}
 	if err := r.setupTokenizer(); err != nil {
 		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.Out, "config.json"), r.cfg.JSON(), 0o644); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	r.model = coca.New(r.cfg)
 	r.model.Init(o.Seed)
@@ -334,19 +338,18 @@ func (r *run) setupTokenizer() error {
 			}
 		}
 		// Learn merges from the training captions.
+		caps, err := r.sampleCaptions()
+		if err != nil {
+			return err
+		}
 		var corpus bytes.Buffer
-		for i := 0; i < min(r.train.Len(), 20000); i++ {
-			_, c, err := r.train.Item(i)
-			if err != nil {
-				return err
-			}
+		for _, c := range caps {
 			corpus.WriteString(c)
 			corpus.WriteByte('\n')
 		}
 		// A small caption language may run out of pairs before the asked
 		// number of merges: then take as many as it has.
 		var m *tokenizer.Merges
-		var err error
 		for n := o.VocabMerges; ; n = n * 3 / 4 {
 			m, err = tokenizer.Train(bytes.NewReader(corpus.Bytes()), 512+n+2)
 			if err == nil || n < 8 {
@@ -379,18 +382,65 @@ func (r *run) useMerges(b []byte, name string) error {
 	return r.fitVocab()
 }
 
-// fitVocab sizes a built-in config's vocabulary to the tokenizer's; a
-// config file must already agree.
+// fitVocab sizes a built-in config's vocabulary to the tokenizer's (a
+// config file must already agree) and, for a built-in config, shortens the
+// context to the longest tokenized training caption.
 func (r *run) fitVocab() error {
 	v := r.tok.VocabSize()
-	if r.cfg.Text.VocabSize == v && r.cfg.Multimodal.VocabSize == v {
-		return nil
+	_, builtinErr := coca.Builtin(r.o.Config)
+	builtin := builtinErr == nil
+	if r.cfg.Text.VocabSize != v || r.cfg.Multimodal.VocabSize != v {
+		if !builtin {
+			return fmt.Errorf("train: config %s: vocab_size %d does not match the tokenizer's %d", r.o.Config, r.cfg.Text.VocabSize, v)
+		}
+		r.cfg.Text.VocabSize, r.cfg.Multimodal.VocabSize = v, v
 	}
-	if _, err := coca.Builtin(r.o.Config); err != nil {
-		return fmt.Errorf("train: config %s: vocab_size %d does not match the tokenizer's %d", r.o.Config, r.cfg.Text.VocabSize, v)
+	if builtin && !r.o.Resume {
+		caps, err := r.sampleCaptions()
+		if err != nil {
+			return err
+		}
+		longest := 0
+		for _, c := range caps {
+			longest = max(longest, len(r.tok.Encode(c))+2)
+		}
+		if longest < r.cfg.Text.ContextLength {
+			r.cfg.Text.ContextLength, r.cfg.Multimodal.ContextLength = longest, longest
+		}
 	}
-	r.cfg.Text.VocabSize, r.cfg.Multimodal.VocabSize = v, v
+	if builtin && r.o.Resume {
+		if c, err := coca.LoadConfig(filepath.Join(r.o.Out, "config.json")); err == nil {
+			r.cfg = c
+		}
+	}
 	return r.cfg.Validate()
+}
+
+// sampleCaptions returns up to 20,000 training captions (without loading
+// images when the dataset can give captions alone).
+func (r *run) sampleCaptions() ([]string, error) {
+	if r.captions != nil {
+		return r.captions, nil
+	}
+	n := min(r.train.Len(), 20000)
+	caps := make([]string, 0, n)
+	cd, ok := r.train.(interface{ Caption(int) string })
+	for i := 0; i < n; i++ {
+		if ok {
+			caps = append(caps, cd.Caption(i))
+			continue
+		}
+		_, c, err := r.train.Item(i)
+		if err != nil {
+			if r.o.SkipBad {
+				continue
+			}
+			return nil, err
+		}
+		caps = append(caps, c)
+	}
+	r.captions = caps
+	return caps, nil
 }
 
 // tokenize turns captions into (B, ctx) ids.
@@ -466,6 +516,7 @@ func (r *run) loop() (*Result, error) {
 		l, c, p := float64(loss.Total.Item()), float64(loss.Contrastive.Item()), float64(loss.Caption.Item())
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			tensor.Release(loss.Total)
+			it.Recycle(b)
 			last := "none was written"
 			if info, ok, _ := readCheckpointInfo(o.Out); ok {
 				last = fmt.Sprintf("%s (step %d) is intact", filepath.Join(o.Out, checkpointFile), info.Step)
@@ -474,6 +525,7 @@ func (r *run) loop() (*Result, error) {
 		}
 		tensor.Backward(loss.Total)
 		tensor.Release(loss.Total)
+		it.Recycle(b)
 		if o.ClipNorm > 0 {
 			optim.ClipGradNorm(r.params, o.ClipNorm)
 		}

@@ -16,7 +16,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		"coca train --out runs/shapes            # the built-in dataset\n  coca train --data pairs.tsv --config coca_small --steps 5000 --out runs/mine\n  coca train --out runs/shapes --resume    # continue a stopped run", stderr)
 	var o train.Options
 	fs.StringVar(&o.Out, "out", "runs/coca", "run directory: metrics.jsonl, loss.png, samples.txt, checkpoints, model.safetensors")
-	fs.StringVar(&o.Config, "config", "coca_small", "built-in model config name or open_clip JSON file")
+	fs.StringVar(&o.Config, "config", "coca_shapes", "built-in model config name or open_clip JSON file")
 	fs.StringVar(&o.Data, "data", "synthetic", "synthetic, a captions .tsv/.csv (image path TAB caption), a COCO captions .json, or .tar shards (comma-separated)")
 	fs.StringVar(&o.ImageRoot, "image-root", "", "image directory for a COCO captions file")
 	fs.StringVar(&o.Difficulty, "difficulty", "default", "synthetic dataset difficulty: easy, default, hard")
@@ -40,6 +40,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.LogEvery, "log-every", 10, "steps between metric lines")
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between evaluations (default steps/4)")
 	fs.IntVar(&o.SaveEvery, "save-every", 250, "steps between checkpoints")
+	fs.IntVar(&o.StopAt, "stop-at", 0, "stop after a checkpoint at this step (continue later with --resume)")
 	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS)")
 	if err := fs.Parse(args); err != nil {
 		return err
