@@ -373,3 +373,31 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("nil parameter accepted")
 	}
 }
+
+// TestParallelMatchesSerial checks that the parallel path gives the serial
+// path's results bit for bit (the work split does not depend on the number
+// of goroutines, and no reduction crosses work items).
+func TestParallelMatchesSerial(t *testing.T) {
+	run := func(t *testing.T, newOpt func([]*tensor.Tensor) (Optimizer, error)) []*tensor.Tensor {
+		ps := benchParams(24, 2)
+		o := mustOpt(t, newOpt, ps)
+		for s := range 3 {
+			o.Step(1e-2 / float64(s+1))
+		}
+		return ps
+	}
+	for _, c := range stateCases {
+		t.Run(c.name, func(t *testing.T) {
+			serial := run(t, c.make)
+			forceParallel(t)
+			parallel := run(t, c.make)
+			for i, p := range parallel {
+				for j, v := range p.Data() {
+					if math.Float32bits(v) != math.Float32bits(serial[i].Data()[j]) {
+						t.Fatalf("%s[%d]: parallel %v, serial %v", p.Name(), j, v, serial[i].Data()[j])
+					}
+				}
+			}
+		})
+	}
+}
