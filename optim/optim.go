@@ -23,14 +23,17 @@
 // by 1/n, or call ScaleGrads(params, 1/n) before Step (and before
 // ClipGradNorm), then Step and ZeroGrad once every n micro-batches.
 //
-// Numbers: optimizer state is float32, like the parameters, and every update
-// follows PyTorch's order of float32 operations, with the per-step scalars
+// Numbers: optimizer state is float32, like the parameters, and updates are
+// computed in float32 as PyTorch computes them, with the per-step scalars
 // (bias corrections, decay factors) computed in float64 and rounded to
-// float32 where PyTorch passes a Python float to a float32 kernel. Results
-// match PyTorch to about one float32 rounding per operation (the tests check
-// 1e-6 relative after 5 steps) and are bit-for-bit reproducible: Step splits
-// the work the same way whatever GOMAXPROCS is, and every reduction is
-// summed in a fixed order.
+// float32 where PyTorch passes a Python float to a float32 kernel. Where an
+// equivalent rearrangement saves a division per value (AdamW's step size,
+// Adafactor's clipping and learning rate in one factor) it is used and
+// documented. Results match PyTorch to a few float32 roundings (the tests
+// check 1e-6 relative after 5 steps; measured ≤ 1.2e-7 on amd64, 1.5e-7 on
+// arm64) and are bit-for-bit reproducible: Step splits the work the same
+// way whatever GOMAXPROCS is, and every reduction is summed in a fixed
+// order.
 //
 // Step allocates nothing after the first call; elementwise updates (AdamW,
 // SGD) are split into chunks run on up to GOMAXPROCS goroutines (the caller
