@@ -204,3 +204,23 @@ func TestOpenCLIPExtraFixtures(t *testing.T) { checkFixtures(t, "openclip_extra.
 // TestOpenCLIPRandomFixtures checks random strings (with mojibake that ftfy
 // repairs among them) against open_clip (see testdata/README.md).
 func TestOpenCLIPRandomFixtures(t *testing.T) { checkFixtures(t, "openclip_random.jsonl") }
+
+func TestLoadFile(t *testing.T) {
+	tok, err := LoadFile("bpe_simple_vocab_16e6.txt.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.VocabSize() != 49408 {
+		t.Errorf("VocabSize = %d", tok.VocabSize())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	if err := os.WriteFile(bad, []byte("#version: 0.2\na b c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFile(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("LoadFile(bad) error = %v, want one naming the file and line 2", err)
+	}
+	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("LoadFile(missing): no error")
+	}
+}
