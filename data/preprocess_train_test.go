@@ -3,6 +3,9 @@ package data
 import (
 	"encoding/binary"
 	"encoding/json"
+	"image"
+	"image/color/palette"
+	"image/draw"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -129,5 +132,91 @@ func TestRandomResizedCropDeterministic(t *testing.T) {
 	newPilImage(img).resizedCropInto(want, x, y, w, h, 64)
 	if !slices.Equal(a, want) {
 		t.Errorf("RandomResizedCrop differs from the resized crop of its box (%d,%d,%d,%d)", x, y, w, h)
+	}
+}
+
+// TestPreprocessSubImages checks that images with a non-zero origin and a
+// larger stride (SubImage) preprocess like a compact copy of the same pixels,
+// for every concrete type Preprocess handles directly.
+func TestPreprocessSubImages(t *testing.T) {
+	src, err := LoadImage(filepath.Join("testdata", "variants", "rgba.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.Bounds()
+	r := image.Rect(13, 7, 13+91, 7+67) // odd origin, odd size
+	pal := image.NewPaletted(b, palette.Plan9)
+	draw.Draw(pal, b, src, b.Min, draw.Src)
+	makers := map[string]func(image.Rectangle) draw.Image{
+		"Gray":    func(r image.Rectangle) draw.Image { return image.NewGray(r) },
+		"Gray16":  func(r image.Rectangle) draw.Image { return image.NewGray16(r) },
+		"NRGBA":   func(r image.Rectangle) draw.Image { return image.NewNRGBA(r) },
+		"RGBA":    func(r image.Rectangle) draw.Image { return image.NewRGBA(r) },
+		"NRGBA64": func(r image.Rectangle) draw.Image { return image.NewNRGBA64(r) },
+		"RGBA64":  func(r image.Rectangle) draw.Image { return image.NewRGBA64(r) },
+		"CMYK":    func(r image.Rectangle) draw.Image { return image.NewCMYK(r) },
+		"Paletted": func(r image.Rectangle) draw.Image {
+			return image.NewPaletted(r, palette.Plan9)
+		},
+	}
+	for name, mk := range makers {
+		full := mk(b)
+		if name == "Paletted" {
+			full = pal
+		} else {
+			draw.Draw(full, b, src, b.Min, draw.Src)
+		}
+		sub := full.(interface {
+			SubImage(image.Rectangle) image.Image
+		}).SubImage(r)
+		compact := mk(image.Rect(0, 0, r.Dx(), r.Dy()))
+		if p, ok := compact.(*image.Paletted); ok {
+			for y := 0; y < r.Dy(); y++ {
+				for x := 0; x < r.Dx(); x++ {
+					p.SetColorIndex(x, y, pal.ColorIndexAt(r.Min.X+x, r.Min.Y+y))
+				}
+			}
+		} else {
+			draw.Draw(compact, compact.Bounds(), full, r.Min, draw.Src)
+		}
+		for _, size := range []int{24, 100} {
+			a, c := Preprocess(sub, size), Preprocess(compact, size)
+			if !slices.Equal(a, c) {
+				t.Errorf("%s size %d: SubImage and compact copy preprocess differently (%v)", name, size, imgTestCompare(a, c))
+			}
+		}
+		// The crop path with a box inside the sub-image.
+		pa, pc := newPilImage(sub), newPilImage(compact)
+		a, c := make([]float32, 3*32*32), make([]float32, 3*32*32)
+		pa.resizedCropInto(a, 5, 3, 70, 60, 32)
+		pc.resizedCropInto(c, 5, 3, 70, 60, 32)
+		if !slices.Equal(a, c) {
+			t.Errorf("%s: resized crop of SubImage and compact copy differ", name)
+		}
+	}
+}
+
+func TestPreprocessMisusePanics(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 4, 4))
+	for name, f := range map[string]func(){
+		"size 0":      func() { Preprocess(img, 0) },
+		"short dst":   func() { PreprocessInto(make([]float32, 10), img, 4) },
+		"empty image": func() { Preprocess(image.NewGray(image.Rectangle{}), 4) },
+		"nil rng":     func() { RandomResizedCrop(img, 4, nil) },
+		"nil image":   func() { Preprocess(nil, 4) },
+	} {
+		func() {
+			defer func() {
+				p := recover()
+				if p == nil {
+					t.Errorf("%s: no panic", name)
+					return
+				}
+				if s, _ := p.(string); len(s) < 6 || s[:6] != "data: " {
+					t.Errorf("%s: panic %v does not start with the package name", name, p)
+				}
+			}()
+			f()
+		}()
 	}
 }
