@@ -1,0 +1,89 @@
+package coca
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gococa/gococa/tensor"
+)
+
+// byteTokens is a toy tokenizer for the fixture's 64-token vocabulary:
+// start 62, one id per byte (mod 60), end 63, padded with 0 to 12 ids.
+func byteTokens(s string) []int {
+	ids := []int{62}
+	for i := 0; i < len(s) && len(ids) < 11; i++ {
+		ids = append(ids, 1+int(s[i])%60)
+	}
+	ids = append(ids, 63)
+	for len(ids) < 12 {
+		ids = append(ids, 0)
+	}
+	return ids
+}
+
+// TestClassEmbeddings compares the batched zero-shot classifier with the
+// text features of each prompt averaged by hand, and the probabilities
+// with a softmax computed by hand.
+func TestClassEmbeddings(t *testing.T) {
+	m, images := tinyFixture(t)
+	classes := []string{"cat", "dog", "red car"}
+	templates := []string{"a photo of a {}.", "{}", "art of the {}."}
+	if len(OpenAIImageNetTemplates) != 80 || !strings.Contains(OpenAIImageNetTemplates[39], "{}") {
+		t.Fatalf("%d templates", len(OpenAIImageNetTemplates))
+	}
+	defer tensor.NoGrad()()
+	d := m.Config.EmbedDim
+	want := make([]float64, len(classes)*d)
+	for c, name := range classes {
+		var s float64
+		for _, tp := range templates {
+			f := m.EncodeText(byteTokens(strings.ReplaceAll(tp, "{}", name)), 1, 12).Data()
+			for j := 0; j < d; j++ {
+				want[c*d+j] += float64(f[j])
+			}
+		}
+		for j := 0; j < d; j++ {
+			s += want[c*d+j] * want[c*d+j]
+		}
+		for j := 0; j < d; j++ {
+			want[c*d+j] /= math.Sqrt(s)
+		}
+	}
+	for _, batch := range []int{1, 4, 100} {
+		got, err := m.ClassEmbeddings(classes, templates, byteTokens, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got.Data() {
+			if math.Abs(float64(v)-want[i]) > 1e-5 {
+				t.Fatalf("batch %d: value %d = %g, want %g", batch, i, v, want[i])
+			}
+		}
+	}
+	cls, _ := m.ClassEmbeddings(classes, templates, byteTokens, 2)
+	img, _ := m.EncodeImage(images)
+	probs := m.ZeroShotProbs(img, cls)
+	scale := math.Exp(float64(m.LogitScale.Item()))
+	for i := 0; i < img.Dim(0); i++ {
+		logits := make([]float64, len(classes))
+		sum := 0.0
+		for c := range classes {
+			for j := 0; j < d; j++ {
+				logits[c] += scale * float64(img.Data()[i*d+j]) * float64(cls.Data()[c*d+j])
+			}
+			sum += math.Exp(logits[c])
+		}
+		for c := range classes {
+			if w := math.Exp(logits[c]) / sum; math.Abs(float64(probs[i*len(classes)+c])-w) > 1e-5 {
+				t.Fatalf("image %d class %d: %g, want %g", i, c, probs[i*len(classes)+c], w)
+			}
+		}
+	}
+	if _, err := m.ClassEmbeddings(nil, templates, byteTokens, 2); err == nil {
+		t.Fatal("no error for no classes")
+	}
+	if _, err := m.ClassEmbeddings(classes, templates, func(string) []int { return []int{49406, 1, 49407} }, 2); err == nil {
+		t.Fatal("no error for ids outside the vocabulary")
+	}
+}
