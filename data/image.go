@@ -130,6 +130,7 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 			name, format, cfg.Width, cfg.Height, pixels, lim, ErrTooManyPixels)
 	}
 	hdr := append([]byte(nil), head.Bytes()...)
+	fill := 0 // palette index around a GIF frame smaller than the screen
 	full := io.MultiReader(&head, br)
 	switch format {
 	case "jpeg":
@@ -142,7 +143,7 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 		var prefix bytes.Buffer
 		img, err = gif.Decode(io.TeeReader(full, &limitedBuffer{b: &prefix, n: 1 << 20}))
 		if err == nil {
-			restoreGIFTransparentColour(img, prefix.Bytes())
+			fill = restoreGIFTransparentColour(img, prefix.Bytes())
 		}
 	case "bmp":
 		img, err = bmp.Decode(full)
@@ -163,7 +164,7 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 		return nil, fmt.Errorf("data: decode %s: %w", name, err)
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		img = onCanvas(img, cfg.Width, cfg.Height)
+		img = onCanvas(img, cfg.Width, cfg.Height, fill)
 	}
 	return asPillowOpens(img, format, hdr), nil
 }
@@ -198,8 +199,11 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // restoreGIFTransparentColour puts back the colour of the first frame's
 // transparent palette entry, which Go's decoder replaces with transparent black;
 // Pillow's convert("RGB") of a GIF uses the stored colour. data is the start of
-// the file; nothing changes if it cannot be parsed.
-func restoreGIFTransparentColour(img image.Image, data []byte) {
+// the file; nothing changes if it cannot be parsed. It returns the transparent
+// index, or 0 if there is none.
+func restoreGIFTransparentColour(img image.Image, data []byte) (trans int) {
+	trans = -1
+	defer func() { trans = max(trans, 0) }()
 	m, ok := img.(*image.Paletted)
 	if !ok || len(data) < 13 {
 		return
@@ -218,7 +222,6 @@ func restoreGIFTransparentColour(img image.Image, data []byte) {
 	if !ok {
 		return
 	}
-	trans := -1
 	for i < len(data) {
 		switch data[i] {
 		case 0x21: // extension: label, then sub-blocks
@@ -256,6 +259,7 @@ func restoreGIFTransparentColour(img image.Image, data []byte) {
 			return
 		}
 	}
+	return
 }
 
 // isTruncation reports whether err is how a decoder reports data that ended
@@ -271,11 +275,17 @@ func isTruncation(err error) bool {
 }
 
 // onCanvas places img (a GIF frame smaller than the logical screen) on a
-// w×h canvas at its offset, filling the rest with palette index 0 (or zero).
-func onCanvas(img image.Image, w, h int) image.Image {
+// w×h canvas at its offset. Like Pillow, it fills the rest with palette index
+// fill (the frame's transparent index, else 0), or with zeros.
+func onCanvas(img image.Image, w, h, fill int) image.Image {
 	r := image.Rect(0, 0, w, h)
 	if p, ok := img.(*image.Paletted); ok {
 		c := image.NewPaletted(r, p.Palette)
+		if fill != 0 {
+			for i := range c.Pix {
+				c.Pix[i] = uint8(fill)
+			}
+		}
 		for y := max(0, p.Rect.Min.Y); y < min(h, p.Rect.Max.Y); y++ {
 			for x := max(0, p.Rect.Min.X); x < min(w, p.Rect.Max.X); x++ {
 				c.Pix[y*c.Stride+x] = p.Pix[p.PixOffset(x, y)]

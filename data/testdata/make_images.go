@@ -138,6 +138,25 @@ func main() {
 	create("modes_rgb16.png", func(f *os.File) error { return png.Encode(f, rgb16) })
 	create("modes_rgba16.png", func(f *os.File) error { return png.Encode(f, rgba16) })
 
+	// A GIF whose only frame is smaller than the logical screen, with a
+	// transparent index: Pillow fills the rest of the screen with that index.
+	gpal := color.Palette{color.White, color.Black}
+	for i := 2; i < 64; i++ {
+		gpal = append(gpal, color.RGBA{uint8(i * 4), uint8(255 - i*3), uint8(i * i % 256), 0xff})
+	}
+	gpal[5] = color.RGBA{} // transparent
+	frame := image.NewPaletted(image.Rect(9, 6, 9+40, 6+28), gpal)
+	draw.FloydSteinberg.Draw(frame, frame.Rect, crop(coffee, image.Rect(250, 150, 290, 178)), image.Point{})
+	for y := 10; y < 20; y++ {
+		for x := 15; x < 30; x++ {
+			frame.SetColorIndex(x, y, 5)
+		}
+	}
+	create("modes_gif_offset.gif", func(f *os.File) error {
+		return gif.EncodeAll(f, &gif.GIF{Image: []*image.Paletted{frame}, Delay: []int{0},
+			Config: image.Config{ColorModel: gpal, Width: 64, Height: 48}})
+	})
+
 	// Small image (upscaled by the resize) and a tall narrow one.
 	create("small.png", func(f *os.File) error { return png.Encode(f, crop(astronaut, image.Rect(200, 80, 260, 125))) })
 	create("tall.png", func(f *os.File) error { return png.Encode(f, crop(astronaut, image.Rect(300, 0, 340, 512))) })
