@@ -31,14 +31,14 @@ func sgemmPackBT8AVX2(dst, src *float32, ldb, ldd, kBlocks int)
 var avx2Gemm = &gemmKernel{
 	name: "avx2", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
 	block: sgemmBlockAVX2, packBAsm: sgemmPackB16AVX2,
-	packBTAsm: sgemmPackBT8AVX2,
+	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 }
 
 // The 192×32 B micro-panel (24 KiB) stays in a 32–48 KiB L1d.
 var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 192, nc: 4096,
 	block: sgemmBlockAVX512, packBAsm: sgemmPackB32AVX2,
-	packBTAsm: sgemmPackBT8AVX2,
+	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

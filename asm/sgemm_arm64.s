@@ -225,3 +225,63 @@ pb12_next:
 
 pb12_done:
 	RET
+
+// B packing for the transposed case (B stored n×k), NEON: a 4×4 transpose
+// per step. Rows j = 0..3 of the stored B (stride ldb) become columns of
+// the packed panel (row stride ldd):
+//
+//	for q := 0; q < kBlocks; q++ {
+//		for r := 0; r < 4; r++ {      // packed row p = 4q + r
+//			for j := 0; j < 4; j++ {
+//				dst[(4*q+r)*ldd+j] = src[j*ldb+4*q+r]
+//			}
+//		}
+//	}
+//
+// TRN1/TRN2 on single words, then on double words, transpose V0..V3 into
+// V4..V7 (Go operand order: VTRN1 Vm, Vn, Vd computes Vd = trn1(Vn, Vm)).
+//
+// func sgemmPackBT4NEON(dst, src *float32, ldb, ldd, kBlocks int)
+TEXT ·sgemmPackBT4NEON(SB), NOSPLIT, $0-40
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD ldb+16(FP), R2
+	LSL  $2, R2            // source row stride in bytes
+	MOVD ldd+24(FP), R3
+	LSL  $2, R3            // packed row stride in bytes
+	MOVD kBlocks+32(FP), R4
+	CMP  $0, R4
+	BLE  pbt4_done
+	ADD  R2, R1, R5        // row 1
+	ADD  R2, R5, R6        // row 2
+	ADD  R2, R6, R7        // row 3
+
+pbt4_loop:
+	// Rows j = 0..3, elements 4q..4q+3.
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R5), [V1.S4]
+	VLD1.P 16(R6), [V2.S4]
+	VLD1.P 16(R7), [V3.S4]
+	VTRN1 V1.S4, V0.S4, V16.S4 // [r0.0 r1.0 r0.2 r1.2]
+	VTRN2 V1.S4, V0.S4, V17.S4 // [r0.1 r1.1 r0.3 r1.3]
+	VTRN1 V3.S4, V2.S4, V18.S4 // [r2.0 r3.0 r2.2 r3.2]
+	VTRN2 V3.S4, V2.S4, V19.S4 // [r2.1 r3.1 r2.3 r3.3]
+	VTRN1 V18.D2, V16.D2, V4.D2 // element 4q:   rows 0..3
+	VTRN1 V19.D2, V17.D2, V5.D2 // element 4q+1
+	VTRN2 V18.D2, V16.D2, V6.D2 // element 4q+2
+	VTRN2 V19.D2, V17.D2, V7.D2 // element 4q+3
+
+	// Store packed rows 4q..4q+3.
+	VST1 [V4.S4], (R0)
+	ADD  R3, R0, R0
+	VST1 [V5.S4], (R0)
+	ADD  R3, R0, R0
+	VST1 [V6.S4], (R0)
+	ADD  R3, R0, R0
+	VST1 [V7.S4], (R0)
+	ADD  R3, R0, R0
+	SUBS $1, R4, R4
+	BNE  pbt4_loop
+
+pbt4_done:
+	RET

@@ -35,10 +35,11 @@ type gemmKernel struct {
 	// (nr floats at dst[(jp*kc+p)*nr:]) = src[p*ldb+jp*nr:][:nr].
 	packBAsm func(dst, src *float32, kc, ldb, nPanels, rows int)
 
-	// packBTAsm, if set, transposes 8 rows of a stored n×k B into 8
-	// columns of a packed panel, 8×8 at a time: for q < kBlocks, r < 8,
-	// j < 8: dst[(8q+r)*ldd+j] = src[j*ldb+8q+r]. Needs nr%8 == 0.
+	// packBTAsm, if set, transposes bt rows of a stored n×k B into bt
+	// columns of a packed panel, bt×bt at a time: for q < kBlocks, r < bt,
+	// j < bt: dst[(bt*q+r)*ldd+j] = src[j*ldb+bt*q+r]. nr%bt == 0.
 	packBTAsm func(dst, src *float32, ldb, ldd, kBlocks int)
+	bt        int
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -168,9 +169,8 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 
 // blocking returns the largest kc and nc for an m-row GEMM. With few row
 // tiles each packed B micro-panel is used only a few times, right after it
-// is packed: the GEMM is bound by reading B from memory, so the B panel is
-// made short (small kc) and wide (long sequential runs of each B row) and
-// kept small enough to stay in L2 between packing and use.
+// is packed, and the GEMM is bound by reading B from memory: the B panel is
+// then kept small enough (256 KiB) to stay in L2 between packing and use.
 func (kn *gemmKernel) blocking(m int) (kc, nc int) {
 	if m > 4*kn.mr {
 		return kn.kc, kn.nc
@@ -370,13 +370,13 @@ func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc
 	}
 	// op(B)(p,j) = b[j*ldb+p]: a transpose.
 	jp0 := 0
-	if kn.packBTAsm != nil && kc >= 8 {
-		// Whole panels: 8×8 blocks in assembly, the last kc%8 rows in Go.
-		kFull := kc &^ 7
+	if bt := kn.bt; kn.packBTAsm != nil && kc >= bt {
+		// Whole panels: bt×bt blocks in assembly, the last kc%bt rows in Go.
+		kFull := kc / bt * bt
 		for ; jp0+nr <= nc; jp0 += nr {
 			d := dst[jp0*kc : jp0*kc+nr*kc]
-			for g := 0; g < nr; g += 8 {
-				kn.packBTAsm(&d[g], &b[(jc+jp0+g)*ldb+pc], ldb, nr, kFull/8)
+			for g := 0; g < nr; g += bt {
+				kn.packBTAsm(&d[g], &b[(jc+jp0+g)*ldb+pc], ldb, nr, kFull/bt)
 			}
 			for jj := 0; jj < nr; jj++ {
 				off := (jc+jp0+jj)*ldb + pc
