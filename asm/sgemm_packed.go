@@ -1,5 +1,15 @@
 package asm
 
+// Packed SGEMM (Goto/BLIS). For each kc×nc panel of op(B) (loops jc, pc)
+// the panel is packed into nr-wide micro-panels; for each mc×kc block of
+// alpha·op(A) (loop ic) the block is packed into mr-tall micro-panels; one
+// assembly call then runs the jr and ir loops over a chunk of the block,
+// keeping an mr×nr tile of C in registers for kc rank-1 updates. Transposes
+// and alpha are absorbed by the packing, so every transpose combination
+// runs the same kernel. Packs are zero-padded to whole tiles; partial C
+// tiles go through a small buffer, so assembly never touches memory outside
+// the slices. Goroutines share each packed B panel and split the rows of C.
+
 import (
 	"fmt"
 	"sync"
