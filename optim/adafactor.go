@@ -253,39 +253,53 @@ func (o *Adafactor) update(it item) {
 			cf := f.cfac[b*f.c : (b+1)*f.c]
 			for r := 0; r < f.r; r++ {
 				off := (b*f.r + r) * f.c
-				rf := f.rfac[b*f.r+r]
-				gr := g[off : off+f.c]
-				wr := w[off : off+f.c]
 				var mr []float32
 				if m != nil {
 					mr = m[off : off+f.c]
 				}
-				cr := cf[:len(gr)]
-				for j, gj := range gr {
-					u := rf * cr[j] * gj * scale
-					wr[j] = applyUpdate(wr[j], u, mr, j, b1, omb1, wd)
-				}
+				applyRow(w[off:off+f.c], g[off:off+f.c], cf, mr, f.rfac[b*f.r+r], scale, b1, omb1, wd)
 			}
 		}
 		return
 	}
+	if m != nil {
+		m = m[:len(g)]
+	}
+	w = w[:len(g)]
+	sq = sq[:len(g)]
 	for j, gj := range g {
 		u := gj / float32(math.Sqrt(float64(sq[j]))) * scale
-		w[j] = applyUpdate(w[j], u, m, j, b1, omb1, wd)
+		if m != nil {
+			u = m[j]*b1 + u*omb1
+			m[j] = u
+		}
+		x := w[j]
+		w[j] = x + wd*x - u
 	}
 }
 
-// applyUpdate folds u into the first moment m[j] (when m is not nil) and
-// returns the new parameter value x + wd·x − (m[j] or u).
-func applyUpdate(x, u float32, m []float32, j int, b1, omb1, wd float32) float32 {
-	if m != nil {
-		u = m[j]*b1 + u*omb1
+// applyRow applies one row of a factored update: u = rf·c_j·g_j·scale,
+// folded into the first moment m when m is not nil, then
+// w = w + wd·w − (m or u). (wd is −lr·WeightDecay, or 0 for the no-decay
+// group, where w + 0·w is w.)
+func applyRow(w, g, c, m []float32, rf, scale, b1, omb1, wd float32) {
+	w = w[:len(g)]
+	c = c[:len(g)]
+	if m == nil {
+		for j, gj := range g {
+			u := rf * c[j] * gj * scale
+			x := w[j]
+			w[j] = x + wd*x - u
+		}
+		return
+	}
+	m = m[:len(g)]
+	for j, gj := range g {
+		u := m[j]*b1 + rf*c[j]*gj*scale*omb1
 		m[j] = u
+		x := w[j]
+		w[j] = x + wd*x - u
 	}
-	if wd != 0 {
-		x += wd * x
-	}
-	return x - u
 }
 
 // factor updates the row and column averages of one factored parameter,
@@ -297,13 +311,7 @@ func (f *factored) factor(g, row, col []float32, bt, ombt, eps1 float32) float64
 		clear(f.colSum)
 		for r := 0; r < f.r; r++ {
 			off := (b*f.r + r) * f.c
-			gr := g[off : off+f.c]
-			var rs float64
-			for j, gj := range gr {
-				v := float64(gj*gj + eps1)
-				rs += v
-				f.colSum[j] += v
-			}
+			rs := rowSquares(g[off:off+f.c], f.colSum, eps1)
 			k := b*f.r + r
 			row[k] = row[k]*bt + ombt*float32(rs/float64(f.c))
 		}
@@ -323,16 +331,64 @@ func (f *factored) factor(g, row, col []float32, bt, ombt, eps1 float32) float64
 		for r, v := range rr {
 			rf[r] = 1 / float32(math.Sqrt(float64(v/mean)))
 		}
+		// Σ_j (rf·cf_j·g_j)² = rf²·Σ_j (cf_j·g_j)²
 		for r := 0; r < f.r; r++ {
 			off := (b*f.r + r) * f.c
-			gr := g[off : off+f.c]
-			for j, gj := range gr {
-				u := rf[r] * cf[j] * gj
-				sumSq += float64(u) * float64(u)
-			}
+			x := float64(rf[r])
+			sumSq += x * x * scaledSquares(cf, g[off:off+f.c])
 		}
 	}
 	return sumSq
+}
+
+// rowSquares adds G = g²+eps1 of one row into colSum and returns the row's
+// Σ G (float64, four partial sums added in a fixed order).
+func rowSquares(g []float32, colSum []float64, eps1 float32) float64 {
+	colSum = colSum[:len(g)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(g); j += 4 {
+		a := float64(g[j]*g[j] + eps1)
+		b := float64(g[j+1]*g[j+1] + eps1)
+		c := float64(g[j+2]*g[j+2] + eps1)
+		d := float64(g[j+3]*g[j+3] + eps1)
+		s0 += a
+		s1 += b
+		s2 += c
+		s3 += d
+		colSum[j] += a
+		colSum[j+1] += b
+		colSum[j+2] += c
+		colSum[j+3] += d
+	}
+	for ; j < len(g); j++ {
+		a := float64(g[j]*g[j] + eps1)
+		s0 += a
+		colSum[j] += a
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// scaledSquares returns Σ (c_j·g_j)² in float64 (four partial sums).
+func scaledSquares(c, g []float32) float64 {
+	c = c[:len(g)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(g); j += 4 {
+		a := float64(c[j] * g[j])
+		b := float64(c[j+1] * g[j+1])
+		d := float64(c[j+2] * g[j+2])
+		e := float64(c[j+3] * g[j+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += d * d
+		s3 += e * e
+	}
+	for ; j < len(g); j++ {
+		a := float64(c[j] * g[j])
+		s0 += a * a
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // ZeroGrad zeroes every parameter's gradient.
