@@ -7,8 +7,9 @@ Run from the repository root with Debian's Python (Pillow 9.4, numpy):
     /usr/bin/python3 data/testdata/make_refs.py
 
 It first writes the variants that Go cannot encode (JPEG with other chroma
-subsamplings, progressive and CMYK JPEG, WebP, 1-bit PNG, GIF with transparency) into
-data/testdata/variants/, then, for every file there, the output of open_clip's
+subsamplings, progressive and CMYK JPEG, WebP, 1-bit PNG and TIFF, GIF with
+transparency, LA, tRNS colour keys, BMP) into data/testdata/variants/, then, for
+every file there, the output of open_clip's
 image_transform(S, is_train=False) with S = 64 (S = 32 for the small "modes_*"
 files):
 
@@ -20,10 +21,10 @@ files):
 
 written step by step with Pillow and numpy (torchvision is not installed here;
 each step is what torchvision does for a PIL image). The tensors are stored as
-float16 [3, S, S] under the file name in refs64.safetensors. For a few JPEGs the
-file also holds Pillow's decoded pixels ("decoded/<name>", uint8 [H, W, 3], small files only) so the
-tests can measure the JPEG decoder difference on its own, and for a few files the
-crop-then-resize of RandomResizedCrop with a fixed box ("crop/<name>", float16
+float16 [3, S, S] under the file name in refs64.safetensors. For a few small
+JPEGs the file also holds Pillow's decoded pixels ("decoded/<name>", uint8
+[H, W, 3]) so the tests can measure the JPEG decoder difference on its own, and
+for a few files the crop-then-resize of RandomResizedCrop with a fixed box ("crop/<name>", float16
 [3, S, S]; the boxes (x, y, w, h) are in the metadata under "crop_boxes").
 """
 
