@@ -28,7 +28,8 @@ type GenerateOptions struct {
 	TopP              float64 // top-p: nucleus mass kept (default 0.9)
 	Temperature       float64 // sampling: logits are divided by it after filtering, as open_clip does (default 1)
 	RepetitionPenalty float64 // HF's: logits of tokens already in the row are divided by it when positive, multiplied when negative (default 1: off)
-	Seed              uint64  // sampling: row i draws from a PCG seeded with (Seed, i)
+	Seed              uint64  // sampling: row i draws from a PCG seeded with (Seed, RowOffset+i)
+	RowOffset         int     // sampling: index of the first row within a larger job, so that each image keeps its stream whatever the batching
 }
 
 func (o GenerateOptions) withDefaults(ctx int) GenerateOptions {

@@ -86,6 +86,12 @@ func (o GenerateOptions) resolve(v, ctx int) (GenerateOptions, error) {
 	return o, nil
 }
 
+// CheckGenerateOptions reports whether Generate would accept o for m.
+func (m *Model) CheckGenerateOptions(o GenerateOptions) error {
+	_, err := o.resolve(m.Config.Multimodal.VocabSize, m.Config.Text.ContextLength)
+	return err
+}
+
 // stepSource feeds one token per row and returns the next-token logits
 // (rows × V); Reorder makes row i a copy of former row src[i]. The cached
 // Decoder is one; fullSource recomputes every prefix.
@@ -152,7 +158,7 @@ func (m *Model) rowwise(src stepSource, b int, o GenerateOptions) [][]int {
 		seqs[i] = []int{o.Start}
 		rows[i] = i
 		next[i] = o.Start
-		rngs[i] = rand.New(rand.NewPCG(o.Seed, uint64(i)))
+		rngs[i] = rand.New(rand.NewPCG(o.Seed, uint64(o.RowOffset+i)))
 	}
 	var s sampler
 	for step := 1; step < o.MaxLen && len(rows) > 0; step++ {

@@ -100,12 +100,13 @@ func TestGenerateCachedMatchesUncached(t *testing.T) {
 }
 
 // TestGenerateBatchedMatchesSingle checks that a batch decodes each image
-// as it would alone, for greedy decoding and beam search.
+// as it would alone, for greedy decoding, beam search and sampling (with
+// RowOffset giving the image its stream).
 func TestGenerateBatchedMatchesSingle(t *testing.T) {
 	m, images := tinyFixture(t)
 	end := fixtureEnd(t, m, images)
 	cases := strategyCases(end)
-	for _, name := range []string{"greedy", "beam", "beam3-noend", "beam-repetition"} {
+	for _, name := range []string{"greedy", "beam", "beam3-noend", "beam-repetition", "top-k", "top-p"} {
 		o := cases[name]
 		t.Run(name, func(t *testing.T) {
 			all, err := m.Generate(images, o)
@@ -113,7 +114,9 @@ func TestGenerateBatchedMatchesSingle(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range all {
-				one, err := m.Generate(imageRow(images, i), o)
+				o1 := o
+				o1.RowOffset = i
+				one, err := m.Generate(imageRow(images, i), o1)
 				if err != nil {
 					t.Fatal(err)
 				}
