@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/gococa/gococa/asm"
+	"github.com/gococa/gococa/tensor/safetensors"
+)
+
+func init() {
+	register("retrieve", "rank the images of an embeddings index for a text, or its texts for an image", runRetrieve)
+}
+
+func runRetrieve(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("retrieve", "[flags] --index FILE.safetensors (--text QUERY | --image IMAGE)",
+		"coca embed --config coca_ViT-B-32 --checkpoint open_clip_pytorch_model.bin --out index.safetensors photos/\n"+
+			"  coca retrieve --config coca_ViT-B-32 --checkpoint open_clip_pytorch_model.bin --index index.safetensors --text \"a red bicycle\" --top 3", stderr)
+	mf := addModelFlags(fs)
+	index := fs.String("index", "", "embeddings written by coca embed (.safetensors)")
+	text := fs.String("text", "", "query text: rank the index's images")
+	image := fs.String("image", "", "query image: rank the index's texts")
+	top := fs.Int("top", 5, "results to print")
+	jsonOut := fs.Bool("json", false, "write JSON lines {\"rank\", \"score\", \"image\"|\"text\"}")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected argument %q (the query is --text or --image)", rest[0])
+	}
+	if *index == "" || (*text == "") == (*image == "") {
+		fs.Usage()
+		return exitError{2}
+	}
+	if *top < 1 {
+		return fmt.Errorf("--top %d: want at least 1", *top)
+	}
+	f, err := safetensors.Open(*index)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	defer f.Close()
+	tensorName, metaName, kind := embImageTensor, embImagesMeta, "image"
+	if *image != "" {
+		tensorName, metaName, kind = embTextTensor, embTextsMeta, "text"
+	}
+	info, ok := f.Info(tensorName)
+	if !ok {
+		return fmt.Errorf("index %s: no %s embeddings (tensor %q); run coca embed with %s", *index, kind, tensorName, map[string]string{"image": "images", "text": "--texts"}[kind])
+	}
+	stored, err := f.Float32(tensorName)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", *index, err)
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(f.Metadata()[metaName]), &names); err != nil || len(info.Shape) != 2 || len(names) != info.Shape[0] {
+		return fmt.Errorf("index %s: metadata %q does not list the %d rows of %s", *index, metaName, info.Shape[0], tensorName)
+	}
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	d := m.Config.EmbedDim
+	if info.Shape[1] != d {
+		return fmt.Errorf("index %s: embeddings of width %d, the model's are %d (made with another model?)", *index, info.Shape[1], d)
+	}
+	var q []float32
+	if *text != "" {
+		tok, err := mf.loadTokenizer()
+		if err != nil {
+			return err
+		}
+		tokenize, err := textTokenizer(m, tok)
+		if err != nil {
+			return err
+		}
+		q = embedTexts(m, []string{*text}, tokenize, 1)
+	} else {
+		paths, err := collectImages([]string{*image})
+		if err != nil {
+			return err
+		}
+		if q, err = embedImages(m, paths[:1], 1, newProgress(io.Discard, "", 0, false)); err != nil {
+			return err
+		}
+	}
+	n := len(names)
+	scores := make([]float32, n)
+	order := make([]int, n)
+	for i := range scores {
+		scores[i] = asm.Dot(q, stored[i*d:(i+1)*d])
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for r, i := range order[:min(*top, n)] {
+		if *jsonOut {
+			item := map[string]any{"rank": r + 1, "score": scores[i], kind: names[i]}
+			if err := enc.Encode(item); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(stdout, "%.4f\t%s\n", scores[i], names[i])
+	}
+	return nil
+}
