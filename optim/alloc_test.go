@@ -92,7 +92,8 @@ func TestStepAllocs(t *testing.T) {
 }
 
 // BenchmarkStep measures one optimizer step over a CoCa-like parameter
-// list (7.26 M parameters: 12 blocks of width 224 and logit_scale).
+// list (7.26 M parameters: 12 blocks of width 224 and logit_scale). The
+// PyTorch peer is testdata/bench_torch.py.
 func BenchmarkStep(b *testing.B) {
 	for _, c := range stateCases {
 		if c.name == "adafactor_hf" {
@@ -114,6 +115,7 @@ func BenchmarkStep(b *testing.B) {
 				o.Step(1e-6)
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mparams/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/param")
 		})
 	}
 }
