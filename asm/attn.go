@@ -176,33 +176,16 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// attnFree holds idle worker scratch. Unlike a sync.Pool it survives
-// garbage collections, so steady-state training steps allocate nothing
-// here; it keeps at most 2·GOMAXPROCS entries.
-var attnFree struct {
-	sync.Mutex
-	list []*attnScratch
-}
+// attnFree holds idle worker scratch across calls and collections.
+var attnFree freeList[attnScratch]
 
 func getScratch() *attnScratch {
-	attnFree.Lock()
-	defer attnFree.Unlock()
-	if n := len(attnFree.list); n > 0 {
-		w := attnFree.list[n-1]
-		attnFree.list = attnFree.list[:n-1]
-		w.head = -1
-		return w
-	}
-	return &attnScratch{head: -1}
+	w := attnFree.get()
+	w.head = -1
+	return w
 }
 
-func putScratch(w *attnScratch) {
-	attnFree.Lock()
-	defer attnFree.Unlock()
-	if len(attnFree.list) < 2*runtime.GOMAXPROCS(0) {
-		attnFree.list = append(attnFree.list, w)
-	}
-}
+func putScratch(w *attnScratch) { attnFree.put(w) }
 
 // parallelItems runs f on items 0..n-1 over up to GOMAXPROCS goroutines,
 // each with its own scratch.

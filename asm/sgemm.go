@@ -238,7 +238,7 @@ func sgemmSerial(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float
 	}
 	ws := getWorkspace(kern, m, n, k)
 	kern.gemm(ws, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	workspaces.Put(ws)
+	workspaces.put(ws)
 }
 
 // scaleC sets C = beta*C, writing zeros (not reading C) when beta == 0.

@@ -73,7 +73,8 @@ type gemmWorkspace struct {
 	ap, bp, tile []float32
 }
 
-var workspaces = sync.Pool{New: func() any { return new(gemmWorkspace) }}
+// workspaces holds idle packing buffers across calls and collections.
+var workspaces freeList[gemmWorkspace]
 
 func gemmRoundUp(x, m int) int { return (x + m - 1) / m * m }
 
@@ -102,7 +103,7 @@ func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
 // getWorkspaceSized sizes a workspace for mc×kc A blocks, kc×nc B panels
 // (if withB) and the edge tiles of an mc×nc macro-kernel call.
 func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspace {
-	ws := workspaces.Get().(*gemmWorkspace)
+	ws := workspaces.get()
 	ws.ap = growTo(ws.ap, mc*kc)
 	if withB {
 		ws.bp = growTo(ws.bp, nc*kc)
@@ -171,9 +172,9 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 			})
 		}
 	}
-	workspaces.Put(shared)
+	workspaces.put(shared)
 	for _, ws := range wss {
-		workspaces.Put(ws)
+		workspaces.put(ws)
 	}
 }
 
