@@ -59,6 +59,15 @@ func (cpuBackend) Map(f MapOp, dst, x []float32) {
 }
 
 func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
+	// The GELU variants need a temporary: one buffer for the whole call,
+	// sliced per worker, so the pool sees the same request every step
+	// whether or not the workers happen to overlap in time.
+	var scratch []float32
+	switch f {
+	case OpGELU, OpQuickGELU, OpGELUTanh:
+		scratch = pool.get(len(x))
+		defer pool.put(scratch)
+	}
 	chunked(len(x), 24, func(lo, hi int) {
 		dx, x, y, dy := dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]
 		switch f {
@@ -83,7 +92,7 @@ func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
 			}
 			return
 		}
-		tmp := pool.get(len(x))
+		tmp := scratch[lo:hi]
 		switch f {
 		case OpGELU:
 			asm.GeluBackward(tmp, x, dy)
@@ -95,7 +104,6 @@ func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
 			panic(fmt.Sprintf("tensor: MapBackward: unknown op %d", f))
 		}
 		asm.Axpy(1, tmp, dx)
-		pool.put(tmp)
 	})
 }
 
