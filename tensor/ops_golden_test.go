@@ -175,8 +175,30 @@ func TestOpsMatchPyTorch(t *testing.T) {
 		}
 	})
 	t.Run("normalize", func(t *testing.T) {
-		y, g := grads(func(in []*tensor.Tensor) *tensor.Tensor { return tensor.Normalize(in[0], 1e-12) }, o.tensor("normalize.dy"), o.tensor("normalize.x"))
+		x := o.tensor("normalize.x")
+		y, g := grads(func(in []*tensor.Tensor) *tensor.Tensor { return tensor.Normalize(in[0], 1e-12) }, o.tensor("normalize.dy"), x)
 		check(t, "normalize.y", y.Data(), o.tensor("normalize.y"), fwd)
-		check(t, "normalize.dx", g[0], o.tensor("normalize.dx"), bwd)
+		// The all-zero row's dx is dy/eps (~1e12); checked on its own so that
+		// it does not set the scale for the other rows.
+		ref := o.tensor("normalize.dx")
+		n := x.Dim(1)
+		zero := -1
+		for r := 0; r < x.Dim(0); r++ {
+			if tensor.Sum(tensor.Mul(tensor.Rows(x, r, r+1), tensor.Rows(x, r, r+1)), false).Item() == 0 {
+				zero = r
+			}
+		}
+		if zero < 0 {
+			t.Fatalf("%s: normalize.x has no all-zero row", opsFixture)
+		}
+		var gotRest, refRest []float32
+		for r := 0; r < x.Dim(0); r++ {
+			if r != zero {
+				gotRest = append(gotRest, g[0][r*n:(r+1)*n]...)
+				refRest = append(refRest, ref.Data()[r*n:(r+1)*n]...)
+			}
+		}
+		check(t, "normalize.dx (rows ≠ 0)", gotRest, tensor.FromSlice(refRest, len(refRest)), bwd)
+		check(t, "normalize.dx (zero row)", g[0][zero*n:(zero+1)*n], tensor.FromSlice(append([]float32(nil), ref.Data()[zero*n:(zero+1)*n]...), n), bwd)
 	})
 }
