@@ -30,9 +30,13 @@ func Attention(q, k, v, mask *Tensor, causal bool, scale float32) *Tensor {
 			m = mask.data
 		case sameShape(mask.shape, []int{b, 1, lk}):
 			expanded = pool.get(b * lq * lk)
-			for bi := 0; bi < b; bi++ {
-				for i := 0; i < lq; i++ {
-					copy(expanded[(bi*lq+i)*lk:(bi*lq+i+1)*lk], mask.data[bi*lk:(bi+1)*lk])
+			if OnDevice() { // a host copy would move the buffer to the host
+				backend.Strided([]int{b, lq, lk}, expanded, []int{lq * lk, lk, 1}, mask.data, []int{lk, 0, 1}, false)
+			} else {
+				for bi := 0; bi < b; bi++ {
+					for i := 0; i < lq; i++ {
+						copy(expanded[(bi*lq+i)*lk:(bi*lq+i+1)*lk], mask.data[bi*lk:(bi+1)*lk])
+					}
 				}
 			}
 			m = expanded

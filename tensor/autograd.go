@@ -48,18 +48,21 @@ func (p *bufPool) get(n int) []float32 {
 		return b
 	}
 	p.mu.Unlock()
-	return make([]float32, n)
+	return makeBuf(n)
 }
 
 func (p *bufPool) getZero(n int) []float32 {
 	b := p.get(n)
-	clear(b)
+	zero(b)
 	return b
 }
 
 func (p *bufPool) put(b []float32) {
 	if cap(b) == 0 {
 		return
+	}
+	if devAlloc != nil && !devAlloc.Owns(b) {
+		return // a host buffer from before SetBackend: not for the device
 	}
 	b = b[:cap(b)]
 	p.mu.Lock()
@@ -78,11 +81,26 @@ func PoolBytes() int64 {
 	return n
 }
 
-// DropPool lets the garbage collector take every pooled buffer.
-func DropPool() {
-	pool.mu.Lock()
-	pool.free = map[int][][]float32{}
-	pool.mu.Unlock()
+// DropPool lets the garbage collector take every pooled buffer (under a
+// device backend, hands them back to its allocator).
+func DropPool() { pool.flush(devAlloc) }
+
+// flush empties the pool and hands the buffers that old owns back to it.
+func (p *bufPool) flush(old Allocator) {
+	p.mu.Lock()
+	free := p.free
+	p.free = map[int][][]float32{}
+	p.mu.Unlock()
+	if old == nil {
+		return
+	}
+	for _, l := range free {
+		for _, b := range l {
+			if old.Owns(b) {
+				old.Free(b)
+			}
+		}
+	}
 }
 
 // newOut makes an op's output with a pooled buffer (contents unspecified:
@@ -115,7 +133,7 @@ func (t *Tensor) gradBuf() []float32 {
 	}
 	if t.grad == nil {
 		if !t.pooled {
-			t.grad = make([]float32, len(t.data)) // leaves keep theirs
+			t.grad = makeBuf(len(t.data)) // leaves keep theirs
 		} else {
 			t.grad = pool.getZero(len(t.data))
 		}

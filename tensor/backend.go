@@ -68,6 +68,17 @@ type Backend interface {
 	// CrossEntropyBackward: dlogits += g·(softmax − onehot) for rows whose
 	// target ≠ ignore.
 	CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32)
+
+	// Fill sets every element of dst to v.
+	Fill(dst []float32, v float32)
+	// SumSquares returns Σ x², accumulated in float64.
+	SumSquares(x []float32) float64
+	// AdamW applies one AdamW update (see AdamWStep) to the parameter
+	// values w with gradient g and moments m and v, all of one length.
+	AdamW(w, g, m, v []float32, s AdamWStep)
+	// SGD applies one SGD update (see SGDStep) to w with gradient g and
+	// momentum buffer buf (nil: no momentum).
+	SGD(w, g, buf []float32, s SGDStep)
 }
 
 // MapOp names an elementwise function.
@@ -100,6 +111,7 @@ var backend Backend = cpuBackend{}
 func SetBackend(b Backend) Backend {
 	old := backend
 	backend = b
+	setAllocator(b)
 	return old
 }
 

@@ -55,7 +55,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	saE, sbE := scaled(sa, szA), scaled(sb, szB)
 	scE := scaled(contiguousStrides(batch), szC)
-	clear(out.data)
+	zero(out.data)
 	run(transA, transB, m, n, k, a.data, lda, strideA*szA, saE, b.data, ldb, strideB*szB, sbE, out.data, n, szC, scE, okA && okB)
 	if !out.requiresGrad {
 		return out
@@ -124,8 +124,10 @@ func Linear(x, w, b *Tensor) *Tensor {
 	var out *Tensor
 	if b != nil {
 		out = newOut(shape, x, w, b)
-		for r := 0; r < rows; r++ {
-			copy(out.data[r*outF:(r+1)*outF], b.data)
+		if !deviceBlocks(out.data, b.data, rows, outF, outF, 0, 0, 0, false) {
+			for r := 0; r < rows; r++ {
+				copy(out.data[r*outF:(r+1)*outF], b.data)
+			}
 		}
 		backend.Gemm(false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
 	} else {

@@ -50,7 +50,7 @@ func reduce(op string, x *Tensor, keepDims bool, scale float32, axes []int) *Ten
 		scale = 1 / float32(max(count, 1))
 	}
 	out := newOut(outShape, x)
-	clear(out.data)
+	zero(out.data)
 	sd := broadcastStrides(kept, x.shape)
 	cs := contiguousStrides(x.shape)
 	backend.Strided(x.shape, out.data, sd, x.data, cs, true)

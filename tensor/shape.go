@@ -217,6 +217,10 @@ func splitAt(shape []int, axis int) (outer, inner int) {
 // of w) and a big one (rows of rowBig, at offset off in each row). scatter
 // false copies big→small (dst small), true copies small→big (dst big).
 func copyBlocks(dst, src []float32, outer, w, rowBig, off int, scatter bool) {
+	if scatter && deviceBlocks(dst, src, outer, w, rowBig, off, w, 0, false) ||
+		!scatter && deviceBlocks(dst, src, outer, w, w, 0, rowBig, off, false) {
+		return
+	}
 	for o := 0; o < outer; o++ {
 		if scatter {
 			copy(dst[o*rowBig+off:o*rowBig+off+w], src[o*w:(o+1)*w])
@@ -229,6 +233,9 @@ func copyBlocks(dst, src []float32, outer, w, rowBig, off int, scatter bool) {
 // addSmallToBig adds outer rows of w values from small into big's rows of
 // rowBig at offset off (Slice backward).
 func addSmallToBig(big, small []float32, outer, w, rowBig, off int) {
+	if deviceBlocks(big, small, outer, w, rowBig, off, w, 0, true) {
+		return
+	}
 	for o := 0; o < outer; o++ {
 		d := big[o*rowBig+off : o*rowBig+off+w]
 		for i, v := range small[o*w : (o+1)*w] {
@@ -240,6 +247,9 @@ func addSmallToBig(big, small []float32, outer, w, rowBig, off int) {
 // addBigToSmall adds the w values at offset off of each of big's rows into
 // small's rows (Concat backward).
 func addBigToSmall(small, big []float32, outer, w, rowBig, off int) {
+	if deviceBlocks(small, big, outer, w, w, 0, rowBig, off, true) {
+		return
+	}
 	for o := 0; o < outer; o++ {
 		d := small[o*w : (o+1)*w]
 		for i, v := range big[o*rowBig+off : o*rowBig+off+w] {

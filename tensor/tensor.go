@@ -44,10 +44,11 @@ type Tensor struct {
 }
 
 // New returns a zeroed tensor of the given shape. It takes no part in
-// autograd unless SetRequiresGrad is called.
+// autograd unless SetRequiresGrad is called. Under a device backend (see
+// Allocator) its buffer is device memory that lives as long as the process.
 func New(shape ...int) *Tensor {
 	n := checkShape("New", shape)
-	return &Tensor{shape: cloneInts(shape), data: make([]float32, n)}
+	return &Tensor{shape: cloneInts(shape), data: makeBuf(n)}
 }
 
 // FromSlice wraps data (not copied) as a tensor of the given shape.
@@ -165,10 +166,7 @@ func (t *Tensor) SetRequiresGrad(b bool) *Tensor {
 
 // ZeroGrad sets the gradient to zero (keeping its buffer).
 func (t *Tensor) ZeroGrad() {
-	g := t.Grad()
-	for i := range g {
-		g[i] = 0
-	}
+	zero(t.Grad())
 }
 
 // Detach returns a tensor sharing t's data with no autograd history.
