@@ -104,6 +104,13 @@ func (o *AdamW) Step(lr float64) {
 			eps:     float32(o.cfg.Eps * bc2Sqrt),
 		}
 	}
+	if tensor.OnDevice() {
+		// One kernel per parameter where the parameters live.
+		for i := range o.ps {
+			o.update(item{i, 0, o.ps[i].n})
+		}
+		return
+	}
 	o.run.run()
 }
 
@@ -118,19 +125,14 @@ func (o *AdamW) update(it item) {
 	g := p.t.Grad()[it.lo:it.hi]
 	m := o.slots[it.p][0].data[it.lo:it.hi]
 	v := o.slots[it.p][1].data[it.lo:it.hi]
-	b1, b2 := float32(o.cfg.Beta1), float32(o.cfg.Beta2)
-	omb1, omb2 := float32(1-o.cfg.Beta1), float32(1-o.cfg.Beta2)
-	decay, negStep, eps := c.decay, c.negStep, c.eps
-	g = g[:len(w)]
-	m = m[:len(w)]
-	v = v[:len(w)]
-	for j := range w {
-		gj := g[j]
-		mj := m[j]*b1 + gj*omb1
-		vj := v[j]*b2 + omb2*gj*gj
-		m[j], v[j] = mj, vj
-		w[j] = w[j]*decay + negStep*mj/(float32(math.Sqrt(float64(vj)))+eps)
-	}
+	// The backend's AdamW kernel computes, per value (tensor.AdamWStep):
+	//	m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g
+	//	w = w·decay + negStep·m/(√v + ε̂)
+	tensor.CurrentBackend().AdamW(w, g, m, v, tensor.AdamWStep{
+		Beta1: float32(o.cfg.Beta1), Beta2: float32(o.cfg.Beta2),
+		OneMinusBeta1: float32(1 - o.cfg.Beta1), OneMinusBeta2: float32(1 - o.cfg.Beta2),
+		Decay: c.decay, NegStep: c.negStep, Eps: c.eps,
+	})
 }
 
 // ZeroGrad zeroes every parameter's gradient.

@@ -34,23 +34,13 @@ func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) (totalNorm float64) 
 	return total
 }
 
-// sumSquares returns Σ x² accumulated in float64, in four interleaved
-// partial sums added in a fixed order.
+// sumSquares returns Σ x² accumulated in float64 by the current backend
+// (on the CPU in four interleaved partial sums added in a fixed order).
 func sumSquares(x []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
-		s0 += a * a
-		s1 += b * b
-		s2 += c * c
-		s3 += d * d
+	if len(x) == 0 {
+		return 0
 	}
-	for ; i < len(x); i++ {
-		a := float64(x[i])
-		s0 += a * a
-	}
-	return (s0 + s1) + (s2 + s3)
+	return tensor.CurrentBackend().SumSquares(x)
 }
 
 // GradNorm returns the global L2 norm of the gradients of params without
@@ -68,10 +58,10 @@ func GradNorm(params []*tensor.Tensor) float64 {
 // after the last Backward and before ClipGradNorm and Step (or scale each
 // micro-batch's loss by 1/n instead).
 func ScaleGrads(params []*tensor.Tensor, s float32) {
+	b := tensor.CurrentBackend()
 	for _, p := range params {
-		g := p.Grad()
-		for i := range g {
-			g[i] *= s
+		if g := p.Grad(); len(g) > 0 {
+			b.Scale(s, g, g)
 		}
 	}
 }

@@ -39,6 +39,17 @@
 // SGD) are split into chunks run on up to GOMAXPROCS goroutines (the caller
 // and a pool of helpers the package starts once and keeps), Adafactor runs
 // one parameter per goroutine, largest first.
+//
+// Backends: AdamW and SGD updates, the gradient-norm sums and ScaleGrads
+// run through the current tensor backend's kernels (tensor.Backend.AdamW,
+// SGD, SumSquares, Scale), so that they run where the parameters live; on
+// the CPU backend those are the loops described here. With a device
+// backend (tensor.OnDevice) AdamW and SGD issue one kernel per parameter
+// instead of splitting the work over goroutines, and the state buffers
+// come from tensor.Alloc. Adafactor computes on the host whatever the
+// backend: correct with a device backend whose memory the host can address
+// (CUDA managed memory), but its parameters then travel to the host and
+// back every step.
 package optim
 
 import (

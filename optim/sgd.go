@@ -83,6 +83,13 @@ func (o *SGD) Step(lr float64) {
 			p.step++
 		}
 	}
+	if tensor.OnDevice() {
+		// One kernel per parameter where the parameters live.
+		for i := range o.ps {
+			o.update(item{i, 0, o.ps[i].n})
+		}
+		return
+	}
 	o.run.run()
 }
 
@@ -93,53 +100,21 @@ func (o *SGD) update(it item) {
 	p := &o.ps[it.p]
 	w := p.t.Data()[it.lo:it.hi]
 	g := p.t.Grad()[it.lo:it.hi]
-	g = g[:len(w)]
 	var wd float32
 	if p.decay {
 		wd = float32(o.cfg.WeightDecay)
 	}
-	negLR := -o.lr
-	if o.cfg.Momentum == 0 {
-		if wd == 0 {
-			for j, gj := range g {
-				w[j] += gj * negLR
-			}
-			return
-		}
-		for j, gj := range g {
-			w[j] += (gj + w[j]*wd) * negLR
-		}
-		return
+	var b []float32 // nil: no momentum
+	if o.cfg.Momentum != 0 {
+		b = o.slots[it.p][0].data[it.lo:it.hi]
 	}
-	b := o.slots[it.p][0].data[it.lo:it.hi]
-	b = b[:len(w)]
-	mu := float32(o.cfg.Momentum)
-	omd := float32(1 - o.cfg.Dampening)
-	switch {
-	case o.first[it.p]:
-		// the buffer starts as d, undamped
-		for j, gj := range g {
-			d := gj + w[j]*wd
-			b[j] = d
-			if o.cfg.Nesterov {
-				d += d * mu
-			}
-			w[j] += d * negLR
-		}
-	case o.cfg.Nesterov:
-		for j, gj := range g {
-			d := gj + w[j]*wd
-			bj := b[j]*mu + d*omd
-			b[j] = bj
-			w[j] += (d + bj*mu) * negLR
-		}
-	default:
-		for j, gj := range g {
-			bj := b[j]*mu + (gj+w[j]*wd)*omd
-			b[j] = bj
-			w[j] += bj * negLR
-		}
-	}
+	// The backend's SGD kernel computes the update of the SGD doc comment
+	// (tensor.SGDStep gives it per value).
+	tensor.CurrentBackend().SGD(w, g, b, tensor.SGDStep{
+		NegLR: -o.lr, WeightDecay: wd,
+		Momentum: float32(o.cfg.Momentum), OneMinusDampening: float32(1 - o.cfg.Dampening),
+		First: o.first[it.p], Nesterov: o.cfg.Nesterov,
+	})
 }
 
 // ZeroGrad zeroes every parameter's gradient.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -49,7 +50,9 @@ func newSlot(name string, shape ...int) slot {
 	for _, d := range shape {
 		n *= d
 	}
-	return slot{name: name, shape: shape, data: make([]float32, n)}
+	// In the current backend's memory, so that a device backend's update
+	// kernels find the state where the parameters are.
+	return slot{name: name, shape: shape, data: tensor.Alloc(n)}
 }
 
 // saveState deep-copies the parameters' steps and slots.
