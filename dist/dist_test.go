@@ -1,0 +1,235 @@
+package dist
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runRanks runs fn on every rank of a local group and returns the errors.
+func runRanks(n int, fn func(c Comm) error) []error {
+	cs := NewLocal(n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[r] = fn(c)
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// collectives checks every collective with values that name the rank; the
+// MPI test runs the same function on mpirun's ranks.
+func collectives(c Comm) error {
+	r, n := c.Rank(), c.Size()
+	buf := []float32{float32(r + 1), 0.5, float32(r * r)}
+	if err := c.AllReduceSum(buf); err != nil {
+		return err
+	}
+	want := []float32{float32(n * (n + 1) / 2), 0.5 * float32(n), float32((n - 1) * n * (2*n - 1) / 6)}
+	for i := range want {
+		if buf[i] != want[i] {
+			return fmt.Errorf("rank %d: AllReduceSum[%d] = %v, want %v", r, i, buf[i], want[i])
+		}
+	}
+	src := []float32{float32(10 * r), float32(10*r + 1)}
+	dst := make([]float32, 2*n)
+	if err := c.AllGather(dst, src); err != nil {
+		return err
+	}
+	for q := 0; q < n; q++ {
+		if dst[2*q] != float32(10*q) || dst[2*q+1] != float32(10*q+1) {
+			return fmt.Errorf("rank %d: AllGather = %v", r, dst)
+		}
+	}
+	if err := c.AllGather(make([]float32, 3), src); err == nil {
+		return fmt.Errorf("rank %d: AllGather into a short destination did not fail", r)
+	}
+	root := n - 1
+	b := []float32{float32(r), -1}
+	if err := c.Broadcast(b, root); err != nil {
+		return err
+	}
+	if b[0] != float32(root) || b[1] != -1 {
+		return fmt.Errorf("rank %d: Broadcast from %d = %v", r, root, b)
+	}
+	if err := c.Broadcast(b, n); err == nil {
+		return fmt.Errorf("rank %d: Broadcast from rank %d of %d did not fail", r, n, n)
+	}
+	// A large buffer, and one value that must sum identically everywhere.
+	big := make([]float32, 1<<18)
+	for i := range big {
+		big[i] = float32(i%1000)*0.001 + float32(r)
+	}
+	if err := c.AllReduceSum(big); err != nil {
+		return err
+	}
+	for i, v := range big {
+		var w float32
+		for q := 0; q < n; q++ {
+			w += float32(i%1000)*0.001 + float32(q)
+		}
+		if v != w {
+			return fmt.Errorf("rank %d: big AllReduceSum[%d] = %v, want %v", r, i, v, w)
+		}
+	}
+	req, err := StartAllReduceSum(c, buf)
+	if err != nil {
+		return err
+	}
+	if err := req.Wait(); err != nil {
+		return err
+	}
+	if buf[1] != 0.5*float32(n*n) {
+		return fmt.Errorf("rank %d: StartAllReduceSum = %v", r, buf)
+	}
+	return c.Barrier()
+}
+
+func TestLocalCollectives(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		for r, err := range runRanks(n, collectives) {
+			if err != nil {
+				t.Errorf("%d ranks, rank %d: %v", n, r, err)
+			}
+		}
+	}
+}
+
+func TestSingle(t *testing.T) {
+	c, err := Open("none", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := collectives(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("carrier-pigeon", Options{}); err == nil || !strings.Contains(err.Error(), "carrier-pigeon") {
+		t.Fatalf("unknown kind: %v", err)
+	}
+}
+
+// TestLocalMismatch: ranks that disagree on the collective all fail, and
+// the message names both calls.
+func TestLocalMismatch(t *testing.T) {
+	errs := runRanks(2, func(c Comm) error {
+		if c.Rank() == 0 {
+			return c.AllReduceSum(make([]float32, 4))
+		}
+		return c.AllReduceSum(make([]float32, 5))
+	})
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "4 values") || !strings.Contains(err.Error(), "5 values") {
+			t.Errorf("rank %d: %v, want a mismatch error naming both lengths", r, err)
+		}
+	}
+}
+
+// TestLocalRankLeaves: a rank that leaves makes the waiting ranks fail
+// with an error naming it, instead of waiting forever.
+func TestLocalRankLeaves(t *testing.T) {
+	errs := runRanks(3, func(c Comm) error {
+		if c.Rank() == 1 {
+			return errors.New("rank 1 gave up")
+		}
+		return c.AllReduceSum(make([]float32, 2))
+	})
+	for _, r := range []int{0, 2} {
+		if errs[r] == nil || !strings.Contains(errs[r].Error(), "rank 1 left") {
+			t.Errorf("rank %d: %v, want an error naming rank 1", r, errs[r])
+		}
+	}
+}
+
+func TestTimed(t *testing.T) {
+	errs := runRanks(2, func(c Comm) error {
+		tc := NewTimed(c)
+		if err := collectives(tc); err != nil {
+			return err
+		}
+		d, calls := tc.Elapsed()
+		if calls < 8 || d <= 0 {
+			return fmt.Errorf("Timed counted %d calls, %v", calls, d)
+		}
+		return nil
+	})
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
+func TestPeerEncoding(t *testing.T) {
+	ps := []peer{{pid: 12345, host: "node-a.example.org"}, {pid: 1 << 30, host: strings.Repeat("h", 64)}, {pid: 7, host: ""}}
+	var all []float32
+	for _, p := range ps {
+		all = append(all, encodePeer(p)...)
+	}
+	got := decodePeers(all, len(ps))
+	for i := range ps {
+		if got[i] != ps[i] {
+			t.Errorf("peer %d: %+v, want %+v", i, got[i], ps[i])
+		}
+	}
+}
+
+func TestPeerReport(t *testing.T) {
+	peers := []peer{{1, "a"}, {2, "a"}, {3, "a"}, {4, "b"}}
+	state := func(pid int) string { return map[int]string{1: "running", 2: "exited", 3: "stopped"}[pid] }
+	got := peerReport(0, "a", peers, state)
+	for _, want := range []string{"rank 1 (pid 2 on a) has exited", "rank 2 (pid 3 on a) has been stopped"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report %q lacks %q", got, want)
+		}
+	}
+	got = peerReport(1, "a", []peer{{1, "a"}, {2, "a"}, {4, "b"}}, func(int) string { return "running" })
+	for _, want := range []string{"every other rank on this host (0) is running", "2 (b)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report %q lacks %q", got, want)
+		}
+	}
+}
+
+// TestProcState reads a running, a stopped and an exited child from /proc.
+func TestProcState(t *testing.T) {
+	if procState(os.Getpid()) == "" {
+		t.Skip("no /proc")
+	}
+	if s := procState(os.Getpid()); s != "running" {
+		t.Fatalf("self: %q", s)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip("cannot start sleep:", err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Signal(syscall.SIGSTOP)
+	waitState(t, pid, "stopped")
+	cmd.Process.Signal(syscall.SIGKILL)
+	waitState(t, pid, "exited") // a zombie until reaped
+	cmd.Wait()
+	waitState(t, pid, "exited")
+}
+
+func waitState(t *testing.T, pid int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for procState(pid) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d: state %q, want %q", pid, procState(pid), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

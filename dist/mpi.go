@@ -1,0 +1,359 @@
+//go:build mpi
+
+package dist
+
+/*
+#cgo pkg-config: ompi
+#include <mpi.h>
+
+static int go_mpi_init(int *provided) {
+	int inited = 0, finalized = 0;
+	MPI_Initialized(&inited);
+	MPI_Finalized(&finalized);
+	if (inited || finalized) return -1;
+	return MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, provided);
+}
+static int go_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static int go_comm_dup(MPI_Comm *c, int *rank, int *size) {
+	int rc;
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, c)) != MPI_SUCCESS) return rc;
+	if ((rc = MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN)) != MPI_SUCCESS) return rc;
+	if ((rc = MPI_Comm_rank(*c, rank)) != MPI_SUCCESS) return rc;
+	return MPI_Comm_size(*c, size);
+}
+static int go_iallreduce(float *buf, int n, MPI_Comm c, MPI_Request *r) {
+	return MPI_Iallreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, c, r);
+}
+static int go_iallgather(float *src, int n, float *dst, MPI_Comm c, MPI_Request *r) {
+	return MPI_Iallgather(src, n, MPI_FLOAT, dst, n, MPI_FLOAT, c, r);
+}
+static int go_ibcast(float *buf, int n, int root, MPI_Comm c, MPI_Request *r) {
+	return MPI_Ibcast(buf, n, MPI_FLOAT, root, c, r);
+}
+static int go_ibarrier(MPI_Comm c, MPI_Request *r) { return MPI_Ibarrier(c, r); }
+static int go_test(MPI_Request *r, int *flag) { return MPI_Test(r, flag, MPI_STATUS_IGNORE); }
+static int go_error_string(int code, char *buf) {
+	int n = 0;
+	if (MPI_Error_string(code, buf, &n) != MPI_SUCCESS) return 0;
+	return n;
+}
+static int go_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static int go_finalize(MPI_Comm *c) {
+	MPI_Comm_free(c);
+	return MPI_Finalize();
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// maxCount is the largest element count of one MPI call (a C int).
+const maxCount = 1 << 30
+
+// mpiComm is a duplicate of MPI_COMM_WORLD with MPI_ERRORS_RETURN.
+//
+// Every collective is started non-blocking (MPI_Iallreduce, ...) and then
+// polled with MPI_Test by the calling goroutine, so that a collective that
+// cannot complete (a dead or stopped peer) is abandoned after the timeout
+// instead of blocking a thread forever. MPI runs with
+// MPI_THREAD_SERIALIZED: calls come from whichever OS thread runs the
+// goroutine, one at a time (mu). Buffers of requests in flight are pinned
+// (runtime.Pinner), since MPI keeps their address until the request is done.
+type mpiComm struct {
+	mu      sync.Mutex
+	comm    C.MPI_Comm
+	rank    int
+	size    int
+	o       Options
+	seq     int64                 // collectives started, for messages
+	failure atomic.Pointer[error] // set once: the communicator is broken
+	peers   []peer
+	sig     chan os.Signal
+	closed  bool
+}
+
+var mpiOpened atomic.Bool
+
+func openMPI(o Options) (Comm, error) {
+	if !mpiOpened.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("dist: MPI was already opened in this process (MPI can be initialised once)")
+	}
+	var provided C.int
+	if rc := C.go_mpi_init(&provided); rc != 0 {
+		if rc == -1 {
+			return nil, fmt.Errorf("dist: MPI is already initialised in this process")
+		}
+		return nil, fmt.Errorf("dist: MPI_Init_thread: %s", mpiError(rc))
+	}
+	if provided < C.go_thread_serialized() {
+		return nil, fmt.Errorf("dist: this MPI library provides thread level %d, need MPI_THREAD_SERIALIZED (%d)", provided, C.go_thread_serialized())
+	}
+	c := &mpiComm{o: o}
+	var rank, size C.int
+	if rc := C.go_comm_dup(&c.comm, &rank, &size); rc != 0 {
+		return nil, fmt.Errorf("dist: MPI_Comm_dup: %s", mpiError(rc))
+	}
+	c.rank, c.size = int(rank), int(size)
+	if err := c.exchangePeers(); err != nil {
+		return nil, err
+	}
+	// mpirun stops the surviving ranks with SIGTERM when one dies, and
+	// SIGKILL a second later: say which rank died while there is time.
+	c.sig = make(chan os.Signal, 1)
+	signal.Notify(c.sig, syscall.SIGTERM)
+	go c.watchSignals()
+	return c, nil
+}
+
+func (c *mpiComm) Rank() int { return c.rank }
+func (c *mpiComm) Size() int { return c.size }
+
+func mpiError(rc C.int) string {
+	buf := make([]byte, int(C.go_max_error_string())+1)
+	n := C.go_error_string(rc, (*C.char)(unsafe.Pointer(&buf[0])))
+	if n <= 0 {
+		return fmt.Sprintf("MPI error %d", int(rc))
+	}
+	return fmt.Sprintf("%s (MPI error %d)", strings.TrimSpace(string(buf[:n])), int(rc))
+}
+
+// err returns the failure that broke the communicator, if any.
+func (c *mpiComm) err() error {
+	if p := c.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records err as the communicator's failure unless one is recorded.
+func (c *mpiComm) fail(err error) error {
+	c.failure.CompareAndSwap(nil, &err)
+	return c.err()
+}
+
+func fptr(b []float32) *C.float {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&b[0]))
+}
+
+// mpiRequest is one non-blocking collective in flight.
+type mpiRequest struct {
+	c      *mpiComm
+	req    *C.MPI_Request // its own allocation: cgo checks all of what a pointer points into
+	pin    runtime.Pinner
+	what   string
+	start  time.Time
+	done   bool
+	err    error
+	active bool
+}
+
+// start begins a collective: begin calls the MPI_I* function. Buffers in
+// bufs are pinned until the request completes.
+func (c *mpiComm) start(what string, begin func(r *C.MPI_Request) C.int, bufs ...[]float32) (*mpiRequest, error) {
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("dist: rank %d: %s after Close", c.rank, what)
+	}
+	c.seq++
+	r := &mpiRequest{c: c, req: new(C.MPI_Request), what: fmt.Sprintf("collective #%d (%s)", c.seq, what), start: time.Now()}
+	for _, b := range bufs {
+		if len(b) > 0 {
+			r.pin.Pin(&b[0])
+		}
+	}
+	if rc := begin(r.req); rc != 0 {
+		r.pin.Unpin()
+		return nil, c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, r.what, mpiError(rc)))
+	}
+	r.active = true
+	return r, nil
+}
+
+// Test polls the request once.
+func (r *mpiRequest) Test() (bool, error) {
+	if r.done {
+		return true, r.err
+	}
+	c := r.c
+	if err := c.err(); err != nil {
+		return false, err
+	}
+	var flag C.int
+	c.mu.Lock()
+	rc := C.go_test(r.req, &flag)
+	c.mu.Unlock()
+	if rc != 0 {
+		return false, c.fail(fmt.Errorf("dist: rank %d: %s: %s; %s", c.rank, r.what, mpiError(rc), c.peerReport()))
+	}
+	if flag != 0 {
+		r.done, r.active = true, false
+		r.pin.Unpin()
+		return true, nil
+	}
+	if time.Since(r.start) > c.o.Timeout {
+		return false, c.fail(fmt.Errorf("dist: rank %d: %s did not complete within %v; %s", c.rank, r.what, c.o.Timeout, c.peerReport()))
+	}
+	return false, nil
+}
+
+// Wait polls until the request is done: spinning (yielding to other
+// goroutines) for the first two milliseconds, then sleeping between polls
+// so that a rank waiting for a slow one does not take a core from it.
+func (r *mpiRequest) Wait() error {
+	t0 := time.Now()
+	for {
+		done, err := r.Test()
+		if done || err != nil {
+			return err
+		}
+		if w := time.Since(t0); w < 2*time.Millisecond {
+			runtime.Gosched()
+		} else {
+			time.Sleep(min(w/20, time.Millisecond))
+		}
+	}
+}
+
+// StartAllReduceSum starts an in-place float32 sum over the ranks.
+func (c *mpiComm) StartAllReduceSum(buf []float32) (Request, error) {
+	if len(buf) > maxCount {
+		return nil, fmt.Errorf("dist: StartAllReduceSum: %d values exceed MPI's count limit %d; split the buffer", len(buf), maxCount)
+	}
+	r, err := c.start(fmt.Sprintf("all-reduce of %d values", len(buf)), func(req *C.MPI_Request) C.int {
+		return C.go_iallreduce(fptr(buf), C.int(len(buf)), c.comm, req)
+	}, buf)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (c *mpiComm) AllReduceSum(buf []float32) error {
+	for lo := 0; lo < len(buf); lo += maxCount {
+		r, err := c.StartAllReduceSum(buf[lo:min(lo+maxCount, len(buf))])
+		if err != nil {
+			return err
+		}
+		if err := r.Wait(); err != nil {
+			return err
+		}
+	}
+	return c.err()
+}
+
+func (c *mpiComm) AllGather(dst, src []float32) error {
+	if err := checkGather("AllGather", dst, src, c.size); err != nil {
+		return err
+	}
+	if len(src) > maxCount || len(dst) > math.MaxInt32 {
+		return fmt.Errorf("dist: AllGather: %d values per rank exceed MPI's count limit", len(src))
+	}
+	r, err := c.start(fmt.Sprintf("all-gather of %d values", len(src)), func(req *C.MPI_Request) C.int {
+		return C.go_iallgather(fptr(src), C.int(len(src)), fptr(dst), c.comm, req)
+	}, src, dst)
+	if err != nil {
+		return err
+	}
+	return r.Wait()
+}
+
+func (c *mpiComm) Broadcast(buf []float32, root int) error {
+	if err := checkRoot(root, c.size); err != nil {
+		return err
+	}
+	for lo := 0; lo < len(buf); lo += maxCount {
+		part := buf[lo:min(lo+maxCount, len(buf))]
+		r, err := c.start(fmt.Sprintf("broadcast of %d values from rank %d", len(part), root), func(req *C.MPI_Request) C.int {
+			return C.go_ibcast(fptr(part), C.int(len(part)), C.int(root), c.comm, req)
+		}, part)
+		if err != nil {
+			return err
+		}
+		if err := r.Wait(); err != nil {
+			return err
+		}
+	}
+	return c.err()
+}
+
+func (c *mpiComm) Barrier() error {
+	r, err := c.start("barrier", func(req *C.MPI_Request) C.int { return C.go_ibarrier(c.comm, req) })
+	if err != nil {
+		return err
+	}
+	return r.Wait()
+}
+
+// Close finalises MPI. After a failure it only stops the signal watch: a
+// collective may still be in flight, and MPI_Finalize would wait for the
+// ranks that are gone; the process should exit (mpirun then ends the job).
+func (c *mpiComm) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	signal.Stop(c.sig)
+	close(c.sig)
+	if c.err() != nil {
+		return nil
+	}
+	if rc := C.go_finalize(&c.comm); rc != 0 {
+		return fmt.Errorf("dist: rank %d: MPI_Finalize: %s", c.rank, mpiError(rc))
+	}
+	return nil
+}
+
+// watchSignals turns the launcher's SIGTERM into a failure that names the
+// rank that died, prints it (the launcher's SIGKILL follows within about a
+// second), then lets SIGTERM do what it does by default.
+func (c *mpiComm) watchSignals() {
+	s, ok := <-c.sig
+	if !ok {
+		return
+	}
+	err := c.fail(fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", c.rank, os.Getpid(), s, c.peerReport()))
+	fmt.Fprintln(c.o.Log, err)
+	// Give a collective that is waiting the chance to return the error.
+	time.Sleep(500 * time.Millisecond)
+	signal.Reset(syscall.SIGTERM)
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+}
+
+// exchangePeers gathers every rank's pid and host name.
+func (c *mpiComm) exchangePeers() error {
+	host, _ := os.Hostname()
+	mine := encodePeer(peer{pid: os.Getpid(), host: host})
+	all := make([]float32, c.size*len(mine))
+	if err := c.AllGather(all, mine); err != nil {
+		return err
+	}
+	c.peers = decodePeers(all, c.size)
+	return nil
+}
+
+func (c *mpiComm) peerReport() string {
+	host, _ := os.Hostname()
+	return peerReport(c.rank, host, c.peers, procState)
+}

@@ -1,0 +1,208 @@
+//go:build mpi
+
+package dist
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests below start this test binary under mpirun; the ranks run
+// TestMPIWorker, which does what GOCOCA_MPI_WORKER says.
+
+func TestMPIWorker(t *testing.T) {
+	mode := os.Getenv("GOCOCA_MPI_WORKER")
+	if mode == "" {
+		t.Skip("runs as a rank under mpirun (started by the other MPI tests)")
+	}
+	timeout, _ := time.ParseDuration(os.Getenv("GOCOCA_MPI_TIMEOUT"))
+	c, err := Open("mpi", Options{Timeout: timeout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	switch mode {
+	case "collectives":
+		err = collectives(c)
+		if err == nil {
+			err = nilPanics()
+		}
+	case "loop":
+		fmt.Printf("rank %d pid %d\n", c.Rank(), os.Getpid())
+		buf := make([]float32, 1<<16)
+		for err == nil {
+			err = c.AllReduceSum(buf)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+	if err := c.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// nilPanics checks that a nil dereference still panics in Go after MPI_Init
+// (OpenMPI's own SIGSEGV handler must not replace the Go runtime's).
+func nilPanics() (err error) {
+	defer func() {
+		if recover() == nil {
+			err = fmt.Errorf("a nil dereference did not panic")
+		}
+	}()
+	var p *int
+	_ = *p
+	return nil
+}
+
+// mpirunEnv lets mpirun run as root (containers, CI) and uses shared
+// memory without cross-memory attach, which containers often forbid.
+var mpirunEnv = []string{"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+	"OMPI_MCA_btl_vader_single_copy_mechanism=none"}
+
+// mpirun returns a command that runs n ranks of this test binary in mode.
+func mpirun(t *testing.T, n int, mode string, env ...string) *exec.Cmd {
+	t.Helper()
+	path, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found (apt-get install openmpi-bin)")
+	}
+	cmd := exec.Command(path, "--oversubscribe", "-np", strconv.Itoa(n), os.Args[0], "-test.run=^TestMPIWorker$")
+	cmd.Env = append(os.Environ(), mpirunEnv...)
+	cmd.Env = append(cmd.Env, "GOCOCA_MPI_WORKER="+mode)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+func TestMPICollectives(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		cmd := mpirun(t, n, "collectives")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mpirun -np %d: %v\n%s", n, err, out)
+		}
+	}
+}
+
+// lockedBuffer is an io.Writer safe for the two goroutines exec starts.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startLoop starts two ranks all-reducing in a loop and returns their pids.
+func startLoop(t *testing.T, env ...string) (*exec.Cmd, *lockedBuffer, [2]int) {
+	t.Helper()
+	cmd := mpirun(t, 2, "loop", env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pids [2]int
+	re := regexp.MustCompile(`^rank (\d) pid (\d+)$`)
+	sc := bufio.NewScanner(stdout)
+	for seen := 0; seen < 2 && sc.Scan(); {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			r, _ := strconv.Atoi(m[1])
+			pids[r], _ = strconv.Atoi(m[2])
+			seen++
+		}
+	}
+	go io.Copy(&stderr, stdout)
+	if pids[0] == 0 || pids[1] == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("ranks did not start: %s", stderr.String())
+	}
+	t.Cleanup(func() {
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	time.Sleep(300 * time.Millisecond) // let them all-reduce a while
+	return cmd, &stderr, pids
+}
+
+// waitExit waits for mpirun to end, at most limit.
+func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration) (time.Duration, error) {
+	t.Helper()
+	t0 := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return time.Since(t0), err
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("mpirun still running %v after the failure", limit)
+	}
+	return 0, nil
+}
+
+// TestMPIKilledRank: SIGKILL one rank; the other must exit with an error
+// naming it, in bounded time.
+func TestMPIKilledRank(t *testing.T) {
+	cmd, out, pids := startLoop(t, "GOCOCA_MPI_TIMEOUT=60s")
+	syscall.Kill(pids[1], syscall.SIGKILL)
+	took, err := waitExit(t, cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("mpirun exited 0 after a rank was killed:\n%s", out)
+	}
+	want := fmt.Sprintf("rank 1 (pid %d on ", pids[1])
+	if !strings.Contains(out.String(), "dist: rank 0") || !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "has exited") {
+		t.Fatalf("rank 0's error does not name rank 1 as exited (%q):\n%s", want, out)
+	}
+	t.Logf("killed rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), out)
+}
+
+// TestMPIStoppedRank: a rank that stops responding (SIGSTOP) makes the
+// other fail its collective after the timeout, naming it.
+func TestMPIStoppedRank(t *testing.T) {
+	cmd, out, pids := startLoop(t, "GOCOCA_MPI_TIMEOUT=2s")
+	syscall.Kill(pids[1], syscall.SIGSTOP)
+	took, err := waitExit(t, cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("mpirun exited 0 after a rank was stopped:\n%s", out)
+	}
+	want := fmt.Sprintf("rank 1 (pid %d on ", pids[1])
+	if !strings.Contains(out.String(), "did not complete within 2s") || !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "has been stopped") {
+		t.Fatalf("rank 0's error does not name rank 1 as stopped:\n%s", out)
+	}
+	if took > 20*time.Second {
+		t.Fatalf("the job took %v to end after a 2 s timeout", took)
+	}
+	t.Logf("stopped rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), out)
+}

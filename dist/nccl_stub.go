@@ -1,0 +1,9 @@
+//go:build !cuda
+
+package dist
+
+import "fmt"
+
+func openNCCL(Options) (Comm, error) {
+	return nil, fmt.Errorf("%w: this binary was built without CUDA; NCCL needs -tags cuda", ErrNotBuilt)
+}
