@@ -1,9 +1,7 @@
-//go:build !cuda
-
 package dist
 
 import "fmt"
 
 func openNCCL(Options) (Comm, error) {
-	return nil, fmt.Errorf("%w: this binary was built without CUDA; NCCL needs -tags cuda", ErrNotBuilt)
+	return nil, fmt.Errorf("%w: NCCL is not implemented in this version (use --dist mpi)", ErrNotBuilt)
 }
