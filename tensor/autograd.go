@@ -178,7 +178,17 @@ func topo(root *Tensor, onlyGrad bool) *[]*Tensor {
 // Backward computes d root / d t for every tensor t in root's graph that
 // requires gradients, accumulating into their Grad. root must hold exactly
 // one element. The graph stays intact: call Release when done with it.
-func Backward(root *Tensor) {
+func Backward(root *Tensor) { backward(root, nil) }
+
+// BackwardNotify is Backward that also calls done(leaf) for every leaf
+// tensor requiring gradients (a parameter) in root's graph as soon as its
+// gradient is complete, that is once every op that reads it has run its
+// backward. Leaves come in the order they complete, which depends only on
+// the graph's structure. Data-parallel training uses it to start reducing a
+// bucket of gradients while the walk goes on. done must not change the graph.
+func BackwardNotify(root *Tensor, done func(leaf *Tensor)) { backward(root, done) }
+
+func backward(root *Tensor, done func(*Tensor)) {
 	root.live("Backward")
 	if root.Numel() != 1 {
 		panic(fmt.Sprintf("tensor: Backward: root of shape %v is not a scalar", root.shape))
@@ -194,6 +204,10 @@ func Backward(root *Tensor) {
 		t := o[i]
 		if t.back != nil && t.grad != nil {
 			t.back()
+		} else if done != nil && t.back == nil && t.base == nil && len(t.inputs) == 0 {
+			// In reverse topological order every reader of a leaf comes
+			// before it (a view of it included).
+			done(t)
 		}
 	}
 	clear(o)
