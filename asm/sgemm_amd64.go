@@ -21,6 +21,15 @@ func sgemmPackB16AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
 //go:noescape
 func sgemmPackB32AVX2(dst, src *float32, kc, ldb, nPanels, rows int)
 
+// sgemmPackA6AVX2 and sgemmPackAT6AVX2 are gemmKernel.packAAsm and
+// packATAsm for mr = 6.
+//
+//go:noescape
+func sgemmPackA6AVX2(dst, src *float32, lda, kBlocks int, alpha float32)
+
+//go:noescape
+func sgemmPackAT6AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+
 // sgemmPackBT8AVX2 is gemmKernel.packBTAsm (8×8 AVX transposes).
 //
 //go:noescape
@@ -32,6 +41,7 @@ var avx2Gemm = &gemmKernel{
 	name: "avx2", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
 	block: sgemmBlockAVX2, packBAsm: sgemmPackB16AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
+	packAAsm: sgemmPackA6AVX2, packATAsm: sgemmPackAT6AVX2,
 }
 
 // The 192×32 B micro-panel (24 KiB) stays in a 32–48 KiB L1d.

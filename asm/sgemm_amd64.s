@@ -566,3 +566,144 @@ pbt_loop:
 pbt_done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// A packing for the 6-row AVX2 kernel, A not transposed: six source rows
+// (stride lda), 8 elements at a time, become 8 packed columns of 6 floats,
+// scaled by alpha:
+//
+//	for q := 0; q < kBlocks; q++ {
+//		for c := 0; c < 8; c++ {
+//			for i := 0; i < 6; i++ {
+//				dst[(8*q+c)*6+i] = alpha * src[i*lda+8*q+c]
+//			}
+//		}
+//	}
+//
+// Rows 0..3 go through 4×4 transposes inside each 128-bit lane (16 bytes
+// per column); rows 4 and 5 are interleaved into float pairs (8 bytes per
+// column). Nothing is written past dst[48*kBlocks-1].
+
+// func sgemmPackA6AVX2(dst, src *float32, lda, kBlocks int, alpha float32)
+TEXT ·sgemmPackA6AVX2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9              // source row stride in bytes
+	LEAQ (R9)(R9*2), R10     // 3 rows
+	MOVQ kBlocks+24(FP), CX
+	VBROADCASTSS alpha+32(FP), Y15
+	TESTQ CX, CX
+	JLE  pa6_done
+
+pa6_loop:
+	// Y0..Y5 = alpha · rows 0..5, elements 8q..8q+7. R11 = row 3.
+	LEAQ (SI)(R10*1), R11
+	VMULPS (SI), Y15, Y0
+	VMULPS (SI)(R9*1), Y15, Y1
+	VMULPS (SI)(R9*2), Y15, Y2
+	VMULPS (R11), Y15, Y3
+	VMULPS (R11)(R9*1), Y15, Y4
+	VMULPS (R11)(R9*2), Y15, Y5
+
+	// Rows 0..3: Y10 = [rows 0..3 at c0 | at c4], Y11 = c1|c5, Y12 = c2|c6,
+	// Y13 = c3|c7.
+	VUNPCKLPS Y1, Y0, Y6
+	VUNPCKHPS Y1, Y0, Y7
+	VUNPCKLPS Y3, Y2, Y8
+	VUNPCKHPS Y3, Y2, Y9
+	VUNPCKLPD Y8, Y6, Y10
+	VUNPCKHPD Y8, Y6, Y11
+	VUNPCKLPD Y9, Y7, Y12
+	VUNPCKHPD Y9, Y7, Y13
+
+	// Rows 4, 5: Y6 = [pairs at c0 c1 | c4 c5], Y7 = [c2 c3 | c6 c7].
+	VUNPCKLPS Y5, Y4, Y6
+	VUNPCKHPS Y5, Y4, Y7
+
+	// Column c at 24c bytes: rows 0..3, then rows 4 and 5.
+	VMOVUPS X10, 0(DI)
+	VMOVLPS X6, 16(DI)
+	VMOVUPS X11, 24(DI)
+	VMOVHPS X6, 40(DI)
+	VMOVUPS X12, 48(DI)
+	VMOVLPS X7, 64(DI)
+	VMOVUPS X13, 72(DI)
+	VMOVHPS X7, 88(DI)
+	VEXTRACTF128 $1, Y6, X6
+	VEXTRACTF128 $1, Y7, X7
+	VEXTRACTF128 $1, Y10, 96(DI)
+	VMOVLPS X6, 112(DI)
+	VEXTRACTF128 $1, Y11, 120(DI)
+	VMOVHPS X6, 136(DI)
+	VEXTRACTF128 $1, Y12, 144(DI)
+	VMOVLPS X7, 160(DI)
+	VEXTRACTF128 $1, Y13, 168(DI)
+	VMOVHPS X7, 184(DI)
+
+	ADDQ $32, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  pa6_loop
+
+pa6_done:
+	VZEROUPPER
+	RET
+
+// A packing for the 6-row AVX2 kernel, A transposed (stored k×m): each
+// source row p holds nPanels·6 contiguous elements, dealt out six at a time
+// to the micro-panels (panel stride kc·6 floats), scaled by alpha:
+//
+//	for p := 0; p < rows; p++ {
+//		for ip := 0; ip < nPanels; ip++ {
+//			for i := 0; i < 6; i++ {
+//				dst[ip*kc*6+p*6+i] = alpha * src[p*lda+ip*6+i]
+//			}
+//		}
+//	}
+//
+// Reading each source row once, in order, keeps the strided reads of a
+// panel-by-panel walk (which share one L1 set when lda is a multiple of
+// 1024) out of the loop.
+
+// func sgemmPackAT6AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+TEXT ·sgemmPackAT6AVX2(SB), NOSPLIT, $0-52
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kc+16(FP), R8
+	LEAQ (R8)(R8*2), R8
+	SHLQ $3, R8              // panel stride: kc·6·4 bytes
+	MOVQ lda+24(FP), R9
+	SHLQ $2, R9              // source row stride in bytes
+	MOVQ rows+40(FP), CX
+	VBROADCASTSS alpha+48(FP), X15
+	TESTQ CX, CX
+	JLE  pat6_done
+	MOVQ nPanels+32(FP), AX
+	TESTQ AX, AX
+	JLE  pat6_done
+
+pat6_row:
+	MOVQ SI, R10             // source element
+	MOVQ DI, R11             // destination in panel 0
+	MOVQ AX, DX
+
+pat6_panel:
+	VMULPS (R10), X15, X0
+	VMOVSD 16(R10), X1
+	VMULPS X1, X15, X1
+	VMOVUPS X0, (R11)
+	VMOVSD X1, 16(R11)
+	ADDQ $24, R10
+	ADDQ R8, R11
+	DECQ DX
+	JNZ  pat6_panel
+
+	ADDQ R9, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  pat6_row
+
+pat6_done:
+	VZEROUPPER
+	RET

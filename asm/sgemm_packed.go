@@ -50,6 +50,16 @@ type gemmKernel struct {
 	// j < bt: dst[(bt*q+r)*ldd+j] = src[j*ldb+bt*q+r]. nr%bt == 0.
 	packBTAsm func(dst, src *float32, ldb, ldd, kBlocks int)
 	bt        int
+
+	// packAAsm, if set, packs 8·kBlocks columns of mr whole rows of a
+	// row-major A (not transposed) into one micro-panel, scaled by alpha:
+	// dst[(8q+c)*mr+i] = alpha*src[i*lda+8q+c].
+	packAAsm func(dst, src *float32, lda, kBlocks int, alpha float32)
+
+	// packATAsm, if set, packs rows of nPanels whole micro-panels of a
+	// transposed A (stored k×m): for p < rows, ip < nPanels, i < mr:
+	// dst[ip*kc*mr+p*mr+i] = alpha*src[p*lda+ip*mr+i].
+	packATAsm func(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -166,7 +176,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 				}
 				for ic := lo; ic < hi; ic += mcStep {
 					mc := min(mcStep, hi-ic)
-					packA(ws.ap, transA, a, lda, ic, pc, mc, kc, mr, alpha)
+					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 				}
 			})
@@ -216,7 +226,7 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
 				mc := min(mcStep, m-ic)
-				packA(ws.ap, transA, a, lda, ic, pc, mc, kc, mr, alpha)
+				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 				kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 			}
 		}
@@ -290,58 +300,79 @@ func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool)
 // packA packs the mc×kc block of alpha·op(A) at (ic, pc) into mr-row
 // micro-panels: panel ip/mr holds element (i,p) at ip*kc + p*mr + i, and
 // rows past mc are zero.
-func packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc, mr int, alpha float32) {
+func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int, alpha float32) {
+	mr := kn.mr
+	full := mc / mr // whole micro-panels
+	if transA {
+		// op(A)(i,p) = a[p*lda+i]: each source row holds runs of mr
+		// contiguous elements, one per micro-panel. Walk the source rows
+		// in order (a panel-by-panel walk reads with stride lda, which
+		// thrashes one cache set when lda is a power of two).
+		ip0 := 0
+		if kn.packATAsm != nil && full > 0 && kc > 0 {
+			kn.packATAsm(&dst[0], &a[pc*lda+ic], kc, lda, full, kc, alpha)
+			ip0 = full * mr
+		}
+		for p := 0; p < kc; p++ {
+			off := (pc+p)*lda + ic
+			for ip := ip0; ip < mc; ip += mr {
+				rows := min(mr, mc-ip)
+				src := a[off+ip : off+ip+rows]
+				dd := dst[ip*kc+p*mr : ip*kc+p*mr+mr]
+				for ii, v := range src {
+					dd[ii] = alpha * v
+				}
+				clear(dd[rows:])
+			}
+		}
+		return
+	}
 	for ip := 0; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		d := dst[ip*kc : ip*kc+mr*kc]
-		if !transA && rows == 6 && mr == 6 {
+		p0 := 0
+		if rows == mr && kn.packAAsm != nil && kc >= 8 {
+			// Whole 8-column blocks in assembly, the last kc%8 in Go.
+			p0 = kc / 8 * 8
+			kn.packAAsm(&d[0], &a[(ic+ip)*lda+pc], lda, kc/8, alpha)
+		}
+		if rows == 6 && mr == 6 && p0 < kc {
 			// op(A)(i,p) = a[i*lda+p], the 6-row AVX2 panel: six source
 			// row streams, one sequential destination stream.
 			off := (ic+ip)*lda + pc
-			r0 := a[off : off+kc]
-			r1 := a[off+lda : off+lda+kc]
-			r2 := a[off+2*lda : off+2*lda+kc]
-			r3 := a[off+3*lda : off+3*lda+kc]
-			r4 := a[off+4*lda : off+4*lda+kc]
-			r5 := a[off+5*lda : off+5*lda+kc]
+			r0 := a[off+p0 : off+kc]
+			r1 := a[off+lda+p0 : off+lda+kc]
+			r2 := a[off+2*lda+p0 : off+2*lda+kc]
+			r3 := a[off+3*lda+p0 : off+3*lda+kc]
+			r4 := a[off+4*lda+p0 : off+4*lda+kc]
+			r5 := a[off+5*lda+p0 : off+5*lda+kc]
+			dp := d[p0*6:]
 			for p := range r0 {
-				dd := (*[6]float32)(d[p*6 : p*6+6])
+				dd := (*[6]float32)(dp[p*6 : p*6+6])
 				dd[0], dd[1], dd[2] = alpha*r0[p], alpha*r1[p], alpha*r2[p]
 				dd[3], dd[4], dd[5] = alpha*r3[p], alpha*r4[p], alpha*r5[p]
 			}
 			continue
 		}
-		if !transA {
-			// op(A)(i,p) = a[i*lda+p]: each source row scatters with stride mr.
-			for ii := 0; ii < rows; ii++ {
-				off := (ic+ip+ii)*lda + pc
-				src := a[off : off+kc]
-				if alpha == 1 {
-					for p, v := range src {
-						d[p*mr+ii] = v
-					}
-				} else {
-					for p, v := range src {
-						d[p*mr+ii] = alpha * v
-					}
+		// op(A)(i,p) = a[i*lda+p]: each source row scatters with stride mr.
+		for ii := 0; ii < rows; ii++ {
+			off := (ic+ip+ii)*lda + pc
+			src := a[off+p0 : off+kc]
+			dp := d[p0*mr:]
+			if alpha == 1 {
+				for p, v := range src {
+					dp[p*mr+ii] = v
+				}
+			} else {
+				for p, v := range src {
+					dp[p*mr+ii] = alpha * v
 				}
 			}
-			for ii := rows; ii < mr; ii++ {
-				for p := 0; p < kc; p++ {
-					d[p*mr+ii] = 0
-				}
-			}
-			continue
 		}
-		// op(A)(i,p) = a[p*lda+i]: rows of the source are contiguous runs.
-		for p := 0; p < kc; p++ {
-			off := (pc+p)*lda + ic + ip
-			src := a[off : off+rows]
-			dd := d[p*mr : p*mr+mr]
-			for ii, v := range src {
-				dd[ii] = alpha * v
+		for ii := rows; ii < mr; ii++ {
+			for p := p0; p < kc; p++ {
+				d[p*mr+ii] = 0
 			}
-			clear(dd[rows:])
 		}
 	}
 }

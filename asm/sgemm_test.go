@@ -518,3 +518,95 @@ func TestSgemmDriver(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmPacking compares each level's packing routines (assembly where
+// the kernel has them) with the Go loops of the same kernel, over block
+// sizes that cover every tail of the 8-column and micro-panel steps, both
+// transposes, unaligned offsets and alpha ≠ 1, with NaN guards around the
+// destination and the source checked unchanged.
+func TestSgemmPacking(t *testing.T) {
+	for _, l := range allLevels {
+		if l == Generic || !Supported(l) {
+			continue
+		}
+		kn := gemmKernelFor(l)
+		if kn == nil {
+			continue
+		}
+		goKn := *kn
+		goKn.packAAsm, goKn.packATAsm, goKn.packBAsm, goKn.packBTAsm = nil, nil, nil, nil
+		rng := rand.New(rand.NewSource(17))
+		nan := float32(math.NaN())
+		const guard = 64
+		for _, trans := range []bool{false, true} {
+			for _, alpha := range []float32{1, -0.75} {
+				for mc := 1; mc <= 3*kn.mr+1; mc += 1 + rng.Intn(3) {
+					for kc := 0; kc <= 2*16+3; kc++ {
+						rows, cols := mc, kc // op(A) is mc×kc
+						if trans {
+							rows, cols = kc, mc
+						}
+						lda := cols + rng.Intn(5)
+						off := rng.Intn(16)
+						src := make([]float32, off+rows*lda+8)
+						for i := range src {
+							src[i] = rng.Float32()*2 - 1
+						}
+						orig := append([]float32(nil), src...)
+						np := gemmRoundUp(mc, kn.mr)
+						got := make([]float32, 2*guard+np*kc)
+						want := make([]float32, len(got))
+						for i := range got {
+							got[i], want[i] = nan, nan
+						}
+						// op(A) block at (0, 0) of a source that starts at off.
+						kn.packA(got[guard:guard+np*kc], trans, src[off:], lda, 0, 0, mc, kc, alpha)
+						goKn.packA(want[guard:guard+np*kc], trans, src[off:], lda, 0, 0, mc, kc, alpha)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v packA trans=%v alpha=%v mc=%d kc=%d lda=%d off=%d: element %d = %v, Go loop %v",
+									l, trans, alpha, mc, kc, lda, off, i-guard, got[i], want[i])
+							}
+						}
+						for i := range src {
+							if math.Float32bits(src[i]) != math.Float32bits(orig[i]) {
+								t.Fatalf("%v packA changed its source at %d", l, i)
+							}
+						}
+					}
+				}
+				if alpha != 1 {
+					continue
+				}
+				for nc := 1; nc <= 3*kn.nr+1; nc += 1 + rng.Intn(4) {
+					for kc := 0; kc <= 2*16+3; kc += 1 + rng.Intn(2) {
+						rows, cols := kc, nc // op(B) is kc×nc
+						if trans {
+							rows, cols = nc, kc
+						}
+						ldb := cols + rng.Intn(5)
+						off := rng.Intn(16)
+						src := make([]float32, off+rows*ldb+8)
+						for i := range src {
+							src[i] = rng.Float32()*2 - 1
+						}
+						np := gemmRoundUp(nc, kn.nr)
+						got := make([]float32, 2*guard+np*kc)
+						want := make([]float32, len(got))
+						for i := range got {
+							got[i], want[i] = nan, nan
+						}
+						kn.packB(got[guard:guard+np*kc], trans, src[off:], ldb, 0, 0, kc, nc)
+						goKn.packB(want[guard:guard+np*kc], trans, src[off:], ldb, 0, 0, kc, nc)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v packB trans=%v nc=%d kc=%d ldb=%d off=%d: element %d = %v, Go loop %v",
+									l, trans, nc, kc, ldb, off, i-guard, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
