@@ -132,6 +132,7 @@ func TestGradients(t *testing.T) {
 		{name: "MatMul TT", inputs: [][]int{{3, 5}, {7, 3}}, build: func(in []*Tensor) *Tensor { return MatMul(in[0], in[1], true, true) }, tol: 1e-3},
 		{name: "MatMul batched", inputs: [][]int{{2, 4, 3}, {2, 3, 9}}, build: func(in []*Tensor) *Tensor { return MatMul(in[0], in[1], false, false) }, tol: 1e-3},
 		{name: "MatMul broadcast 2-D", inputs: [][]int{{3, 4, 5}, {5, 2}}, build: func(in []*Tensor) *Tensor { return MatMul(in[0], in[1], false, false) }, tol: 1e-3},
+		{name: "MatMul broadcast 2-D NT", inputs: [][]int{{2, 3, 4, 5}, {6, 5}}, build: func(in []*Tensor) *Tensor { return MatMul(in[0], in[1], false, true) }, tol: 1e-3},
 		{name: "MatMul broadcast mixed", inputs: [][]int{{2, 1, 4, 3}, {3, 5, 3}}, build: func(in []*Tensor) *Tensor { return MatMul(in[0], in[1], false, true) }, tol: 1e-3},
 		{name: "Linear", inputs: [][]int{{2, 3, 5}, {9, 5}, {9}}, build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], in[2]) }, tol: 1e-3},
 		{name: "Linear no bias", inputs: [][]int{{1, 5}, {3, 5}}, build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], nil) }, tol: 1e-3},

@@ -34,16 +34,26 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	szA, szB, szC := m*k, k*n, m*n
 	strideA, okA := uniformStride(batch, sa)
 	strideB, okB := uniformStride(batch, sb)
+	if nb > 1 && !transA && okA && okB && strideA == 1 && strideB == 0 {
+		// a's matrices are stacked rows and op(b) is shared: one GEMM over
+		// all rows (and, in backward, one for b's gradient over all rows)
+		// instead of nb thin ones that each pack b.
+		m, nb = m*nb, 1
+		batch, sa, sb = nil, nil, nil
+		szA, szC = m*k, m*n
+	}
 
-	run := func(tA, tB bool, mm, nn, kk int, x []float32, ldx, sx int, xStrides []int, y []float32, ldy, sy int, yStrides []int, c []float32, ldc, sc int, cStrides []int, uniform bool) {
+	// run computes the nb products; beta 0 overwrites c (forward), 1
+	// accumulates (gradients).
+	run := func(tA, tB bool, mm, nn, kk int, x []float32, ldx, sx int, xStrides []int, y []float32, ldy, sy int, yStrides []int, beta float32, c []float32, ldc, sc int, cStrides []int, uniform bool) {
 		if uniform {
-			backend.Gemm(tA, tB, mm, nn, kk, 1, x, ldx, sx, y, ldy, sy, 1, c, ldc, sc, nb)
+			backend.Gemm(tA, tB, mm, nn, kk, 1, x, ldx, sx, y, ldy, sy, beta, c, ldc, sc, nb)
 			return
 		}
 		for i := 0; i < nb; i++ {
 			xo, yo := offsets(batch, i, xStrides, yStrides)
 			co, _ := offsets(batch, i, cStrides, cStrides)
-			backend.Gemm(tA, tB, mm, nn, kk, 1, x[xo:], ldx, 0, y[yo:], ldy, 0, 1, c[co:], ldc, 0, 1)
+			backend.Gemm(tA, tB, mm, nn, kk, 1, x[xo:], ldx, 0, y[yo:], ldy, 0, beta, c[co:], ldc, 0, 1)
 		}
 	}
 	scaled := func(s []int, by int) []int {
@@ -55,8 +65,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	saE, sbE := scaled(sa, szA), scaled(sb, szB)
 	scE := scaled(contiguousStrides(batch), szC)
-	zero(out.data)
-	run(transA, transB, m, n, k, a.data, lda, strideA*szA, saE, b.data, ldb, strideB*szB, sbE, out.data, n, szC, scE, okA && okB)
+	run(transA, transB, m, n, k, a.data, lda, strideA*szA, saE, b.data, ldb, strideB*szB, sbE, 0, out.data, n, szC, scE, okA && okB)
 	if !out.requiresGrad {
 		return out
 	}
@@ -68,18 +77,18 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 			// matrix at a time so no two products write it at once.
 			uni := okA && okB && strideA != 0
 			if !transA { // dA (m×k) += dC·op(B)ᵀ
-				run(false, !transB, m, k, n, dc, n, szC, scE, b.data, ldb, strideB*szB, sbE, ga, lda, strideA*szA, saE, uni)
+				run(false, !transB, m, k, n, dc, n, szC, scE, b.data, ldb, strideB*szB, sbE, 1, ga, lda, strideA*szA, saE, uni)
 			} else { // dA (k×m) += op(B)·dCᵀ
-				run(transB, true, k, m, n, b.data, ldb, strideB*szB, sbE, dc, n, szC, scE, ga, lda, strideA*szA, saE, uni)
+				run(transB, true, k, m, n, b.data, ldb, strideB*szB, sbE, dc, n, szC, scE, 1, ga, lda, strideA*szA, saE, uni)
 			}
 		}
 		if b.requiresGrad {
 			gb := b.gradBuf()
 			uni := okA && okB && strideB != 0
 			if !transB { // dB (k×n) += op(A)ᵀ·dC
-				run(!transA, false, k, n, m, a.data, lda, strideA*szA, saE, dc, n, szC, scE, gb, ldb, strideB*szB, sbE, uni)
+				run(!transA, false, k, n, m, a.data, lda, strideA*szA, saE, dc, n, szC, scE, 1, gb, ldb, strideB*szB, sbE, uni)
 			} else { // dB (n×k) += dCᵀ·op(A)
-				run(true, transA, n, k, m, dc, n, szC, scE, a.data, lda, strideA*szA, saE, gb, ldb, strideB*szB, sbE, uni)
+				run(true, transA, n, k, m, dc, n, szC, scE, a.data, lda, strideA*szA, saE, 1, gb, ldb, strideB*szB, sbE, uni)
 			}
 		}
 	}
