@@ -30,7 +30,32 @@ func GradEnabled() bool { return noGrad.Load() == 0 }
 type bufPool struct {
 	mu   sync.Mutex
 	free map[int][][]float32
+
+	// inUse counts the values handed out by get and not yet put back;
+	// peak is its maximum since the last ResetPoolPeak.
+	inUse, peak atomic.Int64
 }
+
+// track adds d values to the pool's in-use count and raises the peak.
+func (p *bufPool) track(d int) {
+	n := p.inUse.Add(int64(d))
+	for {
+		pk := p.peak.Load()
+		if n <= pk || p.peak.CompareAndSwap(pk, n) {
+			return
+		}
+	}
+}
+
+// PoolPeakBytes reports the most bytes of pooled buffers (activations,
+// intermediate gradients, op scratch) in use at once since the last
+// ResetPoolPeak: the memory a training step needs beyond its parameters
+// and their gradients.
+func PoolPeakBytes() int64 { return 4 * pool.peak.Load() }
+
+// ResetPoolPeak starts a new PoolPeakBytes measurement from the bytes in
+// use now.
+func ResetPoolPeak() { pool.peak.Store(pool.inUse.Load()) }
 
 var pool = bufPool{free: map[int][][]float32{}}
 
@@ -39,6 +64,7 @@ func (p *bufPool) get(n int) []float32 {
 	if n == 0 {
 		return []float32{}
 	}
+	p.track(n)
 	p.mu.Lock()
 	if l := p.free[n]; len(l) > 0 {
 		b := l[len(l)-1]
@@ -61,6 +87,7 @@ func (p *bufPool) put(b []float32) {
 	if cap(b) == 0 {
 		return
 	}
+	p.track(-cap(b))
 	if devAlloc != nil && !devAlloc.Owns(b) {
 		return // a host buffer from before SetBackend: not for the device
 	}
@@ -178,7 +205,7 @@ func topo(root *Tensor, onlyGrad bool) *[]*Tensor {
 // Backward computes d root / d t for every tensor t in root's graph that
 // requires gradients, accumulating into their Grad. root must hold exactly
 // one element. The graph stays intact: call Release when done with it.
-func Backward(root *Tensor) { backward(root, nil) }
+func Backward(root *Tensor) { backward(root, nil, false) }
 
 // BackwardNotify is Backward that also calls done(leaf) for every leaf
 // tensor requiring gradients (a parameter) in root's graph as soon as its
@@ -186,15 +213,31 @@ func Backward(root *Tensor) { backward(root, nil) }
 // backward. Leaves come in the order they complete, which depends only on
 // the graph's structure. Data-parallel training uses it to start reducing a
 // bucket of gradients while the walk goes on. done must not change the graph.
-func BackwardNotify(root *Tensor, done func(leaf *Tensor)) { backward(root, done) }
+func BackwardNotify(root *Tensor, done func(leaf *Tensor)) { backward(root, done, false) }
 
-func backward(root *Tensor, done func(*Tensor)) {
+// BackwardRelease is Backward followed by Release (with done as in
+// BackwardNotify, or nil), using less memory: every intermediate tensor
+// hands its buffers back to the pool as soon as the walk has passed it,
+// that is once its own backward and those of every op that reads it have
+// run. Peak memory is then about the forward's activations rather than
+// activations plus every intermediate gradient. Read any values needed
+// (the loss, logits) before calling it: afterwards every intermediate of
+// root's graph is released.
+func BackwardRelease(root *Tensor, done func(leaf *Tensor)) { backward(root, done, true) }
+
+func backward(root *Tensor, done func(*Tensor), release bool) {
 	root.live("Backward")
 	if root.Numel() != 1 {
 		panic(fmt.Sprintf("tensor: Backward: root of shape %v is not a scalar", root.shape))
 	}
 	if !root.requiresGrad {
 		panic("tensor: Backward: root does not require gradients (no parameter in its graph, or built under NoGrad)")
+	}
+	var all *[]*Tensor
+	if release {
+		// The whole graph, tensors without gradients included, before the
+		// walk unlinks it.
+		all = topo(root, false)
 	}
 	g := root.gradBuf()
 	g[0] += 1
@@ -209,9 +252,22 @@ func backward(root *Tensor, done func(*Tensor)) {
 			// before it (a view of it included).
 			done(t)
 		}
+		if release {
+			// Every op reading t (its views included) has run its backward,
+			// and so has t's own: nothing left in the walk reads t's values
+			// or gradient. A view hands back nothing; its base comes later.
+			t.releaseOne()
+		}
 	}
 	clear(o)
 	topoPool.Put(order)
+	if release {
+		for _, t := range *all {
+			t.releaseOne()
+		}
+		clear(*all)
+		topoPool.Put(all)
+	}
 }
 
 // Release hands the buffers of every intermediate tensor in root's graph

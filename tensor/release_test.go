@@ -1,0 +1,102 @@
+package tensor
+
+import (
+	"math"
+	"testing"
+)
+
+// TestBackwardRelease: BackwardRelease gives the gradients of Backward bit
+// for bit, releases every intermediate, hands back to the pool what
+// Backward + Release does, and needs fewer pooled bytes at its peak.
+func TestBackwardRelease(t *testing.T) {
+	const B, T, C, H = 3, 20, 32, 4
+	g := NewRNG(5)
+	blocks := []*block{newBlock(g, C), newBlock(g, C)}
+	head := NewParam("head", 11, C)
+	g.Normal(head, 0, 0.1)
+	x := New(B, T, C)
+	g.Normal(x, 0, 1)
+	targets := make([]int, B*T)
+	for i := range targets {
+		targets[i] = g.IntN(11)
+	}
+	targets[3] = -1 // ignored
+	params := []*Tensor{head}
+	for _, b := range blocks {
+		params = append(params, b.params()...)
+	}
+	var inner []*Tensor // intermediates to check afterwards
+	forward := func() *Tensor {
+		inner = inner[:0]
+		h := x
+		for _, b := range blocks {
+			h = b.forward(h, H)
+			inner = append(inner, h)
+		}
+		logits := Linear(Reshape(h, B*T, C), head, nil)
+		inner = append(inner, logits)
+		return Add(CrossEntropy(logits, targets, -1), Mean(Mul(h, h), false))
+	}
+	grads := func() [][]float32 {
+		var out [][]float32
+		for _, p := range params {
+			out = append(out, append([]float32(nil), p.Grad()...))
+			p.ZeroGrad()
+		}
+		return out
+	}
+	// Warm the pool so both runs start from the same state.
+	loss := forward()
+	Backward(loss)
+	Release(loss)
+	grads()
+
+	ResetPoolPeak()
+	loss = forward()
+	lossVal := loss.Item()
+	Backward(loss)
+	Release(loss)
+	peakPlain := PoolPeakBytes()
+	want := grads()
+	poolPlain := PoolBytes()
+
+	ResetPoolPeak()
+	loss = forward()
+	if loss.Item() != lossVal {
+		t.Fatalf("loss %v, then %v", lossVal, loss.Item())
+	}
+	var notified int
+	BackwardRelease(loss, func(*Tensor) { notified++ })
+	peakRelease := PoolPeakBytes()
+	got := grads()
+	if notified != len(params) {
+		t.Errorf("done called for %d leaves, want %d", notified, len(params))
+	}
+	for i := range want {
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("param %d grad %d: BackwardRelease %v, Backward %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	if !loss.released {
+		t.Errorf("root not released")
+	}
+	for i, n := range inner {
+		if !n.released {
+			t.Errorf("intermediate %d (%v) not released", i, n.shape)
+		}
+	}
+	if PoolBytes() != poolPlain {
+		t.Errorf("pool holds %d bytes after BackwardRelease, %d after Backward + Release", PoolBytes(), poolPlain)
+	}
+	t.Logf("peak pooled bytes: Backward + Release %d, BackwardRelease %d", peakPlain, peakRelease)
+	if float64(peakRelease) > 0.8*float64(peakPlain) {
+		t.Errorf("BackwardRelease peak %d bytes, not below 0.8 × %d of Backward + Release", peakRelease, peakPlain)
+	}
+	for _, p := range params {
+		if p.released || p.Grad() == nil {
+			t.Fatalf("parameter released or without gradient")
+		}
+	}
+}
