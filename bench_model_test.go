@@ -81,9 +81,11 @@ func benchModel(b *testing.B, c modelCase) (*coca.Model, *tensor.Tensor, []int, 
 	return m, img, text, l
 }
 
-// BenchmarkTrainStep times forward + both losses + backward + release of
-// one batch (no optimizer), reporting s/step, GFLOP/s of the counted matrix
-// and attention work, and the process's peak RSS.
+// BenchmarkTrainStep times forward + both losses + backward (releasing
+// buffers as it goes) of one batch (no optimizer), reporting s/step,
+// GFLOP/s of the counted matrix and attention work, the process's peak RSS,
+// the peak of pooled buffers (activations and intermediate gradients) and
+// the Go heap allocated per step (B/op).
 func BenchmarkTrainStep(b *testing.B) {
 	for _, c := range modelCases {
 		b.Run(fmt.Sprintf("config=%s/batch=%d", c.config, c.batch), func(b *testing.B) {
@@ -95,13 +97,14 @@ func BenchmarkTrainStep(b *testing.B) {
 			step := func() {
 				out := m.Forward(img, text, c.batch, l)
 				loss := m.Loss(out, text, c.batch, l, coca.DefaultLossWeights)
-				tensor.Backward(loss.Total)
-				tensor.Release(loss.Total)
+				tensor.BackwardRelease(loss.Total, nil)
 			}
 			old := tensor.SetBackend(counter)
 			step() // warm-up, and one step's FLOPs
 			tensor.SetBackend(old)
 			perStep := counter.flops
+			tensor.ResetPoolPeak()
+			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				step()
@@ -110,6 +113,8 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.ReportMetric(sec, "s/step")
 			b.ReportMetric(perStep/sec/1e9, "GFLOP/s")
 			b.ReportMetric(peakRSS(), "peak-RSS-bytes")
+			// Activations, intermediate gradients and scratch at their peak.
+			b.ReportMetric(float64(tensor.PoolPeakBytes()), "peak-pool-bytes")
 		})
 	}
 }
