@@ -78,6 +78,74 @@ func checkAttn(fn string, out, q, k, v, lse []float32, b, h, lq, lk, d int, mask
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
+// AttnStrides locate a (B, H, L, D) attention operand stored in any layout
+// with unit stride along D: element (b, h, i, c) is at
+// b·Batch + h·Head + i·Row + c. The contiguous layout is
+// {H·L·D, L·D, D}; heads split from the last axis of a (B, L, H·D) tensor
+// are {L·H·D, D, H·D}; q, k and v packed in one (B, L, 3·H·D) projection
+// are {L·3HD, D, 3HD} from offsets 0, HD and 2HD.
+type AttnStrides struct{ Batch, Head, Row int }
+
+// contiguousAttn is the layout of a contiguous (B, H, L, D) operand.
+func contiguousAttn(h, l, d int) AttnStrides { return AttnStrides{h * l * d, l * d, d} }
+
+// at is the offset of head bh (= b·H + h) of an operand with H heads.
+func (s AttnStrides) at(bh, h int) int { return bh/h*s.Batch + bh%h*s.Head }
+
+// span is the number of elements an operand of that shape spans.
+func (s AttnStrides) span(b, h, l, d int) int {
+	if b == 0 || h == 0 || l == 0 || d == 0 {
+		return 0
+	}
+	return (b-1)*s.Batch + (h-1)*s.Head + (l-1)*s.Row + d
+}
+
+// tail is s[off:], or nil when off is past the end (an operand with no
+// rows, e.g. Lk = 0).
+func tail(s []float32, off int) []float32 {
+	if off >= len(s) {
+		return nil
+	}
+	return s[off:]
+}
+
+// AttnOperands are the tensors of one strided attention call, each with its
+// layout (see AttnStrides). Out and the gradients must not overlap
+// themselves or each other.
+type AttnOperands struct {
+	Q, K, V, Out   []float32
+	QS, KS, VS, OS AttnStrides
+}
+
+func checkAttnStrided(fn string, o *AttnOperands, lse []float32, b, h, lq, lk, d int, mask []float32, maskBatchStride int) {
+	if b < 0 || h < 0 || lq < 0 || lk < 0 || d < 0 {
+		panic(fmt.Sprintf("asm.%s: negative dimension B=%d H=%d Lq=%d Lk=%d D=%d", fn, b, h, lq, lk, d))
+	}
+	for _, x := range []struct {
+		name string
+		s    []float32
+		st   AttnStrides
+		l    int
+	}{{"q", o.Q, o.QS, lq}, {"k", o.K, o.KS, lk}, {"v", o.V, o.VS, lk}, {"out", o.Out, o.OS, lq}} {
+		if x.st.Batch < 0 || x.st.Head < 0 || x.st.Row < 0 {
+			panic(fmt.Sprintf("asm.%s: negative strides %+v for %s", fn, x.st, x.name))
+		}
+		if n := x.st.span(b, h, x.l, d); len(x.s) < n {
+			panic(fmt.Sprintf("asm.%s: B=%d H=%d Lq=%d Lk=%d D=%d with strides %+v need %d elements of %s, have %d",
+				fn, b, h, lq, lk, d, x.st, n, x.name, len(x.s)))
+		}
+	}
+	if lse != nil && len(lse) != b*h*lq {
+		panic(fmt.Sprintf("asm.%s: lse has length %d, want B·H·Lq = %d", fn, len(lse), b*h*lq))
+	}
+	if mask != nil && b > 0 {
+		if maskBatchStride < 0 || len(mask) < (b-1)*maskBatchStride+lq*lk {
+			panic(fmt.Sprintf("asm.%s: mask of length %d with batch stride %d is too short for B=%d Lq=%d Lk=%d",
+				fn, len(mask), maskBatchStride, b, lq, lk))
+		}
+	}
+}
+
 // AttentionForward computes out = softmax(s)·v per head (see the comment
 // above for the layout, the score s, masking and causality) and stores each
 // row's log-sum-exp log Σ_j exp(s[i][j]) in lse, which AttentionBackward
@@ -86,10 +154,26 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 //	for each b, h, i: p[j] = exp(s[i][j] - lse[i]); out[i] = Σ_j p[j]·v[j]
 func AttentionForward(out, lse, q, k, v []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
 	checkAttn("AttentionForward", out, q, k, v, lse, b, h, lq, lk, d, mask, maskBatchStride)
+	o := AttnOperands{Q: q, K: k, V: v, Out: out,
+		QS: contiguousAttn(h, lq, d), KS: contiguousAttn(h, lk, d), VS: contiguousAttn(h, lk, d), OS: contiguousAttn(h, lq, d)}
+	attentionForward(&o, lse, b, h, lq, lk, d, scale, causal, mask, maskBatchStride)
+}
+
+// AttentionForwardStrided is AttentionForward on operands in any layout
+// (see AttnStrides), for example heads read straight out of a packed
+// (B, L, 3·H·D) projection and the output written as (B, L, H·D), with no
+// transposing copies. lse is (B, H, Lq), contiguous.
+func AttentionForwardStrided(o AttnOperands, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
+	checkAttnStrided("AttentionForwardStrided", &o, lse, b, h, lq, lk, d, mask, maskBatchStride)
+	attentionForward(&o, lse, b, h, lq, lk, d, scale, causal, mask, maskBatchStride)
+}
+
+func attentionForward(o *AttnOperands, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
 	if b*h*lq == 0 {
 		return
 	}
-	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+	p := attnProblem{q: o.Q, k: o.K, v: o.V, out: o.Out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+		qs: o.QS, ks: o.KS, vs: o.VS, os: o.OS,
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level}
 	p.rpad, p.cpad = attnPad(level)
 	nqb := (lq + attnQBlock - 1) / attnQBlock
@@ -123,17 +207,42 @@ func AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, b, h, lq, 
 		panic(fmt.Sprintf("asm.AttentionBackward: gradient lengths dq %d, dk %d, dv %d, dout %d, lse %d do not match q %d, k %d, v %d, out %d, B·H·Lq %d",
 			len(dq), len(dk), len(dv), len(dout), len(lse), len(q), len(k), len(v), len(out), b*h*lq))
 	}
-	if lq == 0 {
-		clear(dk)
-		clear(dv)
-		return
+	qs, ks := contiguousAttn(h, lq, d), contiguousAttn(h, lk, d)
+	attentionBackward(&AttnOperands{Q: q, K: k, V: v, Out: out, QS: qs, KS: ks, VS: ks, OS: qs},
+		&AttnOperands{Q: dq, K: dk, V: dv, Out: dout, QS: qs, KS: ks, VS: ks, OS: qs},
+		lse, b, h, lq, lk, d, scale, causal, mask, maskBatchStride)
+}
+
+// AttentionBackwardStrided is AttentionBackward on operands in any layout:
+// o holds q, k, v and the forward's out, g holds dq, dk, dv (overwritten
+// at the positions their layouts address, nothing else) in g.Q, g.K, g.V
+// and dout in g.Out.
+func AttentionBackwardStrided(o, g AttnOperands, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
+	checkAttnStrided("AttentionBackwardStrided", &o, lse, b, h, lq, lk, d, mask, maskBatchStride)
+	checkAttnStrided("AttentionBackwardStrided (gradients)", &g, nil, b, h, lq, lk, d, nil, 0)
+	if len(lse) != b*h*lq {
+		panic(fmt.Sprintf("asm.AttentionBackwardStrided: lse has length %d, want B·H·Lq = %d", len(lse), b*h*lq))
 	}
+	attentionBackward(&o, &g, lse, b, h, lq, lk, d, scale, causal, mask, maskBatchStride)
+}
+
+func attentionBackward(o, g *AttnOperands, lse []float32, b, h, lq, lk, d int, scale float32, causal bool, mask []float32, maskBatchStride int) {
 	if b*h == 0 {
 		return
 	}
-	p := attnProblem{q: q, k: k, v: v, out: out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+	if lq == 0 {
+		for bh := range b * h {
+			for j := range lk {
+				clear(g.K[g.KS.at(bh, h)+j*g.KS.Row:][:d])
+				clear(g.V[g.VS.at(bh, h)+j*g.VS.Row:][:d])
+			}
+		}
+		return
+	}
+	p := attnProblem{q: o.Q, k: o.K, v: o.V, out: o.Out, lse: lse, b: b, h: h, lq: lq, lk: lk, d: d,
+		qs: o.QS, ks: o.KS, vs: o.VS, os: o.OS,
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level,
-		dq: dq, dk: dk, dv: dv, dout: dout}
+		dq: g.Q, dk: g.K, dv: g.V, dout: g.Out, dqs: g.QS, dks: g.KS, dvs: g.VS, dos: g.OS}
 	p.rpad, p.cpad = attnPad(level)
 	parallelItems(b*h, func(w *attnScratch, item int) {
 		p.backwardHead(w, item)
@@ -144,6 +253,9 @@ type attnProblem struct {
 	q, k, v, out, lse []float32
 	dq, dk, dv, dout  []float32
 	b, h, lq, lk, d   int
+	qs, ks, vs, os    AttnStrides // layouts of q, k, v, out
+	dqs, dks, dvs     AttnStrides // layouts of dq, dk, dv
+	dos               AttnStrides // layout of dout
 	scale             float32
 	causal            bool
 	mask              []float32
@@ -242,12 +354,12 @@ func (p *attnProblem) packKV(w *attnScratch, bh int) {
 	lkp, dp := roundUp(lk, p.cpad), roundUp(d, p.cpad)
 	w.kt = grow(w.kt, d*lkp)
 	w.vp = grow(w.vp, lkp*dp)
-	k := p.k[bh*lk*d : (bh+1)*lk*d]
-	v := p.v[bh*lk*d : (bh+1)*lk*d]
-	transposeInto(w.kt, lkp, k, d, lk, d)
+	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
+	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
+	transposeInto(w.kt, lkp, k, kr, lk, d)
 	clear(w.vp)
 	for j := range lk {
-		copy(w.vp[j*dp:j*dp+d], v[j*d:(j+1)*d])
+		copy(w.vp[j*dp:j*dp+d], v[j*vr:j*vr+d])
 	}
 	w.head = bh
 }
@@ -287,10 +399,10 @@ func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) {
 	d, dp := p.d, roundUp(p.d, p.cpad)
 	w.qs = grow(w.qs, mbp*dp)
 	clear(w.qs)
-	q := p.q[(bh*p.lq+q0)*d:]
+	q, qr := tail(p.q, p.qs.at(bh, p.h)+q0*p.qs.Row), p.qs.Row
 	for i := range mb {
 		row := w.qs[i*dp : i*dp+d]
-		copy(row, q[i*d:(i+1)*d])
+		copy(row, q[i*qr:i*qr+d])
 		scale(p.scale, row)
 	}
 }
@@ -357,9 +469,9 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 		}
 		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, true)
 	}
-	out := p.out[(bh*p.lq+q0)*d:]
+	out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
 	for i := range mb {
-		row := out[i*d : (i+1)*d]
+		row := out[i*or : i*or+d]
 		l := w.l[i]
 		if l == 0 {
 			clear(row)
@@ -385,14 +497,14 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	bi := bh / p.h
 	p.packKV(w, bh)
 	w.head = -1 // kt/vp are reused below; do not let a forward trust them
-	k := p.k[bh*lk*d : (bh+1)*lk*d]
-	v := p.v[bh*lk*d : (bh+1)*lk*d]
+	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
+	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
 	w.vt = grow(w.vt, d*lkp)
-	transposeInto(w.vt, lkp, v, d, lk, d)
+	transposeInto(w.vt, lkp, v, vr, lk, d)
 	w.kp = grow(w.kp, lkp*dp)
 	clear(w.kp)
 	for j := range lk {
-		copy(w.kp[j*dp:j*dp+d], k[j*d:(j+1)*d])
+		copy(w.kp[j*dp:j*dp+d], k[j*kr:j*kr+d])
 	}
 	w.dka = grow(w.dka, lkp*dp)
 	w.dva = grow(w.dva, lkp*dp)
@@ -412,15 +524,17 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		// dout block, padded, and D = rowsum(dout∘out).
 		dop := w.dop[:mbp*dp]
 		clear(dop)
-		base := (bh*lq + q0) * d
+		dout, dor := tail(p.dout, p.dos.at(bh, p.h)+q0*p.dos.Row), p.dos.Row
+		out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
+		dq, dqr := tail(p.dq, p.dqs.at(bh, p.h)+q0*p.dqs.Row), p.dqs.Row
 		for i := range mb {
-			copy(dop[i*dp:i*dp+d], p.dout[base+i*d:base+(i+1)*d])
-			w.dd[i] = dot(p.dout[base+i*d:base+(i+1)*d], p.out[base+i*d:base+(i+1)*d])
+			copy(dop[i*dp:i*dp+d], dout[i*dor:i*dor+d])
+			w.dd[i] = dot(dout[i*dor:i*dor+d], out[i*or:i*or+d])
 		}
 		kEnd := p.keyLimit(q0 + mb - 1)
 		if kEnd == 0 {
 			for i := range mb {
-				clear(p.dq[base+i*d : base+(i+1)*d])
+				clear(dq[i*dqr : i*dqr+d])
 			}
 			continue
 		}
@@ -463,14 +577,16 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		o := w.o[:mbp*dp]
 		attnGemm(p.lvl, o, dp, dps, n, w.kp, dp, mbp, dp, n, false)
 		for i := range mb {
-			row := p.dq[base+i*d : base+(i+1)*d]
+			row := dq[i*dqr : i*dqr+d]
 			for c, x := range o[i*dp : i*dp+d] {
 				row[c] = p.scale * x
 			}
 		}
 	}
+	dk, dkr := tail(p.dk, p.dks.at(bh, p.h)), p.dks.Row
+	dv, dvr := tail(p.dv, p.dvs.at(bh, p.h)), p.dvs.Row
 	for j := range lk {
-		copy(p.dk[(bh*lk+j)*d:(bh*lk+j+1)*d], w.dka[j*dp:j*dp+d])
-		copy(p.dv[(bh*lk+j)*d:(bh*lk+j+1)*d], w.dva[j*dp:j*dp+d])
+		copy(dk[j*dkr:j*dkr+d], w.dka[j*dp:j*dp+d])
+		copy(dv[j*dvr:j*dvr+d], w.dva[j*dp:j*dp+d])
 	}
 }

@@ -412,3 +412,176 @@ func TestAttnGemm(t *testing.T) {
 		}
 	})
 }
+
+// TestAttentionStrided runs the strided entry points on operands scattered
+// into head-interleaved layouts (rows of several heads side by side, gaps
+// between heads, rows and batch elements, filled with NaN) and checks that
+// they give the contiguous entry points' results bit for bit, write nothing
+// but the addressed positions of out, dq, dk and dv, and leave their inputs
+// unchanged. One case packs q, k and v into a single (B, L, 3·H·D) buffer
+// with one packed gradient buffer, as a self-attention layer does.
+func TestAttentionStrided(t *testing.T) {
+	nan := float32(math.NaN())
+	// layout picks strides for an operand of (b, h, l, d): heads interleaved
+	// within a row, with gaps.
+	layout := func(rng *rand.Rand, b, h, l, d int) (AttnStrides, int) {
+		head := d + rng.IntN(3)
+		row := h*head + rng.IntN(4)
+		batch := l*row + rng.IntN(5)
+		off := rng.IntN(7)
+		s := AttnStrides{Batch: batch, Head: head, Row: row}
+		return s, off + s.span(b, h, l, d) + rng.IntN(4)
+	}
+	scatter := func(dst []float32, off int, s AttnStrides, src []float32, b, h, l, d int) {
+		for bi := range b {
+			for hi := range h {
+				for i := range l {
+					copy(dst[off+bi*s.Batch+hi*s.Head+i*s.Row:][:d], src[((bi*h+hi)*l+i)*d:][:d])
+				}
+			}
+		}
+	}
+	gather := func(src []float32, off int, s AttnStrides, b, h, l, d int) []float32 {
+		out := make([]float32, b*h*l*d)
+		for bi := range b {
+			for hi := range h {
+				for i := range l {
+					copy(out[((bi*h+hi)*l+i)*d:][:d], src[off+bi*s.Batch+hi*s.Head+i*s.Row:][:d])
+				}
+			}
+		}
+		return out
+	}
+	nanBuf := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = nan
+		}
+		return x
+	}
+	same := func(t *testing.T, what string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s[%d] = %v, contiguous %v", what, i, got[i], want[i])
+			}
+		}
+	}
+	// onlyAddressed checks that buf is NaN everywhere but the addressed
+	// positions of the given operands.
+	type region struct {
+		off  int
+		s    AttnStrides
+		l, d int
+	}
+	onlyAddressed := func(t *testing.T, what string, buf []float32, b, h int, rs ...region) {
+		t.Helper()
+		hit := make([]bool, len(buf))
+		for _, r := range rs {
+			for bi := range b {
+				for hi := range h {
+					for i := range r.l {
+						o := r.off + bi*r.s.Batch + hi*r.s.Head + i*r.s.Row
+						for c := range r.d {
+							hit[o+c] = true
+						}
+					}
+				}
+			}
+		}
+		for i, x := range buf {
+			if !hit[i] && !math.IsNaN(float64(x)) {
+				t.Fatalf("%s: element %d outside the operand was written (%v)", what, i, x)
+			}
+		}
+	}
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(45, 46))
+		for ci, c := range attnCases {
+			packed := c.lq == c.lk && ci%2 == 1
+			t.Run(fmt.Sprintf("%v packed=%v", c, packed), func(t *testing.T) {
+				if c.kvBlock > 0 {
+					old := attnKVBlock
+					attnKVBlock = c.kvBlock
+					defer func() { attnKVBlock = old }()
+				}
+				a := newAttnData(c, rng)
+				b, h, lq, lk, d := c.b, c.h, c.lq, c.lk, c.d
+				out, lse := make([]float32, len(a.q)), make([]float32, b*h*lq)
+				AttentionForward(out, lse, a.q, a.k, a.v, b, h, lq, lk, d, a.scale, c.causal, a.mask, a.maskStride)
+				dout := make([]float32, len(out))
+				for i := range dout {
+					dout[i] = randn(rng)
+				}
+				dq, dk, dv := make([]float32, len(a.q)), make([]float32, len(a.k)), make([]float32, len(a.v))
+				AttentionBackward(dq, dk, dv, dout, a.q, a.k, a.v, out, lse, b, h, lq, lk, d, a.scale, c.causal, a.mask, a.maskStride)
+
+				var o, g AttnOperands
+				var qOff, kOff, vOff int
+				var gq, gk, gv []float32 // gradient buffers (gq == gk == gv when packed)
+				if packed {
+					// (B, L, 3, H, D): q, k, v at column offsets 0, HD, 2HD.
+					hd := h * d
+					s := AttnStrides{Batch: lq * 3 * hd, Head: d, Row: 3 * hd}
+					buf := nanBuf(b * lq * 3 * hd)
+					qOff, kOff, vOff = 0, hd, 2*hd
+					scatter(buf, qOff, s, a.q, b, h, lq, d)
+					scatter(buf, kOff, s, a.k, b, h, lk, d)
+					scatter(buf, vOff, s, a.v, b, h, lk, d)
+					o.Q, o.K, o.V = buf[qOff:], buf[kOff:], buf[vOff:]
+					o.QS, o.KS, o.VS = s, s, s
+					gbuf := nanBuf(len(buf))
+					gq, gk, gv = gbuf, gbuf, gbuf
+					g.Q, g.K, g.V = gbuf[qOff:], gbuf[kOff:], gbuf[vOff:]
+					g.QS, g.KS, g.VS = s, s, s
+				} else {
+					var nq, nk, nv int
+					o.QS, nq = layout(rng, b, h, lq, d)
+					o.KS, nk = layout(rng, b, h, lk, d)
+					o.VS, nv = layout(rng, b, h, lk, d)
+					qOff, kOff, vOff = rng.IntN(3), rng.IntN(3), rng.IntN(3)
+					qb, kb, vb := nanBuf(nq+qOff), nanBuf(nk+kOff), nanBuf(nv+vOff)
+					scatter(qb, qOff, o.QS, a.q, b, h, lq, d)
+					scatter(kb, kOff, o.KS, a.k, b, h, lk, d)
+					scatter(vb, vOff, o.VS, a.v, b, h, lk, d)
+					o.Q, o.K, o.V = qb[qOff:], kb[kOff:], vb[vOff:]
+					// Gradients in layouts of their own.
+					g.QS, nq = layout(rng, b, h, lq, d)
+					g.KS, nk = layout(rng, b, h, lk, d)
+					g.VS, nv = layout(rng, b, h, lk, d)
+					gq, gk, gv = nanBuf(nq+qOff), nanBuf(nk+kOff), nanBuf(nv+vOff)
+					g.Q, g.K, g.V = gq[qOff:], gk[kOff:], gv[vOff:]
+				}
+				var nOut, nDout int
+				o.OS, nOut = layout(rng, b, h, lq, d)
+				g.OS, nDout = layout(rng, b, h, lq, d)
+				outBuf := nanBuf(nOut)
+				o.Out = outBuf
+				doutBuf := nanBuf(nDout)
+				scatter(doutBuf, 0, g.OS, dout, b, h, lq, d)
+				g.Out = doutBuf
+				inputs := append(append(append([]float32(nil), o.Q...), o.K...), o.V...)
+
+				lse2 := make([]float32, len(lse))
+				AttentionForwardStrided(o, lse2, b, h, lq, lk, d, a.scale, c.causal, a.mask, a.maskStride)
+				same(t, "out", gather(outBuf, 0, o.OS, b, h, lq, d), out)
+				same(t, "lse", lse2, lse)
+				onlyAddressed(t, "out", outBuf, b, h, region{0, o.OS, lq, d})
+
+				AttentionBackwardStrided(o, g, lse2, b, h, lq, lk, d, a.scale, c.causal, a.mask, a.maskStride)
+				same(t, "dq", gather(gq, qOff, g.QS, b, h, lq, d), dq)
+				same(t, "dk", gather(gk, kOff, g.KS, b, h, lk, d), dk)
+				same(t, "dv", gather(gv, vOff, g.VS, b, h, lk, d), dv)
+				if packed {
+					onlyAddressed(t, "packed dqkv", gq, b, h, region{qOff, g.QS, lq, d}, region{kOff, g.KS, lk, d}, region{vOff, g.VS, lk, d})
+				} else {
+					onlyAddressed(t, "dq", gq, b, h, region{qOff, g.QS, lq, d})
+					onlyAddressed(t, "dk", gk, b, h, region{kOff, g.KS, lk, d})
+					onlyAddressed(t, "dv", gv, b, h, region{vOff, g.VS, lk, d})
+				}
+				same(t, "inputs", append(append(append([]float32(nil), o.Q...), o.K...), o.V...), inputs)
+				same(t, "dout", gather(doutBuf, 0, g.OS, b, h, lq, d), dout)
+			})
+		}
+	})
+}
