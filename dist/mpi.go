@@ -80,6 +80,7 @@ type mpiComm struct {
 	o       Options
 	seq     int64                 // collectives started, for messages
 	failure atomic.Pointer[error] // set once: the communicator is broken
+	told    atomic.Bool           // a call has returned the failure
 	peers   []peer
 	sig     chan os.Signal
 	closed  bool
@@ -130,9 +131,11 @@ func mpiError(rc C.int) string {
 	return fmt.Sprintf("%s (MPI error %d)", strings.TrimSpace(string(buf[:n])), int(rc))
 }
 
-// err returns the failure that broke the communicator, if any.
+// err returns the failure that broke the communicator, if any, and notes
+// that the caller has been told.
 func (c *mpiComm) err() error {
 	if p := c.failure.Load(); p != nil {
+		c.told.Store(true)
 		return *p
 	}
 	return nil
@@ -143,6 +146,8 @@ func (c *mpiComm) fail(err error) error {
 	c.failure.CompareAndSwap(nil, &err)
 	return c.err()
 }
+
+func ptr(err error) *error { return &err }
 
 func fptr(b []float32) *C.float {
 	if len(b) == 0 {
@@ -333,10 +338,14 @@ func (c *mpiComm) watchSignals() {
 	if !ok {
 		return
 	}
-	err := c.fail(fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", c.rank, os.Getpid(), s, c.peerReport()))
-	fmt.Fprintln(c.o.Log, err)
-	// Give a collective that is waiting the chance to return the error.
-	time.Sleep(500 * time.Millisecond)
+	c.failure.CompareAndSwap(nil, ptr(fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", c.rank, os.Getpid(), s, c.peerReport())))
+	// Give a collective that is waiting the chance to return the error;
+	// if none did, print it.
+	time.Sleep(300 * time.Millisecond)
+	if !c.told.Load() {
+		fmt.Fprintln(c.o.Log, *c.failure.Load())
+	}
+	time.Sleep(200 * time.Millisecond)
 	signal.Reset(syscall.SIGTERM)
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 }

@@ -68,6 +68,8 @@ type Options struct {
 	Workers   int    // data workers (default GOMAXPROCS)
 	Samples   int    // held-out captions written to samples.txt (default 16)
 
+	Parallel Parallel // data-parallel training over several ranks (dist.go)
+
 	// Progress receives the progress bar (default os.Stderr); Log receives
 	// summary lines (default os.Stdout).
 	Progress io.Writer
@@ -164,17 +166,26 @@ type run struct {
 	params   []*tensor.Tensor
 	metrics  *os.File
 	curve    []curvePoint
+	dp       *dataParallel // nil in a single process
 }
 
 // Run trains a model as o says and returns the final evaluation.
 func Run(o Options) (*Result, error) {
 	o.defaults()
 	r := &run{o: o}
+	defer r.closeParallel()
+	if err := r.setupParallel(); err != nil {
+		return nil, err
+	}
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
 	defer r.metrics.Close()
-	return r.loop()
+	res, err := r.loop()
+	if err == nil {
+		err = r.endParallel()
+	}
+	return res, err
 }
 
 func (r *run) setup() error {
@@ -241,6 +252,9 @@ func (r *run) setup() error {
 	r.loader, err = data.NewLoader(r.train, data.LoaderConfig{BatchSize: o.BatchSize, ImageSize: r.cfg.Vision.ImageSize,
 		Workers: o.Workers, Seed: o.Seed, Shuffle: true, SkipBad: o.SkipBad})
 	if err != nil {
+		return err
+	}
+	if err := r.shardData(); err != nil {
 		return err
 	}
 	if r.loader.BatchesPerEpoch() == 0 {
@@ -477,7 +491,7 @@ func (r *run) loop() (*Result, error) {
 	o := &r.o
 	start, epoch, pos := 0, 0, 0
 	if o.Resume {
-		info, err := loadCheckpoint(o.Out, r.model, r.opt)
+		info, err := r.loadCheckpoint()
 		if err != nil {
 			return nil, err
 		}
@@ -487,9 +501,12 @@ func (r *run) loop() (*Result, error) {
 		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d, %d threads → %s\n",
 			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, o.BatchSize, runtime.GOMAXPROCS(0), o.Out)
 	}
+	if err := r.syncStart(); err != nil {
+		return nil, err
+	}
 	ctx := r.cfg.Text.ContextLength
 	w := coca.LossWeights{Contrastive: float32(o.ContrastiveWeight), Caption: float32(o.CaptionWeight)}
-	it := r.loader.EpochFrom(epoch, pos)
+	it := r.epochFrom(epoch, pos)
 	defer func() { it.Close() }()
 	bar := newProgress(o.Progress, o.Steps, start)
 	t0 := time.Now()
@@ -502,7 +519,7 @@ func (r *run) loop() (*Result, error) {
 		if err == io.EOF { // epoch end
 			it.Close()
 			epoch++
-			it = r.loader.EpochFrom(epoch, 0)
+			it = r.epochFrom(epoch, 0)
 			b, err = it.Next()
 		}
 		if err != nil {
@@ -512,10 +529,13 @@ func (r *run) loop() (*Result, error) {
 		images := tensor.FromSlice(b.Images, n, 3, b.Size, b.Size)
 		ids := r.tokenize(b.Captions, ctx)
 		out := r.model.Forward(images, ids, n, ctx)
-		loss := r.model.Loss(out, ids, n, ctx, w)
-		l, c, p := float64(loss.Total.Item()), float64(loss.Contrastive.Item()), float64(loss.Caption.Item())
+		loss, err := r.loss(out, ids, n, ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		l, c, p := loss.total, loss.con, loss.cap
 		if math.IsNaN(l) || math.IsInf(l, 0) {
-			tensor.Release(loss.Total)
+			loss.release()
 			it.Recycle(b)
 			last := "none was written"
 			if info, ok, _ := readCheckpointInfo(o.Out); ok {
@@ -523,8 +543,9 @@ func (r *run) loop() (*Result, error) {
 			}
 			return nil, fmt.Errorf("train: step %d: loss is %v (contrastive %v, caption %v); stopping; the last checkpoint %s", step, l, c, p, last)
 		}
-		tensor.Backward(loss.Total)
-		tensor.Release(loss.Total)
+		if err := loss.backward(); err != nil {
+			return nil, err
+		}
 		it.Recycle(b)
 		if o.ClipNorm > 0 {
 			optim.ClipGradNorm(r.params, o.ClipNorm)
@@ -536,7 +557,7 @@ func (r *run) loop() (*Result, error) {
 
 		sumL, sumC, sumP = sumL+l, sumC+c, sumP+p
 		nLog++
-		imagesSince += n
+		imagesSince += n * r.worldSize()
 		done := step + 1
 		if done%o.LogEvery == 0 || done == o.Steps {
 			ips := float64(imagesSince) / time.Since(since).Seconds()
@@ -551,14 +572,19 @@ func (r *run) loop() (*Result, error) {
 			beforeStep(done, r.model)
 		}
 		if r.held != nil && o.EvalEvery > 0 && (done%o.EvalEvery == 0 || done == o.Steps) {
-			final = evaluate(r.model, r.tok, r.held, r.zs, r.classes, ctx, o.Samples)
-			r.writeJSON(evalLog{Step: done, Metrics: final})
-			bar.clear()
-			fmt.Fprintf(o.Log, "step %d: image→text R@1 %.3f, text→image R@1 %.3f, zero-shot top-1 %.3f, exact captions %.3f\n",
-				done, final.ImageToTextR1, final.TextToImageR1, final.ZeroShotTop1, final.CaptionExactMatch)
+			if r.isRoot() {
+				final = evaluate(r.model, r.tok, r.held, r.zs, r.classes, ctx, o.Samples)
+				r.writeJSON(evalLog{Step: done, Metrics: final})
+				bar.clear()
+				fmt.Fprintf(o.Log, "step %d: image→text R@1 %.3f, text→image R@1 %.3f, zero-shot top-1 %.3f, exact captions %.3f\n",
+					done, final.ImageToTextR1, final.TextToImageR1, final.ZeroShotTop1, final.CaptionExactMatch)
+			}
+			if err := r.evalBarrier(); err != nil {
+				return nil, err
+			}
 		}
 		if done%o.SaveEvery == 0 || done == o.Steps || done == o.StopAt {
-			if err := r.save(done, epoch, it.Pos()); err != nil {
+			if err := r.save(done, epoch, r.position(it)); err != nil {
 				return nil, err
 			}
 		}
@@ -579,6 +605,9 @@ func (r *run) loop() (*Result, error) {
 }
 
 func (r *run) save(step, epoch, pos int) error {
+	if write, err := r.checkSave(step); !write || err != nil {
+		return err
+	}
 	meta := map[string]string{"seed": fmt.Sprint(r.o.Seed)}
 	if r.merges != "" {
 		meta["tokenizer_merges"] = r.merges
@@ -588,6 +617,9 @@ func (r *run) save(step, epoch, pos int) error {
 
 // finish writes the final model, config, samples and loss curve.
 func (r *run) finish(final Metrics) error {
+	if !r.isRoot() {
+		return nil
+	}
 	out := r.o.Out
 	if err := r.model.SaveSafetensors(filepath.Join(out, "model.safetensors")); err != nil {
 		return err

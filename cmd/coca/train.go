@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/gococa/gococa/dist"
 	"github.com/gococa/gococa/train"
 )
 
@@ -42,6 +44,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.SaveEvery, "save-every", 250, "steps between checkpoints")
 	fs.IntVar(&o.StopAt, "stop-at", 0, "stop after a checkpoint at this step (continue later with --resume)")
 	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS)")
+	distKind := fs.String("dist", "none", "data-parallel training: none, or mpi (one rank per process, started by mpirun; needs a -tags mpi build); --batch is per rank")
+	fs.StringVar(&o.Parallel.Loss, "dist-loss", "gather", "contrastive loss across ranks: gather (every rank computes the global loss) or local (each rank its own rows against all ranks' features)")
+	fs.Float64Var(&o.Parallel.BucketMB, "dist-bucket-mb", 2, "gradient all-reduce bucket size in MiB, reduced while the backward pass runs (negative: one all-reduce after it)")
+	distTimeout := fs.Duration("dist-timeout", 10*time.Minute, "longest wait in a collective before a rank gives up (must exceed evaluation and checkpoint time)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +56,27 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	o.Seed = *seed
 	o.Progress, o.Log = stderr, stdout
+	if *distKind != "none" {
+		comm, err := dist.Open(*distKind, dist.Options{Timeout: *distTimeout, Log: stderr})
+		if err != nil {
+			return err
+		}
+		o.Parallel.Comm = comm
+		if comm.Rank() != 0 {
+			stdout = io.Discard
+		}
+	}
 	res, err := train.Run(o)
+	if o.Parallel.Comm != nil {
+		if err != nil {
+			// A rank that gives up leaves MPI without finalising: the
+			// launcher then stops the others.
+			return err
+		}
+		if cerr := o.Parallel.Comm.Close(); cerr != nil {
+			return cerr
+		}
+	}
 	if err != nil {
 		return err
 	}
