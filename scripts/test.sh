@@ -3,7 +3,7 @@
 # Runs formatting and vet checks for every build configuration, the whole
 # test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic,
 # the asm kernels with -tags purego and on arm64 under qemu-user-static,
-# and the tensor package under the race detector.
+# the tensor package under the race detector, and the MPI tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,13 @@ go vet ./...
 GOARCH=arm64 go vet ./...
 go vet -tags purego ./...
 go vet -tags cuda ./...
+have_mpi() { command -v mpirun >/dev/null 2>&1 && pkg-config --exists ompi >/dev/null 2>&1; }
+if have_mpi; then
+  go vet -tags mpi ./...
+else
+  echo "mpirun or libopenmpi-dev not found: go vet -tags mpi NOT run (apt-get install openmpi-bin libopenmpi-dev)"
+  [ -z "${CI:-}" ] || exit 1
+fi
 CGO_ENABLED=0 go build ./...
 
 step "go test ./... (default SIMD dispatch)"
@@ -33,6 +40,14 @@ go test -count=1 -tags purego ./asm/...
 
 step "go test -race ./tensor/..."
 go test -count=1 -race -short ./tensor/...
+
+step "MPI (-tags mpi): collectives, a killed and a stopped rank, 2 ranks = 1 process under mpirun -np 2"
+if have_mpi; then
+  go test -count=1 -tags mpi -run MPI ./dist/ ./cmd/coca/
+else
+  echo "mpirun or libopenmpi-dev not found: MPI tests NOT run (apt-get install openmpi-bin libopenmpi-dev)"
+  [ -z "${CI:-}" ] || exit 1
+fi
 
 step "arm64 (NEON) under qemu"
 if command -v qemu-aarch64-static >/dev/null 2>&1; then
