@@ -105,18 +105,27 @@ func (m *MultiheadAttention) Output(o *tensor.Tensor) *tensor.Tensor {
 
 // Forward attends from xq (B, Lq, W) to xkv (B, Lk, Wkv). mask (B, Lq, Lk)
 // is additive or nil; causal hides later keys.
+//
+// The heads are read from the projections and written to the merged
+// output in place (tensor.AttentionHeads): no head-splitting copies.
 func (m *MultiheadAttention) Forward(xq, xkv, mask *tensor.Tensor, causal bool) *tensor.Tensor {
-	var q, k, v *tensor.Tensor
-	if xq == xkv && m.InProjWeight != nil {
-		// Self-attention: one packed projection.
-		b, l, w := xq.Dim(0), xq.Dim(1), m.Width()
-		qkv := tensor.Linear(xq, m.InProjWeight, m.InProjBias)                                // (B, L, 3W)
-		qkv = tensor.Permute(tensor.Reshape(qkv, b, l, 3, m.Heads, w/m.Heads), 2, 0, 3, 1, 4) // (3, B, H, L, D)
-		q, k, v = tensor.Rows(qkv, 0, 1), tensor.Rows(qkv, 1, 2), tensor.Rows(qkv, 2, 3)
-		shape := []int{b, m.Heads, l, w / m.Heads}
-		q, k, v = tensor.Reshape(q, shape...), tensor.Reshape(k, shape...), tensor.Reshape(v, shape...)
-	} else {
-		q, k, v = m.Project(xq, xkv)
+	w := m.Width()
+	var o *tensor.Tensor
+	switch {
+	case xq == xkv && m.InProjWeight != nil:
+		// Self-attention: one packed projection, q, k, v side by side.
+		qkv := tensor.Linear(xq, m.InProjWeight, m.InProjBias) // (B, L, 3W)
+		o = tensor.AttentionHeads(qkv, 0, qkv, w, qkv, 2*w, m.Heads, w, mask, causal, 0)
+	case m.InProjWeight != nil:
+		// Cross-attention with packed weights: keys and values from one
+		// (B, Lk, 2W) projection.
+		q := tensor.Linear(xq, tensor.Rows(m.InProjWeight, 0, w), tensor.Rows(m.InProjBias, 0, w))
+		kv := tensor.Linear(xkv, tensor.Rows(m.InProjWeight, w, 3*w), tensor.Rows(m.InProjBias, w, 3*w))
+		o = tensor.AttentionHeads(q, 0, kv, 0, kv, w, m.Heads, w, mask, causal, 0)
+	default:
+		wq, wk, wv, bq, bk, bv := m.projWeights()
+		q, k, v := tensor.Linear(xq, wq, bq), tensor.Linear(xkv, wk, bk), tensor.Linear(xkv, wv, bv)
+		o = tensor.AttentionHeads(q, 0, k, 0, v, 0, m.Heads, w, mask, causal, 0)
 	}
-	return m.Output(tensor.Attention(q, k, v, mask, causal, 0))
+	return m.OutProj.Forward(o)
 }

@@ -119,12 +119,20 @@ func (p *AttentionalPooler) Params() []Param {
 
 // Forward pools x (B, N, Wkv) into (B, Q, D).
 func (p *AttentionalPooler) Forward(x *tensor.Tensor) *tensor.Tensor {
-	b := x.Dim(0)
-	q := p.LnQ.Forward(p.Query)                                   // (Q, D)
-	q = p.Attn.ProjectQ(tensor.Reshape(q, 1, q.Dim(0), q.Dim(1))) // (1, H, Q, d)
-	q = tensor.Expand(q, b, q.Dim(1), q.Dim(2), q.Dim(3))
-	k, v := p.Attn.ProjectKV(p.LnK.Forward(x))
-	return p.Attn.Output(tensor.Attention(q, k, v, nil, false, 0))
+	b, w := x.Dim(0), p.Attn.Width()
+	wq, wk, wv, bq, bk, bv := p.Attn.projWeights()
+	q := tensor.Linear(p.LnQ.Forward(p.Query), wq, bq) // (Q, W)
+	q = tensor.Expand(tensor.Reshape(q, 1, q.Dim(0), w), b, q.Dim(0), w)
+	kv := p.LnK.Forward(x)
+	var o *tensor.Tensor
+	if p.Attn.InProjWeight != nil {
+		kv = tensor.Linear(kv, tensor.Rows(p.Attn.InProjWeight, w, 3*w), tensor.Rows(p.Attn.InProjBias, w, 3*w)) // (B, N, 2W)
+		o = tensor.AttentionHeads(q, 0, kv, 0, kv, w, p.Attn.Heads, w, nil, false, 0)
+	} else {
+		k, v := tensor.Linear(kv, wk, bk), tensor.Linear(kv, wv, bv)
+		o = tensor.AttentionHeads(q, 0, k, 0, v, 0, p.Attn.Heads, w, nil, false, 0)
+	}
+	return p.Attn.OutProj.Forward(o)
 }
 
 // PatchEmbed is the ViT stem: a convolution with kernel = stride = patch,

@@ -378,6 +378,33 @@ func (cpuBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float3
 	pool.put(tv)
 }
 
+// operand is the asm view of a strided attention operand.
+func operand(x []float32, l AttnLayout) ([]float32, asm.AttnStrides) {
+	st := asm.AttnStrides{Batch: l.Batch, Head: l.Head, Row: l.Row}
+	if l.Off >= len(x) {
+		return nil, st
+	}
+	return x[l.Off:], st
+}
+
+func attnOperands(q, k, v, out []float32, a *AttnArgs) asm.AttnOperands {
+	var o asm.AttnOperands
+	o.Q, o.QS = operand(q, a.QL)
+	o.K, o.KS = operand(k, a.KL)
+	o.V, o.VS = operand(v, a.VL)
+	o.Out, o.OS = operand(out, a.OutL)
+	return o
+}
+
+func (cpuBackend) AttentionStrided(a *AttnArgs) {
+	asm.AttentionForwardStrided(attnOperands(a.Q, a.K, a.V, a.Out, a), a.LSE, a.B, a.H, a.Lq, a.Lk, a.D, a.Scale, a.Causal, a.Mask, a.Lq*a.Lk)
+}
+
+func (cpuBackend) AttentionStridedBackward(a *AttnArgs, dq, dk, dv, dout []float32) {
+	asm.AttentionBackwardStrided(attnOperands(a.Q, a.K, a.V, a.Out, a), attnOperands(dq, dk, dv, dout, a),
+		a.LSE, a.B, a.H, a.Lq, a.Lk, a.D, a.Scale, a.Causal, a.Mask, a.Lq*a.Lk)
+}
+
 func (cpuBackend) Gather(dst, table []float32, ids []int32, dim int) {
 	for i, id := range ids {
 		copy(dst[i*dim:(i+1)*dim], table[int(id)*dim:int(id+1)*dim])
