@@ -51,6 +51,7 @@ func Run(t *testing.T, b tensor.Backend, alloc func(n int) []float32) {
 		{"NormalizeBackward", testNormalizeBackward},
 		{"Attention", testAttention},
 		{"AttentionBackward", testAttentionBackward},
+		{"AttentionStrided", testAttentionStrided},
 		{"Gather", testGather},
 		{"ScatterAdd", testScatterAdd},
 		{"CrossEntropy", testCrossEntropy},
@@ -1271,6 +1272,109 @@ func testAttentionBackward(s *suite) {
 		s.unchanged("v", v, v0)
 		s.unchanged("out", out, o0)
 		s.unchanged("dout", dout, do0)
+	}
+}
+
+// testAttentionStrided checks the optional tensor.StridedAttention methods
+// (skipped when b lacks them) against the same backend's contiguous
+// Attention and AttentionBackward, with every operand stored as (B, L, H, D)
+// rows with gaps (NaN) between heads and rows: results agree, nothing but
+// the addressed positions is written, and inputs are left unchanged.
+func testAttentionStrided(s *suite) {
+	sa, ok := s.b.(tensor.StridedAttention)
+	if !ok {
+		s.t.Skipf("%s has no StridedAttention (AttentionHeads copies heads for it)", s.b.Name())
+	}
+	nan := float32(math.NaN())
+	for ci, c := range attnCases {
+		q, k, v, mask := s.attnInputs(c)
+		scale := float32(1 / math.Sqrt(float64(c.d)))
+		out, lse := s.buf("out", len(q)), s.buf("lse", c.b*c.h*c.lq)
+		s.b.Attention(out, lse, q, k, v, c.b, c.h, c.lq, c.lk, c.d, scale, c.causal, mask)
+		dout := s.randn("dout", len(q), 1)
+		dq, dk, dv := s.buf("dq", len(q)), s.buf("dk", len(k)), s.buf("dv", len(v))
+		s.b.AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, c.b, c.h, c.lq, c.lk, c.d, scale, c.causal, mask)
+
+		// (B, L, H, D) rows, head stride D+1, row stride H·(D+1)+2, from
+		// offset 3.
+		layout := func(l int) (tensor.AttnLayout, int) {
+			row := c.h*(c.d+1) + 2
+			lay := tensor.AttnLayout{Off: 3, Batch: l * row, Head: c.d + 1, Row: row}
+			return lay, 3 + c.b*l*row
+		}
+		strided := func(what string, src []float32, lay tensor.AttnLayout, n, l int) []float32 {
+			x := s.buf(what, n)
+			for i := range x {
+				x[i] = nan
+			}
+			if src != nil {
+				for bi := range c.b {
+					for hi := range c.h {
+						for i := range l {
+							copy(x[lay.Off+bi*lay.Batch+hi*lay.Head+i*lay.Row:][:c.d], src[((bi*c.h+hi)*l+i)*c.d:][:c.d])
+						}
+					}
+				}
+			}
+			return x
+		}
+		gather := func(x []float32, lay tensor.AttnLayout, l int) ([]float32, bool) {
+			out := make([]float32, c.b*c.h*l*c.d)
+			hit := make([]bool, len(x))
+			for bi := range c.b {
+				for hi := range c.h {
+					for i := range l {
+						o := lay.Off + bi*lay.Batch + hi*lay.Head + i*lay.Row
+						copy(out[((bi*c.h+hi)*l+i)*c.d:][:c.d], x[o:o+c.d])
+						for j := o; j < o+c.d; j++ {
+							hit[j] = true
+						}
+					}
+				}
+			}
+			for j, v := range x {
+				if !hit[j] && !math.IsNaN(float64(v)) {
+					return out, false
+				}
+			}
+			return out, true
+		}
+		ql, nq := layout(c.lq)
+		kl, nk := layout(c.lk)
+		a := &tensor.AttnArgs{B: c.b, H: c.h, Lq: c.lq, Lk: c.lk, D: c.d, Scale: scale, Causal: c.causal, Mask: mask,
+			Q: strided("q strided", q, ql, nq, c.lq), K: strided("k strided", k, kl, nk, c.lk), V: strided("v strided", v, kl, nk, c.lk),
+			Out: strided("out strided", nil, ql, nq, c.lq), QL: ql, KL: kl, VL: kl, OutL: ql, LSE: s.buf("lse strided", len(lse))}
+		q0, k0, v0 := copyOf(a.Q), copyOf(a.K), copyOf(a.V)
+		sa.AttentionStrided(a)
+		what := name("case %d %+v", ci, c)
+		got, only := gather(a.Out, ql, c.lq)
+		if !only {
+			s.t.Errorf("%s: AttentionStrided wrote outside the out operand", what)
+		}
+		s.close(what+" out", got, f64(out), nil, 1e-6, 1e-6)
+		s.close(what+" lse", a.LSE, f64(lse), nil, 1e-6, 1e-6)
+		sdout := strided("dout strided", dout, ql, nq, c.lq)
+		gq, gk, gv := strided("dq strided", nil, ql, nq, c.lq), strided("dk strided", nil, kl, nk, c.lk), strided("dv strided", nil, kl, nk, c.lk)
+		o0, do0 := copyOf(a.Out), copyOf(sdout)
+		sa.AttentionStridedBackward(a, gq, gk, gv, sdout)
+		for _, g := range []struct {
+			what string
+			x    []float32
+			lay  tensor.AttnLayout
+			l    int
+			want []float32
+		}{{"dq", gq, ql, c.lq, dq}, {"dk", gk, kl, c.lk, dk}, {"dv", gv, kl, c.lk, dv}} {
+			got, only := gather(g.x, g.lay, g.l)
+			if !only {
+				s.t.Errorf("%s: AttentionStridedBackward wrote outside the %s operand", what, g.what)
+			}
+			s.close(what+" "+g.what, got, f64(g.want), nil, 1e-6, 1e-5)
+		}
+		s.unchanged("q strided", a.Q, q0)
+		s.unchanged("k strided", a.K, k0)
+		s.unchanged("v strided", a.V, v0)
+		s.unchanged("out strided", a.Out, o0)
+		s.unchanged("dout strided", sdout, do0)
 	}
 }
 
