@@ -106,11 +106,15 @@ func BenchmarkTrainStep(b *testing.B) {
 			tensor.ResetPoolPeak()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				step()
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/step")
+			// CPU time per step (all threads): steadier than s/step on a
+			// shared machine, and s/step × GOMAXPROCS when no thread idles.
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
 			b.ReportMetric(perStep/sec/1e9, "GFLOP/s")
 			b.ReportMetric(peakRSS(), "peak-RSS-bytes")
 			// Activations, intermediate gradients and scratch at their peak.
@@ -127,10 +131,12 @@ func BenchmarkEncodeImage(b *testing.B) {
 			defer tensor.NoGrad()()
 			m.EncodeImage(img)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				m.EncodeImage(img)
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
 		})
 	}
 }
@@ -143,10 +149,12 @@ func BenchmarkEncodeText(b *testing.B) {
 			defer tensor.NoGrad()()
 			m.EncodeText(text, c.batch, l)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				m.EncodeText(text, c.batch, l)
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
 		})
 	}
 }
