@@ -49,13 +49,10 @@ import "C"
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 )
@@ -73,17 +70,14 @@ const maxCount = 1 << 30
 // goroutine, one at a time (mu). Buffers of requests in flight are pinned
 // (runtime.Pinner), since MPI keeps their address until the request is done.
 type mpiComm struct {
-	mu      sync.Mutex
-	comm    C.MPI_Comm
-	rank    int
-	size    int
-	o       Options
-	seq     int64                 // collectives started, for messages
-	failure atomic.Pointer[error] // set once: the communicator is broken
-	told    atomic.Bool           // a call has returned the failure
-	peers   []peer
-	sig     chan os.Signal
-	closed  bool
+	mu     sync.Mutex
+	comm   C.MPI_Comm
+	rank   int
+	size   int
+	o      Options
+	seq    int64 // collectives started, for messages
+	closed bool
+	guard
 }
 
 var mpiOpened atomic.Bool
@@ -102,20 +96,17 @@ func openMPI(o Options) (Comm, error) {
 	if provided < C.go_thread_serialized() {
 		return nil, fmt.Errorf("dist: this MPI library provides thread level %d, need MPI_THREAD_SERIALIZED (%d)", provided, C.go_thread_serialized())
 	}
-	c := &mpiComm{o: o}
+	c := &mpiComm{o: o, guard: guard{log: o.Log}}
 	var rank, size C.int
 	if rc := C.go_comm_dup(&c.comm, &rank, &size); rc != 0 {
 		return nil, fmt.Errorf("dist: MPI_Comm_dup: %s", mpiError(rc))
 	}
 	c.rank, c.size = int(rank), int(size)
-	if err := c.exchangePeers(); err != nil {
+	c.guard.rank = c.rank
+	if err := c.exchange(c.size, c.AllGather); err != nil {
 		return nil, err
 	}
-	// mpirun stops the surviving ranks with SIGTERM when one dies, and
-	// SIGKILL a second later: say which rank died while there is time.
-	c.sig = make(chan os.Signal, 1)
-	signal.Notify(c.sig, syscall.SIGTERM)
-	go c.watchSignals()
+	c.watch()
 	return c, nil
 }
 
@@ -130,24 +121,6 @@ func mpiError(rc C.int) string {
 	}
 	return fmt.Sprintf("%s (MPI error %d)", strings.TrimSpace(string(buf[:n])), int(rc))
 }
-
-// err returns the failure that broke the communicator, if any, and notes
-// that the caller has been told.
-func (c *mpiComm) err() error {
-	if p := c.failure.Load(); p != nil {
-		c.told.Store(true)
-		return *p
-	}
-	return nil
-}
-
-// fail records err as the communicator's failure unless one is recorded.
-func (c *mpiComm) fail(err error) error {
-	c.failure.CompareAndSwap(nil, &err)
-	return c.err()
-}
-
-func ptr(err error) *error { return &err }
 
 func fptr(b []float32) *C.float {
 	if len(b) == 0 {
@@ -208,7 +181,7 @@ func (r *mpiRequest) Test() (bool, error) {
 	rc := C.go_test(r.req, &flag)
 	c.mu.Unlock()
 	if rc != 0 {
-		return false, c.fail(fmt.Errorf("dist: rank %d: %s: %s; %s", c.rank, r.what, mpiError(rc), c.peerReport()))
+		return false, c.fail(fmt.Errorf("dist: rank %d: %s: %s; %s", c.rank, r.what, mpiError(rc), c.report()))
 	}
 	if flag != 0 {
 		r.done, r.active = true, false
@@ -216,7 +189,7 @@ func (r *mpiRequest) Test() (bool, error) {
 		return true, nil
 	}
 	if time.Since(r.start) > c.o.Timeout {
-		return false, c.fail(fmt.Errorf("dist: rank %d: %s did not complete within %v; %s", c.rank, r.what, c.o.Timeout, c.peerReport()))
+		return false, c.fail(fmt.Errorf("dist: rank %d: %s did not complete within %v; %s", c.rank, r.what, c.o.Timeout, c.report()))
 	}
 	return false, nil
 }
@@ -319,8 +292,7 @@ func (c *mpiComm) Close() error {
 		return nil
 	}
 	c.closed = true
-	signal.Stop(c.sig)
-	close(c.sig)
+	c.stop()
 	if c.err() != nil {
 		return nil
 	}
@@ -328,41 +300,4 @@ func (c *mpiComm) Close() error {
 		return fmt.Errorf("dist: rank %d: MPI_Finalize: %s", c.rank, mpiError(rc))
 	}
 	return nil
-}
-
-// watchSignals turns the launcher's SIGTERM into a failure that names the
-// rank that died, prints it (the launcher's SIGKILL follows within about a
-// second), then lets SIGTERM do what it does by default.
-func (c *mpiComm) watchSignals() {
-	s, ok := <-c.sig
-	if !ok {
-		return
-	}
-	c.failure.CompareAndSwap(nil, ptr(fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", c.rank, os.Getpid(), s, c.peerReport())))
-	// Give a collective that is waiting the chance to return the error;
-	// if none did, print it.
-	time.Sleep(300 * time.Millisecond)
-	if !c.told.Load() {
-		fmt.Fprintln(c.o.Log, *c.failure.Load())
-	}
-	time.Sleep(200 * time.Millisecond)
-	signal.Reset(syscall.SIGTERM)
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-}
-
-// exchangePeers gathers every rank's pid and host name.
-func (c *mpiComm) exchangePeers() error {
-	host, _ := os.Hostname()
-	mine := encodePeer(peer{pid: os.Getpid(), host: host})
-	all := make([]float32, c.size*len(mine))
-	if err := c.AllGather(all, mine); err != nil {
-		return err
-	}
-	c.peers = decodePeers(all, c.size)
-	return nil
-}
-
-func (c *mpiComm) peerReport() string {
-	host, _ := os.Hostname()
-	return peerReport(c.rank, host, c.peers, procState)
 }
