@@ -1,0 +1,116 @@
+package gococa_test
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/gococa/gococa/coca"
+	"github.com/gococa/gococa/tensor"
+	"github.com/gococa/gococa/tokenizer"
+)
+
+// captionBenchTokens is the caption length of the comparison with
+// open_clip's generate: 29 tokens after the start token (seq_len 30).
+const captionBenchTokens = 29
+
+// BenchmarkCaption times captioning one image, as `coca caption` does it:
+// the image tower once, then greedy decoding of 29 tokens with the KV-cached
+// decoder (cross-attention keys and values computed once), no end-of-text
+// stop, on 2 threads (GOMAXPROCS 2), with randomly initialised weights in
+// float32 or rounded to bfloat16. It reports s/caption and ms/token; the
+// bf16 case also reports 1 − the cosine similarity of its image and text
+// features with the float32 model's (same init), and fails when a cosine
+// is below 0.999.
+//
+// scripts/bench_caption.sh runs it next to the same uncached greedy loop in
+// PyTorch (golden/pytorch/bench.py --workloads caption) and prints the
+// ratios.
+func BenchmarkCaption(b *testing.B) {
+	const config = "coca_ViT-B-32"
+	for _, w := range []string{"f32", "bf16"} {
+		b.Run(fmt.Sprintf("config=%s/mode=greedy/tokens=%d/weights=%s", config, captionBenchTokens, w), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+			cfg, err := coca.Builtin(config)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := coca.New(cfg)
+			m.Init(1)
+			img := tensor.New(1, 3, cfg.Vision.ImageSize, cfg.Vision.ImageSize)
+			tensor.NewRNG(2).Normal(img, 0, 1)
+			var cosines func()
+			if w == "bf16" {
+				cosines = bf16Cosines(b, m, img)
+			}
+			o := coca.GenerateOptions{Strategy: coca.StrategyGreedy, MaxLen: 1 + captionBenchTokens, Start: coca.StartOfText, End: -1}
+			caption := func() {
+				seqs, err := m.Generate(img, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(seqs) != 1 || len(seqs[0]) != 1+captionBenchTokens {
+					b.Fatalf("caption %v: want 1 row of %d tokens", seqs, 1+captionBenchTokens)
+				}
+			}
+			caption() // warm-up: buffers, packed weights
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				caption()
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sec, "s/caption")
+			b.ReportMetric(1e3*sec/captionBenchTokens, "ms/token")
+			if cosines != nil {
+				cosines()
+			}
+		})
+	}
+}
+
+// bf16Cosines rounds m (float32) to bfloat16 after encoding an image and
+// two captions with it, and encodes them again. It fails the benchmark when
+// the worst cosine similarity between the two models' features is below
+// 0.999, and returns a function that reports both cosines as metrics
+// (ResetTimer drops metrics reported before it).
+func bf16Cosines(b *testing.B, m *coca.Model, img *tensor.Tensor) func() {
+	b.Helper()
+	defer tensor.NoGrad()()
+	l := m.Config.Text.ContextLength
+	var text []int
+	for _, s := range []string{"a photo of a cat sleeping on a laptop keyboard", "two dogs playing with a frisbee in a park"} {
+		text = append(text, tokenizer.New().Tokenize(s, l)...)
+	}
+	i32, _ := m.EncodeImage(img)
+	t32 := m.EncodeText(text, 2, l)
+	i32d, t32d := append([]float32(nil), i32.Data()...), append([]float32(nil), t32.Data()...)
+	m.QuantizeBF16()
+	i16, _ := m.EncodeImage(img)
+	t16 := m.EncodeText(text, 2, l)
+	ci := worstCosine(i32d, i16.Data(), i16.Dim(1))
+	ct := worstCosine(t32d, t16.Data(), t16.Dim(1))
+	if ci < 0.999 || ct < 0.999 {
+		b.Errorf("bf16 features: image cosine %.6f, text cosine %.6f with float32 (want ≥ 0.999)", ci, ct)
+	}
+	return func() {
+		// 1 − cosine: the benchmark output shows 4 significant digits.
+		b.ReportMetric(1-ci, "image-1-cos-vs-f32")
+		b.ReportMetric(1-ct, "text-1-cos-vs-f32")
+	}
+}
+
+// worstCosine returns the smallest cosine similarity between corresponding
+// rows of width d.
+func worstCosine(a, b []float32, d int) float64 {
+	worst := 1.0
+	for r := 0; r < len(a)/d; r++ {
+		var ab, aa, bb float64
+		for j := r * d; j < (r+1)*d; j++ {
+			x, y := float64(a[j]), float64(b[j])
+			ab, aa, bb = ab+x*y, aa+x*x, bb+y*y
+		}
+		worst = math.Min(worst, ab/math.Sqrt(aa*bb))
+	}
+	return worst
+}
