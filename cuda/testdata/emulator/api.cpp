@@ -1,0 +1,318 @@
+// The CUDA driver, NVRTC and cuBLAS entry points gococa loads, emulated on
+// the CPU: device memory is host memory, a launch runs every block of the
+// grid in turn with one fiber per thread, "compilation" checks that the
+// source is the one this library was built from, and the GEMM is a plain
+// loop. Included at the end of the generated translation unit, after the
+// kernels and the table emu_kernels of their trampolines.
+#include <string>
+
+typedef unsigned long long CUdeviceptr;
+
+static const int emu_stack = 64 << 10;
+static EmuThread emu_threads[1024];
+static char* emu_stacks[1024];
+static void (*emu_fn)(void**);
+static void** emu_params;
+static const char* emu_name;
+
+static int emu_env(const char* name, int def) {
+	const char* v = getenv(name);
+	return v && *v ? atoi(v) : def;
+}
+
+static void emu_entry() {
+	EmuThread* t = emu_cur;
+	emu_fn(emu_params);
+	t->done = true;
+	emu_progress = true;
+	emu_leave(emu_block);
+	emu_leave(emu_warps[t->warp]);
+#if defined(__x86_64__)
+	emu_yield(); // never resumed
+	abort();
+#endif
+}
+
+// emu_start prepares thread t to run emu_entry on its own stack.
+static void emu_start(EmuThread& t, char* stack) {
+#if defined(__x86_64__)
+	uintptr_t top = ((uintptr_t)stack + emu_stack) & ~(uintptr_t)15;
+	void** sp = (void**)top;
+	*--sp = NULL;                   // return address of emu_entry (never used)
+	*--sp = (void*)emu_entry;       // where emu_switch returns to
+	for (int i = 0; i < 6; i++) *--sp = NULL; // rbp, rbx, r12-r15
+	t.sp = sp;
+#else
+	getcontext(&t.ctx);
+	t.ctx.uc_stack.ss_sp = stack;
+	t.ctx.uc_stack.ss_size = emu_stack;
+	t.ctx.uc_link = &emu_sched;
+	makecontext(&t.ctx, emu_entry, 0);
+#endif
+}
+
+static void emu_resume(EmuThread& t) {
+#if defined(__x86_64__)
+	emu_switch(&emu_sched_sp, t.sp);
+#else
+	swapcontext(&emu_sched, &t.ctx);
+#endif
+}
+
+static int emu_run_block(unsigned n, unsigned shmem) {
+	for (unsigned i = 0; i < n; i++) {
+		EmuThread& t = emu_threads[i];
+		if (emu_stacks[i] == NULL) emu_stacks[i] = (char*)malloc(emu_stack);
+		emu_start(t, emu_stacks[i]);
+		t.tid.x = i % emu_blockDim.x;
+		t.tid.y = i / emu_blockDim.x % emu_blockDim.y;
+		t.tid.z = i / (emu_blockDim.x * emu_blockDim.y);
+		t.warp = i / 32;
+		t.lane = i % 32;
+		t.done = false;
+	}
+	emu_block.alive = n;
+	emu_block.arrived = 0;
+	for (unsigned w = 0; w < (n + 31) / 32; w++) {
+		emu_warps[w].alive = n - 32 * w < 32 ? n - 32 * w : 32;
+		emu_warps[w].arrived = 0;
+	}
+	// Shared memory starts as garbage (NaN), as uninitialised memory may.
+	memset(emu_dyn_smem, 0xff, shmem);
+	unsigned remaining = n;
+	while (remaining > 0) {
+		bool progress = false;
+		for (unsigned i = 0; i < n; i++) {
+			EmuThread& t = emu_threads[i];
+			if (t.done) continue;
+			emu_cur = &t;
+			emu_progress = false;
+			emu_resume(t);
+			progress = progress || emu_progress;
+			if (t.done) remaining--;
+		}
+		if (!progress && remaining > 0) {
+			fprintf(stderr, "emulator: %s: block (%u,%u,%u) deadlocked at a barrier with %u threads waiting\n",
+				emu_name, emu_blockIdx.x, emu_blockIdx.y, emu_blockIdx.z, remaining);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+extern "C" {
+
+// ---- driver ----
+
+typedef int CUresult;
+enum { EMU_SM = 90 };
+
+CUresult cuInit(unsigned) { return 0; }
+CUresult cuDriverGetVersion(int* v) { *v = 12040; return 0; }
+CUresult cuDeviceGetCount(int* n) { *n = 1; return 0; }
+CUresult cuDeviceGet(int* d, int ordinal) { *d = ordinal; return ordinal == 0 ? 0 : 101; }
+CUresult cuDeviceGetName(char* name, int len, int) {
+	snprintf(name, len, "gococa CUDA emulator");
+	return 0;
+}
+CUresult cuDeviceGetAttribute(int* v, int attr, int) {
+	switch (attr) {
+	case 8: *v = 48 << 10; break;                         // shared memory per block
+	case 16: *v = emu_env("GOCOCA_EMU_SMS", 2); break;    // multiprocessors
+	case 75: *v = EMU_SM / 10; break;
+	case 76: *v = EMU_SM % 10; break;
+	case 83: case 89: *v = 1; break;                      // managed memory, concurrent access
+	case 97: *v = 227 << 10; break;                       // opt-in shared memory per block
+	default: *v = 0;
+	}
+	return 0;
+}
+CUresult cuDeviceTotalMem_v2(size_t* n, int) { *n = (size_t)16 << 30; return 0; }
+CUresult cuDevicePrimaryCtxRetain(void** c, int) { *c = (void*)0x10; return 0; }
+CUresult cuCtxSetCurrent(void* c) { return c == (void*)0x10 ? 0 : 201; }
+CUresult cuStreamCreate(void** s, unsigned) { *s = (void*)0x20; return 0; }
+CUresult cuStreamSynchronize(void*) { return 0; }
+
+CUresult cuMemAllocManaged(CUdeviceptr* p, size_t n, unsigned flags) {
+	if (flags != 1) return 1;
+	void* m = NULL;
+	if (posix_memalign(&m, 256, n) != 0) return 2;
+	memset(m, 0xff, n); // garbage: nothing may rely on fresh memory being zero
+	*p = (CUdeviceptr)(uintptr_t)m;
+	return 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) { free((void*)(uintptr_t)p); return 0; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void*) {
+	memcpy((void*)(uintptr_t)dst, src, n);
+	return 0;
+}
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void*) {
+	memcpy(dst, (const void*)(uintptr_t)src, n);
+	return 0;
+}
+CUresult cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, void*) {
+	unsigned* u = (unsigned*)(uintptr_t)p;
+	for (size_t i = 0; i < n; i++) u[i] = v;
+	return 0;
+}
+
+static const char emu_image[] = "gococa-emulated-image";
+
+CUresult cuModuleLoadData(void** m, const void* image) {
+	if (strcmp((const char*)image, emu_image) != 0) return 200; // CUDA_ERROR_INVALID_IMAGE
+	*m = (void*)0x30;
+	return 0;
+}
+CUresult cuModuleGetFunction(void** f, void*, const char* name) {
+	for (int i = 0; i < emu_nkernels; i++) {
+		if (strcmp(emu_kernels[i].name, name) == 0) {
+			*f = &emu_kernels[i];
+			return 0;
+		}
+	}
+	return 500; // CUDA_ERROR_NOT_FOUND
+}
+CUresult cuFuncSetAttribute(void* f, int attr, int v) {
+	if (attr != 8 || v > (227 << 10)) return 1;
+	((EmuKernel*)f)->maxShared = v;
+	return 0;
+}
+
+CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+		unsigned shmem, void* stream, void** params, void** extra) {
+	EmuKernel* k = (EmuKernel*)f;
+	if (stream != (void*)0x20 || extra != NULL) return 1;
+	const unsigned n = bx * by * bz;
+	if (n == 0 || n > 1024 || bz > 64 || gy > 65535 || gz > 65535 || gx == 0 || gx > 0x7fffffffu) {
+		fprintf(stderr, "emulator: %s: bad launch grid (%u,%u,%u) block (%u,%u,%u)\n", k->name, gx, gy, gz, bx, by, bz);
+		return 1; // CUDA_ERROR_INVALID_VALUE
+	}
+	if (shmem > (48u << 10) && shmem > (unsigned)k->maxShared) {
+		fprintf(stderr, "emulator: %s: %u bytes of dynamic shared memory without opting in\n", k->name, shmem);
+		return 1;
+	}
+	static unsigned smemCap = 0;
+	if (shmem > smemCap) {
+		free(emu_dyn_smem);
+		emu_dyn_smem = (float*)malloc(shmem);
+		smemCap = shmem;
+	}
+	emu_fn = k->fn;
+	emu_params = params;
+	emu_name = k->name;
+	emu_blockDim = uint3{bx, by, bz};
+	emu_gridDim = uint3{gx, gy, gz};
+	for (unsigned z = 0; z < gz; z++)
+		for (unsigned y = 0; y < gy; y++)
+			for (unsigned x = 0; x < gx; x++) {
+				emu_blockIdx = uint3{x, y, z};
+				if (emu_run_block(n, shmem) != 0) return 719; // CUDA_ERROR_LAUNCH_FAILED
+			}
+	return 0;
+}
+
+CUresult cuGetErrorString(CUresult r, const char** s) {
+	*s = r == 0 ? "no error" : "emulated error";
+	return 0;
+}
+CUresult cuGetErrorName(CUresult r, const char** s) {
+	*s = r == 0 ? "CUDA_SUCCESS" : "CUDA_ERROR_EMULATED";
+	return 0;
+}
+
+// ---- NVRTC ----
+
+typedef int nvrtcResult;
+struct EmuProgram {
+	std::string src;
+	bool compiled;
+};
+
+nvrtcResult nvrtcVersion(int* major, int* minor) { *major = 12; *minor = 4; return 0; }
+nvrtcResult nvrtcGetNumSupportedArchs(int* n) { *n = 2; return 0; }
+nvrtcResult nvrtcGetSupportedArchs(int* a) { a[0] = 80; a[1] = 90; return 0; }
+nvrtcResult nvrtcCreateProgram(void** p, const char* src, const char*, int, const char* const*, const char* const*) {
+	*p = new EmuProgram{src, false};
+	return 0;
+}
+nvrtcResult nvrtcCompileProgram(void* p, int, const char* const*) {
+	EmuProgram* e = (EmuProgram*)p;
+	// The library holds the kernels built from one source; a different
+	// one would be run without being compiled.
+	if (e->src != emu_source) return 6; // NVRTC_ERROR_COMPILATION
+	e->compiled = true;
+	return 0;
+}
+static nvrtcResult emu_image_size(void* p, size_t* n) {
+	if (!((EmuProgram*)p)->compiled) return 7;
+	*n = sizeof emu_image;
+	return 0;
+}
+static nvrtcResult emu_image_copy(void* p, char* out) {
+	if (!((EmuProgram*)p)->compiled) return 7;
+	memcpy(out, emu_image, sizeof emu_image);
+	return 0;
+}
+nvrtcResult nvrtcGetPTXSize(void* p, size_t* n) { return emu_image_size(p, n); }
+nvrtcResult nvrtcGetPTX(void* p, char* out) { return emu_image_copy(p, out); }
+nvrtcResult nvrtcGetCUBINSize(void* p, size_t* n) { return emu_image_size(p, n); }
+nvrtcResult nvrtcGetCUBIN(void* p, char* out) { return emu_image_copy(p, out); }
+nvrtcResult nvrtcGetProgramLogSize(void* p, size_t* n) {
+	(void)p;
+	*n = 1;
+	return 0;
+}
+nvrtcResult nvrtcGetProgramLog(void* p, char* out) {
+	(void)p;
+	out[0] = 0;
+	return 0;
+}
+nvrtcResult nvrtcDestroyProgram(void** p) {
+	delete (EmuProgram*)*p;
+	*p = NULL;
+	return 0;
+}
+const char* nvrtcGetErrorString(nvrtcResult r) { return r == 0 ? "NVRTC_SUCCESS" : "emulated NVRTC error"; }
+
+// ---- cuBLAS ----
+
+typedef int cublasStatus_t;
+cublasStatus_t cublasCreate_v2(void** h) { *h = (void*)0x40; return 0; }
+cublasStatus_t cublasSetStream_v2(void* h, void* s) { return h == (void*)0x40 && s == (void*)0x20 ? 0 : 7; }
+cublasStatus_t cublasSetMathMode(void*, int) { return 0; }
+
+// Column-major C = alpha·op(A)·op(B) + beta·C per batch entry, with
+// cuBLAS's argument checks; C is not read when beta is 0.
+cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k,
+		const void* alphap, const void* Ap, int at, int lda, long long sa,
+		const void* Bp, int bt, int ldb, long long sb,
+		const void* betap, void* Cp, int ct, int ldc, long long sc,
+		int batch, int compute, int algo) {
+	if (h != (void*)0x40 || at != 0 || bt != 0 || ct != 0 || algo != -1) return 7;
+	if (compute != 68 && compute != 75 && compute != 77) return 7;
+	if (m < 0 || n < 0 || k < 0 || batch < 0) return 7;
+	if (lda < (ta == 0 ? (m > 1 ? m : 1) : (k > 1 ? k : 1))) return 7;
+	if (ldb < (tb == 0 ? (k > 1 ? k : 1) : (n > 1 ? n : 1))) return 7;
+	if (ldc < (m > 1 ? m : 1)) return 7;
+	const float alpha = *(const float*)alphap, beta = *(const float*)betap;
+	const float* A = (const float*)Ap;
+	const float* B = (const float*)Bp;
+	float* C = (float*)Cp;
+	for (int b = 0; b < batch; b++) {
+		for (int j = 0; j < n; j++) {
+			for (int i = 0; i < m; i++) {
+				double s = 0;
+				for (int p = 0; p < k; p++) {
+					double x = ta == 0 ? A[b * sa + i + (long long)p * lda] : A[b * sa + p + (long long)i * lda];
+					double y = tb == 0 ? B[b * sb + p + (long long)j * ldb] : B[b * sb + j + (long long)p * ldb];
+					s += x * y;
+				}
+				float* c = &C[b * sc + i + (long long)j * ldc];
+				*c = beta == 0 ? (float)(alpha * s) : (float)(alpha * s + beta * (double)*c);
+			}
+		}
+	}
+	return 0;
+}
+
+} // extern "C"
