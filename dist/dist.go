@@ -7,6 +7,8 @@
 //	Single()       world size 1, no communication (the default build)
 //	Open("mpi")    MPI through cgo (build with -tags mpi; OpenMPI's libmpi),
 //	               one rank per process started by mpirun
+//	Open("nccl")   NCCL loaded with dlopen (build with -tags cuda), one rank
+//	               per process and GPU; compiled but never run (no GPU here)
 //	NewLocal(n)    n ranks inside one process (goroutines), for tests
 //
 // Collectives are called by every rank in the same order with buffers of the
@@ -80,6 +82,10 @@ type Options struct {
 	// the process about a second later, so the notice cannot wait for the
 	// next collective to return an error.
 	Log io.Writer
+	// Rendezvous (NCCL only) is a file on a filesystem every rank can
+	// read, through which rank 0 hands the communicator's id to the others
+	// (default $GOCOCA_NCCL_ID; not needed for one rank).
+	Rendezvous string
 }
 
 func (o *Options) defaults() {
@@ -93,7 +99,8 @@ func (o *Options) defaults() {
 
 // Open returns the communicator of the named kind: "none" (or "") for a
 // single process, "mpi" for MPI (needs -tags mpi and a launcher such as
-// mpirun), "nccl" for NVIDIA's NCCL (needs -tags cuda).
+// mpirun), "nccl" for NVIDIA's NCCL (needs -tags cuda, libnccl.so.2 at run
+// time and a launcher; unverified: it has never run on a GPU).
 func Open(kind string, o Options) (Comm, error) {
 	o.defaults()
 	switch kind {

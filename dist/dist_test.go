@@ -233,3 +233,36 @@ func waitState(t *testing.T, pid int, want string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestLauncherEnv(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	for _, c := range []struct {
+		env               func(string) string
+		rank, size, local int
+		key, err          string
+	}{
+		{env(), 0, 1, 0, "", ""},
+		{env("OMPI_COMM_WORLD_RANK", "3", "OMPI_COMM_WORLD_SIZE", "4", "OMPI_COMM_WORLD_LOCAL_RANK", "1", "OMPI_MCA_ess_base_jobid", "77"), 3, 4, 1, "77", ""},
+		{env("RANK", "1", "WORLD_SIZE", "2"), 1, 2, 0, "", ""},
+		{env("SLURM_PROCID", "5", "SLURM_NTASKS", "8", "SLURM_LOCALID", "1", "SLURM_JOB_ID", "900", "SLURM_STEP_ID", "2"), 5, 8, 1, "900.2", ""},
+		{env("RANK", "2", "WORLD_SIZE", "2"), 0, 0, 0, "", "not below"},
+		{env("RANK", "x", "WORLD_SIZE", "2"), 0, 0, 0, "", `RANK="x"`},
+	} {
+		rank, size, local, key, err := launcherEnv(c.env)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("error %v, want one containing %q", err, c.err)
+			}
+			continue
+		}
+		if err != nil || rank != c.rank || size != c.size || local != c.local || key != c.key {
+			t.Errorf("got %d %d %d %q %v, want %d %d %d %q", rank, size, local, key, err, c.rank, c.size, c.local, c.key)
+		}
+	}
+}

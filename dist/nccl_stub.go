@@ -1,7 +1,9 @@
+//go:build !(cuda && cgo)
+
 package dist
 
 import "fmt"
 
 func openNCCL(Options) (Comm, error) {
-	return nil, fmt.Errorf("%w: NCCL is not implemented in this version (use --dist mpi)", ErrNotBuilt)
+	return nil, fmt.Errorf("%w: this binary was built without CUDA; NCCL needs -tags cuda (and cgo)", ErrNotBuilt)
 }
