@@ -534,6 +534,15 @@ func TestInferenceErrors(t *testing.T) {
 	paths := writeImages(t, dir, 1)
 	bad := filepath.Join(dir, "broken.png")
 	os.WriteFile(bad, []byte("not an image"), 0o644)
+	// A zero-byte file, a text file named .jpg and a JPEG cut in half.
+	empty, notes, cut := filepath.Join(dir, "empty.jpg"), filepath.Join(dir, "notes.jpg"), filepath.Join(dir, "cut.jpg")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(notes, []byte("shopping list: eggs, milk\n"), 0o644)
+	jpg, err := os.ReadFile("../../data/testdata/variants/chelsea_q90.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cut, jpg[:len(jpg)/2], 0o644)
 	missing := filepath.Join(dir, "nope.bin")
 	tinyStart := []string{"--start", "62", "--end", "63", "--max-len", "8"}
 	for _, c := range []struct {
@@ -554,6 +563,13 @@ func TestInferenceErrors(t *testing.T) {
 		{[]string{"convert", missing, filepath.Join(dir, "o.safetensors")}, []string{missing}},
 		{[]string{"convert", bad, filepath.Join(dir, "o.safetensors")}, []string{bad}},
 		{[]string{"preprocess", "--out", filepath.Join(dir, "p.safetensors"), bad}, []string{bad}},
+		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, empty)...), []string{empty, "empty file"}},
+		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, notes)...), []string{notes, "unknown format"}},
+		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, cut)...), []string{cut, "unexpected EOF"}},
+		{append(append([]string{"embed"}, tinyFlags...), "--out", filepath.Join(dir, "e.safetensors"), cut), []string{cut}},
+		{[]string{"preprocess", "--out", filepath.Join(dir, "p.safetensors"), empty}, []string{empty}},
+		{[]string{"preprocess", "--out", filepath.Join(dir, "p.safetensors"), notes}, []string{notes}},
+		{[]string{"preprocess", "--out", filepath.Join(dir, "p.safetensors"), cut}, []string{cut}},
 	} {
 		code, _, errs := runCmd(c.args...)
 		if code != 1 || strings.Count(errs, "\n") != 1 {
