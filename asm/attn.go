@@ -348,30 +348,56 @@ func (p *attnProblem) maskRow(bi, qi int) []float32 {
 	return p.mask[o : o+p.lk]
 }
 
-// packK packs head bh's Kᵀ (D, Lkp) into w.kt and V (Lkp, Dp) into w.vp.
+// packKV packs head bh's scale·Kᵀ (D, Lkp) into w.kt and V (Lkp, Dp) into
+// w.vp, zero padded. Folding the scale into K once per head spares scaling
+// every query block.
 func (p *attnProblem) packKV(w *attnScratch, bh int) {
 	d, lk := p.d, p.lk
 	lkp, dp := roundUp(lk, p.cpad), roundUp(d, p.cpad)
 	w.kt = grow(w.kt, d*lkp)
-	w.vp = grow(w.vp, lkp*dp)
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
 	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
-	transposeInto(w.kt, lkp, k, kr, lk, d)
-	clear(w.vp)
-	for j := range lk {
-		copy(w.vp[j*dp:j*dp+d], v[j*vr:j*vr+d])
-	}
+	transposeInto(p.lvl, w.kt, lkp, k, kr, lk, d)
+	scale(p.scale, w.kt)
+	w.vp = packRows(w.vp, v, vr, lk, d, lkp, dp)
 	w.head = bh
+}
+
+// packRows copies rows×cols of src (row stride lds) into dst resized to
+// rowsP×colsP (row stride colsP), zeroing the padding.
+func packRows(dst, src []float32, lds, rows, cols, rowsP, colsP int) []float32 {
+	dst = grow(dst, rowsP*colsP)
+	for j := range rows {
+		copy(dst[j*colsP:j*colsP+cols], src[j*lds:j*lds+cols])
+		clear(dst[j*colsP+cols : (j+1)*colsP])
+	}
+	clear(dst[rows*colsP:])
+	return dst
 }
 
 // transposeInto stores the transpose of the (rows, cols) matrix src (row
 // stride lds) into dst with row stride ldd, zeroing dst columns rows..ldd.
-func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+// Blocks of the GEMM kernel's transposed-B packing (8×8 on AVX2, 4×4 on
+// NEON) do the bulk at SIMD levels.
+func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	if cols == 0 || ldd == 0 {
 		return
 	}
 	_ = dst[(cols-1)*ldd+ldd-1]
 	r := 0
+	if kn := archGemmKernel(l); kn != nil && kn.packBTAsm != nil && cols >= kn.bt && rows >= kn.bt {
+		bt := kn.bt
+		cb := cols / bt
+		for ; r+bt <= rows; r += bt {
+			_ = src[(r+bt-1)*lds+cb*bt-1]
+			kn.packBTAsm(&dst[r], &src[r*lds], lds, ldd, cb)
+			for j := r; j < r+bt; j++ {
+				for c := cb * bt; c < cols; c++ {
+					dst[c*ldd+j] = src[j*lds+c]
+				}
+			}
+		}
+	}
 	for ; r+4 <= rows; r += 4 { // four source rows at a time: 16-byte runs in dst
 		s0 := src[r*lds : r*lds+cols]
 		s1 := src[(r+1)*lds : (r+1)*lds+cols]
@@ -388,23 +414,18 @@ func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 			dst[c*ldd+r] = x
 		}
 	}
-	for c := range cols {
-		clear(dst[c*ldd+rows : c*ldd+ldd])
+	if rows < ldd {
+		for c := range cols {
+			clear(dst[c*ldd+rows : c*ldd+ldd])
+		}
 	}
 }
 
-// loadQ stores scale·q rows [q0, q0+mb) of head bh into w.qs (MBp, Dp),
-// zero padded.
+// loadQ stores q rows [q0, q0+mb) of head bh into w.qs (MBp, Dp), zero
+// padded.
 func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) {
-	d, dp := p.d, roundUp(p.d, p.cpad)
-	w.qs = grow(w.qs, mbp*dp)
-	clear(w.qs)
-	q, qr := tail(p.q, p.qs.at(bh, p.h)+q0*p.qs.Row), p.qs.Row
-	for i := range mb {
-		row := w.qs[i*dp : i*dp+d]
-		copy(row, q[i*qr:i*qr+d])
-		scale(p.scale, row)
-	}
+	q := tail(p.q, p.qs.at(bh, p.h)+q0*p.qs.Row)
+	w.qs = packRows(w.qs, q, p.qs.Row, mb, p.d, mbp, roundUp(p.d, p.cpad))
 }
 
 // forwardBlock computes output rows [q0, q0+attnQBlock) of head bh.
@@ -422,7 +443,6 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	kb := min(attnKVBlock, lkp)
 	w.s = grow(w.s, mbp*kb)
 	w.o = grow(w.o, mbp*dp)
-	clear(w.o)
 	w.m = grow(w.m, mb)
 	w.l = grow(w.l, mb)
 	for i := range mb {
@@ -431,6 +451,9 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	}
 	// Keys past the last one any row of this block may see are skipped.
 	kEnd := p.keyLimit(q0 + mb - 1)
+	if kEnd <= 0 {
+		clear(w.o)
+	}
 	for j0 := 0; j0 < kEnd; j0 += kb {
 		n := min(kb, lkp-j0) // padded tile width (multiple of cpad)
 		attnGemm(p.lvl, w.s, n, w.qs, dp, w.kt[j0:], lkp, mbp, n, d, false)
@@ -467,7 +490,8 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 		for i := mb; i < mbp; i++ {
 			clear(w.s[i*n : (i+1)*n])
 		}
-		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, true)
+		// The first key block sets the output accumulator, later ones add.
+		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, j0 > 0)
 	}
 	out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
 	for i := range mb {
@@ -500,16 +524,19 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
 	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
 	w.vt = grow(w.vt, d*lkp)
-	transposeInto(w.vt, lkp, v, vr, lk, d)
-	w.kp = grow(w.kp, lkp*dp)
-	clear(w.kp)
-	for j := range lk {
-		copy(w.kp[j*dp:j*dp+d], k[j*kr:j*kr+d])
-	}
+	transposeInto(p.lvl, w.vt, lkp, v, vr, lk, d)
+	w.kp = packRows(w.kp, k, kr, lk, d, lkp, dp)
+	scale(p.scale, w.kp) // dQ = dS·(scale·K)
 	w.dka = grow(w.dka, lkp*dp)
 	w.dva = grow(w.dva, lkp*dp)
-	clear(w.dka)
-	clear(w.dva)
+	// Without causality every query block writes all Lkp rows of dK and dV,
+	// and the first one overwrites them; with it, early blocks reach fewer
+	// keys, so start from zero.
+	first := !p.causal
+	if p.causal {
+		clear(w.dka)
+		clear(w.dva)
+	}
 	const mbMax = attnQBlock
 	w.s = grow(w.s, mbMax*lkp)
 	w.dp = grow(w.dp, mbMax*lkp)
@@ -522,13 +549,12 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		mbp := roundUp(mb, p.rpad)
 		p.loadQ(w, bh, q0, mb, mbp)
 		// dout block, padded, and D = rowsum(dout∘out).
-		dop := w.dop[:mbp*dp]
-		clear(dop)
 		dout, dor := tail(p.dout, p.dos.at(bh, p.h)+q0*p.dos.Row), p.dos.Row
 		out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
 		dq, dqr := tail(p.dq, p.dqs.at(bh, p.h)+q0*p.dqs.Row), p.dqs.Row
+		w.dop = packRows(w.dop[:cap(w.dop)], dout, dor, mb, d, mbp, dp)
+		dop := w.dop
 		for i := range mb {
-			copy(dop[i*dp:i*dp+d], dout[i*dor:i*dor+d])
 			w.dd[i] = dot(dout[i*dor:i*dor+d], out[i*or:i*or+d])
 		}
 		kEnd := p.keyLimit(q0 + mb - 1)
@@ -568,25 +594,26 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 			mulSub(dprow[:lim], valid, dprow[:lim], w.dd[i])
 			clear(dprow[lim:])
 		}
-		// dV += Pᵀ·dout; dK += dSᵀ·(scale·Q); dQ = scale·dS·K.
+		// dV += Pᵀ·dout; dK += dSᵀ·Q (scaled at the end); dQ = dS·(scale·K).
 		tr := w.tr[:n*mbp]
-		transposeInto(tr, mbp, s, n, mbp, n)
-		attnGemm(p.lvl, w.dva, dp, tr, mbp, dop, dp, n, dp, mbp, true)
-		transposeInto(tr, mbp, dps, n, mbp, n)
-		attnGemm(p.lvl, w.dka, dp, tr, mbp, w.qs, dp, n, dp, mbp, true)
+		transposeInto(p.lvl, tr, mbp, s, n, mbp, n)
+		attnGemm(p.lvl, w.dva, dp, tr, mbp, dop, dp, n, dp, mbp, !first)
+		transposeInto(p.lvl, tr, mbp, dps, n, mbp, n)
+		attnGemm(p.lvl, w.dka, dp, tr, mbp, w.qs, dp, n, dp, mbp, !first)
+		first = false
 		o := w.o[:mbp*dp]
 		attnGemm(p.lvl, o, dp, dps, n, w.kp, dp, mbp, dp, n, false)
 		for i := range mb {
-			row := dq[i*dqr : i*dqr+d]
-			for c, x := range o[i*dp : i*dp+d] {
-				row[c] = p.scale * x
-			}
+			copy(dq[i*dqr:i*dqr+d], o[i*dp:i*dp+d])
 		}
 	}
 	dk, dkr := tail(p.dk, p.dks.at(bh, p.h)), p.dks.Row
 	dv, dvr := tail(p.dv, p.dvs.at(bh, p.h)), p.dvs.Row
 	for j := range lk {
-		copy(dk[j*dkr:j*dkr+d], w.dka[j*dp:j*dp+d])
+		row := dk[j*dkr : j*dkr+d]
+		for c, x := range w.dka[j*dp : j*dp+d] {
+			row[c] = p.scale * x
+		}
 		copy(dv[j*dvr:j*dvr+d], w.dva[j*dp:j*dp+d])
 	}
 }
