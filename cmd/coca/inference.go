@@ -24,7 +24,8 @@ import (
 
 // modelFlags are the flags every inference command shares.
 type modelFlags struct {
-	config, checkpoint, tokenizer, weights string
+	config, checkpoint, tokenizer, weights, device string
+	log                                            io.Writer // receives the device line
 }
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
@@ -33,11 +34,16 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	fs.StringVar(&mf.checkpoint, "checkpoint", "", "model weights: open_clip's .bin/.pt (torch.save) or .safetensors (required)")
 	fs.StringVar(&mf.tokenizer, "tokenizer", "auto", "clip, a BPE merges file, or auto (tokenizer.txt beside the checkpoint when there is one, else clip)")
 	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32, or bf16 (matrices rounded to bfloat16; decoding reads 16-bit weights)")
+	fs.StringVar(&mf.device, "device", "cpu", deviceUsage)
+	mf.log = fs.Output()
 	return mf
 }
 
 // load builds the model and reads the checkpoint.
 func (mf *modelFlags) load() (*coca.Model, error) {
+	if err := useDevice(mf.device, mf.log); err != nil {
+		return nil, err
+	}
 	if mf.weights != "f32" && mf.weights != "bf16" {
 		return nil, fmt.Errorf("--weights %q: want f32 or bf16", mf.weights)
 	}

@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	defer restoreDevice()
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "coca: unknown command %q\n\n", args[0])

@@ -48,11 +48,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Parallel.Loss, "dist-loss", "gather", "contrastive loss across ranks: gather (every rank computes the global loss) or local (each rank its own rows against all ranks' features)")
 	fs.Float64Var(&o.Parallel.BucketMB, "dist-bucket-mb", 2, "gradient all-reduce bucket size in MiB, reduced while the backward pass runs (negative: one all-reduce after it)")
 	distTimeout := fs.Duration("dist-timeout", 10*time.Minute, "longest wait in a collective before a rank gives up (must exceed evaluation and checkpoint time)")
+	device := addDeviceFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only; see coca train -h)", fs.Arg(0))
+	}
+	if err := useDevice(*device, stderr); err != nil {
+		return err
 	}
 	o.Seed = *seed
 	o.Progress, o.Log = stderr, stdout

@@ -16,6 +16,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		"coca verify --fixture golden/testdata/tiny", stderr)
 	var dirs multiFlag
 	fs.Var(&dirs, "fixture", "fixture directory holding config.json, weights.safetensors and io.safetensors (repeatable)")
+	device := addDeviceFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -23,6 +24,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		fs.Usage()
 		return exitError{2}
+	}
+	if err := useDevice(*device, stderr); err != nil {
+		return err
 	}
 	failed := 0
 	for _, d := range dirs {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/gococa/gococa/cuda"
+	"github.com/gococa/gococa/tensor"
+)
+
+const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; needs a binary built with -tags cuda, an NVIDIA driver and CUDA's NVRTC and cuBLAS libraries)"
+
+// addDeviceFlag adds --device to fs.
+func addDeviceFlag(fs *flag.FlagSet) *string { return fs.String("device", "cpu", deviceUsage) }
+
+// previousBackend is the backend before useDevice switched it; run
+// restores it when the command returns.
+var previousBackend tensor.Backend
+
+// useDevice makes the device named by --device the tensor backend. It
+// must run before the model is built, so that parameters and activations
+// are allocated in the device's memory. It writes one line naming the GPU
+// to log.
+func useDevice(name string, log io.Writer) error {
+	switch {
+	case name == "cpu":
+		return nil
+	case name == "cuda" || strings.HasPrefix(name, "cuda:"):
+		n := 0
+		if s, ok := strings.CutPrefix(name, "cuda:"); ok {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 {
+				return fmt.Errorf("--device %s: want cuda:N with N a GPU number", name)
+			}
+			n = v
+		}
+		b, err := cuda.New(cuda.Options{Device: n})
+		if err != nil {
+			return fmt.Errorf("--device %s: %w", name, err)
+		}
+		old := tensor.SetBackend(b)
+		if previousBackend == nil {
+			previousBackend = old
+		}
+		fmt.Fprintf(log, "device: %v\n", b)
+		return nil
+	default:
+		return fmt.Errorf("--device %q: want cpu or cuda (cuda:N)", name)
+	}
+}
+
+// restoreDevice undoes useDevice.
+func restoreDevice() {
+	if previousBackend != nil {
+		tensor.SetBackend(previousBackend)
+		previousBackend = nil
+	}
+}
