@@ -24,7 +24,8 @@ import (
 // libraries; TestConformance and the others do that on a GPU.
 //
 // GOCOCA_EMU_TESTS selects the child's tests (a -test.run pattern; default
-// the conformance suite).
+// the conformance suite); GOCOCA_EMU_KEEP names a file to keep the library
+// in.
 func TestEmulator(t *testing.T) {
 	if os.Getenv("GOCOCA_EMU_CHILD") != "" {
 		t.Skip("running inside the emulator")
@@ -54,6 +55,15 @@ func TestEmulator(t *testing.T) {
 		"-Wno-unused-variable", "-I", inc, "-o", lib, gen)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the emulator: %v\n%s", err, out)
+	}
+	if keep := os.Getenv("GOCOCA_EMU_KEEP"); keep != "" { // for trying the CLI: GOCOCA_LIBCUDA=... coca ... --device cuda
+		b, err := os.ReadFile(lib)
+		if err == nil {
+			err = os.WriteFile(keep, b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	run := os.Getenv("GOCOCA_EMU_TESTS")
 	if run == "" {
