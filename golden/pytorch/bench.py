@@ -6,7 +6,9 @@ coca_ref.py (float32, random init, seed 0) and times, with torch.set_num_threads
 
   train_step    forward of both towers and the decoder, contrastive + caption loss,
                 backward, AdamW update (lr 1e-5, weight decay 0.1), logit_scale clamp to
-                [0, ln 100]; batch --batch, text length = context_length
+                [0, ln 100]; batch --batch, text length = context_length. With
+                --no-optimizer: forward, losses and backward only (gradients set to None
+                before each step), what gococa's BenchmarkTrainStep times
   encode_image  image tower + normalize under no_grad; batch --batch
   encode_text   text tower (with CLS) + normalize under no_grad; batch --batch
   caption       uncached greedy captioning under no_grad: encode the image once, then
@@ -16,7 +18,8 @@ coca_ref.py (float32, random init, seed 0) and times, with torch.set_num_threads
 
 Each workload runs --warmup untimed iterations, then --repeat timed ones, and prints one
 JSON line: {"workload", "seconds" (median per iteration), "min", "mean", "repeat",
-"batch", "threads", "config", "impl": "pytorch", "torch"}. Nothing else goes to stdout.
+"batch", "threads", "config", "impl": "pytorch", "torch", "max_rss_bytes" (the process's
+peak resident set so far)}. Nothing else goes to stdout.
 
 --threads N also sets OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS (unless
 already set) before torch is imported, so the BLAS pool uses N threads as well.
@@ -24,6 +27,7 @@ already set) before torch is imported, so the BLAS pool uses N threads as well.
 Usage (from the repository root; takes minutes and ~6 GB for coca_ViT-B-32 training):
   /usr/bin/python3 golden/pytorch/bench.py --threads 2 [--workloads train_step,caption]
       [--batch 8] [--repeat 3] [--warmup 1] [--caption-steps 20] [--caption-batch 1]
+      [--no-optimizer]
       [--config golden/pytorch/configs/coca_ViT-B-32.json]
 """
 
@@ -31,6 +35,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -84,6 +89,8 @@ def main():
     ap.add_argument("--caption-steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--no-optimizer", action="store_true",
+                    help="train_step without the AdamW update (forward, losses, backward)")
     args = ap.parse_args()
     wl = [w for w in args.workloads.split(",") if w]
     for w in wl:
@@ -102,7 +109,7 @@ def main():
     image, text = coca_ref.make_inputs(c, args.batch, 1234)
     V = c["text"]["vocab_size"]
     ctx = c["text"]["context_length"]
-    if 1 + args.caption_steps > ctx:
+    if "caption" in wl and 1 + args.caption_steps > ctx:
         ap.error("--caption-steps %d: 1+n exceeds context_length %d" % (args.caption_steps, ctx))
 
     def report(workload, ts, batch):
@@ -110,6 +117,7 @@ def main():
             "workload": workload, "seconds": statistics.median(ts), "min": min(ts),
             "mean": statistics.fmean(ts), "repeat": len(ts), "batch": batch,
             "threads": args.threads, "config": name, "impl": "pytorch", "torch": torch.__version__,
+            "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }), flush=True)
 
     for w in wl:
@@ -121,6 +129,8 @@ def main():
                 out = coca_ref.forward(c, Pt, image, text, dt)
                 opt.zero_grad(set_to_none=True)
                 out["loss.total"].sum().backward()
+                if args.no_optimizer:
+                    return
                 opt.step()
                 with torch.no_grad():
                     Pt["logit_scale"].clamp_(0, math.log(100))
