@@ -3,7 +3,10 @@
 # Runs formatting and vet checks for every build configuration, the whole
 # test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic,
 # the asm kernels with -tags purego and on arm64 under qemu-user-static,
-# the tensor package under the race detector, and the MPI tests.
+# the tensor package under the race detector, the MPI tests, and the CUDA
+# backend's tests (NVRTC compilation where libnvrtc is installed; the GPU
+# tests on a CPU emulator of the CUDA runtime, and on a GPU when there is
+# one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +22,10 @@ step "go vet (amd64, arm64, purego, cuda, mpi)"
 go vet ./...
 GOARCH=arm64 go vet ./...
 go vet -tags purego ./...
-go vet -tags cuda ./...
+# cgo on, so that the CUDA backend itself is vetted and built (it needs no
+# CUDA installation to build, only a C compiler)
+CGO_ENABLED=1 go vet -tags cuda ./...
+CGO_ENABLED=1 go build -tags cuda ./...
 have_mpi() { command -v mpirun >/dev/null 2>&1 && pkg-config --exists ompi >/dev/null 2>&1; }
 if have_mpi; then
   go vet -tags mpi ./...
@@ -47,6 +53,21 @@ if have_mpi; then
 else
   echo "mpirun or libopenmpi-dev not found: MPI tests NOT run (apt-get install openmpi-bin libopenmpi-dev)"
   [ -z "${CI:-}" ] || exit 1
+fi
+
+step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on a GPU if present)"
+# TestNVRTCCompile skips without libnvrtc (Debian non-free libnvrtc11.2);
+# TestEmulator needs g++; the GPU tests themselves skip without a GPU.
+cuda_log=$(mktemp)
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU)$' \
+  CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
+  grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
+  if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then
+    echo "the CUDA emulator did not run (apt-get install g++)"; rm -f "$cuda_log"; exit 1
+  fi
+  rm -f "$cuda_log"
+else
+  cat "$cuda_log"; rm -f "$cuda_log"; exit 1
 fi
 
 step "arm64 (NEON) under qemu"
