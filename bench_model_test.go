@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,31 @@ func benchModel(b *testing.B, c modelCase) (*coca.Model, *tensor.Tensor, []int, 
 	return m, img, text, l
 }
 
+// profileSteps starts a CPU profile of the timed steps alone (no model
+// construction or warm-up) when GOCOCA_BENCH_CPUPROFILE names a file; the
+// returned function stops it. Each run of the benchmark overwrites the
+// file, so it holds the last (the timed) run.
+func profileSteps(b *testing.B) (stop func()) {
+	name := os.Getenv("GOCOCA_BENCH_CPUPROFILE")
+	if name == "" {
+		return func() {}
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("GOCOCA_BENCH_CPUPROFILE: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
 // resetPeakRSS restarts the kernel's peak-RSS count (VmHWM) from the
 // current RSS, where /proc allows it.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
@@ -212,12 +238,15 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 			perStep := in.stepFlops
 			tensor.ResetPoolPeak()
+			stop := profileSteps(b)
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				step()
 			}
+			b.StopTimer()
+			stop()
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/step")
 			// CPU time per step (all threads): steadier than s/step on a
