@@ -123,10 +123,14 @@ func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspac
 }
 
 // gemmShared is gemm on several goroutines sharing each packed B panel:
-// for every (jc, pc) they first pack disjoint micro-panels of the B panel,
-// then, after all are packed, each runs the ic loop over its own rows of C
-// (a multiple of mr) with its own packed A. m/mr ≥ threads, k > 0,
-// alpha != 0.
+// for every (jc, pc) they pack disjoint micro-panels of the B panel, meet
+// at a barrier, then each runs the ic loop over its own rows of C (a
+// multiple of mr) with its own packed A. The goroutines start once per
+// GEMM and meet at a spinning barrier once per panel; panels alternate
+// between two buffers, so that packing the next one cannot overwrite the
+// one a slower goroutine still reads (a goroutine packs panel i+2 only
+// after every goroutine has reached barrier i+1, past its work on panel
+// i). m/mr ≥ threads, k > 0, alpha != 0.
 func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kn.mr, kn.nr
 	kcMax, ncMax := kn.blocking(m)
@@ -135,42 +139,35 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 	tiles := (m + mr - 1) / mr
 	rowLo := func(t int) int { return min(tiles*t/threads*mr, m) }
 	mcStep := blockSize(rowLo(1), kn.mc, mr)
-	shared := getWorkspaceSized(kn, 0, gemmRoundUp(ncStep, nr), kcStep, true)
+	panelLen := gemmRoundUp(ncStep, nr) * kcStep
+	shared := workspaces.get()
+	shared.bp = growTo(shared.bp, 2*panelLen)
 	wss := make([]*gemmWorkspace, threads)
 	for t := range wss {
 		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
 	}
-	run := func(f func(t int)) {
-		var wg sync.WaitGroup
-		for t := 1; t < threads; t++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f(t)
-			}()
-		}
-		f(0)
-		wg.Wait()
-	}
-	for jc := 0; jc < n; jc += ncStep {
-		nc := min(ncStep, n-jc)
-		panels := (nc + nr - 1) / nr
-		for pc := 0; pc < k; pc += kcStep {
-			kc := min(kcStep, k-pc)
-			run(func(t int) {
+	bar := newSpinBarrier(threads)
+	body := func(t int) {
+		ws := wss[t]
+		lo, hi := rowLo(t), rowLo(t+1)
+		buf := 0
+		for jc := 0; jc < n; jc += ncStep {
+			nc := min(ncStep, n-jc)
+			panels := (nc + nr - 1) / nr
+			for pc := 0; pc < k; pc += kcStep {
+				kc := min(kcStep, k-pc)
+				bp := shared.bp[buf*panelLen : (buf+1)*panelLen]
+				buf ^= 1
 				p0, p1 := panels*t/threads, panels*(t+1)/threads
 				if p0 < p1 {
-					kn.packB(shared.bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
+					kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
 				}
-			})
-			bs := gemmB{b: shared.bp, ldb: nr, step: kc * nr}
-			if nc%nr != 0 {
-				bs.edge = shared.bp[nc/nr*kc*nr:]
-			}
-			accum := pc > 0 || beta != 0
-			run(func(t int) {
-				lo, hi := rowLo(t), rowLo(t+1)
-				ws := wss[t]
+				bar.wait()
+				bs := gemmB{b: bp, ldb: nr, step: kc * nr}
+				if nc%nr != 0 {
+					bs.edge = bp[nc/nr*kc*nr:]
+				}
+				accum := pc > 0 || beta != 0
 				if pc == 0 && beta != 0 && beta != 1 {
 					scaleC(hi-lo, nc, beta, c[lo*ldc+jc:], ldc)
 				}
@@ -179,9 +176,19 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 				}
-			})
+			}
 		}
 	}
+	var wg sync.WaitGroup
+	for t := 1; t < threads; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(t)
+		}()
+	}
+	body(0)
+	wg.Wait()
 	workspaces.put(shared)
 	for _, ws := range wss {
 		workspaces.put(ws)
