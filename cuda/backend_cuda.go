@@ -24,6 +24,8 @@ type device struct {
 	dev       int32
 	name      string
 	cc        int // compute capability, 10·major + minor
+	driver    int // CUDA version the driver supports, 1000·major + 10·minor
+	memory    int64
 	arch      string
 	sms       int
 	maxShared int // dynamic shared memory a block may opt in to
@@ -106,6 +108,12 @@ func initDevice(ordinal int) (*device, error) {
 		return nil, err
 	}
 	d.name = cuDeviceName(d.dev)
+	if d.driver, err = cuDriverVersion(); err != nil {
+		return nil, err
+	}
+	if d.memory, err = cuDeviceTotalMem(d.dev); err != nil {
+		return nil, err
+	}
 	attr := func(a int) int {
 		v, e := cuDeviceAttr(d.dev, a)
 		if e != nil && err == nil {
@@ -225,6 +233,7 @@ type Backend struct {
 var _ interface {
 	tensor.Backend
 	tensor.Allocator
+	tensor.StridedAttention
 } = (*Backend)(nil)
 
 // New opens GPU o.Device (compiling the kernels on the first call for that
@@ -259,7 +268,8 @@ func (b *Backend) Name() string { return "cuda" }
 
 // String describes the GPU and the settings.
 func (b *Backend) String() string {
-	return fmt.Sprintf("cuda:%d %s (sm_%d, kernels for %s, %s GEMMs)", b.d.ordinal, b.d.name, b.d.cc, b.d.arch, b.math)
+	return fmt.Sprintf("cuda:%d %s (sm_%d, %.0f GiB, driver for CUDA %d.%d, kernels for %s, %s GEMMs)", b.d.ordinal, b.d.name,
+		b.d.cc, float64(b.d.memory)/(1<<30), b.d.driver/1000, b.d.driver%1000/10, b.d.arch, b.math)
 }
 
 // Alloc returns n zeroed values of managed memory (tensor.Allocator).

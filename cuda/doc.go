@@ -28,7 +28,8 @@
 // their backward, broadcast binary ops, strided copies and deterministic
 // reductions, softmax, layer norm, L2 normalisation, flash-style attention
 // (online softmax over key tiles, causal and additive masks, lse saved;
-// backward without atomics), embedding gather and scatter-add (grouped by
+// backward without atomics; heads read and written in place in packed
+// projections: tensor.StridedAttention), embedding gather and scatter-add (grouped by
 // id on the host, so sums are in the serial order), cross-entropy, and
 // the AdamW and SGD updates.
 //

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -535,6 +536,71 @@ func attnTiles(d int) (qw, kw, fwd, dq, dkdv int) {
 	return
 }
 
+// lay is an attention operand's layout: element strides of batch, head
+// and row (Lay in kernelSource).
+type lay struct{ b, h, r int64 }
+
+func contig(h, l, d int) lay { return lay{int64(h * l * d), int64(l * d), int64(d)} }
+
+func layOf(l tensor.AttnLayout) lay { return lay{int64(l.Batch), int64(l.Head), int64(l.Row)} }
+
+func (a *argBuf) lay(l lay) *argBuf {
+	b := a.slot(24, 8)
+	for i, v := range []int64{l.b, l.h, l.r} {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+	return a
+}
+
+// attnExtent is how many values from its start an operand at layout l
+// spans (0 when it is empty).
+func attnExtent(l tensor.AttnLayout, b, h, n, d int) int {
+	if b*h*n*d == 0 {
+		return 0
+	}
+	if l.Off < 0 || l.Batch < 0 || l.Head < 0 || l.Row < 0 {
+		panic(fmt.Sprintf("cuda: AttentionStrided: negative layout %+v", l))
+	}
+	return l.Off + (b-1)*l.Batch + (h-1)*l.Head + (n-1)*l.Row + d
+}
+
+// attnOp is one attention operand on the device: its address (at its
+// layout's offset) and layout.
+type attnOp struct {
+	p uint64
+	l lay
+}
+
+// attnForward launches the forward kernel; lse is contiguous.
+func (b *Backend) attnForward(cl *call, out, q, k, v attnOp, lse, mask uint64, bn, h, lq, lk, d int, scale float32, causal bool) {
+	qw, _, shared, _, _ := attnTiles(d)
+	cl.args().ptr(out.p).ptr(lse).ptr(q.p).ptr(k.p).ptr(v.p).ptr(mask).lay(q.l).lay(k.l).lay(v.l).lay(out.l).
+		i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(qw)
+	cl.launch("k_attn_fwd", dim3(bn*h, (lq+4*qw-1)/(4*qw)), dim3(128, 1), shared)
+}
+
+// attnBackward launches the backward kernels: into dq, dk and dv they add
+// the gradients (accumulate) or write them.
+func (b *Backend) attnBackward(cl *call, dq, dk, dv, dout, q, k, v, out attnOp, lse, mask uint64,
+	bn, h, lq, lk, d int, scale float32, causal, accumulate bool) {
+	rows := bn * h * lq
+	var pD uint64
+	if rows > 0 && lk > 0 {
+		pD = cl.scratch(4 * rows)
+		cl.args().ptr(pD).ptr(dout.p).ptr(out.p).lay(dout.l).lay(out.l).i32(h).i32(lq).i64(int64(rows)).i32(d)
+		cl.launch("k_attn_rowdot", dim3((rows+7)/8, 1), block256, 0)
+	}
+	qw, kw, _, sdq, sdkdv := attnTiles(d)
+	cl.args().ptr(dq.p).ptr(dout.p).ptr(q.p).ptr(k.p).ptr(v.p).ptr(lse).ptr(pD).ptr(mask).
+		lay(dq.l).lay(dout.l).lay(q.l).lay(k.l).lay(v.l).
+		i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(qw).flag(accumulate)
+	cl.launch("k_attn_bwd_dq", dim3(bn*h, (lq+4*qw-1)/(4*qw)), dim3(128, 1), sdq)
+	cl.args().ptr(dk.p).ptr(dv.p).ptr(dout.p).ptr(q.p).ptr(k.p).ptr(v.p).ptr(lse).ptr(pD).ptr(mask).
+		lay(dk.l).lay(dv.l).lay(dout.l).lay(q.l).lay(k.l).lay(v.l).
+		i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(kw).flag(accumulate)
+	cl.launch("k_attn_bwd_dkdv", dim3(bn*h, (lk+4*kw-1)/(4*kw)), dim3(128, 1), sdkdv)
+}
+
 func (b *Backend) Attention(out, lse, q, k, v []float32, bn, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
 	checkAttn("Attention", bn, h, lq, lk, d, out, lse, q, k, v, mask)
 	if bn*h*lq == 0 {
@@ -549,9 +615,8 @@ func (b *Backend) Attention(out, lse, q, k, v []float32, bn, h, lq, lk, d int, s
 		pm = cl.in(mask[:bn*lq*lk])
 	}
 	po, pl := cl.out(out[:nq]), cl.out(lse[:bn*h*lq])
-	qw, _, shared, _, _ := attnTiles(d)
-	cl.args().ptr(po).ptr(pl).ptr(pq).ptr(pk).ptr(pv).ptr(pm).i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(qw)
-	cl.launch("k_attn_fwd", dim3(bn*h, (lq+4*qw-1)/(4*qw)), dim3(128, 1), shared)
+	lq4, lk4 := contig(h, lq, d), contig(h, lk, d)
+	b.attnForward(cl, attnOp{po, lq4}, attnOp{pq, lq4}, attnOp{pk, lk4}, attnOp{pv, lk4}, pl, pm, bn, h, lq, lk, d, scale, causal)
 }
 
 func (b *Backend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float32, bn, h, lq, lk, d int, scale float32, causal bool, mask []float32) {
@@ -573,16 +638,89 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse []float3
 		pm = cl.in(mask[:bn*lq*lk])
 	}
 	pdq, pdk, pdv := cl.inout(dq[:nq]), cl.inout(dk[:nk]), cl.inout(dv[:nk])
-	pD := cl.scratch(4 * rows)
-	cl.args().ptr(pD).ptr(pdo).ptr(po).i64(int64(rows)).i32(d)
-	cl.launch("k_attn_rowdot", dim3((rows+7)/8, 1), block256, 0)
-	qw, kw, _, sdq, sdkdv := attnTiles(d)
-	cl.args().ptr(pdq).ptr(pdo).ptr(pq).ptr(pk).ptr(pv).ptr(pl).ptr(pD).ptr(pm).
-		i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(qw)
-	cl.launch("k_attn_bwd_dq", dim3(bn*h, (lq+4*qw-1)/(4*qw)), dim3(128, 1), sdq)
-	cl.args().ptr(pdk).ptr(pdv).ptr(pdo).ptr(pq).ptr(pk).ptr(pv).ptr(pl).ptr(pD).ptr(pm).
-		i32(h).i32(lq).i32(lk).i32(d).f32(scale).flag(causal).i32(kw)
-	cl.launch("k_attn_bwd_dkdv", dim3(bn*h, (lk+4*kw-1)/(4*kw)), dim3(128, 1), sdkdv)
+	lq4, lk4 := contig(h, lq, d), contig(h, lk, d)
+	b.attnBackward(cl, attnOp{pdq, lq4}, attnOp{pdk, lk4}, attnOp{pdv, lk4}, attnOp{pdo, lq4},
+		attnOp{pq, lq4}, attnOp{pk, lk4}, attnOp{pv, lk4}, attnOp{po, lq4}, pl, pm, bn, h, lq, lk, d, scale, causal, true)
+}
+
+// strided stages an attention operand of x at layout l and returns it.
+// The whole of x is staged, so that operands sharing a buffer (a packed
+// q/k/v projection, or its gradient) share one device copy: separate
+// copies of one output buffer would overwrite each other when copied back.
+func (cl *call) strided(op, what string, x []float32, l tensor.AttnLayout, b, h, n, d int, how func([]float32) uint64) attnOp {
+	e := attnExtent(l, b, h, n, d)
+	need(op, what, len(x), e)
+	if e == 0 {
+		return attnOp{0, layOf(l)}
+	}
+	return attnOp{at(how(x), int64(l.Off)), layOf(l)}
+}
+
+// AttentionStrided is Attention on operands at any layout
+// (tensor.StridedAttention), so that heads are read from and written to
+// packed projections in place.
+func (b *Backend) AttentionStrided(a *tensor.AttnArgs) {
+	bn, h, lq, lk, d := a.B, a.H, a.Lq, a.Lk, a.D
+	if bn < 0 || h < 0 || lq < 0 || lk < 0 || d < 0 {
+		panic(fmt.Sprintf("cuda: AttentionStrided: negative dimension B=%d H=%d Lq=%d Lk=%d D=%d", bn, h, lq, lk, d))
+	}
+	need("AttentionStrided", "lse", len(a.LSE), bn*h*lq)
+	if a.Mask != nil {
+		need("AttentionStrided", "mask", len(a.Mask), bn*lq*lk)
+	}
+	if bn*h*lq == 0 {
+		return
+	}
+	const op = "AttentionStrided"
+	cl := b.d.begin(op)
+	defer cl.end()
+	q := cl.strided(op, "q", a.Q, a.QL, bn, h, lq, d, cl.in)
+	k := cl.strided(op, "k", a.K, a.KL, bn, h, lk, d, cl.in)
+	v := cl.strided(op, "v", a.V, a.VL, bn, h, lk, d, cl.in)
+	var pm uint64
+	if a.Mask != nil {
+		pm = cl.in(a.Mask[:bn*lq*lk])
+	}
+	out := cl.strided(op, "out", a.Out, a.OutL, bn, h, lq, d, cl.inout)
+	pl := cl.out(a.LSE[:bn*h*lq])
+	b.attnForward(cl, out, q, k, v, pl, pm, bn, h, lq, lk, d, a.Scale, a.Causal)
+}
+
+// AttentionStridedBackward writes the gradients at the layouts of q, k and
+// v (tensor.StridedAttention); dq, dk and dv may be one buffer.
+func (b *Backend) AttentionStridedBackward(a *tensor.AttnArgs, dq, dk, dv, dout []float32) {
+	bn, h, lq, lk, d := a.B, a.H, a.Lq, a.Lk, a.D
+	if bn < 0 || h < 0 || lq < 0 || lk < 0 || d < 0 {
+		panic(fmt.Sprintf("cuda: AttentionStridedBackward: negative dimension B=%d H=%d Lq=%d Lk=%d D=%d", bn, h, lq, lk, d))
+	}
+	need("AttentionStridedBackward", "lse", len(a.LSE), bn*h*lq)
+	if a.Mask != nil {
+		need("AttentionStridedBackward", "mask", len(a.Mask), bn*lq*lk)
+	}
+	if bn*h*d == 0 || lq+lk == 0 {
+		return
+	}
+	const op = "AttentionStridedBackward"
+	cl := b.d.begin(op)
+	defer cl.end()
+	q := cl.strided(op, "q", a.Q, a.QL, bn, h, lq, d, cl.in)
+	k := cl.strided(op, "k", a.K, a.KL, bn, h, lk, d, cl.in)
+	v := cl.strided(op, "v", a.V, a.VL, bn, h, lk, d, cl.in)
+	out := cl.strided(op, "out", a.Out, a.OutL, bn, h, lq, d, cl.in)
+	g := cl.strided(op, "dout", dout, a.OutL, bn, h, lq, d, cl.in)
+	var pm, pl uint64
+	if a.Mask != nil {
+		pm = cl.in(a.Mask[:bn*lq*lk])
+	}
+	if lq > 0 {
+		pl = cl.in(a.LSE[:bn*h*lq])
+	}
+	// Every position of the layouts is written, the rest of the buffers
+	// kept: stage them whole (once when they are one buffer).
+	gq := cl.strided(op, "dq", dq, a.QL, bn, h, lq, d, cl.inout)
+	gk := cl.strided(op, "dk", dk, a.KL, bn, h, lk, d, cl.inout)
+	gv := cl.strided(op, "dv", dv, a.VL, bn, h, lk, d, cl.inout)
+	b.attnBackward(cl, gq, gk, gv, g, q, k, v, out, pl, pm, bn, h, lq, lk, d, a.Scale, a.Causal, false)
 }
 
 // ---- embedding ----

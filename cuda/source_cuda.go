@@ -486,13 +486,20 @@ extern "C" __global__ void k_normalize_backward(float* dx, const float* dy, cons
 
 // ---- attention ----
 //
-// q, out (B,H,Lq,D); k, v (B,H,Lk,D); lse (B,H,Lq); mask (B,Lq,Lk) additive
-// or null; causal hides key j from query i when j > i + Lk − Lq. Scores are
+// q, out (B,H,Lq,D); k, v (B,H,Lk,D), each at a layout Lay: element
+// (b, h, i, c) at b·Lay.b + h·Lay.h + i·Lay.r + c (contiguous operands
+// have (H·L·D, L·D, D); packed projections (B, L, H·D) have (L·C, D, C));
+// lse (B,H,Lq) contiguous; mask (B,Lq,Lk) additive or null; causal hides
+// key j from query i when j > i + Lk − Lq. Scores are
 // s = (scale·q)·k + mask, computed the same way in every kernel. Blocks of
 // 128 threads (4 warps); one lane per key (or per query in dK/dV) for the
 // scores, one lane per feature for the products. K (and V, Q, dO) tiles of
 // 32 rows sit in shared memory with an odd row pitch P, so that lanes
 // reading one row each hit different banks.
+
+struct Lay {
+	i64 b, h, r;
+};
 
 __device__ __forceinline__ int key_limit(int i, int lq, int lk, int causal) {
 	if (!causal) return lk;
@@ -507,19 +514,19 @@ __device__ __forceinline__ int pitch(int d) { return (d & 1) ? d : d + 1; }
 // accumulator (online softmax over key tiles of 32). Shared memory:
 // K tile 32·P, then per warp q (qw·D), acc (qw·D), p (32).
 extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, const float* k, const float* v,
-		const float* mask, int h, int lq, int lk, int d, float scale, int causal, int qw) {
+		const float* mask, Lay ql, Lay kl, Lay vl, Lay ol, int h, int lq, int lk, int d, float scale, int causal, int qw) {
 	extern __shared__ float smem[];
 	const int P = pitch(d);
 	const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	const int bh = blockIdx.x, bi = bh / h;
+	const int bh = blockIdx.x, bi = bh / h, hi = bh - bi * h;
 	const int q0 = blockIdx.y * 4 * qw;
 	float* Ks = smem;
 	float* qs = Ks + 32 * P + w * (2 * qw * d + 32);
 	float* acc = qs + qw * d;
 	float* pb = acc + qw * d;
-	const float* qh = q + (i64)bh * lq * d;
-	const float* kh = k + (i64)bh * lk * d;
-	const float* vh = v + (i64)bh * lk * d;
+	const float* qh = q + bi * ql.b + hi * ql.h;
+	const float* kh = k + bi * kl.b + hi * kl.h;
+	const float* vh = v + bi * vl.b + hi * vl.h;
 	float m[4], l[4];
 #pragma unroll
 	for (int qq = 0; qq < 4; qq++) {
@@ -529,7 +536,7 @@ extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, co
 	for (int qq = 0; qq < qw; qq++) {
 		const int i = q0 + w * qw + qq;
 		for (int t = lane; t < d; t += 32) {
-			qs[qq * d + t] = i < lq ? scale * qh[(i64)i * d + t] : 0.f;
+			qs[qq * d + t] = i < lq ? scale * qh[(i64)i * ql.r + t] : 0.f;
 			acc[qq * d + t] = 0.f;
 		}
 	}
@@ -539,7 +546,7 @@ extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, co
 		__syncthreads();
 		for (int e = threadIdx.x; e < 32 * d; e += blockDim.x) {
 			const int jj = e / d, t = e - jj * d;
-			Ks[jj * P + t] = j0 + jj < lk ? kh[(i64)(j0 + jj) * d + t] : 0.f;
+			Ks[jj * P + t] = j0 + jj < lk ? kh[(i64)(j0 + jj) * kl.r + t] : 0.f;
 		}
 		__syncthreads();
 		const int nk = min(32, lk - j0);
@@ -568,7 +575,7 @@ extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, co
 			__syncwarp();
 			for (int t = lane; t < d; t += 32) {
 				float a = acc[qq * d + t] * corr;
-				for (int jj = 0; jj < nk; jj++) a += pb[jj] * vh[(i64)(j0 + jj) * d + t];
+				for (int jj = 0; jj < nk; jj++) a += pb[jj] * vh[(i64)(j0 + jj) * vl.r + t];
 				acc[qq * d + t] = a;
 			}
 			__syncwarp();
@@ -579,7 +586,7 @@ extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, co
 		if (qq >= qw) break;
 		const int i = q0 + w * qw + qq;
 		if (i >= lq) break;
-		float* o = out + ((i64)bh * lq + i) * d;
+		float* o = out + bi * ol.b + hi * ol.h + (i64)i * ol.r;
 		if (l[qq] == 0.f) { // no visible key: zeros, lse −Inf
 			for (int t = lane; t < d; t += 32) o[t] = 0.f;
 			if (lane == 0) lse[(i64)bh * lq + i] = NEG_INF;
@@ -591,26 +598,32 @@ extern "C" __global__ void k_attn_fwd(float* out, float* lse, const float* q, co
 	}
 }
 
-// k_attn_rowdot: D[r] = Σ dout[r]·out[r], one warp per row.
-extern "C" __global__ void k_attn_rowdot(float* D, const float* dout, const float* out, i64 rows, int d) {
+// k_attn_rowdot: D[r] = Σ dout[r]·out[r] for the rows r = (b·H + h)·Lq + i,
+// one warp per row.
+extern "C" __global__ void k_attn_rowdot(float* D, const float* dout, const float* out, Lay dl, Lay ol, int h, int lq, i64 rows, int d) {
 	const i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
 	const int lane = threadIdx.x & 31;
 	if (r >= rows) return; // whole warps
+	const i64 bh = r / lq, i = r - bh * lq, bi = bh / h, hi = bh - bi * h;
+	const float* g = dout + bi * dl.b + hi * dl.h + i * dl.r;
+	const float* o = out + bi * ol.b + hi * ol.h + i * ol.r;
 	float s = 0.f;
-	for (int t = lane; t < d; t += 32) s += dout[r * d + t] * out[r * d + t];
+	for (int t = lane; t < d; t += 32) s += g[t] * o[t];
 	s = warp_sum(s);
 	if (lane == 0) D[r] = s;
 }
 
-// k_attn_bwd_dq: dq += scale·Σ_j ds·k with p = exp(s − lse), dp = dout·v,
-// ds = p·(dp − D). Same tiling as the forward; shared memory: K and V
-// tiles 2·32·P, then per warp q, dout, acc (qw·D each) and ds (32).
+// k_attn_bwd_dq: dq += scale·Σ_j ds·k (dq = with acc 0) with p = exp(s −
+// lse), dp = dout·v, ds = p·(dp − D). Same tiling as the forward; shared
+// memory: K and V tiles 2·32·P, then per warp q, dout, acc (qw·D each) and
+// ds (32).
 extern "C" __global__ void k_attn_bwd_dq(float* dq, const float* dout, const float* q, const float* k, const float* v,
-		const float* lse, const float* Dr, const float* mask, int h, int lq, int lk, int d, float scale, int causal, int qw) {
+		const float* lse, const float* Dr, const float* mask, Lay gl, Lay dl, Lay ql, Lay kl, Lay vl,
+		int h, int lq, int lk, int d, float scale, int causal, int qw, int accumulate) {
 	extern __shared__ float smem[];
 	const int P = pitch(d);
 	const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	const int bh = blockIdx.x, bi = bh / h;
+	const int bh = blockIdx.x, bi = bh / h, hi = bh - bi * h;
 	const int q0 = blockIdx.y * 4 * qw;
 	float* Ks = smem;
 	float* Vs = Ks + 32 * P;
@@ -618,14 +631,15 @@ extern "C" __global__ void k_attn_bwd_dq(float* dq, const float* dout, const flo
 	float* dos = qs + qw * d;
 	float* acc = dos + qw * d;
 	float* pb = acc + qw * d;
-	const float* kh = k + (i64)bh * lk * d;
-	const float* vh = v + (i64)bh * lk * d;
+	const float* qh = q + bi * ql.b + hi * ql.h;
+	const float* dh = dout + bi * dl.b + hi * dl.h;
+	const float* kh = k + bi * kl.b + hi * kl.h;
+	const float* vh = v + bi * vl.b + hi * vl.h;
 	for (int qq = 0; qq < qw; qq++) {
 		const int i = q0 + w * qw + qq;
-		const i64 row = ((i64)bh * lq + i) * d;
 		for (int t = lane; t < d; t += 32) {
-			qs[qq * d + t] = i < lq ? scale * q[row + t] : 0.f;
-			dos[qq * d + t] = i < lq ? dout[row + t] : 0.f;
+			qs[qq * d + t] = i < lq ? scale * qh[(i64)i * ql.r + t] : 0.f;
+			dos[qq * d + t] = i < lq ? dh[(i64)i * dl.r + t] : 0.f;
 			acc[qq * d + t] = 0.f;
 		}
 	}
@@ -636,8 +650,8 @@ extern "C" __global__ void k_attn_bwd_dq(float* dq, const float* dout, const flo
 		for (int e = threadIdx.x; e < 32 * d; e += blockDim.x) {
 			const int jj = e / d, t = e - jj * d;
 			const bool in = j0 + jj < lk;
-			Ks[jj * P + t] = in ? kh[(i64)(j0 + jj) * d + t] : 0.f;
-			Vs[jj * P + t] = in ? vh[(i64)(j0 + jj) * d + t] : 0.f;
+			Ks[jj * P + t] = in ? kh[(i64)(j0 + jj) * kl.r + t] : 0.f;
+			Vs[jj * P + t] = in ? vh[(i64)(j0 + jj) * vl.r + t] : 0.f;
 		}
 		__syncthreads();
 		const int nk = min(32, lk - j0);
@@ -676,22 +690,24 @@ extern "C" __global__ void k_attn_bwd_dq(float* dq, const float* dout, const flo
 	for (int qq = 0; qq < qw; qq++) {
 		const int i = q0 + w * qw + qq;
 		if (i >= lq) break;
-		float* g = dq + ((i64)bh * lq + i) * d;
-		for (int t = lane; t < d; t += 32) g[t] += scale * acc[qq * d + t];
+		float* g = dq + bi * gl.b + hi * gl.h + (i64)i * gl.r;
+		for (int t = lane; t < d; t += 32) g[t] = (accumulate ? g[t] : 0.f) + scale * acc[qq * d + t];
 	}
 }
 
-// k_attn_bwd_dkdv: dv += Σ_i p·dout, dk += Σ_i ds·(scale·q); grid (B·H,
+// k_attn_bwd_dkdv: dv += Σ_i p·dout, dk += Σ_i ds·(scale·q) (= with acc
+// 0); grid (B·H,
 // ⌈Lk/(4·kw)⌉); warp w owns keys j0 + w·kw + kk (kk < kw ≤ 4); lanes run
 // over query tiles of 32. Shared memory: Q (scaled) and dO tiles 2·32·P,
 // lse and D of the tile (2·32), then per warp k, v, dk acc, dv acc (kw·D
 // each), p and ds (2·32).
 extern "C" __global__ void k_attn_bwd_dkdv(float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v,
-		const float* lse, const float* Dr, const float* mask, int h, int lq, int lk, int d, float scale, int causal, int kw) {
+		const float* lse, const float* Dr, const float* mask, Lay gkl, Lay gvl, Lay dl, Lay ql, Lay kl, Lay vl,
+		int h, int lq, int lk, int d, float scale, int causal, int kw, int accumulate) {
 	extern __shared__ float smem[];
 	const int P = pitch(d);
 	const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	const int bh = blockIdx.x, bi = bh / h;
+	const int bh = blockIdx.x, bi = bh / h, hi = bh - bi * h;
 	const int j0 = blockIdx.y * 4 * kw;
 	float* Qs = smem;
 	float* DOs = Qs + 32 * P;
@@ -703,12 +719,13 @@ extern "C" __global__ void k_attn_bwd_dkdv(float* dk, float* dv, const float* do
 	float* adv = adk + kw * d;
 	float* pb = adv + kw * d;
 	float* db = pb + 32;
+	const float* kh = k + bi * kl.b + hi * kl.h;
+	const float* vh = v + bi * vl.b + hi * vl.h;
 	for (int kk = 0; kk < kw; kk++) {
 		const int j = j0 + w * kw + kk;
-		const i64 row = ((i64)bh * lk + j) * d;
 		for (int t = lane; t < d; t += 32) {
-			kr[kk * d + t] = j < lk ? k[row + t] : 0.f;
-			vr[kk * d + t] = j < lk ? v[row + t] : 0.f;
+			kr[kk * d + t] = j < lk ? kh[(i64)j * kl.r + t] : 0.f;
+			vr[kk * d + t] = j < lk ? vh[(i64)j * vl.r + t] : 0.f;
 			adk[kk * d + t] = 0.f;
 			adv[kk * d + t] = 0.f;
 		}
@@ -720,15 +737,15 @@ extern "C" __global__ void k_attn_bwd_dkdv(float* dk, float* dv, const float* do
 		istart = j0 - lk + lq;
 		istart = istart < 0 ? 0 : istart / 32 * 32;
 	}
-	const float* qh = q + (i64)bh * lq * d;
-	const float* dh = dout + (i64)bh * lq * d;
+	const float* qh = q + bi * ql.b + hi * ql.h;
+	const float* dh = dout + bi * dl.b + hi * dl.h;
 	for (int i0 = istart; i0 < lq; i0 += 32) {
 		__syncthreads();
 		for (int e = threadIdx.x; e < 32 * d; e += blockDim.x) {
 			const int ii = e / d, t = e - ii * d;
 			const bool in = i0 + ii < lq;
-			Qs[ii * P + t] = in ? scale * qh[(i64)(i0 + ii) * d + t] : 0.f;
-			DOs[ii * P + t] = in ? dh[(i64)(i0 + ii) * d + t] : 0.f;
+			Qs[ii * P + t] = in ? scale * qh[(i64)(i0 + ii) * ql.r + t] : 0.f;
+			DOs[ii * P + t] = in ? dh[(i64)(i0 + ii) * dl.r + t] : 0.f;
 		}
 		if (threadIdx.x < 32) {
 			const bool in = i0 + (int)threadIdx.x < lq;
@@ -777,10 +794,11 @@ extern "C" __global__ void k_attn_bwd_dkdv(float* dk, float* dv, const float* do
 	for (int kk = 0; kk < kw; kk++) {
 		const int j = j0 + w * kw + kk;
 		if (j >= lk) break;
-		const i64 row = ((i64)bh * lk + j) * d;
+		float* gk = dk + bi * gkl.b + hi * gkl.h + (i64)j * gkl.r;
+		float* gv = dv + bi * gvl.b + hi * gvl.h + (i64)j * gvl.r;
 		for (int t = lane; t < d; t += 32) {
-			dk[row + t] += adk[kk * d + t];
-			dv[row + t] += adv[kk * d + t];
+			gk[t] = (accumulate ? gk[t] : 0.f) + adk[kk * d + t];
+			gv[t] = (accumulate ? gv[t] : 0.f) + adv[kk * d + t];
 		}
 	}
 }
