@@ -168,6 +168,33 @@ func (t *Tensor) gradBuf() []float32 {
 	return t.grad
 }
 
+// gradDst returns the buffer t's gradient goes into, for an op about to
+// write every element of it, and whether that buffer holds no gradient yet
+// (fresh: its contents are undefined and the op must store, not add). Only
+// an intermediate (pooled, not a view) gets a fresh buffer; others get
+// gradBuf's zeroed or accumulated one. Call it only when the op will write
+// all of t's gradient.
+func (t *Tensor) gradDst() (g []float32, fresh bool) {
+	if t.base == nil && t.grad == nil && t.pooled {
+		t.grad = pool.get(len(t.data))
+		return t.grad, true
+	}
+	return t.gradBuf(), false
+}
+
+// takeGrad makes out's gradient buffer t's gradient, without a copy, when
+// that is what t's gradient would be: t has none yet, t is an intermediate
+// of out's length, and out is released as soon as its backward returns
+// (BackwardRelease), so nothing reads out's gradient afterwards. It
+// reports whether it did; the caller then reads the values from t.grad.
+func (t *Tensor) takeGrad(out *Tensor) bool {
+	if !out.lastBack || t.base != nil || t.grad != nil || !t.pooled || len(out.grad) != len(t.data) || t == out {
+		return false
+	}
+	t.grad, out.grad = out.grad, nil
+	return true
+}
+
 var (
 	markEpoch atomic.Uint32
 	topoPool  = sync.Pool{New: func() any { s := make([]*Tensor, 0, 256); return &s }}
@@ -246,6 +273,7 @@ func backward(root *Tensor, done func(*Tensor), release bool) {
 	for i := len(o) - 1; i >= 0; i-- {
 		t := o[i]
 		if t.back != nil && t.grad != nil {
+			t.lastBack = release
 			t.back()
 		} else if done != nil && t.back == nil && t.base == nil && len(t.inputs) == 0 {
 			// In reverse topological order every reader of a leaf comes

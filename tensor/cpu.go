@@ -107,6 +107,36 @@ func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
 	})
 }
 
+func (cpuBackend) MapBackwardStore(f MapOp, dx, x, y, dy []float32) {
+	chunked(len(x), 24, func(lo, hi int) {
+		dx, x, y, dy := dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]
+		switch f {
+		case OpExp:
+			asm.Mul(dx, dy, y)
+		case OpSigmoid:
+			for i := range dx {
+				dx[i] = dy[i] * y[i] * (1 - y[i])
+			}
+		case OpTanh:
+			for i := range dx {
+				dx[i] = dy[i] * (1 - y[i]*y[i])
+			}
+		case OpNeg:
+			for i := range dx {
+				dx[i] = -dy[i]
+			}
+		case OpGELU:
+			asm.GeluBackward(dx, x, dy)
+		case OpQuickGELU:
+			asm.QuickGeluBackward(dx, x, dy)
+		case OpGELUTanh:
+			asm.GeluTanhBackward(dx, x, dy)
+		default:
+			panic(fmt.Sprintf("tensor: MapBackwardStore: unknown op %d", f))
+		}
+	})
+}
+
 func (cpuBackend) Binary(op BinOp, shape []int, dst, a []float32, sa []int, b []float32, sb []int) {
 	n := len(shape)
 	if n == 0 {

@@ -65,15 +65,38 @@ func binary(op BinOp, a, b *Tensor) *Tensor {
 	out.back = func() {
 		dy := out.grad
 		cs := contiguousStrides(shape)
+		// An input without broadcast axes receives a gradient of out's
+		// shape: its first contribution is stored (or, for a sum, handed
+		// over without a copy) instead of added to zeros.
+		fa, fb := sameShape(a.shape, shape), sameShape(b.shape, shape)
 		switch op {
 		case OpAdd, OpSub:
 			if a.requiresGrad {
-				backend.Strided(shape, a.gradBuf(), sa, dy, cs, true)
+				switch {
+				case fa && a.takeGrad(out):
+					dy = a.grad // the values, for b
+				case fa:
+					g, fresh := a.gradDst()
+					backend.Strided(shape, g, sa, dy, cs, !fresh)
+				default:
+					backend.Strided(shape, a.gradBuf(), sa, dy, cs, true)
+				}
 			}
 			if b.requiresGrad {
-				if op == OpAdd {
+				switch {
+				case op == OpAdd && fb && b.takeGrad(out):
+				case op == OpAdd && fb:
+					g, fresh := b.gradDst()
+					backend.Strided(shape, g, sb, dy, cs, !fresh)
+				case op == OpAdd:
 					backend.Strided(shape, b.gradBuf(), sb, dy, cs, true)
-				} else {
+				default:
+					if fb {
+						if g, fresh := b.gradDst(); fresh {
+							backend.Map(OpNeg, g, dy)
+							break
+						}
+					}
 					tmp := pool.get(len(dy))
 					backend.Map(OpNeg, tmp, dy)
 					backend.Strided(shape, b.gradBuf(), sb, tmp, cs, true)
@@ -81,16 +104,26 @@ func binary(op BinOp, a, b *Tensor) *Tensor {
 				}
 			}
 		case OpMul:
-			tmp := pool.get(len(dy))
+			// into stores f(dst) in x's gradient: directly when it is fresh,
+			// else through a scratch buffer that is added.
+			into := func(x *Tensor, full bool, sx []int, f func(dst []float32)) {
+				if full {
+					if g, fresh := x.gradDst(); fresh {
+						f(g)
+						return
+					}
+				}
+				tmp := pool.get(len(dy))
+				f(tmp)
+				backend.Strided(shape, x.gradBuf(), sx, tmp, cs, true)
+				pool.put(tmp)
+			}
 			if a.requiresGrad {
-				backend.Binary(OpMul, shape, tmp, dy, cs, b.data, sb)
-				backend.Strided(shape, a.gradBuf(), sa, tmp, cs, true)
+				into(a, fa, sa, func(dst []float32) { backend.Binary(OpMul, shape, dst, dy, cs, b.data, sb) })
 			}
 			if b.requiresGrad {
-				backend.Binary(OpMul, shape, tmp, dy, cs, a.data, sa)
-				backend.Strided(shape, b.gradBuf(), sb, tmp, cs, true)
+				into(b, fb, sb, func(dst []float32) { backend.Binary(OpMul, shape, dst, dy, cs, a.data, sa) })
 			}
-			pool.put(tmp)
 		case OpDiv:
 			tmp := pool.get(len(dy))
 			if a.requiresGrad {
@@ -136,9 +169,24 @@ func mapOp(f MapOp, x *Tensor) *Tensor {
 	out := newOut(cloneInts(x.shape), x)
 	backend.Map(f, out.data, x.data)
 	if out.requiresGrad {
-		out.back = func() { backend.MapBackward(f, x.gradBuf(), x.data, out.data, out.grad) }
+		out.back = func() {
+			if ms, ok := backend.(MapBackwardStorer); ok {
+				if g, fresh := x.gradDst(); fresh {
+					ms.MapBackwardStore(f, g, x.data, out.data, out.grad)
+					return
+				}
+			}
+			backend.MapBackward(f, x.gradBuf(), x.data, out.data, out.grad)
+		}
 	}
 	return out
+}
+
+// MapBackwardStorer is an optional extension of Backend: MapBackward that
+// stores dx = dy·f'(x) instead of adding it, for a gradient's first
+// contribution (which then needs no zeroed buffer).
+type MapBackwardStorer interface {
+	MapBackwardStore(f MapOp, dx, x, y, dy []float32)
 }
 
 // Exp returns eˣ elementwise.

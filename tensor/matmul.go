@@ -71,24 +71,35 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	out.back = func() {
 		dc := out.grad
+		// grad returns x's gradient buffer and the beta its products use: a
+		// uniform run writes each matrix of the gradient once, so a fresh
+		// buffer is stored into (beta 0).
+		grad := func(x *Tensor, uni bool) ([]float32, float32) {
+			if uni {
+				if g, fresh := x.gradDst(); fresh {
+					return g, 0
+				}
+			}
+			return x.gradBuf(), 1
+		}
 		if a.requiresGrad {
-			ga := a.gradBuf()
 			// A's gradient is shared when A broadcasts: then accumulate one
 			// matrix at a time so no two products write it at once.
 			uni := okA && okB && strideA != 0
+			ga, beta := grad(a, uni)
 			if !transA { // dA (m×k) += dC·op(B)ᵀ
-				run(false, !transB, m, k, n, dc, n, szC, scE, b.data, ldb, strideB*szB, sbE, 1, ga, lda, strideA*szA, saE, uni)
+				run(false, !transB, m, k, n, dc, n, szC, scE, b.data, ldb, strideB*szB, sbE, beta, ga, lda, strideA*szA, saE, uni)
 			} else { // dA (k×m) += op(B)·dCᵀ
-				run(transB, true, k, m, n, b.data, ldb, strideB*szB, sbE, dc, n, szC, scE, 1, ga, lda, strideA*szA, saE, uni)
+				run(transB, true, k, m, n, b.data, ldb, strideB*szB, sbE, dc, n, szC, scE, beta, ga, lda, strideA*szA, saE, uni)
 			}
 		}
 		if b.requiresGrad {
-			gb := b.gradBuf()
 			uni := okA && okB && strideB != 0
+			gb, beta := grad(b, uni)
 			if !transB { // dB (k×n) += op(A)ᵀ·dC
-				run(!transA, false, k, n, m, a.data, lda, strideA*szA, saE, dc, n, szC, scE, 1, gb, ldb, strideB*szB, sbE, uni)
+				run(!transA, false, k, n, m, a.data, lda, strideA*szA, saE, dc, n, szC, scE, beta, gb, ldb, strideB*szB, sbE, uni)
 			} else { // dB (n×k) += dCᵀ·op(A)
-				run(true, transA, n, k, m, dc, n, szC, scE, a.data, lda, strideA*szA, saE, 1, gb, ldb, strideB*szB, sbE, uni)
+				run(true, transA, n, k, m, dc, n, szC, scE, a.data, lda, strideA*szA, saE, beta, gb, ldb, strideB*szB, sbE, uni)
 			}
 		}
 	}
@@ -149,7 +160,12 @@ func Linear(x, w, b *Tensor) *Tensor {
 	out.back = func() {
 		dy := out.grad
 		if x.requiresGrad { // dx (rows×in) += dy·W
-			backend.Gemm(false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, 1, x.gradBuf(), in, 0, 1)
+			g, fresh := x.gradDst()
+			beta := float32(1)
+			if fresh {
+				beta = 0
+			}
+			backend.Gemm(false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, beta, g, in, 0, 1)
 		}
 		if w.requiresGrad { // dW (out×in) += dyᵀ·x
 			backend.Gemm(true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, 1, w.gradBuf(), in, 0, 1)

@@ -36,6 +36,7 @@ type Tensor struct {
 	off          int     // a view's offset into base's buffers
 	name         string
 	saved        [2][]float32 // pooled buffers an op keeps for its backward
+	lastBack     bool         // BackwardRelease releases t right after t.back
 
 	// graph
 	inputs []*Tensor
