@@ -23,6 +23,9 @@ func (cpuBackend) Gemm(transA, transB bool, m, n, k int, alpha float32,
 // chunk is the element grain of parallel elementwise loops.
 const chunk = 1 << 12
 
+// chunkCols is the column grain of parallel sums over rows.
+const chunkCols = 256
+
 // chunked runs fn over [0, n) in chunks, in parallel when n is large.
 func chunked(n, cost int, fn func(lo, hi int)) {
 	parallelFor((n+chunk-1)/chunk, cost*chunk, func(lo, hi int) {
@@ -251,6 +254,19 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 				dst[do+i*di] = src[so+i*si]
 			}
 		}
+	}
+	// A sum over outer axes of rows contiguous in both (a bias gradient):
+	// workers take disjoint column blocks, each summing over all rows.
+	if accumulate && di == 1 && si == 1 && inner >= 2*chunkCols && hasZero(sd) {
+		blocks := (inner + chunkCols - 1) / chunkCols
+		parallelFor(blocks, outer*chunkCols, func(lo, hi int) {
+			c0, c1 := lo*chunkCols, min(hi*chunkCols, inner)
+			for o := 0; o < outer; o++ {
+				do, so := offsets(shape[:n-1], o, sd, ss)
+				asm.Axpy(1, src[so+c0:so+c1], dst[do+c0:do+c1])
+			}
+		})
+		return
 	}
 	// Parallel only when no two outer rows write the same destination.
 	if !accumulate || !hasZero(sd) {

@@ -32,3 +32,56 @@ func TestMapBackwardStore(t *testing.T) {
 		}
 	}
 }
+
+// TestStridedColumnSum: the CPU backend's column-parallel sum over rows
+// (bias gradients) matches a plain loop, for sums over all or some of the
+// outer axes.
+func TestStridedColumnSum(t *testing.T) {
+	g := NewRNG(4)
+	for _, c := range []struct {
+		shape []int
+		keep  []bool // outer axes kept in the destination
+	}{
+		{[]int{600, 2304}, []bool{false}},
+		{[]int{7, 5, 777}, []bool{false, false}},
+		{[]int{3, 9, 1300}, []bool{true, false}},
+		{[]int{4, 6, 513}, []bool{false, true}},
+	} {
+		n := len(c.shape)
+		src := New(c.shape...)
+		g.Normal(src, 0, 1)
+		dshape := append([]int(nil), c.shape...)
+		for i, k := range c.keep {
+			if !k {
+				dshape[i] = 1
+			}
+		}
+		dst := New(dshape...)
+		g.Normal(dst, 0, 1)
+		want := append([]float64(nil), f64s(dst.data)...)
+		sd := broadcastStrides(dshape, c.shape)
+		ss := contiguousStrides(c.shape)
+		outer := numel(c.shape[:n-1])
+		inner := c.shape[n-1]
+		for o := 0; o < outer; o++ {
+			do, so := offsets(c.shape[:n-1], o, sd, ss)
+			for j := 0; j < inner; j++ {
+				want[do+j] += float64(src.data[so+j])
+			}
+		}
+		cpuBackend{}.Strided(c.shape, dst.data, sd, src.data, ss, true)
+		for i, w := range want {
+			if d := math.Abs(float64(dst.data[i]) - w); d > 1e-4*(1+math.Abs(w)) {
+				t.Fatalf("shape %v keep %v: element %d = %v, want %v", c.shape, c.keep, i, dst.data[i], w)
+			}
+		}
+	}
+}
+
+func f64s(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
