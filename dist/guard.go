@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,23 @@ type guard struct {
 	told    atomic.Bool           // a call has returned the failure
 	peers   []peer
 	sig     chan os.Signal
+	once    sync.Once
+	down    chan struct{} // closed on the first failure
+}
+
+// failed returns a channel that is closed once the communicator fails.
+func (g *guard) failed() <-chan struct{} { return g.downChan() }
+
+func (g *guard) downChan() chan struct{} {
+	g.once.Do(func() { g.down = make(chan struct{}) })
+	return g.down
+}
+
+// set records err as the failure unless one is recorded.
+func (g *guard) set(err error) {
+	if g.failure.CompareAndSwap(nil, &err) {
+		close(g.downChan())
+	}
 }
 
 // err returns the failure, if any, and notes that the caller has been told.
@@ -35,7 +53,7 @@ func (g *guard) err() error {
 // fail records err as the failure unless one is recorded, and returns the
 // recorded one.
 func (g *guard) fail(err error) error {
-	g.failure.CompareAndSwap(nil, &err)
+	g.set(err)
 	return g.err()
 }
 
@@ -70,8 +88,7 @@ func (g *guard) watch() {
 		if !ok {
 			return
 		}
-		err := fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", g.rank, os.Getpid(), s, g.report())
-		g.failure.CompareAndSwap(nil, &err)
+		g.set(fmt.Errorf("dist: rank %d (pid %d): stopped by the launcher (%v): %s", g.rank, os.Getpid(), s, g.report()))
 		time.Sleep(300 * time.Millisecond)
 		if !g.told.Load() {
 			fmt.Fprintln(g.log, *g.failure.Load())

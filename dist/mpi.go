@@ -33,6 +33,7 @@ static int go_ibcast(float *buf, int n, int root, MPI_Comm c, MPI_Request *r) {
 }
 static int go_ibarrier(MPI_Comm c, MPI_Request *r) { return MPI_Ibarrier(c, r); }
 static int go_test(MPI_Request *r, int *flag) { return MPI_Test(r, flag, MPI_STATUS_IGNORE); }
+static int go_wait(MPI_Request *r) { return MPI_Wait(r, MPI_STATUS_IGNORE); }
 static int go_error_string(int code, char *buf) {
 	int n = 0;
 	if (MPI_Error_string(code, buf, &n) != MPI_SUCCESS) return 0;
@@ -194,20 +195,59 @@ func (r *mpiRequest) Test() (bool, error) {
 	return false, nil
 }
 
-// Wait polls until the request is done: spinning (yielding to other
-// goroutines) for the first two milliseconds, then sleeping between polls
-// so that a rank waiting for a slow one does not take a core from it.
+// Wait blocks in MPI_Wait, which drives the transfer at full speed, on a
+// goroutine of its own, and returns when it is done, when the timeout
+// passes or when the launcher stops this rank. In the last two cases that
+// goroutine stays blocked in MPI: the communicator is broken and the
+// process is expected to exit.
 func (r *mpiRequest) Wait() error {
+	if r.done {
+		return r.err
+	}
+	c := r.c
+	if err := c.err(); err != nil {
+		return err
+	}
+	done := make(chan C.int, 1)
+	go func() {
+		c.mu.Lock() // MPI_THREAD_SERIALIZED: no other MPI call meanwhile
+		rc := C.go_wait(r.req)
+		c.mu.Unlock()
+		done <- rc
+	}()
+	timer := time.NewTimer(max(c.o.Timeout-time.Since(r.start), 0))
+	defer timer.Stop()
+	select {
+	case rc := <-done:
+		if rc != 0 {
+			return c.fail(fmt.Errorf("dist: rank %d: %s: %s; %s", c.rank, r.what, mpiError(rc), c.report()))
+		}
+		r.done, r.active = true, false
+		r.pin.Unpin()
+		return nil
+	case <-timer.C:
+		return c.fail(fmt.Errorf("dist: rank %d: %s did not complete within %v; %s", c.rank, r.what, c.o.Timeout, c.report()))
+	case <-c.failed():
+		return c.err()
+	}
+}
+
+// poll tests the request until it is done: spinning (yielding to other
+// goroutines) for the first 20 milliseconds, then sleeping between tests,
+// so that a rank that waits long (for rank 0 to evaluate) does not keep a
+// core busy. Barriers use it: they carry no data, so the latency a sleep
+// adds once the last rank arrives is all they lose.
+func (r *mpiRequest) poll() error {
 	t0 := time.Now()
 	for {
 		done, err := r.Test()
 		if done || err != nil {
 			return err
 		}
-		if w := time.Since(t0); w < 2*time.Millisecond {
+		if w := time.Since(t0); w < 20*time.Millisecond {
 			runtime.Gosched()
 		} else {
-			time.Sleep(min(w/20, time.Millisecond))
+			time.Sleep(min(w/100, time.Millisecond))
 		}
 	}
 }
@@ -279,7 +319,7 @@ func (c *mpiComm) Barrier() error {
 	if err != nil {
 		return err
 	}
-	return r.Wait()
+	return r.poll()
 }
 
 // Close finalises MPI. After a failure it only stops the signal watch: a
