@@ -624,6 +624,36 @@ func testStrided(s *suite) {
 		s.close(name("expand %v %v", c.shape, c.reduced), big, want, nil, 0, 0)
 		s.unchanged("small", small, small0)
 	}
+	// a reduction over nine axes whose source strides do not merge (a
+	// device backend may have to split it)
+	{
+		shape := []int{2, 2, 2, 2, 2, 2, 2, 2, 2, 3}
+		perm := []int{9, 1, 7, 3, 5, 0, 6, 2, 8, 4}
+		cs := contiguous([]int{2, 2, 2, 2, 2, 2, 2, 2, 2, 2})
+		ss := make([]int, len(shape))
+		for i, p := range perm {
+			ss[i] = cs[p]
+		}
+		ss[9] = 1024 // the kept axis: three blocks of 1024
+		sd := make([]int, len(shape))
+		sd[9] = 1
+		n := 3 * 1024
+		src := s.randn("src", n, 1)
+		dst := s.randn("dst", 3, 1)
+		src0, dst0 := copyOf(src), copyOf(dst)
+		s.b.Strided(shape, dst, sd, src, ss, true)
+		want, scale := f64(dst0), make([]float64, 3)
+		for i := range scale {
+			scale[i] = math.Abs(want[i])
+		}
+		for o := range numel(shape) {
+			d := index(shape, o, sd)
+			v := float64(src0[index(shape, o, ss)])
+			want[d] += v
+			scale[d] += math.Abs(v)
+		}
+		s.close("reduce over nine permuted axes", dst, want, scale, 0, 1e-6)
+	}
 	// row blocks with padding (Slice, Concat, Linear's bias rows)
 	for _, c := range []struct{ outer, w, ldD, ldS int }{{5, 7, 12, 9}, {300, 64, 64, 0}, {1, 3, 3, 3}} {
 		src := s.randn("src", max(c.outer-1, 0)*c.ldS+c.w, 1)
