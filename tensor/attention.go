@@ -22,7 +22,7 @@ func Attention(q, k, v, mask *Tensor, causal bool, scale float32) *Tensor {
 		scale = float32(1 / math.Sqrt(float64(d)))
 	}
 	m, expanded := attnMask("Attention", mask, b, lq, lk, q.shape, k.shape)
-	out := newOut([]int{b, h, lq, d}, q, k, v)
+	out := newOut([]int{b, h, lq, d}, withMask([]*Tensor{q, k, v}, mask)...)
 	lse := pool.get(b * h * lq)
 	backend.Attention(out.data, lse, q.data, k.data, v.data, b, h, lq, lk, d, scale, causal, m)
 	if !out.requiresGrad {
@@ -57,6 +57,15 @@ func Attention(q, k, v, mask *Tensor, causal bool, scale float32) *Tensor {
 		}
 	}
 	return out
+}
+
+// withMask lists an attention's inputs with its mask (which takes no
+// gradient) last, so that Release reaches a pooled mask and recycles it.
+func withMask(inputs []*Tensor, mask *Tensor) []*Tensor {
+	if mask == nil {
+		return inputs
+	}
+	return append(inputs[:len(inputs):len(inputs)], mask)
 }
 
 // attnMask returns the (B, Lq, Lk) additive mask data of mask (nil for
@@ -226,7 +235,7 @@ func AttentionHeads(q *Tensor, qCol int, k *Tensor, kCol int, v *Tensor, vCol in
 	if v != q && v != k {
 		inputs = append(inputs, v)
 	}
-	out := newOut([]int{b, lq, width}, inputs...)
+	out := newOut([]int{b, lq, width}, withMask(inputs, mask)...)
 	a := &AttnArgs{B: b, H: h, Lq: lq, Lk: lk, D: d, Scale: scale, Causal: causal, Mask: m,
 		Q: q.data, K: k.data, V: v.data, Out: out.data,
 		QL: layout(q, qCol), KL: layout(k, kCol), VL: layout(v, vCol), OutL: AttnLayout{0, lq * width, d, width},

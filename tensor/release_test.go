@@ -166,3 +166,27 @@ func TestBackwardReleaseAliasing(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseReachesMask: a pooled attention mask (Zeros) is part of the
+// graph, so releasing the loss recycles it, for both attention ops.
+func TestReleaseReachesMask(t *testing.T) {
+	g := NewRNG(6)
+	x := NewParam("x", 2, 3, 8)
+	g.Normal(x, 0, 1)
+	for _, heads := range []bool{false, true} {
+		mask := Zeros(2, 3, 3)
+		var out *Tensor
+		if heads {
+			out = AttentionHeads(x, 0, x, 0, x, 0, 2, 8, mask, false, 0)
+		} else {
+			q := Reshape(x, 2, 1, 3, 8)
+			out = Attention(q, q, q, mask, false, 0)
+		}
+		loss := Sum(out, false)
+		BackwardRelease(loss, nil)
+		if !mask.released {
+			t.Errorf("heads=%v: the mask was not released with the graph", heads)
+		}
+		x.ZeroGrad()
+	}
+}
