@@ -7,6 +7,12 @@ package asm
 //go:noescape
 func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
 
+// sgemmBlockAVX2A is the AVX2+FMA 6×16 kernel reading A unpacked (see
+// gemmKernel.blockA).
+//
+//go:noescape
+func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+
 // sgemmBlockAVX512 is the AVX-512F 12×32 block kernel (see gemmKernel.block).
 //
 //go:noescape
@@ -39,7 +45,7 @@ func sgemmPackBT8AVX2(dst, src *float32, ldb, ldd, kBlocks int)
 // micro-panel fills half of L1, the 144×256 A block under a third of L2.
 var avx2Gemm = &gemmKernel{
 	name: "avx2", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4080,
-	block: sgemmBlockAVX2, packBAsm: sgemmPackB16AVX2,
+	block: sgemmBlockAVX2, blockA: sgemmBlockAVX2A, packBAsm: sgemmPackB16AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 	packAAsm: sgemmPackA6AVX2, packATAsm: sgemmPackAT6AVX2,
 }

@@ -183,6 +183,176 @@ avx2_done:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX2 + FMA 6×16 kernel reading A unpacked: A is row-major with row stride
+// lda, so the A operand of row tile ir starts at a + ir·6·lda and element
+// (i,p) of the tile is at a[(ir·6+i)·lda + p]. Everything else is as in
+// sgemmBlockAVX2. It spares packing A when A is not transposed and alpha
+// is 1; the six rows stream along k, each from its own cache lines.
+
+#define AROW0 AX  // row 0 of the current A tile, at element p
+#define AROW3 CX  // row 3 of the current A tile, at element p
+#define LDA R14   // A row stride in bytes
+
+// AVX2A_KSTEP: acc[i][:] += A(i,p) * B(p,:) for i < 6, with A(i,p) at
+// ka(AROW0 + i·lda) (rows 3..5 from AROW3); then BPTR moves to row p+1.
+#define AVX2A_KSTEP(ka) \
+	VMOVUPS (BPTR), Y12; \
+	VMOVUPS 32(BPTR), Y13; \
+	ADDQ LDB, BPTR; \
+	VBROADCASTSS (ka)(AROW0), Y14; \
+	VBROADCASTSS (ka)(AROW0)(LDA*1), Y15; \
+	VFMADD231PS Y12, Y14, Y0; \
+	VFMADD231PS Y13, Y14, Y1; \
+	VFMADD231PS Y12, Y15, Y2; \
+	VFMADD231PS Y13, Y15, Y3; \
+	VBROADCASTSS (ka)(AROW0)(LDA*2), Y14; \
+	VBROADCASTSS (ka)(AROW3), Y15; \
+	VFMADD231PS Y12, Y14, Y4; \
+	VFMADD231PS Y13, Y14, Y5; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VBROADCASTSS (ka)(AROW3)(LDA*1), Y14; \
+	VBROADCASTSS (ka)(AROW3)(LDA*2), Y15; \
+	VFMADD231PS Y12, Y14, Y8; \
+	VFMADD231PS Y13, Y14, Y9; \
+	VFMADD231PS Y12, Y15, Y10; \
+	VFMADD231PS Y13, Y15, Y11
+
+// func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+TEXT ·sgemmBlockAVX2A(SB), NOSPLIT, $0-88
+	MOVQ b+8(FP), BPAN
+	MOVQ c+16(FP), CCOL
+	MOVQ lda+80(FP), LDA
+	SHLQ $2, LDA
+	MOVQ ldb+32(FP), LDB
+	SHLQ $2, LDB
+	MOVQ ldc+48(FP), LDC
+	SHLQ $2, LDC
+	MOVQ nTiles+64(FP), JR
+	TESTQ JR, JR
+	JLE  avx2a_done
+
+avx2a_jr:
+	// New column of tiles: restart A at the top of the block.
+	MOVQ a+0(FP), AROW0
+	MOVQ CCOL, CROW0
+	MOVQ mTiles+56(FP), IR
+	TESTQ IR, IR
+	JLE  avx2a_jrnext
+
+avx2a_ir:
+	// CROW3 = CROW0 + 3*ldc, AROW3 = AROW0 + 3*lda; zero the
+	// accumulators; touch the C tile.
+	LEAQ (CROW0)(LDC*2), CROW3
+	ADDQ LDC, CROW3
+	LEAQ (AROW0)(LDA*2), AROW3
+	ADDQ LDA, AROW3
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	PREFETCHT0 (CROW0)
+	PREFETCHT0 (CROW0)(LDC*1)
+	PREFETCHT0 (CROW0)(LDC*2)
+	PREFETCHT0 (CROW3)
+	PREFETCHT0 (CROW3)(LDC*1)
+	PREFETCHT0 (CROW3)(LDC*2)
+	MOVQ BPAN, BPTR
+
+	// for p := 0; p < kc&^3; p += 4: four rank-1 updates.
+	MOVQ kc+24(FP), KK
+	SHRQ $2, KK
+	JZ   avx2a_ktail
+
+avx2a_k4:
+	AVX2A_KSTEP(0)
+	AVX2A_KSTEP(4)
+	AVX2A_KSTEP(8)
+	AVX2A_KSTEP(12)
+	ADDQ $16, AROW0
+	ADDQ $16, AROW3
+	DECQ KK
+	JNZ  avx2a_k4
+
+avx2a_ktail:
+	// for ; p < kc; p++
+	MOVQ kc+24(FP), KK
+	ANDQ $3, KK
+	JZ   avx2a_kdone
+
+avx2a_k1:
+	AVX2A_KSTEP(0)
+	ADDQ $4, AROW0
+	ADDQ $4, AROW3
+	DECQ KK
+	JNZ  avx2a_k1
+
+avx2a_kdone:
+	// if accum != 0 { acc += C tile }
+	MOVQ accum+72(FP), KK
+	TESTQ KK, KK
+	JZ   avx2a_store
+	VADDPS (CROW0), Y0, Y0
+	VADDPS 32(CROW0), Y1, Y1
+	VADDPS (CROW0)(LDC*1), Y2, Y2
+	VADDPS 32(CROW0)(LDC*1), Y3, Y3
+	VADDPS (CROW0)(LDC*2), Y4, Y4
+	VADDPS 32(CROW0)(LDC*2), Y5, Y5
+	VADDPS (CROW3), Y6, Y6
+	VADDPS 32(CROW3), Y7, Y7
+	VADDPS (CROW3)(LDC*1), Y8, Y8
+	VADDPS 32(CROW3)(LDC*1), Y9, Y9
+	VADDPS (CROW3)(LDC*2), Y10, Y10
+	VADDPS 32(CROW3)(LDC*2), Y11, Y11
+
+avx2a_store:
+	// C tile = acc
+	VMOVUPS Y0, (CROW0)
+	VMOVUPS Y1, 32(CROW0)
+	VMOVUPS Y2, (CROW0)(LDC*1)
+	VMOVUPS Y3, 32(CROW0)(LDC*1)
+	VMOVUPS Y4, (CROW0)(LDC*2)
+	VMOVUPS Y5, 32(CROW0)(LDC*2)
+	VMOVUPS Y6, (CROW3)
+	VMOVUPS Y7, 32(CROW3)
+	VMOVUPS Y8, (CROW3)(LDC*1)
+	VMOVUPS Y9, 32(CROW3)(LDC*1)
+	VMOVUPS Y10, (CROW3)(LDC*2)
+	VMOVUPS Y11, 32(CROW3)(LDC*2)
+
+	// Next tile down: CROW0 = CROW3 + 3*ldc; AROW0 moves back by kc and
+	// down by 6 rows.
+	LEAQ (CROW3)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	MOVQ kc+24(FP), KK
+	SHLQ $2, KK
+	SUBQ KK, AROW0
+	LEAQ (AROW0)(LDA*4), AROW0
+	LEAQ (AROW0)(LDA*2), AROW0
+	DECQ IR
+	JNZ  avx2a_ir
+
+avx2a_jrnext:
+	// Next column of tiles: BPAN += 4*bstep, CCOL += 16 floats.
+	MOVQ bstep+40(FP), KK
+	LEAQ (BPAN)(KK*4), BPAN
+	ADDQ $64, CCOL
+	DECQ JR
+	JNZ  avx2a_jr
+
+avx2a_done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX-512F, 12×32 tile: Z0..Z23 accumulate rows 0..11 (two zmm per row),
 // Z24/Z25 hold B(p, 0:16) and B(p, 16:32), Z26..Z31 hold broadcasts of
 // A(i,p). Same structure as the AVX2 kernel.

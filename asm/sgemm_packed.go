@@ -40,6 +40,12 @@ type gemmKernel struct {
 	// element, row stride ldc. Only whole tiles are written.
 	block func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
 
+	// blockA, if set, is block with A read unpacked from a row-major
+	// matrix of row stride lda: row tile ir starts at a[ir*mr*lda:] and
+	// element (i,p) of it is a[(ir*mr+i)*lda+p]. The driver uses it when A
+	// is not transposed and alpha is 1, and packs no A.
+	blockA func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+
 	// packBAsm, if set, packs rows of whole micro-panels of a row-major B
 	// (see gemmKernel.packB): for p < rows, jp < nPanels, row p of panel jp
 	// (nr floats at dst[(jp*kc+p)*nr:]) = src[p*ldb+jp*nr:][:nr].
@@ -146,6 +152,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 	for t := range wss {
 		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
 	}
+	direct := kn.directA(transA, alpha)
 	bar := newSpinBarrier(threads)
 	body := func(t int) {
 		ws := wss[t]
@@ -173,6 +180,10 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 				}
 				for ic := lo; ic < hi; ic += mcStep {
 					mc := min(mcStep, hi-ic)
+					if direct {
+						kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+						continue
+					}
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 				}
@@ -221,6 +232,7 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 	kcStep := blockSize(k, kcMax, 1)
 	mcStep := blockSize(m, kn.mc, mr)
 	ncStep := blockSize(n, ncMax, nr)
+	direct := kn.directA(transA, alpha)
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
 		for pc := 0; pc < k; pc += kcStep {
@@ -233,6 +245,10 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
 				mc := min(mcStep, m-ic)
+				if direct {
+					kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+					continue
+				}
 				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 				kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 			}
@@ -284,6 +300,57 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 			t := ws.tile[:cnt*mr*nr]
 			kn.block(&ap[i0*mr*kc], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0)
 			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, min(cnt*mr, mc-i0*mr), nRem, accum)
+		}
+	}
+}
+
+// directA reports whether the kernel reads A unpacked (blockA) for these
+// arguments.
+func (kn *gemmKernel) directA(transA bool, alpha float32) bool {
+	return !transA && alpha == 1 && kn.blockA != nil
+}
+
+// macroA is macro with A read unpacked: a is the mc×kc block of a
+// row-major A (row stride lda). Whole row tiles go to blockA; the last,
+// partial one is packed (zero padded) into ws.ap and goes through block.
+func (kn *gemmKernel) macroA(ws *gemmWorkspace, a []float32, lda, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
+	mr, nr := kn.mr, kn.nr
+	mFull, mRem := mc/mr, mc%mr
+	nFull, nRem := nc/nr, nc%nr
+	if mRem > 0 {
+		kn.packA(ws.ap, false, a, lda, mFull*mr, 0, mRem, kc, 1)
+	}
+	acc := 0
+	if accum {
+		acc = 1
+	}
+	tileFlops := 2 * mr * nr * kc
+	chunk := max(1, callFlops/(tileFlops*max(mFull, 1)))
+	for j0 := 0; j0 < nFull; j0 += chunk {
+		cnt := min(chunk, nFull-j0)
+		if mFull > 0 {
+			kn.blockA(&a[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc, lda)
+		}
+		if mRem > 0 {
+			t := ws.tile[:mr*cnt*nr]
+			kn.block(&ws.ap[0], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
+			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum)
+		}
+	}
+	if nRem > 0 {
+		// Right edge micro-panel: whole row tiles, then the partial one,
+		// through the tile buffer.
+		chunk := max(1, callFlops/tileFlops)
+		for i0 := 0; i0 < mFull; i0 += chunk {
+			cnt := min(chunk, mFull-i0)
+			t := ws.tile[:cnt*mr*nr]
+			kn.blockA(&a[i0*mr*lda], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0, lda)
+			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, cnt*mr, nRem, accum)
+		}
+		if mRem > 0 {
+			t := ws.tile[:mr*nr]
+			kn.block(&ws.ap[0], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, 1, 1, 0)
+			addTile(c[mFull*mr*ldc+nFull*nr:], ldc, t, nr, mRem, nRem, accum)
 		}
 	}
 }

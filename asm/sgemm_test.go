@@ -483,9 +483,35 @@ func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTi
 	}
 }
 
+// goBlockA is a pure-Go gemmKernel.blockA (A read unpacked, row stride
+// lda) for driver tests.
+func goBlockA(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int) {
+	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int) {
+		as := unsafe.Slice(a, (mTiles*mr-1)*lda+kc)
+		bs := unsafe.Slice(b, (nTiles-1)*bstep+(kc-1)*ldb+nr)
+		cs := unsafe.Slice(c, (mTiles*mr-1)*ldc+nTiles*nr)
+		for jr := 0; jr < nTiles; jr++ {
+			for i := 0; i < mTiles*mr; i++ {
+				for j := 0; j < nr; j++ {
+					var s float32
+					for p := 0; p < kc; p++ {
+						s += as[i*lda+p] * bs[jr*bstep+p*ldb+j]
+					}
+					ci := i*ldc + jr*nr + j
+					if accum != 0 {
+						s += cs[ci]
+					}
+					cs[ci] = s
+				}
+			}
+		}
+	}
+}
+
 // TestSgemmDriver runs the packed driver with goBlock kernels of several
 // tile shapes and small cache blocks, so every loop of gemm and macro (jc,
-// pc, ic, edge tiles, direct B, call chunking) runs many times.
+// pc, ic, edge tiles, direct B, call chunking) runs many times, each with
+// and without an unpacked-A kernel (macroA).
 func TestSgemmDriver(t *testing.T) {
 	kernels := []*gemmKernel{
 		{name: "go6x16", mr: 6, nr: 16, mc: 12, kc: 7, nc: 48},
@@ -504,8 +530,23 @@ func TestSgemmDriver(t *testing.T) {
 			expects = append(expects, newGemmExpect(cs, rng.Int63()))
 		}
 	}
+	// Cases the unpacked-A path takes: A not transposed, alpha 1.
+	for _, s := range [][3]int{{13, 33, 17}, {25, 65, 11}, {31, 70, 40}, {7, 50, 9}, {40, 3, 6}} {
+		for tr := 0; tr < 2; tr++ {
+			cs := gemmCase{transB: tr == 1, m: s[0], n: s[1], k: s[2], alpha: 1, beta: float32(tr) * 0.5,
+				padA: rng.Intn(4), padB: rng.Intn(4), padC: rng.Intn(4), offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16)}
+			expects = append(expects, newGemmExpect(cs, rng.Int63()))
+		}
+	}
+	var all []*gemmKernel
 	for _, kn := range kernels {
 		kn.block = goBlock(kn.mr, kn.nr)
+		withA := *kn
+		withA.name += "+blockA"
+		withA.blockA = goBlockA(kn.mr, kn.nr)
+		all = append(all, kn, &withA)
+	}
+	for _, kn := range all {
 		for _, threads := range []int{1, 2, 3} {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 				sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
