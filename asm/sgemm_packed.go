@@ -152,7 +152,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 	for t := range wss {
 		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
 	}
-	direct := kn.directA(transA, alpha)
+	direct := kn.directA(transA, alpha, ncStep)
 	bar := newSpinBarrier(threads)
 	body := func(t int) {
 		ws := wss[t]
@@ -232,7 +232,7 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 	kcStep := blockSize(k, kcMax, 1)
 	mcStep := blockSize(m, kn.mc, mr)
 	ncStep := blockSize(n, ncMax, nr)
-	direct := kn.directA(transA, alpha)
+	direct := kn.directA(transA, alpha, ncStep)
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
 		for pc := 0; pc < k; pc += kcStep {
@@ -305,10 +305,16 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 }
 
 // directA reports whether the kernel reads A unpacked (blockA) for these
-// arguments.
-func (kn *gemmKernel) directA(transA bool, alpha float32) bool {
-	return !transA && alpha == 1 && kn.blockA != nil
+// arguments and panels of B at most nc wide. Each A row tile is read once
+// per micro-panel of the B panel: for a narrow panel packing A costs more
+// than it saves, for a wide one (many passes, six row streams that share
+// one L1 set when lda is a multiple of 1024) packing pays.
+func (kn *gemmKernel) directA(transA bool, alpha float32, nc int) bool {
+	return !transA && alpha == 1 && kn.blockA != nil && nc <= directMaxNC
 }
+
+// directMaxNC is the widest B panel for which A is read unpacked.
+const directMaxNC = 512
 
 // macroA is macro with A read unpacked: a is the mc×kc block of a
 // row-major A (row stride lda). Whole row tiles go to blockA; the last,
