@@ -468,11 +468,7 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 		tensor.Sum(tensor.Mul(o.ImageFeatures, gI), false),
 		tensor.Sum(tensor.Mul(o.TextFeatures, gT), false)))
 	sl.release = func() { tensor.Release(root) }
-	sl.backward = func() error {
-		err := d.backward(root)
-		tensor.Release(root)
-		return err
-	}
+	sl.backward = func() error { return d.backward(root) }
 	return sl, nil
 }
 
@@ -483,8 +479,8 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// backward runs the backward pass of root and all-reduces the parameter
-// gradients in buckets. The first step records the order in which the
+// backward runs the backward pass of root, releasing its graph as it goes,
+// and all-reduces the parameter gradients in buckets. The first step records the order in which the
 // parameters complete and builds the buckets from it (checking that every
 // rank has the same); later steps start a bucket's all-reduce as soon as
 // its last parameter completes, in bucket order.
@@ -492,7 +488,7 @@ func (d *dataParallel) backward(root *tensor.Tensor) error {
 	if d.layout == nil {
 		d.order = d.order[:0]
 		seen := make([]bool, len(d.params))
-		tensor.BackwardNotify(root, func(t *tensor.Tensor) {
+		tensor.BackwardRelease(root, func(t *tensor.Tensor) {
 			if i, ok := d.index[t]; ok && !seen[i] {
 				seen[i] = true
 				d.order = append(d.order, i)
@@ -518,7 +514,7 @@ func (d *dataParallel) backward(root *tensor.Tensor) error {
 	}
 	var err error
 	next := 0 // the next bucket to start: buckets start in order on every rank
-	tensor.BackwardNotify(root, func(t *tensor.Tensor) {
+	tensor.BackwardRelease(root, func(t *tensor.Tensor) {
 		i, ok := d.index[t]
 		if !ok || err != nil {
 			return
