@@ -45,6 +45,34 @@ func LogSoftmaxRow(dst, x []float32) (lse float32) {
 	return lse
 }
 
+// LogSumExpRow returns log Σ exp(x[i]), computed as m + log Σ exp(x[i] − m)
+// with m = Max(x): LogSoftmaxRow's result without its output. An empty row
+// or one whose entries are all -Inf gives -Inf.
+func LogSumExpRow(x []float32) float32 {
+	m := vmax(x)
+	if math.IsInf(float64(m), -1) {
+		return m
+	}
+	return m + float32(math.Log(float64(expSubSumNoStore(x, m))))
+}
+
+// ExpShiftRow stores exp(x[i] − c) in dst (dst may alias x) and returns
+// their sum:
+//
+//	for i := range x { dst[i] = exp(x[i] - c) }
+//
+// c must be at least Max(x) (x's log-sum-exp, say, which makes dst the
+// softmax of x), so that no term overflows; c = -Inf (a row of -Inf
+// entries) gives zeros.
+func ExpShiftRow(dst, x []float32, c float32) float32 {
+	checkLen2("ExpShiftRow", dst, x)
+	if math.IsInf(float64(c), -1) {
+		clear(dst)
+		return 0
+	}
+	return expSubSum(dst, x, c)
+}
+
 // SoftmaxRowBackward stores the gradient of SoftmaxRow with respect to its
 // input in dx, given the softmax output y and the output gradient dy (dx may
 // alias dy):

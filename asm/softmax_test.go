@@ -82,6 +82,31 @@ func TestSoftmaxRow(t *testing.T) {
 					lg.checkGuards(t, where)
 					x.checkUnchanged(t, where)
 
+					// LogSumExpRow is LogSoftmaxRow's lse; ExpShiftRow by it
+					// is the softmax (SoftmaxRow scales by 1/Σ instead of
+					// subtracting log Σ: compare with the reference).
+					if got := LogSumExpRow(x.s); math.Float32bits(got) != math.Float32bits(gotLse) {
+						t.Fatalf("LogSumExpRow %s = %v, LogSoftmaxRow's lse %v", where, got, gotLse)
+					}
+					es := newRegion(n, (off+3)%16)
+					sum := ExpShiftRow(es.s, x.s, gotLse)
+					var sumRef float64
+					for i, v := range es.s {
+						sumRef += float64(v)
+						tol := (rtol + (math.Abs(float64(x.s[i]))+math.Abs(lse))*0x1p-23) * p[i]
+						if math.IsInf(lse, -1) {
+							tol = 0
+						}
+						if math.Abs(float64(v)-p[i]) > tol {
+							t.Fatalf("ExpShiftRow %s [%d] = %v, want %v", where, i, v, p[i])
+						}
+					}
+					if math.Abs(float64(sum)-sumRef) > reductionTol(n, 1)*sumRef+1e-30 {
+						t.Fatalf("ExpShiftRow %s returned %v, its values sum to %v", where, sum, sumRef)
+					}
+					es.checkGuards(t, where)
+					x.checkUnchanged(t, where)
+
 					in := newRegion(n, off).fill(func(i int) float32 { return x.s[i] })
 					SoftmaxRow(in.s, in.s)
 					for i := range in.s {
