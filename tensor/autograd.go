@@ -171,10 +171,14 @@ func (t *Tensor) gradBuf() []float32 {
 // gradDst returns the buffer t's gradient goes into, for an op about to
 // write every element of it, and whether that buffer holds no gradient yet
 // (fresh: its contents are undefined and the op must store, not add). Only
-// an intermediate (pooled, not a view) gets a fresh buffer; others get
-// gradBuf's zeroed or accumulated one. Call it only when the op will write
-// all of t's gradient.
+// an intermediate (pooled, or a view of all of one) gets a fresh buffer;
+// others get gradBuf's zeroed or accumulated one. Call it only when the op
+// will write all of t's gradient.
 func (t *Tensor) gradDst() (g []float32, fresh bool) {
+	if t.base != nil && t.off == 0 && len(t.data) == len(t.base.data) {
+		// A view of all of its base (a Reshape): the base's gradient.
+		return t.base.gradDst()
+	}
 	if t.base == nil && t.grad == nil && t.pooled {
 		t.grad = pool.get(len(t.data))
 		return t.grad, true

@@ -465,11 +465,9 @@ func (cpuBackend) ScatterAdd(dtable, dy []float32, ids []int32, dim int) {
 
 func (cpuBackend) CrossEntropy(lse, logits []float32, targets []int32, rows, n int, ignore int32) (float64, int) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
-		tmp := pool.get(n)
 		for r := lo; r < hi; r++ {
-			lse[r] = asm.LogSoftmaxRow(tmp, logits[r*n:(r+1)*n])
+			lse[r] = asm.LogSumExpRow(logits[r*n : (r+1)*n])
 		}
-		pool.put(tmp)
 	})
 	var sum float64
 	count := 0
@@ -484,23 +482,40 @@ func (cpuBackend) CrossEntropy(lse, logits []float32, targets []int32, rows, n i
 }
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, rows, n, ignore, g, false)
+}
+
+func (cpuBackend) CrossEntropyBackwardStore(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, rows, n, ignore, g, true)
+}
+
+// crossEntropyBackward adds (or, with store, stores) g·(softmax − onehot)
+// into each row of dlogits; ignored rows get nothing (zeros when storing).
+func crossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32, store bool) {
 	parallelFor(rows, 4*n, func(lo, hi int) {
-		tmp := pool.get(n)
+		var tmp []float32
+		if !store {
+			tmp = pool.get(n)
+			defer pool.put(tmp)
+		}
 		for r := lo; r < hi; r++ {
+			x, d := logits[r*n:(r+1)*n], dlogits[r*n:(r+1)*n]
 			t := targets[r]
 			if t == ignore {
+				if store {
+					clear(d)
+				}
 				continue
 			}
-			x, d := logits[r*n:(r+1)*n], dlogits[r*n:(r+1)*n]
-			l := lse[r]
-			for i, v := range x {
-				tmp[i] = v - l
+			if store {
+				asm.ExpShiftRow(d, x, lse[r]) // softmax
+				asm.Scale(g, d)
+			} else {
+				asm.ExpShiftRow(tmp, x, lse[r])
+				asm.Axpy(g, tmp, d)
 			}
-			asm.Exp(tmp, tmp)
-			asm.Axpy(g, tmp, d)
 			d[t] -= g
 		}
-		pool.put(tmp)
 	})
 }
 

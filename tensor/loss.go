@@ -32,7 +32,21 @@ func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
 			return
 		}
 		g := out.grad[0] / float32(count)
+		if cs, ok := backend.(CrossEntropyBackwardStorer); ok {
+			if dl, fresh := logits.gradDst(); fresh {
+				cs.CrossEntropyBackwardStore(dl, logits.data, lse, tg, n, v, int32(ignoreIndex), g)
+				return
+			}
+		}
 		backend.CrossEntropyBackward(logits.gradBuf(), logits.data, lse, tg, n, v, int32(ignoreIndex), g)
 	}
 	return out
+}
+
+// CrossEntropyBackwardStorer is an optional extension of Backend:
+// CrossEntropyBackward that stores g·(softmax − onehot) instead of adding
+// it (and zeros in ignored rows), for a fresh gradient buffer: the
+// vocabulary-wide logits gradient then needs no zeroing pass.
+type CrossEntropyBackwardStorer interface {
+	CrossEntropyBackwardStore(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32)
 }

@@ -85,3 +85,32 @@ func f64s(x []float32) []float64 {
 	}
 	return out
 }
+
+// TestCrossEntropyBackwardStore: the stored gradient equals the one added
+// to zeros, ignored rows included (stored as zeros over whatever was there).
+func TestCrossEntropyBackwardStore(t *testing.T) {
+	var cs CrossEntropyBackwardStorer = cpuBackend{}
+	g := NewRNG(8)
+	rows, n := 37, 1029
+	logits := New(rows, n)
+	g.Normal(logits, 0, 3)
+	targets := make([]int32, rows)
+	for i := range targets {
+		targets[i] = int32(g.IntN(n))
+	}
+	targets[5], targets[20] = -100, -100
+	lse := make([]float32, rows)
+	cpuBackend{}.CrossEntropy(lse, logits.data, targets, rows, n, -100)
+	want := make([]float32, rows*n)
+	cpuBackend{}.CrossEntropyBackward(want, logits.data, lse, targets, rows, n, -100, 0.3)
+	got := make([]float32, rows*n)
+	for i := range got {
+		got[i] = float32(math.NaN())
+	}
+	cs.CrossEntropyBackwardStore(got, logits.data, lse, targets, rows, n, -100, 0.3)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] == 0 && want[i] == 0) {
+			t.Fatalf("element %d (row %d): stored %v, added to zeros %v", i, i/n, got[i], want[i])
+		}
+	}
+}
