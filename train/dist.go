@@ -369,7 +369,7 @@ func (r *run) loss(out *coca.Output, ids []int, b, l int, w coca.LossWeights) (s
 		loss := r.model.Loss(out, ids, b, l, w)
 		return stepLoss{
 			total: float64(loss.Total.Item()), con: float64(loss.Contrastive.Item()), cap: float64(loss.Caption.Item()),
-			backward: func() error { tensor.Backward(loss.Total); tensor.Release(loss.Total); return nil },
+			backward: func() error { tensor.BackwardRelease(loss.Total, nil); return nil },
 			release:  func() { tensor.Release(loss.Total) },
 		}, nil
 	}
