@@ -19,7 +19,8 @@ const captionBenchTokens = 29
 // the image tower once, then greedy decoding of 29 tokens with the KV-cached
 // decoder (cross-attention keys and values computed once), no end-of-text
 // stop, on 2 threads (GOMAXPROCS 2), with randomly initialised weights in
-// float32 or rounded to bfloat16. It reports s/caption and ms/token; the
+// float32 or rounded to bfloat16. It reports s/caption and ms/token (wall
+// time) and cpu-s/caption (process CPU time, steadier on a shared machine); the
 // bf16 case also reports 1 − the cosine similarity of its image and text
 // features with the float32 model's (same init), and fails when a cosine
 // is below 0.999.
@@ -56,11 +57,13 @@ func BenchmarkCaption(b *testing.B) {
 			}
 			caption() // warm-up: buffers, packed weights
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				caption()
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/caption")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/caption")
 			b.ReportMetric(1e3*sec/captionBenchTokens, "ms/token")
 			if cosines != nil {
 				cosines()

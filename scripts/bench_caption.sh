@@ -57,6 +57,7 @@ FNR == NR {   # pytorch.json: one JSON line
 	w = $1; sub(/.*weights=/, "", w); sub(/-[0-9]+$/, "", w)
 	for (i = 2; i <= NF; i++) {
 		if ($(i) == "s/caption") s[w, ++n[w]] = $(i-1) + 0
+		if ($(i) == "cpu-s/caption") cpu[w] = $(i-1) + 0
 		if ($(i) == "image-1-cos-vs-f32") ci[w] = 1 - $(i-1)
 		if ($(i) == "text-1-cos-vs-f32") ct[w] = 1 - $(i-1)
 	}
@@ -72,10 +73,12 @@ END {
 		med = median(a, n[w]); r = pt / med
 		printf "%-34s %11.3f %9.1f %11.3f %7.1fx %5s%2dx %s\n", "gococa cached, weights=" w, med, 1000 * med / 29, best, r,
 			">=", tgt[w], (r >= tgt[w] ? "ok" : "BELOW TARGET")
+		if (w in cpu) printf "  gococa weights=%s: %.3f CPU seconds per caption (last run)\n", w, cpu[w]
 		if (w in ci) printf "  bf16 vs f32 features: image cosine %.7f, text cosine %.7f (want >= 0.999)\n", ci[w], ct[w]
 	}
-	printf "speed-up = PyTorch median / gococa median (best runs: f32 %.1fx, bf16 %.1fx)\n",
-		ptmin / bestOf("f32"), ptmin / bestOf("bf16")
+	printf "speed-up = PyTorch median / gococa median; best runs:"
+	for (k = 1; k <= 2; k++) if (ws[k] in n) printf " %s %.1fx", ws[k], ptmin / bestOf(ws[k])
+	printf "\n"
 }
 function bestOf(w,   i, b) { b = s[w, 1]; for (i = 2; i <= n[w]; i++) if (s[w, i] < b) b = s[w, i]; return b > 0 ? b : 1e-9 }
 ' "$tmp/pytorch.json" "$tmp/go.txt"
