@@ -12,8 +12,8 @@ import (
 // initialisation where it has one and PyTorch's layer defaults elsewhere:
 //
 //   - vision tower: class_embedding, positional_embedding and proj ~
-//     N(0, Wv^-½ or D^-½); conv1 and linear layers use PyTorch's default
-//     U(±1/sqrt(fan_in)); attention in_proj weights xavier-uniform with zero
+//     N(0, Wv^-½), the vision width's scale for all three as in open_clip;
+//     conv1 and linear layers use PyTorch's default U(±1/sqrt(fan_in)); attention in_proj weights xavier-uniform with zero
 //     in_proj/out_proj biases (nn.MultiheadAttention's defaults).
 //   - text tower (open_clip's TextTransformer.init_parameters):
 //     token_embedding N(0, 0.02), positional_embedding and cls_emb N(0, 0.01),
@@ -33,7 +33,7 @@ func (m *Model) Init(seed uint64) {
 	vw := float64(c.Vision.Width)
 	g.Normal(m.Visual.ClassEmbedding, 0, math.Pow(vw, -0.5))
 	g.Normal(m.Visual.PositionalEmbedding, 0, math.Pow(vw, -0.5))
-	g.Normal(m.Visual.Proj, 0, math.Pow(float64(c.EmbedDim), -0.5))
+	g.Normal(m.Visual.Proj, 0, math.Pow(vw, -0.5)) // open_clip: scale = width^-½ for proj too
 
 	tw := float64(c.Text.Width)
 	g.Normal(m.Text.TokenEmbedding.Weight, 0, 0.02)
