@@ -2,14 +2,16 @@
 
 package asm
 
-func dotBF16(x []float32, w []uint16) float32 {
+func gemvRowBF16(y, x []float32, w []uint16, bias []float32) {
 	if level == AVX2 || level == AVX512 {
-		return dotBF16AVX2(x, w)
+		gemvRowBF16AVX2(y, x, w, bias)
+		return
 	}
-	return dotBF16Generic(x, w)
+	gemvRowBF16Generic(y, x, w, bias)
 }
 
-// dotBF16AVX2 is DotBF16 with AVX2+FMA (gemv_bf16_amd64.s); len(w) ≥ len(x).
+// gemvRowBF16AVX2 is gemvRowBF16Generic with AVX2+FMA (gemv_bf16_amd64.s):
+// len(w) ≥ len(y)·len(x); bias empty or at least len(y) long.
 //
 //go:noescape
-func dotBF16AVX2(x []float32, w []uint16) float32
+func gemvRowBF16AVX2(y, x []float32, w []uint16, bias []float32)

@@ -2,80 +2,107 @@
 
 #include "textflag.h"
 
-// func dotBF16AVX2(x []float32, w []uint16) float32
+// STEP16 accumulates the products of the 16 elements of x at SI and of
+// the weights at DI, widened from bfloat16 to float32 (zero-extend to 32
+// bits, shift left 16): elements 0-7 into Y0, 8-15 into Y4.
+#define STEP16(xo, wo) \
+	VPMOVZXWD   wo(DI), Y10;    \
+	VPMOVZXWD   wo+16(DI), Y11; \
+	VPSLLD      $16, Y10, Y10;  \
+	VPSLLD      $16, Y11, Y11;  \
+	VFMADD231PS xo(SI), Y10, Y0; \
+	VFMADD231PS xo+32(SI), Y11, Y4
+
+// func gemvRowBF16AVX2(y, x []float32, w []uint16, bias []float32)
 //
-// Widens eight bfloat16 weights at a time to float32 (zero-extend to 32
-// bits, shift left 16) and accumulates x·w with FMAs in four accumulators;
-// the last len(x) mod 8 products are summed one by one.
+// y[o] = x·w[o*k:(o+1)*k] + bias[o] with k = len(x), in the order
+// GemvBF16Strided documents. The weight rows are contiguous, so the kernel
+// reads them as one sequential stream (what the hardware prefetchers
+// follow best), with a software prefetch a few lines ahead.
 //
-//	for ; n >= 32; n -= 32 { acc[0..3] += x[0:32] * widen(w[0:32]) }
-//	for ; n >= 8; n -= 8 { acc[0] += x[0:8] * widen(w[0:8]) }
-//	s = hsum(acc[0]+acc[1]+acc[2]+acc[3])
-//	for ; n > 0; n-- { s += x[0] * widen(w[0]) }
-TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-52
-	MOVQ   x_base+0(FP), SI
-	MOVQ   x_len+8(FP), CX
-	MOVQ   w_base+24(FP), DI
+//	for o := range y {
+//		a, b := 0, 0 (8 lanes each)
+//		for ; i+16 <= k; i += 16 { a += x[i:i+8]*widen(w[i:i+8]); b += x[i+8:i+16]*widen(w[i+8:i+16]) }
+//		if i+8 <= k { a += x[i:i+8]*widen(w[i:i+8]) }
+//		s := hsum(a+b); s += x[i]*widen(w[i]) for the rest; y[o] = s + bias[o]
+//	}
+TEXT ·gemvRowBF16AVX2(SB), NOSPLIT, $0-96
+	MOVQ y_base+0(FP), DX
+	MOVQ y_len+8(FP), BX
+	MOVQ x_base+24(FP), R11
+	MOVQ x_len+32(FP), R8
+	MOVQ w_base+48(FP), DI
+	MOVQ bias_base+72(FP), R13
+	MOVQ bias_len+80(FP), R12
+
+row:
+	TESTQ  BX, BX
+	JEQ    done
 	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   R11, SI
+	MOVQ   R8, CX
 
 loop32:
-	CMPQ        CX, $32
-	JL          loop8
-	VPMOVZXWD   (DI), Y4
-	VPMOVZXWD   16(DI), Y5
-	VPMOVZXWD   32(DI), Y6
-	VPMOVZXWD   48(DI), Y7
-	VPSLLD      $16, Y4, Y4
-	VPSLLD      $16, Y5, Y5
-	VPSLLD      $16, Y6, Y6
-	VPSLLD      $16, Y7, Y7
-	VFMADD231PS (SI), Y4, Y0
-	VFMADD231PS 32(SI), Y5, Y1
-	VFMADD231PS 64(SI), Y6, Y2
-	VFMADD231PS 96(SI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $64, DI
-	SUBQ        $32, CX
-	JMP         loop32
+	CMPQ       CX, $32
+	JLT        loop16
+	PREFETCHT0 1024(DI)
+	STEP16(0, 0)
+	STEP16(64, 32)
+	ADDQ       $128, SI
+	ADDQ       $64, DI
+	SUBQ       $32, CX
+	JMP        loop32
+
+loop16:
+	CMPQ   CX, $16
+	JLT    loop8
+	STEP16(0, 0)
+	ADDQ   $64, SI
+	ADDQ   $32, DI
+	SUBQ   $16, CX
 
 loop8:
 	CMPQ        CX, $8
-	JL          reduce
-	VPMOVZXWD   (DI), Y4
-	VPSLLD      $16, Y4, Y4
-	VFMADD231PS (SI), Y4, Y0
+	JLT         reduce
+	VPMOVZXWD   (DI), Y10
+	VPSLLD      $16, Y10, Y10
+	VFMADD231PS (SI), Y10, Y0
 	ADDQ        $32, SI
 	ADDQ        $16, DI
 	SUBQ        $8, CX
-	JMP         loop8
 
 reduce:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VHADDPS      Y0, Y0, Y0    // l0+l1, l2+l3, ... | l4+l5, l6+l7, ...
+	VHADDPS      Y0, Y0, Y0    // (l0+l1)+(l2+l3), ... | (l4+l5)+(l6+l7), ...
 	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VPSHUFD      $1, X0, X1
 	VADDSS       X1, X0, X0
 
 tail:
 	TESTQ       CX, CX
-	JE          done
-	MOVWLZX     (DI), AX
-	SHLL        $16, AX
-	VMOVD       AX, X4
-	VFMADD231SS (SI), X4, X0
+	JEQ         bias
+	MOVWLZX     (DI), R10
+	SHLL        $16, R10
+	VMOVD       R10, X10
+	VFMADD231SS (SI), X10, X0
 	ADDQ        $4, SI
 	ADDQ        $2, DI
 	DECQ        CX
 	JMP         tail
 
+bias:
+	TESTQ  R12, R12
+	JEQ    store
+	VADDSS (R13), X0, X0
+	ADDQ   $4, R13
+
+store:
+	VMOVSS X0, (DX)
+	ADDQ   $4, DX
+	DECQ   BX
+	JMP    row
+
 done:
-	VMOVSS     X0, ret+48(FP)
 	VZEROUPPER
 	RET

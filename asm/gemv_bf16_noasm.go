@@ -1,5 +1,5 @@
-//go:build !amd64 || purego
+//go:build (!amd64 && !arm64) || purego
 
 package asm
 
-func dotBF16(x []float32, w []uint16) float32 { return dotBF16Generic(x, w) }
+func gemvRowBF16(y, x []float32, w []uint16, bias []float32) { gemvRowBF16Generic(y, x, w, bias) }
