@@ -12,7 +12,9 @@ import (
 // lda ≥ m. op(B) is k×n: B is k×n with ldb ≥ n, or, when transB, B is n×k
 // with ldb ≥ k. C is m×n with ldc ≥ n. beta == 0 means C is not read (NaN
 // in C is overwritten); alpha == 0 or k == 0 means A and B are not read.
-// Work is split across GOMAXPROCS goroutines when it is large enough.
+// Work is split across GOMAXPROCS goroutines when it is large enough. With
+// at most 16 rows in op(A) (decoding steps) B is read once, in place,
+// without packing (see sgemm_small.go).
 //
 // It panics, naming Sgemm and the dimensions, when a dimension is negative,
 // a leading dimension is too small or a slice is too short.
@@ -36,8 +38,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // benchmarks. It panics if l is not supported here (see Supported).
 func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm("Sgemm", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
-	kern := gemmKernelFor(l)
-	sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmAuto(l, gemmKernelFor(l), runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmStrided runs batch GEMMs (see Sgemm); matrix i uses a[i*strideA:],
@@ -59,12 +60,11 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 	kern := gemmKernelFor(l)
 	threads := runtime.GOMAXPROCS(0)
 	one := func(i, threads int) {
-		threads = min(threads, gemmThreads(m, n, k))
 		aa, bb := a, b
 		if k > 0 {
 			aa, bb = a[i*strideA:], b[i*strideB:]
 		}
-		sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
+		sgemmAuto(l, kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
 	}
 	flops := 2 * float64(m) * float64(n) * float64(k)
 	if threads <= 1 || batch == 1 || batch < threads && flops >= 4*minFlopsPerThread ||

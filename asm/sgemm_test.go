@@ -283,18 +283,27 @@ func TestSgemmLevels(t *testing.T) {
 			}
 			rng := rand.New(rand.NewSource(int64(2 + l)))
 			cases := append(tailCases(mr, nr, rng, testing.Short()), largeCases(rng)...)
-			f := levelFunc(l)
+			// Sgemm itself (which takes the small-M path for few rows) and,
+			// for every m, the packed path.
+			fs := map[string]sgemmFunc{l.String(): levelFunc(l)}
+			if kern := gemmKernelFor(l); kern != nil {
+				fs[l.String()+"/packed"] = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+					sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				}
+			}
 			for _, cs := range cases {
 				e := newGemmExpect(cs, rng.Int63())
-				got, ok := runGemm(t, l.String(), f, e)
-				if !ok {
-					return
-				}
 				want, _ := runGemm(t, "sgemmGeneric", sgemmGeneric, e)
-				for i := range got {
-					if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 2*gemmTol(cs.k, e.mag[i])) {
-						t.Errorf("%v %v: element %d = %g, generic %g", l, cs, i, got[i], want[i])
+				for name, f := range fs {
+					got, ok := runGemm(t, name, f, e)
+					if !ok {
 						return
+					}
+					for i := range got {
+						if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 2*gemmTol(cs.k, e.mag[i])) {
+							t.Errorf("%s %v: element %d = %g, generic %g", name, cs, i, got[i], want[i])
+							return
+						}
 					}
 				}
 			}
