@@ -181,6 +181,67 @@ func Float32ToBF16(f float32) uint16 {
 	return uint16(b >> 16)
 }
 
+// f16ToBF16Table maps every binary16 bit pattern to the nearest bfloat16
+// (ties to even; 128 KiB, built on first use). Widening binary16 to
+// float32 is exact, so this is the correctly rounded conversion.
+var f16ToBF16Table = sync.OnceValue(func() *[1 << 16]uint16 {
+	var t [1 << 16]uint16
+	for i := range t {
+		t[i] = Float32ToBF16(F16ToFloat32(uint16(i)))
+	}
+	return &t
+})
+
+// F16ToBF16 rounds a binary16 value to the nearest bfloat16 (ties to even).
+func F16ToBF16(h uint16) uint16 { return f16ToBF16Table()[h] }
+
+// DecodeBF16 converts little-endian data of type d to bfloat16 values in
+// dst (len(raw)/d.Size() of them), as rounding DecodeFloat32's values to
+// the nearest bfloat16 (ties to even) would, without a float32 copy: BF16
+// is copied, F16 and F32 are rounded once (exactly so), F64 and integer
+// types go through float32 as DecodeFloat32 does. It returns an error if d
+// is unknown or the lengths do not match.
+func DecodeBF16(d DType, raw []byte, dst []uint16) error {
+	size := d.Size()
+	if size == 0 {
+		return errorf("unknown dtype %q", string(d))
+	}
+	if len(raw)%size != 0 || len(raw)/size != len(dst) {
+		return errorf("%d bytes of %s for %d values", len(raw), d, len(dst))
+	}
+	le := binary.LittleEndian
+	switch d {
+	case DTypeBF16:
+		if hostLittleEndian && len(dst) > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst)), raw)
+			return nil
+		}
+		for i := range dst {
+			dst[i] = le.Uint16(raw[2*i:])
+		}
+	case DTypeF16:
+		tab := f16ToBF16Table()
+		for i := range dst {
+			dst[i] = tab[le.Uint16(raw[2*i:])]
+		}
+	case DTypeF32:
+		for i := range dst {
+			dst[i] = Float32ToBF16(math.Float32frombits(le.Uint32(raw[4*i:])))
+		}
+	default:
+		// Rare types: through float32, a block at a time.
+		var buf [1024]float32
+		for lo := 0; lo < len(dst); lo += len(buf) {
+			n := min(len(buf), len(dst)-lo)
+			decodeFloat32(d, raw[lo*size:(lo+n)*size], buf[:n])
+			for i, v := range buf[:n] {
+				dst[lo+i] = Float32ToBF16(v)
+			}
+		}
+	}
+	return nil
+}
+
 // decodeFloat32 converts n little-endian elements of type d in raw to float32.
 // raw must hold exactly n*d.Size() bytes; d must be valid.
 func decodeFloat32(d DType, raw []byte, out []float32) {

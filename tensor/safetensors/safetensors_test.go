@@ -627,3 +627,111 @@ func TestF16Table(t *testing.T) {
 		}
 	}
 }
+
+// nearestBF16 is an independent reference for rounding a finite float64 x
+// that a float32 holds exactly to bfloat16: the two bfloat16 neighbours by
+// truncation, the nearer one, ties to the even one.
+func nearestBF16(x float64) uint16 {
+	b := math.Float32bits(float32(x))
+	lo := uint16(b >> 16) // toward zero
+	hi := lo + 1          // away from zero (may become Inf: still the neighbour)
+	dlo := math.Abs(x - float64(BF16ToFloat32(lo)))
+	dhi := math.Abs(float64(BF16ToFloat32(hi)) - x)
+	switch {
+	case dlo < dhi:
+		return lo
+	case dhi < dlo:
+		return hi
+	case lo&1 == 0:
+		return lo
+	}
+	return hi
+}
+
+// TestF16ToBF16 checks the rounding of every binary16 value to bfloat16
+// against nearestBF16 (NaN stays NaN, infinities stay infinite).
+func TestF16ToBF16(t *testing.T) {
+	for i := 0; i < 1<<16; i++ {
+		h := uint16(i)
+		x := F16ToFloat32(h)
+		got := F16ToBF16(h)
+		switch {
+		case x != x:
+			if g := BF16ToFloat32(got); g == g {
+				t.Fatalf("%#04x (NaN) -> %#04x, not NaN", h, got)
+			}
+		case math.IsInf(float64(x), 0):
+			if BF16ToFloat32(got) != x {
+				t.Fatalf("%#04x (%v) -> %#04x", h, x, got)
+			}
+		default:
+			if want := nearestBF16(float64(x)); got != want {
+				t.Fatalf("%#04x (%v) -> %#04x (%v), want %#04x (%v)", h, x, got, BF16ToFloat32(got), want, BF16ToFloat32(want))
+			}
+		}
+	}
+}
+
+// TestDecodeBF16 converts every float dtype and two integer ones straight to
+// bfloat16 and compares with rounding DecodeFloat32's values, and checks
+// the errors.
+func TestDecodeBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1, -2.5, 65504, 1e-7, 3.0000002, float32(math.Inf(-1)), float32(math.NaN()), 1.00390625, 1.01171875}
+	for range 2000 {
+		vals = append(vals, float32(rng.NormFloat64()*math.Pow(10, rng.Float64()*8-4)))
+	}
+	for _, tc := range []Tensor{
+		F32("x", []int{len(vals)}, vals),
+		F16FromF32("x", []int{len(vals)}, vals),
+		BF16FromF32("x", []int{len(vals)}, vals),
+		{Name: "x", DType: DTypeF64, Shape: []int{len(vals)}, Data: f64Bytes(vals)},
+		I64("x", []int{3}, []int64{-7, 1 << 40, 123456789}),
+		{Name: "x", DType: DTypeU8, Shape: []int{3}, Data: []byte{0, 7, 255}},
+	} {
+		want, err := DecodeFloat32(tc.DType, tc.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]uint16, len(want))
+		if err := DecodeBF16(tc.DType, tc.Data, got); err != nil {
+			t.Fatalf("%s: %v", tc.DType, err)
+		}
+		for i, w := range want {
+			if e := Float32ToBF16(w); got[i] != e {
+				t.Fatalf("%s[%d]: %#04x, want %#04x (of %v)", tc.DType, i, got[i], e, w)
+			}
+		}
+	}
+	if err := DecodeBF16("F8", []byte{1}, make([]uint16, 1)); err == nil || !strings.Contains(err.Error(), "F8") {
+		t.Errorf("unknown dtype: %v", err)
+	}
+	if err := DecodeBF16(DTypeF32, make([]byte, 8), make([]uint16, 3)); err == nil {
+		t.Error("length mismatch: no error")
+	}
+}
+
+func f64Bytes(v []float32) []byte {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(float64(x)))
+	}
+	return b
+}
+
+// TestBF16Writer writes raw bfloat16 values and reads them back unchanged.
+func TestBF16Writer(t *testing.T) {
+	h := []uint16{0x3f80, 0xc020, 0x7fc0, 0x0001, 0x8000, 0x7f80}
+	var buf bytes.Buffer
+	if err := Write(&buf, []Tensor{BF16("w", []int{2, 3}, h)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(buf.Bytes(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.BF16("w")
+	if info, _ := f.Info("w"); err != nil || !slices.Equal(got, h) || info.DType != DTypeBF16 || !slices.Equal(info.Shape, []int{2, 3}) {
+		t.Fatalf("read back %v %v (%v)", got, info, err)
+	}
+}

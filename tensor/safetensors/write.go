@@ -75,6 +75,17 @@ func BF16FromF32(name string, shape []int, data []float32) Tensor {
 	return Tensor{Name: name, DType: DTypeBF16, Shape: slices.Clone(shape), Data: b}
 }
 
+// BF16 makes a bfloat16 tensor from raw bfloat16 values (the high 16 bits
+// of float32s). It panics if len(data) does not match shape.
+func BF16(name string, shape []int, data []uint16) Tensor {
+	checkLen("BF16", name, shape, len(data))
+	b := make([]byte, 2*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint16(b[2*i:], v)
+	}
+	return Tensor{Name: name, DType: DTypeBF16, Shape: slices.Clone(shape), Data: b}
+}
+
 // F16FromF32 makes a binary16 tensor, rounding each value to nearest even.
 // It panics if len(data) does not match shape.
 func F16FromF32(name string, shape []int, data []float32) Tensor {
