@@ -2,66 +2,139 @@ package torchfile
 
 import (
 	"fmt"
-	"slices"
+	"os"
 	"sort"
+
+	"github.com/gococa/gococa/tensor/safetensors"
 )
 
-// Checkpoint is a loaded state dict with lookups by name, shaped like
-// safetensors.File's accessors (Names, Shape, Float32) so callers can treat
-// both formats alike.
+// Checkpoint is a state dict read on demand: Open reads the archive's
+// directory and its pickle and checks every tensor against its storage;
+// each accessor then reads the one tensor it is asked for (its storage
+// member, checksum verified), so that a loader holds one tensor's bytes at
+// a time, never the whole file. Its accessors are shaped like
+// safetensors.File's (Names, Shape, Float32, Raw) so callers can treat both
+// formats alike. Close releases the file.
 type Checkpoint struct {
 	// Path is the file the checkpoint was read from.
-	Path string
-	// Tensors lists the state dict in its own order.
-	Tensors []Tensor
+	Path    string
+	f       *os.File
+	a       *archive
+	entries []entry
 	byName  map[string]int
 	names   []string
 }
 
-// Open loads the checkpoint at path.
+// Open opens the checkpoint at path. A malformed archive or pickle, or a
+// tensor that does not fit its storage, is an error naming the file.
 func Open(path string) (*Checkpoint, error) {
-	ts, err := Load(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	c, err := openFile(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func openFile(f *os.File, path string) (*Checkpoint, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	a, entries, err := openArchive(f, st.Size(), path)
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpoint{Path: path, Tensors: ts, byName: make(map[string]int, len(ts))}
-	for i := range ts {
-		if _, dup := c.byName[ts[i].Name]; dup {
-			return nil, fmt.Errorf("torchfile: %s: duplicate tensor name %q", path, ts[i].Name)
+	a.noCache = true
+	c := &Checkpoint{Path: path, f: f, a: a, entries: entries, byName: make(map[string]int, len(entries))}
+	for i, e := range entries {
+		if _, dup := c.byName[e.name]; dup {
+			return nil, fmt.Errorf("torchfile: %s: duplicate tensor name %q", path, e.name)
 		}
-		c.byName[ts[i].Name] = i
-		c.names = append(c.names, ts[i].Name)
+		if _, n, err := checkView(e.name, e.t); err != nil {
+			return nil, fmt.Errorf("torchfile: %s: %s: %w", path, a.pickle, err)
+		} else if n > 0 {
+			if _, _, err := a.storageMember(e.t.storage); err != nil {
+				return nil, fmt.Errorf("torchfile: %s: %s: tensor %q: %w", path, a.pickle, e.name, err)
+			}
+		}
+		c.byName[e.name] = i
+		c.names = append(c.names, e.name)
 	}
 	sort.Strings(c.names)
 	return c, nil
 }
 
+// Close releases the file. Accessors fail afterwards.
+func (c *Checkpoint) Close() error {
+	if c.f == nil {
+		return nil
+	}
+	err := c.f.Close()
+	c.f = nil
+	return err
+}
+
 // Names returns the tensor names sorted. The slice is shared: do not modify it.
 func (c *Checkpoint) Names() []string { return c.names }
 
-// Tensor returns the named tensor.
-func (c *Checkpoint) Tensor(name string) (*Tensor, bool) {
+// Shape returns the named tensor's shape.
+func (c *Checkpoint) Shape(name string) ([]int, bool) {
 	i, ok := c.byName[name]
 	if !ok {
 		return nil, false
 	}
-	return &c.Tensors[i], true
-}
-
-// Shape returns the named tensor's shape.
-func (c *Checkpoint) Shape(name string) ([]int, bool) {
-	t, ok := c.Tensor(name)
-	if !ok {
-		return nil, false
+	s := make([]int, len(c.entries[i].t.size))
+	for j, n := range c.entries[i].t.size {
+		s[j] = int(n)
 	}
-	return slices.Clone(t.Shape), true
+	return s, true
 }
 
-// Float32 returns the named tensor converted to a new []float32.
-func (c *Checkpoint) Float32(name string) ([]float32, error) {
-	t, ok := c.Tensor(name)
+// DType returns the named tensor's element type.
+func (c *Checkpoint) DType(name string) (safetensors.DType, bool) {
+	i, ok := c.byName[name]
+	if !ok {
+		return "", false
+	}
+	return c.entries[i].t.storage.dtype, true
+}
+
+// Tensor reads the named tensor.
+func (c *Checkpoint) Tensor(name string) (*Tensor, error) {
+	i, ok := c.byName[name]
 	if !ok {
 		return nil, fmt.Errorf("torchfile: %s: no tensor %q", c.Path, name)
+	}
+	if c.f == nil {
+		return nil, fmt.Errorf("torchfile: %s: checkpoint already closed", c.Path)
+	}
+	t, err := materialise(name, c.entries[i].t, c.a.storage)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %s: %w", c.Path, c.a.pickle, err)
+	}
+	return &t, nil
+}
+
+// Raw reads the named tensor and returns its element type and bytes
+// (row-major, little-endian).
+func (c *Checkpoint) Raw(name string) (safetensors.DType, []byte, error) {
+	t, err := c.Tensor(name)
+	if err != nil {
+		return "", nil, err
+	}
+	return t.DType, t.data, nil
+}
+
+// Float32 reads the named tensor and converts it to a new []float32.
+func (c *Checkpoint) Float32(name string) ([]float32, error) {
+	t, err := c.Tensor(name)
+	if err != nil {
+		return nil, err
 	}
 	return t.Float32(), nil
 }

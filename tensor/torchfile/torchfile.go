@@ -119,23 +119,40 @@ func LoadMap(path string) (map[string]*Tensor, error) {
 
 // Read reads a checkpoint of size bytes from r; name is used in messages.
 func Read(r io.ReaderAt, size int64, name string) ([]Tensor, error) {
+	a, entries, err := openArchive(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, 0, len(entries))
+	for _, e := range entries {
+		t, err := materialise(e.name, e.t, a.storage)
+		if err != nil {
+			return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, a.pickle, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// openArchive reads the archive's directory and its pickled state dict.
+func openArchive(r io.ReaderAt, size int64, name string) (*archive, []entry, error) {
 	var magic [4]byte
 	if n, _ := r.ReadAt(magic[:], 0); n < 4 || string(magic[:]) != "PK\x03\x04" {
 		if n >= 2 && magic[0] == 0x80 {
-			return nil, fmt.Errorf("torchfile: %s: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch.save in PyTorch 1.6 or later", name)
+			return nil, nil, fmt.Errorf("torchfile: %s: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch.save in PyTorch 1.6 or later", name)
 		}
-		return nil, fmt.Errorf("torchfile: %s: not a torch.save zip archive", name)
+		return nil, nil, fmt.Errorf("torchfile: %s: not a torch.save zip archive", name)
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("torchfile: %s: %w", name, err)
+		return nil, nil, fmt.Errorf("torchfile: %s: %w", name, err)
 	}
 	a := &archive{name: name, size: size, members: make(map[string]*zip.File)}
 	for _, f := range zr.File {
 		a.members[f.Name] = f
 		if path.Base(f.Name) == "data.pkl" && strings.Count(f.Name, "/") == 1 {
 			if a.prefix != "" {
-				return nil, fmt.Errorf("torchfile: %s: two data.pkl members (%sdata.pkl and %s)", name, a.prefix, f.Name)
+				return nil, nil, fmt.Errorf("torchfile: %s: two data.pkl members (%sdata.pkl and %s)", name, a.prefix, f.Name)
 			}
 			a.prefix = strings.TrimSuffix(f.Name, "data.pkl")
 		}
@@ -143,39 +160,45 @@ func Read(r io.ReaderAt, size int64, name string) ([]Tensor, error) {
 	if a.prefix == "" {
 		for n := range a.members {
 			if strings.HasSuffix(n, "constants.pkl") {
-				return nil, fmt.Errorf("torchfile: %s: a TorchScript archive (torch.jit.save), not a torch.save checkpoint", name)
+				return nil, nil, fmt.Errorf("torchfile: %s: a TorchScript archive (torch.jit.save), not a torch.save checkpoint", name)
 			}
 		}
-		return nil, fmt.Errorf("torchfile: %s: no <prefix>/data.pkl member: not a torch.save checkpoint", name)
+		return nil, nil, fmt.Errorf("torchfile: %s: no <prefix>/data.pkl member: not a torch.save checkpoint", name)
 	}
 	if bo, ok := a.members[a.prefix+"byteorder"]; ok {
 		b, err := a.readMember(bo, 16)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch s := strings.TrimSpace(string(b)); s {
 		case "little":
 		case "big":
 			a.bigEndian = true
 		default:
-			return nil, fmt.Errorf("torchfile: %s: %s: unknown byte order %q", name, bo.Name, s)
+			return nil, nil, fmt.Errorf("torchfile: %s: %s: unknown byte order %q", name, bo.Name, s)
 		}
 	}
-	pklName := a.prefix + "data.pkl"
-	pkl, err := a.readMember(a.members[pklName], 1<<30)
+	a.pickle = a.prefix + "data.pkl"
+	pkl, err := a.readMember(a.members[a.pickle], 1<<30)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return a.decode(pkl, pklName)
+	entries, err := stateDict(pkl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, a.pickle, err)
+	}
+	return a, entries, nil
 }
 
 type archive struct {
 	name      string
 	size      int64
 	prefix    string
+	pickle    string // the data.pkl member
 	members   map[string]*zip.File
 	bigEndian bool
 	loaded    map[*pyStorage][]byte
+	noCache   bool // read a storage each time it is asked for (Checkpoint)
 }
 
 // maxRatio bounds a member's uncompressed/compressed size ratio (deflate
@@ -216,30 +239,45 @@ func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// storage returns the bytes of s (little-endian), reading its member once.
+// storageMember returns the archive member holding s and its size, after
+// checking that the member exists and has s's size.
+func (a *archive) storageMember(s *pyStorage) (*zip.File, int64, error) {
+	member := a.prefix + "data/" + s.key
+	f, ok := a.members[member]
+	if !ok {
+		return nil, 0, fmt.Errorf("member %s missing", member)
+	}
+	es := int64(s.dtype.Size())
+	if s.numel > (1<<62)/es {
+		return nil, 0, fmt.Errorf("storage %s: %d elements is too many", member, s.numel)
+	}
+	want := s.numel * es
+	if f.UncompressedSize64 != uint64(want) {
+		return nil, 0, fmt.Errorf("%s is %d bytes, storage %s[%d] needs %d", member, f.UncompressedSize64, s.typeName, s.numel, want)
+	}
+	return f, want, nil
+}
+
+// storage returns the bytes of s (little-endian), reading its member once
+// (each time it is asked for, with noCache).
 func (a *archive) storage(s *pyStorage) ([]byte, error) {
 	if b, ok := a.loaded[s]; ok {
 		return b, nil
 	}
-	member := a.prefix + "data/" + s.key
-	f, ok := a.members[member]
-	if !ok {
-		return nil, fmt.Errorf("member %s missing", member)
+	f, want, err := a.storageMember(s)
+	if err != nil {
+		return nil, err
 	}
 	es := int64(s.dtype.Size())
-	if s.numel > (1<<62)/es {
-		return nil, fmt.Errorf("storage %s: %d elements is too many", member, s.numel)
-	}
-	want := s.numel * es
-	if f.UncompressedSize64 != uint64(want) {
-		return nil, fmt.Errorf("%s is %d bytes, storage %s[%d] needs %d", member, f.UncompressedSize64, s.typeName, s.numel, want)
-	}
 	b, err := a.readMember(f, want)
 	if err != nil {
 		return nil, err
 	}
 	if a.bigEndian {
 		swapBytes(b, int(es))
+	}
+	if a.noCache {
+		return b, nil
 	}
 	if a.loaded == nil {
 		a.loaded = make(map[*pyStorage][]byte)
@@ -255,22 +293,6 @@ func swapBytes(b []byte, size int) {
 	for i := 0; i+size <= len(b); i += size {
 		slices.Reverse(b[i : i+size])
 	}
-}
-
-func (a *archive) decode(pkl []byte, member string) ([]Tensor, error) {
-	entries, err := stateDict(pkl)
-	if err != nil {
-		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, member, err)
-	}
-	out := make([]Tensor, 0, len(entries))
-	for _, e := range entries {
-		t, err := materialise(e.name, e.t, a.storage)
-		if err != nil {
-			return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, member, err)
-		}
-		out = append(out, t)
-	}
-	return out, nil
 }
 
 type entry struct {
@@ -332,57 +354,11 @@ func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)
 	fail := func(format string, args ...any) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
 	}
-	if len(t.size) != len(t.stride) {
-		return fail("size %v and stride %v differ in length", t.size, t.stride)
-	}
-	if t.offset < 0 {
-		return fail("negative storage_offset %d", t.offset)
-	}
-	const lim = int64(1) << 50
-	numel := int64(1)
-	maxIdx := t.offset
-	for i, n := range t.size {
-		st := t.stride[i]
-		if n < 0 || n > lim {
-			return fail("size %v: dimension %d out of range", t.size, i)
-		}
-		if st < 0 || st > lim {
-			return fail("stride %v: dimension %d out of range", t.stride, i)
-		}
-		if numel != 0 && n > lim/numel {
-			return fail("size %v has too many elements", t.size)
-		}
-		numel *= n
+	out, numel, err := checkView(name, t)
+	if err != nil || numel == 0 {
+		return out, err
 	}
 	es := int64(s.dtype.Size())
-	shape := make([]int, len(t.size))
-	for i, n := range t.size {
-		shape[i] = int(n)
-	}
-	out := Tensor{Name: name, DType: s.dtype, Shape: shape}
-	if numel == 0 {
-		out.data = []byte{}
-		return out, nil
-	}
-	if maxIdx > lim {
-		return fail("storage_offset %d out of range", t.offset)
-	}
-	for i, n := range t.size {
-		// n >= 1 here; keep offset + sum (n-1)*stride below lim without overflow.
-		if st := t.stride[i]; n > 1 && st > 0 {
-			if st > (lim-maxIdx)/(n-1) {
-				return fail("storage_offset %d, size %v, stride %v: index overflow", t.offset, t.size, t.stride)
-			}
-			maxIdx += (n - 1) * st
-		}
-	}
-	if maxIdx >= s.numel {
-		return fail("storage_offset %d, size %v, stride %v reach element %d of a %d-element storage %s",
-			t.offset, t.size, t.stride, maxIdx, s.numel, s.key)
-	}
-	if numel*es > maxExpand && numel > s.numel {
-		return fail("size %v expands storage %s of %d elements to %d", t.size, s.key, s.numel, numel)
-	}
 	raw, err := load(s)
 	if err != nil {
 		return fail("%v", err)
@@ -413,6 +389,69 @@ func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)
 	}
 	out.data = data
 	return out, nil
+}
+
+// checkView checks that tensor t's size, stride and offset stay inside its
+// storage (and within bounds no hostile file may exceed) and returns the
+// tensor without data (empty data when it has no elements) and its number
+// of elements.
+func checkView(name string, t *pyTensor) (Tensor, int64, error) {
+	s := t.storage
+	fail := func(format string, args ...any) (Tensor, int64, error) {
+		return Tensor{}, 0, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+	}
+	if len(t.size) != len(t.stride) {
+		return fail("size %v and stride %v differ in length", t.size, t.stride)
+	}
+	if t.offset < 0 {
+		return fail("negative storage_offset %d", t.offset)
+	}
+	const lim = int64(1) << 50
+	numel := int64(1)
+	maxIdx := t.offset
+	for i, n := range t.size {
+		st := t.stride[i]
+		if n < 0 || n > lim {
+			return fail("size %v: dimension %d out of range", t.size, i)
+		}
+		if st < 0 || st > lim {
+			return fail("stride %v: dimension %d out of range", t.stride, i)
+		}
+		if numel != 0 && n > lim/numel {
+			return fail("size %v has too many elements", t.size)
+		}
+		numel *= n
+	}
+	es := int64(s.dtype.Size())
+	shape := make([]int, len(t.size))
+	for i, n := range t.size {
+		shape[i] = int(n)
+	}
+	out := Tensor{Name: name, DType: s.dtype, Shape: shape}
+	if numel == 0 {
+		out.data = []byte{}
+		return out, 0, nil
+	}
+	if maxIdx > lim {
+		return fail("storage_offset %d out of range", t.offset)
+	}
+	for i, n := range t.size {
+		// n >= 1 here; keep offset + sum (n-1)*stride below lim without overflow.
+		if st := t.stride[i]; n > 1 && st > 0 {
+			if st > (lim-maxIdx)/(n-1) {
+				return fail("storage_offset %d, size %v, stride %v: index overflow", t.offset, t.size, t.stride)
+			}
+			maxIdx += (n - 1) * st
+		}
+	}
+	if maxIdx >= s.numel {
+		return fail("storage_offset %d, size %v, stride %v reach element %d of a %d-element storage %s",
+			t.offset, t.size, t.stride, maxIdx, s.numel, s.key)
+	}
+	if numel*es > maxExpand && numel > s.numel {
+		return fail("size %v expands storage %s of %d elements to %d", t.size, s.key, s.numel, numel)
+	}
+	return out, numel, nil
 }
 
 // contiguous reports whether stride is row-major for size (dimensions of

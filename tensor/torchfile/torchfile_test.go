@@ -113,6 +113,110 @@ func TestTinyF16(t *testing.T) {
 	}
 }
 
+// TestTinyBF16 checks .bfloat16() of the reference weights: every value is
+// the reference rounded to nearest even, and DecodeBF16 of the raw bytes
+// gives those bits.
+func TestTinyBF16(t *testing.T) {
+	ref := openRef(t)
+	m, err := LoadMap("testdata/tiny_bf16.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != ref.Len() {
+		t.Fatalf("%d tensors, want %d", len(m), ref.Len())
+	}
+	for _, name := range ref.Names() {
+		tt := m[name]
+		if tt == nil {
+			t.Fatalf("missing %s", name)
+		}
+		in, _ := ref.Info(name)
+		if tt.DType != safetensors.DTypeBF16 || !slices.Equal(tt.Shape, in.Shape) {
+			t.Errorf("%s: %s %v, want BF16 %v", name, tt.DType, tt.Shape, in.Shape)
+		}
+		want, _ := ref.Float32(name)
+		halves, err := tt.BF16()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := make([]uint16, len(halves))
+		if err := safetensors.DecodeBF16(tt.DType, tt.Raw(), dec); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			if h := safetensors.Float32ToBF16(w); halves[i] != h || dec[i] != h {
+				t.Fatalf("%s[%d]: got %#04x (decoded %#04x), want %#04x: torch's .bfloat16() of %v", name, i, halves[i], dec[i], h, w)
+			}
+		}
+	}
+}
+
+// TestCheckpointReadsOnDemand checks the lazy Checkpoint against Load on
+// every fixture: the same names, shapes, dtypes, bytes and values, read one
+// tensor at a time, and errors after Close.
+func TestCheckpointReadsOnDemand(t *testing.T) {
+	for _, file := range []string{"tiny_f32.bin", "tiny_f16.bin", "tiny_bf16.bin", "tiny_ckpt.pt", "views.bin", "views_p1.bin"} {
+		path := "testdata/" + file
+		eager, err := LoadMap(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Names()) != len(eager) {
+			t.Fatalf("%s: %d names, want %d", file, len(c.Names()), len(eager))
+		}
+		for _, n := range c.Names() {
+			want := eager[n]
+			shape, ok := c.Shape(n)
+			dt, ok2 := c.DType(n)
+			if want == nil || !ok || !ok2 || !slices.Equal(shape, want.Shape) || dt != want.DType {
+				t.Fatalf("%s: %s: shape %v %s, want %v %s", file, n, shape, dt, want.Shape, want.DType)
+			}
+			gdt, raw, err := c.Raw(n)
+			if err != nil || gdt != want.DType || !bytes.Equal(raw, want.Raw()) {
+				t.Fatalf("%s: %s: Raw differs (%v)", file, n, err)
+			}
+			if !want.DType.IsFloat() {
+				continue
+			}
+			v, err := c.Float32(n)
+			if err != nil || !slices.Equal(v, want.Float32()) {
+				t.Fatalf("%s: %s: Float32 differs (%v)", file, n, err)
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Float32(c.Names()[0]); err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("%s: read after Close: %v", file, err)
+		}
+	}
+}
+
+// TestCheckpointOpenChecksStorages: a storage member that is missing or of
+// the wrong size is an error at Open, naming the file, the tensor and the
+// member, before any tensor is read.
+func TestCheckpointOpenChecksStorages(t *testing.T) {
+	dir := t.TempDir()
+	pkl := stateDictPickle(func(p pk) pk { return p.str("w").tensor("0", 2, 0, []int32{2}, []int32{1}) })
+	for name, members := range map[string]map[string][]byte{
+		"missing.bin": {"a/data.pkl": pkl},
+		"short.bin":   {"a/data.pkl": pkl, "a/data/0": f32bytes(1)},
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, zipFile(t, members), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path)
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), `"w"`) || !strings.Contains(err.Error(), "a/data/0") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 // views.bin holds tensors saved as views (transposed, sliced, permuted,
 // expanded, sharing a storage, 0-d, empty) and other dtypes; torch's own
 // .contiguous() copies are in views_expected.safetensors.

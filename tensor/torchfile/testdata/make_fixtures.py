@@ -11,6 +11,7 @@ state_dict, float32, copied from the golden fixtures).
 Outputs (all written by torch.save with its default zip format):
   tiny_f32.bin    the state_dict as is (an OrderedDict of float32 tensors)
   tiny_f16.bin    the same with every tensor converted by .half()
+  tiny_bf16.bin   the same with every tensor converted by .bfloat16()
   tiny_ckpt.pt    an open_clip training checkpoint: {"epoch", "name", "state_dict"
                   with "module."-prefixed names, "optimizer": AdamW state after one
                   step over two parameters}
@@ -88,6 +89,7 @@ def main():
     sd._metadata = collections.OrderedDict([("", {"version": 1}), ("visual", {"version": 1})])
     torch.save(sd, os.path.join(HERE, "tiny_f32.bin"))
     torch.save(collections.OrderedDict((k, v.half()) for k, v in sd.items()), os.path.join(HERE, "tiny_f16.bin"))
+    torch.save(collections.OrderedDict((k, v.bfloat16()) for k, v in sd.items()), os.path.join(HERE, "tiny_bf16.bin"))
 
     # Training checkpoint as open_clip's main.py writes it under DistributedDataParallel.
     p0 = torch.nn.Parameter(sd["logit_scale"].clone())
