@@ -44,5 +44,15 @@ func Open(path string) (*File, error) {
 		return nil, err
 	}
 	f.release = func() error { return unix.Munmap(data) }
+	base := int64(len(data) - len(f.data)) // the data buffer's offset in the mapping
+	page := int64(os.Getpagesize())
+	f.dontNeed = func(begin, end int64) error {
+		lo := (base + begin + page - 1) / page * page
+		hi := (base + end) / page * page
+		if lo >= hi {
+			return nil
+		}
+		return unix.Madvise(data[lo:hi], unix.MADV_DONTNEED)
+	}
 	return f, nil
 }

@@ -69,6 +69,9 @@ type File struct {
 	meta    map[string]string
 	release func() error // unmaps or drops the backing memory
 	closed  bool
+	// dontNeed, for a mapped file, drops the mapping's pages of the data
+	// buffer's byte range [begin, end) from the process (see DontNeed).
+	dontNeed func(begin, end int64) error
 }
 
 // Parse reads safetensors data held in memory. name is used in error messages.
@@ -373,6 +376,24 @@ func (f *File) halves(name string, want DType) ([]uint16, error) {
 		return nil, errorf("%s: tensor %q: dtype is %s, not %s", f.name, name, in.DType, want)
 	}
 	return DecodeUint16(f.data[in.Begin:in.End]), nil
+}
+
+// DontNeed tells the system that the process will not read the named
+// tensor's bytes again soon: the pages of a mapped file that lie wholly
+// inside the tensor leave the process's resident memory (they stay in the
+// page cache, and a later read maps them back, so Raw views stay valid). A
+// loader that converts each tensor once calls it after each, so that its
+// peak memory does not include the whole file. It does nothing for a file
+// that is not mapped.
+func (f *File) DontNeed(name string) error {
+	in, err := f.lookup(name)
+	if err != nil || f.dontNeed == nil {
+		return err
+	}
+	if err := f.dontNeed(in.Begin, in.End); err != nil {
+		return errorf("%s: tensor %q: %v", f.name, name, err)
+	}
+	return nil
 }
 
 // Close releases the file's memory. Slices returned by Raw become invalid.

@@ -735,3 +735,36 @@ func TestBF16Writer(t *testing.T) {
 		t.Fatalf("read back %v %v (%v)", got, info, err)
 	}
 }
+
+// TestDontNeed drops the pages of a mapped file's tensors and reads them
+// again: the values are unchanged (the pages come back from the file), and
+// an unknown name is an error naming it.
+func TestDontNeed(t *testing.T) {
+	vals := make([]float32, 3<<12) // several pages
+	for i := range vals {
+		vals[i] = float32(i)*0.5 - 7
+	}
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	if err := WriteFile(path, []Tensor{F32("a", []int{len(vals)}, vals), F32("b", []int{3}, []float32{1, 2, 3})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, _ := f.Raw("a")
+	before := slices.Clone(raw)
+	for _, n := range []string{"a", "b"} {
+		if err := f.DontNeed(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := f.Float32("a")
+	if !slices.Equal(got, vals) || !bytes.Equal(raw, before) {
+		t.Fatal("values changed after DontNeed")
+	}
+	if err := f.DontNeed("c"); err == nil || !strings.Contains(err.Error(), `"c"`) {
+		t.Errorf("unknown tensor: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package torchfile
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/gococa/gococa/tensor/safetensors"
@@ -104,8 +105,19 @@ func (c *Checkpoint) DType(name string) (safetensors.DType, bool) {
 	return c.entries[i].t.storage.dtype, true
 }
 
-// Tensor reads the named tensor.
+// Tensor reads the named tensor into new memory.
 func (c *Checkpoint) Tensor(name string) (*Tensor, error) {
+	t, err := c.read(name)
+	if err != nil {
+		return nil, err
+	}
+	t.data = slices.Clone(t.data)
+	return t, nil
+}
+
+// read reads the named tensor; its data may be the archive's reused
+// buffer, valid until the next read.
+func (c *Checkpoint) read(name string) (*Tensor, error) {
 	i, ok := c.byName[name]
 	if !ok {
 		return nil, fmt.Errorf("torchfile: %s: no tensor %q", c.Path, name)
@@ -121,9 +133,10 @@ func (c *Checkpoint) Tensor(name string) (*Tensor, error) {
 }
 
 // Raw reads the named tensor and returns its element type and bytes
-// (row-major, little-endian).
+// (row-major, little-endian). The bytes are a buffer the checkpoint reuses:
+// they are valid until the next read from it.
 func (c *Checkpoint) Raw(name string) (safetensors.DType, []byte, error) {
-	t, err := c.Tensor(name)
+	t, err := c.read(name)
 	if err != nil {
 		return "", nil, err
 	}
@@ -132,7 +145,7 @@ func (c *Checkpoint) Raw(name string) (safetensors.DType, []byte, error) {
 
 // Float32 reads the named tensor and converts it to a new []float32.
 func (c *Checkpoint) Float32(name string) ([]float32, error) {
-	t, err := c.Tensor(name)
+	t, err := c.read(name)
 	if err != nil {
 		return nil, err
 	}

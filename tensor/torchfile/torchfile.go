@@ -198,7 +198,8 @@ type archive struct {
 	members   map[string]*zip.File
 	bigEndian bool
 	loaded    map[*pyStorage][]byte
-	noCache   bool // read a storage each time it is asked for (Checkpoint)
+	noCache   bool   // read a storage each time it is asked for, into scratch (Checkpoint)
+	scratch   []byte // reused by the storages read with noCache
 }
 
 // maxRatio bounds a member's uncompressed/compressed size ratio (deflate
@@ -225,7 +226,16 @@ func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}
 	defer rc.Close()
-	b := make([]byte, f.UncompressedSize64)
+	var b []byte
+	if a.noCache && f.Name != a.pickle {
+		// Storages of a Checkpoint go through one reused buffer.
+		if uint64(cap(a.scratch)) < f.UncompressedSize64 {
+			a.scratch = make([]byte, f.UncompressedSize64)
+		}
+		b = a.scratch[:f.UncompressedSize64]
+	} else {
+		b = make([]byte, f.UncompressedSize64)
+	}
 	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}

@@ -187,6 +187,18 @@ func TestCheckpointReadsOnDemand(t *testing.T) {
 				t.Fatalf("%s: %s: Float32 differs (%v)", file, n, err)
 			}
 		}
+		// Tensor copies out of the reused buffer: later reads leave it be.
+		first := c.Names()[0]
+		t0, err := c.Tensor(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.Names() {
+			c.Raw(n)
+		}
+		if !bytes.Equal(t0.Raw(), eager[first].Raw()) {
+			t.Fatalf("%s: %s: Tensor's data changed by later reads", file, first)
+		}
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
