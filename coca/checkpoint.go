@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -19,14 +20,42 @@ type TensorSource interface {
 	Float32(name string) ([]float32, error)
 }
 
-type safetensorsSource struct{ f *safetensors.File }
+// RawTensorSource is a TensorSource that also hands out a tensor's stored
+// bytes, which LoadBF16 converts to bfloat16 without a float32 copy.
+type RawTensorSource interface {
+	TensorSource
+	// Raw returns a tensor's element type and its little-endian,
+	// row-major bytes. The caller only reads them, and not after the
+	// next call.
+	Raw(name string) (safetensors.DType, []byte, error)
+}
 
-func (s safetensorsSource) Names() []string { return s.f.Names() }
-func (s safetensorsSource) Shape(name string) ([]int, bool) {
+// SafetensorsSource returns f as a RawTensorSource. Raw hands out views of
+// the file's mapping; each call drops the previous tensor's pages from
+// the process's memory (safetensors.File.DontNeed), so that a load's peak
+// memory does not include the whole file.
+func SafetensorsSource(f *safetensors.File) RawTensorSource { return &safetensorsSource{f: f} }
+
+type safetensorsSource struct {
+	f    *safetensors.File
+	prev string
+}
+
+func (s *safetensorsSource) Names() []string { return s.f.Names() }
+func (s *safetensorsSource) Shape(name string) ([]int, bool) {
 	i, ok := s.f.Info(name)
 	return i.Shape, ok
 }
-func (s safetensorsSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
+func (s *safetensorsSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
+func (s *safetensorsSource) Raw(name string) (safetensors.DType, []byte, error) {
+	if s.prev != "" {
+		s.f.DontNeed(s.prev) // advice only: an error changes nothing
+	}
+	info, _ := s.f.Info(name)
+	b, err := s.f.Raw(name)
+	s.prev = name
+	return info.DType, b, err
+}
 
 // LoadSafetensors loads a checkpoint written under open_clip's names.
 func (m *Model) LoadSafetensors(path string) error {
@@ -35,14 +64,154 @@ func (m *Model) LoadSafetensors(path string) error {
 		return fmt.Errorf("coca: load checkpoint: %w", err)
 	}
 	defer f.Close()
-	return m.Load(safetensorsSource{f}, path)
+	return m.Load(SafetensorsSource(f), path)
+}
+
+// LoadSafetensorsBF16 is LoadBF16 from a safetensors file (mapped, read
+// without a float32 copy of the bfloat16 matrices).
+func (m *Model) LoadSafetensorsBF16(path string) error {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return fmt.Errorf("coca: load checkpoint: %w", err)
+	}
+	defer f.Close()
+	return m.LoadBF16(SafetensorsSource(f), path)
 }
 
 // Load copies every parameter from src. Loading is strict: missing,
 // unexpected and mis-shaped tensors are all listed in one error naming the
 // file. logit_scale may be stored as a scalar or with shape [1]. A failed
-// load leaves the model unchanged.
+// load leaves the model unchanged. A model with bfloat16 weights becomes a
+// float32 one.
 func (m *Model) Load(src TensorSource, file string) error {
+	params := m.Params()
+	if err := m.checkSource(src, file); err != nil {
+		return err
+	}
+	vals := make([][]float32, len(params))
+	for i, p := range params {
+		v, err := src.Float32(p.Name)
+		if err != nil {
+			return fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, p.Name, err)
+		}
+		if len(v) != p.Tensor.Numel() {
+			return fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, p.Name, len(v), p.Tensor.Numel())
+		}
+		vals[i] = v
+	}
+	m.dropBF16()
+	for i, p := range params {
+		p.Tensor.CopyFrom(vals[i])
+	}
+	return nil
+}
+
+// LoadBF16 loads src into a model with bfloat16 weights (see bf16.go): the
+// model QuantizeBF16 makes of the float32 model Load makes, bit for bit,
+// but read straight from the file's values: the matrices of both text
+// stacks, the token embedding and the vocabulary projection are converted
+// to bfloat16 from the stored bytes (a bfloat16 checkpoint's copied,
+// float16 and float32 ones rounded once, to nearest even) when src is a
+// RawTensorSource, so that no float32 copy of them is ever made; the other
+// matrices are rounded and widened into their float32 tensors, and the
+// remaining parameters widened exactly. Loading is as strict as Load's and
+// a failed load leaves the model unchanged.
+func (m *Model) LoadBF16(src TensorSource, file string) error {
+	if err := m.checkSource(src, file); err != nil {
+		return err
+	}
+	raw, _ := src.(RawTensorSource)
+	read16 := func(name string, n int) ([]uint16, error) {
+		out := make([]uint16, n)
+		if raw != nil {
+			dt, b, err := raw.Raw(name)
+			if err == nil {
+				err = safetensors.DecodeBF16(dt, b, out)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, name, err)
+			}
+			return out, nil
+		}
+		v, err := src.Float32(name)
+		if err != nil {
+			return nil, fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, name, err)
+		}
+		if len(v) != n {
+			return nil, fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, name, len(v), n)
+		}
+		for i, x := range v {
+			out[i] = safetensors.Float32ToBF16(x)
+		}
+		return out, nil
+	}
+	slots := map[*tensor.Tensor]bf16Slot{}
+	for _, sl := range m.bf16Slots() {
+		slots[*sl.ref] = sl
+	}
+	// Read everything before changing the model.
+	type matrix struct {
+		sl bf16Slot
+		p  bf16Matrix
+	}
+	var moved []matrix
+	rounded := map[*tensor.Tensor][]uint16{}
+	exact := map[*tensor.Tensor][]float32{}
+	for _, p := range m.Params() {
+		t, n := p.Tensor, p.Tensor.Numel()
+		if sl, ok := slots[t]; ok {
+			h, err := read16(p.Name, n)
+			if err != nil {
+				return err
+			}
+			q := bf16Matrix{data: h, out: t.Dim(0), in: t.Dim(1)}
+			if sl.transpose {
+				tr := make([]uint16, n)
+				transposeTiles(q.out, q.in, func(i, j int) { tr[j*q.out+i] = h[i*q.in+j] })
+				q = bf16Matrix{data: tr, out: q.in, in: q.out}
+			}
+			moved = append(moved, matrix{sl, q})
+			continue
+		}
+		if t.Dims() >= 2 {
+			h, err := read16(p.Name, n)
+			if err != nil {
+				return err
+			}
+			rounded[t] = h
+			continue
+		}
+		v, err := src.Float32(p.Name)
+		if err != nil {
+			return fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, p.Name, err)
+		}
+		if len(v) != n {
+			return fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, p.Name, len(v), n)
+		}
+		exact[t] = v
+	}
+	s := &bf16Store{w: map[*tensor.Tensor]bf16Matrix{}}
+	for _, mv := range moved {
+		ph := placeholder(*mv.sl.ref)
+		*mv.sl.ref = ph
+		s.w[ph] = mv.p
+	}
+	for t, h := range rounded {
+		d := t.Data()
+		for i, v := range h {
+			d[i] = safetensors.BF16ToFloat32(v)
+		}
+	}
+	for t, v := range exact {
+		t.CopyFrom(v)
+	}
+	m.setBF16(s)
+	return nil
+}
+
+// checkSource lists every missing, unexpected and mis-shaped tensor of src
+// in one error.
+func (m *Model) checkSource(src TensorSource, file string) error {
 	params := m.Params()
 	want := map[string]bool{}
 	var missing, shapeErrs, unexpected []string
@@ -77,20 +246,6 @@ func (m *Model) Load(src TensorSource, file string) error {
 		list("with the wrong shape", shapeErrs)
 		return fmt.Errorf("%s", b.String())
 	}
-	vals := make([][]float32, len(params))
-	for i, p := range params {
-		v, err := src.Float32(p.Name)
-		if err != nil {
-			return fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, p.Name, err)
-		}
-		if len(v) != p.Tensor.Numel() {
-			return fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, p.Name, len(v), p.Tensor.Numel())
-		}
-		vals[i] = v
-	}
-	for i, p := range params {
-		p.Tensor.CopyFrom(vals[i])
-	}
 	return nil
 }
 
@@ -109,8 +264,12 @@ func shapeMatches(name string, got, want []int) bool {
 	return true
 }
 
-// Tensors returns the parameters as safetensors entries (float32).
+// Tensors returns the parameters as safetensors entries: float32, except
+// the matrices a model with bfloat16 weights holds only in bfloat16 (BF16).
 func (m *Model) Tensors() []safetensors.Tensor {
+	if s := m.TextDecoder.bf16; s != nil {
+		return s.tensors(m)
+	}
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
 		ts = append(ts, safetensors.F32(p.Name, p.Tensor.Shape(), p.Tensor.Data()))

@@ -24,11 +24,11 @@ type Decoder struct {
 	t      int // tokens fed so far
 	text   []kvCache
 	self   []kvCache
-	crossK [][]float32 // per decoder layer, (B, H, T, d)
-	crossV [][]float32
+	crossK [][]float32 // per decoder layer, (B, H, d, T): each head's keys transposed
+	crossV [][]float32 // the same for the values
 	nImg   int
-	logits []float32  // (B, V)
-	bf16   *bf16Store // packed weights after Model.QuantizeBF16, or nil
+	logits []float32 // (B, V)
+	fast   *bf16Step // the step over bfloat16 weights (decode_bf16.go), or nil
 }
 
 type kvCache struct {
@@ -44,7 +44,8 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 		maxLen = ctx
 	}
 	b := imageTokens.Dim(0)
-	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1), bf16: lookupBF16(m)}
+	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1)}
+	s := m.TextDecoder.bf16
 	alloc := func(w int) kvCache {
 		return kvCache{make([]float32, b*w*maxLen), make([]float32, b*w*maxLen)}
 	}
@@ -53,11 +54,56 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	}
 	for _, blk := range m.TextDecoder.CrossAttn {
 		d.self = append(d.self, alloc(m.Config.Multimodal.Width))
-		k, v := blk.Attn.ProjectKV(blk.Ln1KV.Forward(imageTokens)) // (B, H, T, d)
-		d.crossK = append(d.crossK, k.Data())
-		d.crossV = append(d.crossV, v.Data())
+		h := blk.Ln1KV.Forward(imageTokens)
+		d.crossK = append(d.crossK, crossProject(blk.Attn, s, h, 1))
+		d.crossV = append(d.crossV, crossProject(blk.Attn, s, h, 2))
+	}
+	if s != nil {
+		d.fast = newBF16Step(m, s)
 	}
 	return d
+}
+
+// crossProject returns the keys (part 1) or values (part 2) of attention
+// a for the normalised image tokens h (B, T, Dkv), each head's transposed:
+// (B, H, d, T). Per image it computes W·hᵀ (W, T), whose rows are the
+// channels, head by head: the transposed layout directly.
+// s holds the bfloat16 weights, or is nil.
+func crossProject(a *nn.MultiheadAttention, s *bf16Store, h *tensor.Tensor, part int) []float32 {
+	w := a.Width()
+	b, t, dkv := h.Dim(0), h.Dim(1), h.Dim(2)
+	wt, sep := a.InProjWeight, a.KProjWeight
+	if part == 2 {
+		sep = a.VProjWeight
+	}
+	lo, hi := part*w, (part+1)*w
+	if wt == nil {
+		wt, lo, hi = sep, 0, 0
+	}
+	var wm *tensor.Tensor
+	if s != nil {
+		var buf *[]float32
+		wm, buf = s.widen(wt, lo, hi)
+		defer scratchPool.Put(buf)
+	} else if hi > 0 {
+		wm = tensor.Rows(wt, lo, hi)
+	} else {
+		wm = wt
+	}
+	bias := a.InProjBias.Data()[part*w : (part+1)*w]
+	flat := tensor.Reshape(h, b*t, dkv)
+	out := make([]float32, b*w*t)
+	for i := 0; i < b; i++ {
+		kt := tensor.MatMul(wm, tensor.Rows(flat, i*t, (i+1)*t), false, true).Data() // (W, T)
+		o := out[i*w*t : (i+1)*w*t]
+		for c := 0; c < w; c++ {
+			row, src := o[c*t:(c+1)*t], kt[c*t:(c+1)*t]
+			for j, v := range src {
+				row[j] = v + bias[c]
+			}
+		}
+	}
+	return out
 }
 
 // Len returns how many tokens each row has been fed.
@@ -77,6 +123,11 @@ func (d *Decoder) Step(tokens []int) []float32 {
 	if d.t >= d.maxLen {
 		panic(fmt.Sprintf("coca: Decoder.Step: past the maximum length %d", d.maxLen))
 	}
+	if d.fast != nil {
+		d.fast.step(d, tokens)
+		d.t++
+		return d.logits
+	}
 	pos := d.t
 	w := m.Config.Text.Width
 	// Text tower, position pos.
@@ -89,12 +140,7 @@ func (d *Decoder) Step(tokens []int) []float32 {
 		x = d.selfStep(m.TextDecoder.Resblocks[i], x, &d.self[i], pos)
 		x = d.crossStep(m.TextDecoder.CrossAttn[i], x, i)
 	}
-	var logits *tensor.Tensor
-	if p, ok := d.packed(m.TextDecoder.TextProjection); ok {
-		logits = p.linear(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), nil, 0, 0)
-	} else {
-		logits = tensor.MatMul(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), m.TextDecoder.TextProjection, false, false)
-	}
+	logits := tensor.MatMul(m.TextDecoder.LnFinal.Forward(tensor.Reshape(x, d.b, w)), m.TextDecoder.TextProjection, false, false)
 	d.t++
 	d.logits = append(d.logits[:0], logits.Data()...)
 	return d.logits
@@ -106,7 +152,7 @@ func (d *Decoder) selfStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, c *
 	a := blk.Attn
 	w, h := a.Width(), a.Heads
 	hd := w / h
-	qkv := d.linear(blk.Ln1.Forward(x), a.InProjWeight, a.InProjBias).Data() // (B, 1, 3W)
+	qkv := tensor.Linear(blk.Ln1.Forward(x), a.InProjWeight, a.InProjBias).Data() // (B, 1, 3W)
 	out := tensor.Zeros(d.b, 1, w)
 	o := out.Data()
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -120,53 +166,8 @@ func (d *Decoder) selfStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, c *
 			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, scores)
 		}
 	}
-	x = tensor.Add(x, d.linear(out, a.OutProj.Weight, a.OutProj.Bias))
-	return tensor.Add(x, d.mlp(blk.MLP, blk.Ln2.Forward(x)))
-}
-
-// packed returns the bfloat16 copy of weight w, if the model has one.
-func (d *Decoder) packed(w *tensor.Tensor) (bf16Matrix, bool) {
-	if d.bf16 == nil || w == nil {
-		return bf16Matrix{}, false
-	}
-	p, ok := d.bf16.w[w]
-	return p, ok
-}
-
-// linear is tensor.Linear(x, w, b), with the bfloat16 weights when packed.
-func (d *Decoder) linear(x, w, b *tensor.Tensor) *tensor.Tensor {
-	if p, ok := d.packed(w); ok {
-		return p.linear(x, b, 0, 0)
-	}
-	return tensor.Linear(x, w, b)
-}
-
-// mlp is mlp.Forward(x), with the bfloat16 weights when packed.
-func (d *Decoder) mlp(mlp *nn.MLP, x *tensor.Tensor) *tensor.Tensor {
-	if _, ok := d.packed(mlp.CFc.Weight); !ok {
-		return mlp.Forward(x)
-	}
-	h := d.linear(x, mlp.CFc.Weight, mlp.CFc.Bias)
-	if mlp.Act == nn.QuickGELU {
-		h = tensor.QuickGELU(h)
-	} else {
-		h = tensor.GELU(h)
-	}
-	return d.linear(h, mlp.CProj.Weight, mlp.CProj.Bias)
-}
-
-// projectQ is a.ProjectQ(x) for one position, (B, H, 1, d) data, with the
-// bfloat16 weights when packed.
-func (d *Decoder) projectQ(a *nn.MultiheadAttention, x *tensor.Tensor) []float32 {
-	w := a.Width()
-	if a.InProjWeight != nil {
-		if p, ok := d.packed(a.InProjWeight); ok {
-			return p.linear(x, tensor.Rows(a.InProjBias, 0, w), 0, w).Data()
-		}
-	} else if p, ok := d.packed(a.QProjWeight); ok {
-		return p.linear(x, tensor.Rows(a.InProjBias, 0, w), 0, 0).Data()
-	}
-	return a.ProjectQ(x).Data()
+	x = tensor.Add(x, a.OutProj.Forward(out))
+	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
 }
 
 // crossStep runs cross-attention block i against the cached image keys
@@ -175,7 +176,7 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 	a := blk.Attn
 	w, h := a.Width(), a.Heads
 	hd := w / h
-	q := d.projectQ(a, blk.Ln1.Forward(x)) // (B, H, 1, d)
+	q := a.ProjectQ(blk.Ln1.Forward(x)).Data() // (B, H, 1, d)
 	out := tensor.Zeros(d.b, 1, w)
 	o := out.Data()
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -183,11 +184,11 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 	for b := 0; b < d.b; b++ {
 		for hh := 0; hh < h; hh++ {
 			base := (b*h + hh) * d.nImg * hd
-			attendRow(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, scores)
+			attendT(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, scores)
 		}
 	}
-	x = tensor.Add(x, d.linear(out, a.OutProj.Weight, a.OutProj.Bias))
-	return tensor.Add(x, d.mlp(blk.MLP, blk.Ln2.Forward(x)))
+	x = tensor.Add(x, a.OutProj.Forward(out))
+	return tensor.Add(x, blk.MLP.Forward(blk.Ln2.Forward(x)))
 }
 
 // attendRow computes out = softmax(scale·K·q)·V over n keys of width hd.
@@ -200,6 +201,20 @@ func attendRow(out, q, k, v []float32, n, hd int, scale float32, scores []float3
 	clear(out)
 	for j, p := range s {
 		asm.Axpy(p, v[j*hd:(j+1)*hd], out)
+	}
+}
+
+// attendT is attendRow over keys and values stored transposed, kt and vt
+// (hd, n): a handful of long vector operations instead of two per key.
+func attendT(out, q, kt, vt []float32, n, hd int, scale float32, scores []float32) {
+	s := scores[:n]
+	clear(s)
+	for c := 0; c < hd; c++ {
+		asm.Axpy(scale*q[c], kt[c*n:(c+1)*n], s)
+	}
+	asm.SoftmaxRow(s, s)
+	for c := range out {
+		out[c] = asm.Dot(s, vt[c*n:(c+1)*n])
 	}
 }
 

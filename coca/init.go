@@ -25,6 +25,7 @@ import (
 //   - pooler queries N(0, 1); LayerNorm gains 1 and biases 0;
 //     logit_scale = ln(1/0.07).
 func (m *Model) Init(seed uint64) {
+	m.dropBF16() // a model with bfloat16 weights becomes a float32 one
 	g := tensor.NewRNG(seed)
 	c := m.Config
 	for _, p := range m.Params() {

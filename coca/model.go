@@ -33,6 +33,7 @@ type TextTower struct {
 	TextProjection      *tensor.Tensor // (W, D)
 	padID               int
 	correctMask         bool
+	bf16                *bf16Store // bfloat16 weights (bf16.go), or nil
 }
 
 // MultimodalDecoder is the captioning decoder (prefix "text_decoder.").
@@ -41,6 +42,7 @@ type MultimodalDecoder struct {
 	CrossAttn      []*nn.ResidualAttentionBlock // cross-attention to image tokens
 	LnFinal        *nn.LayerNorm
 	TextProjection *tensor.Tensor // (W, V)
+	bf16           *bf16Store     // bfloat16 weights (bf16.go), or nil
 }
 
 // Model is CoCa.
@@ -219,10 +221,23 @@ func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor
 		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
-	x := t.TokenEmbedding.Forward(text, b, l)
+	var x *tensor.Tensor
+	if t.bf16 != nil {
+		mustNoGrad("TextTower.Forward")
+		x = tensor.Reshape(t.bf16.embedding(t.TokenEmbedding.Weight, text), b, l, w)
+	} else {
+		x = t.TokenEmbedding.Forward(text, b, l)
+	}
 	cls := tensor.Expand(tensor.Reshape(t.ClsEmb, 1, 1, w), b, 1, w)
 	x = tensor.Add(tensor.Concat(1, x, cls), tensor.Rows(t.PositionalEmbedding, 0, l+1))
-	x = t.Transformer.Forward(x, t.mask(text, b, l), false)
+	if t.bf16 != nil {
+		mask := t.mask(text, b, l)
+		for _, blk := range t.Transformer.Resblocks {
+			x = t.bf16.block(blk, x, nil, mask, false)
+		}
+	} else {
+		x = t.Transformer.Forward(x, t.mask(text, b, l), false)
+	}
 	pooled := t.LnFinal.Forward(tensor.Reshape(tensor.Slice(x, 1, l, l+1), b, w))
 	return tensor.MatMul(pooled, t.TextProjection, false, false), tensor.Slice(x, 1, 0, l)
 }
@@ -231,6 +246,14 @@ func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor
 // (B, L, V).
 func (d *MultimodalDecoder) Forward(tokens, image *tensor.Tensor) *tensor.Tensor {
 	x := tokens
+	if s := d.bf16; s != nil {
+		mustNoGrad("MultimodalDecoder.Forward")
+		for i := range d.Resblocks {
+			x = s.block(d.Resblocks[i], x, nil, nil, true)
+			x = s.block(d.CrossAttn[i], x, image, nil, false)
+		}
+		return s.logits(d.LnFinal.Forward(x), d.TextProjection)
+	}
 	for i := range d.Resblocks {
 		x = d.Resblocks[i].Forward(x, nil, true)
 		x = d.CrossAttn[i].ForwardCross(x, image)

@@ -33,7 +33,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	fs.StringVar(&mf.config, "config", "", "built-in config name (e.g. coca_ViT-B-32) or open_clip model-config JSON file (default: the config stored in a .safetensors checkpoint written by coca train, else coca_ViT-B-32)")
 	fs.StringVar(&mf.checkpoint, "checkpoint", "", "model weights: open_clip's .bin/.pt (torch.save) or .safetensors (required)")
 	fs.StringVar(&mf.tokenizer, "tokenizer", "auto", "clip, a BPE merges file, or auto (tokenizer.txt beside the checkpoint when there is one, else clip)")
-	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32, or bf16 (matrices rounded to bfloat16; decoding reads 16-bit weights)")
+	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32, or bf16 (matrices rounded to bfloat16, the text stacks' kept in 16 bits: half their memory, and decoding reads 16-bit weights; read straight from float16/bfloat16 checkpoints)")
 	fs.StringVar(&mf.device, "device", "cpu", deviceUsage)
 	mf.log = fs.Output()
 	return mf
@@ -85,33 +85,28 @@ func (mf *modelFlags) load() (*coca.Model, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	m := coca.New(cfg)
+	// With --weights bf16 the model is built from the file's values
+	// directly (LoadBF16): no float32 copy of the decoder's matrices.
+	load := m.Load
+	if mf.weights == "bf16" {
+		load = m.LoadBF16
+	}
 	if isST {
-		err = m.Load(stSource{stFile}, mf.checkpoint)
+		err = load(coca.SafetensorsSource(stFile), mf.checkpoint)
 	} else {
 		var ck *torchfile.Checkpoint
 		ck, err = torchfile.Open(mf.checkpoint)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", mf.checkpoint, err)
 		}
-		err = m.Load(ck, mf.checkpoint)
+		defer ck.Close()
+		err = load(ck, mf.checkpoint)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s (config %s)", summarizeLoadError(err), cfgName)
 	}
-	if mf.weights == "bf16" {
-		m.QuantizeBF16()
-	}
 	return m, nil
 }
-
-type stSource struct{ f *safetensors.File }
-
-func (s stSource) Names() []string { return s.f.Names() }
-func (s stSource) Shape(name string) ([]int, bool) {
-	i, ok := s.f.Info(name)
-	return i.Shape, ok
-}
-func (s stSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
 
 // summarizeLoadError turns coca's multi-line mismatch report into one line
 // with at most three names per list.

@@ -28,6 +28,7 @@ const (
 	tinyConfig  = "../../golden/testdata/tiny/config.json"
 	tinyWeights = "../../golden/testdata/tiny/weights.safetensors"
 	tinyF16Bin  = "../../tensor/torchfile/testdata/tiny_f16.bin"
+	tinyBF16Bin = "../../tensor/torchfile/testdata/tiny_bf16.bin"
 )
 
 var tinyFlags = []string{"--config", tinyConfig, "--checkpoint", tinyWeights}
@@ -206,6 +207,7 @@ func TestCaptionCheckpointFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ck.Close()
 	if err := m.Load(ck, tinyF16Bin); err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +246,49 @@ func TestCaptionCheckpointFormats(t *testing.T) {
 	code, _, errs = runCmd("convert", "--config", "coca_small", tinyF16Bin, filepath.Join(dir, "x.safetensors"))
 	if code != 1 || !strings.Contains(errs, "x.safetensors") || !strings.Contains(errs, "coca_small") || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("convert with the wrong config: exit %d: %q", code, errs)
+	}
+}
+
+// TestCaptionBF16Checkpoints captions with --weights bf16 from float16 and
+// bfloat16 checkpoints (torch.save and safetensors), which the command reads
+// straight into bfloat16, and checks the tokens against the library's
+// Load followed by QuantizeBF16 of the same file.
+func TestCaptionBF16Checkpoints(t *testing.T) {
+	dir := t.TempDir()
+	paths := writeImages(t, dir, 2)
+	images := imagesTensor(t, paths, 32)
+	conv := filepath.Join(dir, "tiny_bf16.safetensors")
+	if code, _, errs := runCmd("convert", "--config", tinyConfig, tinyBF16Bin, conv); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	cfg, _ := coca.LoadConfig(tinyConfig)
+	o := coca.GenerateOptions{Strategy: "beam", Beams: 6, LengthPenalty: 1, MaxLen: 12, MinLen: 5, Start: 62, End: 63}
+	for _, ckpt := range []string{tinyF16Bin, tinyBF16Bin, conv} {
+		m := coca.New(cfg)
+		var err error
+		if strings.HasSuffix(ckpt, ".bin") {
+			var ck *torchfile.Checkpoint
+			if ck, err = torchfile.Open(ckpt); err == nil {
+				err = m.Load(ck, ckpt)
+				ck.Close()
+			}
+		} else {
+			err = m.LoadSafetensors(ckpt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.QuantizeBF16()
+		want, _ := m.Generate(images, o)
+		code, out, errs := runCmd("caption", "--config", tinyConfig, "--checkpoint", ckpt, "--weights", "bf16", "--start", "62", "--end", "63", "--max-len", "12", "--json", paths[0], paths[1])
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", ckpt, code, errs)
+		}
+		for i, c := range parseCaptions(t, out) {
+			if !slices.Equal(c.Tokens, want[i]) {
+				t.Fatalf("%s: image %d: %v, library %v", ckpt, i, c.Tokens, want[i])
+			}
+		}
 	}
 }
 
