@@ -24,8 +24,7 @@ type Decoder struct {
 	t      int // tokens fed so far
 	text   []kvCache
 	self   []kvCache
-	crossK [][]float32 // per decoder layer, (B, H, d, T): each head's keys transposed
-	crossV [][]float32 // the same for the values
+	cross  [][]float32 // per decoder layer, (B, 2, H, d, T): each head's keys, then values, transposed
 	nImg   int
 	logits []float32 // (B, V)
 	fast   *bf16Step // the step over bfloat16 weights (decode_bf16.go), or nil
@@ -55,8 +54,7 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	for _, blk := range m.TextDecoder.CrossAttn {
 		d.self = append(d.self, alloc(m.Config.Multimodal.Width))
 		h := blk.Ln1KV.Forward(imageTokens)
-		d.crossK = append(d.crossK, crossProject(blk.Attn, s, h, 1))
-		d.crossV = append(d.crossV, crossProject(blk.Attn, s, h, 2))
+		d.cross = append(d.cross, crossKV(blk.Attn, s, h))
 	}
 	if s != nil {
 		d.fast = newBF16Step(m, s)
@@ -64,43 +62,48 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	return d
 }
 
-// crossProject returns the keys (part 1) or values (part 2) of attention
-// a for the normalised image tokens h (B, T, Dkv), each head's transposed:
-// (B, H, d, T). Per image it computes W·hᵀ (W, T), whose rows are the
-// channels, head by head: the transposed layout directly.
-// s holds the bfloat16 weights, or is nil.
-func crossProject(a *nn.MultiheadAttention, s *bf16Store, h *tensor.Tensor, part int) []float32 {
+// crossKV returns the keys and values of cross-attention a for the
+// normalised image tokens h (B, T, Dkv), each head's transposed:
+// (B, 2, H, d, T). Per image it computes W·hᵀ with W the key and value
+// projections stacked (2W, Dkv): the rows of the product are the channels,
+// head by head, which is the transposed layout. s holds the bfloat16
+// weights, or is nil.
+func crossKV(a *nn.MultiheadAttention, s *bf16Store, h *tensor.Tensor) []float32 {
 	w := a.Width()
 	b, t, dkv := h.Dim(0), h.Dim(1), h.Dim(2)
-	wt, sep := a.InProjWeight, a.KProjWeight
-	if part == 2 {
-		sep = a.VProjWeight
-	}
-	lo, hi := part*w, (part+1)*w
-	if wt == nil {
-		wt, lo, hi = sep, 0, 0
-	}
-	var wm *tensor.Tensor
-	if s != nil {
-		var buf *[]float32
-		wm, buf = s.widen(wt, lo, hi)
+	var parts [][]float32 // (2W, Dkv) or (W, Dkv) twice
+	switch {
+	case s != nil && a.InProjWeight != nil:
+		wt, buf := s.widen(a.InProjWeight, w, 3*w)
 		defer scratchPool.Put(buf)
-	} else if hi > 0 {
-		wm = tensor.Rows(wt, lo, hi)
-	} else {
-		wm = wt
+		parts = [][]float32{wt.Data()}
+	case s != nil:
+		k, kb := s.widen(a.KProjWeight, 0, 0)
+		v, vb := s.widen(a.VProjWeight, 0, 0)
+		defer scratchPool.Put(kb)
+		defer scratchPool.Put(vb)
+		parts = [][]float32{k.Data(), v.Data()}
+	case a.InProjWeight != nil:
+		parts = [][]float32{a.InProjWeight.Data()[w*dkv : 3*w*dkv]}
+	default:
+		parts = [][]float32{a.KProjWeight.Data(), a.VProjWeight.Data()}
 	}
-	bias := a.InProjBias.Data()[part*w : (part+1)*w]
-	flat := tensor.Reshape(h, b*t, dkv)
-	out := make([]float32, b*w*t)
+	bias := a.InProjBias.Data()[w : 3*w]
+	x := h.Data()
+	out := make([]float32, b*2*w*t)
 	for i := 0; i < b; i++ {
-		kt := tensor.MatMul(wm, tensor.Rows(flat, i*t, (i+1)*t), false, true).Data() // (W, T)
-		o := out[i*w*t : (i+1)*w*t]
-		for c := 0; c < w; c++ {
-			row, src := o[c*t:(c+1)*t], kt[c*t:(c+1)*t]
-			for j, v := range src {
-				row[j] = v + bias[c]
+		o := out[i*2*w*t : (i+1)*2*w*t]
+		for c, bc := range bias {
+			row := o[c*t : (c+1)*t]
+			for j := range row {
+				row[j] = bc
 			}
+		}
+		r := 0
+		for _, p := range parts {
+			n := len(p) / dkv
+			asm.Sgemm(false, true, n, t, dkv, 1, p, dkv, x[i*t*dkv:(i+1)*t*dkv], dkv, 1, o[r*t:], t)
+			r += n
 		}
 	}
 	return out
@@ -183,8 +186,8 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 	scores := make([]float32, d.nImg)
 	for b := 0; b < d.b; b++ {
 		for hh := 0; hh < h; hh++ {
-			base := (b*h + hh) * d.nImg * hd
-			attendT(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, scores)
+			k, v := d.crossHead(i, b, hh, h, hd)
+			attendT(o[b*w+hh*hd:b*w+(hh+1)*hd], q[(b*h+hh)*hd:(b*h+hh+1)*hd], k, v, d.nImg, hd, scale, scores)
 		}
 	}
 	x = tensor.Add(x, a.OutProj.Forward(out))
@@ -202,6 +205,14 @@ func attendRow(out, q, k, v []float32, n, hd int, scale float32, scores []float3
 	for j, p := range s {
 		asm.Axpy(p, v[j*hd:(j+1)*hd], out)
 	}
+}
+
+// crossHead returns the transposed keys and values (hd, T) of head hh of
+// row r in decoder layer i.
+func (d *Decoder) crossHead(i, r, hh, heads, hd int) (k, v []float32) {
+	n := d.nImg * hd
+	base := (r*2*heads + hh) * n
+	return d.cross[i][base : base+n], d.cross[i][base+heads*n : base+heads*n+n]
 }
 
 // attendT is attendRow over keys and values stored transposed, kt and vt
@@ -235,8 +246,7 @@ func (d *Decoder) Reorder(src []int) {
 	for i := range d.self {
 		per := len(d.self[i].k) / d.b
 		d.self[i].k, d.self[i].v = move(d.self[i].k, per), move(d.self[i].v, per)
-		perX := len(d.crossK[i]) / d.b
-		d.crossK[i], d.crossV[i] = move(d.crossK[i], perX), move(d.crossV[i], perX)
+		d.cross[i] = move(d.cross[i], len(d.cross[i])/d.b)
 	}
 	d.b = len(src)
 }

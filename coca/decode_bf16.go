@@ -22,7 +22,9 @@ import (
 //   - each product's outputs are split between the workers, each streaming
 //     its own rows of the matrix (asm.GemvBF16Strided, whose results do not
 //     depend on the split);
-//   - attention heads are split between the workers;
+//   - attention heads are split between the workers, and each worker
+//     computes the query, key and value columns of its own heads, so that
+//     attention follows the projection without a barrier;
 //   - each worker keeps its own copy of the residual stream and of the
 //     layer norm outputs, computed identically, so that residual additions
 //     and layer norms need no barrier;
@@ -212,22 +214,38 @@ func (st *bf16Step) run(d *Decoder, id int, tokens []int) {
 func (st *bf16Step) selfBlock(d *Decoder, id int, blk *bf16Block, c *kvCache, x, h []float32) {
 	b, w, pos := d.b, st.w, d.t
 	layerNorm(h, x, blk.ln1w, blk.ln1b, b, w)
-	st.gemv(id, b, blk.in, blk.inBias, h, st.qkv)
-	st.bar.wait()
 	heads := blk.heads
 	hd := w / heads
+	h0, h1 := st.projectHeads(id, b, blk, h, 3)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	lo, hi := st.split(b*heads, id)
-	for it := lo; it < hi; it++ {
-		r, hh := it/heads, it%heads
+	for r := 0; r < b; r++ {
 		row := st.qkv[r*3*w : (r+1)*3*w]
-		base := (r*heads + hh) * d.maxLen * hd
-		copy(c.k[base+pos*hd:base+(pos+1)*hd], row[w+hh*hd:w+(hh+1)*hd])
-		copy(c.v[base+pos*hd:base+(pos+1)*hd], row[2*w+hh*hd:2*w+(hh+1)*hd])
-		attendRow(st.o[r*w+hh*hd:r*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, st.scores[id])
+		for hh := h0; hh < h1; hh++ {
+			base := (r*heads + hh) * d.maxLen * hd
+			copy(c.k[base+pos*hd:base+(pos+1)*hd], row[w+hh*hd:w+(hh+1)*hd])
+			copy(c.v[base+pos*hd:base+(pos+1)*hd], row[2*w+hh*hd:2*w+(hh+1)*hd])
+			attendRow(st.o[r*w+hh*hd:r*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, st.scores[id])
+		}
 	}
 	st.bar.wait()
 	st.finish(d, id, blk, x, h)
+}
+
+// projectHeads computes, into st.qkv (B, parts·W), the query (and, for
+// parts = 3, key and value) columns of worker id's share [h0, h1) of the
+// heads, and returns that share.
+func (st *bf16Step) projectHeads(id, b int, blk *bf16Block, h []float32, parts int) (h0, h1 int) {
+	w := st.w
+	hd := w / blk.heads
+	h0, h1 = st.split(blk.heads, id)
+	if h0 == h1 {
+		return h0, h1
+	}
+	for p := 0; p < parts; p++ {
+		lo, hi := p*w+h0*hd, p*w+h1*hd
+		asm.GemvBF16Strided(st.qkv[lo:], parts*w, h, blk.in.data[lo*w:hi*w], blk.inBias[lo:hi], b, hi-lo, w)
+	}
+	return h0, h1
 }
 
 // crossBlock runs cross-attention block i against the image's keys and
@@ -235,16 +253,15 @@ func (st *bf16Step) selfBlock(d *Decoder, id int, blk *bf16Block, c *kvCache, x,
 func (st *bf16Step) crossBlock(d *Decoder, id int, blk *bf16Block, i int, x, h []float32) {
 	b, w := d.b, st.w
 	layerNorm(h, x, blk.ln1w, blk.ln1b, b, w)
-	st.gemv(id, b, blk.in, blk.inBias, h, st.qkv) // queries only: (B, W)
-	st.bar.wait()
 	heads := blk.heads
 	hd := w / heads
+	h0, h1 := st.projectHeads(id, b, blk, h, 1) // queries only: (B, W)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	lo, hi := st.split(b*heads, id)
-	for it := lo; it < hi; it++ {
-		r, hh := it/heads, it%heads
-		base := (r*heads + hh) * d.nImg * hd
-		attendT(st.o[r*w+hh*hd:r*w+(hh+1)*hd], st.qkv[r*w+hh*hd:r*w+(hh+1)*hd], d.crossK[i][base:], d.crossV[i][base:], d.nImg, hd, scale, st.scores[id])
+	for r := 0; r < b; r++ {
+		for hh := h0; hh < h1; hh++ {
+			k, v := d.crossHead(i, r, hh, heads, hd)
+			attendT(st.o[r*w+hh*hd:r*w+(hh+1)*hd], st.qkv[r*w+hh*hd:r*w+(hh+1)*hd], k, v, d.nImg, hd, scale, st.scores[id])
+		}
 	}
 	st.bar.wait()
 	st.finish(d, id, blk, x, h)
