@@ -31,9 +31,9 @@ type RawTensorSource interface {
 }
 
 // SafetensorsSource returns f as a RawTensorSource. Raw hands out views of
-// the file's mapping; each call drops the previous tensor's pages from
-// the process's memory (safetensors.File.DontNeed), so that a load's peak
-// memory does not include the whole file.
+// the file's mapping; each Raw or Float32 call drops the previous tensor's
+// pages from the process's memory (safetensors.File.DontNeed), so that a
+// load's peak memory does not include the whole file.
 func SafetensorsSource(f *safetensors.File) RawTensorSource { return &safetensorsSource{f: f} }
 
 type safetensorsSource struct {
@@ -46,15 +46,23 @@ func (s *safetensorsSource) Shape(name string) ([]int, bool) {
 	i, ok := s.f.Info(name)
 	return i.Shape, ok
 }
-func (s *safetensorsSource) Float32(name string) ([]float32, error) { return s.f.Float32(name) }
+func (s *safetensorsSource) Float32(name string) ([]float32, error) {
+	s.next(name)
+	return s.f.Float32(name)
+}
 func (s *safetensorsSource) Raw(name string) (safetensors.DType, []byte, error) {
+	s.next(name)
+	info, _ := s.f.Info(name)
+	b, err := s.f.Raw(name)
+	return info.DType, b, err
+}
+
+// next drops the previous tensor's pages before name is read.
+func (s *safetensorsSource) next(name string) {
 	if s.prev != "" {
 		s.f.DontNeed(s.prev) // advice only: an error changes nothing
 	}
-	info, _ := s.f.Info(name)
-	b, err := s.f.Raw(name)
 	s.prev = name
-	return info.DType, b, err
 }
 
 // LoadSafetensors loads a checkpoint written under open_clip's names.
