@@ -59,7 +59,12 @@ func GemvBF16Strided(y []float32, ldy int, x []float32, w []uint16, bias []float
 			b = bias[o0:o1]
 		}
 		wc := w[o0*k : o1*k]
-		for r := 0; r < m; r++ {
+		r := 0
+		// Four rows of x at a time where a kernel does that: each
+		// weight is widened once for the four.
+		for ; r+4 <= m && gemvRows4BF16(y[r*ldy+o0:], ldy, x[r*k:(r+4)*k], wc, b, o1-o0, k); r += 4 {
+		}
+		for ; r < m; r++ {
 			gemvRowBF16(y[r*ldy+o0:r*ldy+o1], x[r*k:(r+1)*k], wc, b)
 		}
 	}

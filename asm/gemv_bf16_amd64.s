@@ -106,3 +106,129 @@ store:
 done:
 	VZEROUPPER
 	RET
+
+// func gemvRows4BF16AVX2(y []float32, ldy int, x []float32, w []uint16, bias []float32, n, k int)
+//
+// gemvRowBF16AVX2 for four rows of x at once (x[r*k:(r+1)*k], r < 4, into
+// y[r*ldy:]): each weight row is widened once for the four rows, with the
+// same operations per row as the single-row kernel, so the results have
+// its bits. Accumulators: Y0-Y3 the first eight lanes of rows 0-3, Y4-Y7
+// the second eight.
+//
+//	for o := 0; o < n; o++ {
+//		for each 16-element step: w16 = widen(w[o][i:i+16]); a[r] += x_r[i:i+8]*w16[0:8]; b[r] += x_r[i+8:i+16]*w16[8:16]
+//		reduce a[r]+b[r] to s[r]; tails; y[r*ldy+o] = s[r] + bias[o]
+//	}
+TEXT ·gemvRows4BF16AVX2(SB), NOSPLIT, $0-120
+	MOVQ y_base+0(FP), DX
+	MOVQ ldy+24(FP), R11
+	SHLQ $2, R11               // y row stride in bytes
+	MOVQ x_base+32(FP), R9
+	MOVQ w_base+56(FP), DI
+	MOVQ bias_base+80(FP), R13
+	MOVQ bias_len+88(FP), AX
+	MOVQ n+104(FP), BX
+	MOVQ k+112(FP), R8
+	SHLQ $2, R8                // x row stride in bytes
+
+r4out:
+	TESTQ  BX, BX
+	JEQ    r4done
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   R9, SI
+	LEAQ   (R9)(R8*2), R10
+	ADDQ   R8, R10             // x row 3
+	MOVQ   k+112(FP), CX
+
+r4loop16:
+	CMPQ        CX, $16
+	JLT         r4loop8
+	VPMOVZXWD   (DI), Y8
+	VPMOVZXWD   16(DI), Y9
+	VPSLLD      $16, Y8, Y8
+	VPSLLD      $16, Y9, Y9
+	VFMADD231PS (SI), Y8, Y0
+	VFMADD231PS 32(SI), Y9, Y4
+	VFMADD231PS (SI)(R8*1), Y8, Y1
+	VFMADD231PS 32(SI)(R8*1), Y9, Y5
+	VFMADD231PS (SI)(R8*2), Y8, Y2
+	VFMADD231PS 32(SI)(R8*2), Y9, Y6
+	VFMADD231PS (R10), Y8, Y3
+	VFMADD231PS 32(R10), Y9, Y7
+	ADDQ        $64, SI
+	ADDQ        $64, R10
+	ADDQ        $32, DI
+	SUBQ        $16, CX
+	JMP         r4loop16
+
+r4loop8:
+	CMPQ        CX, $8
+	JLT         r4reduce
+	VPMOVZXWD   (DI), Y8
+	VPSLLD      $16, Y8, Y8
+	VFMADD231PS (SI), Y8, Y0
+	VFMADD231PS (SI)(R8*1), Y8, Y1
+	VFMADD231PS (SI)(R8*2), Y8, Y2
+	VFMADD231PS (R10), Y8, Y3
+	ADDQ        $32, SI
+	ADDQ        $32, R10
+	ADDQ        $16, DI
+	SUBQ        $8, CX
+
+r4reduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0    // r0: l0+l1, l2+l3; r1: the same | r0: l4+l5, l6+l7; r1
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0    // (l0+l1)+(l2+l3) of rows 0-3 | (l4+l5)+(l6+l7) of rows 0-3
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+
+r4tail:
+	TESTQ        CX, CX
+	JEQ          r4bias
+	VMOVSS       (SI), X9
+	VINSERTPS    $0x10, (SI)(R8*1), X9, X9
+	VINSERTPS    $0x20, (SI)(R8*2), X9, X9
+	VINSERTPS    $0x30, (R10), X9, X9
+	MOVWLZX      (DI), R12
+	SHLL         $16, R12
+	VMOVD        R12, X8
+	VBROADCASTSS X8, X8
+	VFMADD231PS  X9, X8, X0
+	ADDQ         $4, SI
+	ADDQ         $4, R10
+	ADDQ         $2, DI
+	DECQ         CX
+	JMP          r4tail
+
+r4bias:
+	TESTQ        AX, AX
+	JEQ          r4store
+	VBROADCASTSS (R13), X8
+	VADDPS       X8, X0, X0
+	ADDQ         $4, R13
+
+r4store:
+	VMOVSS     X0, (DX)
+	VEXTRACTPS $1, X0, (DX)(R11*1)
+	VEXTRACTPS $2, X0, (DX)(R11*2)
+	LEAQ       (DX)(R11*2), R12
+	ADDQ       R11, R12
+	VEXTRACTPS $3, X0, (R12)
+	ADDQ       $4, DX
+	DECQ       BX
+	JMP        r4out
+
+r4done:
+	VZEROUPPER
+	RET
