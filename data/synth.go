@@ -182,8 +182,11 @@ type synthSpec struct {
 func specFor(d Difficulty) synthSpec {
 	def := synthSpec{
 		shapes: 5, colours: 6,
-		sizeWords:  []string{"small", "large"},
-		sizeFracs:  []float64{0.085, 0.145},
+		sizeWords: []string{"small", "large"},
+		// Nominal radii as fractions of the side: at the 40-pixel images of
+		// `coca train` a small object is about 10 pixels across, the least
+		// at which its shape can be told at a glance.
+		sizeFracs:  []float64{0.13, 0.21},
 		sizeJitter: 0.08,
 		kinds:      [5]float64{0.25, 0.10, 0.65, 0, 0},
 		colourJit:  14,

@@ -533,7 +533,7 @@ func BenchmarkSynth(b *testing.B) {
 func TestSynthHeldOutSnapshot(t *testing.T) {
 	want := map[Difficulty]uint64{
 		SynthEasy:    0x4dd41c4b4aa1da1a,
-		SynthDefault: 0xef681d89dae4b2f1,
+		SynthDefault: 0x10464f7b52cc3f28,
 		SynthHard:    0x943273f5d9ae4a2d,
 	}
 	for d, w := range want {
