@@ -167,9 +167,24 @@ func (st *bf16Step) split(n, id int) (int, int) {
 	return n * id / st.workers, n * (id + 1) / st.workers
 }
 
+// splitOutputs is split for the outputs of a product, with every boundary
+// but n a multiple of 16: the vector kernels applied to a share afterwards
+// (GELU) then take each element through the same code path (vector body
+// or scalar tail) whatever the number of workers, so the results do not
+// depend on it.
+func (st *bf16Step) splitOutputs(n, id int) (int, int) {
+	at := func(i int) int {
+		if i == st.workers {
+			return n
+		}
+		return n * i / st.workers &^ 15
+	}
+	return at(id), at(id + 1)
+}
+
 // gemv computes worker id's share of y (B, p.out) = x (B, p.in)·pᵀ + bias.
 func (st *bf16Step) gemv(id, b int, p bf16Matrix, bias, x, y []float32) (lo, hi int) {
-	lo, hi = st.split(p.out, id)
+	lo, hi = st.splitOutputs(p.out, id)
 	if lo < hi {
 		asm.GemvBF16Strided(y[lo:], p.out, x, p.data[lo*p.in:hi*p.in], bias[lo:hi], b, hi-lo, p.in)
 	}
@@ -202,7 +217,7 @@ func (st *bf16Step) run(d *Decoder, id int, tokens []int) {
 		st.crossBlock(d, id, &st.cross[i], i, x, h)
 	}
 	layerNorm(h, x, st.lnfW, st.lnfB, b, w)
-	lo, hi := st.split(st.vocab.out, id)
+	lo, hi := st.splitOutputs(st.vocab.out, id)
 	if lo < hi {
 		asm.GemvBF16Strided(d.logits[lo:], st.vocab.out, h, st.vocab.data[lo*w:hi*w], nil, b, hi-lo, w)
 	}
