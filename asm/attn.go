@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -312,23 +311,17 @@ func parallelItems(n int, f func(w *attnScratch, item int)) {
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := getScratch()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					break
-				}
-				f(w, i)
+	Parallel(workers, func(int) {
+		w := getScratch()
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				break
 			}
-			putScratch(w)
-		}()
-	}
-	wg.Wait()
+			f(w, i)
+		}
+		putScratch(w)
+	})
 }
 
 // keyLimit returns the number of keys query row qi may see.

@@ -5,14 +5,15 @@ import (
 	"sync/atomic"
 )
 
-// spinBarrier makes the goroutines of one parallel computation wait for
+// Barrier makes the goroutines of one parallel computation wait for
 // each other between its phases (for example once per packed B panel of a
-// GEMM). A waiter first spins for a few microseconds, which is all it takes
-// when the group's goroutines all run, and saves the wake-up of a parked
-// goroutine (several microseconds per phase); then it parks, so that on a
-// busy machine, where a goroutine of the group may be off its CPU for a
-// while, the waiters give their CPUs back instead of burning them.
-type spinBarrier struct {
+// GEMM). A waiter first spins (for at most poolSpin), which is all it
+// takes when the group's goroutines all run, and saves the wake-up of a
+// parked goroutine (tens of microseconds per phase on a virtual machine);
+// then it parks, so that on a busy machine, where a goroutine of the group
+// may be off its CPU for a while, the waiters give their CPUs back instead
+// of burning them.
+type Barrier struct {
 	n     int32 // goroutines in the group
 	count atomic.Int32
 	gen   atomic.Uint32 // phases completed; changed under mu
@@ -20,18 +21,15 @@ type spinBarrier struct {
 	cond  sync.Cond
 }
 
-func newSpinBarrier(n int) *spinBarrier {
-	b := &spinBarrier{n: int32(n)}
+// NewBarrier returns a barrier for a group of n goroutines.
+func NewBarrier(n int) *Barrier {
+	b := &Barrier{n: int32(n)}
 	b.cond.L = &b.mu
 	return b
 }
 
-// barrierSpins is how many times a waiter checks before parking (a few
-// microseconds).
-const barrierSpins = 1 << 12
-
-// wait returns once all n goroutines have called it for this phase.
-func (b *spinBarrier) wait() {
+// Wait returns once all n goroutines have called it for this phase.
+func (b *Barrier) Wait() {
 	gen := b.gen.Load()
 	if b.count.Add(1) == b.n {
 		b.count.Store(0)
@@ -41,10 +39,8 @@ func (b *spinBarrier) wait() {
 		b.cond.Broadcast()
 		return
 	}
-	for range barrierSpins {
-		if b.gen.Load() != gen {
-			return
-		}
+	if spinUntil(func() bool { return b.gen.Load() != gen }) {
+		return
 	}
 	b.mu.Lock()
 	for b.gen.Load() == gen {

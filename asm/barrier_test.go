@@ -10,7 +10,7 @@ import (
 // with goroutines that arrive late enough to make the others park.
 func TestSpinBarrier(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 5} {
-		b := newSpinBarrier(n)
+		b := NewBarrier(n)
 		const phases = 200
 		arrived := make([][]int, phases) // per phase, goroutines that reached it
 		var mu sync.Mutex
@@ -26,7 +26,7 @@ func TestSpinBarrier(t *testing.T) {
 					mu.Lock()
 					arrived[p] = append(arrived[p], g)
 					mu.Unlock()
-					b.wait()
+					b.Wait()
 					mu.Lock()
 					got := len(arrived[p])
 					mu.Unlock()

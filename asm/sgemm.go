@@ -3,7 +3,6 @@ package asm
 import (
 	"fmt"
 	"runtime"
-	"sync"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
@@ -82,17 +81,11 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 	if threads > batch {
 		threads = batch
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		wg.Add(1)
-		go func(t int) {
-			defer wg.Done()
-			for i := t; i < batch; i += threads {
-				one(i, 1)
-			}
-		}(t)
-	}
-	wg.Wait()
+	Parallel(threads, func(t int) {
+		for i := t; i < batch; i += threads {
+			one(i, 1)
+		}
+	})
 }
 
 // matLen is the number of elements a rows×cols row-major matrix with
@@ -186,16 +179,13 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
+	Parallel(threads, func(t int) {
 		lo := tiles * t / threads * unit
 		hi := min(tiles*(t+1)/threads*unit, total)
 		if lo >= hi {
-			continue
+			return
 		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
+		{
 			if splitN {
 				bb := b
 				if k > 0 {
@@ -217,9 +207,8 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 				}
 				sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
 			}
-		}(lo, hi)
-	}
-	wg.Wait()
+		}
+	})
 }
 
 // sgemmSerial runs one GEMM on the calling goroutine: the generic reference

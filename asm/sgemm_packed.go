@@ -12,7 +12,6 @@ package asm
 
 import (
 	"fmt"
-	"sync"
 )
 
 // gemmKernel is one SIMD micro-kernel with its register tile (mr×nr) and
@@ -153,7 +152,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
 	}
 	direct := kn.directA(transA, alpha, ncStep)
-	bar := newSpinBarrier(threads)
+	bar := NewBarrier(threads)
 	body := func(t int) {
 		ws := wss[t]
 		lo, hi := rowLo(t), rowLo(t+1)
@@ -169,7 +168,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 				if p0 < p1 {
 					kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
 				}
-				bar.wait()
+				bar.Wait()
 				bs := gemmB{b: bp, ldb: nr, step: kc * nr}
 				if nc%nr != 0 {
 					bs.edge = bp[nc/nr*kc*nr:]
@@ -190,16 +189,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	for t := 1; t < threads; t++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body(t)
-		}()
-	}
-	body(0)
-	wg.Wait()
+	Parallel(threads, body)
 	workspaces.put(shared)
 	for _, ws := range wss {
 		workspaces.put(ws)

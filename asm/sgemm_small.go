@@ -1,7 +1,5 @@
 package asm
 
-import "sync"
-
 // Small-M SGEMM. With at most smallMaxM rows in op(A) every element of B
 // takes part in only m multiply-adds, so the GEMM is bound by reading B
 // from memory (the decoding step of a transformer: x·Wᵀ with one row per
@@ -152,16 +150,9 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 		chunk(0, units)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := 1; t < threads; t++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			chunk(units*t/threads, units*(t+1)/threads)
-		}()
-	}
-	chunk(0, units/threads)
-	wg.Wait()
+	Parallel(threads, func(t int) {
+		chunk(units*t/threads, units*(t+1)/threads)
+	})
 }
 
 // smallEdge computes columns j0..n-1 of C (fewer than one unit) through a

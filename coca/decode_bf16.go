@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/nn"
@@ -52,7 +50,7 @@ type bf16Block struct {
 // bf16Step is a decoder's plan and buffers for steps over bfloat16 weights.
 type bf16Step struct {
 	workers  int
-	bar      stepBarrier
+	bar      *asm.Barrier
 	text     []bf16Block
 	self     []bf16Block
 	cross    []bf16Block
@@ -80,8 +78,7 @@ func newBF16Step(m *Model, s *bf16Store) *bf16Step {
 		w:       m.Config.Text.Width,
 		v:       m.Config.Multimodal.VocabSize,
 	}
-	st.bar.n = int32(st.workers)
-	st.bar.cond.L = &st.bar.mu
+	st.bar = asm.NewBarrier(st.workers)
 	block := func(blk *nn.ResidualAttentionBlock, cross bool) bf16Block {
 		a := blk.Attn
 		w := a.Width()
@@ -150,16 +147,9 @@ func (st *bf16Step) step(d *Decoder, tokens []int) {
 		}
 	}
 	st.size(d)
-	var wg sync.WaitGroup
-	for id := 1; id < st.workers; id++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st.run(d, id, tokens)
-		}()
-	}
-	st.run(d, 0, tokens)
-	wg.Wait()
+	asm.Parallel(st.workers, func(id int) {
+		st.run(d, id, tokens)
+	})
 }
 
 // split returns worker id's share [lo, hi) of n items.
@@ -221,7 +211,7 @@ func (st *bf16Step) run(d *Decoder, id int, tokens []int) {
 	if lo < hi {
 		asm.GemvBF16Strided(d.logits[lo:], st.vocab.out, h, st.vocab.data[lo*w:hi*w], nil, b, hi-lo, w)
 	}
-	st.bar.wait()
+	st.bar.Wait()
 }
 
 // selfBlock runs a causal self-attention block for position d.t,
@@ -242,7 +232,7 @@ func (st *bf16Step) selfBlock(d *Decoder, id int, blk *bf16Block, c *kvCache, x,
 			attendRow(st.o[r*w+hh*hd:r*w+(hh+1)*hd], row[hh*hd:(hh+1)*hd], c.k[base:], c.v[base:], pos+1, hd, scale, st.scores[id])
 		}
 	}
-	st.bar.wait()
+	st.bar.Wait()
 	st.finish(d, id, blk, x, h)
 }
 
@@ -278,7 +268,7 @@ func (st *bf16Step) crossBlock(d *Decoder, id int, blk *bf16Block, i int, x, h [
 			attendT(st.o[r*w+hh*hd:r*w+(hh+1)*hd], st.qkv[r*w+hh*hd:r*w+(hh+1)*hd], k, v, d.nImg, hd, scale, st.scores[id])
 		}
 	}
-	st.bar.wait()
+	st.bar.Wait()
 	st.finish(d, id, blk, x, h)
 }
 
@@ -287,7 +277,7 @@ func (st *bf16Step) crossBlock(d *Decoder, id int, blk *bf16Block, i int, x, h [
 func (st *bf16Step) finish(d *Decoder, id int, blk *bf16Block, x, h []float32) {
 	b, w := d.b, st.w
 	st.gemv(id, b, blk.out, blk.outBias, st.o, st.tmp)
-	st.bar.wait()
+	st.bar.Wait()
 	asm.Add(x, x, st.tmp[:b*w])
 	layerNorm(h, x, blk.ln2w, blk.ln2b, b, w)
 	n := blk.fc.out
@@ -300,47 +290,8 @@ func (st *bf16Step) finish(d *Decoder, id int, blk *bf16Block, x, h []float32) {
 			asm.Gelu(seg, seg)
 		}
 	}
-	st.bar.wait()
+	st.bar.Wait()
 	st.gemv(id, b, blk.proj, blk.projBias, st.hid[:b*n], st.tmp)
-	st.bar.wait()
+	st.bar.Wait()
 	asm.Add(x, x, st.tmp[:b*w])
-}
-
-// stepBarrier makes a step's workers wait for each other after each phase.
-// A waiter spins a few microseconds first (all it takes when every worker
-// runs, and cheaper than waking a parked goroutine), then parks, so that
-// on a busy machine it gives its CPU back.
-type stepBarrier struct {
-	n     int32
-	count atomic.Int32
-	gen   atomic.Uint32
-	mu    sync.Mutex
-	cond  sync.Cond
-}
-
-const barrierSpins = 1 << 12
-
-func (b *stepBarrier) wait() {
-	if b.n <= 1 {
-		return
-	}
-	gen := b.gen.Load()
-	if b.count.Add(1) == b.n {
-		b.count.Store(0)
-		b.mu.Lock()
-		b.gen.Add(1)
-		b.mu.Unlock()
-		b.cond.Broadcast()
-		return
-	}
-	for range barrierSpins {
-		if b.gen.Load() != gen {
-			return
-		}
-	}
-	b.mu.Lock()
-	for b.gen.Load() == gen {
-		b.cond.Wait()
-	}
-	b.mu.Unlock()
 }

@@ -535,15 +535,7 @@ func parallelChunks(n, parts int, fn func(w, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
-	done := make(chan struct{}, parts)
-	for w := 1; w < parts; w++ {
-		go func(w int) {
-			fn(w, w*n/parts, (w+1)*n/parts)
-			done <- struct{}{}
-		}(w)
-	}
-	fn(0, 0, n/parts)
-	for w := 1; w < parts; w++ {
-		<-done
-	}
+	asm.Parallel(parts, func(w int) {
+		fn(w, w*n/parts, (w+1)*n/parts)
+	})
 }

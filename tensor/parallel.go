@@ -2,7 +2,8 @@ package tensor
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/gococa/gococa/asm"
 )
 
 // parallelFor splits [0, n) into at most GOMAXPROCS contiguous chunks and runs
@@ -19,15 +20,7 @@ func parallelFor(n int, cost int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(p - 1)
-	for w := 1; w < p; w++ {
-		lo, hi := w*n/p, (w+1)*n/p
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	fn(0, n/p)
-	wg.Wait()
+	asm.Parallel(p, func(w int) {
+		fn(w*n/p, (w+1)*n/p)
+	})
 }
