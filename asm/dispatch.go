@@ -6,8 +6,9 @@
 // (klauspost/cpuid/v2). The environment variable GOCOCA_SIMD forces a level
 // (generic, avx2, avx512 or neon) for tests and benchmarks; asking for a
 // level this CPU or build lacks falls back to generic with a warning on
-// stderr. AVX-512 is opt-in through GOCOCA_SIMD until its tests have run on
-// AVX-512 hardware.
+// stderr. Without GOCOCA_SIMD the best level the CPU has is used: AVX-512F
+// where present (its kernels need nothing beyond AVX-512F), else AVX2 with
+// FMA, else NEON on arm64, else generic.
 package asm
 
 import (
@@ -100,15 +101,11 @@ func chooseLevel() Level {
 	return defaultLevel()
 }
 
-// defaultLevel is the best verified level: AVX-512 is never chosen
-// automatically (see the package comment).
+// defaultLevel is the best level this CPU and build run.
 func defaultLevel() Level {
-	best := Generic
-	for _, l := range hostLevels() {
-		if l == AVX512 {
-			continue
-		}
-		best = l
+	ls := hostLevels()
+	if len(ls) == 0 {
+		return Generic
 	}
-	return best
+	return ls[len(ls)-1]
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run calls it).
 # Runs formatting and vet checks for every build configuration, the whole
-# test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic,
+# test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic
+# (and GOCOCA_SIMD=avx2 where AVX-512 is the default),
 # the asm kernels with -tags purego and on arm64 under qemu-user-static,
 # the tensor package under the race detector, the MPI tests, and the CUDA
 # backend's tests (NVRTC compilation where libnvrtc is installed; the GPU
@@ -40,6 +41,13 @@ go test -count=1 ./...
 
 step "go test ./... with GOCOCA_SIMD=generic"
 GOCOCA_SIMD=generic go test -count=1 ./...
+
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+  # AVX-512 is the default dispatch on this CPU: run the AVX2 kernels under
+  # the whole suite too (the asm tests cover every level either way).
+  step "go test ./... with GOCOCA_SIMD=avx2"
+  GOCOCA_SIMD=avx2 go test -count=1 ./...
+fi
 
 step "go test -tags purego ./asm/..."
 go test -count=1 -tags purego ./asm/...
