@@ -424,6 +424,24 @@ func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc
 			}
 			continue
 		}
+		if rows == 12 && mr == 12 {
+			// The 12-row AVX-512 panel: twelve source row streams, one
+			// sequential destination stream (a row-by-row scatter with
+			// stride 12 is several times slower).
+			off := (ic+ip)*lda + pc
+			var r [12][]float32
+			for ii := range r {
+				r[ii] = a[off+ii*lda+p0 : off+ii*lda+kc]
+			}
+			dp := d[p0*12:]
+			for p := range r[0] {
+				dd := (*[12]float32)(dp[p*12 : p*12+12])
+				dd[0], dd[1], dd[2], dd[3] = alpha*r[0][p], alpha*r[1][p], alpha*r[2][p], alpha*r[3][p]
+				dd[4], dd[5], dd[6], dd[7] = alpha*r[4][p], alpha*r[5][p], alpha*r[6][p], alpha*r[7][p]
+				dd[8], dd[9], dd[10], dd[11] = alpha*r[8][p], alpha*r[9][p], alpha*r[10][p], alpha*r[11][p]
+			}
+			continue
+		}
 		// op(A)(i,p) = a[i*lda+p]: each source row scatters with stride mr.
 		for ii := 0; ii < rows; ii++ {
 			off := (ic+ip+ii)*lda + pc
