@@ -44,7 +44,7 @@ type Options struct {
 	Tokenizer   string
 	VocabMerges int
 
-	Steps       int     // optimizer steps (default 2400)
+	Steps       int     // optimizer steps (default 4600)
 	BatchSize   int     // default 64
 	LR          float64 // peak learning rate (default 2e-3)
 	MinLR       float64 // final learning rate of the cosine schedule (default LR/50)
@@ -98,7 +98,7 @@ func (o *Options) defaults() {
 		o.Tokenizer = "auto"
 	}
 	def(&o.VocabMerges, 150)
-	def(&o.Steps, 2400)
+	def(&o.Steps, 4600)
 	def(&o.BatchSize, 64)
 	if o.LR == 0 {
 		o.LR = 2e-3

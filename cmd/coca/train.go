@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("train", "train a CoCa (default: a small model on the built-in synthetic dataset, about 5 minutes on 2 cores)", runTrain)
+	register("train", "train a CoCa (default: a small model on the built-in synthetic dataset, about 4 minutes on 2 cores)", runTrain)
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -27,7 +27,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable items (counted and reported) instead of stopping")
 	fs.StringVar(&o.Tokenizer, "tokenizer", "auto", "auto (BPE learnt from the synthetic captions; CLIP's otherwise), clip, or a merges file")
 	fs.IntVar(&o.VocabMerges, "merges", 150, "BPE merges to learn with --tokenizer auto")
-	fs.IntVar(&o.Steps, "steps", 2400, "optimizer steps")
+	fs.IntVar(&o.Steps, "steps", 4600, "optimizer steps")
 	fs.IntVar(&o.BatchSize, "batch", 64, "batch size")
 	fs.Float64Var(&o.LR, "lr", 2e-3, "peak learning rate")
 	fs.Float64Var(&o.MinLR, "min-lr", 0, "final learning rate (default lr/50)")
