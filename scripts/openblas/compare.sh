@@ -4,7 +4,8 @@
 # GOMAXPROCS) and prints GFLOP/s per shape with the ratio gococa/OpenBLAS.
 #
 # Usage: scripts/openblas/compare.sh        (from anywhere in the checkout)
-# Environment: IMPL (default avx2 on amd64, neon on arm64), THREADS
+# Environment: IMPL (default: what gococa dispatches to, avx512 on amd64
+# CPUs with AVX-512F, else avx2; neon on arm64), THREADS
 # (default "1 2"), SECONDS_PER_SHAPE (default 1).
 # Both libraries take the best of 3 trials per shape. The numbers are only
 # as quiet as the machine: compare ratios from one run.
@@ -12,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 case "$(go env GOARCH)" in
 arm64) IMPL=${IMPL:-neon} ;;
-*) IMPL=${IMPL:-avx2} ;;
+*) if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then IMPL=${IMPL:-avx512}; else IMPL=${IMPL:-avx2}; fi ;;
 esac
 THREADS=${THREADS:-"1 2"}
 SECS=${SECONDS_PER_SHAPE:-1}
