@@ -45,8 +45,21 @@ func (b *ResidualAttentionBlock) Params() []Param {
 // mask (B, L, L) or nil and an optional causal mask.
 func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
 	h := b.Ln1.Forward(x)
-	x = tensor.Add(x, b.Attn.Forward(h, h, mask, causal))
-	return tensor.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+	a := b.Attn.Forward(h, h, mask, causal)
+	drop(h)
+	return b.mlpResidual(tensor.Add(x, a), a)
+}
+
+// mlpResidual returns x + mlp(ln_2(x)) and, without gradients, hands the
+// intermediates (x and a, done with) back to the buffer pool.
+func (b *ResidualAttentionBlock) mlpResidual(x, a *tensor.Tensor) *tensor.Tensor {
+	drop(a)
+	h := b.Ln2.Forward(x)
+	m := b.MLP.Forward(h)
+	drop(h)
+	out := tensor.Add(x, m)
+	drop(x, m)
+	return out
 }
 
 // ForwardCross runs the cross-attention block: queries from x (B, L, W),
@@ -55,9 +68,10 @@ func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tens
 	if b.Ln1KV == nil {
 		panic("nn: ForwardCross on a self-attention block")
 	}
-	h := b.Ln1.Forward(x)
-	x = tensor.Add(x, b.Attn.Forward(h, b.Ln1KV.Forward(kv), nil, false))
-	return tensor.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+	h, hkv := b.Ln1.Forward(x), b.Ln1KV.Forward(kv)
+	a := b.Attn.Forward(h, hkv, nil, false)
+	drop(h, hkv)
+	return b.mlpResidual(tensor.Add(x, a), a)
 }
 
 // Transformer is a stack of self-attention blocks ("resblocks.{i}").
@@ -85,8 +99,13 @@ func (t *Transformer) Params() []Param {
 
 // Forward runs every block.
 func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	in := x
 	for _, b := range t.Resblocks {
-		x = b.Forward(x, mask, causal)
+		y := b.Forward(x, mask, causal)
+		if x != in {
+			drop(x)
+		}
+		x = y
 	}
 	return x
 }
