@@ -30,6 +30,9 @@ func NewBarrier(n int) *Barrier {
 
 // Wait returns once all n goroutines have called it for this phase.
 func (b *Barrier) Wait() {
+	if b.n <= 1 {
+		return
+	}
 	gen := b.gen.Load()
 	if b.count.Add(1) == b.n {
 		b.count.Store(0)

@@ -185,28 +185,26 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 		if lo >= hi {
 			return
 		}
-		{
-			if splitN {
-				bb := b
-				if k > 0 {
-					if transB {
-						bb = b[lo*ldb:]
-					} else {
-						bb = b[lo:]
-					}
+		if splitN {
+			bb := b
+			if k > 0 {
+				if transB {
+					bb = b[lo*ldb:]
+				} else {
+					bb = b[lo:]
 				}
-				sgemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
-			} else {
-				aa := a
-				if k > 0 {
-					if transA {
-						aa = a[lo:]
-					} else {
-						aa = a[lo*lda:]
-					}
-				}
-				sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
 			}
+			sgemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+		} else {
+			aa := a
+			if k > 0 {
+				if transA {
+					aa = a[lo:]
+				} else {
+					aa = a[lo*lda:]
+				}
+			}
+			sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
 		}
 	})
 }
