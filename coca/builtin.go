@@ -38,12 +38,14 @@ var builtins = map[string]func() Config{
 	// The paper's CoCa (2.1 B). Its image encoder (1408 wide) is narrower than
 	// its decoder (2048), so the pooler must project: that is the legacy single
 	// pooler (257 queries: 1 contrastive + 256 captioning), whose key/value
-	// width may differ from embed_dim.
+	// width may differ from embed_dim. Its decoder MLPs have ratio 4: the
+	// paper's 5632 cannot be expressed in open_clip's format, whose decoder
+	// ignores multimodal_cfg.mlp_ratio.
 	"CoCa": func() Config {
 		return Config{EmbedDim: 2048,
 			Vision:     VisionConfig{ImageSize: 288, PatchSize: 18, Width: 1408, Layers: 40, HeadWidth: 88, MLPRatio: 6144.0 / 1408, AttentionalPool: PoolLegacy, AttnPoolerQueries: 257, AttnPoolerHeads: 16},
 			Text:       TextConfig{ContextLength: 76, VocabSize: 64000, Width: 2048, Heads: 16, Layers: 18, MLPRatio: 5632.0 / 2048},
-			Multimodal: MultimodalConfig{ContextLength: 76, VocabSize: 64000, Width: 2048, Heads: 16, Layers: 18, MLPRatio: 5632.0 / 2048}}
+			Multimodal: MultimodalConfig{ContextLength: 76, VocabSize: 64000, Width: 2048, Heads: 16, Layers: 18, MLPRatio: 4}}
 	},
 	// Small configs for tests and CPU training. coca_small is the size the
 	// training defaults build on (64 px, patch 8, width 128).

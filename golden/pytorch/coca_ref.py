@@ -116,7 +116,9 @@ def load_config(path):
             "width": int(mc.get("width", 512)),
             "heads": int(mc.get("heads", 8)),
             "layers": int(mc.get("layers", 12)),
-            "mlp_ratio": float(mc.get("mlp_ratio", 4.0)),
+            # open_clip's _build_text_decoder_tower passes no mlp_ratio: the
+            # decoder's MLPs have ratio 4 whatever multimodal_cfg says.
+            "mlp_ratio": 4.0,
         },
     }
     v, t, m, D = c["vision"], c["text"], c["multimodal"], c["embed_dim"]

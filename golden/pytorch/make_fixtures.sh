@@ -11,7 +11,7 @@ T=golden/testdata
 $PY $R --config $C/quickgelu_mlp3.json --init-seed 102 --data-seed 201 --batch 4 --greedy-steps 8 --out $T/quickgelu_mlp3 --verify
 $PY $R --config $C/cascade.json --init-seed 101 --data-seed 202 --batch 3 --text-len 10 --greedy-steps 7 --out $T/cascade --verify
 $PY $R --config $C/deep.json --init-seed 101 --data-seed 203 --batch 5 --greedy-steps 10 --out $T/deep --verify
-$PY $R --config $C/parallel_wide.json --init-seed 101 --data-seed 204 --batch 3 --greedy-steps 6 --out $T/parallel_wide --verify
+$PY $R --config $C/parallel_wide.json --init-seed 102 --data-seed 204 --batch 3 --greedy-steps 6 --out $T/parallel_wide --verify
 $PY $R --config $C/odd.json --init-seed 101 --data-seed 205 --batch 3 --greedy-steps 8 --out $T/odd --verify
 $PY $R --config $C/cascade_quick.json --init-seed 102 --data-seed 206 --batch 3 --greedy-steps 8 --out $T/cascade_quick --verify
 
