@@ -3,6 +3,7 @@ module github.com/gococa/gococa
 go 1.26.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/klauspost/cpuid/v2 v2.4.2
 	golang.org/x/image v0.48.0
 	golang.org/x/sys v0.50.0
@@ -17,4 +18,5 @@ require (
 	git.sr.ht/~sbinet/gg v0.7.0 // indirect
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
 )

@@ -5,26 +5,36 @@ import (
 	"slices"
 )
 
-// Beam search follows the rules of Hugging Face's BeamSearchScorer, which
-// open_clip's CoCa.generate uses (with early_stopping off):
+// Beam search as open_clip's CoCa.generate(generation_type="beam_search")
+// runs it with Hugging Face's BeamSearchScorer (length_penalty 1 by
+// default, do_early_stopping off), per image:
 //
-//   - every image starts with Beams copies of the start token; beam 0 scores
-//     0 and the others −1e9, so the first step expands beam 0 only;
-//   - each step adds log_softmax of every beam's logits (after the
-//     repetition penalty and the min-length rule) to the beam's score and
-//     takes the 2·Beams best (beam, token) pairs over all beams;
-//   - going down that list, an end token among the first Beams places closes
-//     a hypothesis scored sum of log-probs / length^LengthPenalty, where the
-//     length counts the start token and excludes the end token; any other
-//     token continues a beam, until Beams beams continue;
-//   - an image is done once it holds Beams hypotheses and the best
-//     continuing score, normalised by the current length, cannot beat the
-//     worst of them; at MaxLen the continuing beams join the hypotheses;
-//   - the result is the best-scored hypothesis, with the end token appended
-//     when it was closed by one.
+//   - open_clip splits num_beams into num_beam_groups but applies no
+//     diversity penalty, so every group runs the same search with
+//     k = Beams/BeamGroups beams and yields the same hypotheses: we run one;
+//   - the k beams start as copies of the start token; beam 0 scores 0 and
+//     the others −1e9 (float32), so the first step expands beam 0 only;
+//   - each step, a beam's next-token scores are its logits after the
+//     MinLength and RepetitionPenalty processors, raw (StrategyBeam: no
+//     log_softmax) or as log-probabilities (StrategyBeamLogProb:
+//     log_softmax first, as HF's own generate does), plus the beam's
+//     running score, summed in float32 as torch does; the 2k best
+//     (beam, token) pairs over all beams are taken;
+//   - going down that list, the end token among the first k places closes
+//     a hypothesis scored sum / (tokens before it + 1)^LengthPenalty (the
+//     tokens count the start token); any other token continues a beam,
+//     until k beams continue;
+//   - the image is done once it holds k hypotheses and the best score of
+//     the step, divided by (current length + 1)^LengthPenalty, cannot beat
+//     the worst of them; when the rows reach MaxLen tokens, the beams of an
+//     image not done join its hypotheses scored sum / MaxLen^LengthPenalty;
+//   - the result is the best hypothesis (the last added among equal
+//     scores), with the end token appended when one closed it. open_clip's
+//     output has min(longest hypothesis + 1, MaxLen) columns (MaxLen with
+//     fixed_output_length), padded with the pad token.
 //
 // Images are independent: a batch decodes each image as it would alone.
-// Finished images leave the decoder.
+// Done images leave the source.
 
 type hypothesis struct {
 	score float64
@@ -40,36 +50,39 @@ type beamHyps struct {
 	worst float64
 }
 
-func (h *beamHyps) add(toks []int, sumLogp float64, ended bool) {
-	score := sumLogp / math.Pow(float64(len(toks)), h.alpha)
-	if len(h.hyps) < h.n || score > h.worst {
-		h.hyps = append(h.hyps, hypothesis{score, slices.Clone(toks), ended})
-		if len(h.hyps) > h.n {
-			lo, lo2 := 0, -1
-			for i := range h.hyps {
-				if h.hyps[i].score < h.hyps[lo].score {
-					lo = i
-				}
-			}
-			h.hyps = slices.Delete(h.hyps, lo, lo+1)
-			for i := range h.hyps {
-				if lo2 < 0 || h.hyps[i].score < h.hyps[lo2].score {
-					lo2 = i
-				}
-			}
-			h.worst = h.hyps[lo2].score
-		} else {
-			h.worst = math.Min(score, h.worst)
+// add offers toks, whose running score is sum, normalised by length.
+func (h *beamHyps) add(toks []int, sum float32, length int, ended bool) {
+	score := float64(sum) / math.Pow(float64(length), h.alpha)
+	if len(h.hyps) >= h.n && !(score > h.worst) {
+		return
+	}
+	h.hyps = append(h.hyps, hypothesis{score, slices.Clone(toks), ended})
+	if len(h.hyps) <= h.n {
+		h.worst = math.Min(score, h.worst)
+		return
+	}
+	// Drop the worst (the first of equal scores), as HF's sort of
+	// (score, index) pairs does; the next worst becomes the bar.
+	lo := 0
+	for i := range h.hyps {
+		if h.hyps[i].score < h.hyps[lo].score {
+			lo = i
 		}
+	}
+	h.hyps = slices.Delete(h.hyps, lo, lo+1)
+	h.worst = h.hyps[0].score
+	for _, x := range h.hyps {
+		h.worst = math.Min(h.worst, x.score)
 	}
 }
 
-// isDone reports whether no continuing beam can beat the worst hypothesis.
-func (h *beamHyps) isDone(bestSumLogp float64, curLen int) bool {
+// isDone reports whether no continuing beam can beat the worst hypothesis:
+// best is the step's best score, length the rows' length after the step.
+func (h *beamHyps) isDone(best float32, length int) bool {
 	if len(h.hyps) < h.n {
 		return false
 	}
-	return h.worst >= bestSumLogp/math.Pow(float64(curLen), h.alpha)
+	return h.worst >= float64(best)/math.Pow(float64(length), h.alpha)
 }
 
 // best returns the best hypothesis (the later one among equal scores, as
@@ -85,7 +98,7 @@ func (h *beamHyps) best() hypothesis {
 }
 
 type candidate struct {
-	score float64
+	score float32
 	idx   int // beam·V + token
 }
 
@@ -98,7 +111,7 @@ type topCandidates struct {
 
 func (t *topCandidates) reset(n int) { t.n, t.c = n, t.c[:0] }
 
-func (t *topCandidates) push(score float64, idx int) {
+func (t *topCandidates) push(score float32, idx int) {
 	if len(t.c) == t.n && !(score > t.c[len(t.c)-1].score) {
 		return
 	}
@@ -113,25 +126,20 @@ func (t *topCandidates) push(score float64, idx int) {
 	t.c[i] = candidate{score, idx}
 }
 
-func (m *Model) beamSearch(src stepSource, b int, o GenerateOptions) [][]int {
-	v := m.Config.Multimodal.VocabSize
-	k := o.Beams
+// beamSearch decodes b images from src (one row per image) with
+// vocabulary v and the resolved options o.
+func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
+	k := o.Beams / o.BeamGroups
+	logProb := o.Strategy == StrategyBeamLogProb
 	hyps := make([]beamHyps, b)
 	for i := range hyps {
 		hyps[i] = beamHyps{n: k, alpha: o.LengthPenalty, worst: 1e9}
-	}
-	out := make([][]int, b)
-	if o.MaxLen <= 1 {
-		for i := range out {
-			out[i] = []int{o.Start}
-		}
-		return out
 	}
 	// Row j·k+beam holds beam `beam` of image active[j].
 	active := make([]int, b)
 	expand := make([]int, b*k)
 	seqs := make([][]int, b*k)
-	scores := make([]float64, b*k)
+	scores := make([]float32, b*k)
 	last := make([]int, b*k)
 	for i := range active {
 		active[i] = i
@@ -144,25 +152,28 @@ func (m *Model) beamSearch(src stepSource, b int, o GenerateOptions) [][]int {
 			scores[r] = -1e9
 		}
 	}
-	src.Reorder(expand)
+	if k > 1 {
+		src.Reorder(expand)
+	}
 	var top topCandidates
-	logp := make([]float64, v)
 	for curLen := 1; curLen < o.MaxLen && len(active) > 0; curLen++ {
 		logits := src.Step(last)
 		final := curLen+1 == o.MaxLen
 		var from []int // source rows of the next step's rows
 		var nextSeqs [][]int
-		var nextScores []float64
+		var nextScores []float32
 		var nextActive []int
 		for j, img := range active {
 			top.reset(2 * k)
 			for beam := 0; beam < k; beam++ {
 				r := j*k + beam
 				row := logits[r*v : (r+1)*v]
+				if logProb {
+					logSoftmax(row)
+				}
 				o.process(row, seqs[r])
-				logSoftmax(logp, row)
-				for t, lp := range logp {
-					top.push(lp+scores[r], beam*v+t)
+				for t, x := range row {
+					top.push(x+scores[r], beam*v+t)
 				}
 			}
 			n := 0
@@ -172,7 +183,7 @@ func (m *Model) beamSearch(src stepSource, b int, o GenerateOptions) [][]int {
 				r := j*k + beam
 				if o.End >= 0 && tok == o.End {
 					if rank < k {
-						hyps[img].add(seqs[r], c.score, true)
+						hyps[img].add(seqs[r], c.score, curLen+1, true)
 					}
 					continue
 				}
@@ -184,13 +195,13 @@ func (m *Model) beamSearch(src stepSource, b int, o GenerateOptions) [][]int {
 					break
 				}
 			}
-			if hyps[img].isDone(top.c[0].score, curLen) {
+			if hyps[img].isDone(top.c[0].score, curLen+1) {
 				from, nextSeqs, nextScores = from[:firstRow], nextSeqs[:firstRow], nextScores[:firstRow]
 				continue
 			}
 			if final {
 				for q := firstRow; q < len(from); q++ {
-					hyps[img].add(nextSeqs[q], nextScores[q], false)
+					hyps[img].add(nextSeqs[q], nextScores[q], curLen+1, false)
 				}
 				continue
 			}
@@ -206,18 +217,26 @@ func (m *Model) beamSearch(src stepSource, b int, o GenerateOptions) [][]int {
 			last[r] = s[len(s)-1]
 		}
 	}
-	for i := range out {
+	g := &Generation{Tokens: make([][]int, b), Ended: make([]bool, b), Pad: o.Pad}
+	longest := 0
+	for i := range g.Tokens {
 		h := hyps[i].best()
-		out[i] = h.toks
+		longest = max(longest, len(h.toks))
+		g.Tokens[i] = h.toks
 		if h.ended {
-			out[i] = append(out[i], o.End)
+			g.Tokens[i] = append(g.Tokens[i], o.End)
 		}
+		g.Ended[i] = h.ended
 	}
-	return out
+	g.Width = min(longest+1, o.MaxLen)
+	if o.FixedLength {
+		g.Width = o.MaxLen
+	}
+	return g
 }
 
-// logSoftmax writes log_softmax(row) to dst in float64.
-func logSoftmax(dst []float64, row []float32) {
+// logSoftmax replaces row by log_softmax(row), computed in float64.
+func logSoftmax(row []float32) {
 	mx := math.Inf(-1)
 	for _, x := range row {
 		mx = math.Max(mx, float64(x))
@@ -228,6 +247,6 @@ func logSoftmax(dst []float64, row []float32) {
 	}
 	lse := mx + math.Log(sum)
 	for i, x := range row {
-		dst[i] = float64(x) - lse
+		row[i] = float32(float64(x) - lse)
 	}
 }

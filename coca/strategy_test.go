@@ -10,6 +10,7 @@ import (
 
 	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
+	"github.com/google/go-cmp/cmp"
 )
 
 // tinyFixture loads the tiny open_clip fixture model and its four images.
@@ -57,6 +58,8 @@ func strategyCases(end int) map[string]GenerateOptions {
 		"greedy":            with(func(o *GenerateOptions) { o.Strategy = StrategyGreedy }),
 		"greedy-repetition": with(func(o *GenerateOptions) { o.RepetitionPenalty = 1.5 }),
 		"beam":              with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.LengthPenalty = StrategyBeam, 6, 1 }),
+		"beam-groups":       with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.BeamGroups, o.LengthPenalty = StrategyBeam, 6, 3, 1 }),
+		"beam-logprob":      with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.LengthPenalty = StrategyBeamLogProb, 4, 1 }),
 		"beam3-noend":       with(func(o *GenerateOptions) { o.Strategy, o.Beams, o.End = StrategyBeam, 3, -1 }),
 		"beam-repetition": with(func(o *GenerateOptions) {
 			o.Strategy, o.Beams, o.LengthPenalty, o.RepetitionPenalty = StrategyBeam, 4, 1, 1.3
@@ -106,7 +109,7 @@ func TestGenerateBatchedMatchesSingle(t *testing.T) {
 	m, images := tinyFixture(t)
 	end := fixtureEnd(t, m, images)
 	cases := strategyCases(end)
-	for _, name := range []string{"greedy", "beam", "beam3-noend", "beam-repetition", "top-k", "top-p"} {
+	for _, name := range []string{"greedy", "beam", "beam-groups", "beam-logprob", "beam3-noend", "beam-repetition", "top-k", "top-p"} {
 		o := cases[name]
 		t.Run(name, func(t *testing.T) {
 			all, err := m.Generate(images, o)
@@ -129,16 +132,32 @@ func TestGenerateBatchedMatchesSingle(t *testing.T) {
 }
 
 // TestGenerateGreedyEquivalents checks strategies that must reduce to
-// greedy decoding: Generate's greedy, one beam without length
-// normalisation, top-k with k = 1 and top-p with a vanishing nucleus.
+// greedy decoding: Generate's greedy, top-k with k = 1 and top-p with a
+// vanishing nucleus give the same rows, which are GenerateGreedy's except
+// that a row still open at the last position ends with the end token there
+// (open_clip's rule).
 func TestGenerateGreedyEquivalents(t *testing.T) {
 	m, images := tinyFixture(t)
 	end := fixtureEnd(t, m, images)
 	base := GenerateOptions{MaxLen: 12, MinLen: 2, Start: 62, End: end}
-	want := m.GenerateGreedy(images, base)
+	plain := m.GenerateGreedy(images, base)
+	want := make([][]int, len(plain))
+	forced := 0
+	for i, p := range plain {
+		want[i] = slices.Clone(p)
+		if p[len(p)-1] != end {
+			if len(p) != base.MaxLen {
+				t.Fatalf("GenerateGreedy row %d: %v stops early without the end token", i, p)
+			}
+			want[i][len(p)-1] = end
+			forced++
+		}
+	}
+	if forced == 0 || forced == len(plain) {
+		t.Fatalf("%d of %d rows end at MaxLen: the test needs both kinds", forced, len(plain))
+	}
 	for _, f := range []func(*GenerateOptions){
 		func(o *GenerateOptions) { o.Strategy = StrategyGreedy },
-		func(o *GenerateOptions) { o.Strategy, o.Beams = StrategyBeam, 1 },
 		func(o *GenerateOptions) { o.Strategy, o.TopK, o.Temperature, o.Seed = StrategyTopK, 1, 3, 5 },
 		func(o *GenerateOptions) { o.Strategy, o.TopP, o.Seed = StrategyTopP, 1e-9, 5 },
 	} {
@@ -148,10 +167,8 @@ func TestGenerateGreedyEquivalents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range want {
-			if !slices.Equal(got[i], want[i]) {
-				t.Fatalf("%s: image %d: %v, greedy %v", o.Strategy, i, got[i], want[i])
-			}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("%s: rows differ from greedy decoding (-want +got):\n%s", o.Strategy, d)
 		}
 	}
 }
@@ -180,62 +197,141 @@ func TestGenerateSeeded(t *testing.T) {
 	}
 }
 
-// TestBeamScoring checks the beam-search rules on a hand-made source
-// whose next-token distribution is fixed: token 1 (end) has probability
-// 0.4 after the start, and tokens 2 and 3 lead to certain continuations.
+// TestBeamScoring works open_clip's beam search by hand on a source with
+// fixed raw logits (vocabulary: 0 start, 1 end, 2 a, 3 b; 2 beams, length
+// penalty 1, MaxLen 4):
+//
+//	after [0]: end 0.5, a 3, b 2.5. The 4 best: a 3, b 2.5, end 0.5 (rank 2 ≥ 2
+//	beams: no hypothesis); beams [0 a] 3, [0 b] 2.5.
+//	after [0 a]: end 1, b 0; after [0 b]: end 4, b 0.1. The 4 best: [0 b]+end
+//	6.5, [0 a]+end 4, [0 a b] 3, [0 b b] 2.6. Hypotheses [0 b] 6.5/(2+1) =
+//	2.167 and [0 a] 4/3 = 1.333; not done (1.333 < 6.5/3).
+//	after any [0 x y]: end 0.2, a 0, b 0. Best candidate [0 a b]+end 3.2/4 =
+//	0.8 ≤ 1.333: no hypothesis, and done.
+//
+// Result [0 b end]: open_clip's output has 3 columns. Over log-probabilities
+// (HF's generate) the order flips: [0 a]+end −0.839 beats [0 b]+end −1.044
+// (log_softmax of the rows above), so StrategyBeamLogProb gives [0 a end].
+// With 4 beams in 2 groups open_clip repeats the 2-beam search per group.
 func TestBeamScoring(t *testing.T) {
-	// Vocabulary 4: 0 start, 1 end, 2 and 3 words. After [0] the
-	// probabilities are end 0.4, 2: 0.35, 3: 0.25; after any word, end has
-	// probability 0.9.
-	next := func(seq []int) []float64 {
-		if len(seq) == 1 {
-			return []float64{0, 0.4, 0.35, 0.25}
+	next := func(_ int, seq []int) []float32 {
+		switch {
+		case len(seq) == 1:
+			return []float32{-9, 0.5, 3, 2.5}
+		case len(seq) == 2 && seq[1] == 2:
+			return []float32{-9, 1, -5, 0}
+		case len(seq) == 2:
+			return []float32{-9, 4, -5, 0.1}
 		}
-		return []float64{0, 0.9, 0.05, 0.05}
+		return []float32{-9, 0.2, 0, 0}
 	}
-	m := &Model{Config: Config{Multimodal: MultimodalConfig{VocabSize: 4}}}
-	for _, alpha := range []float64{0, 1, 2} {
-		src := &tableSource{next: next, seqs: [][]int{{}}}
-		o := GenerateOptions{Strategy: StrategyBeam, Beams: 2, LengthPenalty: alpha, MaxLen: 5, Start: 0, End: 1, Temperature: 1, RepetitionPenalty: 1}
-		got := m.beamSearch(src, 1, o)[0]
-		// Hypotheses: [0] end with log 0.4 / 1^α; [0 2] end: log(0.35·0.9) / 2^α;
-		// [0 3] end: log(0.25·0.9) / 2^α.
-		s1 := math.Log(0.4)
-		s2 := math.Log(0.35*0.9) / math.Pow(2, alpha)
-		want := []int{0, 1}
-		if s2 > s1 {
-			want = []int{0, 2, 1}
+	for _, c := range []struct {
+		strategy      string
+		beams, groups int
+		want          []int
+	}{
+		{StrategyBeam, 2, 1, []int{0, 3, 1}},
+		{StrategyBeam, 4, 2, []int{0, 3, 1}},
+		{StrategyBeamLogProb, 2, 1, []int{0, 2, 1}},
+	} {
+		src := &rowSource{next: next, imgs: []int{0}, seqs: [][]int{{}}}
+		o, err := GenerateOptions{Strategy: c.strategy, Beams: c.beams, BeamGroups: c.groups, LengthPenalty: 1,
+			MaxLen: 4, Start: 0, End: 1, Pad: -1}.resolve(4, 12, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("α=%g: %v, want %v (scores %.3f, %.3f)", alpha, got, want, s1, s2)
+		g := beamSearch(src, 1, 4, o)
+		want := &Generation{Tokens: [][]int{c.want}, Ended: []bool{true}, Width: 3, Pad: -1}
+		if d := cmp.Diff(want, g); d != "" {
+			t.Errorf("%s, %d beams in %d groups (-want +got):\n%s", c.strategy, c.beams, c.groups, d)
 		}
 	}
 }
 
-// tableSource serves logits = log p from a function of the row's prefix.
-type tableSource struct {
-	next   func(seq []int) []float64
+// rowSource serves fixed logits per image: next(image, prefix). It follows
+// the images through Reorder.
+type rowSource struct {
+	next   func(img int, seq []int) []float32
+	imgs   []int
 	seqs   [][]int
 	logits []float32
 }
 
-func (s *tableSource) Step(tokens []int) []float32 {
+func (s *rowSource) Step(tokens []int) []float32 {
 	s.logits = s.logits[:0]
 	for i, t := range tokens {
 		s.seqs[i] = append(s.seqs[i], t)
-		for _, p := range s.next(s.seqs[i]) {
-			s.logits = append(s.logits, float32(math.Log(p)))
-		}
+		s.logits = append(s.logits, s.next(s.imgs[i], s.seqs[i])...)
 	}
 	return s.logits
 }
 
-func (s *tableSource) Reorder(src []int) {
-	seqs := make([][]int, len(src))
+func (s *rowSource) Reorder(src []int) {
+	imgs, seqs := make([]int, len(src)), make([][]int, len(src))
 	for i, r := range src {
-		seqs[i] = slices.Clone(s.seqs[r])
+		imgs[i], seqs[i] = s.imgs[r], slices.Clone(s.seqs[r])
 	}
-	s.seqs = seqs
+	s.imgs, s.seqs = imgs, seqs
+}
+
+// TestSampleRowsEdges checks open_clip's loop rules for greedy decoding on
+// hand-made logits (vocabulary: 0 pad, 1 start, 2 end, 3 a, 4 b; MaxLen 5,
+// MinLen 3): image 0 always prefers a, so its fifth token is the end token
+// written at the last position; image 1 prefers b, then the pad, which
+// closes it (open_clip's row holds the pad); image 2 prefers the end token
+// every step, suppressed while it holds fewer than 3 tokens (then its second
+// choice a, then b). The output is as wide as the longest row, the pad of
+// image 1 counting, or MaxLen with FixedLength.
+func TestSampleRowsEdges(t *testing.T) {
+	next := func(img int, seq []int) []float32 {
+		switch img {
+		case 0:
+			return []float32{0, -1, 1, 5, 2}
+		case 1:
+			if len(seq) == 1 {
+				return []float32{0, -1, 1, 2, 5}
+			}
+			return []float32{6, -1, 1, 2, 5}
+		}
+		if len(seq) == 2 {
+			return []float32{0, -1, 9, 1, 2}
+		}
+		return []float32{0, -1, 9, 2, 1}
+	}
+	run := func(imgs []int, fixed bool, strategy string) *Generation {
+		src := &rowSource{next: next, imgs: imgs, seqs: make([][]int, len(imgs))}
+		o, err := GenerateOptions{Strategy: strategy, MaxLen: 5, MinLen: 3, Start: 1, End: 2, FixedLength: fixed}.resolve(5, 12, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sampleRows(src, len(imgs), 5, o)
+	}
+	for _, c := range []struct {
+		imgs   []int
+		fixed  bool
+		matrix [][]int
+		ended  []bool
+	}{
+		{[]int{0, 1, 2}, false, [][]int{{1, 3, 3, 3, 2}, {1, 4, 0, 0, 0}, {1, 3, 4, 2, 0}}, []bool{true, false, true}},
+		{[]int{1, 2}, false, [][]int{{1, 4, 0, 0}, {1, 3, 4, 2}}, []bool{false, true}},
+		{[]int{1}, false, [][]int{{1, 4, 0}}, []bool{false}},
+		{[]int{1}, true, [][]int{{1, 4, 0, 0, 0}}, []bool{false}},
+	} {
+		for _, strategy := range []string{StrategyGreedy, StrategyTopK} {
+			g := run(c.imgs, c.fixed, strategy)
+			if d := cmp.Diff(c.matrix, g.Matrix()); d != "" {
+				t.Errorf("%s images %v fixed %v: matrix (-want +got):\n%s", strategy, c.imgs, c.fixed, d)
+			}
+			if d := cmp.Diff(c.ended, g.Ended); d != "" {
+				t.Errorf("%s images %v: ended (-want +got):\n%s", strategy, c.imgs, d)
+			}
+			for i, row := range g.Tokens {
+				if slices.Contains(row, 0) {
+					t.Errorf("images %v: row %d %v holds the pad token", c.imgs, i, row)
+				}
+			}
+		}
+	}
 }
 
 // TestRepetitionPenalty checks HF's rule on one row: each distinct token
