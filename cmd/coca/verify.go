@@ -8,32 +8,53 @@ import (
 )
 
 func init() {
-	register("verify", "run a golden fixture (forward, losses, backward, greedy) and compare with its reference values", runVerify)
+	register("verify", "compare the model with reference fixtures: a training step (forward, losses, backward, greedy) or open_clip's generate() output", runVerify)
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "--fixture DIR [--fixture DIR ...]",
-		"coca verify --fixture golden/testdata/tiny", stderr)
-	var dirs multiFlag
+	fs := newFlags("verify", "--fixture DIR [--fixture DIR ...] | --generate DIR [--generate DIR ...]",
+		"coca verify --fixture golden/testdata/tiny\n  coca verify --generate golden/testdata/generate/tiny --weights bf16", stderr)
+	var dirs, gens multiFlag
 	fs.Var(&dirs, "fixture", "fixture directory holding config.json, weights.safetensors and io.safetensors (repeatable)")
+	fs.Var(&gens, "generate", "generate fixture directory holding config.json (or open_clip_config.json), weights.safetensors and per case <case>.json with open_clip's generate() arguments and <case>.safetensors with its output (repeatable)")
+	weights := fs.String("weights", "f32", "weight precision for --generate: f32, or bf16 (matrices rounded to bfloat16: decisions open_clip won by a small margin can flip)")
 	device := addDeviceFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	dirs = append(dirs, fs.Args()...)
-	if len(dirs) == 0 {
+	if len(dirs)+len(gens) == 0 {
 		fs.Usage()
 		return exitError{2}
+	}
+	if *weights != "f32" && *weights != "bf16" {
+		return fmt.Errorf("--weights %q: want f32 or bf16", *weights)
+	}
+	if *weights == "bf16" && len(dirs) > 0 {
+		return fmt.Errorf("--weights bf16 applies to --generate only: a training-step fixture's tolerances are those of float32")
 	}
 	if err := useDevice(*device, stderr); err != nil {
 		return err
 	}
 	failed := 0
+	many := len(dirs)+len(gens) > 1
 	for _, d := range dirs {
-		if len(dirs) > 1 {
+		if many {
 			fmt.Fprintf(stdout, "== %s\n", d)
 		}
 		n, err := coca.Verify(d, stdout)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			failed++
+		}
+	}
+	for _, d := range gens {
+		if many {
+			fmt.Fprintf(stdout, "== %s\n", d)
+		}
+		n, err := coca.VerifyGenerate(d, stdout, coca.VerifyGenerateOptions{BF16: *weights == "bf16"})
 		if err != nil {
 			return err
 		}
