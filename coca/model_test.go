@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestBuiltinParamNames(t *testing.T) {
 				g, ok := got[n]
 				if !ok {
 					t.Errorf("missing %s %v", n, s)
-				} else if !sameInts(g, s) {
+				} else if !slices.Equal(g, s) {
 					t.Errorf("%s: shape %v, open_clip %v", n, g, s)
 				}
 			}

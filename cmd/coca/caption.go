@@ -21,13 +21,16 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 			"  coca caption --checkpoint model.safetensors --strategy top-p --top-p 0.9 --seed 1 --json cat.jpg\n"+
 			"  coca caption --config golden/testdata/tiny/config.json --checkpoint golden/testdata/tiny/weights.safetensors --start 62 --end 63 --max-len 12 img.png", stderr)
 	mf := addModelFlags(fs)
-	strategy := fs.String("strategy", coca.StrategyBeam, "greedy, beam, top-k or top-p")
-	beams := fs.Int("beams", 6, "beam search: beams per image")
-	maxLen := fs.Int("max-len", 30, "tokens per caption including the start token (capped at the context length)")
-	minLen := fs.Int("min-len", 5, "no end token before this many tokens")
-	lengthPenalty := fs.Float64("length-penalty", 1, "beam search: score = sum of log-probs / length^penalty")
-	topK := fs.Int("top-k", 0, "top-k: tokens kept (0: 50); top-p: also keep at most this many (0: off)")
-	topP := fs.Float64("top-p", 0.9, "top-p: probability mass kept")
+	// The defaults are open_clip's CoCa.generate defaults.
+	def := coca.OpenCLIPGenerateOptions
+	strategy := fs.String("strategy", def.Strategy, "beam (open_clip's beam_search: raw logit scores), beam-logprob (beam search over log-probabilities), greedy, top-k or top-p")
+	beams := fs.Int("beams", def.Beams, "beam search: num_beams")
+	beamGroups := fs.Int("beam-groups", def.BeamGroups, "beam search: num_beam_groups; open_clip applies no diversity penalty, so this is one search of beams/groups beams")
+	maxLen := fs.Int("max-len", def.MaxLen, "tokens per caption including the start token (capped at the context length)")
+	minLen := fs.Int("min-len", def.MinLen, "no end token before this many tokens")
+	lengthPenalty := fs.Float64("length-penalty", def.LengthPenalty, "beam search: a hypothesis scores its sum / length^penalty")
+	topK := fs.Int("top-k", def.TopK, "top-k: tokens kept")
+	topP := fs.Float64("top-p", def.TopP, "top-p: probability mass kept")
 	temperature := fs.Float64("temperature", 1, "sampling temperature (applied after top-k/top-p, as open_clip does)")
 	repetition := fs.Float64("repetition-penalty", 1, "divide positive (multiply negative) logits of tokens already in the caption by this")
 	seed := fs.Uint64("seed", 0, "sampling seed")
@@ -62,7 +65,7 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := coca.GenerateOptions{MaxLen: *maxLen, MinLen: *minLen, Start: s, End: e, Strategy: *strategy, Beams: *beams,
+	o := coca.GenerateOptions{MaxLen: *maxLen, MinLen: *minLen, Start: s, End: e, Strategy: *strategy, Beams: *beams, BeamGroups: *beamGroups,
 		LengthPenalty: *lengthPenalty, TopK: *topK, TopP: *topP, Temperature: *temperature, RepetitionPenalty: *repetition, Seed: *seed}
 	// Check the options before decoding any image.
 	if err := m.CheckGenerateOptions(o); err != nil {

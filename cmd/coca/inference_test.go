@@ -141,8 +141,8 @@ func TestCaptionMatchesLibrary(t *testing.T) {
 		bf16  bool
 	}{
 		{[]string{"--strategy", "greedy"}, coca.GenerateOptions{Strategy: "greedy"}, false},
-		{[]string{}, coca.GenerateOptions{Strategy: "beam", Beams: 6, LengthPenalty: 1}, false},
-		{[]string{"--beams", "3", "--length-penalty", "0", "--repetition-penalty", "1.2"}, coca.GenerateOptions{Strategy: "beam", Beams: 3, RepetitionPenalty: 1.2}, false},
+		{[]string{}, coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1}, false},
+		{[]string{"--beams", "3", "--length-penalty", "0", "--repetition-penalty", "1.2"}, coca.GenerateOptions{Strategy: "beam", Beams: 3, BeamGroups: 3, RepetitionPenalty: 1.2}, false},
 		{[]string{"--strategy", "top-k", "--top-k", "7", "--temperature", "1.3", "--seed", "5"}, coca.GenerateOptions{Strategy: "top-k", TopK: 7, Temperature: 1.3, Seed: 5}, false},
 		{[]string{"--strategy", "top-p", "--top-p", "0.5", "--seed", "9"}, coca.GenerateOptions{Strategy: "top-p", TopP: 0.5, Seed: 9}, false},
 		{[]string{"--strategy", "greedy", "--weights", "bf16"}, coca.GenerateOptions{Strategy: "greedy"}, true},
@@ -211,7 +211,7 @@ func TestCaptionCheckpointFormats(t *testing.T) {
 	if err := m.Load(ck, tinyF16Bin); err != nil {
 		t.Fatal(err)
 	}
-	o := coca.GenerateOptions{Strategy: "beam", Beams: 6, LengthPenalty: 1, MaxLen: 12, MinLen: 5, Start: 62, End: 63}
+	o := coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1, MaxLen: 12, MinLen: 5, Start: 62, End: 63}
 	want, _ := m.Generate(imagesTensor(t, paths, 32), o)
 	conv := filepath.Join(dir, "tiny.safetensors")
 	code, out, errs := runCmd("convert", "--config", tinyConfig, tinyF16Bin, conv)
@@ -262,7 +262,7 @@ func TestCaptionBF16Checkpoints(t *testing.T) {
 		t.Fatalf("convert: exit %d: %s", code, errs)
 	}
 	cfg, _ := coca.LoadConfig(tinyConfig)
-	o := coca.GenerateOptions{Strategy: "beam", Beams: 6, LengthPenalty: 1, MaxLen: 12, MinLen: 5, Start: 62, End: 63}
+	o := coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1, MaxLen: 12, MinLen: 5, Start: 62, End: 63}
 	for _, ckpt := range []string{tinyF16Bin, tinyBF16Bin, conv} {
 		m := coca.New(cfg)
 		var err error
