@@ -415,10 +415,51 @@ func TestGenerateOptionErrors(t *testing.T) {
 		{RepetitionPenalty: -1, Start: 62, End: 63},
 		{Start: 64, End: 63},
 		{Start: 62, End: 64},
+		{Start: 62, End: 62},
+		{Start: 62, End: 63, Pad: 62},
+		{Start: 62, End: 63, Pad: 64},
+		{Start: 62, End: 63, MaxLen: 5, MinLen: 5},
+		{Start: 62, End: 63, MaxLen: 1},
+		{Strategy: StrategyBeam, Beams: 6, BeamGroups: 4, Start: 62, End: 63},
+		{Strategy: StrategyBeam, Beams: 6, BeamGroups: -1, Start: 62, End: 63},
 		{},
 	} {
 		if _, err := m.Generate(images, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
+	}
+}
+
+// TestGenerateOptionDefaults checks that what the field comments promise is
+// what an unset field gets, and that OpenCLIPGenerateOptions are the
+// defaults of open_clip 2.29's CoCa.generate signature (seq_len=30,
+// generation_type="beam_search", top_p=0.1, top_k=1, num_beams=6,
+// num_beam_groups=3, min_seq_len=5, repetition_penalty=1.0,
+// temperature=1.0, eos 49407, sot 49406, pad the model's pad_id).
+func TestGenerateOptionDefaults(t *testing.T) {
+	for _, c := range []struct {
+		in, want GenerateOptions
+	}{
+		{GenerateOptions{}, GenerateOptions{MaxLen: 30, MinLen: 0, Start: StartOfText, End: EndOfText, Pad: 7,
+			Strategy: StrategyGreedy, Temperature: 1, RepetitionPenalty: 1}},
+		{GenerateOptions{Strategy: StrategyBeam}, GenerateOptions{MaxLen: 30, Start: StartOfText, End: EndOfText, Pad: 7,
+			Strategy: StrategyBeam, Beams: 6, BeamGroups: 1, Temperature: 1, RepetitionPenalty: 1}},
+		{GenerateOptions{Strategy: StrategyTopK}, GenerateOptions{MaxLen: 30, Start: StartOfText, End: EndOfText, Pad: 7,
+			Strategy: StrategyTopK, TopK: 1, Temperature: 1, RepetitionPenalty: 1}},
+		{GenerateOptions{Strategy: StrategyTopP, MaxLen: 100, Pad: -1}, GenerateOptions{MaxLen: 40, Start: StartOfText, End: EndOfText, Pad: -1,
+			Strategy: StrategyTopP, TopP: 0.1, Temperature: 1, RepetitionPenalty: 1}},
+	} {
+		got, err := c.in.resolve(EndOfText+1, 40, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(c.want, got); d != "" {
+			t.Errorf("%+v resolves (-want +got):\n%s", c.in, d)
+		}
+	}
+	want := GenerateOptions{MaxLen: 30, MinLen: 5, Start: 49406, End: 49407, Strategy: StrategyBeam, Beams: 6, BeamGroups: 3,
+		LengthPenalty: 1, TopK: 1, TopP: 0.1, Temperature: 1, RepetitionPenalty: 1}
+	if d := cmp.Diff(want, OpenCLIPGenerateOptions); d != "" {
+		t.Errorf("OpenCLIPGenerateOptions (-open_clip +ours):\n%s", d)
 	}
 }
