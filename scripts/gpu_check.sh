@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -count=1 -v -tags cuda -run '^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU)$' ./cuda/ | tee "$log" |
+go test -count=1 -v -tags cuda -run '^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision)$' ./cuda/ | tee "$log" |
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|cuda:[0-9]|worst relative|FAIL' || true
 if grep -q '^--- SKIP' "$log" || ! grep -q '^ok' "$log"; then
   echo "GPU tests skipped or failed"; exit 1

@@ -281,8 +281,26 @@ cublasStatus_t cublasCreate_v2(void** h) { *h = (void*)0x40; return 0; }
 cublasStatus_t cublasSetStream_v2(void* h, void* s) { return h == (void*)0x40 && s == (void*)0x20 ? 0 : 7; }
 cublasStatus_t cublasSetMathMode(void*, int) { return 0; }
 
+// Rounding of GEMM inputs on tensor cores: CUBLAS_COMPUTE_32F_FAST_TF32
+// (77) keeps 10 mantissa bits, CUBLAS_COMPUTE_32F_FAST_16BF (75) 7 (each
+// rounded to nearest, ties to even); CUBLAS_COMPUTE_32F (68) none.
+static float emu_round_input(float x, int compute) {
+	int drop = compute == 77 ? 13 : compute == 75 ? 16 : 0;
+	if (drop == 0) return x;
+	unsigned int u;
+	memcpy(&u, &x, 4);
+	if ((u & 0x7f800000u) == 0x7f800000u) return x; // inf, nan
+	unsigned int half = 1u << (drop - 1), lsb = (u >> drop) & 1u;
+	u = (u + half - 1 + lsb) & ~((1u << drop) - 1);
+	memcpy(&x, &u, 4);
+	return x;
+}
+
 // Column-major C = alpha·op(A)·op(B) + beta·C per batch entry, with
-// cuBLAS's argument checks; C is not read when beta is 0.
+// cuBLAS's argument checks; C is not read when beta is 0. In the FAST_TF32
+// and FAST_16BF modes the inputs are rounded as tensor cores round them and
+// the products accumulate in float32 (fp32: in double, a correctly rounded
+// reference).
 cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k,
 		const void* alphap, const void* Ap, int at, int lda, long long sa,
 		const void* Bp, int bt, int ldb, long long sb,
@@ -302,11 +320,17 @@ cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n,
 		for (int j = 0; j < n; j++) {
 			for (int i = 0; i < m; i++) {
 				double s = 0;
+				float s32 = 0;
 				for (int p = 0; p < k; p++) {
-					double x = ta == 0 ? A[b * sa + i + (long long)p * lda] : A[b * sa + p + (long long)i * lda];
-					double y = tb == 0 ? B[b * sb + p + (long long)j * ldb] : B[b * sb + j + (long long)p * ldb];
-					s += x * y;
+					float x = ta == 0 ? A[b * sa + i + (long long)p * lda] : A[b * sa + p + (long long)i * lda];
+					float y = tb == 0 ? B[b * sb + p + (long long)j * ldb] : B[b * sb + j + (long long)p * ldb];
+					if (compute == 68) {
+						s += (double)x * (double)y;
+					} else {
+						s32 += emu_round_input(x, compute) * emu_round_input(y, compute);
+					}
 				}
+				if (compute != 68) s = s32;
 				float* c = &C[b * sc + i + (long long)j * ldc];
 				*c = beta == 0 ? (float)(alpha * s) : (float)(alpha * s + beta * (double)*c);
 			}
