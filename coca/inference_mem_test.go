@@ -10,8 +10,9 @@ import (
 
 // TestInferenceReusesBuffers: without gradients, the layers hand their
 // intermediates back to the buffer pool, so that a second EncodeImage and
-// EncodeText allocate less than half of what the first (cold) ones did
-// (coca_tiny: 34% with the blocks' intermediates reused, 81% without), and
+// EncodeText allocate less than three quarters of what the first (cold,
+// pool emptied) ones did (coca_tiny: 48%, 49-54% under the race detector,
+// with the intermediates reused; 99.5% with tensor.Release a no-op), and
 // the reused memory does not change the results.
 func TestInferenceReusesBuffers(t *testing.T) {
 	cfg, _ := Builtin("coca_tiny")
@@ -28,6 +29,16 @@ func TestInferenceReusesBuffers(t *testing.T) {
 		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
 	}
 	defer tensor.NoGrad()()
+	// A first pass pays what a process allocates once (GEMM scratch sized
+	// for these shapes, sync.Pool contents, lazily built tables), which
+	// earlier tests may or may not have paid; DropPool then empties only the
+	// tensor buffer pool, so that the cold pass differs from the warm one by
+	// the intermediates alone. Without it the ratio depended on what ran
+	// before: 34% in a fresh process, 49% after the package's other tests,
+	// 51-53% under the race detector (whose sync.Pool drops a quarter of
+	// Puts), failing there.
+	m.EncodeImage(img)
+	m.EncodeText(text, b, l)
 	tensor.DropPool()
 	allocated := func(f func()) uint64 {
 		var a, z runtime.MemStats
@@ -49,8 +60,8 @@ func TestInferenceReusesBuffers(t *testing.T) {
 		txt2 = append([]float32(nil), m.EncodeText(text, b, l).Data()...)
 	})
 	t.Logf("first EncodeImage+EncodeText allocated %d bytes, the second %d", cold, warm)
-	if warm*2 > cold {
-		t.Errorf("the second pass allocated %d bytes, more than half of the first pass's %d: intermediates are not reused", warm, cold)
+	if warm*4 > cold*3 {
+		t.Errorf("the second pass allocated %d bytes, more than three quarters of the first pass's %d: intermediates are not reused", warm, cold)
 	}
 	for i := range img1 {
 		if math.Float32bits(img1[i]) != math.Float32bits(img2[i]) {

@@ -4,10 +4,10 @@
 # test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic
 # (and GOCOCA_SIMD=avx2 where AVX-512 is the default),
 # the asm kernels with -tags purego and on arm64 under qemu-user-static,
-# the tensor package under the race detector, the MPI tests, and the CUDA
-# backend's tests (NVRTC compilation where libnvrtc is installed; the GPU
-# tests on a CPU emulator of the CUDA runtime, and on a GPU when there is
-# one).
+# every package under the race detector (-short), the MPI tests, and the
+# CUDA backend's tests (NVRTC compilation where libnvrtc is installed; the
+# GPU tests on a CPU emulator of the CUDA runtime, and on a GPU when there
+# is one). With CI set (.ci/run sets it), a missing tool fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,8 +52,8 @@ fi
 step "go test -tags purego ./asm/..."
 go test -count=1 -tags purego ./asm/...
 
-step "go test -race ./tensor/..."
-go test -count=1 -race -short ./tensor/...
+step "go test -race -short ./... (every package under the race detector)"
+go test -count=1 -race -short ./...
 
 step "MPI (-tags mpi): collectives, a killed and a stopped rank, 2 ranks = 1 process under mpirun -np 2"
 if have_mpi; then
@@ -67,11 +67,15 @@ step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on 
 # TestNVRTCCompile skips without libnvrtc (Debian non-free libnvrtc11.2);
 # TestEmulator needs g++; the GPU tests themselves skip without a GPU.
 cuda_log=$(mktemp)
-if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU)$' \
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision)$' \
   CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
   grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
   if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then
     echo "the CUDA emulator did not run (apt-get install g++)"; rm -f "$cuda_log"; exit 1
+  fi
+  if grep -q '^--- SKIP: TestNVRTCCompile' "$cuda_log"; then
+    echo "libnvrtc not found: the CUDA kernels were NOT compiled (Debian non-free libnvrtc11.2; .ci/run installs it)"
+    if [ -n "${CI:-}" ]; then rm -f "$cuda_log"; exit 1; fi
   fi
   rm -f "$cuda_log"
 else
