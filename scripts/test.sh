@@ -53,7 +53,9 @@ step "go test -tags purego ./asm/..."
 go test -count=1 -tags purego ./asm/...
 
 step "go test -race -short ./... (every package under the race detector)"
-go test -count=1 -race -short ./...
+# -timeout: the asm kernels' exhaustive sweeps run 5-20 times slower under the
+# race detector, over 10 minutes on a loaded 2-core machine
+go test -count=1 -race -short -timeout 30m ./...
 
 step "MPI (-tags mpi): collectives, a killed and a stopped rank, 2 ranks = 1 process under mpirun -np 2"
 if have_mpi; then
