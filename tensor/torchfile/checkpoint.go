@@ -54,14 +54,7 @@ func openFile(f *os.File, path string) (*Checkpoint, error) {
 	c := &Checkpoint{Path: path, f: f, a: a, entries: entries, byName: make(map[string]int, len(entries))}
 	for i, e := range entries {
 		if _, dup := c.byName[e.name]; dup {
-			return nil, fmt.Errorf("torchfile: %s: duplicate tensor name %q", path, e.name)
-		}
-		if _, n, err := checkView(e.name, e.t); err != nil {
-			return nil, fmt.Errorf("torchfile: %s: %s: %w", path, a.pickle, err)
-		} else if n > 0 {
-			if _, _, err := a.storageMember(e.t.storage); err != nil {
-				return nil, fmt.Errorf("torchfile: %s: %s: tensor %q: %w", path, a.pickle, e.name, err)
-			}
+			return nil, fmt.Errorf("torchfile: %s: duplicate tensor name %s", path, quote(e.name))
 		}
 		c.byName[e.name] = i
 		c.names = append(c.names, e.name)
@@ -120,7 +113,7 @@ func (c *Checkpoint) Tensor(name string) (*Tensor, error) {
 func (c *Checkpoint) read(name string) (*Tensor, error) {
 	i, ok := c.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("torchfile: %s: no tensor %q", c.Path, name)
+		return nil, fmt.Errorf("torchfile: %s: no tensor %s", c.Path, quote(name))
 	}
 	if c.f == nil {
 		return nil, fmt.Errorf("torchfile: %s: checkpoint already closed", c.Path)

@@ -11,7 +11,7 @@ import (
 )
 
 // pickleOf returns the data.pkl member of a checkpoint.
-func pickleOf(f *testing.F, file string) []byte {
+func pickleOf(f testing.TB, file string) []byte {
 	zr, err := zip.OpenReader(file)
 	if err != nil {
 		f.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gococa/gococa/tensor/safetensors"
 )
@@ -34,6 +35,7 @@ type (
 		key      string
 		location string
 		numel    int64
+		need     int64 // bytes the tensors view (a prefix; set by checkStorages)
 	}
 	// pyTensor is a strided view of a storage, from _rebuild_tensor_v2.
 	pyTensor struct {
@@ -46,39 +48,114 @@ type (
 
 func newDict() *pyDict { return &pyDict{index: make(map[any]int)} }
 
-// hashKey maps a hashable Python value to a comparable Go key.
-func hashKey(k any) (any, bool) {
-	switch k := k.(type) {
-	case nil, bool, int64, float64, string:
-		return k, true
-	case []byte:
-		return "b:" + string(k), true
-	case pyTuple:
-		var sb strings.Builder
-		sb.WriteString("t(")
-		for _, e := range k {
-			h, ok := hashKey(e)
-			if !ok {
-				return nil, false
-			}
-			fmt.Fprintf(&sb, "%T:%v,", h, h)
-		}
-		sb.WriteByte(')')
-		return sb.String(), true
-	case pyGlobal:
-		return "g:" + k.module + "." + k.name, true
+// Dict keys. A string, number, bool or None is its own key; the other
+// hashable values map to distinct comparable types, so that b"x", "x" and
+// ("x",) never collide.
+type (
+	bytesKey string
+	// tupleKey numbers a tuple by value: equal tuples get equal numbers.
+	tupleKey int
+	// tupleIdent is a tuple's identity: its backing array and length. Memo
+	// references push the same tuple again, so a key shared a million times
+	// is numbered once.
+	tupleIdent struct {
+		first *any
+		n     int
 	}
-	return nil, false
+)
+
+// maxKeyDepth bounds how deeply tuples may nest inside a dict key.
+const maxKeyDepth = 100
+
+// hashKey maps a hashable Python value to a comparable Go key, charging its
+// cost to the machine's work budget. Tuples are numbered by value through
+// m.tuples (by contents) and m.tupleIDs (by identity), so that a key built
+// from shared memo references costs its number of distinct tuples, not its
+// expanded size; nesting deeper than maxKeyDepth is an error.
+func (m *machine) hashKey(k any, depth int) (any, error) {
+	switch k := k.(type) {
+	case nil, bool, int64, float64:
+		return k, nil
+	case string:
+		return k, m.charge(int64(len(k))/16, 0)
+	case []byte:
+		return bytesKey(k), m.charge(int64(len(k))/16, int64(len(k)))
+	case pyGlobal:
+		return k, nil
+	case pyTuple:
+		if len(k) == 0 {
+			return tupleKey(0), nil
+		}
+		id := tupleIdent{&k[0], len(k)}
+		if n, ok := m.tupleIDs[id]; ok {
+			return n, nil
+		}
+		if depth >= maxKeyDepth {
+			return nil, fmt.Errorf("dict key: tuples nested more than %d deep (the limit)", maxKeyDepth)
+		}
+		// The tuple's value: each element's type and key, fixed-size for
+		// tuples (their numbers).
+		enc := make([]byte, 0, 16*len(k))
+		for _, e := range k {
+			h, err := m.hashKey(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			switch h := h.(type) {
+			case nil:
+				enc = append(enc, 'N')
+			case bool:
+				enc = append(enc, 'F')
+				if h {
+					enc[len(enc)-1] = 'T'
+				}
+			case int64:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 'i'), uint64(h))
+			case float64:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 'f'), math.Float64bits(h))
+			case string:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 's'), uint64(len(h)))
+				enc = append(enc, h...)
+			case bytesKey:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 'b'), uint64(len(h)))
+				enc = append(enc, h...)
+			case pyGlobal:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 'g'), uint64(len(h.module)))
+				enc = append(append(enc, h.module...), '.')
+				enc = append(enc, h.name...)
+			case tupleKey:
+				enc = binary.LittleEndian.AppendUint64(append(enc, 't'), uint64(h))
+			}
+		}
+		if err := m.charge(int64(len(k))+int64(len(enc))/16, int64(len(enc))+64); err != nil {
+			return nil, err
+		}
+		n, ok := m.tuples[string(enc)]
+		if !ok {
+			n = tupleKey(len(m.tuples) + 1)
+			m.tuples[string(enc)] = n
+		}
+		m.tupleIDs[id] = n
+		return n, nil
+	}
+	return nil, fmt.Errorf("unhashable dict key of type %s", typeName(k))
 }
 
-func (d *pyDict) set(k, v any) error {
-	h, ok := hashKey(k)
-	if !ok {
-		return fmt.Errorf("unhashable dict key of type %s", typeName(k))
+// dictSet sets d[k] = v.
+func (m *machine) dictSet(d *pyDict, k, v any) error {
+	if err := m.charge(1, 0); err != nil {
+		return err
+	}
+	h, err := m.hashKey(k, 0)
+	if err != nil {
+		return err
 	}
 	if i, ok := d.index[h]; ok {
 		d.vals[i] = v
 		return nil
+	}
+	if err := m.charge(0, 96); err != nil {
+		return err
 	}
 	d.index[h] = len(d.keys)
 	d.keys = append(d.keys, k)
@@ -92,6 +169,51 @@ func (d *pyDict) get(k string) (any, bool) {
 		return nil, false
 	}
 	return d.vals[i], true
+}
+
+// quote quotes a string from a file for an error message, cut after 96
+// bytes so that messages stay readable whatever the file holds.
+func quote(s string) string {
+	const n = 96
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// plain returns a name from a file (an archive member) as it is when it is
+// short and needs no escaping, else quoted and cut.
+func plain(s string) string {
+	if len(s) <= 96 && strconv.Quote(s) == `"`+s+`"` {
+		return s
+	}
+	return quote(s)
+}
+
+// short formats a value from a file for an error message: scalars as
+// Python prints them, strings quoted and cut, anything else by type.
+func short(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool, int64, float64:
+		return fmt.Sprint(v)
+	case string:
+		return quote(v)
+	}
+	return "a " + typeName(v)
+}
+
+// dims formats a size or stride from a file, cut after 8 dimensions.
+func dims(d []int64) string {
+	if len(d) <= 8 {
+		return fmt.Sprint(d)
+	}
+	return strings.TrimSuffix(fmt.Sprint(d[:8]), "]") + fmt.Sprintf(" … (%d dimensions)]", len(d))
 }
 
 // typeName names a value's Python type for error messages.
@@ -169,18 +291,50 @@ func resolveGlobal(module, name string) (pyGlobal, error) {
 	return pyGlobal{}, fmt.Errorf("global %s is not allowed (not a tensor checkpoint type)", full)
 }
 
-// maxStack bounds the pickle stack and memo so that hostile input cannot
-// exhaust memory through them.
-const maxStack = 1 << 24
+// Budgets of one pickle (see the package documentation). A state dict's
+// pickle costs about one unit of work and a few dozen bytes of objects per
+// byte of pickle; hostile pickles (memo references expanded, containers
+// copied again and again, keys nested millions deep) are stopped by these
+// limits with an error naming them, in bounded time and memory.
+const (
+	// MaxPickleSize is the largest data.pkl member read, in bytes.
+	MaxPickleSize = 64 << 20
+	// MaxPickleWork bounds the pickle machine's work: one unit per opcode,
+	// per container element created, copied or hashed, and per 16 bytes of
+	// a string hashed.
+	MaxPickleWork = 1 << 27
+	// MaxPickleMemory bounds the bytes of the objects a pickle builds
+	// (stack and memo slots, strings, containers, dict entries).
+	MaxPickleMemory = 256 << 20
+)
 
 // machine is one run of the pickle VM.
 type machine struct {
-	data     []byte
-	pos      int
-	stack    []any
-	marks    []int
-	memo     map[int64]any
-	storages map[string]*pyStorage
+	data      []byte
+	pos       int
+	stack     []any
+	marks     []int
+	memo      map[int64]any
+	storages  map[string]*pyStorage
+	tuples    map[string]tupleKey     // dict-key tuples by value
+	tupleIDs  map[tupleIdent]tupleKey // ... and by identity
+	work      int64                   // units of work done (MaxPickleWork)
+	mem       int64                   // bytes of objects built (MaxPickleMemory)
+	high      int                     // the stack's high-water mark
+	highMarks int                     // the marks' high-water mark
+}
+
+// charge adds work units and bytes of objects to the machine's budgets.
+func (m *machine) charge(work, mem int64) error {
+	m.work += work
+	m.mem += mem
+	switch {
+	case m.work > MaxPickleWork:
+		return fmt.Errorf("pickle needs more than %d units of work (the limit, MaxPickleWork)", int64(MaxPickleWork))
+	case m.mem > MaxPickleMemory:
+		return fmt.Errorf("pickle builds more than %d bytes of objects (the limit, MaxPickleMemory)", int64(MaxPickleMemory))
+	}
+	return nil
 }
 
 type pickleError struct {
@@ -199,7 +353,8 @@ func (e *pickleError) Error() string {
 // unpickle runs data through the VM and returns the pickled object. Storages
 // named by persistent ids are returned as *pyStorage values (not loaded).
 func unpickle(data []byte) (any, error) {
-	m := &machine{data: data, memo: make(map[int64]any), storages: make(map[string]*pyStorage)}
+	m := &machine{data: data, memo: make(map[int64]any), storages: make(map[string]*pyStorage),
+		tuples: make(map[string]tupleKey), tupleIDs: make(map[tupleIdent]tupleKey)}
 	return m.run()
 }
 
@@ -226,7 +381,11 @@ func (m *machine) run() (any, error) {
 		start := m.pos
 		op := m.data[m.pos]
 		m.pos++
-		done, err := m.step(op)
+		err := m.charge(1, 0)
+		done := false
+		if err == nil {
+			done, err = m.step(op)
+		}
 		if err != nil {
 			name := opNames[op]
 			if name == "" {
@@ -255,6 +414,9 @@ func (m *machine) read(n int) ([]byte, error) {
 func (m *machine) readLine() (string, error) {
 	for i := m.pos; i < len(m.data); i++ {
 		if m.data[i] == '\n' {
+			if err := m.charge(int64(i-m.pos)/64, int64(i-m.pos)+16); err != nil {
+				return "", err
+			}
 			s := string(m.data[m.pos:i])
 			m.pos = i + 1
 			return s, nil
@@ -280,8 +442,12 @@ func (m *machine) readLen(n int) (int, error) {
 }
 
 func (m *machine) push(v any) error {
-	if len(m.stack) >= maxStack {
-		return fmt.Errorf("stack too deep")
+	if len(m.stack) >= m.high {
+		// A new stack slot (and, amortised, the copy when the stack grows).
+		if err := m.charge(0, 32); err != nil {
+			return err
+		}
+		m.high = len(m.stack) + 1
 	}
 	m.stack = append(m.stack, v)
 	return nil
@@ -310,6 +476,9 @@ func (m *machine) popMark() ([]any, error) {
 	}
 	k := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
+	if err := m.charge(int64(len(m.stack)-k), 16*int64(len(m.stack)-k)); err != nil {
+		return nil, err
+	}
 	items := append([]any(nil), m.stack[k:]...)
 	m.stack = m.stack[:k]
 	return items, nil
@@ -320,8 +489,10 @@ func (m *machine) memoPut(idx int64) error {
 	if err != nil {
 		return err
 	}
-	if len(m.memo) >= maxStack {
-		return fmt.Errorf("memo too large")
+	if _, ok := m.memo[idx]; !ok {
+		if err := m.charge(0, 64); err != nil {
+			return err
+		}
 	}
 	m.memo[idx] = v
 	return nil
@@ -351,8 +522,11 @@ func (m *machine) step(op byte) (bool, error) {
 	case '.':
 		return true, nil
 	case '(':
-		if len(m.marks) >= maxStack {
-			return false, fmt.Errorf("too many marks")
+		if len(m.marks) >= m.highMarks {
+			if err := m.charge(0, 16); err != nil {
+				return false, err
+			}
+			m.highMarks = len(m.marks) + 1
 		}
 		m.marks = append(m.marks, len(m.stack))
 	case '0':
@@ -421,7 +595,7 @@ func (m *machine) step(op byte) (bool, error) {
 		}
 		v, err := strconv.ParseInt(strings.TrimSuffix(s, "L"), 10, 64)
 		if err != nil {
-			return false, fmt.Errorf("bad integer %q", s)
+			return false, fmt.Errorf("bad integer %s", quote(s))
 		}
 		return false, m.push(v)
 	case 'G':
@@ -437,7 +611,7 @@ func (m *machine) step(op byte) (bool, error) {
 		}
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return false, fmt.Errorf("bad float %q", s)
+			return false, fmt.Errorf("bad float %s", quote(s))
 		}
 		return false, m.push(v)
 	case 'X', 0x8c, 0x8d, 'T', 'U', 'B', 'C', 0x8e, 0x96:
@@ -458,6 +632,9 @@ func (m *machine) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if err := m.charge(int64(n)/64, int64(n)+16); err != nil {
+			return false, err
+		}
 		if op == 'B' || op == 'C' || op == 0x8e || op == 0x96 {
 			return false, m.push(append([]byte(nil), b...))
 		}
@@ -473,7 +650,7 @@ func (m *machine) step(op byte) (bool, error) {
 				if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
 					u = s[1 : len(s)-1]
 				} else {
-					return false, fmt.Errorf("bad string %q", s)
+					return false, fmt.Errorf("bad string %s", quote(s))
 				}
 			}
 			s = u
@@ -499,7 +676,7 @@ func (m *machine) step(op byte) (bool, error) {
 			}
 			d := newDict()
 			for i := 0; i < len(items); i += 2 {
-				if err := d.set(items[i], items[i+1]); err != nil {
+				if err := m.dictSet(d, items[i], items[i+1]); err != nil {
 					return false, err
 				}
 			}
@@ -512,6 +689,9 @@ func (m *machine) step(op byte) (bool, error) {
 		n := int(op-0x85) + 1
 		if len(m.stack) < n || (len(m.marks) > 0 && len(m.stack)-n < m.marks[len(m.marks)-1]) {
 			return false, fmt.Errorf("stack underflow")
+		}
+		if err := m.charge(int64(n), 16*int64(n)+24); err != nil {
+			return false, err
 		}
 		t := append(pyTuple(nil), m.stack[len(m.stack)-n:]...)
 		m.stack = m.stack[:len(m.stack)-n]
@@ -529,6 +709,9 @@ func (m *machine) step(op byte) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("append to %s", typeName(l))
 		}
+		if err := m.charge(1, 32); err != nil {
+			return false, err
+		}
 		pl.items = append(pl.items, v)
 	case 'e', 0x90: // APPENDS, ADDITEMS
 		items, err := m.popMark()
@@ -542,6 +725,9 @@ func (m *machine) step(op byte) (bool, error) {
 		pl, ok := l.(*pyList)
 		if !ok {
 			return false, fmt.Errorf("append to %s", typeName(l))
+		}
+		if err := m.charge(int64(len(items)), 32*int64(len(items))); err != nil {
+			return false, err
 		}
 		pl.items = append(pl.items, items...)
 	case 's':
@@ -561,7 +747,7 @@ func (m *machine) step(op byte) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("set item on %s", typeName(d))
 		}
-		return false, pd.set(k, v)
+		return false, m.dictSet(pd, k, v)
 	case 'u':
 		items, err := m.popMark()
 		if err != nil {
@@ -579,7 +765,7 @@ func (m *machine) step(op byte) (bool, error) {
 			return false, fmt.Errorf("set items on %s", typeName(d))
 		}
 		for i := 0; i < len(items); i += 2 {
-			if err := pd.set(items[i], items[i+1]); err != nil {
+			if err := m.dictSet(pd, items[i], items[i+1]); err != nil {
 				return false, err
 			}
 		}
@@ -629,7 +815,7 @@ func (m *machine) step(op byte) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("arguments are a %s, not a tuple", typeName(args))
 		}
-		v, err := m.call(fn, t)
+		v, err := m.call(fn, t, 0)
 		if err != nil {
 			return false, err
 		}
@@ -675,7 +861,7 @@ func (m *machine) step(op byte) (bool, error) {
 		}
 		idx, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return false, fmt.Errorf("bad memo key %q", s)
+			return false, fmt.Errorf("bad memo key %s", quote(s))
 		}
 		return false, m.memoGet(idx)
 	case 'q':
@@ -697,7 +883,7 @@ func (m *machine) step(op byte) (bool, error) {
 		}
 		idx, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return false, fmt.Errorf("bad memo key %q", s)
+			return false, fmt.Errorf("bad memo key %s", quote(s))
 		}
 		return false, m.memoPut(idx)
 	case 0x94:
@@ -736,8 +922,15 @@ func decodeLong(b []byte) (int64, error) {
 	return int64(v), nil
 }
 
-// call applies a whitelisted callable to args.
-func (m *machine) call(fn any, args pyTuple) (any, error) {
+// maxCallDepth bounds nested _rebuild_from_type_v2 calls.
+const maxCallDepth = 16
+
+// call applies a whitelisted callable to args; depth counts the calls it is
+// nested in.
+func (m *machine) call(fn any, args pyTuple, depth int) (any, error) {
+	if depth > maxCallDepth {
+		return nil, fmt.Errorf("calls nested more than %d deep (the limit)", maxCallDepth)
+	}
 	g, ok := fn.(pyGlobal)
 	if !ok {
 		return nil, fmt.Errorf("cannot call a %s", typeName(fn))
@@ -748,12 +941,15 @@ func (m *machine) call(fn any, args pyTuple) (any, error) {
 		d := newDict()
 		if len(args) == 1 {
 			if l, ok := args[0].(*pyList); ok {
+				if err := m.charge(int64(len(l.items)), 0); err != nil {
+					return nil, err
+				}
 				for _, it := range l.items {
 					kv, ok := it.(pyTuple)
 					if !ok || len(kv) != 2 {
 						return nil, fmt.Errorf("OrderedDict item is a %s, not a pair", typeName(it))
 					}
-					if err := d.set(kv[0], kv[1]); err != nil {
+					if err := m.dictSet(d, kv[0], kv[1]); err != nil {
 						return nil, err
 					}
 				}
@@ -788,7 +984,7 @@ func (m *machine) call(fn any, args pyTuple) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: arguments are a %s", g.name, typeName(args[2]))
 		}
-		return m.call(args[0], inner)
+		return m.call(args[0], inner, depth+1)
 	case "torch.Size":
 		if len(args) == 0 {
 			return pyTuple{}, nil
@@ -805,8 +1001,11 @@ func (m *machine) call(fn any, args pyTuple) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("encode of a %s", typeName(args[0]))
 		}
+		if err := m.charge(int64(len(s))/16, int64(len(s))+16); err != nil {
+			return nil, err
+		}
 		// latin-1: each code point below 256 becomes one byte.
-		var b []byte
+		b := make([]byte, 0, len(s))
 		for _, r := range s {
 			if r > 255 {
 				return nil, fmt.Errorf("encode: %q is not latin-1", r)
@@ -815,13 +1014,15 @@ func (m *machine) call(fn any, args pyTuple) (any, error) {
 		}
 		return b, nil
 	case "builtins.set", "builtins.frozenset", "__builtin__.set":
+		// The set shares the list's elements (neither changes them; an
+		// append to either reallocates): set(L) costs the same for any L.
 		l := &pyList{}
 		if len(args) == 1 {
 			if in, ok := args[0].(*pyList); ok {
-				l.items = append(l.items, in.items...)
+				l.items = in.items[:len(in.items):len(in.items)]
 			}
 		}
-		return l, nil
+		return l, m.charge(1, 48)
 	}
 	return nil, fmt.Errorf("cannot call %s", full)
 }
@@ -896,7 +1097,7 @@ func (m *machine) persistentLoad(pid any) (*pyStorage, error) {
 		return nil, fmt.Errorf("persistent id is a %s, want ('storage', type, key, location, numel)", typeName(pid))
 	}
 	if kind, _ := t[0].(string); kind != "storage" {
-		return nil, fmt.Errorf("persistent id kind %v, want 'storage'", t[0])
+		return nil, fmt.Errorf("persistent id kind %s, want 'storage'", short(t[0]))
 	}
 	g, ok := t[1].(pyGlobal)
 	if !ok {
@@ -913,11 +1114,11 @@ func (m *machine) persistentLoad(pid any) (*pyStorage, error) {
 	loc, _ := t[3].(string)
 	numel, ok := toInt(t[4])
 	if !ok || numel < 0 {
-		return nil, fmt.Errorf("storage %q: element count %v", key, t[4])
+		return nil, fmt.Errorf("storage %s: element count %s", quote(key), short(t[4]))
 	}
 	if s, ok := m.storages[key]; ok {
 		if s.dtype != dt || s.numel != numel {
-			return nil, fmt.Errorf("storage %q named as %s[%d] and %s[%d]", key, s.typeName, s.numel, g.name, numel)
+			return nil, fmt.Errorf("storage %s named as %s[%d] and %s[%d]", quote(key), s.typeName, s.numel, g.name, numel)
 		}
 		return s, nil
 	}

@@ -14,6 +14,26 @@
 // "state_dict", and strips the "module." prefix DistributedDataParallel adds.
 // Tensors saved as strided views (transposed, sliced, expanded) are
 // materialised contiguous in row-major order.
+//
+// # Resource limits
+//
+// Reading a file takes bounded time and memory beyond the tensors it holds,
+// whatever the file. Each limit stops a read with an error naming the file
+// and the limit:
+//   - data.pkl may be at most MaxPickleSize bytes; running it may take at
+//     most MaxPickleWork units of work (an opcode, a container element
+//     created, copied or hashed, 16 bytes of a string hashed) and build at
+//     most MaxPickleMemory bytes of objects. Dict keys are hashed once per
+//     distinct tuple (a key built of shared memo references costs its
+//     number of tuples, not its expanded size) and may nest tuples at most
+//     100 deep; builtins.set shares its list's elements.
+//   - Only the bytes a storage's tensors view are read (torch.save writes a
+//     view's whole storage). The bytes the tensors need from compressed
+//     storages may be at most MaxInflateRatio times the file's size plus 64
+//     MiB: torch.save stores storages uncompressed, and a larger expansion
+//     is a zip bomb. A storage read whole has its CRC-32 verified.
+//   - A tensor may have at most 64 dimensions, and a stride-0 (expanded)
+//     view may not materialise more than 256 MiB beyond its storage.
 package torchfile
 
 import (
@@ -166,7 +186,7 @@ func openArchive(r io.ReaderAt, size int64, name string) (*archive, []entry, err
 		return nil, nil, fmt.Errorf("torchfile: %s: no <prefix>/data.pkl member: not a torch.save checkpoint", name)
 	}
 	if bo, ok := a.members[a.prefix+"byteorder"]; ok {
-		b, err := a.readMember(bo, 16)
+		b, err := a.readMember(bo, 16, int64(min(bo.UncompressedSize64, 16)))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -179,7 +199,8 @@ func openArchive(r io.ReaderAt, size int64, name string) (*archive, []entry, err
 		}
 	}
 	a.pickle = a.prefix + "data.pkl"
-	pkl, err := a.readMember(a.members[a.pickle], 1<<30)
+	pf := a.members[a.pickle]
+	pkl, err := a.readMember(pf, MaxPickleSize, int64(pf.UncompressedSize64))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +208,55 @@ func openArchive(r io.ReaderAt, size int64, name string) (*archive, []entry, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, a.pickle, err)
 	}
+	if err := a.checkStorages(entries); err != nil {
+		return nil, nil, err
+	}
 	return a, entries, nil
+}
+
+// Decompression budget: torch.save stores storages uncompressed, so a
+// compressed storage is unusual and one that expands far beyond the file's
+// size is a zip bomb. The bytes the tensors need from compressed storages
+// may be at most MaxInflateRatio times the file's size plus inflateSlack.
+const (
+	MaxInflateRatio = 16
+	inflateSlack    = 64 << 20
+)
+
+// checkStorages checks every tensor's view and its storage member, records
+// how much of each storage the tensors need (only that much is ever read),
+// and applies the decompression budget, before any storage is read.
+func (a *archive) checkStorages(entries []entry) error {
+	var order []*pyStorage
+	first := map[*pyStorage]string{} // the first tensor viewing each storage
+	for _, e := range entries {
+		_, _, need, err := checkView(e.name, e.t)
+		if err != nil {
+			return fmt.Errorf("torchfile: %s: %s: %w", a.name, a.pickle, err)
+		}
+		s := e.t.storage
+		if need > 0 && s.need == 0 {
+			order = append(order, s)
+			first[s] = e.name
+		}
+		s.need = max(s.need, need)
+	}
+	var inflated int64
+	for _, s := range order {
+		f, _, err := a.storageMember(s)
+		if err != nil {
+			return fmt.Errorf("torchfile: %s: %s: tensor %s: %w", a.name, a.pickle, quote(first[s]), err)
+		}
+		if f.Method != zip.Store {
+			inflated += s.need
+		}
+	}
+	if lim := MaxInflateRatio*a.size + inflateSlack; inflated > lim {
+		return fmt.Errorf("torchfile: %s: the tensors need %d bytes from compressed storages, over the decompression limit of %d "+
+			"(%d × the file's %d bytes + %d MiB; torch.save stores storages uncompressed: this is a zip bomb or not a torch.save file)",
+			a.name, inflated, lim, MaxInflateRatio, a.size, inflateSlack>>20)
+	}
+	return nil
 }
 
 type archive struct {
@@ -207,7 +276,9 @@ type archive struct {
 // refused before memory is allocated for it.
 const maxRatio = 1100
 
-func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
+// readMember reads the first need bytes of member f, whose uncompressed
+// size may be at most limit; a member read whole has its CRC-32 verified.
+func (a *archive) readMember(f *zip.File, limit, need int64) ([]byte, error) {
 	fail := func(format string, args ...any) ([]byte, error) {
 		return nil, fmt.Errorf("torchfile: %s: %s: %s", a.name, f.Name, fmt.Sprintf(format, args...))
 	}
@@ -226,18 +297,26 @@ func (a *archive) readMember(f *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
 	}
 	defer rc.Close()
+	if need < 0 || uint64(need) > f.UncompressedSize64 {
+		return fail("%d bytes needed of %d", need, f.UncompressedSize64)
+	}
 	var b []byte
 	if a.noCache && f.Name != a.pickle {
 		// Storages of a Checkpoint go through one reused buffer.
-		if uint64(cap(a.scratch)) < f.UncompressedSize64 {
-			a.scratch = make([]byte, f.UncompressedSize64)
+		if int64(cap(a.scratch)) < need {
+			a.scratch = make([]byte, need)
 		}
-		b = a.scratch[:f.UncompressedSize64]
+		b = a.scratch[:need]
 	} else {
-		b = make([]byte, f.UncompressedSize64)
+		b = make([]byte, need)
 	}
 	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, fmt.Errorf("torchfile: %s: %s: %w", a.name, f.Name, err)
+	}
+	if uint64(need) < f.UncompressedSize64 {
+		// Only part of the storage is viewed by a tensor (torch.save
+		// writes a view's whole storage): the rest is not read.
+		return b, nil
 	}
 	// Reading to EOF lets archive/zip verify the member's CRC-32.
 	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
@@ -255,15 +334,15 @@ func (a *archive) storageMember(s *pyStorage) (*zip.File, int64, error) {
 	member := a.prefix + "data/" + s.key
 	f, ok := a.members[member]
 	if !ok {
-		return nil, 0, fmt.Errorf("member %s missing", member)
+		return nil, 0, fmt.Errorf("member %s missing", plain(member))
 	}
 	es := int64(s.dtype.Size())
 	if s.numel > (1<<62)/es {
-		return nil, 0, fmt.Errorf("storage %s: %d elements is too many", member, s.numel)
+		return nil, 0, fmt.Errorf("storage %s: %d elements is too many", plain(member), s.numel)
 	}
 	want := s.numel * es
 	if f.UncompressedSize64 != uint64(want) {
-		return nil, 0, fmt.Errorf("%s is %d bytes, storage %s[%d] needs %d", member, f.UncompressedSize64, s.typeName, s.numel, want)
+		return nil, 0, fmt.Errorf("%s is %d bytes, storage %s[%d] needs %d", plain(member), f.UncompressedSize64, s.typeName, s.numel, want)
 	}
 	return f, want, nil
 }
@@ -279,7 +358,7 @@ func (a *archive) storage(s *pyStorage) ([]byte, error) {
 		return nil, err
 	}
 	es := int64(s.dtype.Size())
-	b, err := a.readMember(f, want)
+	b, err := a.readMember(f, want, s.need)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +417,7 @@ func stateDict(data []byte) ([]entry, error) {
 		}
 		t, ok := d.vals[i].(*pyTensor)
 		if !ok {
-			return nil, fmt.Errorf("state dict entry %q is a %s, not a tensor", name, typeName(d.vals[i]))
+			return nil, fmt.Errorf("state dict entry %s is a %s, not a tensor", quote(name), typeName(d.vals[i]))
 		}
 		if !strings.HasPrefix(name, "module.") {
 			allModule = false
@@ -358,13 +437,14 @@ func stateDict(data []byte) ([]entry, error) {
 const maxExpand = 1 << 28
 
 // materialise copies tensor t out of its storage as a contiguous row-major
-// tensor, checking every index against the storage's bounds.
+// tensor, checking every index against the storage's bounds. load returns
+// at least the bytes of the storage that t views.
 func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)) (Tensor, error) {
 	s := t.storage
 	fail := func(format string, args ...any) (Tensor, error) {
-		return Tensor{}, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+		return Tensor{}, fmt.Errorf("tensor %s: %s", quote(name), fmt.Sprintf(format, args...))
 	}
-	out, numel, err := checkView(name, t)
+	out, numel, need, err := checkView(name, t)
 	if err != nil || numel == 0 {
 		return out, err
 	}
@@ -373,8 +453,8 @@ func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if int64(len(raw)) != s.numel*es {
-		return fail("storage %s holds %d bytes, want %d", s.key, len(raw), s.numel*es)
+	if int64(len(raw)) < need {
+		return fail("storage %s: %d bytes read, the tensor needs %d", quote(s.key), len(raw), need)
 	}
 	if contiguous(t.size, t.stride) {
 		out.data = raw[t.offset*es : (t.offset+numel)*es : (t.offset+numel)*es]
@@ -403,15 +483,19 @@ func materialise(name string, t *pyTensor, load func(*pyStorage) ([]byte, error)
 
 // checkView checks that tensor t's size, stride and offset stay inside its
 // storage (and within bounds no hostile file may exceed) and returns the
-// tensor without data (empty data when it has no elements) and its number
-// of elements.
-func checkView(name string, t *pyTensor) (Tensor, int64, error) {
+// tensor without data (empty data when it has no elements), its number of
+// elements and the bytes of the storage it views (a prefix: up to its last
+// element; 0 when it has no elements).
+func checkView(name string, t *pyTensor) (Tensor, int64, int64, error) {
 	s := t.storage
-	fail := func(format string, args ...any) (Tensor, int64, error) {
-		return Tensor{}, 0, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+	fail := func(format string, args ...any) (Tensor, int64, int64, error) {
+		return Tensor{}, 0, 0, fmt.Errorf("tensor %s: %s", quote(name), fmt.Sprintf(format, args...))
 	}
 	if len(t.size) != len(t.stride) {
-		return fail("size %v and stride %v differ in length", t.size, t.stride)
+		return fail("size %s and stride %s differ in length", dims(t.size), dims(t.stride))
+	}
+	if len(t.size) > maxDims {
+		return fail("%d dimensions, more than the limit of %d", len(t.size), maxDims)
 	}
 	if t.offset < 0 {
 		return fail("negative storage_offset %d", t.offset)
@@ -422,13 +506,13 @@ func checkView(name string, t *pyTensor) (Tensor, int64, error) {
 	for i, n := range t.size {
 		st := t.stride[i]
 		if n < 0 || n > lim {
-			return fail("size %v: dimension %d out of range", t.size, i)
+			return fail("size %s: dimension %d out of range", dims(t.size), i)
 		}
 		if st < 0 || st > lim {
-			return fail("stride %v: dimension %d out of range", t.stride, i)
+			return fail("stride %s: dimension %d out of range", dims(t.stride), i)
 		}
 		if numel != 0 && n > lim/numel {
-			return fail("size %v has too many elements", t.size)
+			return fail("size %s has too many elements", dims(t.size))
 		}
 		numel *= n
 	}
@@ -440,7 +524,7 @@ func checkView(name string, t *pyTensor) (Tensor, int64, error) {
 	out := Tensor{Name: name, DType: s.dtype, Shape: shape}
 	if numel == 0 {
 		out.data = []byte{}
-		return out, 0, nil
+		return out, 0, 0, nil
 	}
 	if maxIdx > lim {
 		return fail("storage_offset %d out of range", t.offset)
@@ -449,20 +533,23 @@ func checkView(name string, t *pyTensor) (Tensor, int64, error) {
 		// n >= 1 here; keep offset + sum (n-1)*stride below lim without overflow.
 		if st := t.stride[i]; n > 1 && st > 0 {
 			if st > (lim-maxIdx)/(n-1) {
-				return fail("storage_offset %d, size %v, stride %v: index overflow", t.offset, t.size, t.stride)
+				return fail("storage_offset %d, size %s, stride %s: index overflow", t.offset, dims(t.size), dims(t.stride))
 			}
 			maxIdx += (n - 1) * st
 		}
 	}
 	if maxIdx >= s.numel {
-		return fail("storage_offset %d, size %v, stride %v reach element %d of a %d-element storage %s",
-			t.offset, t.size, t.stride, maxIdx, s.numel, s.key)
+		return fail("storage_offset %d, size %s, stride %s reach element %d of a %d-element storage %s",
+			t.offset, dims(t.size), dims(t.stride), maxIdx, s.numel, quote(s.key))
 	}
 	if numel*es > maxExpand && numel > s.numel {
-		return fail("size %v expands storage %s of %d elements to %d", t.size, s.key, s.numel, numel)
+		return fail("size %s expands storage %s of %d elements to %d", dims(t.size), quote(s.key), s.numel, numel)
 	}
-	return out, numel, nil
+	return out, numel, (maxIdx + 1) * es, nil
 }
+
+// maxDims bounds a tensor's number of dimensions (torch allows 64).
+const maxDims = 64
 
 // contiguous reports whether stride is row-major for size (dimensions of
 // size 1 may have any stride).
