@@ -596,7 +596,7 @@ func (c *Config) Validate() error {
 	case t.PadID < 0 || t.PadID >= t.VocabSize:
 		return fmt.Errorf("key \"text_cfg.pad_id\": %d outside the vocabulary of %d", t.PadID, t.VocabSize)
 	}
-	return nil
+	return c.checkLimits() // config_limits.go: upper bounds, before anything is allocated
 }
 
 // JSON writes the config in open_clip's format.
