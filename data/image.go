@@ -12,7 +12,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -33,6 +32,12 @@ type ImageOptions struct {
 	// MaxPixels is the largest width*height accepted (default DefaultMaxPixels);
 	// negative disables the check.
 	MaxPixels int
+	// MaxBytes bounds the memory one image may take to decode and
+	// preprocess, estimated from its header before any pixel is decoded
+	// (default DefaultMaxImageBytes), and the bytes read from its file;
+	// negative disables both checks. Images decoded at once (a loader's
+	// workers) each take up to this much.
+	MaxBytes int64
 }
 
 func (o ImageOptions) size() int {
@@ -58,9 +63,11 @@ func DecodeImage(r io.Reader, name string) (image.Image, error) {
 	return ImageOptions{}.Decode(r, name)
 }
 
-// Load reads and decodes the image file at path.
+// Load reads and decodes the image file at path, which must be a regular
+// file: a FIFO, a device or a directory is an error wrapping ErrNotRegular,
+// returned without reading from it.
 func (o ImageOptions) Load(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := openImage(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: load image: %w", err)
 	}
@@ -83,8 +90,11 @@ func (o ImageOptions) PreprocessFile(path string) ([]float32, error) {
 
 // Decode decodes a JPEG, PNG, GIF (first frame), BMP, TIFF or WebP image from r.
 // It reads the header first and refuses an image with more than o.MaxPixels
-// pixels, or with no pixels, before decoding any pixel data. Errors name the
-// image: "data: decode photo.jpg: unexpected EOF".
+// pixels, with no pixels, or whose decoding and preprocessing would take more
+// than o.MaxBytes of memory (ErrImageTooLarge; estimated from its size,
+// colour type and encoding), before decoding any pixel data; it reads at
+// most o.MaxBytes bytes from r. Errors name the image and the limit:
+// "data: decode photo.jpg: unexpected EOF".
 //
 // The result holds the samples Pillow's Image.open would hold, in the Go type
 // Preprocess maps to the same Pillow mode: *image.Gray ("L"), *image.Gray16
@@ -111,6 +121,9 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 			img, err = nil, fmt.Errorf("data: decode %s: malformed image (decoder panic: %v)", name, p)
 		}
 	}()
+	if lim := o.maxBytes(); lim >= 0 {
+		r = &limitReader{r: r, left: lim, limit: lim}
+	}
 	src := &eofReader{r: r}
 	br := bufio.NewReader(src)
 	var head bytes.Buffer
@@ -128,6 +141,13 @@ func (o ImageOptions) Decode(r io.Reader, name string) (img image.Image, err err
 	if lim := o.maxPixels(); lim >= 0 && pixels > lim {
 		return nil, fmt.Errorf("data: decode %s: %s image is %dx%d = %d pixels, over the limit of %d: %w",
 			name, format, cfg.Width, cfg.Height, pixels, lim, ErrTooManyPixels)
+	}
+	if lim := o.maxBytes(); lim >= 0 {
+		bpp := decodeBytesPerPixel(format, cfg, head.Bytes())
+		if need := float64(pixels) * bpp; need > float64(lim) {
+			return nil, fmt.Errorf("data: decode %s: %s image %dx%d needs about %.0f MB to decode and preprocess (%.3g bytes per pixel), over the limit of %.0f MB (ImageOptions.MaxBytes): %w",
+				name, format, cfg.Width, cfg.Height, need/1e6, bpp, float64(lim)/1e6, ErrImageTooLarge)
+		}
 	}
 	hdr := append([]byte(nil), head.Bytes()...)
 	fill := 0 // palette index around a GIF frame smaller than the screen

@@ -63,7 +63,7 @@ for k in image_size mlp_ratio vocab_size layers; do
   run "config_$k.safetensors" "$bin" caption --checkpoint "$dir/config_$k.safetensors" "${cap[@]}" "$dir/ok/ok.png"
 done
 run baseline_caption "$bin" caption "${tiny[@]}" "${cap[@]}" "$dir/ok/ok.png"
-for p in png_rgb png_rgba png_rgba16; do
+for p in png_rgb png_rgba png_rgba16 png_limit; do
   run "$p" "$bin" caption "${tiny[@]}" "${cap[@]}" "$dir/$p"
 done
 run fifo "$bin" caption "${tiny[@]}" "${cap[@]}" "$dir/fifo"

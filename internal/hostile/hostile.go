@@ -355,31 +355,39 @@ func Safetensors(meta map[string]string) []byte {
 	return binary.LittleEndian.AppendUint32(out, math.Float32bits(1))
 }
 
-// PNG returns a valid w×h PNG (8-bit RGB, 8-bit RGBA or, with depth 16,
-// 16-bit RGBA) of a smooth gradient with a little texture: a few hundred KB
-// that decode to w*h*4 (or 8) bytes. It streams the rows through zlib, so
-// large images take seconds, not memory.
-func PNG(w, h int, alpha bool, depth int) []byte {
-	ch := 3
+// PNGHeader returns the signature and IHDR chunk of a w×h PNG (8-bit RGB,
+// 8-bit RGBA or, with depth 16, 16-bit RGBA): all a decoder reads to learn
+// how much memory the image needs.
+func PNGHeader(w, h int, alpha bool, depth int) []byte {
 	ctype := byte(2)
 	if alpha {
-		ch, ctype = 4, 6
-	}
-	bps := depth / 8
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var b []byte
-		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-		b = append(b, typ...)
-		b = append(b, data...)
-		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
-		out.Write(b)
+		ctype = 6
 	}
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
 	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
 	ihdr = append(ihdr, byte(depth), ctype, 0, 0, 0)
-	chunk("IHDR", ihdr)
+	return pngChunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
+}
+
+func pngChunk(out []byte, typ string, data []byte) []byte {
+	out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+	start := len(out)
+	out = append(out, typ...)
+	out = append(out, data...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
+}
+
+// PNG returns a valid w×h PNG (see PNGHeader) of a smooth gradient with a
+// little texture: a few hundred KB to a few MB that decode to w*h*4 (or 8)
+// bytes. It streams the rows through zlib, so large images take seconds,
+// not memory.
+func PNG(w, h int, alpha bool, depth int) []byte {
+	ch := 3
+	if alpha {
+		ch = 4
+	}
+	bps := depth / 8
+	out := PNGHeader(w, h, alpha, depth)
 	var idat bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&idat, zlib.DefaultCompression)
 	row := make([]byte, 1+w*ch*bps)
@@ -408,11 +416,10 @@ func PNG(w, h int, alpha bool, depth int) []byte {
 	zw.Close()
 	for b := idat.Bytes(); len(b) > 0; {
 		n := min(len(b), 1<<20)
-		chunk("IDAT", b[:n])
+		out = pngChunk(out, "IDAT", b[:n])
 		b = b[n:]
 	}
-	chunk("IEND", nil)
-	return out.Bytes()
+	return pngChunk(out, "IEND", nil)
 }
 
 // TSVWithBOM returns a headerless captions TSV starting with a UTF-8 BOM.

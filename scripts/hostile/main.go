@@ -6,8 +6,9 @@
 // It writes pickle_doubling.bin, pickle_nested.bin, pickle_set.bin,
 // deflate_bomb.bin, deflate_view.bin, config_<key>.json and
 // config_<key>.safetensors for each hostile config value, the directories
-// png_rgb, png_rgba and png_rgba16 (one valid 9400×9400 PNG each) and ok/ (a
-// small valid image). The FIFO case needs mkfifo and is made by the script.
+// png_rgb, png_rgba and png_rgba16 (one valid 9400×9400 PNG each),
+// png_limit (two 5700×5700 PNGs, just under the default memory limit) and ok/
+// (a small valid image). The FIFO case needs mkfifo and is made by the script.
 package main
 
 import (
@@ -51,6 +52,12 @@ func main() {
 	write("png_rgb/x.png", hostile.PNG(*side, *side, false, 8))
 	write("png_rgba/x.png", hostile.PNG(*side, *side, true, 8))
 	write("png_rgba16/x.png", hostile.PNG(*side, *side, true, 16))
+	// Two images just under the default memory limit (7 bytes per pixel
+	// to decode and preprocess an RGB PNG, 227 MB each): captioned, in
+	// parallel.
+	atLimit := hostile.PNG(5700, 5700, false, 8)
+	write("png_limit/a.png", atLimit)
+	write("png_limit/b.png", atLimit)
 	write("ok/ok.png", hostile.PNG(64, 48, false, 8))
 }
 
