@@ -2,10 +2,13 @@ package data
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -32,15 +35,59 @@ type COCODataset struct {
 	skips    SkipLog
 }
 
+// cocoFile is read in two steps, the lists and then each item, so that a
+// value of the wrong type is reported with the item it is in.
 type cocoFile struct {
-	Images []struct {
-		ID       *int64 `json:"id"`
-		FileName string `json:"file_name"`
-	} `json:"images"`
-	Annotations []struct {
-		ImageID *int64 `json:"image_id"`
-		Caption string `json:"caption"`
-	} `json:"annotations"`
+	Images      []json.RawMessage `json:"images"`
+	Annotations []json.RawMessage `json:"annotations"`
+}
+
+type cocoImage struct {
+	ID       *int64 `json:"id"`
+	FileName string `json:"file_name"`
+}
+
+type cocoAnnotation struct {
+	ImageID *int64 `json:"image_id"`
+	Caption string `json:"caption"`
+}
+
+// jsonError describes a JSON decoding error for a message that already names
+// the file and the item: a value of the wrong type names the field and both
+// types ("\"caption\" is a number, want a string").
+func jsonError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Int64, reflect.Pointer:
+			want = "an integer"
+		case reflect.Slice:
+			want = "a list"
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		}
+		if te.Field == "" {
+			return fmt.Sprintf("is %s, want %s", jsonKind(te.Value), want)
+		}
+		return fmt.Sprintf("%q is %s, want %s", te.Field, jsonKind(te.Value), want)
+	}
+	return err.Error()
+}
+
+// jsonKind names a JSON value kind as UnmarshalTypeError.Value gives it.
+func jsonKind(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number"):
+		return "a " + v
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	}
+	return "a " + v
 }
 
 // OpenCOCO reads a COCO captions file whose images[].file_name are relative to
@@ -53,6 +100,15 @@ func OpenCOCO(annotations, imageRoot string, opts COCOOptions) (*COCODataset, er
 	}
 	var cf cocoFile
 	if err := json.Unmarshal(b, &cf); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := "the top level"
+			if te.Field != "" {
+				where = strconv.Quote(te.Field)
+			}
+			return nil, fmt.Errorf("data: %s: not a COCO captions file: %s is %s, want %s", annotations, where, jsonKind(te.Value),
+				map[bool]string{true: "an object", false: "a list"}[te.Field == ""])
+		}
 		return nil, fmt.Errorf("data: %s: %w", annotations, err)
 	}
 	if cf.Images == nil {
@@ -68,8 +124,23 @@ func OpenCOCO(annotations, imageRoot string, opts COCOOptions) (*COCODataset, er
 		pos  int // index into imageIDs, -1 until used
 	}
 	images := make(map[int64]*img, len(cf.Images))
-	for k, im := range cf.Images {
+	for k, raw := range cf.Images {
 		where := fmt.Sprintf("%s: images[%d]", annotations, k)
+		var im cocoImage
+		if err := json.Unmarshal(raw, &im); err != nil {
+			var te *json.UnmarshalTypeError
+			if im.ID == nil || errors.As(err, &te) && te.Field == "id" {
+				return nil, fmt.Errorf("data: %s: %s", where, jsonError(err))
+			}
+			// The id is known: the image is bad, and its captions go with it.
+			if _, dup := images[*im.ID]; !dup {
+				images[*im.ID] = &img{pos: -1, bad: true}
+			}
+			if err := badEntry(&d.skips, opts.SkipBad, fmt.Errorf("data: %s (id %d): %s", where, *im.ID, jsonError(err))); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if im.ID == nil {
 			return nil, fmt.Errorf("data: %s: no \"id\"", where)
 		}
@@ -95,8 +166,15 @@ func OpenCOCO(annotations, imageRoot string, opts COCOOptions) (*COCODataset, er
 			}
 		}
 	}
-	for k, a := range cf.Annotations {
+	for k, raw := range cf.Annotations {
 		where := fmt.Sprintf("%s: annotations[%d]", annotations, k)
+		var a cocoAnnotation
+		if err := json.Unmarshal(raw, &a); err != nil {
+			if err := badEntry(&d.skips, opts.SkipBad, fmt.Errorf("data: %s: %s", where, jsonError(err))); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if a.ImageID == nil {
 			if err := badEntry(&d.skips, opts.SkipBad, fmt.Errorf("data: %s: no \"image_id\"", where)); err != nil {
 				return nil, err

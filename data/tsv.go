@@ -72,9 +72,14 @@ func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
 	defer f.Close()
 	d := &TSVDataset{path: path, opts: opts}
 	dir := filepath.Dir(path)
+	// A UTF-8 byte-order mark (Windows editors write one) is not data.
+	br := bufio.NewReader(f)
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		br.Discard(3)
+	}
 	imgCol, capCol := 0, 1
 	first := true
-	err = readRecords(f, path, opts.Sep, func(line int, rec []string) error {
+	err = readRecords(br, path, opts.Sep, func(line int, rec []string) error {
 		if first {
 			first = false
 			ic, cc := -1, -1
