@@ -88,9 +88,11 @@ func (m *Model) LoadSafetensorsBF16(path string) error {
 
 // Load copies every parameter from src. Loading is strict: missing,
 // unexpected and mis-shaped tensors are all listed in one error naming the
-// file. logit_scale may be stored as a scalar or with shape [1]. A failed
-// load leaves the model unchanged. A model with bfloat16 weights becomes a
-// float32 one.
+// file, and a tensor holding a NaN or an infinity is an error naming it
+// (weights of a diverged run or a corrupt file, which would only ever
+// compute NaN). logit_scale may be stored as a scalar or with shape [1]. A
+// failed load leaves the model unchanged. A model with bfloat16 weights
+// becomes a float32 one.
 func (m *Model) Load(src TensorSource, file string) error {
 	params := m.Params()
 	if err := m.checkSource(src, file); err != nil {
@@ -104,6 +106,9 @@ func (m *Model) Load(src TensorSource, file string) error {
 		}
 		if len(v) != p.Tensor.Numel() {
 			return fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, p.Name, len(v), p.Tensor.Numel())
+		}
+		if err := checkFinite32(file, p.Name, v); err != nil {
+			return err
 		}
 		vals[i] = v
 	}
@@ -122,8 +127,8 @@ func (m *Model) Load(src TensorSource, file string) error {
 // float16 and float32 ones rounded once, to nearest even) when src is a
 // RawTensorSource, so that no float32 copy of them is ever made; the other
 // matrices are rounded and widened into their float32 tensors, and the
-// remaining parameters widened exactly. Loading is as strict as Load's and
-// a failed load leaves the model unchanged.
+// remaining parameters widened exactly. Loading is as strict as Load's
+// (non-finite values included) and a failed load leaves the model unchanged.
 func (m *Model) LoadBF16(src TensorSource, file string) error {
 	if err := m.checkSource(src, file); err != nil {
 		return err
@@ -139,7 +144,7 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 			if err != nil {
 				return nil, fmt.Errorf("coca: checkpoint %s: tensor %q: %w", file, name, err)
 			}
-			return out, nil
+			return out, checkFinite16(file, name, out)
 		}
 		v, err := src.Float32(name)
 		if err != nil {
@@ -147,6 +152,9 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 		}
 		if len(v) != n {
 			return nil, fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, name, len(v), n)
+		}
+		if err := checkFinite32(file, name, v); err != nil {
+			return nil, err
 		}
 		for i, x := range v {
 			out[i] = safetensors.Float32ToBF16(x)
@@ -196,6 +204,9 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 		if len(v) != n {
 			return fmt.Errorf("coca: checkpoint %s: tensor %q has %d values, want %d", file, p.Name, len(v), n)
 		}
+		if err := checkFinite32(file, p.Name, v); err != nil {
+			return err
+		}
 		exact[t] = v
 	}
 	s := &bf16Store{w: map[*tensor.Tensor]bf16Matrix{}}
@@ -215,6 +226,38 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 	}
 	m.setBF16(s)
 	return nil
+}
+
+// checkFinite32 returns an error naming the tensor if v holds a NaN or an
+// infinity.
+func checkFinite32(file, name string, v []float32) error {
+	for i, x := range v {
+		if x-x != 0 { // NaN or ±Inf
+			return nonFinite(file, name, len(v), i, float64(x), func(j int) bool { y := v[j]; return y-y != 0 })
+		}
+	}
+	return nil
+}
+
+// checkFinite16 is checkFinite32 for bfloat16 values.
+func checkFinite16(file, name string, h []uint16) error {
+	for i, x := range h {
+		if x&0x7f80 == 0x7f80 { // exponent all ones: NaN or ±Inf
+			return nonFinite(file, name, len(h), i, float64(safetensors.BF16ToFloat32(x)), func(j int) bool { return h[j]&0x7f80 == 0x7f80 })
+		}
+	}
+	return nil
+}
+
+func nonFinite(file, name string, n, first int, x float64, bad func(int) bool) error {
+	count := 0
+	for j := first; j < n; j++ {
+		if bad(j) {
+			count++
+		}
+	}
+	return fmt.Errorf("coca: checkpoint %s: tensor %q: %d of %d values are not finite (the first, at index %d, is %v): the weights are corrupt or from a diverged run",
+		file, name, count, n, first, x)
 }
 
 // checkSource lists every missing, unexpected and mis-shaped tensor of src
