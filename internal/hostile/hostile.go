@@ -11,6 +11,7 @@
 package hostile
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"compress/flate"
@@ -22,6 +23,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 )
 
 // Pickle builds a pickle opcode by opcode (protocol 2 opcodes).
@@ -430,4 +432,70 @@ func TSVWithBOM(lines ...string) []byte {
 		fmt.Fprintln(&b, l)
 	}
 	return b.Bytes()
+}
+
+// COCOTypeErrors returns a COCO captions file whose items hold values of
+// the wrong type (a number file_name, a list caption, a fractional and a
+// string image_id).
+func COCOTypeErrors() []byte {
+	return []byte(`{"images": [{"id": 7, "file_name": 5}, {"id": 42, "file_name": "a.png"}],
+ "annotations": [{"image_id": 42, "caption": ["a"]}, {"image_id": 4.5, "caption": "b"}, {"image_id": "42", "caption": "c"},
+  {"image_id": 42, "caption": "a picture"}]}`)
+}
+
+// Shard returns a webdataset tar shard of the members (name, body).
+func Shard(members ...[2]string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, m := range members {
+		if err := tw.WriteHeader(&tar.Header{Name: m[0], Mode: 0o644, Size: int64(len(m[1])), Typeflag: tar.TypeReg}); err != nil {
+			panic("hostile: " + err.Error())
+		}
+		tw.Write([]byte(m[1]))
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// Corpus returns the hostile inputs at sizes a fuzzer mutates quickly (each
+// still past a limit, or past what a naive reader survives), as Go fuzz
+// corpus files: the key is the file's path from the repository root
+// (<package>/testdata/fuzz/<target>/hostile-<case>), the value its
+// contents. go run ./scripts/hostile -corpus . writes them; go test runs
+// them as regression tests.
+func Corpus() map[string][]byte {
+	out := map[string][]byte{}
+	add := func(pkg, target, name string, b []byte) {
+		out[pkg+"/testdata/fuzz/"+target+"/hostile-"+name] = []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(b)) + ")\n")
+	}
+	pickles := []struct {
+		name string
+		b    []byte
+	}{
+		{"doubling-key", DoublingTupleKey(100)},
+		{"nested-key", NestedTupleKey(1000)},
+		{"set-calls", SetCalls(100, 1000)},
+		{"ordereddict-calls", OrderedDictCalls(10, 1000)},
+		{"big-string-keys", BigStringKeys(1000, 100)},
+	}
+	for _, p := range pickles {
+		add("tensor/torchfile", "FuzzPickle", p.name, p.b)
+		add("tensor/torchfile", "FuzzRead", p.name, Wrap(p.b))
+	}
+	add("tensor/torchfile", "FuzzRead", "deflate-bomb", DeflateBombCheckpoint(16<<20))
+	add("tensor/torchfile", "FuzzRead", "deflate-view", DeflateBombView(16<<20))
+	for _, e := range ConfigEdits {
+		add("coca", "FuzzConfig", e.Name, Config(e))
+		add("tensor/safetensors", "FuzzParse", "config-"+e.Name, Safetensors(map[string]string{"format": "pt", "coca_config": string(Config(e))}))
+	}
+	add("data", "FuzzDecodeImage", "png-9400-header", PNGHeader(9400, 9400, true, 8))
+	add("data", "FuzzDecodeImage", "png-rgba16", PNG(64, 48, true, 16))
+	add("data", "FuzzTSV", "bom", TSVWithBOM("a.png\tpicture number 0", "/abs/b.png\tabsolute"))
+	add("data", "FuzzCOCO", "type-errors", COCOTypeErrors())
+	add("data", "FuzzWebDataset", "png-9400", Shard(
+		[2]string{"x.png", string(PNGHeader(9400, 9400, false, 8))},
+		[2]string{"x.txt", "a header that claims 88 megapixels"},
+		[2]string{"y.json", `{"caption": 5}`},
+		[2]string{"y.jpg", "not a jpeg"}))
+	return out
 }

@@ -1,7 +1,9 @@
 // Command hostile writes the hostile inputs of internal/hostile to a
-// directory, for scripts/hostile.sh to run the CLI on:
+// directory, for scripts/hostile.sh to run the CLI on, or (-corpus) the fuzz
+// corpus of the same cases into the packages' testdata/fuzz:
 //
 //	go run ./scripts/hostile -out /tmp/hostile
+//	go run ./scripts/hostile -corpus .
 //
 // It writes pickle_doubling.bin, pickle_nested.bin, pickle_set.bin,
 // deflate_bomb.bin, deflate_view.bin, config_<key>.json and
@@ -16,15 +18,37 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/gococa/gococa/internal/hostile"
 )
 
 func main() {
 	out := flag.String("out", "", "directory to write the cases to (created)")
+	corpus := flag.String("corpus", "", "write the fuzz corpus of the hostile cases under this repository root instead (go run ./scripts/hostile -corpus .)")
 	side := flag.Int("side", 9400, "side of the large PNGs")
 	bomb := flag.Int64("bomb-mib", 4096, "uncompressed size of the deflate bomb's storage, in MiB")
 	flag.Parse()
+	if *corpus != "" {
+		c := hostile.Corpus()
+		paths := make([]string, 0, len(c))
+		for p := range c {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, path := range paths {
+			b := c[path]
+			p := filepath.Join(*corpus, filepath.FromSlash(path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				fail(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				fail(err)
+			}
+			fmt.Printf("%-70s %8d bytes\n", path, len(b))
+		}
+		return
+	}
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/hostile -out DIR")
 		os.Exit(2)

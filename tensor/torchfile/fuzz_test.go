@@ -106,6 +106,7 @@ func FuzzRead(f *testing.F) {
 		"a/data/0":    f32bytes(1, 2),
 		"a/byteorder": []byte("big"),
 	}))
+
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ts, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.bin")
 		if err != nil {
