@@ -7,7 +7,8 @@
 # every package under the race detector (-short), the MPI tests, and the
 # CUDA backend's tests (NVRTC compilation where libnvrtc is installed; the
 # GPU tests on a CPU emulator of the CUDA runtime, and on a GPU when there
-# is one). With CI set (.ci/run sets it), a missing tool fails the run.
+# is one), and every fuzz target for a few seconds. With CI set (.ci/run
+# sets it), a missing tool fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,4 +93,18 @@ else
   echo "qemu-aarch64-static not found: arm64 tests NOT run (apt-get install qemu-user-static)"
   [ -z "${CI:-}" ] || exit 1
 fi
+
+step "fuzz targets, ${FUZZTIME:-6s} each (seeded with issue 16's hostile inputs, testdata/fuzz/*/hostile-*)"
+# Each target starts from its seeds and committed corpus; a finding fails the
+# step and is written under the package's testdata/fuzz/ to commit with the fix.
+for target in tensor/torchfile:FuzzPickle tensor/torchfile:FuzzRead tensor/safetensors:FuzzParse \
+  coca:FuzzConfig data:FuzzDecodeImage data:FuzzTSV data:FuzzCOCO data:FuzzWebDataset; do
+  fuzz_log=$(mktemp)
+  if go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-6s}" "./${target%%:*}/" >"$fuzz_log" 2>&1; then
+    echo "${target#*:}: $(tail -n 1 "$fuzz_log")"; rm -f "$fuzz_log"
+  else
+    cat "$fuzz_log"; rm -f "$fuzz_log"; exit 1
+  fi
+done
+
 step "all checks passed"
