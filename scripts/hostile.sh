@@ -4,7 +4,8 @@
 # exit code, first line of the message, peak RSS and wall time, measured
 # with /usr/bin/time -v. Acceptance: a clear error naming the file and the
 # limit (or correct output), peak RSS under 512 MB beyond the model (the
-# tiny model here), and no run longer than 10 s.
+# tiny model here), and no run longer than 10 s (CPU time, user + system, is
+# printed too: on a busy machine it is the steadier figure).
 #
 #   bash scripts/hostile.sh              # build, generate, measure
 #   COCA=/tmp/coca-other bash scripts/hostile.sh   # measure another binary
@@ -29,8 +30,8 @@ cp "$dir/ok/ok.png" "$dir/fifo/ok.png"
 tiny=(--config golden/testdata/tiny/config.json --checkpoint golden/testdata/tiny/weights.safetensors)
 cap=(--start 62 --end 63 --max-len 12)
 
-printf '| case | command | exit | message | max RSS (MB) | wall (s) |\n'
-printf '|---|---|---:|---|---:|---:|\n'
+printf '| case | command | exit | message | max RSS (MB) | wall (s) | CPU (s) |\n'
+printf '|---|---|---:|---|---:|---:|---:|\n'
 run() {
   local name=$1; shift
   local log=$dir/$name.time out=$dir/$name.out
@@ -38,18 +39,19 @@ run() {
   ( ulimit -v $((8 << 20)); /usr/bin/time -v -o "$log" timeout 60 "$@" >"$out" 2>&1 )
   local rc=$?
   set -e
-  local code rss wall msg
+  local code rss wall cpu msg
   code=$(sed -n 's/^\s*Exit status: //p' "$log")
   [ -n "$code" ] || code=$rc
   if grep -q 'Command terminated by signal' "$log"; then code="signal $(sed -n 's/.*signal //p' "$log")"; fi
   rss=$(awk '/Maximum resident set size/ {printf "%.0f", $NF/1024}' "$log")
   wall=$(sed -n 's/^\s*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$log")
   msg=$(grep -v '^\s*$' "$out" | grep -m1 -iE 'error|panic|fatal|limit|refus|not a regular|coca:' || head -n1 "$out")
   msg=${msg//|/\\|}
   [ ${#msg} -le 220 ] || msg="${msg:0:217}..."
   local shown=${*//$dir\//}
   shown=${shown/#$bin/coca}
-  printf '| %s | `%s` | %s | %s | %s | %s |\n' "$name" "$shown" "$code" "$msg" "$rss" "$wall"
+  printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$name" "$shown" "$code" "$msg" "$rss" "$wall" "$cpu"
 }
 
 run pickle_doubling "$bin" convert "$dir/pickle_doubling.bin" "$dir/out.safetensors"
