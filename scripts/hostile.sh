@@ -20,7 +20,7 @@ bin=${COCA:-$dir/coca}
 if [ -z "${COCA:-}" ]; then
   go build -o "$bin" ./cmd/coca
 fi
-if [ ! -e "$dir/pickle_doubling.bin" ]; then
+if [ ! -e "$dir/pickle_bigkeys.bin" ]; then
   go run ./scripts/hostile -out "$dir" >/dev/null
 fi
 mkdir -p "$dir/fifo"
@@ -57,6 +57,8 @@ run() {
 run pickle_doubling "$bin" convert "$dir/pickle_doubling.bin" "$dir/out.safetensors"
 run pickle_nested "$bin" convert "$dir/pickle_nested.bin" "$dir/out.safetensors"
 run pickle_set "$bin" convert "$dir/pickle_set.bin" "$dir/out.safetensors"
+run pickle_ordereddict "$bin" convert "$dir/pickle_ordereddict.bin" "$dir/out.safetensors"
+run pickle_bigkeys "$bin" convert "$dir/pickle_bigkeys.bin" "$dir/out.safetensors"
 run deflate_bomb "$bin" convert "$dir/deflate_bomb.bin" "$dir/out.safetensors"
 run deflate_view "$bin" convert "$dir/deflate_view.bin" "$dir/out.safetensors"
 rm -f "$dir/out.safetensors"

@@ -6,6 +6,7 @@
 //	go run ./scripts/hostile -corpus .
 //
 // It writes pickle_doubling.bin, pickle_nested.bin, pickle_set.bin,
+// pickle_ordereddict.bin, pickle_bigkeys.bin,
 // deflate_bomb.bin, deflate_view.bin, config_<key>.json and
 // config_<key>.safetensors for each hostile config value, the directories
 // png_rgb, png_rgba and png_rgba16 (one valid 9400×9400 PNG each),
@@ -66,6 +67,9 @@ func main() {
 	write("pickle_doubling.bin", hostile.Wrap(hostile.DoublingTupleKey(100)))
 	write("pickle_nested.bin", hostile.Wrap(hostile.NestedTupleKey(5_000_000)))
 	write("pickle_set.bin", hostile.Wrap(hostile.SetCalls(200_000, 1_000_000)))
+	// Beyond the issue: OrderedDict(L) and a 1 MB string key, each repeated.
+	write("pickle_ordereddict.bin", hostile.Wrap(hostile.OrderedDictCalls(100, 1_000_000)))
+	write("pickle_bigkeys.bin", hostile.Wrap(hostile.BigStringKeys(1<<20, 1_000_000)))
 	write("deflate_bomb.bin", hostile.DeflateBombCheckpoint(*bomb<<20))
 	write("deflate_view.bin", hostile.DeflateBombView(*bomb<<20))
 	for _, e := range hostile.ConfigEdits {
