@@ -53,8 +53,10 @@ func FuzzTSV(f *testing.F) {
 					if c == "" || c != strings.TrimSpace(c) {
 						t.Fatalf("item %d: caption %q", i, c)
 					}
-					if p := d.Path(i); p == "" || p == filepath.Dir(path) {
-						t.Fatalf("item %d: path %q", i, p)
+					// (The path may name anything, "." included, with
+					// NoStat: loading the item then fails.)
+					if d.Path(i) == "" {
+						t.Fatalf("item %d: empty path", i)
 					}
 				}
 			}
