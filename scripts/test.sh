@@ -94,18 +94,24 @@ else
   [ -z "${CI:-}" ] || exit 1
 fi
 
-step "fuzz targets, ${FUZZTIME:-6s} each (seeded with issue 16's hostile inputs, testdata/fuzz/*/hostile-*)"
+step "fuzz targets, ${FUZZTIME:-5s} each (seeded with issue 16's hostile inputs, testdata/fuzz/*/hostile-*)"
 # Each target starts from its seeds and committed corpus; a finding fails the
 # step and is written under the package's testdata/fuzz/ to commit with the fix.
 # (New coverage is minimised for at most 2 s, so that the time goes to fuzzing.)
+# Go 1.26's fuzz coordinator can fail a run at the -fuzztime deadline with a
+# bare "context deadline exceeded" when a worker is slow to stop (golang/go
+# issue 75804, fixed in Go 1.27): that alone, with no failing input, passes.
 for target in tensor/torchfile:FuzzPickle tensor/torchfile:FuzzRead tensor/safetensors:FuzzParse \
   coca:FuzzConfig data:FuzzDecodeImage data:FuzzTSV data:FuzzCOCO data:FuzzWebDataset; do
   fuzz_log=$(mktemp)
-  if go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-6s}" -fuzzminimizetime 2s "./${target%%:*}/" >"$fuzz_log" 2>&1; then
-    echo "${target#*:}: $(tail -n 1 "$fuzz_log")"; rm -f "$fuzz_log"
+  if go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 2s "./${target%%:*}/" >"$fuzz_log" 2>&1; then
+    echo "${target#*:}: $(tail -n 1 "$fuzz_log")"
+  elif grep -q 'context deadline exceeded' "$fuzz_log" && ! grep -qE 'Failing input written|panic:|fatal error' "$fuzz_log"; then
+    echo "${target#*:}: stopped at the deadline by Go's fuzz coordinator (golang/go#75804), no failing input: $(grep -E '^fuzz: elapsed' "$fuzz_log" | tail -n 1)"
   else
     cat "$fuzz_log"; rm -f "$fuzz_log"; exit 1
   fi
+  rm -f "$fuzz_log"
 done
 
 step "all checks passed"
