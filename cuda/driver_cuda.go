@@ -41,10 +41,16 @@ static struct {
 	CUresult (*CtxSetCurrent)(CUcontext);
 	CUresult (*StreamCreate)(CUstream*, unsigned);
 	CUresult (*StreamSynchronize)(CUstream);
+	CUresult (*StreamQuery)(CUstream);
 	CUresult (*MemAllocManaged)(CUdeviceptr*, size_t, unsigned);
+	CUresult (*MemAlloc)(CUdeviceptr*, size_t);
 	CUresult (*MemFree)(CUdeviceptr);
+	CUresult (*MemAllocHost)(void**, size_t);
+	CUresult (*MemFreeHost)(void*);
+	CUresult (*MemGetInfo)(size_t*, size_t*);
 	CUresult (*MemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
 	CUresult (*MemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+	CUresult (*MemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 	CUresult (*MemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
 	CUresult (*ModuleLoadData)(CUmodule*, const void*);
 	CUresult (*ModuleGetFunction)(CUfunction*, CUmodule, const char*);
@@ -122,10 +128,16 @@ static int gococa_load_driver(const char* names, char* err, int errlen) {
 	GOCOCA_SYM(drv, CtxSetCurrent, "cuCtxSetCurrent");
 	GOCOCA_SYM(drv, StreamCreate, "cuStreamCreate");
 	GOCOCA_SYM(drv, StreamSynchronize, "cuStreamSynchronize");
+	GOCOCA_SYM(drv, StreamQuery, "cuStreamQuery");
 	GOCOCA_SYM(drv, MemAllocManaged, "cuMemAllocManaged");
+	GOCOCA_SYM(drv, MemAlloc, "cuMemAlloc_v2");
 	GOCOCA_SYM(drv, MemFree, "cuMemFree_v2");
+	GOCOCA_SYM(drv, MemAllocHost, "cuMemAllocHost_v2");
+	GOCOCA_SYM(drv, MemFreeHost, "cuMemFreeHost");
+	GOCOCA_SYM(drv, MemGetInfo, "cuMemGetInfo_v2");
 	GOCOCA_SYM(drv, MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
 	GOCOCA_SYM(drv, MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+	GOCOCA_SYM(drv, MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
 	GOCOCA_SYM(drv, MemsetD32Async, "cuMemsetD32Async");
 	GOCOCA_SYM(drv, ModuleLoadData, "cuModuleLoadData");
 	GOCOCA_SYM(drv, ModuleGetFunction, "cuModuleGetFunction");
@@ -183,10 +195,18 @@ static CUresult gococa_cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice d) { retu
 static CUresult gococa_cuCtxSetCurrent(CUcontext c) { return drv.CtxSetCurrent(c); }
 static CUresult gococa_cuStreamCreate(CUstream* s) { return drv.StreamCreate(s, 0); }
 static CUresult gococa_cuStreamSynchronize(CUstream s) { return drv.StreamSynchronize(s); }
+static CUresult gococa_cuStreamQuery(CUstream s) { return drv.StreamQuery(s); }
 static CUresult gococa_cuMemAllocManaged(CUdeviceptr* p, size_t bytes) {
 	return drv.MemAllocManaged(p, bytes, 1); // CU_MEM_ATTACH_GLOBAL
 }
+static CUresult gococa_cuMemAlloc(CUdeviceptr* p, size_t bytes) { return drv.MemAlloc(p, bytes); }
 static CUresult gococa_cuMemFree(CUdeviceptr p) { return drv.MemFree(p); }
+static CUresult gococa_cuMemAllocHost(void** p, size_t bytes) { return drv.MemAllocHost(p, bytes); }
+static CUresult gococa_cuMemFreeHost(void* p) { return drv.MemFreeHost(p); }
+static CUresult gococa_cuMemGetInfo(size_t* free, size_t* total) { return drv.MemGetInfo(free, total); }
+static CUresult gococa_cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s) {
+	return drv.MemcpyDtoDAsync(dst, src, bytes, s);
+}
 static CUresult gococa_cuMemcpyHtoDAsync(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
 	return drv.MemcpyHtoDAsync(dst, src, bytes, s);
 }
@@ -225,6 +245,21 @@ static const char* gococa_cuErrorString(CUresult r) {
 }
 
 static void* gococa_ptr(CUdeviceptr p) { return (void*)(uintptr_t)p; }
+
+// The CPU emulator's extra entry points (testdata/emulator/memory.h), found
+// only in that library: its counters, the code that touched device memory
+// from the host, and its device capacity.
+static void* gococa_emu_sym(const char* name) { return drv.lib ? dlsym(drv.lib, name) : NULL; }
+static int gococa_emu_stats(void* f, long long* out) {
+	if (f == NULL) return -1;
+	((void (*)(long long*))f)(out);
+	return 0;
+}
+static int gococa_emu_sites(void* f, uintptr_t* out, int max) { return ((int (*)(uintptr_t*, int))f)(out, max); }
+static int gococa_emu_depth(void* f) { return ((int (*)(void))f)(); }
+static void gococa_emu_reset(void* f) { ((void (*)(void))f)(); }
+static size_t gococa_emu_capacity(void* f, int dev, size_t bytes) { return ((size_t (*)(int, size_t))f)(dev, bytes); }
+static int gococa_emu_flag(void* f, int on) { return ((int (*)(int))f)(on); }
 
 // NVRTC: compile src for arch ("compute_80": PTX; "sm_90": a CUBIN when
 // cubin is set). The output (len bytes; PTX NUL-terminated) and the log are
@@ -509,13 +544,55 @@ func cuStreamSync(s unsafe.Pointer) error {
 	return cuCheck("cuStreamSynchronize", C.gococa_cuStreamSynchronize(C.CUstream(s)))
 }
 
+// cuErrNotReady is CUDA_ERROR_NOT_READY (cuStreamQuery: work still queued).
+const cuErrNotReady = 600
+
+// cuStreamQuery reports whether every operation queued on s is done.
+func cuStreamQuery(s unsafe.Pointer) (bool, error) {
+	r := C.gococa_cuStreamQuery(C.CUstream(s))
+	if r == cuErrNotReady {
+		return false, nil
+	}
+	return r == 0, cuCheck("cuStreamQuery", r)
+}
+
 func cuMemAllocManaged(size int) (uint64, error) {
 	var p C.CUdeviceptr
 	err := cuCheck("cuMemAllocManaged", C.gococa_cuMemAllocManaged(&p, C.size_t(size)))
 	return uint64(p), err
 }
 
+func cuMemAlloc(size int) (uint64, error) {
+	var p C.CUdeviceptr
+	err := cuCheck("cuMemAlloc", C.gococa_cuMemAlloc(&p, C.size_t(size)))
+	return uint64(p), err
+}
+
 func cuMemFree(p uint64) error { return cuCheck("cuMemFree", C.gococa_cuMemFree(C.CUdeviceptr(p))) }
+
+// cuMemAllocHost returns size bytes of page-locked host memory, which
+// asynchronous copies use without waiting.
+func cuMemAllocHost(size int) (unsafe.Pointer, error) {
+	var p unsafe.Pointer
+	err := cuCheck("cuMemAllocHost", C.gococa_cuMemAllocHost(&p, C.size_t(size)))
+	return p, err
+}
+
+func cuMemFreeHost(p unsafe.Pointer) error {
+	return cuCheck("cuMemFreeHost", C.gococa_cuMemFreeHost(p))
+}
+
+// cuMemGetInfo returns the free and total device memory of the current
+// context's GPU.
+func cuMemGetInfo() (free, total int64, err error) {
+	var f, t C.size_t
+	err = cuCheck("cuMemGetInfo", C.gococa_cuMemGetInfo(&f, &t))
+	return int64(f), int64(t), err
+}
+
+func cuMemcpyDtoD(dst, src uint64, bytes int, s unsafe.Pointer) error {
+	return cuCheck("cuMemcpyDtoDAsync", C.gococa_cuMemcpyDtoDAsync(C.CUdeviceptr(dst), C.CUdeviceptr(src), C.size_t(bytes), C.CUstream(s)))
+}
 
 // cuMemcpyHtoD copies from host memory src (a Go pointer is fine: the
 // driver has copied it into its staging memory when the call returns).
@@ -614,4 +691,146 @@ func nvrtcArchs() []int {
 		out[i] = int(buf[i])
 	}
 	return out
+}
+
+// ---- the CPU emulator's counters (testdata/emulator/memory.h) ----
+
+// emuStats are the figures the CPU emulator of the CUDA runtime counts
+// (the emulator's EmuStats struct, field for field). A real driver has none.
+type emuStats struct {
+	// Syncs: the host waited for the stream (StreamSyncs + DtoHPageable).
+	Syncs        int64
+	StreamSyncs  int64 // cuStreamSynchronize
+	DtoHPageable int64 // device-to-host copies into pageable memory (they wait)
+	HtoDCalls    int64
+	HtoDBytes    int64
+	DtoHCalls    int64
+	DtoHBytes    int64
+	DtoDCalls    int64
+	DtoDBytes    int64
+	Memsets      int64
+	Launches     int64
+	GEMMs        int64
+	// HostFaults counts the 4 KiB pages of device memory the host touched
+	// between device operations: what managed memory migrates, and what
+	// device memory cannot serve at all.
+	HostFaults    int64
+	Allocs, Frees int64
+	LiveBytes     [8]int64 // device memory allocated, per GPU
+	// FaultOverflow is non-zero when the emulator lost track of pages the
+	// host opened (the figures are then void).
+	FaultOverflow int64
+	Collectives   int64
+}
+
+// Sub returns s − o, field by field (LiveBytes is s's).
+func (s emuStats) Sub(o emuStats) emuStats {
+	r := s
+	r.Syncs -= o.Syncs
+	r.StreamSyncs -= o.StreamSyncs
+	r.DtoHPageable -= o.DtoHPageable
+	r.HtoDCalls -= o.HtoDCalls
+	r.HtoDBytes -= o.HtoDBytes
+	r.DtoHCalls -= o.DtoHCalls
+	r.DtoHBytes -= o.DtoHBytes
+	r.DtoDCalls -= o.DtoDCalls
+	r.DtoDBytes -= o.DtoDBytes
+	r.Memsets -= o.Memsets
+	r.Launches -= o.Launches
+	r.GEMMs -= o.GEMMs
+	r.HostFaults -= o.HostFaults
+	r.Allocs -= o.Allocs
+	r.Frees -= o.Frees
+	r.FaultOverflow -= o.FaultOverflow
+	r.Collectives -= o.Collectives
+	return r
+}
+
+func (s emuStats) String() string {
+	return fmt.Sprintf("%d host syncs (%d stream, %d pageable DtoH), HtoD %d B in %d copies, DtoH %d B in %d copies, "+
+		"DtoD %d B, %d memsets, %d launches, %d GEMMs, %d host page faults",
+		s.Syncs, s.StreamSyncs, s.DtoHPageable, s.HtoDBytes, s.HtoDCalls, s.DtoHBytes, s.DtoHCalls,
+		s.DtoDBytes, s.Memsets, s.Launches, s.GEMMs, s.HostFaults)
+}
+
+func emuSym(name string) unsafe.Pointer {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return C.gococa_emu_sym(cn)
+}
+
+// readEmuStats returns the emulator's counters since the process began;
+// ok is false on a real driver (or before the driver is loaded).
+func readEmuStats() (s emuStats, ok bool) {
+	f := emuSym("gococa_emu_stats")
+	if f == nil {
+		return s, false
+	}
+	var buf [unsafe.Sizeof(emuStats{}) / 8]C.longlong
+	C.gococa_emu_stats(f, &buf[0])
+	s = *(*emuStats)(unsafe.Pointer(&buf[0]))
+	return s, true
+}
+
+// emuSite is code that touched device memory from the host, with the
+// number of page faults it caused.
+type emuSite struct {
+	PCs   []uintptr // the faulting instruction, then return addresses
+	Count int64
+}
+
+// readEmuSites returns the code sites that faulted on device memory since
+// the last resetEmuSites (nil on a real driver).
+func readEmuSites() []emuSite {
+	fs, fd := emuSym("gococa_emu_sites"), emuSym("gococa_emu_site_depth")
+	if fs == nil || fd == nil {
+		return nil
+	}
+	depth := int(C.gococa_emu_depth(fd))
+	buf := make([]C.uintptr_t, 256*(depth+1))
+	n := int(C.gococa_emu_sites(fs, &buf[0], 256))
+	out := make([]emuSite, 0, min(n, 256))
+	for i := range min(n, 256) {
+		rec := buf[i*(depth+1) : (i+1)*(depth+1)]
+		s := emuSite{Count: int64(rec[depth])}
+		for _, pc := range rec[:depth] {
+			if pc != 0 {
+				s.PCs = append(s.PCs, uintptr(pc))
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// resetEmuSites forgets the recorded sites.
+func resetEmuSites() {
+	if f := emuSym("gococa_emu_reset_sites"); f != nil {
+		C.gococa_emu_reset(f)
+	}
+}
+
+// setEmuCapacity sets the emulated memory of GPU dev to bytes and returns
+// the previous capacity (0 on a real driver).
+func setEmuCapacity(dev int, bytes int64) int64 {
+	f := emuSym("gococa_emu_set_capacity")
+	if f == nil {
+		return 0
+	}
+	return int64(C.gococa_emu_capacity(f, C.int(dev), C.size_t(bytes)))
+}
+
+// setEmuSkipGEMM makes the emulator's GEMMs leave C·beta instead of
+// computing products (for runs that only count) and returns the previous
+// setting; false on a real driver.
+func setEmuSkipGEMM(on bool) bool {
+	f := emuSym("gococa_emu_set_skip_gemm")
+	if f == nil {
+		return false
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	return C.gococa_emu_flag(f, C.int(v)) != 0
 }

@@ -51,7 +51,7 @@ func TestEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	lib := filepath.Join(dir, "libemucuda.so")
-	cmd := exec.Command(cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Wno-unused-function",
+	cmd := exec.Command(cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-pthread", "-Wall", "-Wno-unused-function",
 		"-Wno-unused-variable", "-I", inc, "-o", lib, gen)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the emulator: %v\n%s", err, out)
@@ -71,7 +71,7 @@ func TestEmulator(t *testing.T) {
 	}
 	child := exec.Command(os.Args[0], "-test.run", run, "-test.v", "-test.count=1")
 	child.Env = append(os.Environ(), "GOCOCA_EMU_CHILD=1",
-		"GOCOCA_LIBCUDA="+lib, "GOCOCA_LIBNVRTC="+lib, "GOCOCA_LIBCUBLAS="+lib)
+		"GOCOCA_LIBCUDA="+lib, "GOCOCA_LIBNVRTC="+lib, "GOCOCA_LIBCUBLAS="+lib, "GOCOCA_LIBNCCL="+lib)
 	out, err := child.CombinedOutput()
 	// Top-level tests print at the start of a line; a skipped subtest (an
 	// optional kernel the backend lacks) is indented.
@@ -98,25 +98,33 @@ var kernelDecl = regexp.MustCompile(`(?s)extern "C" __global__ void (\w+)\(([^)]
 func emulatorSource(kernels string) (string, error) {
 	const dyn = "extern __shared__ float smem[];"
 	var b strings.Builder
-	b.WriteString("#include \"prelude.h\"\n")
+	b.WriteString("#include \"memory.h\"\n#include \"prelude.h\"\n")
 	b.WriteString(strings.ReplaceAll(kernels, dyn, "float* smem = emu_dyn_smem;"))
-	b.WriteString("\nstruct EmuKernel { const char* name; void (*fn)(void**); int maxShared; };\n")
+	b.WriteString("\nstruct EmuKernel { const char* name; void (*fn)(void**); int maxShared; int nparams; unsigned long long ptrs; };\n")
 	var table []string
 	found := map[string]bool{}
 	for _, m := range kernelDecl.FindAllStringSubmatch(kernels, -1) {
 		name := m[1]
 		var args []string
-		for i, p := range strings.Split(m[2], ",") {
+		var ptrs uint64 // pointer parameters: the launch moves them to the device view
+		params := strings.Split(m[2], ",")
+		if len(params) > 64 {
+			return "", fmt.Errorf("kernel %s: %d parameters", name, len(params))
+		}
+		for i, p := range params {
 			p = strings.Join(strings.Fields(p), " ")
 			cut := strings.LastIndexAny(p, " *&")
 			if cut < 0 {
 				return "", fmt.Errorf("kernel %s: cannot parse parameter %q", name, p)
 			}
 			typ := strings.TrimSpace(p[:cut+1])
+			if strings.HasSuffix(typ, "*") {
+				ptrs |= 1 << i
+			}
 			args = append(args, fmt.Sprintf("*(%s*)p[%d]", typ, i))
 		}
 		fmt.Fprintf(&b, "static void emu_tramp_%s(void** p) { %s(%s); }\n", name, name, strings.Join(args, ", "))
-		table = append(table, fmt.Sprintf("{%q, emu_tramp_%s, 0}", name, name))
+		table = append(table, fmt.Sprintf("{%q, emu_tramp_%s, 0, %d, %#xull}", name, name, len(params), ptrs))
 		found[name] = true
 	}
 	for _, k := range kernelNames {
@@ -130,6 +138,6 @@ func emulatorSource(kernels string) (string, error) {
 		return "", fmt.Errorf("kernel source contains the raw string delimiter")
 	}
 	fmt.Fprintf(&b, "static const char* emu_source = R\"GOCOCA(%s)GOCOCA\";\n", kernels)
-	b.WriteString("#include \"api.cpp\"\n")
+	b.WriteString("#include \"api.cpp\"\n#include \"nccl.cpp\"\n")
 	return b.String(), nil
 }

@@ -1,12 +1,13 @@
 // The CUDA driver, NVRTC and cuBLAS entry points gococa loads, emulated on
-// the CPU: device memory is host memory, a launch runs every block of the
-// grid in turn with one fiber per thread, "compilation" checks that the
-// source is the one this library was built from, and the GEMM is a plain
-// loop. Included at the end of the generated translation unit, after the
-// kernels and the table emu_kernels of their trampolines.
+// the CPU: device memory is the arena of memory.h (with the counters), a
+// launch runs every block of the grid in turn with one fiber per thread,
+// "compilation" checks that the source is the one this library was built
+// from, and the GEMM is a plain loop. Included at the end of the generated
+// translation unit, after the kernels and the table emu_kernels of their
+// trampolines.
 #include <string>
+#include <thread>
 
-typedef unsigned long long CUdeviceptr;
 
 static const int emu_stack = 64 << 10;
 static EmuThread emu_threads[1024];
@@ -100,6 +101,44 @@ static int emu_run_block(unsigned n, unsigned shmem) {
 	return 0;
 }
 
+// ---- contexts and streams ----
+
+// A stream runs its work at once, in the calling thread, except an NCCL
+// collective, which a thread of its own runs (it waits for the other
+// ranks): later work on the stream waits for it, cuStreamQuery polls it.
+struct EmuStream {
+	int dev;
+	std::thread* pending;
+	std::atomic<bool> done;
+	int error;
+};
+static const int emu_ctx_base = 0x10;
+
+static int emu_check_stream(void* s) {
+	EmuStream* st = (EmuStream*)s;
+	if (st == NULL || st->dev != emu_cur_dev) return 1;
+	return 0;
+}
+
+// emu_stream_wait waits for a collective in flight on s (stream order).
+static int emu_stream_wait(EmuStream* s) {
+	if (s->pending != NULL) {
+		s->pending->join();
+		delete s->pending;
+		s->pending = NULL;
+	}
+	return s->error;
+}
+
+// emu_begin starts an operation on stream s: the work before it has run,
+// the host's pages are closed again.
+static int emu_begin(void* s) {
+	if (emu_check_stream(s) != 0) return 400; // CUDA_ERROR_INVALID_HANDLE
+	int r = emu_stream_wait((EmuStream*)s);
+	emu_device_op();
+	return r;
+}
+
 extern "C" {
 
 // ---- driver ----
@@ -107,10 +146,13 @@ extern "C" {
 typedef int CUresult;
 enum { EMU_SM = 90 };
 
-CUresult cuInit(unsigned) { return 0; }
+CUresult cuInit(unsigned) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	return emu_mem_init() == 0 ? 0 : 999;
+}
 CUresult cuDriverGetVersion(int* v) { *v = 12040; return 0; }
-CUresult cuDeviceGetCount(int* n) { *n = 1; return 0; }
-CUresult cuDeviceGet(int* d, int ordinal) { *d = ordinal; return ordinal == 0 ? 0 : 101; }
+CUresult cuDeviceGetCount(int* n) { *n = emu_ndev; return 0; }
+CUresult cuDeviceGet(int* d, int ordinal) { *d = ordinal; return ordinal >= 0 && ordinal < emu_ndev ? 0 : 101; }
 CUresult cuDeviceGetName(char* name, int len, int) {
 	snprintf(name, len, "gococa CUDA emulator");
 	return 0;
@@ -127,32 +169,135 @@ CUresult cuDeviceGetAttribute(int* v, int attr, int) {
 	}
 	return 0;
 }
-CUresult cuDeviceTotalMem_v2(size_t* n, int) { *n = (size_t)16 << 30; return 0; }
-CUresult cuDevicePrimaryCtxRetain(void** c, int) { *c = (void*)0x10; return 0; }
-CUresult cuCtxSetCurrent(void* c) { return c == (void*)0x10 ? 0 : 201; }
-CUresult cuStreamCreate(void** s, unsigned) { *s = (void*)0x20; return 0; }
-CUresult cuStreamSynchronize(void*) { return 0; }
+CUresult cuDeviceTotalMem_v2(size_t* n, int d) {
+	if (d < 0 || d >= emu_ndev) return 101;
+	*n = emu_capacity[d];
+	return 0;
+}
+CUresult cuDevicePrimaryCtxRetain(void** c, int d) {
+	if (d < 0 || d >= emu_ndev) return 101;
+	*c = (void*)(uintptr_t)(emu_ctx_base + d);
+	return 0;
+}
+CUresult cuCtxSetCurrent(void* c) {
+	int d = (int)((uintptr_t)c - emu_ctx_base);
+	if (d < 0 || d >= emu_ndev) return 201; // CUDA_ERROR_INVALID_CONTEXT
+	emu_cur_dev = d;
+	return 0;
+}
+CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_cur_dev < 0) return 201;
+	*total = emu_capacity[emu_cur_dev];
+	size_t used = (size_t)emu_stats.live_bytes[emu_cur_dev];
+	*free = used < *total ? *total - used : 0;
+	return 0;
+}
+CUresult cuStreamCreate(void** s, unsigned) {
+	if (emu_cur_dev < 0) return 201;
+	EmuStream* st = new EmuStream;
+	st->dev = emu_cur_dev;
+	st->pending = NULL;
+	st->done = true;
+	st->error = 0;
+	*s = st;
+	return 0;
+}
+CUresult cuStreamSynchronize(void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_check_stream(s) != 0) return 400;
+	emu_stats.syncs++;
+	emu_stats.stream_syncs++;
+	return emu_stream_wait((EmuStream*)s);
+}
+CUresult cuStreamQuery(void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_check_stream(s) != 0) return 400;
+	EmuStream* st = (EmuStream*)s;
+	if (st->pending != NULL && !st->done) return 600; // CUDA_ERROR_NOT_READY
+	return emu_stream_wait(st);
+}
 
 CUresult cuMemAllocManaged(CUdeviceptr* p, size_t n, unsigned flags) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
 	if (flags != 1) return 1;
+	if (emu_cur_dev < 0) return 201;
+	*p = emu_alloc(n, -1);
+	return *p == 0 ? 2 : 0; // CUDA_ERROR_OUT_OF_MEMORY
+}
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t n) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_cur_dev < 0) return 201;
+	*p = emu_alloc(n, emu_cur_dev);
+	return *p == 0 ? 2 : 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	return emu_free_block(p) == 0 ? 0 : 1;
+}
+CUresult cuMemAllocHost_v2(void** p, size_t n) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
 	void* m = NULL;
-	if (posix_memalign(&m, 256, n) != 0) return 2;
-	memset(m, 0xff, n); // garbage: nothing may rely on fresh memory being zero
-	*p = (CUdeviceptr)(uintptr_t)m;
+	if (posix_memalign(&m, 4096, n > 0 ? n : 1) != 0) return 2;
+	memset(m, 0xff, n);
+	emu_pinned[(uintptr_t)m] = n;
+	*p = m;
 	return 0;
 }
-CUresult cuMemFree_v2(CUdeviceptr p) { free((void*)(uintptr_t)p); return 0; }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void*) {
-	memcpy((void*)(uintptr_t)dst, src, n);
+CUresult cuMemFreeHost(void* p) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_pinned.erase((uintptr_t)p) == 0) return 1;
+	free(p);
 	return 0;
 }
-CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void*) {
-	memcpy(dst, (const void*)(uintptr_t)src, n);
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (int r = emu_begin(s)) return r;
+	emu_xlate_bad = false;
+	void* d = emu_ptr(dst);
+	const void* h = emu_in_arena(src) ? emu_ptr((uintptr_t)src) : src;
+	if (emu_xlate_bad) return 1;
+	memcpy(d, h, n);
+	emu_stats.htod_calls++;
+	emu_stats.htod_bytes += n;
 	return 0;
 }
-CUresult cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, void*) {
-	unsigned* u = (unsigned*)(uintptr_t)p;
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (int r = emu_begin(s)) return r;
+	emu_xlate_bad = false;
+	const void* d = emu_ptr(src);
+	void* h = emu_in_arena(dst) ? emu_ptr((uintptr_t)dst) : dst;
+	if (emu_xlate_bad) return 1;
+	memcpy(h, d, n);
+	emu_stats.dtoh_calls++;
+	emu_stats.dtoh_bytes += n;
+	if (!emu_is_pinned(dst)) { // a copy into pageable memory returns when it is done
+		emu_stats.dtoh_pageable++;
+		emu_stats.syncs++;
+	}
+	return 0;
+}
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (int r = emu_begin(s)) return r;
+	emu_xlate_bad = false;
+	void* d = emu_ptr(dst);
+	const void* from = emu_ptr(src);
+	if (emu_xlate_bad) return 1;
+	memmove(d, from, n);
+	emu_stats.dtod_calls++;
+	emu_stats.dtod_bytes += n;
+	return 0;
+}
+CUresult cuMemsetD32Async(CUdeviceptr p, unsigned v, size_t n, void* s) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (int r = emu_begin(s)) return r;
+	emu_xlate_bad = false;
+	unsigned* u = (unsigned*)emu_ptr(p);
+	if (emu_xlate_bad) return 1;
 	for (size_t i = 0; i < n; i++) u[i] = v;
+	emu_stats.memsets++;
 	return 0;
 }
 
@@ -180,8 +325,10 @@ CUresult cuFuncSetAttribute(void* f, int attr, int v) {
 
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 		unsigned shmem, void* stream, void** params, void** extra) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
 	EmuKernel* k = (EmuKernel*)f;
-	if (stream != (void*)0x20 || extra != NULL) return 1;
+	if (extra != NULL) return 1;
+	if (int r = emu_begin(stream)) return r;
 	const unsigned n = bx * by * bz;
 	if (n == 0 || n > 1024 || bz > 64 || gy > 65535 || gz > 65535 || gx == 0 || gx > 0x7fffffffu) {
 		fprintf(stderr, "emulator: %s: bad launch grid (%u,%u,%u) block (%u,%u,%u)\n", k->name, gx, gy, gz, bx, by, bz);
@@ -191,14 +338,29 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
 		fprintf(stderr, "emulator: %s: %u bytes of dynamic shared memory without opting in\n", k->name, shmem);
 		return 1;
 	}
+	// Pointer parameters (k->ptrs, one bit each) move to the device view.
+	static void* ptrs[64];
+	static void* local[64];
+	emu_kernel_name = k->name;
+	emu_xlate_bad = false;
+	for (int i = 0; i < k->nparams && i < 64; i++) {
+		if (k->ptrs >> i & 1) {
+			ptrs[i] = emu_xlate(*(char**)params[i]);
+			local[i] = &ptrs[i];
+		} else {
+			local[i] = params[i];
+		}
+	}
+	if (emu_xlate_bad) return 1;
 	static unsigned smemCap = 0;
 	if (shmem > smemCap) {
 		free(emu_dyn_smem);
 		emu_dyn_smem = (float*)malloc(shmem);
 		smemCap = shmem;
 	}
+	emu_stats.launches++;
 	emu_fn = k->fn;
-	emu_params = params;
+	emu_params = local;
 	emu_name = k->name;
 	emu_blockDim = uint3{bx, by, bz};
 	emu_gridDim = uint3{gx, gy, gz};
@@ -216,7 +378,12 @@ CUresult cuGetErrorString(CUresult r, const char** s) {
 	return 0;
 }
 CUresult cuGetErrorName(CUresult r, const char** s) {
-	*s = r == 0 ? "CUDA_SUCCESS" : "CUDA_ERROR_EMULATED";
+	switch (r) {
+	case 0: *s = "CUDA_SUCCESS"; break;
+	case 2: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+	case 600: *s = "CUDA_ERROR_NOT_READY"; break;
+	default: *s = "CUDA_ERROR_EMULATED";
+	}
 	return 0;
 }
 
@@ -278,7 +445,12 @@ const char* nvrtcGetErrorString(nvrtcResult r) { return r == 0 ? "NVRTC_SUCCESS"
 
 typedef int cublasStatus_t;
 cublasStatus_t cublasCreate_v2(void** h) { *h = (void*)0x40; return 0; }
-cublasStatus_t cublasSetStream_v2(void* h, void* s) { return h == (void*)0x40 && s == (void*)0x20 ? 0 : 7; }
+static void* emu_blas_stream[emu_max_devices]; // the stream set on the handle, per device
+cublasStatus_t cublasSetStream_v2(void* h, void* s) {
+	if (h != (void*)0x40 || emu_check_stream(s) != 0) return 7;
+	emu_blas_stream[emu_cur_dev] = s;
+	return 0;
+}
 cublasStatus_t cublasSetMathMode(void*, int) { return 0; }
 
 // Rounding of GEMM inputs on tensor cores: CUBLAS_COMPUTE_32F_FAST_TF32
@@ -301,7 +473,7 @@ static float emu_round_input(float x, int compute) {
 // and FAST_16BF modes the inputs are rounded as tensor cores round them and
 // the products accumulate in float32 (fp32: in double, a correctly rounded
 // reference).
-cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k,
+static cublasStatus_t emu_gemm(void* h, int ta, int tb, int m, int n, int k,
 		const void* alphap, const void* Ap, int at, int lda, long long sa,
 		const void* Bp, int bt, int ldb, long long sb,
 		const void* betap, void* Cp, int ct, int ldc, long long sc,
@@ -337,6 +509,47 @@ cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n,
 		}
 	}
 	return 0;
+}
+
+// The GEMM entry point: stream order, device views of the operands, and
+// the counters around emu_gemm. GOCOCA_EMU_SKIP_GEMM=1 (or
+// gococa_emu_set_skip_gemm) leaves C·beta instead of computing the
+// product, for runs that only count (the emulated GEMM is a plain loop,
+// far too slow for a large model).
+static int emu_skip_gemm = -1;
+int gococa_emu_set_skip_gemm(int on) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	int old = emu_skip_gemm > 0;
+	emu_skip_gemm = on;
+	return old;
+}
+cublasStatus_t cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k,
+		const void* alphap, const void* Ap, int at, int lda, long long sa,
+		const void* Bp, int bt, int ldb, long long sb,
+		const void* betap, void* Cp, int ct, int ldc, long long sc,
+		int batch, int compute, int algo) {
+	std::lock_guard<std::recursive_mutex> l(emu_mu);
+	if (emu_cur_dev < 0 || emu_begin(emu_blas_stream[emu_cur_dev]) != 0) return 7;
+	emu_kernel_name = "cublasGemmStridedBatchedEx";
+	emu_xlate_bad = false;
+	const void* A = emu_xlate((const char*)Ap);
+	const void* B = emu_xlate((const char*)Bp);
+	void* C = emu_xlate((char*)Cp);
+	if (emu_xlate_bad) return 7;
+	emu_stats.gemms++;
+	if (emu_skip_gemm < 0) emu_skip_gemm = (int)emu_env_ll("GOCOCA_EMU_SKIP_GEMM", 0);
+	if (emu_skip_gemm > 0 && m > 0 && n > 0 && k > 0) {
+		const float beta = *(const float*)betap;
+		float* c = (float*)C;
+		for (int b = 0; b < batch; b++)
+			for (int j = 0; j < n; j++)
+				for (int i = 0; i < m; i++) {
+					float* e = &c[b * sc + i + (long long)j * ldc];
+					*e = beta == 0 ? 0 : beta * *e;
+				}
+		return 0;
+	}
+	return emu_gemm(h, ta, tb, m, n, k, alphap, A, at, lda, sa, B, bt, ldb, sb, betap, C, ct, ldc, sc, batch, compute, algo);
 }
 
 } // extern "C"
