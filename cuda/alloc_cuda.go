@@ -3,13 +3,15 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"unsafe"
 )
 
-// allocator is a caching allocator of CUDA managed memory. Blocks of up to
+// allocator is a caching allocator of CUDA device memory (or managed
+// memory, see Options.Memory). Blocks of up to
 // smallMax bytes are rounded up to a multiple of smallAlign and carved
 // from slabs of slabSize; larger ones are rounded up to a multiple of
 // slabSize and allocated on their own. Freed blocks wait in per-size free
@@ -17,6 +19,13 @@ import (
 // same sizes every time, so after the first step nothing reaches the
 // driver. Slabs are never returned; cached large blocks are, when an
 // allocation runs out of device memory.
+//
+// The driver lets managed memory grow past the GPU's memory, paging it in
+// and out on every access; the allocator does not: beyond limit bytes (the
+// GPU's memory) an allocation fails as device memory does, after the
+// cached large blocks have been handed back. Blocks are reused in stream
+// order: a block freed while kernels that use it are still queued is only
+// handed to work queued after them, on the same stream.
 //
 // Every slab and large block is recorded in a sorted table of regions, so
 // that find tells whether a slice lies in managed memory (and may be used
@@ -29,7 +38,16 @@ type allocator struct {
 	slab    uint64           // unused part of the current slab
 	slabEnd uint64
 
-	inUse, cached int64 // bytes handed out, bytes in free lists
+	managed  bool   // cuMemAllocManaged instead of cuMemAlloc
+	limit    int64  // most bytes to take from the driver (0: no limit)
+	device   string // "cuda:N", for messages
+	inUse    int64  // bytes handed out
+	cached   int64  // bytes in free lists
+	driver   int64  // bytes taken from the driver
+	released int64  // cached bytes handed back to the driver when memory ran out
+	// idle waits for the stream before cached blocks go back to the
+	// driver (queued kernels may still use them).
+	idle func() error
 }
 
 type region struct {
@@ -97,22 +115,52 @@ func (a *allocator) put(p uint64, n int) {
 	a.mu.Unlock()
 }
 
-// driverAlloc allocates managed memory; out of memory, it first hands the
-// cached large blocks back to the driver and tries again.
+// errLimit is the allocator's own out-of-memory error (managed memory
+// past the GPU's size).
+var errLimit = errors.New("the allocation would exceed the GPU's memory")
+
+// driverAlloc allocates memory from the driver; out of memory, it first
+// hands the cached large blocks back to the driver and tries again.
 func (a *allocator) driverAlloc(size int) (uint64, error) {
-	p, err := cuMemAllocManaged(size)
-	if err != nil && isOutOfMemory(err) && a.releaseCached() {
-		p, err = cuMemAllocManaged(size)
+	p, err := a.tryAlloc(size)
+	if err != nil && (isOutOfMemory(err) || errors.Is(err, errLimit)) && a.releaseCached() {
+		p, err = a.tryAlloc(size)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("allocating %d bytes of managed memory (%d in use, %d cached): %w", size, a.inUse, a.cached, err)
+		kind := "device"
+		if a.managed {
+			kind = "managed"
+		}
+		return 0, fmt.Errorf("out of GPU memory on %s: %s more of %s memory with %s in use, %s cached, %s taken from the driver "+
+			"of a %s limit (reduce the batch size): %w", a.device, gib(int64(size)), kind, gib(a.inUse), gib(a.cached), gib(a.driver), gib(a.limit), err)
 	}
+	a.driver += int64(size)
 	return p, nil
+}
+
+func (a *allocator) tryAlloc(size int) (uint64, error) {
+	if a.limit > 0 && a.driver+int64(size) > a.limit {
+		return 0, errLimit
+	}
+	if a.managed {
+		return cuMemAllocManaged(size)
+	}
+	return cuMemAlloc(size)
+}
+
+func gib(n int64) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // releaseCached frees the cached large blocks; it reports whether there
 // were any.
 func (a *allocator) releaseCached() bool {
+	if a.idle != nil && a.idle() != nil {
+		return false
+	}
 	released := false
 	for size, l := range a.free {
 		if size <= smallMax {
@@ -122,6 +170,8 @@ func (a *allocator) releaseCached() bool {
 			if cuMemFree(p) == nil {
 				a.removeRegion(p)
 				a.cached -= int64(size)
+				a.driver -= int64(size)
+				a.released += int64(size)
 				released = true
 			}
 		}

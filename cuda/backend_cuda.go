@@ -39,6 +39,7 @@ type device struct {
 	args      argBuf
 	keys      []uint64 // ScatterAdd scratch
 	idx       []int32
+	async     bool // device memory: calls return without waiting for their kernels
 }
 
 type kernel struct {
@@ -75,17 +76,22 @@ func Probe() error {
 func Available() bool { return Probe() == nil }
 
 // openDevice returns the process's device of the given ordinal, opening it
-// (and compiling the kernels) on first use.
-func openDevice(ordinal int) (*device, error) {
+// (and compiling the kernels) on first use. A GPU holds its tensors in one
+// kind of memory for the life of the process.
+func openDevice(ordinal int, managed bool, limit int64) (*device, error) {
 	devices.Lock()
 	defer devices.Unlock()
 	if d, ok := devices.m[ordinal]; ok {
+		if d.alloc.managed != managed {
+			return nil, fmt.Errorf("cuda: GPU %d was opened with %s memory in this process; it cannot also use %s memory",
+				ordinal, memoryName(d.alloc.managed), memoryName(managed))
+		}
 		return d, nil
 	}
 	if err := Probe(); err != nil {
 		return nil, err
 	}
-	d, err := initDevice(ordinal)
+	d, err := initDevice(ordinal, managed, limit)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: GPU %d: %w", ordinal, err)
 	}
@@ -96,13 +102,23 @@ func openDevice(ordinal int) (*device, error) {
 	return d, nil
 }
 
-func initDevice(ordinal int) (*device, error) {
+func memoryName(managed bool) string {
+	if managed {
+		return "managed"
+	}
+	return "device"
+}
+
+func initDevice(ordinal int, managed bool, limit int64) (*device, error) {
 	n, _ := cuDeviceCount()
 	if ordinal < 0 || ordinal >= n {
 		return nil, fmt.Errorf("no such device (%d present)", n)
 	}
-	d := &device{ordinal: ordinal, fn: map[string]*kernel{}}
+	d := &device{ordinal: ordinal, fn: map[string]*kernel{}, async: !managed}
 	d.alloc.free = map[int][]uint64{}
+	d.alloc.managed = managed
+	d.alloc.device = fmt.Sprintf("cuda:%d", ordinal)
+	d.alloc.idle = func() error { return cuStreamSync(d.stream) }
 	var err error
 	if d.dev, err = cuDeviceGet(ordinal); err != nil {
 		return nil, err
@@ -122,16 +138,21 @@ func initDevice(ordinal int) (*device, error) {
 		return v
 	}
 	major, minor := attr(attrComputeMajor), attr(attrComputeMinor)
-	managed, concurrent := attr(attrManagedMemory), attr(attrConcurrentManaged)
+	managedAttr, concurrent := attr(attrManagedMemory), attr(attrConcurrentManaged)
 	d.sms = max(attr(attrMultiprocessorCount), 1)
 	d.maxShared = max(attr(attrMaxSharedPerBlockOptin), attr(attrMaxSharedPerBlock))
 	if err != nil {
 		return nil, err
 	}
 	d.cc = 10*major + minor
-	if managed == 0 || concurrent == 0 {
+	d.alloc.limit = d.memory
+	if limit > 0 {
+		d.alloc.limit = limit
+	}
+	if managed && (managedAttr == 0 || concurrent == 0) {
 		return nil, fmt.Errorf("%s (sm_%d) cannot use managed memory concurrently with the CPU "+
-			"(CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0: the backend needs Linux and a Pascal or newer GPU)", d.name, d.cc)
+			"(CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0: managed memory needs Linux and a Pascal or newer GPU; "+
+			"Options.Memory \"device\" does not)", d.name, d.cc)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -217,13 +238,17 @@ func (d *device) lookupKernels() error {
 	return nil
 }
 
-// Backend runs the tensor kernel set on one GPU. Its buffers live in CUDA
-// managed memory (it implements tensor.Allocator), which both the host
-// and the GPU address: kernels use such slices in place, and any other
-// slice is copied to the device and back around the call. Every method
-// waits for its work to finish before it returns, so the host may read
-// the results at once; that costs a synchronisation (some microseconds)
-// per kernel call.
+// Backend runs the tensor kernel set on one GPU. Its buffers (it
+// implements tensor.Allocator) live in CUDA managed memory or in device
+// memory (Options.Memory): kernels use such slices in place, and any other
+// slice is copied to the device (and back, when written) around the call.
+//
+// With managed memory every method waits for its work to finish before it
+// returns, so the host may read the results at once; that costs a
+// synchronisation per call. With device memory the methods only queue
+// their work on the GPU's stream and return; the host waits only where it
+// reads a value (Sum, SumSquares, CrossEntropy, CopyToHost, a result
+// written into Go memory).
 type Backend struct {
 	d       *device
 	math    string
@@ -234,6 +259,8 @@ var _ interface {
 	tensor.Backend
 	tensor.Allocator
 	tensor.StridedAttention
+	tensor.MapBackwardStorer
+	tensor.CrossEntropyBackwardStorer
 } = (*Backend)(nil)
 
 // New opens GPU o.Device (compiling the kernels on the first call for that
@@ -241,6 +268,21 @@ var _ interface {
 // tensor.SetBackend before building the model, so that parameters and
 // activations are allocated in its memory.
 func New(o Options) (tensor.Backend, error) {
+	mem := o.Memory
+	if mem == "" {
+		mem = os.Getenv("GOCOCA_CUDA_MEMORY")
+	}
+	managed := true
+	switch mem {
+	case "", "managed":
+	case "device":
+		managed = false
+	default:
+		return nil, fmt.Errorf("cuda: memory %q: want managed or device", mem)
+	}
+	if o.MemoryLimit < 0 {
+		return nil, fmt.Errorf("cuda: memory limit %d bytes: want 0 (the GPU's memory) or more", o.MemoryLimit)
+	}
 	m := o.Math
 	if m == "" {
 		m = os.Getenv("GOCOCA_CUDA_MATH")
@@ -256,7 +298,16 @@ func New(o Options) (tensor.Backend, error) {
 	default:
 		return nil, fmt.Errorf("cuda: GEMM precision %q: want fp32, tf32 or bf16", m)
 	}
-	d, err := openDevice(o.Device)
+	ordinal := o.Device
+	if ordinal == AutoDevice {
+		var err error
+		if ordinal, err = LauncherDevice(); err != nil {
+			return nil, err
+		}
+	} else if ordinal < 0 {
+		return nil, fmt.Errorf("cuda: device %d: want a GPU number or AutoDevice", ordinal)
+	}
+	d, err := openDevice(ordinal, managed, o.MemoryLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +319,16 @@ func (b *Backend) Name() string { return "cuda" }
 
 // String describes the GPU and the settings.
 func (b *Backend) String() string {
-	return fmt.Sprintf("cuda:%d %s (sm_%d, %.0f GiB, driver for CUDA %d.%d, kernels for %s, %s GEMMs)", b.d.ordinal, b.d.name,
-		b.d.cc, float64(b.d.memory)/(1<<30), b.d.driver/1000, b.d.driver%1000/10, b.d.arch, b.math)
+	return fmt.Sprintf("cuda:%d %s (sm_%d, %.0f GiB, driver for CUDA %d.%d, kernels for %s, %s GEMMs, %s memory)", b.d.ordinal, b.d.name,
+		b.d.cc, float64(b.d.memory)/(1<<30), b.d.driver/1000, b.d.driver%1000/10, b.d.arch, b.math, memoryName(b.d.alloc.managed))
 }
 
-// Alloc returns n zeroed values of managed memory (tensor.Allocator).
+// Device returns the GPU's ordinal (N of cuda:N).
+func (b *Backend) Device() int { return b.d.ordinal }
+
+// Alloc returns n zeroed values of the backend's memory (tensor.Allocator).
+// Out of GPU memory it panics with a message naming the GPU and the bytes
+// in use.
 func (b *Backend) Alloc(n int) []float32 {
 	if n <= 0 {
 		return []float32{}
@@ -293,8 +349,8 @@ func (b *Backend) Free(x []float32) {
 	b.d.alloc.put(sliceAddr(x), 4*cap(x))
 }
 
-// Owns reports whether x lies in the managed memory of this GPU's
-// allocator (tensor.Allocator).
+// Owns reports whether x lies in the memory of this GPU's allocator
+// (tensor.Allocator).
 func (b *Backend) Owns(x []float32) bool {
 	return cap(x) > 0 && b.d.alloc.find(sliceAddr(x), max(4*len(x), 1))
 }
@@ -309,6 +365,7 @@ type call struct {
 	op     string
 	stages []stage
 	temps  []temp
+	nosync bool // end does not wait for the stream (Enqueue, Done)
 }
 
 type stage struct {
@@ -333,13 +390,16 @@ func (d *device) begin(op string) *call {
 		panic(fmt.Sprintf("cuda: %s: %v", op, err))
 	}
 	c := &d.call
-	c.d, c.op = d, op
+	c.d, c.op, c.nosync = d, op, false
 	c.stages, c.temps = c.stages[:0], c.temps[:0]
 	return c
 }
 
-// end copies staged outputs back, waits for the stream, and releases the
-// call's temporary device memory and the device.
+// end copies staged outputs back, waits for the stream (unless the device
+// works asynchronously and nothing was copied back), and releases the
+// call's temporary device memory and the device. Temporaries go back to
+// the allocator at once: whatever reuses them is queued after this call's
+// kernels on the same stream.
 func (c *call) end() {
 	d := c.d
 	if r := recover(); r != nil {
@@ -351,10 +411,10 @@ func (c *call) end() {
 	var err error
 	for _, s := range c.stages {
 		if s.out && err == nil {
-			err = cuMemcpyDtoH(s.host, s.dev, s.bytes, d.stream)
+			err = cuMemcpyDtoH(s.host, s.dev, s.bytes, d.stream) // into Go memory: returns when done
 		}
 	}
-	if err == nil {
+	if err == nil && !d.async && !c.nosync {
 		err = cuStreamSync(d.stream)
 	}
 	if err == nil {

@@ -104,19 +104,34 @@ func (b *Backend) Map(f tensor.MapOp, dst, x []float32) {
 }
 
 func (b *Backend) MapBackward(f tensor.MapOp, dx, x, y, dy []float32) {
-	checkMapOp("MapBackward", f)
+	b.mapBackward("MapBackward", f, dx, x, y, dy, false)
+}
+
+// MapBackwardStore stores dx = dy·f'(x) instead of adding it
+// (tensor.MapBackwardStorer): a fresh gradient buffer needs no zeroing.
+func (b *Backend) MapBackwardStore(f tensor.MapOp, dx, x, y, dy []float32) {
+	b.mapBackward("MapBackwardStore", f, dx, x, y, dy, true)
+}
+
+func (b *Backend) mapBackward(op string, f tensor.MapOp, dx, x, y, dy []float32, store bool) {
+	checkMapOp(op, f)
 	n := len(x)
-	need("MapBackward", "dx", len(dx), n)
-	need("MapBackward", "y", len(y), n)
-	need("MapBackward", "dy", len(dy), n)
+	need(op, "dx", len(dx), n)
+	need(op, "y", len(y), n)
+	need(op, "dy", len(dy), n)
 	if n == 0 {
 		return
 	}
-	cl := b.d.begin("MapBackward")
+	cl := b.d.begin(op)
 	defer cl.end()
 	px, py, pdy := cl.in(x), cl.in(y[:n]), cl.in(dy[:n])
-	pdx := cl.inout(dx[:n])
-	cl.args().i32(int(f)).ptr(pdx).ptr(px).ptr(py).ptr(pdy).i64(int64(n))
+	var pdx uint64
+	if store {
+		pdx = cl.out(dx[:n])
+	} else {
+		pdx = cl.inout(dx[:n])
+	}
+	cl.args().i32(int(f)).ptr(pdx).ptr(px).ptr(py).ptr(pdy).i64(int64(n)).flag(store)
 	cl.launch("k_map_backward", cl.elems(int64(n)), block256, 0)
 }
 
@@ -828,18 +843,34 @@ func (b *Backend) CrossEntropy(lse, logits []float32, targets []int32, rows, n i
 }
 
 func (b *Backend) CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
-	checkRows("CrossEntropyBackward", rows, n, dlogits, logits)
-	checkRows("CrossEntropyBackward", rows, 1, lse)
-	need("CrossEntropyBackward", "targets", len(targets), rows)
+	b.crossEntropyBackward("CrossEntropyBackward", dlogits, logits, lse, targets, rows, n, ignore, g, false)
+}
+
+// CrossEntropyBackwardStore stores g·(softmax − onehot) (zeros in ignored
+// rows) instead of adding it (tensor.CrossEntropyBackwardStorer), so the
+// vocabulary-wide logits gradient needs no zeroing pass.
+func (b *Backend) CrossEntropyBackwardStore(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
+	b.crossEntropyBackward("CrossEntropyBackwardStore", dlogits, logits, lse, targets, rows, n, ignore, g, true)
+}
+
+func (b *Backend) crossEntropyBackward(op string, dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32, store bool) {
+	checkRows(op, rows, n, dlogits, logits)
+	checkRows(op, rows, 1, lse)
+	need(op, "targets", len(targets), rows)
 	checkTargets(targets[:rows], n, ignore)
 	if rows*n == 0 {
 		return
 	}
-	cl := b.d.begin("CrossEntropyBackward")
+	cl := b.d.begin(op)
 	defer cl.end()
 	px, pl, pt := cl.in(logits[:rows*n]), cl.in(lse[:rows]), cl.ints(targets[:rows])
-	pd := cl.inout(dlogits[:rows*n])
-	cl.args().ptr(pd).ptr(px).ptr(pl).ptr(pt).i32(n).i32(int(ignore)).f32(g)
+	var pd uint64
+	if store {
+		pd = cl.out(dlogits[:rows*n])
+	} else {
+		pd = cl.inout(dlogits[:rows*n])
+	}
+	cl.args().ptr(pd).ptr(px).ptr(pl).ptr(pt).i32(n).i32(int(ignore)).f32(g).flag(store)
 	cl.launch("k_ce_bwd", dim3(rows, 1), rowThreads(n), 0)
 }
 

@@ -2,7 +2,11 @@ package cuda
 
 // Options configures the CUDA backend.
 type Options struct {
-	// Device is the GPU ordinal (0 for the first).
+	// Device is the GPU ordinal (0 for the first), or AutoDevice: the
+	// launcher's local rank (OMPI_COMM_WORLD_LOCAL_RANK, LOCAL_RANK,
+	// SLURM_LOCALID, MPI_LOCALRANKID), so that each rank of a
+	// data-parallel job on one machine gets its own GPU; GPU 0 without a
+	// launcher (see LauncherDevice).
 	Device int
 	// Math is the precision of the GEMMs: "fp32" (exact float32, the
 	// default), "tf32" (tensor cores with TF32 inputs, float32
@@ -12,4 +16,22 @@ type Options struct {
 	// (TestGEMMPrecision). Empty means the GOCOCA_CUDA_MATH environment
 	// variable, else fp32. The other kernels are float32 whatever it is.
 	Math string
+	// Memory is where tensors live: "managed" (CUDA managed memory, the
+	// default: the host may read and write tensors directly, and every
+	// backend call waits for its kernels) or "device" (device memory: the
+	// backend calls are asynchronous, one stream, and the host must move
+	// values with CopyToHost and CopyFromHost; touching device memory
+	// from the host crashes the process). Empty means the
+	// GOCOCA_CUDA_MEMORY environment variable, else managed. See the
+	// package documentation.
+	Memory string
+	// MemoryLimit caps the bytes the backend takes from the driver (0:
+	// the GPU's memory). Managed memory beyond the GPU's memory would be
+	// paged in and out on every access; past the limit an allocation
+	// fails with an error (a panic naming the GPU and the figures)
+	// instead, after the allocator has returned its cache to the driver.
+	MemoryLimit int64
 }
+
+// AutoDevice as Options.Device picks the launcher's local rank's GPU.
+const AutoDevice = -1

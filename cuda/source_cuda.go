@@ -13,7 +13,7 @@ var kernelNames = []string{
 	"k_normalize", "k_normalize_backward",
 	"k_attn_fwd", "k_attn_rowdot", "k_attn_bwd_dq", "k_attn_bwd_dkdv",
 	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd",
-	"k_adamw", "k_sgd", "k_gemm_beta",
+	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp",
 }
 
 // kernelSource is every kernel except the GEMMs (cuBLAS), compiled once per
@@ -145,6 +145,15 @@ extern "C" __global__ void k_fill(float* dst, i64 n, float v) {
 	FOR_N(i, n) dst[i] = v;
 }
 
+// k_clamp: x = min(max(x, lo), hi); NaN stays NaN.
+extern "C" __global__ void k_clamp(float* x, i64 n, float lo, float hi) {
+	FOR_N(i, n) {
+		const float v = x[i];
+		if (v < lo) x[i] = lo;
+		else if (v > hi) x[i] = hi;
+	}
+}
+
 __device__ __forceinline__ float sigm(float u) { return 1.f / (1.f + expf(-u)); }
 
 // The MapOp values of package tensor: exp, GELU (erf), QuickGELU, GELU
@@ -192,8 +201,14 @@ extern "C" __global__ void k_map(int op, float* dst, const float* x, i64 n) {
 	FOR_N(i, n) dst[i] = map_f(op, x[i]);
 }
 
-extern "C" __global__ void k_map_backward(int op, float* dx, const float* x, const float* y, const float* dy, i64 n) {
-	FOR_N(i, n) dx[i] += dy[i] * map_df(op, x[i], y[i]);
+// k_map_backward: dx += dy·f'(x), or with store dx = dy·f'(x)
+// (tensor.MapBackwardStorer: a fresh gradient needs no zeroing).
+extern "C" __global__ void k_map_backward(int op, float* dx, const float* x, const float* y, const float* dy, i64 n, int store) {
+	if (store) {
+		FOR_N(i, n) dx[i] = dy[i] * map_df(op, x[i], y[i]);
+	} else {
+		FOR_N(i, n) dx[i] += dy[i] * map_df(op, x[i], y[i]);
+	}
 }
 
 // k_binary: dst[s0] = a[s1] op b[s2] (op: add, sub, mul, div).
@@ -848,16 +863,25 @@ extern "C" __global__ void k_ce_fwd(float* lse, double* term, const float* logit
 	}
 }
 
-// k_ce_bwd: dlogits += g·(softmax − onehot) for rows not ignored.
-extern "C" __global__ void k_ce_bwd(float* dl, const float* logits, const float* lse, const int* targets, int n, int ignore, float g) {
+// k_ce_bwd: dlogits += g·(softmax − onehot) for rows not ignored; with
+// store, dlogits = g·(softmax − onehot), and zeros in ignored rows
+// (tensor.CrossEntropyBackwardStorer: the vocabulary-wide gradient needs
+// no zeroing pass).
+extern "C" __global__ void k_ce_bwd(float* dl, const float* logits, const float* lse, const int* targets, int n, int ignore, float g, int store) {
 	const i64 row = blockIdx.x;
 	const int t = targets[row];
-	if (t == ignore) return;
+	float* dr = dl + row * n;
+	if (t == ignore) {
+		if (store) {
+			for (int i = threadIdx.x; i < n; i += blockDim.x) dr[i] = 0.f;
+		}
+		return;
+	}
 	const float l = lse[row];
 	const float* xr = logits + row * n;
-	float* dr = dl + row * n;
 	for (int i = threadIdx.x; i < n; i += blockDim.x) {
-		float d = dr[i] + g * expf(xr[i] - l);
+		float d = g * expf(xr[i] - l);
+		if (!store) d = dr[i] + d;
 		if (i == t) d -= g;
 		dr[i] = d;
 	}

@@ -20,3 +20,6 @@ func Available() bool { return false }
 
 // New returns an error: this binary was built without CUDA support.
 func New(o Options) (tensor.Backend, error) { return nil, errNoCUDA }
+
+// LauncherDevice reports that this binary was built without CUDA support.
+func LauncherDevice() (int, error) { return 0, errNoCUDA }

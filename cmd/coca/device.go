@@ -11,7 +11,7 @@ import (
 	"github.com/gococa/gococa/tensor"
 )
 
-const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; needs a binary built with -tags cuda, an NVIDIA driver and CUDA's NVRTC and cuBLAS libraries)"
+const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; plain cuda is GPU 0, or the local rank's GPU under a launcher such as mpirun or torchrun; needs a binary built with -tags cuda, an NVIDIA driver and CUDA's NVRTC and cuBLAS libraries)"
 
 // addDeviceFlag adds --device to fs.
 func addDeviceFlag(fs *flag.FlagSet) *string { return fs.String("device", "cpu", deviceUsage) }
@@ -29,7 +29,7 @@ func useDevice(name string, log io.Writer) error {
 	case name == "cpu":
 		return nil
 	case name == "cuda" || strings.HasPrefix(name, "cuda:"):
-		n := 0
+		n := cuda.AutoDevice // the launcher's local rank, else 0
 		if s, ok := strings.CutPrefix(name, "cuda:"); ok {
 			v, err := strconv.Atoi(s)
 			if err != nil || v < 0 {
