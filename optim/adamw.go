@@ -45,6 +45,12 @@ type AdamW struct {
 	run    *runner
 	cur    []adamScalars // per parameter, this step's constants
 	active []bool        // per parameter: updated in this step
+	all    adamAll       // stepAll's operand lists, reused
+}
+
+type adamAll struct {
+	ws, gs, ms, vs [][]float32
+	steps          []tensor.AdamWStep
 }
 
 type adamScalars struct {
@@ -104,6 +110,10 @@ func (o *AdamW) Step(lr float64) {
 			eps:     float32(o.cfg.Eps * bc2Sqrt),
 		}
 	}
+	if k, ok := deviceKernel[adamWAller](); ok {
+		o.stepAll(k)
+		return
+	}
 	if tensor.OnDevice() {
 		// One kernel per parameter where the parameters live.
 		for i := range o.ps {
@@ -133,6 +143,30 @@ func (o *AdamW) update(it item) {
 		OneMinusBeta1: float32(1 - o.cfg.Beta1), OneMinusBeta2: float32(1 - o.cfg.Beta2),
 		Decay: c.decay, NegStep: c.negStep, Eps: c.eps,
 	})
+}
+
+// stepAll runs the update of every active parameter in one backend call.
+func (o *AdamW) stepAll(k adamWAller) {
+	a := &o.all
+	ws, gs, ms, vs, steps := a.ws[:0], a.gs[:0], a.ms[:0], a.vs[:0], a.steps[:0]
+	for i := range o.ps {
+		if !o.active[i] {
+			continue
+		}
+		p := &o.ps[i]
+		c := o.cur[i]
+		ws = append(ws, p.t.Data()[:p.n])
+		gs = append(gs, p.t.Grad()[:p.n])
+		ms = append(ms, o.slots[i][0].data[:p.n])
+		vs = append(vs, o.slots[i][1].data[:p.n])
+		steps = append(steps, tensor.AdamWStep{
+			Beta1: float32(o.cfg.Beta1), Beta2: float32(o.cfg.Beta2),
+			OneMinusBeta1: float32(1 - o.cfg.Beta1), OneMinusBeta2: float32(1 - o.cfg.Beta2),
+			Decay: c.decay, NegStep: c.negStep, Eps: c.eps,
+		})
+	}
+	k.AdamWAll(ws, gs, ms, vs, steps)
+	*a = adamAll{ws, gs, ms, vs, steps}
 }
 
 // ZeroGrad zeroes every parameter's gradient.

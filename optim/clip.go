@@ -19,11 +19,7 @@ import (
 // and math.IsInf and skip that step. A maxNorm that is not a positive
 // finite number (0 included) disables clipping: the norm is only measured.
 func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) (totalNorm float64) {
-	var sum float64
-	for _, p := range params {
-		sum += sumSquares(p.Grad())
-	}
-	total := math.Sqrt(sum)
+	total := GradNorm(params)
 	if math.IsNaN(total) || math.IsInf(total, 0) || !(maxNorm > 0) || math.IsInf(maxNorm, 1) {
 		return total
 	}
@@ -46,6 +42,9 @@ func sumSquares(x []float32) float64 {
 // GradNorm returns the global L2 norm of the gradients of params without
 // changing them (for logging).
 func GradNorm(params []*tensor.Tensor) float64 {
+	if k, ok := deviceKernel[sumSquaresAller](); ok {
+		return math.Sqrt(k.SumSquaresAll(grads(params)))
+	}
 	var sum float64
 	for _, p := range params {
 		sum += sumSquares(p.Grad())
@@ -58,6 +57,10 @@ func GradNorm(params []*tensor.Tensor) float64 {
 // after the last Backward and before ClipGradNorm and Step (or scale each
 // micro-batch's loss by 1/n instead).
 func ScaleGrads(params []*tensor.Tensor, s float32) {
+	if k, ok := deviceKernel[scaleAller](); ok {
+		k.ScaleAll(s, grads(params))
+		return
+	}
 	b := tensor.CurrentBackend()
 	for _, p := range params {
 		if g := p.Grad(); len(g) > 0 {
@@ -74,9 +77,14 @@ const MaxLogitScale = 4.605170185988092
 // ClampLogitScale clamps every value of p (CoCa's logit_scale, a scalar or a
 // one-element tensor) to [0, ln 100], as open_clip does after each step so
 // that the contrastive temperature exp(logit_scale) stays at most 100. NaN
-// is left as it is.
+// is left as it is. On a device backend with a clamp kernel the values
+// never leave the device.
 func ClampLogitScale(p *tensor.Tensor) {
 	const hi = float32(MaxLogitScale)
+	if k, ok := deviceKernel[clamper](); ok {
+		k.Clamp(p.Data(), 0, hi)
+		return
+	}
 	d := p.Data()
 	for i, v := range d {
 		if v < 0 {

@@ -46,10 +46,13 @@
 // the CPU backend those are the loops described here. With a device
 // backend (tensor.OnDevice) AdamW and SGD issue one kernel per parameter
 // instead of splitting the work over goroutines, and the state buffers
-// come from tensor.Alloc. Adafactor computes on the host whatever the
-// backend: correct with a device backend whose memory the host can address
-// (CUDA managed memory), but its parameters then travel to the host and
-// back every step.
+// come from tensor.Alloc. A device backend with multi-tensor kernels (see
+// device.go; the CUDA backend has them) does AdamW, the gradient norm,
+// ScaleGrads, ZeroGrad and the logit-scale clamp in one backend call each
+// for all parameters, on the device. Adafactor computes on the host
+// whatever the backend: correct with a device backend whose memory the
+// host can address (CUDA managed memory), but its parameters then travel
+// to the host and back every step.
 package optim
 
 import (
@@ -133,6 +136,16 @@ func (p *param) grad() []float32 {
 }
 
 func zeroGrads(ps []param) {
+	if k, ok := deviceKernel[fillAller](); ok {
+		var gs [][]float32
+		for i := range ps {
+			if g := ps[i].t.Grad(); len(g) > 0 {
+				gs = append(gs, g)
+			}
+		}
+		k.FillAll(gs, 0)
+		return
+	}
 	for i := range ps {
 		ps[i].t.ZeroGrad()
 	}
