@@ -3,187 +3,214 @@
 package dist
 
 // NCCL, loaded at run time with dlopen like the rest of the CUDA libraries
-// (libcuda.so.1 and libnccl.so.2; no headers or libraries at build time).
-// UNVERIFIED: written against NCCL 2.x's and the CUDA driver's C ABI and
-// only compiled (go vet -tags cuda), never run on a GPU.
+// (GOCOCA_LIBNCCL, else libnccl.so.2; no headers or libraries at build
+// time), on the GPU of the CUDA tensor backend.
 //
-// One rank per process and GPU (the launcher's local rank picks the GPU).
-// Rank 0 creates the communicator's id and hands it to the others through
-// a file that every rank can read (Options.Rendezvous, a shared
-// filesystem); the launcher's job id keeps a stale file from being taken.
-// The collectives take host buffers: each copies its buffer to a device
-// staging buffer, runs the NCCL call on this rank's stream, polls the
-// stream until it is done or the timeout passes (then ncclCommAbort), and
-// copies the result back.
+// One rank per process and GPU: the rank runs on the GPU of the current
+// tensor backend, which must be the CUDA backend (select it first, e.g.
+// coca train --device cuda, whose GPU is the launcher's local rank's,
+// cuda.AutoDevice). Rank 0 makes the communicator's id and hands it to the others over
+// MPI (a binary built with -tags mpi, under mpirun) or a TCP rendezvous
+// (GOCOCA_NCCL_ADDR or MASTER_ADDR:MASTER_PORT; nccl_rendezvous.go), both
+// bounded by Options.Timeout. ncclCommInitRank runs on a goroutine of its
+// own, so that a rank that never joins fails the others at the timeout.
+//
+// Collectives run on the backend's stream, in order with its kernels: a
+// buffer in the backend's memory (tensor.Alloc under the CUDA backend) is
+// reduced in place, with no copy and no synchronisation before; any other
+// buffer goes through a device staging buffer. Each collective is then
+// polled until it is done, the timeout passes (ncclCommAbort) or NCCL
+// reports an error, and fails naming the rank.
 
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
-typedef int CUresult;
-typedef int CUdevice;
-typedef unsigned long long CUdeviceptr;
-typedef void* CUcontext;
-typedef void* CUstream;
 typedef int ncclResult_t;
 typedef void* ncclComm_t;
+typedef void* CUstream;
+typedef unsigned long long CUdeviceptr;
 typedef struct { char internal[128]; } ncclUniqueId;
 
 static struct {
-	void *cu, *nccl;
-	CUresult (*Init)(unsigned);
-	CUresult (*DeviceGetCount)(int*);
-	CUresult (*DeviceGet)(CUdevice*, int);
-	CUresult (*DevicePrimaryCtxRetain)(CUcontext*, CUdevice);
-	CUresult (*CtxSetCurrent)(CUcontext);
-	CUresult (*StreamCreate)(CUstream*, unsigned);
-	CUresult (*StreamQuery)(CUstream);
-	CUresult (*MemAlloc)(CUdeviceptr*, size_t);
-	CUresult (*MemFree)(CUdeviceptr);
-	CUresult (*MemcpyHtoD)(CUdeviceptr, const void*, size_t);
-	CUresult (*MemcpyDtoH)(void*, CUdeviceptr, size_t);
-	CUresult (*GetErrorString)(CUresult, const char**);
+	void *lib;
 	ncclResult_t (*GetUniqueId)(ncclUniqueId*);
 	ncclResult_t (*CommInitRank)(ncclComm_t*, int, ncclUniqueId, int);
 	ncclResult_t (*CommDestroy)(ncclComm_t);
 	ncclResult_t (*CommAbort)(ncclComm_t);
 	ncclResult_t (*CommGetAsyncError)(ncclComm_t, ncclResult_t*);
-	const char* (*GetErrorString2)(ncclResult_t);
+	const char* (*GetErrorString)(ncclResult_t);
 	ncclResult_t (*AllReduce)(const void*, void*, size_t, int, int, ncclComm_t, CUstream);
 	ncclResult_t (*AllGather)(const void*, void*, size_t, int, ncclComm_t, CUstream);
 	ncclResult_t (*Broadcast)(const void*, void*, size_t, int, int, ncclComm_t, CUstream);
 } nc;
 
-static const char* nc_load(void) {
-	nc.cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-	if (!nc.cu) return "libcuda.so.1 not found (no NVIDIA driver)";
-	nc.nccl = dlopen("libnccl.so.2", RTLD_NOW | RTLD_GLOBAL);
-	if (!nc.nccl) return "libnccl.so.2 not found (install NCCL 2)";
-#define CU(f, s) if (!(nc.f = dlsym(nc.cu, s))) return "libcuda.so.1 lacks " s;
-#define NC(f, s) if (!(nc.f = dlsym(nc.nccl, s))) return "libnccl.so.2 lacks " s;
-	CU(Init, "cuInit") CU(DeviceGetCount, "cuDeviceGetCount") CU(DeviceGet, "cuDeviceGet")
-	CU(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") CU(CtxSetCurrent, "cuCtxSetCurrent")
-	CU(StreamCreate, "cuStreamCreate") CU(StreamQuery, "cuStreamQuery")
-	CU(MemAlloc, "cuMemAlloc_v2") CU(MemFree, "cuMemFree_v2")
-	CU(MemcpyHtoD, "cuMemcpyHtoD_v2") CU(MemcpyDtoH, "cuMemcpyDtoH_v2") CU(GetErrorString, "cuGetErrorString")
+// nc_load opens the first of the '\n'-separated names that loads; it
+// returns NULL, or a message.
+static const char* nc_load(const char* names, char* err, int errlen) {
+	if (nc.lib) return NULL;
+	char buf[4096];
+	strncpy(buf, names, sizeof buf - 1);
+	buf[sizeof buf - 1] = 0;
+	char* save = NULL;
+	for (char* n = strtok_r(buf, "\n", &save); n && !nc.lib; n = strtok_r(NULL, "\n", &save)) {
+		nc.lib = dlopen(n, RTLD_NOW | RTLD_GLOBAL);
+		if (!nc.lib) {
+			const char* e = dlerror();
+			strncpy(err, e ? e : n, errlen - 1);
+			err[errlen - 1] = 0;
+		}
+	}
+	if (!nc.lib) return err;
+#define NC(f, s) if (!(*(void**)(&nc.f) = dlsym(nc.lib, s))) return "the NCCL library lacks " s;
 	NC(GetUniqueId, "ncclGetUniqueId") NC(CommInitRank, "ncclCommInitRank") NC(CommDestroy, "ncclCommDestroy")
-	NC(CommAbort, "ncclCommAbort") NC(CommGetAsyncError, "ncclCommGetAsyncError") NC(GetErrorString2, "ncclGetErrorString")
+	NC(CommAbort, "ncclCommAbort") NC(CommGetAsyncError, "ncclCommGetAsyncError") NC(GetErrorString, "ncclGetErrorString")
 	NC(AllReduce, "ncclAllReduce") NC(AllGather, "ncclAllGather") NC(Broadcast, "ncclBroadcast")
-#undef CU
 #undef NC
-	return 0;
+	return NULL;
 }
 
-static CUresult nc_init(void) { return nc.Init(0); }
-static CUresult nc_device_count(int *n) { return nc.DeviceGetCount(n); }
-static CUresult nc_open_device(int ordinal, CUcontext *ctx, CUstream *s) {
-	CUdevice d; CUresult r;
-	if ((r = nc.DeviceGet(&d, ordinal))) return r;
-	if ((r = nc.DevicePrimaryCtxRetain(ctx, d))) return r;
-	if ((r = nc.CtxSetCurrent(*ctx))) return r;
-	return nc.StreamCreate(s, 0);
-}
-static CUresult nc_set_current(CUcontext ctx) { return nc.CtxSetCurrent(ctx); }
-static CUresult nc_stream_query(CUstream s) { return nc.StreamQuery(s); }
-static CUresult nc_alloc(CUdeviceptr *p, size_t n) { return nc.MemAlloc(p, n); }
-static CUresult nc_free(CUdeviceptr p) { return nc.MemFree(p); }
-static CUresult nc_htod(CUdeviceptr d, const void *h, size_t n) { return nc.MemcpyHtoD(d, h, n); }
-static CUresult nc_dtoh(void *h, CUdeviceptr d, size_t n) { return nc.MemcpyDtoH(h, d, n); }
-static const char* nc_cu_error(CUresult r) { const char *s = 0; nc.GetErrorString(r, &s); return s ? s : "unknown CUDA error"; }
-static const char* nc_error(ncclResult_t r) { return nc.GetErrorString2(r); }
+static const char* nc_error(ncclResult_t r) { return nc.GetErrorString(r); }
 static ncclResult_t nc_unique_id(void *id) { return nc.GetUniqueId((ncclUniqueId*)id); }
 static ncclResult_t nc_comm_init(ncclComm_t *c, int n, const void *id, int rank) {
 	ncclUniqueId u;
-	const char *b = id;
-	for (int i = 0; i < 128; i++) u.internal[i] = b[i];
+	memcpy(u.internal, id, 128);
 	return nc.CommInitRank(c, n, u, rank);
 }
 static ncclResult_t nc_destroy(ncclComm_t c) { return nc.CommDestroy(c); }
 static ncclResult_t nc_abort(ncclComm_t c) { return nc.CommAbort(c); }
 static ncclResult_t nc_async_error(ncclComm_t c, ncclResult_t *e) { return nc.CommGetAsyncError(c, e); }
 // ncclFloat32 = 7, ncclSum = 0
-static ncclResult_t nc_allreduce(CUdeviceptr buf, size_t n, ncclComm_t c, CUstream s) {
-	return nc.AllReduce((void*)buf, (void*)buf, n, 7, 0, c, s);
+static ncclResult_t nc_allreduce(CUdeviceptr buf, size_t n, ncclComm_t c, void* s) {
+	return nc.AllReduce((void*)buf, (void*)buf, n, 7, 0, c, (CUstream)s);
 }
-static ncclResult_t nc_allgather(CUdeviceptr src, CUdeviceptr dst, size_t n, ncclComm_t c, CUstream s) {
-	return nc.AllGather((void*)src, (void*)dst, n, 7, c, s);
+static ncclResult_t nc_allgather(CUdeviceptr src, CUdeviceptr dst, size_t n, ncclComm_t c, void* s) {
+	return nc.AllGather((void*)src, (void*)dst, n, 7, c, (CUstream)s);
 }
-static ncclResult_t nc_broadcast(CUdeviceptr buf, size_t n, int root, ncclComm_t c, CUstream s) {
-	return nc.Broadcast((void*)buf, (void*)buf, n, 7, root, c, s);
+static ncclResult_t nc_broadcast(CUdeviceptr buf, size_t n, int root, ncclComm_t c, void* s) {
+	return nc.Broadcast((void*)buf, (void*)buf, n, 7, root, c, (CUstream)s);
 }
 */
 import "C"
 
 import (
-	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/gococa/gococa/tensor"
 )
 
-const cudaErrorNotReady = 600
+const ncclIDBytes = 128
 
 type ncclComm struct {
 	mu     sync.Mutex
 	rank   int
 	size   int
 	o      Options
-	ctx    C.CUcontext
-	stream C.CUstream
+	b      ncclDevice // the rank's GPU: the CUDA tensor backend
 	comm   C.ncclComm_t
-	stage  C.CUdeviceptr // device staging buffer
-	cap    int           // its size in bytes
+	stage  []float32 // device staging buffer for host buffers (b.Alloc)
 	seq    int64
 	closed bool
+	mpi    Comm // the MPI communicator that carried the id (closed with this one), or nil
 	guard
 }
 
 var ncclOpened atomic.Bool
 
+// ncclIDOverMPI, set in builds with -tags mpi, hands rank 0's id to the
+// others with an MPI broadcast; it returns the MPI communicator, which
+// must stay open as long as NCCL's.
+var ncclIDOverMPI func(o Options, newID func() ([]byte, error)) ([]byte, Comm, error)
+
+func loadNCCL() error {
+	names := "libnccl.so.2\nlibnccl.so"
+	if p := os.Getenv("GOCOCA_LIBNCCL"); p != "" {
+		names = p
+	}
+	cn := C.CString(names)
+	defer C.free(unsafe.Pointer(cn))
+	var buf [512]C.char
+	if msg := C.nc_load(cn, &buf[0], C.int(len(buf))); msg != nil {
+		return fmt.Errorf("dist: nccl: cannot load %s (install NCCL 2, or set GOCOCA_LIBNCCL to its path): %s",
+			strings.ReplaceAll(names, "\n", ", "), C.GoString(msg))
+	}
+	return nil
+}
+
+func ncclError(r C.ncclResult_t) string { return C.GoString(C.nc_error(r)) }
+
+// ncclDevice is what NCCL needs of the CUDA backend (cuda.Backend has
+// these methods; package cuda is not imported, as its tests import dist).
+type ncclDevice interface {
+	Name() string
+	Device() int
+	Bind() error
+	Enqueue(f func(stream unsafe.Pointer) error) error
+	Done() (bool, error)
+	DevicePointer(x []float32) (uint64, bool)
+	CopyToHost(dst, src []float32)
+	CopyFromHost(dst, src []float32)
+	Alloc(n int) []float32
+	Free(x []float32)
+}
+
+// ncclBackend returns the CUDA backend the rank runs on.
+func ncclBackend(rank int) (ncclDevice, error) {
+	b := tensor.CurrentBackend()
+	if d, ok := b.(ncclDevice); ok && b.Name() == "cuda" {
+		return d, nil
+	}
+	return nil, fmt.Errorf("dist: nccl: rank %d: the tensor backend is %s; NCCL runs on the CUDA backend's GPU: select it first (--device cuda)", rank, b.Name())
+}
+
 func openNCCL(o Options) (Comm, error) {
 	if !ncclOpened.CompareAndSwap(false, true) {
 		return nil, fmt.Errorf("dist: NCCL was already opened in this process")
 	}
-	rank, size, local, key, err := launcherEnv(os.Getenv)
+	rank, size, _, key, err := launcherEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	if msg := C.nc_load(); msg != nil {
-		return nil, fmt.Errorf("dist: nccl: %s", C.GoString(msg))
+	if err := loadNCCL(); err != nil {
+		return nil, err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if r := C.nc_init(); r != 0 {
-		return nil, fmt.Errorf("dist: nccl: cuInit: %s", C.GoString(C.nc_cu_error(r)))
-	}
-	var n C.int
-	if r := C.nc_device_count(&n); r != 0 || n == 0 {
-		return nil, fmt.Errorf("dist: nccl: no CUDA device")
-	}
-	c := &ncclComm{rank: rank, size: size, o: o, guard: guard{rank: rank, log: o.Log}}
-	var ctx C.CUcontext
-	var stream C.CUstream
-	if r := C.nc_open_device(C.int(local%int(n)), &ctx, &stream); r != 0 {
-		return nil, fmt.Errorf("dist: nccl: rank %d: GPU %d: %s", rank, local%int(n), C.GoString(C.nc_cu_error(r)))
-	}
-	c.ctx, c.stream = ctx, stream
-	id, err := rendezvous(rank, size, key, o)
+	b, err := ncclBackend(rank)
 	if err != nil {
 		return nil, err
 	}
-	var comm C.ncclComm_t
-	if r := C.nc_comm_init(&comm, C.int(size), unsafe.Pointer(&id[0]), C.int(rank)); r != 0 {
-		return nil, fmt.Errorf("dist: nccl: rank %d: ncclCommInitRank: %s", rank, C.GoString(C.nc_error(r)))
+	c := &ncclComm{rank: rank, size: size, o: o, b: b, guard: guard{rank: rank, log: o.Log}}
+	newID := func() ([]byte, error) {
+		id := make([]byte, ncclIDBytes)
+		if r := C.nc_unique_id(unsafe.Pointer(&id[0])); r != 0 {
+			return nil, fmt.Errorf("dist: nccl: rank %d: ncclGetUniqueId: %s", rank, ncclError(r))
+		}
+		return id, nil
 	}
-	c.comm = comm
+	var id []byte
+	if _, noAddr := rendezvousAddr(o, os.Getenv); noAddr != nil && size > 1 && ncclIDOverMPI != nil && os.Getenv("OMPI_COMM_WORLD_RANK") != "" {
+		id, c.mpi, err = ncclIDOverMPI(o, newID)
+	} else {
+		id, err = exchangeID(o, rank, size, key, newID, ncclIDBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dist: nccl: %w", err)
+	}
+	if err := c.init(id); err != nil {
+		if c.mpi != nil {
+			c.mpi.Close()
+		}
+		return nil, err
+	}
 	if err := c.exchange(size, c.AllGather); err != nil {
 		return nil, err
 	}
@@ -191,109 +218,101 @@ func openNCCL(o Options) (Comm, error) {
 	return c, nil
 }
 
-// rendezvous hands rank 0's NCCL id to the others through the file
-// o.Rendezvous (default $GOCOCA_NCCL_ID): "job key, newline, hex id".
-func rendezvous(rank, size int, key string, o Options) ([]byte, error) {
-	id := make([]byte, 128)
-	if size == 1 {
-		if r := C.nc_unique_id(unsafe.Pointer(&id[0])); r != 0 {
-			return nil, fmt.Errorf("dist: nccl: ncclGetUniqueId: %s", C.GoString(C.nc_error(r)))
-		}
-		return id, nil
+// init runs ncclCommInitRank, which returns when every rank has joined,
+// on a thread of its own, and gives up at the timeout.
+func (c *ncclComm) init(id []byte) error {
+	type result struct {
+		comm C.ncclComm_t
+		err  error
 	}
-	path := o.Rendezvous
-	if path == "" {
-		path = os.Getenv("GOCOCA_NCCL_ID")
-	}
-	if path == "" {
-		return nil, fmt.Errorf("dist: nccl: %d ranks need a rendezvous file that every rank can read (set GOCOCA_NCCL_ID to a path on a shared filesystem)", size)
-	}
-	if rank == 0 {
-		if r := C.nc_unique_id(unsafe.Pointer(&id[0])); r != 0 {
-			return nil, fmt.Errorf("dist: nccl: ncclGetUniqueId: %s", C.GoString(C.nc_error(r)))
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // left locked if NCCL never returns: the thread is lost with it
+		var res result
+		if err := c.b.Bind(); err != nil {
+			res.err = fmt.Errorf("dist: nccl: rank %d: %w", c.rank, err)
+		} else if r := C.nc_comm_init(&res.comm, C.int(c.size), unsafe.Pointer(&id[0]), C.int(c.rank)); r != 0 {
+			res.err = fmt.Errorf("dist: nccl: rank %d: ncclCommInitRank on cuda:%d: %s", c.rank, c.b.Device(), ncclError(r))
 		}
-		tmp := path + fmt.Sprintf(".tmp%d", os.Getpid())
-		if err := os.WriteFile(tmp, []byte(key+"\n"+hex.EncodeToString(id)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("dist: nccl: rendezvous: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("dist: nccl: rendezvous: %w", err)
-		}
-		return id, nil
-	}
-	deadline := time.Now().Add(o.Timeout)
-	for {
-		b, err := os.ReadFile(path)
-		if err == nil {
-			lines := strings.Split(string(b), "\n")
-			if len(lines) >= 2 && lines[0] == key {
-				if d, err := hex.DecodeString(lines[1]); err == nil && len(d) == 128 {
-					return d, nil
-				}
-				return nil, fmt.Errorf("dist: nccl: rendezvous file %s: malformed id", path)
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("dist: nccl: rank %d: rank 0 wrote no id for this job to %s within %v", rank, filepath.Clean(path), o.Timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
+		done <- res
+		runtime.UnlockOSThread()
+	}()
+	select {
+	case res := <-done:
+		c.comm = res.comm
+		return res.err
+	case <-time.After(c.o.Timeout):
+		return fmt.Errorf("dist: nccl: rank %d: ncclCommInitRank on cuda:%d did not complete within %v "+
+			"(the other ranks did not all join; NCCL_DEBUG=INFO says more)", c.rank, c.b.Device(), c.o.Timeout)
 	}
 }
 
 func (c *ncclComm) Rank() int { return c.rank }
 func (c *ncclComm) Size() int { return c.size }
 
-// run copies in to the start of the device staging buffer (need bytes),
-// enqueues op, waits for the stream, and copies the result from byte
-// outOff of the staging buffer into out.
-func (c *ncclComm) run(what string, in []float32, need int, op func() C.ncclResult_t, out []float32, outOff int) error {
+// device returns the device address of buf, staging it when it is not
+// the backend's memory (off: where it starts in the staging buffer; in:
+// copy the values there first).
+func (c *ncclComm) device(buf []float32, off int, in bool) uint64 {
+	if p, ok := c.b.DevicePointer(buf); ok {
+		return p
+	}
+	s := c.stage[off : off+len(buf)]
+	if in {
+		c.b.CopyFromHost(s, buf)
+	}
+	p, _ := c.b.DevicePointer(s)
+	return p
+}
+
+// run queues a collective on the backend's stream, waits for it, and then
+// calls after (which copies staged results back).
+func (c *ncclComm) run(what string, enqueue func(stream unsafe.Pointer) C.ncclResult_t, after func()) error {
 	if err := c.err(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
 		return fmt.Errorf("dist: rank %d: %s after Close", c.rank, what)
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	c.seq++
 	what = fmt.Sprintf("collective #%d (%s)", c.seq, what)
-	if r := C.nc_set_current(c.ctx); r != 0 {
-		return c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, what, C.GoString(C.nc_cu_error(r))))
+	var code C.ncclResult_t
+	if err := c.b.Enqueue(func(stream unsafe.Pointer) error {
+		code = enqueue(stream)
+		return nil
+	}); err != nil {
+		return c.fail(fmt.Errorf("dist: rank %d: %s: %w", c.rank, what, err))
 	}
-	if need > c.cap {
-		if c.cap > 0 {
-			C.nc_free(c.stage)
-		}
-		c.cap = 0
-		var p C.CUdeviceptr
-		if r := C.nc_alloc(&p, C.size_t(need)); r != 0 {
-			return c.fail(fmt.Errorf("dist: rank %d: %s: staging buffer of %d bytes: %s", c.rank, what, need, C.GoString(C.nc_cu_error(r))))
-		}
-		c.stage, c.cap = p, need
+	if code != 0 {
+		return c.fail(fmt.Errorf("dist: rank %d: %s on cuda:%d: %s", c.rank, what, c.b.Device(), ncclError(code)))
 	}
-	if len(in) > 0 {
-		if r := C.nc_htod(c.stage, unsafe.Pointer(&in[0]), C.size_t(4*len(in))); r != 0 {
-			return c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, what, C.GoString(C.nc_cu_error(r))))
-		}
+	if err := c.wait(what); err != nil {
+		return err
 	}
-	if r := op(); r != 0 {
-		return c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, what, C.GoString(C.nc_error(r))))
+	if after != nil {
+		after()
 	}
+	return nil
+}
+
+// wait polls the stream until the collective is done, NCCL reports an
+// error, the guard reports a dead rank, or the timeout passes (then the
+// communicator is aborted).
+func (c *ncclComm) wait(what string) error {
 	t0 := time.Now()
 	for {
-		r := C.nc_stream_query(c.stream)
-		if r == 0 {
-			break
+		done, err := c.b.Done()
+		if err != nil {
+			C.nc_abort(c.comm)
+			return c.fail(fmt.Errorf("dist: rank %d: %s on cuda:%d: %w; %s", c.rank, what, c.b.Device(), err, c.report()))
 		}
-		if r != cudaErrorNotReady {
-			return c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, what, C.GoString(C.nc_cu_error(r))))
+		if done {
+			return nil
 		}
 		var async C.ncclResult_t
 		if C.nc_async_error(c.comm, &async); async != 0 {
 			C.nc_abort(c.comm)
-			return c.fail(fmt.Errorf("dist: rank %d: %s: %s; %s", c.rank, what, C.GoString(C.nc_error(async)), c.report()))
+			return c.fail(fmt.Errorf("dist: rank %d: %s on cuda:%d: %s; %s", c.rank, what, c.b.Device(), ncclError(async), c.report()))
 		}
 		if err := c.err(); err != nil {
 			C.nc_abort(c.comm)
@@ -302,7 +321,7 @@ func (c *ncclComm) run(what string, in []float32, need int, op func() C.ncclResu
 		w := time.Since(t0)
 		if w > c.o.Timeout {
 			C.nc_abort(c.comm)
-			return c.fail(fmt.Errorf("dist: rank %d: %s did not complete within %v; %s", c.rank, what, c.o.Timeout, c.report()))
+			return c.fail(fmt.Errorf("dist: rank %d: %s on cuda:%d did not complete within %v; %s", c.rank, what, c.b.Device(), c.o.Timeout, c.report()))
 		}
 		if w < 2*time.Millisecond {
 			runtime.Gosched()
@@ -310,21 +329,37 @@ func (c *ncclComm) run(what string, in []float32, need int, op func() C.ncclResu
 			time.Sleep(min(w/20, time.Millisecond))
 		}
 	}
-	if len(out) > 0 {
-		if r := C.nc_dtoh(unsafe.Pointer(&out[0]), c.stage+C.CUdeviceptr(outOff), C.size_t(4*len(out))); r != 0 {
-			return c.fail(fmt.Errorf("dist: rank %d: %s: %s", c.rank, what, C.GoString(C.nc_cu_error(r))))
-		}
+}
+
+// growStage makes the staging buffer hold n values.
+func (c *ncclComm) growStage(n int) {
+	if len(c.stage) >= n {
+		return
 	}
-	return nil
+	if c.stage != nil {
+		c.b.Free(c.stage)
+	}
+	c.stage = c.b.Alloc(n)
 }
 
 func (c *ncclComm) AllReduceSum(buf []float32) error {
 	if len(buf) == 0 {
 		return c.err()
 	}
-	return c.run(fmt.Sprintf("all-reduce of %d values", len(buf)), buf, 4*len(buf), func() C.ncclResult_t {
-		return C.nc_allreduce(c.stage, C.size_t(len(buf)), c.comm, c.stream)
-	}, buf, 0)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, onDev := c.b.DevicePointer(buf)
+	if !onDev {
+		c.growStage(len(buf))
+	}
+	p := c.device(buf, 0, true)
+	return c.run(fmt.Sprintf("all-reduce of %d values", len(buf)), func(s unsafe.Pointer) C.ncclResult_t {
+		return C.nc_allreduce(C.CUdeviceptr(p), C.size_t(len(buf)), c.comm, s)
+	}, func() {
+		if !onDev {
+			c.b.CopyToHost(buf, c.stage[:len(buf)])
+		}
+	})
 }
 
 func (c *ncclComm) AllGather(dst, src []float32) error {
@@ -334,10 +369,22 @@ func (c *ncclComm) AllGather(dst, src []float32) error {
 	if len(src) == 0 {
 		return c.err()
 	}
-	// staging: [src | dst]
-	return c.run(fmt.Sprintf("all-gather of %d values", len(src)), src, 4*(len(src)+len(dst)), func() C.ncclResult_t {
-		return C.nc_allgather(c.stage, c.stage+C.CUdeviceptr(4*len(src)), C.size_t(len(src)), c.comm, c.stream)
-	}, dst, 4*len(src))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, srcDev := c.b.DevicePointer(src)
+	_, dstDev := c.b.DevicePointer(dst)
+	if !srcDev || !dstDev {
+		c.growStage(len(src) + len(dst)) // [src | dst]
+	}
+	ps := c.device(src, 0, true)
+	pd := c.device(dst, len(src), false)
+	return c.run(fmt.Sprintf("all-gather of %d values", len(src)), func(s unsafe.Pointer) C.ncclResult_t {
+		return C.nc_allgather(C.CUdeviceptr(ps), C.CUdeviceptr(pd), C.size_t(len(src)), c.comm, s)
+	}, func() {
+		if !dstDev {
+			c.b.CopyToHost(dst, c.stage[len(src):len(src)+len(dst)])
+		}
+	})
 }
 
 func (c *ncclComm) Broadcast(buf []float32, root int) error {
@@ -347,9 +394,20 @@ func (c *ncclComm) Broadcast(buf []float32, root int) error {
 	if len(buf) == 0 {
 		return c.err()
 	}
-	return c.run(fmt.Sprintf("broadcast of %d values from rank %d", len(buf), root), buf, 4*len(buf), func() C.ncclResult_t {
-		return C.nc_broadcast(c.stage, C.size_t(len(buf)), C.int(root), c.comm, c.stream)
-	}, buf, 0)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, onDev := c.b.DevicePointer(buf)
+	if !onDev {
+		c.growStage(len(buf))
+	}
+	p := c.device(buf, 0, true)
+	return c.run(fmt.Sprintf("broadcast of %d values from rank %d", len(buf), root), func(s unsafe.Pointer) C.ncclResult_t {
+		return C.nc_broadcast(C.CUdeviceptr(p), C.size_t(len(buf)), C.int(root), c.comm, s)
+	}, func() {
+		if !onDev {
+			c.b.CopyToHost(buf, c.stage[:len(buf)])
+		}
+	})
 }
 
 // Barrier is an all-reduce of one value (NCCL has no barrier).
@@ -363,17 +421,20 @@ func (c *ncclComm) Close() error {
 	}
 	c.closed = true
 	c.stop()
-	if c.err() != nil {
-		return nil
+	var err error
+	if c.err() == nil {
+		if c.stage != nil {
+			c.b.Free(c.stage)
+			c.stage = nil
+		}
+		if r := C.nc_destroy(c.comm); r != 0 {
+			err = fmt.Errorf("dist: rank %d: ncclCommDestroy: %s", c.rank, ncclError(r))
+		}
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	C.nc_set_current(c.ctx)
-	if c.cap > 0 {
-		C.nc_free(c.stage)
+	if c.mpi != nil {
+		if e := c.mpi.Close(); err == nil {
+			err = e
+		}
 	}
-	if r := C.nc_destroy(c.comm); r != 0 {
-		return fmt.Errorf("dist: rank %d: ncclCommDestroy: %s", c.rank, C.GoString(C.nc_error(r)))
-	}
-	return nil
+	return err
 }
