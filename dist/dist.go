@@ -8,7 +8,9 @@
 //	Open("mpi")    MPI through cgo (build with -tags mpi; OpenMPI's libmpi),
 //	               one rank per process started by mpirun
 //	Open("nccl")   NCCL loaded with dlopen (build with -tags cuda), one rank
-//	               per process and GPU; compiled but never run (no GPU here)
+//	               per process and GPU, on the CUDA tensor backend's GPU and
+//	               stream; tested on the CPU emulator of package cuda (which
+//	               emulates NCCL), not yet on GPUs
 //	NewLocal(n)    n ranks inside one process (goroutines), for tests
 //
 // Collectives are called by every rank in the same order with buffers of the
@@ -82,9 +84,11 @@ type Options struct {
 	// the process about a second later, so the notice cannot wait for the
 	// next collective to return an error.
 	Log io.Writer
-	// Rendezvous (NCCL only) is a file on a filesystem every rank can
-	// read, through which rank 0 hands the communicator's id to the others
-	// (default $GOCOCA_NCCL_ID; not needed for one rank).
+	// Rendezvous (NCCL only) is host:port of a TCP port on rank 0's
+	// machine that every rank can reach, through which rank 0 hands the
+	// communicator's id to the others (default $GOCOCA_NCCL_ADDR, else
+	// MASTER_ADDR:MASTER_PORT as torchrun sets them; under mpirun a binary
+	// built with -tags mpi uses MPI instead; not needed for one rank).
 	Rendezvous string
 }
 
@@ -99,8 +103,9 @@ func (o *Options) defaults() {
 
 // Open returns the communicator of the named kind: "none" (or "") for a
 // single process, "mpi" for MPI (needs -tags mpi and a launcher such as
-// mpirun), "nccl" for NVIDIA's NCCL (needs -tags cuda, libnccl.so.2 at run
-// time and a launcher; unverified: it has never run on a GPU).
+// mpirun), "nccl" for NVIDIA's NCCL (needs -tags cuda, the CUDA tensor
+// backend selected, libnccl.so.2 at run time and a launcher; tested on the
+// CUDA emulator only).
 func Open(kind string, o Options) (Comm, error) {
 	o.defaults()
 	switch kind {
