@@ -127,6 +127,7 @@ func initDevice(ordinal int, managed bool, limit int64) (*device, error) {
 	if d.driver, err = cuDriverVersion(); err != nil {
 		return nil, err
 	}
+	driverMajor = d.driver / 1000
 	if d.memory, err = cuDeviceTotalMem(d.dev); err != nil {
 		return nil, err
 	}

@@ -338,18 +338,60 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 )
 
 // Library names tried in order; an environment variable names a file to
 // use instead (for libraries outside the loader's path, such as the ones
-// pip installs with PyTorch).
+// pip installs with PyTorch under site-packages/nvidia/*/lib). The
+// versioned names of the driver's CUDA major version come first (NVRTC
+// and cuBLAS 13 need a CUDA 13 driver; an older driver cannot load PTX of
+// a newer NVRTC), then the older ones.
 var (
 	driverNames = []string{"libcuda.so.1", "libcuda.so"}
-	nvrtcNames  = []string{"libnvrtc.so", "libnvrtc.so.12", "libnvrtc.so.11.2"}
-	cublasNames = []string{"libcublas.so", "libcublas.so.12", "libcublas.so.11"}
+	nvrtcNames  = []string{"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"}
+	cublasNames = []string{"libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"}
 )
+
+// driverMajor is the CUDA major version the driver supports (0 before a
+// device is opened).
+var driverMajor int
+
+// byDriver orders versioned library names: the driver's major version
+// first, then lower ones newest first, then higher ones.
+func byDriver(names []string, major int) []string {
+	if major == 0 {
+		return names
+	}
+	ver := func(n string) int {
+		_, v, ok := strings.Cut(n, ".so.")
+		if !ok {
+			return -1 // unversioned: first
+		}
+		m, _, _ := strings.Cut(v, ".")
+		x, _ := strconv.Atoi(m)
+		return x
+	}
+	out := append([]string(nil), names...)
+	rank := func(n string) int {
+		v := ver(n)
+		switch {
+		case v < 0:
+			return -1000
+		case v == major:
+			return 0
+		case v < major:
+			return major - v
+		default:
+			return 100 + v
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
+}
 
 func libNames(env string, names []string) string {
 	if p := os.Getenv(env); p != "" {
@@ -378,13 +420,13 @@ func loadDriver() error {
 }
 
 func loadNVRTC() error {
-	return loadLib("NVRTC library", "GOCOCA_LIBNVRTC", nvrtcNames, func(n, e *C.char, l C.int) C.int {
+	return loadLib("NVRTC library", "GOCOCA_LIBNVRTC", byDriver(nvrtcNames, driverMajor), func(n, e *C.char, l C.int) C.int {
 		return C.gococa_load_nvrtc(n, e, l)
 	})
 }
 
 func loadCublas() error {
-	return loadLib("cuBLAS library", "GOCOCA_LIBCUBLAS", cublasNames, func(n, e *C.char, l C.int) C.int {
+	return loadLib("cuBLAS library", "GOCOCA_LIBCUBLAS", byDriver(cublasNames, driverMajor), func(n, e *C.char, l C.int) C.int {
 		return C.gococa_load_cublas(n, e, l)
 	})
 }

@@ -170,3 +170,21 @@ func absAll(x []float32) []float32 {
 	}
 	return x
 }
+
+// TestLibraryOrder: the CUDA libraries of the driver's major version are
+// tried first.
+func TestLibraryOrder(t *testing.T) {
+	for _, c := range []struct {
+		major int
+		want  string
+	}{
+		{0, "[libnvrtc.so libnvrtc.so.13 libnvrtc.so.12 libnvrtc.so.11.2]"},
+		{12, "[libnvrtc.so libnvrtc.so.12 libnvrtc.so.11.2 libnvrtc.so.13]"},
+		{13, "[libnvrtc.so libnvrtc.so.13 libnvrtc.so.12 libnvrtc.so.11.2]"},
+		{11, "[libnvrtc.so libnvrtc.so.11.2 libnvrtc.so.12 libnvrtc.so.13]"},
+	} {
+		if got := fmt.Sprint(byDriver(nvrtcNames, c.major)); got != c.want {
+			t.Errorf("driver CUDA %d: %s, want %s", c.major, got, c.want)
+		}
+	}
+}
