@@ -524,6 +524,10 @@ func (a *argBuf) i32(v int) *argBuf {
 	binary.LittleEndian.PutUint32(a.slot(4, 4), uint32(int32(v)))
 	return a
 }
+func (a *argBuf) f64(v float64) *argBuf {
+	binary.LittleEndian.PutUint64(a.slot(8, 8), math.Float64bits(v))
+	return a
+}
 func (a *argBuf) f32(v float32) *argBuf {
 	binary.LittleEndian.PutUint32(a.slot(4, 4), math.Float32bits(v))
 	return a

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gococa/gococa/optim"
 	"github.com/gococa/gococa/tensor"
 )
 
@@ -187,4 +188,86 @@ func TestLibraryOrder(t *testing.T) {
 			t.Errorf("driver CUDA %d: %s, want %s", c.major, got, c.want)
 		}
 	}
+}
+
+// TestAdafactorOnDevice runs optim's Adafactor for three steps on the CPU
+// and on the GPU (AdafactorStep) over factored parameters (with a batch of
+// matrices), vectors and a scalar, with and without a first moment, and
+// compares parameters and state: within 2e-6 relative (float64 sums in
+// another order, and the GPU may fuse multiply-adds).
+func TestAdafactorOnDevice(t *testing.T) {
+	b := gpu(t)
+	shapes := [][]int{{4, 3, 5, 6}, {7, 9}, {300, 2}, {11}, {}}
+	run := func(be tensor.Backend, beta1 float64) (vals map[string][]float32, state map[string][]float32) {
+		if be != nil {
+			old := tensor.SetBackend(be)
+			defer tensor.SetBackend(old)
+		}
+		var ps []*tensor.Tensor
+		for i, s := range shapes {
+			p := tensor.NewParam(fmt.Sprintf("p%d", i), s...)
+			v := make([]float32, p.Numel())
+			tensor.NewRNG(uint64(i)).Normal(tensor.FromSlice(v, len(v)), 0, 1)
+			p.CopyFrom(v)
+			ps = append(ps, p)
+		}
+		cfg := optim.DefaultAdafactorConfig()
+		cfg.Beta1 = beta1
+		opt, err := optim.NewAdafactor(ps, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range 3 {
+			for i, p := range ps {
+				g := make([]float32, p.Numel())
+				tensor.NewRNG(uint64(100*step+i)).Normal(tensor.FromSlice(g, len(g)), 0, 3)
+				p.ZeroGrad()
+				tensor.CurrentBackend().Axpy(1, g, gradOf(p))
+			}
+			opt.Step(0.01)
+		}
+		vals = map[string][]float32{}
+		for _, p := range ps {
+			vals[p.Name()] = append([]float32(nil), p.Data()...)
+		}
+		state = map[string][]float32{}
+		for k, v := range opt.State().Tensors {
+			state[k] = append([]float32(nil), v.Data...)
+		}
+		return vals, state
+	}
+	for _, beta1 := range []float64{0.9, 0} {
+		wantV, wantS := run(nil, beta1)
+		gotV, gotS := run(b, beta1)
+		worst := 0.0
+		cmp := func(what string, got, want map[string][]float32) {
+			if len(got) != len(want) {
+				t.Fatalf("beta1 %v: %d %s tensors on the GPU, %d on the CPU", beta1, len(got), what, len(want))
+			}
+			for k, w := range want {
+				g := got[k]
+				for i := range w {
+					d := math.Abs(float64(g[i]) - float64(w[i]))
+					worst = math.Max(worst, d/(math.Abs(float64(w[i]))+1e-30))
+					if d > 2e-6*math.Abs(float64(w[i]))+1e-12 {
+						t.Fatalf("beta1 %v: %s %s[%d] = %v on the GPU, %v on the CPU", beta1, what, k, i, g[i], w[i])
+					}
+				}
+			}
+		}
+		cmp("parameter", gotV, wantV)
+		cmp("state", gotS, wantS)
+		t.Logf("beta1 %v: worst relative difference %.3g", beta1, worst)
+	}
+}
+
+// gradOf returns p's gradient buffer, made by a backward pass of sum(p)
+// when p has none yet.
+func gradOf(p *tensor.Tensor) []float32 {
+	if p.Grad() == nil {
+		l := tensor.Sum(p, false)
+		tensor.Backward(l)
+		tensor.Release(l)
+	}
+	return p.Grad()
 }

@@ -122,3 +122,72 @@ func (b *Backend) Clamp(x []float32, lo, hi float32) {
 	cl.args().ptr(p).i64(int64(len(x))).f32(lo).f32(hi)
 	cl.launch("k_clamp", cl.elems(int64(len(x))), block256, 0)
 }
+
+// AdafactorStep applies one Adafactor update (package optim's Adafactor,
+// whose doc gives the arithmetic) to one parameter of len(w) values, on
+// the device: the second-moment averages, the update's RMS clipping and
+// the learning rate never leave it. Factored (col not nil): w is batch
+// matrices of rows × cols, row holds the batch·rows row averages and col
+// the batch·cols column averages. Not factored: row is the elementwise
+// average (len(w) values) and batch, rows, cols are ignored. m is the
+// first moment, or nil without one (beta1 then unused). negWD is
+// −lr·weight decay (0 for no decay).
+func (b *Backend) AdafactorStep(w, g, m, row, col []float32, batch, rows, cols int,
+	beta2t, eps1, clipThreshold, lr, negWD, beta1 float64) {
+	n := len(w)
+	const op = "AdafactorStep"
+	need(op, "g", len(g), n)
+	if m != nil {
+		need(op, "m", len(m), n)
+	}
+	factored := col != nil
+	if factored {
+		if batch*rows*cols != n || batch <= 0 || rows <= 0 || cols <= 0 {
+			panic(fmt.Sprintf("cuda: %s: %d values are not %d matrices of %d×%d", op, n, batch, rows, cols))
+		}
+		need(op, "row", len(row), batch*rows)
+		need(op, "col", len(col), batch*cols)
+	} else {
+		need(op, "sq", len(row), n)
+	}
+	if n == 0 {
+		return
+	}
+	bt, ombt, e := float32(beta2t), float32(1-beta2t), float32(eps1)
+	cl := b.d.begin(op)
+	defer cl.end()
+	pw, pg := cl.inout(w), cl.in(g[:n])
+	var pm uint64
+	if m != nil {
+		pm = cl.inout(m[:n])
+	}
+	var prow, pcol, rfac, cfac, sumsq uint64
+	if factored {
+		prow, pcol = cl.inout(row[:batch*rows]), cl.inout(col[:batch*cols])
+		rfac, cfac = cl.scratch(4*batch*rows), cl.scratch(4*batch*cols)
+		part := cl.scratch(8 * (batch*rows + 1))
+		sumsq = at8(part, int64(batch*rows))
+		cl.args().ptr(prow).ptr(pg).i32(cols).f32(bt).f32(ombt).f32(e)
+		cl.launch("k_af_rows", dim3(batch*rows, 1), rowThreads(cols), 0)
+		cl.args().ptr(pcol).ptr(cfac).ptr(pg).i32(rows).i32(cols).f32(bt).f32(ombt).f32(e)
+		cl.launch("k_af_cols", dim3((cols+255)/256, batch), block256, 0)
+		cl.args().ptr(rfac).ptr(prow).i32(rows)
+		cl.launch("k_af_rfac", dim3(batch, 1), rowThreads(rows), 0)
+		cl.args().ptr(part).ptr(pg).ptr(rfac).ptr(cfac).i32(rows).i32(cols)
+		cl.launch("k_af_rowsq", dim3(batch*rows, 1), rowThreads(cols), 0)
+		cl.args().ptr(part).i64(int64(batch * rows)).ptr(sumsq)
+		cl.launch("k_dsum", dim3(1, 1), block256, 0)
+	} else {
+		prow = cl.inout(row[:n])
+		blocks := cl.elems(int64(n))
+		part := cl.scratch(8 * (int(blocks[0]) + 1))
+		sumsq = at8(part, int64(blocks[0]))
+		cl.args().ptr(prow).ptr(part).ptr(pg).i64(int64(n)).f32(bt).f32(ombt).f32(e)
+		cl.launch("k_af_sq", blocks, block256, 0)
+		cl.args().ptr(part).i64(int64(blocks[0])).ptr(sumsq)
+		cl.launch("k_dsum", dim3(1, 1), block256, 0)
+	}
+	cl.args().ptr(pw).ptr(pm).ptr(pg).ptr(prow).ptr(rfac).ptr(cfac).ptr(sumsq).i64(int64(n)).i32(rows).i32(cols).
+		f64(clipThreshold).f64(lr).f32(float32(negWD)).f32(float32(beta1)).f32(float32(1 - beta1))
+	cl.launch("k_af_apply", cl.elems(int64(n)), block256, 0)
+}

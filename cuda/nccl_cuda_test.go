@@ -18,8 +18,9 @@ import (
 )
 
 // TestNCCLTwoRanks runs dist's NCCL communicator with two ranks, each a
-// process of its own on its own GPU of the emulator (which emulates NCCL
-// between processes; see testdata/emulator/nccl.cpp), started as torchrun
+// process of its own on its own GPU (of the CPU emulator, which emulates
+// NCCL between processes, see testdata/emulator/nccl.cpp; or two real
+// GPUs with GOCOCA_LIBNCCL naming libnccl.so.2), started as torchrun
 // starts them (RANK, WORLD_SIZE, LOCAL_RANK, and a TCP rendezvous address).
 // Each rank runs TestNCCLRank. Then the failures: two ranks on one GPU
 // (refused, as NCCL refuses them), a rank that never comes (rank 0's
@@ -27,11 +28,17 @@ import (
 // answering (rank 0's collective fails at the timeout, naming itself and
 // the collective).
 func TestNCCLTwoRanks(t *testing.T) {
-	if os.Getenv("GOCOCA_EMU_CHILD") == "" || os.Getenv("GOCOCA_LIBNCCL") == "" {
-		t.Skip("the two-rank NCCL test runs on the CPU emulator (TestEmulator), which emulates NCCL")
-	}
 	if os.Getenv("GOCOCA_NCCL_RANK") != "" {
 		t.Skip("inside a rank")
+	}
+	if os.Getenv("GOCOCA_LIBNCCL") == "" {
+		t.Skip("GOCOCA_LIBNCCL names no NCCL library (the CPU emulator sets it to its own NCCL)")
+	}
+	if Probe() != nil {
+		t.Skip("no CUDA device")
+	}
+	if n, _ := cuDeviceCount(); n < 2 {
+		t.Skipf("%d GPU: two ranks need two", n)
 	}
 	t.Run("two ranks", func(t *testing.T) {
 		outs, errs := ranks(t, 2, nil)
@@ -158,7 +165,7 @@ func TestNCCLRank(t *testing.T) {
 	}
 	after, _ := readEmuStats()
 	d := after.Sub(before)
-	if d.HtoDBytes != 0 || d.DtoHBytes != 0 || d.Collectives != 1 || d.HostFaults != 0 {
+	if _, emulated := readEmuStats(); emulated && (d.HtoDBytes != 0 || d.DtoHBytes != 0 || d.Collectives != 1 || d.HostFaults != 0) {
 		t.Errorf("all-reduce of device memory: %v, %d collectives; want no copies and one collective", d, d.Collectives)
 	}
 	b.CopyToHost(v, x)

@@ -14,6 +14,7 @@ var kernelNames = []string{
 	"k_attn_fwd", "k_attn_rowdot", "k_attn_bwd_dq", "k_attn_bwd_dkdv",
 	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd",
 	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp",
+	"k_af_rows", "k_af_cols", "k_af_rfac", "k_af_rowsq", "k_af_sq", "k_af_apply",
 }
 
 // kernelSource is every kernel except the GEMMs (cuBLAS), compiled once per
@@ -884,6 +885,111 @@ extern "C" __global__ void k_ce_bwd(float* dl, const float* logits, const float*
 		if (!store) d = dr[i] + d;
 		if (i == t) d -= g;
 		dr[i] = d;
+	}
+}
+
+// ---- Adafactor (package optim's Adafactor, one parameter per call) ----
+// A factored parameter is b matrices of r rows and c columns; G = g² + eps1.
+
+// k_af_rows: one block per row k: row[k] = bt·row[k] + ombt·mean_j G.
+extern "C" __global__ void k_af_rows(float* row, const float* g, int c, float bt, float ombt, float eps1) {
+	__shared__ double sh[33];
+	const float* gr = g + (i64)blockIdx.x * c;
+	double s = 0.0;
+	for (int j = threadIdx.x; j < c; j += blockDim.x) s += (double)(gr[j] * gr[j] + eps1);
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) row[blockIdx.x] = row[blockIdx.x] * bt + ombt * (float)(s / (double)c);
+}
+
+// k_af_cols: one thread per column j of matrix blockIdx.y: col = bt·col +
+// ombt·mean_i G (summed in row order), cfac = 1/√col.
+extern "C" __global__ void k_af_cols(float* col, float* cfac, const float* g, int r, int c, float bt, float ombt, float eps1) {
+	const int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= c) return;
+	const float* gb = g + (i64)blockIdx.y * r * c;
+	double s = 0.0;
+	for (int i = 0; i < r; i++) {
+		const float v = gb[(i64)i * c + j];
+		s += (double)(v * v + eps1);
+	}
+	const i64 k = (i64)blockIdx.y * c + j;
+	const float v = col[k] * bt + ombt * (float)(s / (double)r);
+	col[k] = v;
+	cfac[k] = 1.f / (float)sqrt((double)v);
+}
+
+// k_af_rfac: one block per matrix: rfac = 1/√(row / mean row).
+extern "C" __global__ void k_af_rfac(float* rfac, const float* row, int r) {
+	__shared__ double sh[33];
+	const float* rr = row + (i64)blockIdx.x * r;
+	double s = 0.0;
+	for (int i = threadIdx.x; i < r; i += blockDim.x) s += (double)rr[i];
+	s = block_sum_d(s, sh);
+	const float mean = (float)(s / (double)r);
+	for (int i = threadIdx.x; i < r; i += blockDim.x) rfac[(i64)blockIdx.x * r + i] = 1.f / (float)sqrt((double)(rr[i] / mean));
+}
+
+// k_af_rowsq: one block per row k of matrix k/r: part[k] = rfac[k]²·Σ_j
+// (cfac_j·g_j)², the row's share of Σ u² for u = rfac·cfac·g.
+extern "C" __global__ void k_af_rowsq(double* part, const float* g, const float* rfac, const float* cfac, int r, int c) {
+	__shared__ double sh[33];
+	const i64 k = blockIdx.x;
+	const float* gr = g + k * c;
+	const float* cf = cfac + (k / r) * c;
+	double s = 0.0;
+	for (int j = threadIdx.x; j < c; j += blockDim.x) {
+		const double u = (double)(cf[j] * gr[j]);
+		s += u * u;
+	}
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) {
+		const double x = (double)rfac[k];
+		part[k] = x * x * s;
+	}
+}
+
+// k_af_sq (not factored): sq = bt·sq + ombt·G; part[block] = Σ u² for
+// u = g/√sq over the block's share.
+extern "C" __global__ void k_af_sq(float* sq, double* part, const float* g, i64 n, float bt, float ombt, float eps1) {
+	__shared__ double sh[33];
+	double s = 0.0;
+	FOR_N(j, n) {
+		const float gj = g[j];
+		const float v = sq[j] * bt + ombt * (gj * gj + eps1);
+		sq[j] = v;
+		const double u = (double)(1.f / (float)sqrt((double)v) * gj);
+		s += u * u;
+	}
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+// k_af_apply: the update u, clipped to RMS clip and times lr (the factor
+// scale from Σu² at *sumsq), through the first moment m when there is
+// one, then w = w + wd·w − u. Factored (rfac not null): u = rfac·cfac·g;
+// else u = g/√sq.
+extern "C" __global__ void k_af_apply(float* w, float* m, const float* g, const float* sq, const float* rfac, const float* cfac,
+		const double* sumsq, i64 n, int r, int c, double clip, double lr, float wd, float b1, float omb1) {
+	const float rms = (float)(sqrt(*sumsq) / sqrt((double)n));
+	float den = (float)((double)rms / clip);
+	if (den < 1.f || den != den) den = 1.f;
+	const float scale = (float)(lr / (double)den);
+	FOR_N(i, n) {
+		const float gi = g[i];
+		float u;
+		if (rfac != 0) {
+			const i64 rc = (i64)r * c;
+			const i64 bb = i / rc, j = i % c;
+			const float rf = rfac[bb * r + (i % rc) / c];
+			const float t = rf * cfac[bb * c + j] * gi * scale;
+			u = m != 0 ? m[i] * b1 + t * omb1 : t;
+		} else {
+			const float t = gi / (float)sqrt((double)sq[i]) * scale;
+			u = m != 0 ? m[i] * b1 + t * omb1 : t;
+		}
+		if (m != 0) m[i] = u;
+		const float x = w[i];
+		w[i] = x + wd * x - u;
 	}
 }
 

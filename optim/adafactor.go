@@ -200,7 +200,40 @@ func (o *Adafactor) Step(lr float64) {
 			o.beta2t[i] = o.beta2At(p.step)
 		}
 	}
+	if k, ok := deviceKernel[adafactorer](); ok {
+		o.stepDevice(k)
+		return
+	}
 	o.run.run()
+}
+
+// stepDevice runs each active parameter's update on the device.
+func (o *Adafactor) stepDevice(k adafactorer) {
+	for i := range o.ps {
+		if !o.active[i] {
+			continue
+		}
+		p := &o.ps[i]
+		var m []float32
+		beta1 := 0.0
+		if o.first >= 0 {
+			m, beta1 = o.slots[i][o.first].data, o.cfg.Beta1
+		}
+		wd := 0.0
+		if p.decay {
+			wd = -o.cfg.WeightDecay * o.lr
+		}
+		sl := o.slots[i]
+		f := &o.fac[i]
+		row, col := sl[len(sl)-1].data, []float32(nil) // exp_avg_sq
+		b, r, c := 1, 1, p.n
+		if f.on {
+			row, col = sl[len(sl)-2].data, sl[len(sl)-1].data
+			b, r, c = f.b, f.r, f.c
+		}
+		k.AdafactorStep(p.t.Data()[:p.n], p.t.Grad()[:p.n], m, row, col, b, r, c,
+			o.beta2t[i], o.cfg.Eps1, o.cfg.ClipThreshold, o.lr, wd, beta1)
+	}
 }
 
 // update runs the whole update of one parameter.

@@ -30,6 +30,13 @@ type adamWAller interface {
 	AdamWAll(ws, gs, ms, vs [][]float32, steps []tensor.AdamWStep)
 }
 
+// adafactorer applies one Adafactor update to one parameter on the device
+// (see the CUDA backend's AdafactorStep for the operands).
+type adafactorer interface {
+	AdafactorStep(w, g, m, row, col []float32, batch, rows, cols int,
+		beta2t, eps1, clipThreshold, lr, negWD, beta1 float64)
+}
+
 // clamper clamps x to [lo, hi] in place, leaving NaN.
 type clamper interface {
 	Clamp(x []float32, lo, hi float32)

@@ -49,10 +49,11 @@
 // come from tensor.Alloc. A device backend with multi-tensor kernels (see
 // device.go; the CUDA backend has them) does AdamW, the gradient norm,
 // ScaleGrads, ZeroGrad and the logit-scale clamp in one backend call each
-// for all parameters, on the device. Adafactor computes on the host
-// whatever the backend: correct with a device backend whose memory the
-// host can address (CUDA managed memory), but its parameters then travel
-// to the host and back every step.
+// for all parameters, on the device. Adafactor runs on the device when
+// the backend has an Adafactor kernel (the CUDA backend's AdafactorStep,
+// one call per parameter), else on the host: correct with a device
+// backend whose memory the host can address (CUDA managed memory), but
+// its parameters then travel to the host and back every step.
 package optim
 
 import (

@@ -68,9 +68,13 @@ fi
 
 step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on a GPU if present)"
 # TestNVRTCCompile skips without libnvrtc (Debian non-free libnvrtc11.2);
-# TestEmulator needs g++; the GPU tests themselves skip without a GPU.
+# TestEmulator needs g++; the GPU tests themselves skip without a GPU. On
+# the emulator also: the extra kernels, out of memory, two NCCL ranks on
+# two GPUs, and the counted figures of a training step and a caption
+# (syncs, copies, host accesses to device memory; TestStepCounts,
+# TestCaptionCounts).
 cuda_log=$(mktemp)
-if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision)$' \
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts)$' \
   CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
   grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
   if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then
