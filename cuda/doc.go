@@ -4,43 +4,71 @@
 //
 // Use:
 //
-//	b, err := cuda.New(cuda.Options{})  // GPU 0, exact float32 GEMMs
-//	if err != nil { ... }               // no GPU, no driver, no NVRTC: one line saying which
-//	tensor.SetBackend(b)                // before building the model
+//	b, err := cuda.New(cuda.Options{Device: cuda.AutoDevice}) // GPU 0, or the launcher's local rank's
+//	if err != nil { ... }  // no GPU, no driver, no NVRTC: one line saying which
+//	tensor.SetBackend(b)   // before building the model
 //
-// Memory: the backend keeps tensors in CUDA managed memory, which the CPU
-// and the GPU address alike. It implements tensor.Allocator, so the
-// activation pool, parameters, gradients and optimizer state are
-// allocated there and the kernels use them in place; host code (losses,
-// checkpoints, Data) reads and writes them directly, the driver moving
-// pages on demand. Any other slice a kernel receives (Go memory: token
-// ids, targets, inputs made with FromSlice) is copied to device memory and
-// back around the call. A caching allocator (size classes carved from
-// 2 MiB slabs, larger blocks on their own) reuses freed blocks, so a
-// steady training step makes no driver allocation. Device memory is not
-// garbage collected: tensors made with New under this backend live as
-// long as the process.
+// Memory (Options.Memory). With "managed", the default, tensors live in
+// CUDA managed memory, which the CPU and the GPU address alike: the
+// backend implements tensor.Allocator, so the activation pool, parameters,
+// gradients and optimizer state are allocated there and the kernels use
+// them in place, while host code (losses, checkpoints, Data) reads and
+// writes them directly, the driver moving pages on demand. Every backend
+// call then waits for its kernels before it returns, so results are
+// visible to the host at once: one stream synchronisation per call. With
+// "device", tensors live in device memory and the calls only queue their
+// kernels on the GPU's one stream; the host waits only where it reads a
+// value (Sum, SumSquares, CrossEntropy, CopyToHost, a result written into
+// Go memory) and must not touch device memory itself (the process would
+// crash): values move with CopyToHost and CopyFromHost. Device memory is
+// for a tensor package whose host accesses all go through the backend;
+// until then managed memory stays the default.
+//
+// Either way, any other slice a kernel receives (Go memory: token ids,
+// targets, inputs made with FromSlice) is copied to the device, and back
+// when written, around the call. A caching allocator (size classes carved
+// from 2 MiB slabs, larger blocks on their own) reuses freed blocks in
+// stream order, so a steady training step makes no driver allocation. It
+// takes at most the GPU's memory (Options.MemoryLimit) even for managed
+// memory, which the driver would otherwise page in and out on every
+// access: out of memory it returns its cached blocks to the driver and
+// retries, then panics with a message naming the GPU and the figures.
+// Device memory is not garbage collected: tensors made with New under
+// this backend live as long as the process.
 //
 // Kernels: the GEMMs are cuBLAS (cublasGemmStridedBatchedEx: float32, or
 // with Options.Math TF32 or BF16 tensor cores accumulating in float32);
 // everything else is CUDA C in this package (source_cuda.go) compiled once
 // per process by NVRTC for the GPU's architecture: elementwise maps and
-// their backward, broadcast binary ops, strided copies and deterministic
-// reductions, softmax, layer norm, L2 normalisation, flash-style attention
-// (online softmax over key tiles, causal and additive masks, lse saved;
-// backward without atomics; heads read and written in place in packed
-// projections: tensor.StridedAttention), embedding gather and scatter-add (grouped by
-// id on the host, so sums are in the serial order), cross-entropy, and
-// the AdamW and SGD updates.
+// their backward (accumulating, or storing into a fresh gradient:
+// tensor.MapBackwardStorer, tensor.CrossEntropyBackwardStorer), broadcast
+// binary ops, strided copies and deterministic reductions, softmax, layer
+// norm, L2 normalisation, flash-style attention (online softmax over key
+// tiles, causal and additive masks, lse saved; backward without atomics;
+// heads read and written in place in packed projections:
+// tensor.StridedAttention), embedding gather and scatter-add (grouped by
+// id on the host, so sums are in the serial order), cross-entropy, the
+// AdamW and SGD updates, and for package optim multi-tensor calls (the
+// gradient norm, scaling, zeroing and AdamW of all parameters in one call
+// each), a clamp and Adafactor.
 //
-// Synchronisation: every Backend method waits for its kernels before it
-// returns, so results are visible to the host at once; the cost is one
-// stream synchronisation (a few microseconds) per call.
+// Several GPUs: one process (rank) per GPU. AutoDevice picks the GPU of
+// the launcher's local rank (LauncherDevice); package dist's NCCL
+// communicator runs on the backend's GPU and stream (Enqueue, Done,
+// DevicePointer), so collectives on device buffers need no copy and no
+// synchronisation before them.
 //
 // Run-time requirements: Linux, an NVIDIA driver (libcuda.so.1), and the
 // NVRTC and cuBLAS shared libraries of CUDA 11.8 or later (libnvrtc.so,
-// libnvrtc.so.12 or libnvrtc.so.11.2; libcublas.so, .12 or .11), found by
-// the dynamic loader or named by GOCOCA_LIBCUDA, GOCOCA_LIBNVRTC and
-// GOCOCA_LIBCUBLAS; and a GPU that can access managed memory concurrently
-// with the CPU (Pascal or newer). Nothing CUDA is needed to build.
+// .so.13, .so.12 or .so.11.2; libcublas.so, .so.13, .so.12 or .so.11,
+// those of the driver's CUDA version first), found by the dynamic loader
+// or named by GOCOCA_LIBCUDA, GOCOCA_LIBNVRTC and GOCOCA_LIBCUBLAS; for
+// managed memory a GPU that can access it concurrently with the CPU
+// (Pascal or newer). Nothing CUDA is needed to build.
+//
+// Testing without a GPU: TestEmulator builds the kernels against a CPU
+// emulation of the CUDA runtime, cuBLAS, NVRTC and NCCL
+// (testdata/emulator) and runs the GPU tests in a child process. The
+// emulator counts host synchronisations, host↔device copies and host
+// accesses to device memory (TestStepCounts, TestCaptionCounts).
 package cuda

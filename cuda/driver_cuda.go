@@ -765,6 +765,16 @@ type emuStats struct {
 	Collectives   int64
 }
 
+// add returns s + o, field by field (LiveBytes is o's).
+func (s emuStats) add(o emuStats) emuStats {
+	n := o.LiveBytes
+	o.LiveBytes = [8]int64{}
+	var z emuStats
+	r := s.Sub(z.Sub(o))
+	r.LiveBytes = n
+	return r
+}
+
 // Sub returns s − o, field by field (LiveBytes is s's).
 func (s emuStats) Sub(o emuStats) emuStats {
 	r := s
