@@ -196,7 +196,7 @@ fi
 
 # ---- 2. GPU tests ------------------------------------------------------------------
 hdr "2. GPU tests: conformance, extra kernels, golden fixtures, 20 training steps vs CPU"
-GPU_TESTS='TestConformance|TestExtraKernels|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision'
+GPU_TESTS='TestConformance|TestExtraKernels|TestAdafactorOnDevice|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision'
 run_to gputests "$(lim 270)" bash -c "cd cuda && '$TEST' -test.run '^($GPU_TESTS)\$' -test.v -test.timeout 260s"
 rc=$?
 grep -E '^(--- |ok|FAIL|PASS)|^\s+--- FAIL|cuda:[0-9]|worst relative|panic|does not start|CUDA_ERROR|cuBLAS status|NVRTC' "$OUT/gputests.log" | head -60
