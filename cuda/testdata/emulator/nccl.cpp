@@ -45,22 +45,32 @@ struct EmuHdr {
 	long long count;
 };
 
+// Replies go to the other processes' ranks first: this process may exit
+// as soon as its own rank has its reply.
 static void emu_relay(int lfd, int nranks) {
 	std::vector<int> fds(nranks, -1);
 	std::vector<int> devs(nranks, -1);
+	std::vector<int> order; // ranks, this process's last
+	int local = -1;
 	int joined = 0;
 	while (joined < nranks) {
 		int c = accept(lfd, NULL, NULL);
 		if (c < 0) return;
-		int hello[3]; // rank, nranks, device
+		int hello[4]; // rank, nranks, device, pid
 		if (!emu_io(c, hello, sizeof hello, false) || hello[0] < 0 || hello[0] >= nranks || hello[1] != nranks || fds[hello[0]] >= 0) {
 			close(c);
 			continue;
 		}
 		fds[hello[0]] = c;
 		devs[hello[0]] = hello[2];
+		if (hello[3] == getpid()) {
+			local = hello[0];
+		} else {
+			order.push_back(hello[0]);
+		}
 		joined++;
 	}
+	if (local >= 0) order.push_back(local);
 	close(lfd);
 	// Every rank on its own device (all ranks are on this machine).
 	int status = 0;
@@ -71,7 +81,7 @@ static void emu_relay(int lfd, int nranks) {
 				status = ncclInvalidUsage;
 				break;
 			}
-	for (int r = 0; r < nranks; r++) emu_io(fds[r], &status, sizeof status, true);
+	for (int r : order) emu_io(fds[r], &status, sizeof status, true);
 	if (status) {
 		for (int r = 0; r < nranks; r++) close(fds[r]);
 		return;
@@ -104,7 +114,7 @@ static void emu_relay(int lfd, int nranks) {
 			}
 		}
 		if (!ok) break;
-		for (int r = 0; r < nranks && ok; r++) ok = emu_io(fds[r], acc.data(), sizeof(float) * acc.size(), true);
+		for (int r : order) ok = ok && emu_io(fds[r], acc.data(), sizeof(float) * acc.size(), true);
 		if (!ok) break;
 	}
 	for (int r = 0; r < nranks; r++) close(fds[r]);
@@ -203,7 +213,7 @@ ncclResult_t ncclCommInitRank(EmuComm** comm, int nranks, ncclUniqueId id, int r
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	int hello[3] = {rank, nranks, emu_cur_dev};
+	int hello[4] = {rank, nranks, emu_cur_dev, (int)getpid()};
 	int status = ncclSystemError;
 	if (!emu_io(fd, hello, sizeof hello, true) || !emu_io(fd, &status, sizeof status, false) || status != 0) { // blocks until every rank joined
 		close(fd);
