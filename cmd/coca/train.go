@@ -46,7 +46,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.SaveEvery, "save-every", 250, "steps between checkpoints")
 	fs.IntVar(&o.StopAt, "stop-at", 0, "stop after a checkpoint at this step (continue later with --resume)")
 	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS)")
-	distKind := fs.String("dist", "none", "data-parallel training: none; mpi (one rank per process, started by mpirun; needs a -tags mpi build); nccl (one rank per GPU, -tags cuda, GOCOCA_NCCL_ID names a shared rendezvous file; unverified); --batch is per rank")
+	distKind := fs.String("dist", "none", "data-parallel training: none; mpi (one rank per process, started by mpirun; needs a -tags mpi build); nccl (one rank per GPU with --device cuda, -tags cuda; rank 0's host:port in GOCOCA_NCCL_ADDR or MASTER_ADDR/MASTER_PORT; tested on the CUDA emulator only); --batch is per rank")
 	fs.StringVar(&o.Parallel.Loss, "dist-loss", "gather", "contrastive loss across ranks: gather (every rank computes the global loss) or local (each rank its own rows against all ranks' features)")
 	fs.Float64Var(&o.Parallel.BucketMB, "dist-bucket-mb", 2, "gradient all-reduce bucket size in MiB, reduced while the backward pass runs (negative: one all-reduce after it)")
 	distTimeout := fs.Duration("dist-timeout", 10*time.Minute, "longest wait in a collective before a rank gives up (must exceed evaluation and checkpoint time)")
