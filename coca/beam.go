@@ -97,6 +97,23 @@ func (h *beamHyps) best() hypothesis {
 	return h.hyps[b]
 }
 
+// ranked returns the hypotheses best first; among equal scores the later
+// one first, as best picks it.
+func (h *beamHyps) ranked() []hypothesis {
+	r := slices.Clone(h.hyps)
+	slices.Reverse(r)
+	slices.SortStableFunc(r, func(a, b hypothesis) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return 0
+	})
+	return r
+}
+
 type candidate struct {
 	score float32
 	idx   int // beam·V + token
@@ -129,6 +146,44 @@ func (t *topCandidates) push(score float32, idx int) {
 // beamSearch decodes b images from src (one row per image) with
 // vocabulary v and the resolved options o.
 func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
+	hyps := beamHypotheses(src, b, v, o)
+	g := &Generation{Tokens: make([][]int, b), Ended: make([]bool, b), Pad: o.Pad}
+	longest := 0
+	for i := range g.Tokens {
+		h := hyps[i].best()
+		longest = max(longest, len(h.toks))
+		g.Tokens[i] = h.toks
+		if h.ended {
+			g.Tokens[i] = append(g.Tokens[i], o.End)
+		}
+		g.Ended[i] = h.ended
+	}
+	g.Width = min(longest+1, o.MaxLen)
+	if o.FixedLength {
+		g.Width = o.MaxLen
+	}
+	return g
+}
+
+// beamSearchN is beam search returning the n best hypotheses of each image
+// (n at most Beams/BeamGroups), best first, each with the end token
+// appended when one closed it.
+func beamSearchN(src stepSource, b, v int, o GenerateOptions, n int) [][][]int {
+	out := make([][][]int, b)
+	for i, h := range beamHypotheses(src, b, v, o) {
+		for _, x := range h.ranked()[:min(n, len(h.hyps))] {
+			seq := x.toks
+			if x.ended {
+				seq = append(seq, o.End)
+			}
+			out[i] = append(out[i], seq)
+		}
+	}
+	return out
+}
+
+// beamHypotheses runs the search and returns each image's hypotheses.
+func beamHypotheses(src stepSource, b, v int, o GenerateOptions) []beamHyps {
 	k := o.Beams / o.BeamGroups
 	logProb := o.Strategy == StrategyBeamLogProb
 	hyps := make([]beamHyps, b)
@@ -146,8 +201,7 @@ func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
 	}
 	for r := range expand {
 		expand[r] = r / k
-		seqs[r] = []int{o.Start}
-		last[r] = o.Start
+		seqs[r] = o.initial()
 		if r%k != 0 {
 			scores[r] = -1e9
 		}
@@ -156,7 +210,7 @@ func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
 		src.Reorder(expand)
 	}
 	var top topCandidates
-	for curLen := 1; curLen < o.MaxLen && len(active) > 0; curLen++ {
+	for curLen := o.feedPrefix(src, last); curLen < o.MaxLen && len(active) > 0; curLen++ {
 		logits := src.Step(last)
 		final := curLen+1 == o.MaxLen
 		var from []int // source rows of the next step's rows
@@ -217,22 +271,7 @@ func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
 			last[r] = s[len(s)-1]
 		}
 	}
-	g := &Generation{Tokens: make([][]int, b), Ended: make([]bool, b), Pad: o.Pad}
-	longest := 0
-	for i := range g.Tokens {
-		h := hyps[i].best()
-		longest = max(longest, len(h.toks))
-		g.Tokens[i] = h.toks
-		if h.ended {
-			g.Tokens[i] = append(g.Tokens[i], o.End)
-		}
-		g.Ended[i] = h.ended
-	}
-	g.Width = min(longest+1, o.MaxLen)
-	if o.FixedLength {
-		g.Width = o.MaxLen
-	}
-	return g
+	return hyps
 }
 
 // logSoftmax replaces row by log_softmax(row), computed in float64.

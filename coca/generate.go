@@ -45,6 +45,34 @@ type GenerateOptions struct {
 	FixedLength bool
 	Seed        uint64 // sampling: row i draws from a PCG seeded with (Seed, RowOffset+i)
 	RowOffset   int    // sampling: index of the first row within a larger job, so that each image keeps its stream whatever the batching
+
+	// Prefix holds tokens every caption starts with after the start token
+	// (a text prompt, as open_clip's generate(text=...) takes for the
+	// sampling types): they are fed to the decoder first and count towards
+	// MaxLen, MinLen, the repetition penalty and beam search's length
+	// normalisation as generated tokens would; they add nothing to a beam's
+	// score.
+	Prefix []int
+}
+
+// initial returns the tokens every row starts from: the start token and
+// the prefix.
+func (o *GenerateOptions) initial() []int { return append([]int{o.Start}, o.Prefix...) }
+
+// feedPrefix feeds the start token and all but the last prefix token to
+// the rows of src and leaves the token to feed next in next. It returns
+// the length of the rows after the prefix.
+func (o *GenerateOptions) feedPrefix(src stepSource, next []int) int {
+	for i := range next {
+		next[i] = o.Start
+	}
+	for _, t := range o.Prefix {
+		src.Step(next)
+		for i := range next {
+			next[i] = t
+		}
+	}
+	return 1 + len(o.Prefix)
 }
 
 func (o GenerateOptions) withDefaults(ctx int) GenerateOptions {

@@ -114,6 +114,13 @@ func (o GenerateOptions) resolve(v, ctx, pad int) (GenerateOptions, error) {
 	case o.MaxLen <= o.MinLen:
 		// open_clip asserts seq_len > min_seq_len.
 		return o, fmt.Errorf("coca: generate: max length %d must exceed min length %d", o.MaxLen, o.MinLen)
+	case len(o.Prefix) > 0 && 1+len(o.Prefix) >= o.MaxLen:
+		return o, fmt.Errorf("coca: generate: a prefix of %d tokens leaves no room below the maximum length %d", len(o.Prefix), o.MaxLen)
+	}
+	for _, t := range o.Prefix {
+		if t < 0 || t >= v {
+			return o, fmt.Errorf("coca: generate: prefix token %d outside the vocabulary [0, %d)", t, v)
+		}
 	}
 	return o, nil
 }
@@ -239,13 +246,12 @@ func sampleRows(src stepSource, b, v int, o GenerateOptions) *Generation {
 	next := make([]int, b)
 	rngs := make([]*rand.Rand, b)
 	for i := range b {
-		g.Tokens[i] = []int{o.Start}
+		g.Tokens[i] = o.initial()
 		rows[i] = i
-		next[i] = o.Start
 		rngs[i] = rand.New(rand.NewPCG(o.Seed, uint64(o.RowOffset+i)))
 	}
 	var s sampler
-	width := 1 // columns of open_clip's output so far; every open row holds this many tokens
+	width := o.feedPrefix(src, next) // columns of open_clip's output so far; every open row holds this many tokens
 	for len(rows) > 0 && width < o.MaxLen {
 		logits := src.Step(next)
 		var keep, keepRows []int
