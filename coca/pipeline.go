@@ -333,15 +333,15 @@ func (p *Pipeline) CaptionBatch(ctx context.Context, imgs []image.Image, opts ..
 
 // generateOptions resolves the decoding options of a call.
 func (p *Pipeline) generateOptions(c *captionOptions) (GenerateOptions, error) {
-	if p.capErr != nil {
-		return GenerateOptions{}, p.capErr
-	}
 	o := OpenCLIPGenerateOptions
 	if c.genSet {
 		o = c.gen
 		o.Prefix = append([]int(nil), o.Prefix...)
 	}
-	if o.Start == 0 && o.End == 0 {
+	if !c.genSet || (o.Start == 0 && o.End == 0) {
+		if p.capErr != nil {
+			return o, p.capErr
+		}
 		o.Start, o.End = p.start, p.end
 	}
 	if c.prefix != "" {

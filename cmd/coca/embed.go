@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
 	"github.com/gococa/gococa/coca"
-	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -31,6 +34,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		"coca embed --config coca_ViT-B-32 --checkpoint open_clip_pytorch_model.bin --texts captions.txt --out index.safetensors photos/\n"+
 			"  coca retrieve --config coca_ViT-B-32 --checkpoint open_clip_pytorch_model.bin --index index.safetensors --text \"a dog on a beach\"", stderr)
 	mf := addModelFlags(fs)
+	imf := addImageFlags(fs, "embed")
 	var images multiFlag
 	fs.Var(&images, "images", "image file or directory (repeatable; positional arguments count too)")
 	texts := fs.String("texts", "", "text file, one text per line")
@@ -41,20 +45,23 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	images = append(images, rest...)
-	if len(images) == 0 && *texts == "" {
+	if len(images) == 0 && *texts == "" && imf.filesFrom == "" {
 		fs.Usage()
 		return exitError{2}
 	}
 	ext := strings.ToLower(filepath.Ext(*out))
 	if ext != ".safetensors" && ext != ".jsonl" {
-		return fmt.Errorf("--out %q: want a .safetensors or .jsonl file", *out)
+		return usagef("--out %q: want a .safetensors or .jsonl file", *out)
 	}
 	if *batch < 1 {
-		return fmt.Errorf("--batch %d: want at least 1", *batch)
+		return usagef("--batch %d: want at least 1", *batch)
+	}
+	if err := mf.check(); err != nil {
+		return err
 	}
 	var paths, lines []string
-	if len(images) > 0 {
-		if paths, err = collectImages(images); err != nil {
+	if len(images) > 0 || imf.filesFrom != "" {
+		if paths, err = imf.collect(images); err != nil {
 			return err
 		}
 	}
@@ -63,32 +70,50 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	m, err := mf.load()
+	p, err := mf.open(coca.WithBatchSize(*batch, *batch))
 	if err != nil {
 		return err
 	}
-	imgFeat, err := embedImages(m, paths, *batch, newProgress(stderr, "embed", len(paths), len(paths) > *batch))
+	if len(lines) > 0 && p.TextError() != nil {
+		return p.TextError()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var kept []string
+	var imgFeat []float32
+	prog := newProgress(stderr, "embed", len(paths), len(paths) > *batch)
+	err = imf.eachBatch(paths, *batch, prog, func(group []string, imgs []image.Image) error {
+		f, err := p.Embed(ctx, imgs...)
+		if err != nil {
+			return err
+		}
+		kept = append(kept, group...)
+		for _, row := range f {
+			imgFeat = append(imgFeat, row...)
+		}
+		return nil
+	})
+	imf.summary()
 	if err != nil {
 		return err
 	}
+	paths = kept
 	var txtFeat []float32
 	if len(lines) > 0 {
-		tok, err := mf.loadTokenizer()
+		f, err := p.EmbedTexts(ctx, lines...)
 		if err != nil {
 			return err
 		}
-		tokenize, err := textTokenizer(m, tok)
-		if err != nil {
-			return err
+		for _, row := range f {
+			txtFeat = append(txtFeat, row...)
 		}
-		txtFeat = embedTexts(m, lines, tokenize, *batch)
 	}
-	d := m.Config.EmbedDim
+	d := p.Model().Config.EmbedDim
 	if ext == ".jsonl" {
 		return writeEmbeddingsJSONL(*out, paths, imgFeat, lines, txtFeat, d)
 	}
 	var ts []safetensors.Tensor
-	meta := map[string]string{"embed_dim": fmt.Sprint(d), "checkpoint": mf.checkpoint}
+	meta := map[string]string{"embed_dim": fmt.Sprint(d), "checkpoint": p.Info().Path}
 	if len(paths) > 0 {
 		ts = append(ts, safetensors.F32(embImageTensor, []int{len(paths), d}, imgFeat))
 		b, _ := json.Marshal(paths)
@@ -99,46 +124,14 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		b, _ := json.Marshal(lines)
 		meta[embTextsMeta] = string(b)
 	}
+	if len(ts) == 0 {
+		return errors.New("nothing to write: no image could be read")
+	}
 	if err := safetensors.WriteFile(*out, ts, meta); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
-	fmt.Fprintf(stderr, "wrote %s: %d image and %d text embeddings of width %d\n", *out, len(paths), len(lines), d)
+	fmt.Fprintf(stderr, "wrote %s: %d image and %d text embeddings of width %d\n", termSafe(*out), len(paths), len(lines), d)
 	return nil
-}
-
-// embedImages returns the normalised features of the images, (N, D).
-func embedImages(m *coca.Model, paths []string, batch int, prog *progress) ([]float32, error) {
-	defer tensor.NoGrad()()
-	var out []float32
-	for b0 := 0; b0 < len(paths); b0 += batch {
-		group := paths[b0:min(b0+batch, len(paths))]
-		imgs, err := loadImages(group, m.Config.Vision.ImageSize)
-		if err != nil {
-			return nil, err
-		}
-		f, _ := m.EncodeImage(imgs)
-		out = append(out, f.Data()...)
-		prog.update(b0 + len(group))
-	}
-	return out, nil
-}
-
-// embedTexts returns the normalised features of the texts, (M, D).
-func embedTexts(m *coca.Model, texts []string, tokenize func(string) []int, batch int) []float32 {
-	defer tensor.NoGrad()()
-	var out []float32
-	for b0 := 0; b0 < len(texts); b0 += batch {
-		group := texts[b0:min(b0+batch, len(texts))]
-		var ids []int
-		l := 0
-		for _, s := range group {
-			row := tokenize(s)
-			l = len(row)
-			ids = append(ids, row...)
-		}
-		out = append(out, m.EncodeText(ids, len(group), l).Data()...)
-	}
-	return out
 }
 
 func writeEmbeddingsJSONL(path string, paths []string, img []float32, texts []string, txt []float32, d int) (err error) {

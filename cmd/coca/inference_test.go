@@ -242,10 +242,19 @@ func TestCaptionCheckpointFormats(t *testing.T) {
 			t.Fatalf("%s differs after conversion (%v)", n, err)
 		}
 	}
-	// A config that does not fit: one line naming the file.
-	code, _, errs = runCmd("convert", "--config", "coca_small", tinyF16Bin, filepath.Join(dir, "x.safetensors"))
-	if code != 1 || !strings.Contains(errs, "x.safetensors") || !strings.Contains(errs, "coca_small") || strings.Count(errs, "\n") != 1 {
+	// A config that does not fit: one line naming the file, the config and
+	// the config that fits; nothing written.
+	x := filepath.Join(dir, "x.safetensors")
+	code, _, errs = runCmd("convert", "--config", "coca_small", tinyF16Bin, x)
+	if code != 1 || !strings.Contains(errs, tinyF16Bin) || !strings.Contains(errs, "(config coca_small); its tensor shapes are those of the built-in config coca_tiny") || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("convert with the wrong config: exit %d: %q", code, errs)
+	}
+	if _, err := os.Stat(x); err == nil {
+		t.Fatal("convert wrote a file for a config that does not fit")
+	}
+	// The converted file stores its config: no --config needed.
+	if code, _, errs := runCmd("caption", "--checkpoint", conv, "--start", "62", "--end", "63", "--max-len", "12", paths[0]); code != 0 {
+		t.Fatalf("caption without --config: exit %d: %s", code, errs)
 	}
 }
 
@@ -599,10 +608,8 @@ func TestInferenceErrors(t *testing.T) {
 		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, paths[0], bad)...), []string{bad}},
 		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, filepath.Join(dir, "gone.jpg"))...), []string{"gone.jpg"}},
 		{append(append([]string{"caption"}, tinyFlags...), paths[0]), []string{"--start"}},
-		{append(append([]string{"caption"}, tinyFlags...), append(tinyStart, "--strategy", "nucleus", paths[0])...), []string{"nucleus"}},
 		{[]string{"caption", "--config", filepath.Join(dir, "nope.json"), "--checkpoint", tinyWeights, paths[0]}, []string{"nope.json"}},
 		{append(append([]string{"embed"}, tinyFlags...), "--texts", filepath.Join(dir, "none.txt"), "--out", filepath.Join(dir, "e.safetensors")), []string{"none.txt"}},
-		{append(append([]string{"embed"}, tinyFlags...), "--out", filepath.Join(dir, "e.npy"), paths[0]), []string{"e.npy"}},
 		{append(append([]string{"zeroshot"}, tinyFlags...), "--classes", filepath.Join(dir, "none.txt"), paths[0]), []string{"none.txt"}},
 		{append(append([]string{"retrieve"}, tinyFlags...), "--index", filepath.Join(dir, "none.safetensors"), "--text", "x"), []string{"none.safetensors"}},
 		{[]string{"convert", missing, filepath.Join(dir, "o.safetensors")}, []string{missing}},

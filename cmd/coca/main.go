@@ -1,11 +1,20 @@
 // Command coca trains, runs and checks CoCa models.
 //
 //	coca train       train a CoCa (default: a small model on the built-in dataset)
+//	coca caption     caption images (files, directories, -r, --files-from)
+//	coca embed       image and text embeddings to a file
+//	coca zeroshot    classify images among class names
+//	coca retrieve    rank an embeddings index for a text or an image
 //	coca verify      run a golden fixture and compare every output and gradient
 //	coca tokenize    CLIP BPE token ids for texts
 //	coca preprocess  images to the tensors the model sees
+//	coca convert     a PyTorch checkpoint to safetensors
+//	coca version     the build's version
 //
-// Run "coca <command> -h" for a command's flags and an example.
+// Run "coca <command> -h" for a command's flags and an example. Usage
+// errors (an unknown flag, a bad value) exit with status 2, other errors
+// with 1. Text that comes from files (paths, captions, class names, tensor
+// names) is printed with control characters escaped.
 package main
 
 import (
@@ -35,6 +44,23 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// usageError is a bad flag value or combination: printed, exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// cliOutput is the standard error a command writes to; it records whether
+// the command printed its usage, which the flag package does on every
+// parse error (an unknown flag, a bad value).
+type cliOutput struct {
+	w          io.Writer
+	usageShown bool
+}
+
+func (c *cliOutput) Write(p []byte) (int, error) { return c.w.Write(p) }
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: coca <command> [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
@@ -54,6 +80,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -64,12 +93,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer restoreDevice()
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "coca: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, "coca: unknown command %q\n\n", termSafe(args[0]))
 		usage(stderr)
 		return 2
 	}
-	err := c.run(args[1:], stdout, stderr)
+	out := &cliOutput{w: stderr}
+	err := c.run(args[1:], stdout, out)
 	var ee exitError
+	var ue usageError
 	switch {
 	case err == nil:
 		return 0
@@ -77,14 +108,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "coca %s: %s (see coca %s -h)\n", args[0], printable(err.Error()), args[0])
+		return 2
 	default:
-		fmt.Fprintf(stderr, "coca %s: %s\n", args[0], oneLine(err.Error()))
+		fmt.Fprintf(stderr, "coca %s: %s\n", args[0], printable(err.Error()))
+		if out.usageShown {
+			return 2 // the flag package's parse errors
+		}
 		return 1
 	}
 }
 
-// oneLine keeps multi-line errors readable on one terminal line per item.
-func oneLine(s string) string { return strings.TrimRight(s, "\n") }
+// printable prepares an error message for the terminal: trailing newlines
+// dropped, control characters other than newlines escaped (messages quote
+// paths and names from files).
+func printable(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = termSafe(l)
+	}
+	return strings.Join(lines, "\n")
+}
 
 // newFlags returns a FlagSet whose usage prints the summary, an example
 // and the flags.
@@ -92,6 +137,9 @@ func newFlags(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("coca "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		if c, ok := stderr.(*cliOutput); ok {
+			c.usageShown = true
+		}
 		fmt.Fprintf(stderr, "usage: coca %s %s\n\n%s\n\nexample:\n  %s\n\nflags:\n", name, synopsis, commands[name].summary, example)
 		fs.PrintDefaults()
 	}

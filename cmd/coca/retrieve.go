@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"sort"
 
-	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -21,7 +22,7 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 	mf := addModelFlags(fs)
 	index := fs.String("index", "", "embeddings written by coca embed (.safetensors)")
 	text := fs.String("text", "", "query text: rank the index's images")
-	image := fs.String("image", "", "query image: rank the index's texts")
+	imageQuery := fs.String("image", "", "query image: rank the index's texts")
 	top := fs.Int("top", 5, "results to print")
 	jsonOut := fs.Bool("json", false, "write JSON lines {\"rank\", \"score\", \"image\"|\"text\"}")
 	rest, err := parseArgs(fs, args)
@@ -29,14 +30,17 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("unexpected argument %q (the query is --text or --image)", rest[0])
+		return usagef("unexpected argument %q (the query is --text or --image)", rest[0])
 	}
-	if *index == "" || (*text == "") == (*image == "") {
+	if *index == "" || (*text == "") == (*imageQuery == "") {
 		fs.Usage()
 		return exitError{2}
 	}
 	if *top < 1 {
-		return fmt.Errorf("--top %d: want at least 1", *top)
+		return usagef("--top %d: want at least 1", *top)
+	}
+	if err := mf.check(); err != nil {
+		return err
 	}
 	f, err := safetensors.Open(*index)
 	if err != nil {
@@ -44,7 +48,7 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	tensorName, metaName, kind := embImageTensor, embImagesMeta, "image"
-	if *image != "" {
+	if *imageQuery != "" {
 		tensorName, metaName, kind = embTextTensor, embTextsMeta, "text"
 	}
 	info, ok := f.Info(tensorName)
@@ -59,43 +63,36 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal([]byte(f.Metadata()[metaName]), &names); err != nil || len(info.Shape) != 2 || len(names) != info.Shape[0] {
 		return fmt.Errorf("index %s: metadata %q does not list the %d rows of %s", *index, metaName, info.Shape[0], tensorName)
 	}
-	m, err := mf.load()
+	p, err := mf.open()
 	if err != nil {
 		return err
 	}
-	d := m.Config.EmbedDim
+	d := p.Model().Config.EmbedDim
 	if info.Shape[1] != d {
 		return fmt.Errorf("index %s: embeddings of width %d, the model's are %d (made with another model?)", *index, info.Shape[1], d)
 	}
-	var q []float32
+	ctx := context.Background()
+	var q [][]float32
 	if *text != "" {
-		tok, err := mf.loadTokenizer()
-		if err != nil {
-			return err
-		}
-		tokenize, err := textTokenizer(m, tok)
-		if err != nil {
-			return err
-		}
-		q = embedTexts(m, []string{*text}, tokenize, 1)
+		q, err = p.EmbedTexts(ctx, *text)
 	} else {
-		paths, err := collectImages([]string{*image})
-		if err != nil {
-			return err
+		var img image.Image
+		if img, err = loadImage(*imageQuery); err == nil {
+			q, err = p.Embed(ctx, img)
 		}
-		if q, err = embedImages(m, paths[:1], 1, newProgress(io.Discard, "", 0, false)); err != nil {
-			return err
-		}
+	}
+	if err != nil {
+		return err
 	}
 	n := len(names)
 	scores := make([]float32, n)
 	order := make([]int, n)
 	for i := range scores {
-		scores[i] = asm.Dot(q, stored[i*d:(i+1)*d])
+		scores[i] = dot(q[0], stored[i*d:(i+1)*d])
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
-	enc := json.NewEncoder(stdout)
+	enc := json.NewEncoder(safeJSON{stdout})
 	enc.SetEscapeHTML(false)
 	for r, i := range order[:min(*top, n)] {
 		if *jsonOut {
@@ -105,7 +102,16 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 			}
 			continue
 		}
-		fmt.Fprintf(stdout, "%.4f\t%s\n", scores[i], names[i])
+		fmt.Fprintf(stdout, "%.4f\t%s\n", scores[i], termSafe(names[i]))
 	}
 	return nil
+}
+
+// dot is the dot product of two embeddings, accumulated in float64.
+func dot(a, b []float32) float32 {
+	s := 0.0
+	for i, x := range a {
+		s += float64(x) * float64(b[i])
+	}
+	return float32(s)
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/gococa/gococa/coca"
 )
 
 func init() {
@@ -24,10 +26,9 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *ctx != 0 && *ctx < 2 {
-		return fmt.Errorf("--context-length %d: want 0 or at least 2", *ctx)
+		return usagef("--context-length %d: want 0 or at least 2", *ctx)
 	}
-	mf := &modelFlags{tokenizer: *tokName}
-	tok, err := mf.loadTokenizer()
+	tok, err := coca.LoadTokenizer(*tokName)
 	if err != nil {
 		return err
 	}
@@ -72,9 +73,15 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if len(rest) == 0 {
-		return do(os.Stdin, "standard input")
+		return do(stdin, "standard input")
 	}
 	for _, p := range rest {
+		if p == "-" {
+			if err := do(stdin, "standard input"); err != nil {
+				return err
+			}
+			continue
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			return err

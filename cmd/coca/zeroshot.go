@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"image"
 	"io"
-	"sort"
+	"os"
+	"os/signal"
 	"strings"
 
 	"github.com/gococa/gococa/coca"
@@ -18,21 +22,29 @@ func runZeroShot(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("zeroshot", "[flags] --classes FILE IMAGE|DIR ...",
 		"coca zeroshot --config coca_ViT-B-32 --checkpoint open_clip_pytorch_model.bin --classes classes.txt --top 3 photos/", stderr)
 	mf := addModelFlags(fs)
+	imf := addImageFlags(fs, "zeroshot")
 	classesFile := fs.String("classes", "", "class names, one per line (required)")
 	templatesFile := fs.String("templates", "", "prompt templates, one per line, \"{}\" marking the class name (default: OpenAI's 80 ImageNet templates)")
 	top := fs.Int("top", 5, "classes to print per image")
-	batch := fs.Int("batch", 64, "texts per batch when building the classifier (images: 8)")
+	batch := fs.Int("batch", 64, "texts per batch when building the classifier")
+	imgBatch := fs.Int("image-batch", 8, "images per batch")
 	jsonOut := fs.Bool("json", false, "write JSON lines {\"image\", \"top\": [{\"class\", \"prob\"}]} instead of path<TAB>prob class<TAB>...")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) == 0 || *classesFile == "" {
+	if (len(rest) == 0 && imf.filesFrom == "") || *classesFile == "" {
 		fs.Usage()
 		return exitError{2}
 	}
-	if *top < 1 {
-		return fmt.Errorf("--top %d: want at least 1", *top)
+	switch {
+	case *top < 1:
+		return usagef("--top %d: want at least 1", *top)
+	case *batch < 1 || *imgBatch < 1:
+		return usagef("--batch %d, --image-batch %d: want at least 1", *batch, *imgBatch)
+	}
+	if err := mf.check(); err != nil {
+		return err
 	}
 	classes, err := readLines(*classesFile, "classes file")
 	if err != nil {
@@ -49,70 +61,60 @@ func runZeroShot(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	paths, err := collectImages(rest)
+	paths, err := imf.collect(rest)
 	if err != nil {
 		return err
 	}
-	m, err := mf.load()
+	p, err := mf.open(coca.WithBatchSize(*imgBatch, *batch))
 	if err != nil {
 		return err
 	}
-	tok, err := mf.loadTokenizer()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cls, err := p.NewClassifier(ctx, classes, templates...)
 	if err != nil {
 		return err
 	}
-	tokenize, err := textTokenizer(m, tok)
-	if err != nil {
-		return err
-	}
-	cls, err := m.ClassEmbeddings(classes, templates, tokenize, *batch)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
+	enc := json.NewEncoder(safeJSON{stdout})
 	enc.SetEscapeHTML(false)
-	const imgBatch = 8
-	prog := newProgress(stderr, "zeroshot", len(paths), len(paths) > imgBatch)
+	prog := newProgress(stderr, "zeroshot", len(paths), len(paths) > *imgBatch)
 	type scored struct {
 		Class string  `json:"class"`
 		Prob  float32 `json:"prob"`
 	}
-	for b0 := 0; b0 < len(paths); b0 += imgBatch {
-		group := paths[b0:min(b0+imgBatch, len(paths))]
-		feat, err := embedImages(m, group, imgBatch, newProgress(io.Discard, "", 0, false))
+	err = imf.eachBatch(paths, *imgBatch, prog, func(group []string, imgs []image.Image) error {
+		preds, err := cls.Classify(ctx, imgs...)
 		if err != nil {
 			return err
 		}
-		d := m.Config.EmbedDim
-		probs := m.ZeroShotProbs(tensorOf(feat, len(group), d), cls)
-		c := len(classes)
 		for i, p := range group {
-			order := make([]int, c)
-			for j := range order {
-				order[j] = j
-			}
-			row := probs[i*c : (i+1)*c]
-			sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
-			var best []scored
-			for _, j := range order[:min(*top, c)] {
-				best = append(best, scored{classes[j], row[j]})
-			}
+			best := preds[i][:min(*top, len(preds[i]))]
 			if *jsonOut {
+				var top []scored
+				for _, b := range best {
+					top = append(top, scored{b.Class, b.Prob})
+				}
 				if err := enc.Encode(struct {
 					Image string   `json:"image"`
 					Top   []scored `json:"top"`
-				}{p, best}); err != nil {
+				}{p, top}); err != nil {
 					return err
 				}
 				continue
 			}
-			parts := []string{p}
-			for _, s := range best {
-				parts = append(parts, fmt.Sprintf("%.4f %s", s.Prob, s.Class))
+			parts := []string{termSafe(p)}
+			for _, b := range best {
+				parts = append(parts, fmt.Sprintf("%.4f %s", b.Prob, termSafe(b.Class)))
 			}
-			fmt.Fprintln(stdout, strings.Join(parts, "\t"))
+			if _, err := fmt.Fprintln(stdout, strings.Join(parts, "\t")); err != nil {
+				return err
+			}
 		}
-		prog.update(b0 + len(group))
+		return nil
+	})
+	imf.summary()
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted")
 	}
-	return nil
+	return err
 }
