@@ -100,7 +100,7 @@ func (f *imageFlags) collect(args []string) ([]string, error) {
 
 // skip notes an image skipped under --skip-bad.
 func (f *imageFlags) skip(path string, err error) {
-	fmt.Fprintf(f.log, "coca %s: skipping %s\n", f.cmd, termSafe(err.Error()))
+	fmt.Fprintf(f.log, "coca %s: skipping %s: %s\n", f.cmd, termSafe(path), termSafe(err.Error()))
 	f.skipped = append(f.skipped, path)
 }
 
