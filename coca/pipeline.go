@@ -380,6 +380,15 @@ func (p *Pipeline) captionText(seq []int) string {
 	return strings.Join(parts, " ")
 }
 
+// TokenText returns how a token reads in a caption (its text, spaces
+// trimmed), or its id for a model whose vocabulary is not its tokenizer's.
+func (p *Pipeline) TokenText(id int) string {
+	if !p.textual {
+		return strconv.Itoa(id)
+	}
+	return strings.TrimSpace(p.tok.Decode([]int{id}))
+}
+
 // pixels preprocesses images (open_clip's eval transform) into (N, 3, S, S),
 // in parallel. first is the index of images[0] in the caller's list, for
 // errors.

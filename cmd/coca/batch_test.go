@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -440,5 +441,56 @@ func TestProgressTerminal(t *testing.T) {
 	p.update(3)
 	if !strings.HasPrefix(b.String(), "\r\033[Kcaption [==========") || !strings.HasSuffix(b.String(), "\n") {
 		t.Errorf("terminal: %q", b.String())
+	}
+}
+
+// TestCaptionAttention writes heatmaps for each token of each caption and
+// checks them against the library's maps.
+func TestCaptionAttention(t *testing.T) {
+	dir := t.TempDir()
+	ckpt, _ := clipVocabModel(t, dir)
+	paths := writeImages(t, dir, 2)
+	out := filepath.Join(dir, "heat")
+	code, stdout, errs := runCmd("caption", "--checkpoint", ckpt, "--strategy", "greedy", "--max-len", "6", "--json", "--attention", out, paths[0], paths[1])
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	p, _ := coca.Open(ckpt)
+	for i, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var c jsonCaptions
+		json.Unmarshal([]byte(l), &c)
+		b, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("img%d", i), "attention.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx attentionIndex
+		if err := json.Unmarshal(b, &idx); err != nil {
+			t.Fatal(err)
+		}
+		img, _ := data.LoadImage(paths[i])
+		want, err := p.CrossAttention(context.Background(), img, c.Tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idx.Image != paths[i] || idx.Caption != c.Caption || idx.Grid != 4 || len(idx.Tokens) != len(c.Tokens)-1 {
+			t.Fatalf("image %d: %s", i, b)
+		}
+		for j, tok := range idx.Tokens {
+			if tok.ID != c.Tokens[j+1] || !slices.Equal(tok.Map, want.Maps[j]) {
+				t.Fatalf("image %d token %d: %+v, want id %d map %v", i, j, tok, c.Tokens[j+1], want.Maps[j])
+			}
+			f, err := os.Open(filepath.Join(out, fmt.Sprintf("img%d", i), tok.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pic, err := png.Decode(f)
+			f.Close()
+			if err != nil || pic.Bounds().Dx() != attentionSide || pic.Bounds().Dy() != attentionSide+16 {
+				t.Fatalf("%s: %v %v", tok.File, err, pic.Bounds())
+			}
+		}
+	}
+	if code, _, errs := runCmd("caption", "--checkpoint", ckpt, "--weights", "bf16", "--attention", out, paths[0]); code != 2 || !strings.Contains(errs, "--weights bf16") {
+		t.Errorf("--attention with bf16: exit %d, %q", code, errs)
 	}
 }

@@ -49,6 +49,7 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 	score := fs.Bool("score", false, "add each caption's log-likelihood under the model (natural log, summed over its tokens): a column before the caption, or \"logprob\" with --json")
 	writeTxt := fs.Bool("write-txt", false, "also write each image's caption(s) to a .txt file beside it (photo.jpg: photo.txt, one caption per line)")
 	overwrite := fs.Bool("overwrite", false, "with --write-txt: replace existing .txt files (without it, existing ones stop the command before anything is captioned)")
+	attention := fs.String("attention", "", "write, per image, the decoder's cross-attention over the image for each token of the (best) caption as heatmap PNGs (averaged over heads and layers, carried to the patches through the captioning pooler) with attention.json, into DIR/IMAGE-NAME/; needs --weights f32")
 	start := fs.Int("start", -1, "start token (default: the tokenizer's, 49406 for CLIP)")
 	end := fs.Int("end", -2, "end token (default: the tokenizer's, 49407 for CLIP; -1 never stops early)")
 	rest, err := parseArgs(fs, args)
@@ -92,6 +93,8 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 		return usagef("--embed adds embeddings to the JSON lines: add --json")
 	case *overwrite && !*writeTxt:
 		return usagef("--overwrite replaces the files --write-txt writes: add --write-txt")
+	case *attention != "" && mf.weights != "f32":
+		return usagef("--attention reads the decoder's float32 weights: drop --weights %s", mf.weights)
 	}
 	switch *strategy {
 	case coca.StrategyGreedy, coca.StrategyTopK, coca.StrategyTopP:
@@ -150,6 +153,13 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(safeJSON{stdout})
 	enc.SetEscapeHTML(false)
 	done := 0
+	var heat *attentionWriter
+	if *attention != "" {
+		if err := os.MkdirAll(*attention, 0o755); err != nil {
+			return fmt.Errorf("--attention: %w", err)
+		}
+		heat = &attentionWriter{dir: *attention, used: map[string]int{}}
+	}
 	prog := newProgress(stderr, "caption", len(paths), len(paths) > *batch)
 	err = imf.eachBatch(paths, *batch, prog, func(group []string, imgs []image.Image) error {
 		ob := o
@@ -165,6 +175,15 @@ func runCaption(args []string, stdout, stderr io.Writer) error {
 			}
 			if *writeTxt {
 				if err := writeCaptionFile(group[i], r.Captions); err != nil {
+					return err
+				}
+			}
+			if heat != nil {
+				maps, err := p.CrossAttention(ctx, imgs[i], r.Captions[0].Tokens)
+				if err != nil {
+					return err
+				}
+				if err := heat.write(p, group[i], imgs[i], r.Captions[0], maps); err != nil {
 					return err
 				}
 			}
