@@ -1,27 +1,26 @@
-// Command caption writes a caption for one image with an open_clip CoCa
-// checkpoint, using open_clip's default decoding (beam search, 6 beams,
-// up to 30 tokens):
+// Command caption captions an image with any CoCa checkpoint: a run
+// directory or model that `coca train` wrote, an open_clip checkpoint
+// (.bin or .safetensors), or a Hugging Face hub snapshot folder, with
+// open_clip's default decoding (beam search, 6 beams):
 //
-//	go run ./examples/caption --checkpoint open_clip_pytorch_model.bin cat.jpg
+//	go run ./examples/caption runs/shapes shapes.png
+//	go run ./examples/caption ~/.cache/huggingface/hub/models--laion--mscoco_finetuned_CoCa-ViT-B-32-laion2B-s13B-b90k cat.jpg
 //
-// --config is a built-in config name (default coca_ViT-B-32) or an open_clip
-// model-config JSON file; --checkpoint is open_clip's .bin/.pt or a
-// .safetensors file (see `coca convert`).
+// The program is coca.Open, Pipeline.Caption and a print; --start and --end
+// give the start and end tokens of a model whose vocabulary is neither its
+// tokenizer's nor CLIP's (such as open_clip's tiny test model).
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/data"
-	"github.com/gococa/gococa/tensor"
-	"github.com/gococa/gococa/tensor/torchfile"
-	"github.com/gococa/gococa/tokenizer"
 )
 
 func main() {
@@ -33,47 +32,31 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("caption", flag.ContinueOnError)
-	config := fs.String("config", "coca_ViT-B-32", "built-in config name or open_clip model-config JSON file")
-	checkpoint := fs.String("checkpoint", "", "open_clip .bin/.pt or .safetensors weights (required)")
+	start := fs.Int("start", -1, "start token (default: the model's tokenizer's)")
+	end := fs.Int("end", -1, "end token (with --start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *checkpoint == "" || fs.NArg() != 1 {
-		return errors.New("usage: caption --checkpoint FILE [--config NAME|FILE] IMAGE")
+	if fs.NArg() != 2 {
+		return errors.New("usage: caption [--start ID --end ID] MODEL IMAGE")
+	}
+	var opts []coca.OpenOption
+	if *start >= 0 {
+		opts = append(opts, coca.WithSpecialTokens(*start, *end))
 	}
 
-	// Build the model from its config and load the weights by open_clip's names.
-	cfg, err := coca.ResolveConfig(*config)
+	model, err := coca.Open(fs.Arg(0), opts...)
 	if err != nil {
 		return err
 	}
-	m := coca.New(cfg)
-	if strings.HasSuffix(*checkpoint, ".safetensors") {
-		err = m.LoadSafetensors(*checkpoint)
-	} else {
-		var ck *torchfile.Checkpoint
-		if ck, err = torchfile.Open(*checkpoint); err == nil {
-			err = m.Load(ck, *checkpoint)
-		}
-	}
+	img, err := data.LoadImage(fs.Arg(1))
 	if err != nil {
 		return err
 	}
-
-	// open_clip's eval transform: resize, center crop, normalise.
-	size := cfg.Vision.ImageSize
-	pixels, err := data.PreprocessFile(fs.Arg(0), size)
+	caption, err := model.Caption(context.Background(), img)
 	if err != nil {
 		return err
 	}
-	image := tensor.FromSlice(pixels, 1, 3, size, size)
-
-	// Decode and turn the token ids back into text.
-	captions, err := m.Generate(image, coca.OpenCLIPGenerateOptions)
-	if err != nil {
-		return err
-	}
-	tok := tokenizer.New()
-	fmt.Fprintf(stdout, "%s\t%s\n", fs.Arg(0), strings.TrimSpace(tok.Decode(tok.TrimSpecial(captions[0]))))
+	fmt.Fprintln(stdout, caption)
 	return nil
 }

@@ -2,27 +2,25 @@
 // command line, with open_clip's 80 ImageNet prompt templates ("a photo of
 // a {}.", ...), and prints the classes from most to least likely:
 //
-//	go run ./examples/zeroshot --checkpoint open_clip_pytorch_model.bin --classes "cat,dog,bird" pet.jpg
+//	go run ./examples/zeroshot --classes "cat,dog,bird" open_clip_pytorch_model.bin pet.jpg
 //
-// --config is a built-in config name (default coca_ViT-B-32) or an open_clip
-// model-config JSON file; --checkpoint is open_clip's .bin/.pt or a
-// .safetensors file (see `coca convert`).
+// The model is anything coca.Open reads: a .bin or .safetensors checkpoint
+// (its config stored, beside it, or recognised from its tensor shapes), a
+// coca train run directory, or a Hugging Face hub snapshot folder.
+// --template "{}" uses the class names as they are.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/data"
-	"github.com/gococa/gococa/tensor"
-	"github.com/gococa/gococa/tensor/torchfile"
-	"github.com/gococa/gococa/tokenizer"
 )
 
 func main() {
@@ -34,59 +32,35 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("zeroshot", flag.ContinueOnError)
-	config := fs.String("config", "coca_ViT-B-32", "built-in config name or open_clip model-config JSON file")
-	checkpoint := fs.String("checkpoint", "", "open_clip .bin/.pt or .safetensors weights (required)")
 	classList := fs.String("classes", "", "comma-separated class names (required)")
+	template := fs.String("template", "", `one prompt template, "{}" marking the class name (default: OpenAI's 80 ImageNet templates)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *checkpoint == "" || *classList == "" || fs.NArg() != 1 {
-		return errors.New("usage: zeroshot --checkpoint FILE --classes A,B,... [--config NAME|FILE] IMAGE")
+	if *classList == "" || fs.NArg() != 2 {
+		return errors.New("usage: zeroshot --classes A,B,... [--template T] MODEL IMAGE")
 	}
-	classes := strings.Split(*classList, ",")
+	var templates []string
+	if *template != "" {
+		templates = []string{*template}
+	}
 
-	cfg, err := coca.ResolveConfig(*config)
+	model, err := coca.Open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	m := coca.New(cfg)
-	if strings.HasSuffix(*checkpoint, ".safetensors") {
-		err = m.LoadSafetensors(*checkpoint)
-	} else {
-		var ck *torchfile.Checkpoint
-		if ck, err = torchfile.Open(*checkpoint); err == nil {
-			err = m.Load(ck, *checkpoint)
-		}
-	}
+	img, err := data.LoadImage(fs.Arg(1))
 	if err != nil {
 		return err
 	}
-
-	// The classifier: each class's text features, averaged over the
-	// templates and normalised (open_clip's build_zero_shot_classifier).
-	tok := tokenizer.New()
-	tokenize := func(s string) []int { return tok.Tokenize(s, cfg.Text.ContextLength) }
-	weights, err := m.ClassEmbeddings(classes, coca.OpenAIImageNetTemplates, tokenize, 64)
+	// Each class's weights are its text embedding averaged over the
+	// templates (open_clip's build_zero_shot_classifier).
+	preds, err := model.Classify(context.Background(), img, strings.Split(*classList, ","), templates...)
 	if err != nil {
 		return err
 	}
-
-	size := cfg.Vision.ImageSize
-	pixels, err := data.PreprocessFile(fs.Arg(0), size)
-	if err != nil {
-		return err
-	}
-	defer tensor.NoGrad()()
-	features, _ := m.EncodeImage(tensor.FromSlice(pixels, 1, 3, size, size))
-	probs := m.ZeroShotProbs(features, weights)
-
-	order := make([]int, len(classes))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return probs[order[a]] > probs[order[b]] })
-	for _, c := range order {
-		fmt.Fprintf(stdout, "%.4f\t%s\n", probs[c], classes[c])
+	for _, p := range preds {
+		fmt.Fprintf(stdout, "%.4f\t%s\n", p.Prob, p.Class)
 	}
 	return nil
 }

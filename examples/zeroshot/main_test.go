@@ -3,34 +3,18 @@ package main
 import (
 	"bytes"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/gococa/gococa/coca"
 )
 
-// TestZeroShot runs the example on a small randomly initialised model with
-// CLIP's vocabulary: one line per class, probabilities summing to 1, most
-// likely first.
+// TestZeroShot runs the example on the small model coca train wrote in
+// coca/testdata: one line per class, probabilities summing to 1, most
+// likely first, the right shape on top.
 func TestZeroShot(t *testing.T) {
-	dir := t.TempDir()
-	cfg, _ := coca.Builtin("coca_tiny")
-	cfg.Text.VocabSize, cfg.Multimodal.VocabSize = 49408, 49408
-	m := coca.New(cfg)
-	m.Init(5)
-	ckpt, conf := filepath.Join(dir, "tiny.safetensors"), filepath.Join(dir, "tiny.json")
-	if err := m.SaveSafetensors(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, cfg.JSON(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	classes := []string{"cat", "dog", "bird", "red car"}
-	if err := run([]string{"--config", conf, "--checkpoint", ckpt, "--classes", strings.Join(classes, ","), "../../data/testdata/chelsea.png"}, &out); err != nil {
+	classes := []string{"a small blue circle", "a large red cross", "a large red square", "a small green star"}
+	if err := run([]string{"--classes", strings.Join(classes, ","), "--template", "{}", "../../coca/testdata/shapes-easy", "../../coca/testdata/shapes-easy/large-red-cross.png"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -47,7 +31,16 @@ func TestZeroShot(t *testing.T) {
 		}
 		sum, prev, seen[name] = sum+v, v, true
 	}
-	if math.Abs(sum-1) > 1e-3 || len(seen) != len(classes) {
+	if math.Abs(sum-1) > 1e-3 || len(seen) != len(classes) || !strings.HasSuffix(lines[0], "\ta large red cross") {
 		t.Errorf("probabilities sum to %v over %d classes:\n%s", sum, len(seen), out.String())
+	}
+	// The default templates, and errors.
+	if err := run([]string{"--classes", "cross,square", "../../coca/testdata/shapes-easy", "../../coca/testdata/shapes-easy/large-red-cross.png"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"../../coca/testdata/shapes-easy"}, {"--classes", "a,b", "../../coca/testdata/nope", "x.png"}} {
+		if err := run(args, &out); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }
