@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gococa/gococa/coca"
+	"github.com/gococa/gococa/data"
+	"github.com/gococa/gococa/tensor"
 )
 
 // modelFlags are the flags every inference command shares.
@@ -148,4 +150,38 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// load opens the model alone, for commands that need neither its
+// tokenizer nor its special tokens.
+func (mf *modelFlags) load() (*coca.Model, error) {
+	p, err := mf.open()
+	if err != nil {
+		return nil, err
+	}
+	return p.Model(), nil
+}
+
+// collectImages expands directories into their image files (not
+// recursively) and checks that every named file is a regular file.
+func collectImages(args []string) ([]string, error) {
+	f := &imageFlags{cmd: "coca", log: io.Discard}
+	return f.collect(args)
+}
+
+// loadImages decodes and preprocesses paths in parallel into (N, 3, S, S).
+// The error names the first unreadable file.
+func loadImages(paths []string, size int) (*tensor.Tensor, error) {
+	imgs, errs := decodeImages(paths)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	per := 3 * size * size
+	buf := make([]float32, len(paths)*per)
+	for i, img := range imgs {
+		data.PreprocessInto(buf[i*per:(i+1)*per], img, size)
+	}
+	return tensor.FromSlice(buf, len(paths), 3, size, size), nil
 }
