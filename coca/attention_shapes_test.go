@@ -3,6 +3,7 @@ package coca
 import (
 	"context"
 	"image"
+	"os"
 	"strings"
 	"testing"
 
@@ -61,10 +62,11 @@ func captionObjects(caption string, sc *data.Scene) [][]int {
 // decoder's attention on the named object(s) and on the others, with the
 // shares a uniform map would give (their areas).
 type attentionStats struct {
-	images, exact, tokens int
-	named, namedArea      float64
-	others, otherArea     float64
-	otherTokens           int
+	images, exact, tokens      int
+	named, namedArea           float64
+	others, otherArea          float64
+	otherTokens                int
+	namedMulti, namedMultiArea float64 // named-object shares of the tokens with other objects in the scene
 }
 
 // measureShapeAttention captions the first n held-out images of a
@@ -137,6 +139,8 @@ func measureShapeAttention(t *testing.T, p *Pipeline, sp *data.SynthSplit, n int
 					}
 				}
 				if len(rest) > 0 {
+					st.namedMulti += got
+					st.namedMultiArea += u
 					got, u := share(maps.Maps[j-1], rest)
 					st.otherTokens++
 					st.others += got
@@ -164,8 +168,9 @@ func (st attentionStats) report(t *testing.T) {
 	t.Logf("%d images, %d captioned exactly; %d object-word tokens: %.3f of their attention on the object they name, whose area is %.3f of the image (uniform), ratio %.2f",
 		st.images, st.exact, st.tokens, st.named/float64(st.tokens), st.namedArea/float64(st.tokens), st.named/st.namedArea)
 	if st.otherTokens > 0 {
-		t.Logf("%d of them in scenes with other objects: %.3f of their attention on the other objects (area %.3f, ratio %.2f)",
-			st.otherTokens, st.others/float64(st.otherTokens), st.otherArea/float64(st.otherTokens), st.others/st.otherArea)
+		k := float64(st.otherTokens)
+		t.Logf("%d of them in scenes with other objects: %.3f on the object they name (area %.3f, ratio %.2f), %.3f on the other objects (area %.3f, ratio %.2f)",
+			st.otherTokens, st.namedMulti/k, st.namedMultiArea/k, st.namedMulti/st.namedMultiArea, st.others/k, st.otherArea/k, st.others/st.otherArea)
 	}
 }
 
@@ -191,5 +196,36 @@ func TestAttentionOnShapes(t *testing.T) {
 	}
 	if ratio := st.named / st.namedArea; ratio < 2 {
 		t.Errorf("attention on the named object %.2f times uniform, want at least 2", ratio)
+	}
+}
+
+// TestAttentionOnShapesModel measures the same on a model trained by
+// `coca train` on the default synthetic dataset (one to three objects, so
+// that each object word's attention on its own object can be set against
+// the others'). It needs the run directory:
+//
+//	go run ./cmd/coca train --out runs/shapes
+//	GOCOCA_SHAPES_MODEL=runs/shapes go test ./coca -run TestAttentionOnShapesModel -v
+func TestAttentionOnShapesModel(t *testing.T) {
+	dir := os.Getenv("GOCOCA_SHAPES_MODEL")
+	if dir == "" {
+		t.Skip("GOCOCA_SHAPES_MODEL names no coca train run directory")
+	}
+	p, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := data.NewSynth(data.SynthConfig{ImageSize: p.Model().Config.Vision.ImageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 512
+	if testing.Short() {
+		n = 100
+	}
+	st := measureShapeAttention(t, p, s.HeldOut(), n)
+	st.report(t)
+	if st.named/st.namedArea < 2 || st.namedMulti <= st.others {
+		t.Errorf("object words do not look at their objects")
 	}
 }
