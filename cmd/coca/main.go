@@ -111,11 +111,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "coca %s: %s (see coca %s -h)\n", args[0], printable(err.Error()), args[0])
 		return 2
+	case out.usageShown:
+		return 2 // a parse error: the flag package printed it with the usage
 	default:
 		fmt.Fprintf(stderr, "coca %s: %s\n", args[0], printable(err.Error()))
-		if out.usageShown {
-			return 2 // the flag package's parse errors
-		}
 		return 1
 	}
 }
