@@ -94,7 +94,8 @@ func centreSquare(img image.Image, side int) *image.RGBA {
 
 // heatmap overlays the map (grid×grid, bilinearly interpolated between
 // patch centres, scaled to its maximum) on base in a blue-to-red colour
-// scale, with a label strip above.
+// scale, more opaque where the attention is higher, with a label strip
+// above.
 func heatmap(base *image.RGBA, m []float32, grid int, label string) *image.RGBA {
 	side := base.Bounds().Dx()
 	const strip = 16
@@ -111,7 +112,6 @@ func heatmap(base *image.RGBA, m []float32, grid int, label string) *image.RGBA 
 		i, j = min(max(i, 0), grid-1), min(max(j, 0), grid-1)
 		return float64(m[i*grid+j] / peak)
 	}
-	const alpha = 0.55
 	for y := 0; y < side; y++ {
 		gy := (float64(y)+0.5)*float64(grid)/float64(side) - 0.5
 		i0 := int(math.Floor(gy))
@@ -122,6 +122,7 @@ func heatmap(base *image.RGBA, m []float32, grid int, label string) *image.RGBA 
 			fx := gx - float64(j0)
 			v := (1-fy)*((1-fx)*at(i0, j0)+fx*at(i0, j0+1)) + fy*((1-fx)*at(i0+1, j0)+fx*at(i0+1, j0+1))
 			r, g, b := jet(v)
+			alpha := 0.2 + 0.5*v // the image shows through where attention is low
 			c := base.RGBAAt(x, y)
 			out.SetRGBA(x, y+strip, color.RGBA{
 				uint8((1-alpha)*float64(c.R) + alpha*r),
