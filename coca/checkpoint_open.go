@@ -125,7 +125,7 @@ func (c *Checkpoint) Config() (cfg *Config, origin string, err error) {
 		return cfg, "stored in " + c.Path, err
 	}
 	if p := filepath.Join(c.Dir(), HFConfigFile); isRegular(p) {
-		cfg, err := LoadHFConfig(p)
+		cfg, err := LoadConfig(p) // {"model_cfg": ..., "preprocess_cfg": ...}
 		return cfg, p, err
 	}
 	var besideErr error
@@ -183,34 +183,7 @@ func LoadTokenizer(nameOrPath string) (*tokenizer.Tokenizer, error) {
 	return t, nil
 }
 
-// LoadHFConfig reads the open_clip_config.json published beside open_clip
-// models on the Hugging Face hub: its "model_cfg" is the model config.
-func LoadHFConfig(path string) (*Config, error) {
-	f, err := openRegular(path, "config")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("coca: config %s: %w", path, err)
-	}
-	if len(b) > maxConfigBytes {
-		return nil, fmt.Errorf("coca: config %s: larger than %d bytes", path, maxConfigBytes)
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, fmt.Errorf("coca: config %s: %v", path, err)
-	}
-	mc, ok := top["model_cfg"]
-	if !ok {
-		// A plain model config under the hub's file name.
-		return ParseConfig(b, path)
-	}
-	return ParseConfig(mc, path+" (model_cfg)")
-}
-
-// maxConfigBytes bounds the config files read whole.
+// maxConfigBytes bounds checkpoint.json, read whole.
 const maxConfigBytes = 1 << 20
 
 // findWeights resolves path to a weights file.

@@ -54,7 +54,7 @@ func ExampleOpen_openCLIP() {
 	fmt.Println(caption)
 	// Output:
 	// pytorch open_clip_config.json
-	// 55 55 42 55 42
+	// 55 55 42 55
 }
 
 // CaptionBatch captions many images and gives more per image: here the

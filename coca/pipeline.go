@@ -165,7 +165,7 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 	}
 	p := &Pipeline{model: m, tok: tok, imageBatch: o.imageBatch, textBatch: o.textBatch,
 		info: Info{Path: ck.Path, Format: ck.Format, Config: origin, Tokenizer: tokFrom, Weights: weights}}
-	v := cfg.Multimodal.VocabSize
+	v := m.vocab()
 	p.textual = tok.VocabSize() == v
 	switch {
 	case o.tokens:
@@ -346,11 +346,11 @@ func (p *Pipeline) generateOptions(c *captionOptions) (GenerateOptions, error) {
 	}
 	if c.prefix != "" {
 		if !p.textual {
-			return o, fmt.Errorf("coca: caption: a text prefix needs the model's tokenizer (its vocabulary has %d tokens, the tokenizer %d)", p.model.Config.Multimodal.VocabSize, p.tok.VocabSize())
+			return o, fmt.Errorf("coca: caption: a text prefix needs the model's tokenizer (its vocabulary has %d tokens, the tokenizer %d)", p.model.vocab(), p.tok.VocabSize())
 		}
 		o.Prefix = append(o.Prefix, p.tok.Encode(c.prefix)...)
 	}
-	r, err := o.resolve(p.model.Config.Multimodal.VocabSize, p.model.Config.Text.ContextLength)
+	r, err := p.model.resolveGenerate(o)
 	if err != nil {
 		return o, err
 	}
@@ -359,8 +359,8 @@ func (p *Pipeline) generateOptions(c *captionOptions) (GenerateOptions, error) {
 		return r, fmt.Errorf("coca: caption: %d captions per image (want at least 1)", c.n)
 	case c.n > 1 && r.Strategy == StrategyGreedy:
 		return r, fmt.Errorf("coca: caption: greedy decoding makes one caption per image, not %d (use beam search or sampling)", c.n)
-	case c.n > 1 && r.Strategy == StrategyBeam && c.n > r.Beams:
-		return r, fmt.Errorf("coca: caption: %d captions from %d beams (want at most as many captions as beams)", c.n, r.Beams)
+	case c.n > 1 && (r.Strategy == StrategyBeam || r.Strategy == StrategyBeamLogProb) && c.n > r.Beams/r.BeamGroups:
+		return r, fmt.Errorf("coca: caption: %d captions from a search of %d beams (Beams/BeamGroups; want at most as many captions as beams)", c.n, r.Beams/r.BeamGroups)
 	}
 	return r, nil
 }
@@ -616,7 +616,7 @@ func (p *Pipeline) Score(ctx context.Context, img image.Image, captions ...strin
 		return nil, p.capErr
 	}
 	if !p.textual {
-		return nil, fmt.Errorf("coca: score: captions as text need the model's tokenizer (its vocabulary has %d tokens, the tokenizer %d); use ScoreTokens", p.model.Config.Multimodal.VocabSize, p.tok.VocabSize())
+		return nil, fmt.Errorf("coca: score: captions as text need the model's tokenizer (its vocabulary has %d tokens, the tokenizer %d); use ScoreTokens", p.model.vocab(), p.tok.VocabSize())
 	}
 	seqs := make([][]int, len(captions))
 	for i, c := range captions {
@@ -663,7 +663,7 @@ func (p *Pipeline) ScoreTokens(ctx context.Context, img image.Image, seqs ...[]i
 // once, as the caption loss is.
 func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore, error) {
 	defer tensor.NoGrad()()
-	v, ctxLen := m.Config.Multimodal.VocabSize, m.Config.Text.ContextLength
+	v, ctxLen := m.vocab(), m.Config.Text.ContextLength
 	l := 0
 	for i, s := range seqs {
 		if len(s) == 0 {
@@ -740,7 +740,7 @@ func (c ctxSource) Reorder(src []int) { c.src.Reorder(src) }
 // with the KV-cached decoder, checking ctx before every step.
 func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o GenerateOptions, n int) (out [][][]int, err error) {
 	defer tensor.NoGrad()()
-	o, err = o.resolve(m.Config.Multimodal.VocabSize, m.Config.Text.ContextLength)
+	o, err = m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
 	}
@@ -754,8 +754,8 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		}
 	}()
 	b := imageTokens.Dim(0)
-	if o.Strategy == StrategyBeam {
-		return m.beamSearchN(ctxSource{ctx, m.NewDecoder(imageTokens, o.MaxLen)}, b, o, n), nil
+	if o.Strategy == StrategyBeam || o.Strategy == StrategyBeamLogProb {
+		return beamSearchN(ctxSource{ctx, m.NewDecoder(imageTokens, o.MaxLen)}, b, m.vocab(), o, n), nil
 	}
 	tokens := imageTokens
 	if n > 1 {
@@ -770,7 +770,7 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		tokens = tensor.FromSlice(rep, b*n, t, d)
 		o.RowOffset *= n
 	}
-	seqs := m.rowwise(ctxSource{ctx, m.NewDecoder(tokens, o.MaxLen)}, b*n, o)
+	seqs := sampleRows(ctxSource{ctx, m.NewDecoder(tokens, o.MaxLen)}, b*n, m.vocab(), o).Tokens
 	out = make([][][]int, b)
 	for i := range out {
 		out[i] = seqs[i*n : (i+1)*n]

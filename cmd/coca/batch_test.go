@@ -220,7 +220,7 @@ func TestCaptionNBestScoresEmbeddings(t *testing.T) {
 	dir := t.TempDir()
 	ckpt, _ := clipVocabModel(t, dir)
 	paths := writeImages(t, dir, 2)
-	code, out, errs := runCmd("caption", "--checkpoint", ckpt, "--beams", "3", "--n", "3", "--max-len", "8", "--score", "--embed", "--json", paths[0], paths[1])
+	code, out, errs := runCmd("caption", "--checkpoint", ckpt, "--beams", "3", "--beam-groups", "1", "--n", "3", "--max-len", "8", "--score", "--embed", "--json", paths[0], paths[1])
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -233,7 +233,7 @@ func TestCaptionNBestScoresEmbeddings(t *testing.T) {
 		img, _ := data.LoadImage(path)
 		imgs = append(imgs, img)
 	}
-	o := coca.GenerateOptions{Strategy: "beam", Beams: 3, MaxLen: 8, MinLen: 5, LengthPenalty: 1, TopP: 0.9, Temperature: 1, RepetitionPenalty: 1}
+	o := coca.GenerateOptions{Strategy: "beam", Beams: 3, BeamGroups: 1, MaxLen: 8, MinLen: 5, LengthPenalty: 1, TopK: 1, TopP: 0.1, Temperature: 1, RepetitionPenalty: 1}
 	want, err := p.CaptionBatch(context.Background(), imgs, coca.WithGenerateOptions(o), coca.WithNBest(3), coca.WithLogProb(), coca.WithEmbedding())
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestCaptionNBestScoresEmbeddings(t *testing.T) {
 		}
 	}
 	// Plain output: PATH, RANK, LOGPROB, CAPTION.
-	code, out, _ = runCmd("caption", "--checkpoint", ckpt, "--beams", "3", "--n", "2", "--max-len", "8", "--score", paths[0])
+	code, out, _ = runCmd("caption", "--checkpoint", ckpt, "--beams", "3", "--beam-groups", "1", "--n", "2", "--max-len", "8", "--score", paths[0])
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 2 {
 		t.Fatalf("exit %d: %q", code, out)
@@ -283,13 +283,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"embed", "--batch", "x", "--out", "e.jsonl", paths[0]}, "invalid value"},
 		{append(append([]string{"caption"}, tiny...), "--beams", "0", paths[0]), "--beams 0: want at least 1"},
 		{append(append([]string{"caption"}, tiny...), "--temperature", "0", paths[0]), "--temperature 0: want a number above 0"},
-		{append(append([]string{"caption"}, tiny...), "--min-len", "9", "--max-len", "8", paths[0]), "--min-len 9 is more than --max-len 8"},
+		{append(append([]string{"caption"}, tiny...), "--min-len", "9", "--max-len", "8", paths[0]), "--min-len 9 must be below --max-len 8"},
 		{append(append([]string{"caption"}, tiny...), "--top-p", "0", paths[0]), "--top-p 0"},
 		{append(append([]string{"caption"}, tiny...), "--strategy", "nucleus", paths[0]), `--strategy "nucleus"`},
 		{append(append([]string{"caption"}, tiny...), "--strategy", "greedy", "--n", "2", paths[0]), "greedy decoding makes one caption"},
-		{append(append([]string{"caption"}, tiny...), "--n", "7", paths[0]), "--n 7 is more than --beams 6"},
+		{append(append([]string{"caption"}, tiny...), "--n", "7", paths[0]), "--n 7 is more than the 2 beams of one search (--beams 6 / --beam-groups 3)"},
 		{append(append([]string{"caption"}, tiny...), "--embed", paths[0]), "add --json"},
 		{append(append([]string{"caption"}, tiny...), "--weights", "f8", paths[0]), `--weights "f8"`},
+		{append(append([]string{"caption"}, tiny...), "--beams", "4", paths[0]), "--beam-groups 3: want at least 1, dividing --beams 4"},
 		{[]string{"caption", "--checkpoint", tinyWeights, "--pretrained", "laion2b_s13b_b90k", paths[0]}, "give one"},
 		{[]string{"caption", paths[0]}, "--checkpoint (a file or folder) or --pretrained"},
 		{append(append([]string{"embed"}, tinyFlags...), "--out", filepath.Join(dir, "e.npy"), paths[0]), "want a .safetensors or .jsonl file"},
