@@ -9,19 +9,26 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // TSVOptions configures OpenTSV.
 type TSVOptions struct {
-	// Sep is the field separator: default a tab, or a comma for a file named
-	// *.csv. Tab-separated lines are split on tabs with no quoting; other
-	// separators are read as CSV (quoted fields, "" escapes).
+	// Sep is the field separator (open_clip's csv_separator). Default: a tab;
+	// for a file named *.csv, a tab when its first line holds one (open_clip
+	// writes and reads tab-separated .csv files) and a comma otherwise.
+	// Tab-separated lines are split on tabs with no quoting; other separators
+	// are read as CSV (quoted fields, "" escapes). ParseSeparator reads the
+	// spellings a command line gives.
 	Sep rune
 	// ImageKey and CaptionKey are the header names of the image path and caption
 	// columns (open_clip's csv_img_key and csv_caption_key); default "filepath"
 	// and "title". When the first line holds both names it is the header;
 	// otherwise the file has no header and the columns are image path, caption.
+	// When either key is given, the file must have a header holding both: a
+	// missing column is an error naming the header's columns.
 	ImageKey, CaptionKey string
 	// SkipBad drops bad lines (too few fields, empty caption, missing image)
 	// when the file is opened and counts them (Skipped) instead of failing.
@@ -53,12 +60,7 @@ type fileItem struct {
 // OpenTSV reads a captions file. Errors name the file and line:
 // "data: train.tsv:3: image photos/a.jpg: stat ...: no such file or directory".
 func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
-	if opts.Sep == 0 {
-		opts.Sep = '\t'
-		if strings.EqualFold(filepath.Ext(path), ".csv") {
-			opts.Sep = ','
-		}
-	}
+	keysGiven := opts.ImageKey != "" || opts.CaptionKey != ""
 	if opts.ImageKey == "" {
 		opts.ImageKey = "filepath"
 	}
@@ -70,13 +72,19 @@ func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
 		return nil, fmt.Errorf("data: captions file: %w", err)
 	}
 	defer f.Close()
-	d := &TSVDataset{path: path, opts: opts}
-	dir := filepath.Dir(path)
 	// A UTF-8 byte-order mark (Windows editors write one) is not data.
-	br := bufio.NewReader(f)
+	br := bufio.NewReaderSize(f, 64<<10)
 	if b, _ := br.Peek(3); string(b) == "\ufeff" {
 		br.Discard(3)
 	}
+	if opts.Sep == 0 {
+		opts.Sep = '\t'
+		if strings.EqualFold(filepath.Ext(path), ".csv") {
+			opts.Sep = sniffSeparator(br)
+		}
+	}
+	d := &TSVDataset{path: path, opts: opts}
+	dir := filepath.Dir(path)
 	imgCol, capCol := 0, 1
 	first := true
 	err = readRecords(br, path, opts.Sep, func(line int, rec []string) error {
@@ -95,6 +103,9 @@ func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
 			if ic >= 0 && cc >= 0 {
 				imgCol, capCol = ic, cc
 				return nil
+			}
+			if keysGiven {
+				return missingColumns(path, line, rec, opts, ic, cc)
 			}
 		}
 		where := fmt.Sprintf("%s:%d", path, line)
@@ -129,6 +140,77 @@ func OpenTSV(path string, opts TSVOptions) (*TSVDataset, error) {
 		return nil, fmt.Errorf("data: %s: no image–caption lines%s", path, d.skips.suffix())
 	}
 	return d, nil
+}
+
+// sniffSeparator picks the separator of a .csv file from its first non-blank
+// line (at most 64 KiB are looked at): a tab when the line holds one, else a
+// comma.
+func sniffSeparator(in *bufio.Reader) rune {
+	head, _ := in.Peek(64 << 10)
+	for _, line := range strings.Split(string(head), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if strings.ContainsRune(line, '\t') {
+			return '\t'
+		}
+		return ','
+	}
+	return ','
+}
+
+// missingColumns is the error for a header that lacks a column asked for.
+func missingColumns(path string, line int, rec []string, opts TSVOptions, ic, cc int) error {
+	var missing []string
+	if ic < 0 {
+		missing = append(missing, fmt.Sprintf("image column %q", opts.ImageKey))
+	}
+	if cc < 0 {
+		missing = append(missing, fmt.Sprintf("caption column %q", opts.CaptionKey))
+	}
+	cols := make([]string, len(rec))
+	for k, c := range rec {
+		cols[k] = strconv.Quote(strings.TrimSpace(c))
+	}
+	return fmt.Errorf("data: %s:%d: no %s in the header (columns, split on %s: %s)",
+		path, line, strings.Join(missing, " and no "), separatorName(opts.Sep), strings.Join(cols, ", "))
+}
+
+// ParseSeparator reads a captions-file separator as a command line gives it
+// (open_clip's --csv-separator): a single character, or "\t", "tab",
+// "comma", "semicolon", "pipe", "space".
+func ParseSeparator(s string) (rune, error) {
+	switch strings.ToLower(s) {
+	case `\t`, "tab":
+		return '\t', nil
+	case "comma":
+		return ',', nil
+	case "semicolon":
+		return ';', nil
+	case "pipe":
+		return '|', nil
+	case "space":
+		return ' ', nil
+	}
+	r := []rune(s)
+	if len(r) != 1 {
+		return 0, fmt.Errorf("separator %q: want one character, \\t, tab, comma, semicolon, pipe or space", s)
+	}
+	if r[0] == '"' || r[0] == '\r' || r[0] == '\n' || r[0] == utf8.RuneError {
+		return 0, fmt.Errorf("separator %q cannot separate fields", s)
+	}
+	return r[0], nil
+}
+
+// separatorName names a separator in messages.
+func separatorName(sep rune) string {
+	switch sep {
+	case '\t':
+		return "tabs"
+	case ',':
+		return "commas"
+	}
+	return strconv.QuoteRune(sep)
 }
 
 // statImage checks that p is a regular file.
