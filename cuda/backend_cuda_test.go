@@ -5,6 +5,7 @@ package cuda
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -106,7 +107,7 @@ func trainLosses(t *testing.T, b tensor.Backend) []map[string]float64 {
 	dir := t.TempDir()
 	o := train.Options{Out: dir, Config: "coca_tiny", Steps: 20, BatchSize: 8, EvalEvery: -1, SaveEvery: 100,
 		HeldOut: 16, Workers: 2, Seed: 3, LogEvery: 1, Progress: io.Discard, Log: io.Discard}
-	if _, err := train.Run(o); err != nil {
+	if _, err := train.Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))

@@ -37,7 +37,7 @@ type checkpointInfo struct {
 // with it).
 var saveHook = func(stage string) {}
 
-func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.Model, opt optim.Optimizer, meta map[string]string) error {
+func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.Model, st optim.State, meta map[string]string) error {
 	ck := filepath.Join(dir, "ckpt")
 	if err := os.MkdirAll(ck, 0o755); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
@@ -53,7 +53,7 @@ func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.M
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
 	saveHook("model")
-	if err := opt.State().WriteFile(optPath); err != nil {
+	if err := st.WriteFile(optPath); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
 	saveHook("optimizer")

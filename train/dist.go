@@ -159,7 +159,7 @@ func (r *run) shareRunFiles() error {
 	if d == nil || !r.o.Resume {
 		return nil
 	}
-	for _, name := range []string{"tokenizer.txt", "config.json"} {
+	for _, name := range []string{"tokenizer.txt", "config.json", runFile} {
 		var b []byte
 		var have bool
 		if d.rank == 0 {

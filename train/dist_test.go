@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -26,7 +27,7 @@ func runRanks(n int, o Options) []error {
 			defer wg.Done()
 			oo := o
 			oo.Parallel.Comm = c
-			_, errs[r] = Run(oo)
+			_, errs[r] = Run(context.Background(), oo)
 			c.Close()
 		}()
 	}
@@ -140,7 +141,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			single := tiny(filepath.Join(dir, "single-"+c.optimizer))
 			single.Steps, single.BatchSize, single.Optimizer = 5, 8, c.optimizer
 			if _, err := os.Stat(single.Out); err != nil {
-				if _, err := Run(single); err != nil {
+				if _, err := Run(context.Background(), single); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -213,7 +214,7 @@ func TestDataParallelMismatch(t *testing.T) {
 			if r == 1 {
 				oo.BatchSize = 2
 			}
-			_, errs[r] = Run(oo)
+			_, errs[r] = Run(context.Background(), oo)
 			c.Close()
 		}()
 	}

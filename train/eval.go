@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/gococa/gococa/coca"
@@ -13,54 +14,75 @@ import (
 type Metrics struct {
 	ImageToTextR1     float64  `json:"image_to_text_R@1"`
 	TextToImageR1     float64  `json:"text_to_image_R@1"`
-	ZeroShotTop1      float64  `json:"zeroshot_top1"`
+	ZeroShotTop1      *float64 `json:"zeroshot_top1,omitempty"` // nil without a zero-shot split
 	CaptionExactMatch float64  `json:"caption_exact_match"`
 	Samples           []Sample `json:"-"`
 }
+
+// summary is the one-line form of m.
+func (m *Metrics) summary() string {
+	zs := ""
+	if m.ZeroShotTop1 != nil {
+		zs = fmt.Sprintf(", zero-shot top-1 %.3f", *m.ZeroShotTop1)
+	}
+	return fmt.Sprintf("image→text R@1 %.3f, text→image R@1 %.3f%s, exact captions %.3f", m.ImageToTextR1, m.TextToImageR1, zs, m.CaptionExactMatch)
+}
+
+// Summary is the one-line form of m, as coca train prints it.
+func (m *Metrics) Summary() string { return m.summary() }
 
 // Sample is one held-out image's caption and the model's.
 type Sample struct {
 	Index     int
 	Caption   string
 	Generated string
+	Image     []float32 // the (3, S, S) normalised pixels the model saw
+	Size      int       // S
 }
 
-// evalSet is a held-out split loaded once: images and captions.
+// evalSet is a held-out split, read in batches at every evaluation.
 type evalSet struct {
-	images   []float32 // (N, 3, S, S)
-	captions []string
-	labels   []int // zero-shot classes, or nil
-	size     int
+	ds      data.Dataset
+	labels  []int // zero-shot class of every item, or nil
+	size    int
+	workers int
+	skipBad bool
 }
 
-func loadEvalSet(ds data.Dataset, size int, labels []int) (*evalSet, error) {
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: 64, ImageSize: size, KeepLast: true})
+// newEvalSet checks that every item of ds loads (so a bad evaluation image
+// stops the run before it starts, not at its first evaluation).
+func newEvalSet(ds data.Dataset, size int, labels []int, o *Options) (*evalSet, error) {
+	e := &evalSet{ds: ds, labels: labels, size: size, workers: o.Workers, skipBad: o.SkipBad}
+	err := e.each(func(*data.Batch) error { return nil })
+	return e, err
+}
+
+// each runs fn over the set in batches of 64.
+func (e *evalSet) each(fn func(b *data.Batch) error) error {
+	l, err := data.NewLoader(e.ds, data.LoaderConfig{BatchSize: 64, ImageSize: e.size, KeepLast: true, Workers: e.workers, SkipBad: e.skipBad})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	it := l.Epoch(0)
 	defer it.Close()
-	e := &evalSet{size: size, labels: labels}
 	for {
 		b, err := it.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		e.images = append(e.images, b.Images...)
-		e.captions = append(e.captions, b.Captions...)
+		err = fn(b)
+		it.Recycle(b)
+		if err != nil {
+			return err
+		}
 	}
-	return e, nil
 }
 
-func (e *evalSet) len() int { return len(e.captions) }
-
-// batchImages returns images [lo, hi) as a tensor.
-func (e *evalSet) batchImages(lo, hi int) *tensor.Tensor {
-	n := 3 * e.size * e.size
-	return tensor.FromSlice(e.images[lo*n:hi*n], hi-lo, 3, e.size, e.size)
+func batchTensor(b *data.Batch) *tensor.Tensor {
+	return tensor.FromSlice(b.Images, b.Len(), 3, b.Size, b.Size)
 }
 
 // encodeTexts returns normalised features (len(texts), D).
@@ -95,27 +117,47 @@ func dot(a, b []float32) float64 {
 	return s
 }
 
-// evaluate computes retrieval R@1 both ways and caption exact match on
-// held, and zero-shot top-1 on zs (when not nil), with gradients off.
-func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classes []string, ctx int, samples int) Metrics {
+// evaluate computes retrieval R@1 both ways and caption exact match on the
+// held-out set, and zero-shot top-1 on the zero-shot set (when there is one),
+// with gradients off.
+func (r *run) evaluate() (Metrics, error) {
+	return evaluate(r.model, r.tok, r.held, r.zs, r.classes, r.cfg.Text.ContextLength, r.o.Samples)
+}
+
+func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classes []string, ctx int, samples int) (Metrics, error) {
 	defer tensor.NoGrad()()
 	var res Metrics
 	// Image features, tokens → greedy captions.
 	var imgFeat [][]float32
-	var generated []string
+	var generated, captions []string
 	opt := coca.GenerateOptions{MaxLen: ctx, MinLen: 0, Start: tok.SOT(), End: tok.EOT()}
-	for lo := 0; lo < held.len(); lo += 64 {
-		hi := min(lo+64, held.len())
-		f, toks := m.EncodeImage(held.batchImages(lo, hi))
+	err := held.each(func(b *data.Batch) error {
+		f, toks := m.EncodeImage(batchTensor(b))
 		imgFeat = append(imgFeat, rows(f)...)
 		for _, s := range m.GreedyFromTokens(toks, opt) {
 			generated = append(generated, tok.Decode(tok.TrimSpecial(s)))
 		}
+		n := 3 * b.Size * b.Size
+		for i := 0; i < b.Len() && len(res.Samples) < samples; i++ {
+			res.Samples = append(res.Samples, Sample{Index: b.Indices[i], Caption: b.Captions[i],
+				Image: append([]float32(nil), b.Images[i*n:(i+1)*n]...), Size: b.Size})
+		}
+		captions = append(captions, b.Captions...)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(captions) == 0 {
+		return res, fmt.Errorf("train: evaluation: no held-out pair loaded")
+	}
+	for i := range res.Samples {
+		res.Samples[i].Generated = generated[i]
 	}
 	// Candidate captions: the distinct held-out captions.
 	uniq := map[string]int{}
 	var texts []string
-	for _, c := range held.captions {
+	for _, c := range captions {
 		if _, ok := uniq[c]; !ok {
 			uniq[c] = len(texts)
 			texts = append(texts, c)
@@ -130,10 +172,10 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 				best, bestS = j, s
 			}
 		}
-		if texts[best] == held.captions[i] {
+		if texts[best] == captions[i] {
 			i2t++
 		}
-		if normalizeCaption(generated[i]) == normalizeCaption(held.captions[i]) {
+		if normalizeCaption(generated[i]) == normalizeCaption(captions[i]) {
 			exact++
 		}
 	}
@@ -145,22 +187,18 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 				best, bestS = i, s
 			}
 		}
-		if held.captions[best] == texts[j] {
+		if captions[best] == texts[j] {
 			t2i++
 		}
 	}
-	res.ImageToTextR1 = float64(i2t) / float64(held.len())
+	res.ImageToTextR1 = float64(i2t) / float64(len(captions))
 	res.TextToImageR1 = float64(t2i) / float64(len(texts))
-	res.CaptionExactMatch = float64(exact) / float64(held.len())
-	for i := 0; i < samples && i < held.len(); i++ {
-		res.Samples = append(res.Samples, Sample{Index: i, Caption: held.captions[i], Generated: generated[i]})
-	}
+	res.CaptionExactMatch = float64(exact) / float64(len(captions))
 	if zs != nil && len(classes) > 0 {
 		clsFeat := encodeTexts(m, tok, classes, ctx)
-		correct := 0
-		for lo := 0; lo < zs.len(); lo += 64 {
-			hi := min(lo+64, zs.len())
-			f, _ := m.EncodeImage(zs.batchImages(lo, hi))
+		correct, total := 0, 0
+		err := zs.each(func(b *data.Batch) error {
+			f, _ := m.EncodeImage(batchTensor(b))
 			for i, fi := range rows(f) {
 				best, bestS := -1, 0.0
 				for c, g := range clsFeat {
@@ -168,14 +206,20 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 						best, bestS = c, s
 					}
 				}
-				if best == zs.labels[lo+i] {
+				if best == zs.labels[b.Indices[i]] {
 					correct++
 				}
+				total++
 			}
+			return nil
+		})
+		if err != nil {
+			return res, err
 		}
-		res.ZeroShotTop1 = float64(correct) / float64(zs.len())
+		top1 := float64(correct) / float64(max(total, 1))
+		res.ZeroShotTop1 = &top1
 	}
-	return res
+	return res, nil
 }
 
 // normalizeCaption compares captions the way a person would: the

@@ -57,3 +57,61 @@ var plotColors = []color.Color{
 	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
+
+// plotMetrics writes the evaluation curves (R@1 both ways, zero-shot
+// top-1, exact captions) as a PNG.
+func plotMetrics(path string, evals []evalPoint) error {
+	p := plot.New()
+	p.Title.Text = "CoCa held-out evaluation"
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = "fraction"
+	p.Y.Min, p.Y.Max = 0, 1
+	series := []struct {
+		name string
+		f    func(m *Metrics) (float64, bool)
+	}{
+		{"image→text R@1", func(m *Metrics) (float64, bool) { return m.ImageToTextR1, true }},
+		{"text→image R@1", func(m *Metrics) (float64, bool) { return m.TextToImageR1, true }},
+		{"zero-shot top-1", func(m *Metrics) (float64, bool) {
+			if m.ZeroShotTop1 == nil {
+				return 0, false
+			}
+			return *m.ZeroShotTop1, true
+		}},
+		{"exact captions", func(m *Metrics) (float64, bool) { return m.CaptionExactMatch, true }},
+	}
+	for i, s := range series {
+		var xy plotter.XYs
+		for _, e := range evals {
+			if v, ok := s.f(&e.m); ok {
+				xy = append(xy, plotter.XY{X: float64(e.step), Y: v})
+			}
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return fmt.Errorf("train: metric curve: %w", err)
+		}
+		c := metricColors[i%len(metricColors)]
+		l.Color, pts.Color = c, c
+		l.Width = vg.Points(1.5)
+		p.Add(l, pts)
+		p.Legend.Add(s.name, l, pts)
+	}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+		return fmt.Errorf("train: metric curve %s: %w", path, err)
+	}
+	return nil
+}
+
+var metricColors = []color.Color{
+	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+}

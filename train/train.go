@@ -7,10 +7,13 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -25,22 +28,46 @@ import (
 	"github.com/gococa/gococa/tokenizer"
 )
 
-// Options configure a run. The zero value of a field means its default.
+// Options configure a run. The zero value of a field means its default,
+// unless the field is named in Explicit: then its zero is meant (a warmup of
+// 0 steps, a loss weight of 0, weight decay 0, ...).
+//
+// A resumed run (Resume) takes its settings from the run.json its directory
+// recorded when it started: an option left unset is restored from there,
+// and one set to a value other than the recorded one is refused with both
+// values named, so a resumed run ends exactly where the uninterrupted run
+// would have (see SettingNames for the recorded options).
 type Options struct {
 	Out    string // run directory (default "runs/coca")
-	Config string // built-in config name or open_clip JSON file (default "coca_shapes")
+	Config string // built-in config name or open_clip JSON file (default "coca_shapes"; with Init, the config stored in it)
 
-	// Data: "synthetic" (default), a captions file (.tsv/.csv: image path,
-	// tab, caption), a COCO captions .json, or webdataset .tar shards
-	// (comma-separated).
+	// Data: "synthetic" (default), a captions file (.tsv/.csv: image path and
+	// caption columns), a COCO captions .json (images under ImageRoot,
+	// default the annotation file's directory), or webdataset .tar shards
+	// (brace patterns, several joined by "::" or commas): data.OpenDataset's
+	// rules.
+	//
+	// Evaluation uses ValData when set. Otherwise a file dataset holds out
+	// its last HeldOut pairs (default min(512, N/10): none under 10 pairs,
+	// and then no evaluation) and trains on the rest; the synthetic dataset
+	// evaluates on its own held-out and zero-shot splits (HeldOut pairs each,
+	// default 512).
 	Data       string
+	ValData    string
 	ImageRoot  string // image directory for COCO
 	Difficulty string // synthetic difficulty: easy, default, hard
 	SkipBad    bool   // skip unreadable items (counted) instead of failing
 
-	// Tokenizer: "auto" (default: for the synthetic data, BPE merges learnt
-	// from its training captions; CLIP's BPE otherwise), "clip", or a merges
-	// file. VocabMerges is the number of merges "auto" learns (default 150).
+	// Captions files: the separator (one character, or "\t", "tab", "comma";
+	// default: see data.TSVOptions.Sep) and the header names of the image and
+	// caption columns (open_clip's --csv-separator, --csv-img-key,
+	// --csv-caption-key).
+	CSVSeparator, CSVImageKey, CSVCaptionKey string
+
+	// Tokenizer: "auto" (default: with Init, the tokenizer stored in or
+	// beside it, else CLIP's; for the synthetic data, BPE merges learnt from
+	// its training captions; CLIP's BPE otherwise), "clip", or a merges file.
+	// VocabMerges is the number of merges "auto" learns (default 150).
 	Tokenizer   string
 	VocabMerges int
 
@@ -52,21 +79,33 @@ type Options struct {
 	Schedule    string  // cosine (default), linear, constant
 	Optimizer   string  // adamw (default), adafactor, sgd
 	WeightDecay float64 // default 0.05
-	ClipNorm    float64 // global gradient-norm clip (default 1; <0 disables)
+	ClipNorm    float64 // global gradient-norm clip (default 1; explicit 0 or <0 disables)
 
 	ContrastiveWeight float64 // default 1
 	CaptionWeight     float64 // default 2
 
 	Seed      uint64
-	Resume    bool   // continue the run in Out from its checkpoint
-	Init      string // start from these model weights (fine-tuning)
+	Resume    bool   // continue the run in Out from its checkpoint, with its recorded settings
+	Force     bool   // start afresh in an Out that holds a run, deleting that run's files
+	Init      string // start from these model weights (.safetensors, or open_clip's .bin/.pt) to fine-tune
 	LogEvery  int    // steps between metric lines (default 10)
-	EvalEvery int    // steps between evaluations (default Steps/4; negative: never)
-	HeldOut   int    // synthetic held-out pairs to evaluate on (default 512)
+	EvalEvery int    // steps between evaluations (default Steps/4; explicit 0 or negative: never)
+	HeldOut   int    // pairs held out for evaluation (see Data)
 	StopAt    int    // stop (after a checkpoint) at this step, to resume later; 0: run to Steps
 	SaveEvery int    // steps between checkpoints (default 250)
 	Workers   int    // data workers (default GOMAXPROCS)
-	Samples   int    // held-out captions written to samples.txt (default 16)
+	Samples   int    // held-out captions written to samples.txt and the report (default 16)
+
+	// Explicit names the options whose value is meant even when it is zero,
+	// by coca train's flag names (SettingNames); the command passes every
+	// flag given on its command line.
+	Explicit map[string]bool
+
+	// OnStep, when set, is called after every step (and its evaluation,
+	// if one was due) with the step's figures. The model must not be changed.
+	// An error stops the run after a checkpoint of that step, and Run
+	// returns it.
+	OnStep func(StepInfo) error
 
 	Parallel Parallel // data-parallel training over several ranks (dist.go)
 
@@ -76,81 +115,108 @@ type Options struct {
 	Log      io.Writer
 }
 
-func (o *Options) defaults() {
-	def := func(p *int, v int) {
-		if *p == 0 {
+// StepInfo is what OnStep sees after a step.
+type StepInfo struct {
+	Step, Steps int     // steps done, and the run's total
+	Loss        float64 // this step's weighted total loss
+	Contrastive float64 // weighted contrastive loss
+	Caption     float64 // weighted caption loss
+	LR          float64 // the learning rate of the step
+	Elapsed     time.Duration
+	Eval        *Metrics    // the evaluation of this step, when one was due
+	Model       *coca.Model // read only
+}
+
+// defaults fills the unset options and checks the set ones.
+func (o *Options) defaults() error {
+	set := o.isSet
+	defInt := func(name string, p *int, v int) {
+		if !set(name) {
 			*p = v
 		}
 	}
-	if o.Out == "" {
-		o.Out = filepath.Join("runs", "coca")
+	defFloat := func(name string, p *float64, v float64) {
+		if !set(name) {
+			*p = v
+		}
 	}
-	if o.Config == "" {
-		o.Config = "coca_shapes"
+	defStr := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
 	}
-	if o.Data == "" {
-		o.Data = "synthetic"
+	defStr(&o.Config, "coca_shapes")
+	defStr(&o.Data, "synthetic")
+	defStr(&o.Difficulty, "default")
+	defStr(&o.Tokenizer, "auto")
+	defStr(&o.Schedule, "cosine")
+	defStr(&o.Optimizer, "adamw")
+	defInt("merges", &o.VocabMerges, 150)
+	defInt("steps", &o.Steps, 4600)
+	defInt("batch", &o.BatchSize, 64)
+	defFloat("lr", &o.LR, 2e-3)
+	defFloat("min-lr", &o.MinLR, o.LR/50)
+	defInt("warmup", &o.Warmup, max(o.Steps/20, 1))
+	defFloat("weight-decay", &o.WeightDecay, 0.05)
+	defFloat("clip", &o.ClipNorm, 1)
+	defFloat("contrastive-weight", &o.ContrastiveWeight, 1)
+	defFloat("caption-weight", &o.CaptionWeight, 2)
+	defInt("log-every", &o.LogEvery, 10)
+	defInt("eval-every", &o.EvalEvery, max(o.Steps/4, 1))
+	defInt("save-every", &o.SaveEvery, 250)
+	defInt("samples", &o.Samples, 16)
+	if o.Data == "synthetic" {
+		defInt("held-out", &o.HeldOut, 512)
 	}
-	if o.Difficulty == "" {
-		o.Difficulty = "default"
+	positive := []struct {
+		name string
+		v    int
+	}{{"steps", o.Steps}, {"batch", o.BatchSize}, {"log-every", o.LogEvery}, {"save-every", o.SaveEvery}, {"merges", o.VocabMerges}}
+	for _, p := range positive {
+		if p.v < 1 {
+			return fmt.Errorf("train: --%s %d: want at least 1", p.name, p.v)
+		}
 	}
-	if o.Tokenizer == "" {
-		o.Tokenizer = "auto"
+	nonNegInt := []struct {
+		name string
+		v    int
+	}{{"warmup", o.Warmup}, {"held-out", o.HeldOut}, {"samples", o.Samples}, {"stop-at", o.StopAt}}
+	for _, p := range nonNegInt {
+		if p.v < 0 {
+			return fmt.Errorf("train: --%s %d: want 0 or more", p.name, p.v)
+		}
 	}
-	def(&o.VocabMerges, 150)
-	def(&o.Steps, 4600)
-	def(&o.BatchSize, 64)
-	if o.LR == 0 {
-		o.LR = 2e-3
+	nonNeg := []struct {
+		name string
+		v    float64
+	}{{"lr", o.LR}, {"min-lr", o.MinLR}, {"weight-decay", o.WeightDecay}, {"contrastive-weight", o.ContrastiveWeight}, {"caption-weight", o.CaptionWeight}}
+	for _, p := range nonNeg {
+		if !(p.v >= 0) || math.IsInf(p.v, 0) {
+			return fmt.Errorf("train: --%s %v: want a finite value, 0 or more", p.name, p.v)
+		}
 	}
-	if o.MinLR == 0 {
-		o.MinLR = o.LR / 50
+	if o.ContrastiveWeight == 0 && o.CaptionWeight == 0 {
+		return errors.New("train: --contrastive-weight and --caption-weight are both 0: nothing to train")
 	}
-	def(&o.Warmup, max(o.Steps/20, 1))
-	if o.Schedule == "" {
-		o.Schedule = "cosine"
+	if o.CSVSeparator != "" {
+		if _, err := data.ParseSeparator(o.CSVSeparator); err != nil {
+			return fmt.Errorf("train: --csv-separator: %w", err)
+		}
 	}
-	if o.Optimizer == "" {
-		o.Optimizer = "adamw"
-	}
-	if o.WeightDecay == 0 {
-		o.WeightDecay = 0.05
-	}
-	if o.ClipNorm == 0 {
-		o.ClipNorm = 1
-	}
-	if o.ContrastiveWeight == 0 {
-		o.ContrastiveWeight = 1
-	}
-	if o.CaptionWeight == 0 {
-		o.CaptionWeight = 2
-	}
-	def(&o.LogEvery, 10)
-	if o.EvalEvery == 0 {
-		o.EvalEvery = max(o.Steps/4, 1)
-	}
-	def(&o.SaveEvery, 250)
-	def(&o.Samples, 16)
-	if o.Progress == nil {
-		o.Progress = os.Stderr
-	}
-	if o.Log == nil {
-		o.Log = os.Stdout
-	}
+	return nil
 }
 
 // Result summarises a finished run.
 type Result struct {
 	Steps   int
-	Final   Metrics
+	Final   *Metrics // the last evaluation, or nil when the run had none
+	NoEval  string   // why the run has no evaluation, when it has none
 	Elapsed time.Duration
 }
 
-// beforeStep, when set (tests), runs after each optimizer step.
-var beforeStep func(step int, m *coca.Model)
-
 // run holds everything one training run uses.
 type run struct {
+	ctx      context.Context
 	o        Options
 	cfg      *coca.Config
 	model    *coca.Model
@@ -159,6 +225,7 @@ type run struct {
 	captions []string // sample of training captions (tokenizer, context length)
 	train    data.Dataset
 	held, zs *evalSet
+	heldNote string // why there is no held-out set
 	classes  []string
 	loader   *data.Loader
 	opt      optim.Optimizer
@@ -166,13 +233,38 @@ type run struct {
 	params   []*tensor.Tensor
 	metrics  *os.File
 	curve    []curvePoint
+	evals    []evalPoint
+	start    checkpointInfo // where the loop starts (resume)
+	dirState dirState
 	dp       *dataParallel // nil in a single process
 }
 
-// Run trains a model as o says and returns the final evaluation.
-func Run(o Options) (*Result, error) {
-	o.defaults()
-	r := &run{o: o}
+// Run trains a model as o says and returns the final evaluation. It checks
+// every input (settings, data, tokenizer, config, --init weights, the
+// checkpoint to resume) before it writes anything in o.Out, and never starts
+// a fresh run over an existing one unless o.Force is set.
+//
+// Cancelling ctx stops the run at the next step boundary; a run in a single
+// process then writes a checkpoint of that step first, so that Resume
+// continues it. Run returns the context's error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join("runs", "coca")
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stderr
+	}
+	if o.Log == nil {
+		o.Log = os.Stdout
+	}
+	o.Explicit = maps.Clone(o.Explicit)
+	if o.Explicit == nil {
+		o.Explicit = map[string]bool{}
+	}
+	r := &run{ctx: ctx, o: o}
 	defer r.closeParallel()
 	if err := r.setupParallel(); err != nil {
 		return nil, err
@@ -188,52 +280,88 @@ func Run(o Options) (*Result, error) {
 	return res, err
 }
 
+// setup checks every input and builds the run; only its last stage,
+// commit, writes to the run directory.
 func (r *run) setup() error {
 	o := &r.o
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("train: %w", err)
+	if o.Resume && o.Force {
+		return errors.New("train: --resume and --force: choose one (--resume continues the run; --force deletes it and starts over)")
 	}
-	cfg, err := coca.ResolveConfig(o.Config)
-	if err != nil {
+	if err := o.checkExplicit(); err != nil {
 		return err
 	}
-	r.cfg = cfg
+	if err := o.normalizePaths(); err != nil {
+		return err
+	}
+	if r.isRoot() {
+		st, err := inspectRunDir(o.Out)
+		if err != nil {
+			return err
+		}
+		r.dirState = st
+		switch {
+		case o.Resume && !st.holdsRun:
+			return fmt.Errorf("train: --resume: %s holds no run to continue (no %s)", o.Out, checkpointFile)
+		case o.Resume && st.ckptErr != nil:
+			return st.ckptErr
+		case o.Resume && !st.hasCkpt:
+			return fmt.Errorf("train: --resume: the run in %s has no checkpoint yet (it stopped before its first); start it over with --force", o.Out)
+		case !o.Resume && st.holdsRun && !o.Force:
+			return fmt.Errorf("train: %s already holds %s: continue it with --resume (coca train --out %s --resume takes its own settings), or pass --force to delete it and start over",
+				o.Out, st.describe(), o.Out)
+		}
+	}
+	if o.Resume {
+		rec, ok, err := readRunSettings(o.Out)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := o.restore(rec, filepath.Join(o.Out, runFile), r.worldSize()); err != nil {
+				return err
+			}
+		} else {
+			if !o.isSet("seed") && r.dirState.hasCkpt {
+				o.Seed = r.dirState.ckpt.Seed
+			}
+			fmt.Fprintf(o.Log, "%s has no %s (a run of an earlier version): its settings come from the flags and defaults, the seed from %s\n", o.Out, runFile, checkpointFile)
+		}
+	}
+	configGiven := o.isSet("config")
+	if err := o.defaults(); err != nil {
+		return err
+	}
+	var init initFile
+	if o.Init != "" && !o.Resume {
+		var err error
+		if init, err = inspectInit(o.Init); err != nil {
+			return err
+		}
+	}
+	if err := r.setupConfig(configGiven, init); err != nil {
+		return err
+	}
 	if err := r.setupData(); err != nil {
 		return err
 	}
-	if err := r.setupTokenizer(); err != nil {
+	if err := r.setupTokenizer(init); err != nil {
 		return err
-	}
-	if err := os.WriteFile(filepath.Join(o.Out, "config.json"), r.cfg.JSON(), 0o644); err != nil {
-		return fmt.Errorf("train: %w", err)
 	}
 	r.model = coca.New(r.cfg)
 	r.model.Init(o.Seed)
-	if o.Init != "" {
-		if err := r.model.LoadSafetensors(o.Init); err != nil {
+	if o.Init != "" && !o.Resume {
+		if err := loadWeights(r.model, o.Init); err != nil {
 			return err
+		}
+		if bad, total, first := paramsFinite(r.model); bad > 0 {
+			return fmt.Errorf("train: --init %s: %d of %d parameter values are not finite (first in %s)", o.Init, bad, total, first)
 		}
 	}
 	for _, p := range r.model.Params() {
 		r.params = append(r.params, p.Tensor)
 	}
-	switch o.Optimizer {
-	case "adamw":
-		c := optim.DefaultAdamWConfig()
-		c.WeightDecay = o.WeightDecay
-		c.Beta2 = 0.98
-		c.Eps = 1e-6
-		r.opt, err = optim.NewAdamW(r.params, c)
-	case "adafactor":
-		c := optim.DefaultAdafactorConfig()
-		c.WeightDecay = o.WeightDecay
-		r.opt, err = optim.NewAdafactor(r.params, c)
-	case "sgd":
-		r.opt, err = optim.NewSGD(r.params, optim.SGDConfig{Momentum: 0.9, WeightDecay: o.WeightDecay})
-	default:
-		return fmt.Errorf("train: unknown optimizer %q (want adamw, adafactor or sgd)", o.Optimizer)
-	}
-	if err != nil {
+	var err error
+	if r.opt, err = newOptimizer(o, r.params); err != nil {
 		return err
 	}
 	switch o.Schedule {
@@ -258,75 +386,217 @@ func (r *run) setup() error {
 		return err
 	}
 	if r.loader.BatchesPerEpoch() == 0 {
-		return fmt.Errorf("train: %s has %d pairs, fewer than one batch of %d", o.Data, r.train.Len(), o.BatchSize)
+		return fmt.Errorf("train: %s has %d training pairs, fewer than one batch of %d", o.Data, r.train.Len(), o.BatchSize)
+	}
+	if o.Resume {
+		info, err := r.loadCheckpoint()
+		if err != nil {
+			return err
+		}
+		if bad, total, first := paramsFinite(r.model); bad > 0 {
+			return fmt.Errorf("train: --resume: %s: %d of %d parameter values are not finite (first in %s)", filepath.Join(o.Out, info.Model), bad, total, first)
+		}
+		if info.Step > o.Steps {
+			return fmt.Errorf("train: --resume: the checkpoint in %s is at step %d, past the run's %d steps", o.Out, info.Step, o.Steps)
+		}
+		r.start = info
+	}
+	return r.commit()
+}
+
+// commit writes the run's files once every input has been checked: on a
+// fresh run (after removing an old one under --force) run.json, config.json,
+// tokenizer.txt and an empty metrics.jsonl; on resume it removes crash
+// leftovers and the metrics past the checkpoint.
+func (r *run) commit() error {
+	o := &r.o
+	if o.Force && r.dirState.holdsRun && r.isRoot() {
+		if err := removeRun(o.Out); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Log, "--force: removed the run in %s\n", o.Out)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	metricsPath := filepath.Join(o.Out, "metrics.jsonl")
+	if o.Resume {
+		if r.isRoot() {
+			removed, err := cleanStale(o.Out, &r.start)
+			if err != nil {
+				return err
+			}
+			if len(removed) > 0 {
+				fmt.Fprintf(o.Log, "removed %d leftover file(s) of an interrupted save: %s\n", len(removed), strings.Join(removed, ", "))
+			}
+		}
+		kept, err := truncateMetrics(metricsPath, r.start.Step)
+		if err != nil {
+			return err
+		}
+		r.history(kept)
+		if _, ok, _ := readRunSettings(o.Out); !ok {
+			if err := writeFileAtomic(filepath.Join(o.Out, runFile), o.recordSettings(r.worldSize())); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+		}
+	} else {
+		if err := writeFileAtomic(filepath.Join(o.Out, runFile), o.recordSettings(r.worldSize())); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if err := writeFileAtomic(filepath.Join(o.Out, "config.json"), r.cfg.JSON()); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if r.merges != "" {
+			if err := writeFileAtomic(filepath.Join(o.Out, "tokenizer.txt"), []byte(r.merges)); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+		}
 	}
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if o.Resume {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
-	r.metrics, err = os.OpenFile(filepath.Join(o.Out, "metrics.jsonl"), flags, 0o644)
+	var err error
+	r.metrics, err = os.OpenFile(metricsPath, flags, 0o644)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil
 }
 
+// history rebuilds the loss curve and evaluations of a resumed run from the
+// metrics it keeps.
+func (r *run) history(lines []metricLine) {
+	for _, l := range lines {
+		if l.Loss != nil {
+			r.curve = append(r.curve, curvePoint{l.Step, *l.Loss, l.Contrastive, l.Caption})
+		} else {
+			m := l.Metrics
+			r.evals = append(r.evals, evalPoint{l.Step, m})
+		}
+	}
+}
+
+// setupConfig resolves the model config: on resume the run's config.json;
+// with --init and no --config, the config stored in the init file.
+func (r *run) setupConfig(configGiven bool, init initFile) error {
+	o := &r.o
+	if o.Resume {
+		if c, err := coca.LoadConfig(filepath.Join(o.Out, "config.json")); err == nil {
+			r.cfg = c
+			return nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if o.Init != "" && !o.Resume && !configGiven {
+		if init.config == nil {
+			return fmt.Errorf("train: --init %s stores no model config: pass --config (a built-in name such as coca_ViT-B-32, or an open_clip model-config JSON file)", o.Init)
+		}
+		r.cfg = init.config
+		o.Config = o.Init
+		return nil
+	}
+	cfg, err := coca.ResolveConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
+	return nil
+}
+
+// openDataset opens a file dataset with the run's captions-file options.
+func (r *run) openDataset(path string) (data.Dataset, error) {
+	o := &r.o
+	var sep rune
+	if o.CSVSeparator != "" {
+		sep, _ = data.ParseSeparator(o.CSVSeparator) // checked in defaults
+	}
+	return data.OpenDataset(path, data.OpenOptions{ImageRoot: o.ImageRoot, Sep: sep, ImageKey: o.CSVImageKey,
+		CaptionKey: o.CSVCaptionKey, SkipBad: o.SkipBad})
+}
+
 func (r *run) setupData() error {
 	o := &r.o
 	size := r.cfg.Vision.ImageSize
-	switch {
-	case o.Data == "synthetic":
+	var val data.Dataset
+	if o.ValData != "" {
+		var err error
+		if val, err = r.openDataset(o.ValData); err != nil {
+			return err
+		}
+		if o.HeldOut > 0 && o.HeldOut < val.Len() {
+			val = &subset{val, 0, o.HeldOut}
+		}
+		o.HeldOut = val.Len()
+		if r.held, err = newEvalSet(val, size, nil, o); err != nil {
+			return err
+		}
+	}
+	if o.Data == "synthetic" {
 		d, err := data.ParseDifficulty(o.Difficulty)
 		if err != nil {
 			return err
 		}
-		s, err := data.NewSynth(data.SynthConfig{Difficulty: d, ImageSize: size, Seed: o.Seed, HeldOutSize: o.HeldOut, ZeroShotSize: o.HeldOut})
+		n := max(o.HeldOut, 1)
+		s, err := data.NewSynth(data.SynthConfig{Difficulty: d, ImageSize: size, Seed: o.Seed, HeldOutSize: n, ZeroShotSize: n})
 		if err != nil {
 			return err
 		}
 		r.train = s.Train()
-		if r.held, err = loadEvalSet(s.HeldOut(), size, nil); err != nil {
-			return err
+		if o.HeldOut == 0 {
+			r.heldNote = "--held-out 0"
+			return nil
+		}
+		if val == nil {
+			if r.held, err = newEvalSet(s.HeldOut(), size, nil, o); err != nil {
+				return err
+			}
 		}
 		zs := s.ZeroShot()
-		if r.zs, err = loadEvalSet(zs, size, zs.Labels()); err != nil {
+		if r.zs, err = newEvalSet(zs, size, zs.Labels(), o); err != nil {
 			return err
 		}
 		r.classes = s.Classes()
 		return nil
-	case strings.HasSuffix(o.Data, ".json"):
-		ds, err := data.OpenCOCO(o.Data, o.ImageRoot, data.COCOOptions{SkipBad: o.SkipBad})
-		if err != nil {
-			return err
-		}
-		return r.splitFiles(ds)
-	case strings.HasSuffix(o.Data, ".tar"):
-		ds, err := data.OpenWebDataset(strings.Split(o.Data, ","), data.WebDatasetOptions{SkipBad: o.SkipBad})
-		if err != nil {
-			return err
-		}
-		return r.splitFiles(ds)
-	default:
-		ds, err := data.OpenTSV(o.Data, data.TSVOptions{SkipBad: o.SkipBad})
-		if err != nil {
-			return err
-		}
-		return r.splitFiles(ds)
 	}
+	ds, err := r.openDataset(o.Data)
+	if err != nil {
+		return err
+	}
+	if val != nil {
+		r.train = ds
+		return nil
+	}
+	return r.splitFiles(ds)
 }
 
-// splitFiles holds out the last min(512, N/10) pairs of a file dataset for
-// evaluation.
+// splitFiles holds out the last HeldOut pairs of a file dataset for
+// evaluation (default min(512, N/10): none under 10 pairs).
 func (r *run) splitFiles(ds data.Dataset) error {
+	o := &r.o
 	n := ds.Len()
-	h := min(512, n/10)
+	h := o.HeldOut
+	if !o.isSet("held-out") {
+		h = min(512, n/10)
+	}
+	if h >= n {
+		return fmt.Errorf("train: --held-out %d leaves no training pairs of the %d in %s", h, n, o.Data)
+	}
+	o.HeldOut = h
 	if h == 0 {
 		r.train = ds
+		if o.isSet("held-out") {
+			r.heldNote = "--held-out 0"
+		} else {
+			r.heldNote = fmt.Sprintf("%s has %d pairs, fewer than 10, so none are held out; pass --val-data", o.Data, n)
+		}
 		return nil
 	}
 	r.train = &subset{ds, 0, n - h}
 	var err error
-	r.held, err = loadEvalSet(&subset{ds, n - h, n}, r.cfg.Vision.ImageSize, nil)
+	r.held, err = newEvalSet(&subset{ds, n - h, n}, r.cfg.Vision.ImageSize, nil, o)
 	return err
 }
 
@@ -340,17 +610,27 @@ func (s *subset) Item(i int) (img image.Image, caption string, err error) {
 	return s.ds.Item(s.lo + i)
 }
 
-func (r *run) setupTokenizer() error {
+// setupTokenizer picks the tokenizer and fits the config to it.
+func (r *run) setupTokenizer(init initFile) error {
 	o := &r.o
+	if o.Resume {
+		path := filepath.Join(o.Out, "tokenizer.txt")
+		if b, err := os.ReadFile(path); err == nil {
+			return r.useMerges(b, path)
+		}
+		if o.Tokenizer == "auto" && o.Data == "synthetic" {
+			return fmt.Errorf("train: --resume: %s is missing (the run's learnt tokenizer)", path)
+		}
+	}
 	switch {
+	case o.Tokenizer == "auto" && o.Init != "" && !o.Resume:
+		if init.merges != nil {
+			return r.useMerges(init.merges, init.from)
+		}
+		r.tok = tokenizer.New()
 	case o.Tokenizer == "clip" || (o.Tokenizer == "auto" && o.Data != "synthetic"):
 		r.tok = tokenizer.New()
 	case o.Tokenizer == "auto":
-		if o.Resume {
-			if b, err := os.ReadFile(filepath.Join(o.Out, "tokenizer.txt")); err == nil {
-				return r.useMerges(b, filepath.Join(o.Out, "tokenizer.txt"))
-			}
-		}
 		// Learn merges from the training captions.
 		caps, err := r.sampleCaptions()
 		if err != nil {
@@ -390,26 +670,30 @@ func (r *run) useMerges(b []byte, name string) error {
 		return fmt.Errorf("train: tokenizer %s: %w", name, err)
 	}
 	r.tok, r.merges = t, string(b)
-	if err := os.WriteFile(filepath.Join(r.o.Out, "tokenizer.txt"), b, 0o644); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
 	return r.fitVocab()
 }
 
-// fitVocab sizes a built-in config's vocabulary to the tokenizer's (a
-// config file must already agree) and, for a built-in config, shortens the
-// context to the longest tokenized training caption.
+// fitVocab sizes a built-in config's vocabulary to the tokenizer's and
+// shortens its context to the longest tokenized training caption. A resumed
+// run's config, a config file and an --init's config must already agree.
 func (r *run) fitVocab() error {
 	v := r.tok.VocabSize()
 	_, builtinErr := coca.Builtin(r.o.Config)
-	builtin := builtinErr == nil
+	fit := builtinErr == nil && !r.o.Resume && r.o.Init == ""
 	if r.cfg.Text.VocabSize != v || r.cfg.Multimodal.VocabSize != v {
-		if !builtin {
-			return fmt.Errorf("train: config %s: vocab_size %d does not match the tokenizer's %d", r.o.Config, r.cfg.Text.VocabSize, v)
+		if !fit {
+			what := "config " + r.o.Config
+			switch {
+			case r.o.Resume:
+				what = "the run's config.json"
+			case r.o.Init != "":
+				what = fmt.Sprintf("config %s (of --init %s)", r.o.Config, r.o.Init)
+			}
+			return fmt.Errorf("train: %s: vocab_size %d does not match the tokenizer's %d (pass --tokenizer with the merges the model was trained with)", what, r.cfg.Text.VocabSize, v)
 		}
 		r.cfg.Text.VocabSize, r.cfg.Multimodal.VocabSize = v, v
 	}
-	if builtin && !r.o.Resume {
+	if fit {
 		caps, err := r.sampleCaptions()
 		if err != nil {
 			return err
@@ -420,11 +704,6 @@ func (r *run) fitVocab() error {
 		}
 		if longest < r.cfg.Text.ContextLength {
 			r.cfg.Text.ContextLength, r.cfg.Multimodal.ContextLength = longest, longest
-		}
-	}
-	if builtin && r.o.Resume {
-		if c, err := coca.LoadConfig(filepath.Join(r.o.Out, "config.json")); err == nil {
-			r.cfg = c
 		}
 	}
 	return r.cfg.Validate()
@@ -439,6 +718,11 @@ func (r *run) sampleCaptions() ([]string, error) {
 	n := min(r.train.Len(), 20000)
 	caps := make([]string, 0, n)
 	cd, ok := r.train.(interface{ Caption(int) string })
+	if s, isSub := r.train.(*subset); isSub {
+		if c, ok2 := s.ds.(interface{ Caption(int) string }); ok2 {
+			cd, ok = captionAt(func(i int) string { return c.Caption(s.lo + i) }), true
+		}
+	}
 	for i := 0; i < n; i++ {
 		if ok {
 			caps = append(caps, cd.Caption(i))
@@ -456,6 +740,10 @@ func (r *run) sampleCaptions() ([]string, error) {
 	r.captions = caps
 	return caps, nil
 }
+
+type captionAt func(int) string
+
+func (f captionAt) Caption(i int) string { return f(i) }
 
 // tokenize turns captions into (B, ctx) ids.
 func (r *run) tokenize(captions []string, ctx int) []int {
@@ -487,19 +775,29 @@ func (r *run) writeJSON(v any) {
 	r.metrics.Write(append(b, '\n'))
 }
 
+// stopped is the error of a run stopped by its context or OnStep.
+func (r *run) stopped(step int, cause error, saved bool) error {
+	how := "no checkpoint of it was written"
+	switch {
+	case saved:
+		how = "its checkpoint is written: continue with --resume"
+	case r.dp != nil:
+		how = "data-parallel ranks stop without a checkpoint"
+	}
+	return fmt.Errorf("train: stopped at step %d (%s): %w", step, how, cause)
+}
+
 func (r *run) loop() (*Result, error) {
 	o := &r.o
-	start, epoch, pos := 0, 0, 0
+	start, epoch, pos := r.start.Step, r.start.Epoch, r.start.Position
 	if o.Resume {
-		info, err := r.loadCheckpoint()
-		if err != nil {
-			return nil, err
-		}
-		start, epoch, pos = info.Step, info.Epoch, info.Position
-		fmt.Fprintf(o.Log, "resuming %s at step %d\n", o.Out, start)
+		fmt.Fprintf(o.Log, "resuming %s at step %d of %d\n", o.Out, start, o.Steps)
 	} else {
 		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d, %d threads → %s\n",
 			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, o.BatchSize, runtime.GOMAXPROCS(0), o.Out)
+		if r.heldNote != "" {
+			fmt.Fprintf(o.Log, "no evaluation: %s\n", r.heldNote)
+		}
 	}
 	if err := r.syncStart(); err != nil {
 		return nil, err
@@ -510,11 +808,23 @@ func (r *run) loop() (*Result, error) {
 	defer func() { it.Close() }()
 	bar := newProgress(o.Progress, o.Steps, start)
 	t0 := time.Now()
-	var final Metrics
+	var final *Metrics
+	if n := len(r.evals); n > 0 {
+		final = &r.evals[n-1].m
+	}
 	var sumL, sumC, sumP float64
 	nLog := 0
 	imagesSince, since := 0, time.Now()
 	for step := start; step < o.Steps; step++ {
+		if r.ctx.Err() != nil {
+			err := context.Cause(r.ctx)
+			bar.clear()
+			saved, serr := r.saveOnStop(step, epoch, it)
+			if serr != nil {
+				return nil, errors.Join(r.stopped(step, err, false), serr)
+			}
+			return nil, r.stopped(step, err, saved)
+		}
 		b, err := it.Next()
 		if err == io.EOF { // epoch end
 			it.Close()
@@ -525,6 +835,7 @@ func (r *run) loop() (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		done := step + 1
 		n := b.Len()
 		images := tensor.FromSlice(b.Images, n, 3, b.Size, b.Size)
 		ids := r.tokenize(b.Captions, ctx)
@@ -537,11 +848,8 @@ func (r *run) loop() (*Result, error) {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			loss.release()
 			it.Recycle(b)
-			last := "none was written"
-			if info, ok, _ := readCheckpointInfo(o.Out); ok {
-				last = fmt.Sprintf("%s (step %d) is intact", filepath.Join(o.Out, checkpointFile), info.Step)
-			}
-			return nil, fmt.Errorf("train: step %d: loss is %v (contrastive %v, caption %v); stopping; the last checkpoint %s", step, l, c, p, last)
+			bar.clear()
+			return nil, fmt.Errorf("train: step %d: loss is %v (contrastive %v, caption %v); stopping; %s", done, l, c, p, r.lastCheckpoint())
 		}
 		if err := loss.backward(); err != nil {
 			return nil, err
@@ -554,11 +862,15 @@ func (r *run) loop() (*Result, error) {
 		r.opt.Step(lr)
 		optim.ClampLogitScale(r.model.LogitScale)
 		r.opt.ZeroGrad()
+		if bad, total, first := paramsFinite(r.model); bad > 0 {
+			bar.clear()
+			return nil, fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
+				done, lr, bad, total, first, r.lastCheckpoint())
+		}
 
 		sumL, sumC, sumP = sumL+l, sumC+c, sumP+p
 		nLog++
 		imagesSince += n * r.worldSize()
-		done := step + 1
 		if done%o.LogEvery == 0 || done == o.Steps {
 			ips := float64(imagesSince) / time.Since(since).Seconds()
 			r.writeJSON(stepLog{Step: done, Loss: sumL / float64(nLog), Contrastive: sumC / float64(nLog), Caption: sumP / float64(nLog),
@@ -568,19 +880,36 @@ func (r *run) loop() (*Result, error) {
 			sumL, sumC, sumP, nLog = 0, 0, 0, 0
 			imagesSince, since = 0, time.Now()
 		}
-		if beforeStep != nil {
-			beforeStep(done, r.model)
-		}
+		var evalNow *Metrics
 		if r.held != nil && o.EvalEvery > 0 && (done%o.EvalEvery == 0 || done == o.Steps) {
 			if r.isRoot() {
-				final = evaluate(r.model, r.tok, r.held, r.zs, r.classes, ctx, o.Samples)
-				r.writeJSON(evalLog{Step: done, Metrics: final})
+				m, err := r.evaluate()
+				if err != nil {
+					return nil, err
+				}
+				evalNow, final = &m, &m
+				r.evals = append(r.evals, evalPoint{done, m})
+				r.writeJSON(evalLog{Step: done, Metrics: m})
 				bar.clear()
-				fmt.Fprintf(o.Log, "step %d: image→text R@1 %.3f, text→image R@1 %.3f, zero-shot top-1 %.3f, exact captions %.3f\n",
-					done, final.ImageToTextR1, final.TextToImageR1, final.ZeroShotTop1, final.CaptionExactMatch)
+				fmt.Fprintf(o.Log, "step %d: %s\n", done, m.summary())
+				if err := r.writeReport(done, false); err != nil {
+					return nil, err
+				}
 			}
 			if err := r.evalBarrier(); err != nil {
 				return nil, err
+			}
+		}
+		if o.OnStep != nil {
+			err := o.OnStep(StepInfo{Step: done, Steps: o.Steps, Loss: l, Contrastive: c, Caption: p, LR: lr,
+				Elapsed: time.Since(t0), Eval: evalNow, Model: r.model})
+			if err != nil {
+				bar.clear()
+				saved, serr := r.saveOnStop(done, epoch, it)
+				if serr != nil {
+					return nil, errors.Join(r.stopped(done, err, false), serr)
+				}
+				return nil, r.stopped(done, err, saved)
 			}
 		}
 		if done%o.SaveEvery == 0 || done == o.Steps || done == o.StopAt {
@@ -591,59 +920,89 @@ func (r *run) loop() (*Result, error) {
 		if done == o.StopAt {
 			bar.finish()
 			fmt.Fprintf(o.Log, "stopped at step %d; continue with --resume\n", done)
-			return &Result{Steps: done, Elapsed: time.Since(t0)}, nil
+			return &Result{Steps: done, Final: final, NoEval: r.noEval(), Elapsed: time.Since(t0)}, nil
 		}
 	}
 	bar.finish()
 	if n := r.loader.Skipped(); n > 0 {
 		fmt.Fprintf(o.Log, "skipped %d unreadable items (--skip-bad): %s\n", n, r.loader.SkipLog())
 	}
-	if err := r.finish(final); err != nil {
+	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	return &Result{Steps: o.Steps, Final: final, Elapsed: time.Since(t0)}, nil
+	return &Result{Steps: o.Steps, Final: final, NoEval: r.noEval(), Elapsed: time.Since(t0)}, nil
 }
 
+// noEval says why the run has no evaluation ("" when it has one or will).
+func (r *run) noEval() string {
+	switch {
+	case r.heldNote != "":
+		return r.heldNote
+	case r.held != nil && r.o.EvalEvery <= 0:
+		return "--eval-every 0"
+	}
+	return ""
+}
+
+// saveOnStop writes a checkpoint of step when a run is stopped between
+// steps (a single process only: ranks could stop at different steps) and
+// reports whether the run directory holds one of that step.
+func (r *run) saveOnStop(step, epoch int, it *data.Iterator) (bool, error) {
+	if r.dp != nil {
+		return false, nil
+	}
+	if info, ok, _ := readCheckpointInfo(r.o.Out); ok && info.Step == step {
+		return true, nil
+	}
+	if step == 0 {
+		return false, nil
+	}
+	if err := r.save(step, epoch, r.position(it)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// save writes a checkpoint after checking that the parameters and the
+// optimizer state are finite.
 func (r *run) save(step, epoch, pos int) error {
 	if write, err := r.checkSave(step); !write || err != nil {
 		return err
+	}
+	if bad, total, first := paramsFinite(r.model); bad > 0 {
+		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d parameter values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint())
+	}
+	st := r.opt.State()
+	if bad, total, first := stateFinite(st); bad > 0 {
+		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d optimizer values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint())
 	}
 	meta := map[string]string{"seed": fmt.Sprint(r.o.Seed)}
 	if r.merges != "" {
 		meta["tokenizer_merges"] = r.merges
 	}
-	return saveCheckpoint(r.o.Out, step, r.o.Seed, epoch, pos, r.model, r.opt, meta)
+	return saveCheckpoint(r.o.Out, step, r.o.Seed, epoch, pos, r.model, st, meta)
 }
 
-// finish writes the final model, config, samples and loss curve.
-func (r *run) finish(final Metrics) error {
+// finish writes the final model, config, samples, curves and report.
+func (r *run) finish() error {
 	if !r.isRoot() {
 		return nil
 	}
 	out := r.o.Out
+	// A run resumed at its final step has its last evaluation's figures but
+	// not its samples: evaluate again (the same numbers) for the report.
+	if n := len(r.evals); n > 0 && r.held != nil && r.o.Samples > 0 && len(r.evals[n-1].m.Samples) == 0 {
+		m, err := r.evaluate()
+		if err != nil {
+			return err
+		}
+		r.evals[n-1].m.Samples = m.Samples
+	}
 	if err := r.model.SaveSafetensors(filepath.Join(out, "model.safetensors")); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "config.json"), r.cfg.JSON(), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(out, "config.json"), r.cfg.JSON()); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if len(final.Samples) > 0 {
-		var b strings.Builder
-		for _, s := range final.Samples {
-			mark := " "
-			if normalizeCaption(s.Generated) == normalizeCaption(s.Caption) {
-				mark = "="
-			}
-			fmt.Fprintf(&b, "%s held-out %4d  truth: %-50s  model: %s\n", mark, s.Index, s.Caption, strings.TrimSpace(s.Generated))
-		}
-		if err := os.WriteFile(filepath.Join(out, "samples.txt"), []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-	}
-	if len(r.curve) > 1 {
-		if err := plotCurve(filepath.Join(out, "loss.png"), r.curve); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.writeReport(r.o.Steps, true)
 }

@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/png"
@@ -49,12 +50,12 @@ func readParams(t *testing.T, path string) map[string][]float32 {
 func TestResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
 	a := tiny(filepath.Join(dir, "a"))
-	if _, err := Run(a); err != nil {
+	if _, err := Run(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	b := tiny(filepath.Join(dir, "b"))
 	b.StopAt = 3
-	if _, err := Run(b); err != nil {
+	if _, err := Run(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(b.Out, "model.safetensors")); err == nil {
@@ -62,7 +63,7 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	b.StopAt = 0
 	b.Resume = true
-	if _, err := Run(b); err != nil {
+	if _, err := Run(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	pa := readParams(t, filepath.Join(a.Out, "model.safetensors"))
@@ -106,23 +107,28 @@ func stripTimes(s string) string {
 }
 
 // TestNaNStopsTheRun: a NaN loss ends the run with an error naming the
-// step, and the last checkpoint stays loadable.
+// step, and the checkpoint it names loads and resumes.
 func TestNaNStopsTheRun(t *testing.T) {
 	o := tiny(t.TempDir())
 	o.SaveEvery = 2
-	beforeStep = func(step int, m *coca.Model) {
-		if step == 3 {
-			m.Visual.Proj.Data()[0] = float32(math.NaN())
+	o.OnStep = func(s StepInfo) error {
+		if s.Step == 3 {
+			s.Model.Visual.Proj.Data()[0] = float32(math.NaN())
 		}
+		return nil
 	}
-	defer func() { beforeStep = nil }()
-	_, err := Run(o)
-	if err == nil || !strings.Contains(err.Error(), "step 3") || !strings.Contains(err.Error(), "NaN") {
-		t.Fatalf("error %v, want one naming step 3 and NaN", err)
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "step 4: loss is NaN") || !strings.Contains(err.Error(), "the last checkpoint, step 2") {
+		t.Fatalf("error %v, want one naming step 4, NaN and the checkpoint of step 2", err)
 	}
+	t.Log(err)
 	info, ok, err := readCheckpointInfo(o.Out)
 	if err != nil || !ok || info.Step != 2 {
 		t.Fatalf("checkpoint after NaN: %+v %v %v, want step 2", info, ok, err)
+	}
+	o.OnStep, o.Resume = nil, true
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatalf("resuming from the named checkpoint: %v", err)
 	}
 }
 
@@ -134,7 +140,7 @@ func TestInterruptedSaveKeepsLastCheckpoint(t *testing.T) {
 		o := tiny(os.Getenv("GOCOCA_TRAIN_CHILD"))
 		o.Steps, o.SaveEvery = 100000, 1
 		o.Resume = os.Getenv("GOCOCA_TRAIN_RESUME") != ""
-		if _, err := Run(o); err != nil {
+		if _, err := Run(context.Background(), o); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -215,7 +221,7 @@ func TestBadDataNamesTheFile(t *testing.T) {
 	writePNG(t, filepath.Join(dir, "a.png"))
 	o := tiny(filepath.Join(dir, "run"))
 	o.Data = tsv
-	_, err := Run(o)
+	_, err := Run(context.Background(), o)
 	// file:line, as data's errors write it (a bare "2" would match the temp path)
 	if err == nil || !strings.Contains(err.Error(), tsv+":2:") {
 		t.Fatalf("error %v, want one naming %s:2", err, tsv)
@@ -223,7 +229,7 @@ func TestBadDataNamesTheFile(t *testing.T) {
 	empty := filepath.Join(dir, "empty.tsv")
 	os.WriteFile(empty, nil, 0o644)
 	o.Data = empty
-	if _, err := Run(o); err == nil || !strings.Contains(err.Error(), "empty.tsv") {
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "empty.tsv") {
 		t.Fatalf("empty captions file: error %v, want one naming it", err)
 	}
 }

@@ -280,7 +280,7 @@ func TestMPITrainKilledRank(t *testing.T) {
 		if err := os.CopyFS(check, os.DirFS(dir)); err != nil {
 			t.Fatal(err)
 		}
-		res := cocaCmd(t, 0, "train", "--resume", "--config", "coca_tiny", "--steps", strconv.Itoa(step+2), "--batch", "8",
+		res := cocaCmd(t, 0, "train", "--resume", "--config", "coca_tiny", "--stop-at", strconv.Itoa(step+2), "--batch", "8",
 			"--eval-every", "-1", "--save-every", "100000", "--out", check)
 		if o, err := res.CombinedOutput(); err != nil || !strings.Contains(string(o), fmt.Sprintf("resuming %s at step %d", check, step)) {
 			t.Fatalf("round %d: the checkpoint at step %d does not resume: %v\n%s", round, step, err, o)

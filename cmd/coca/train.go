@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/gococa/gococa/dist"
@@ -17,33 +22,50 @@ func init() {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "[flags]",
-		"coca train --out runs/shapes            # the built-in dataset\n  coca train --data pairs.tsv --config coca_small --steps 5000 --out runs/mine\n  coca train --out runs/shapes --resume    # continue a stopped run", stderr)
+		"coca train --out runs/shapes            # the built-in dataset\n"+
+			"  coca train --data pairs.tsv --config coca_small --steps 5000 --out runs/mine\n"+
+			"  coca train --out runs/shapes --resume    # continue a stopped run with its own settings\n"+
+			"  coca train --data train.csv --init open_clip_pytorch_model.bin --config coca_ViT-B-32 \\\n"+
+			"      --contrastive-weight 0 --caption-weight 1 --lr 1e-5 --weight-decay 0.1 --warmup 1000 --out runs/ft   # open_clip's caption fine-tune", stderr)
 	var o train.Options
-	fs.StringVar(&o.Out, "out", "runs/coca", "run directory: metrics.jsonl, loss.png, samples.txt, checkpoints, model.safetensors")
-	fs.StringVar(&o.Config, "config", "coca_shapes", "built-in model config name or open_clip JSON file")
-	fs.StringVar(&o.Data, "data", "synthetic", "synthetic, a captions .tsv/.csv (image path TAB caption), a COCO captions .json, or .tar shards (comma-separated)")
-	fs.StringVar(&o.ImageRoot, "image-root", "", "image directory for a COCO captions file")
+	// Flags that set recorded run settings (train.SettingNames): a resumed
+	// run restores those not given, so only the flags given reach Options.
+	fs.StringVar(&o.Config, "config", "coca_shapes", "built-in model config name or open_clip JSON file (with --init: default the config stored in it)")
+	fs.StringVar(&o.Data, "data", "synthetic", "synthetic, a captions .tsv/.csv (image path and caption columns), a COCO captions .json, or webdataset .tar shards (brace patterns; several joined by :: or commas)")
+	fs.StringVar(&o.ValData, "val-data", "", "evaluate on this dataset (same forms as --data) instead of pairs held out of --data")
+	fs.IntVar(&o.HeldOut, "held-out", 0, "pairs to evaluate on: of a file --data, its last N are held out of training (default min(512, N/10): none under 10 pairs); of the synthetic data, N held-out and N zero-shot images (default 512); of --val-data, its first N (default all)")
+	fs.StringVar(&o.ImageRoot, "image-root", "", "image directory for a COCO captions file (default: the annotation file's directory)")
+	fs.StringVar(&o.CSVSeparator, "csv-separator", "", "captions-file separator: one character, \\t, tab or comma (default: tab; for .csv, a tab when its first line has one, else a comma)")
+	fs.StringVar(&o.CSVImageKey, "csv-img-key", "", "header name of the image path column of a captions file (default filepath; headerless files: the first column)")
+	fs.StringVar(&o.CSVCaptionKey, "csv-caption-key", "", "header name of the caption column of a captions file (default title; headerless files: the second column)")
 	fs.StringVar(&o.Difficulty, "difficulty", "default", "synthetic dataset difficulty: easy, default, hard")
-	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable items (counted and reported) instead of stopping")
-	fs.StringVar(&o.Tokenizer, "tokenizer", "auto", "auto (BPE learnt from the synthetic captions; CLIP's otherwise), clip, or a merges file")
+	fs.StringVar(&o.Tokenizer, "tokenizer", "auto", "auto (with --init: the tokenizer stored in or beside it, else CLIP's; BPE learnt from the synthetic captions; CLIP's otherwise), clip, or a merges file")
 	fs.IntVar(&o.VocabMerges, "merges", 150, "BPE merges to learn with --tokenizer auto")
 	fs.IntVar(&o.Steps, "steps", 4600, "optimizer steps")
 	fs.IntVar(&o.BatchSize, "batch", 64, "batch size")
 	fs.Float64Var(&o.LR, "lr", 2e-3, "peak learning rate")
 	fs.Float64Var(&o.MinLR, "min-lr", 0, "final learning rate (default lr/50)")
-	fs.IntVar(&o.Warmup, "warmup", 0, "warmup steps (default steps/20)")
+	fs.IntVar(&o.Warmup, "warmup", 0, "warmup steps (default steps/20; --warmup 0: none)")
 	fs.StringVar(&o.Schedule, "schedule", "cosine", "learning-rate schedule: cosine, linear, constant")
 	fs.StringVar(&o.Optimizer, "optimizer", "adamw", "adamw, adafactor or sgd")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", 0.05, "decoupled weight decay")
-	fs.Float64Var(&o.ClipNorm, "clip", 1, "global gradient-norm clip (negative: off)")
-	fs.Float64Var(&o.ContrastiveWeight, "contrastive-weight", 1, "weight of the contrastive loss")
+	fs.Float64Var(&o.ClipNorm, "clip", 1, "global gradient-norm clip (0 or negative: off)")
+	fs.Float64Var(&o.ContrastiveWeight, "contrastive-weight", 1, "weight of the contrastive loss (0: caption-only, as open_clip's --coca-contrastive-loss-weight 0)")
+	fs.Float64Var(&o.ContrastiveWeight, "coca-contrastive-loss-weight", 1, "open_clip's name for --contrastive-weight")
 	fs.Float64Var(&o.CaptionWeight, "caption-weight", 2, "weight of the caption loss")
-	seed := fs.Uint64("seed", 0, "random seed (a run is reproducible for a given seed and thread count)")
-	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its last checkpoint")
-	fs.StringVar(&o.Init, "init", "", "start from these model weights (.safetensors) to fine-tune")
+	fs.Float64Var(&o.CaptionWeight, "coca-caption-loss-weight", 2, "open_clip's name for --caption-weight")
+	fs.Uint64Var(&o.Seed, "seed", 0, "random seed (a run is reproducible for a given seed and thread count)")
+	fs.StringVar(&o.Init, "init", "", "start from these model weights to fine-tune: .safetensors, or open_clip's .bin/.pt")
 	fs.IntVar(&o.LogEvery, "log-every", 10, "steps between metric lines")
-	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between evaluations (default steps/4)")
+	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between evaluations (default steps/4; --eval-every 0: none)")
 	fs.IntVar(&o.SaveEvery, "save-every", 250, "steps between checkpoints")
+	fs.IntVar(&o.Samples, "samples", 16, "held-out images shown with their captions in samples.txt, samples/ and report.html")
+	aliases := map[string]string{"coca-contrastive-loss-weight": "contrastive-weight", "coca-caption-loss-weight": "caption-weight"}
+	// Flags that are not run settings.
+	fs.StringVar(&o.Out, "out", "runs/coca", "run directory: run.json, metrics.jsonl, report.html, loss.png, metrics.png, samples/, checkpoints, model.safetensors")
+	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its last checkpoint, with the settings it was started with (a flag that changes one is refused)")
+	fs.BoolVar(&o.Force, "force", false, "start a fresh run in an --out that holds one, deleting its checkpoints, model and metrics")
+	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable items (counted and reported) instead of stopping")
 	fs.IntVar(&o.StopAt, "stop-at", 0, "stop after a checkpoint at this step (continue later with --resume)")
 	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS)")
 	distKind := fs.String("dist", "none", "data-parallel training: none; mpi (one rank per process, started by mpirun; needs a -tags mpi build); nccl (one rank per GPU with --device cuda, -tags cuda; rank 0's host:port in GOCOCA_NCCL_ADDR or MASTER_ADDR/MASTER_PORT; tested on the CUDA emulator only); --batch is per rank")
@@ -58,6 +80,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only; see coca train -h)", fs.Arg(0))
 	}
+	explicit, err := explicitSettings(fs, aliases)
+	if err != nil {
+		return err
+	}
+	o.Explicit = explicit
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -77,7 +104,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := useDevice(*device, stderr); err != nil {
 		return err
 	}
-	o.Seed = *seed
 	o.Progress, o.Log = stderr, stdout
 	if *distKind != "none" {
 		comm, err := dist.Open(*distKind, dist.Options{Timeout: *distTimeout, Log: stderr})
@@ -89,7 +115,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			stdout = io.Discard
 		}
 	}
-	res, err := train.Run(o)
+	ctx, stop := interruptContext()
+	defer stop()
+	res, err := train.Run(ctx, o)
 	if o.Parallel.Comm != nil {
 		if err != nil {
 			// A rank that gives up leaves MPI without finalising: the
@@ -103,8 +131,77 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f := res.Final
-	fmt.Fprintf(stdout, "done: %d steps in %s; image→text R@1 %.3f, text→image R@1 %.3f, zero-shot top-1 %.3f, exact captions %.3f (%s)\n",
-		res.Steps, res.Elapsed.Round(1e9), f.ImageToTextR1, f.TextToImageR1, f.ZeroShotTop1, f.CaptionExactMatch, o.Out)
+	if f := res.Final; f != nil {
+		fmt.Fprintf(stdout, "done: %d steps in %s; %s (%s)\n", res.Steps, res.Elapsed.Round(1e9), f.Summary(), o.Out)
+	} else {
+		fmt.Fprintf(stdout, "done: %d steps in %s; no evaluation (%s) (%s)\n", res.Steps, res.Elapsed.Round(1e9), res.NoEval, o.Out)
+	}
+	if res.Steps > 0 {
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.Out, "report.html"))
+	}
 	return nil
+}
+
+// explicitSettings returns the run settings given on the command line
+// (aliases counted under their flag's name) and resets the others to their
+// zero value, which train.Options reads as "default, or on --resume the
+// run's own".
+func explicitSettings(fs *flag.FlagSet, aliases map[string]string) (map[string]bool, error) {
+	settings := map[string]bool{}
+	for _, n := range train.SettingNames() {
+		settings[n] = true
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) {
+		name := f.Name
+		if a, ok := aliases[name]; ok {
+			name = a
+		}
+		if settings[name] {
+			given[name] = true
+		}
+	})
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := f.Name
+		if a, ok := aliases[name]; ok {
+			name = a
+		}
+		if !settings[name] || given[name] {
+			return
+		}
+		zero := "0"
+		switch f.Value.(flag.Getter).Get().(type) {
+		case string:
+			zero = ""
+		case bool:
+			zero = "false"
+		}
+		if e := f.Value.Set(zero); e != nil && err == nil {
+			err = fmt.Errorf("--%s: %w", f.Name, e)
+		}
+	})
+	return given, err
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM (the run
+// then stops after writing a checkpoint); a second one ends the process.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			cancel(fmt.Errorf("interrupted by %v", sig))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(ch)
+		cancel(nil)
+	}
 }

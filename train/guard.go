@@ -1,0 +1,134 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+
+	"github.com/gococa/gococa/coca"
+	"github.com/gococa/gococa/optim"
+	"github.com/gococa/gococa/tensor"
+)
+
+// The divergence guard. A run checks that every parameter is finite after
+// every update and before every save (and the optimizer state before every
+// save), so no checkpoint ever holds a non-finite value; when a loss or an
+// update goes non-finite the run stops, and the checkpoint it names as the
+// one to resume from has been loaded back and checked.
+
+// nonFinite counts the non-finite values of ts and names the first tensor
+// holding one.
+func nonFinite(names []string, ts [][]float32) (bad, total int, first string) {
+	for i, d := range ts {
+		n := countNonFinite(d)
+		if n > 0 && first == "" {
+			first = names[i]
+		}
+		bad += n
+		total += len(d)
+	}
+	return bad, total, first
+}
+
+func countNonFinite(d []float32) int {
+	n := 0
+	for _, v := range d {
+		// Exponent all ones: ±Inf or NaN.
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			n++
+		}
+	}
+	return n
+}
+
+// paramsFinite checks a model's parameters.
+func paramsFinite(m *coca.Model) (bad, total int, first string) {
+	ps := m.Params()
+	names := make([]string, len(ps))
+	ts := make([][]float32, len(ps))
+	for i, p := range ps {
+		names[i], ts[i] = p.Name, p.Tensor.Data()
+	}
+	return nonFinite(names, ts)
+}
+
+// stateFinite checks an optimizer state.
+func stateFinite(st optim.State) (bad, total int, first string) {
+	keys := make([]string, 0, len(st.Tensors))
+	for k := range st.Tensors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ts := make([][]float32, len(keys))
+	for i, k := range keys {
+		ts[i] = st.Tensors[k].Data
+	}
+	return nonFinite(keys, ts)
+}
+
+// newOptimizer builds the optimizer o names over params.
+func newOptimizer(o *Options, params []*tensor.Tensor) (optim.Optimizer, error) {
+	switch o.Optimizer {
+	case "adamw":
+		c := optim.DefaultAdamWConfig()
+		c.WeightDecay = o.WeightDecay
+		c.Beta2 = 0.98
+		c.Eps = 1e-6
+		return optim.NewAdamW(params, c)
+	case "adafactor":
+		c := optim.DefaultAdafactorConfig()
+		c.WeightDecay = o.WeightDecay
+		return optim.NewAdafactor(params, c)
+	case "sgd":
+		return optim.NewSGD(params, optim.SGDConfig{Momentum: 0.9, WeightDecay: o.WeightDecay})
+	}
+	return nil, fmt.Errorf("train: unknown optimizer %q (want adamw, adafactor or sgd)", o.Optimizer)
+}
+
+// verifyCheckpoint loads dir's checkpoint into a fresh model and optimizer,
+// as --resume would, and checks that every value is finite.
+func verifyCheckpoint(dir string, cfg *coca.Config, o *Options) (checkpointInfo, error) {
+	m := coca.New(cfg)
+	var params []*tensor.Tensor
+	for _, p := range m.Params() {
+		params = append(params, p.Tensor)
+	}
+	opt, err := newOptimizer(o, params)
+	if err != nil {
+		return checkpointInfo{}, err
+	}
+	info, err := loadCheckpoint(dir, m, opt)
+	if err != nil {
+		return info, err
+	}
+	if bad, total, first := paramsFinite(m); bad > 0 {
+		return info, fmt.Errorf("%s: %d of %d parameter values are not finite (first in %s)", filepath.Join(dir, info.Model), bad, total, first)
+	}
+	if bad, total, first := stateFinite(opt.State()); bad > 0 {
+		return info, fmt.Errorf("%s: %d of %d optimizer values are not finite (first in %s)", filepath.Join(dir, info.Optimizer), bad, total, first)
+	}
+	return info, nil
+}
+
+// lastCheckpoint is the end of a divergence message: which checkpoint to
+// resume from, checked by loading it.
+func (r *run) lastCheckpoint() string {
+	o := &r.o
+	if !r.isRoot() {
+		return "rank 0 names the checkpoint to resume from"
+	}
+	_, ok, err := readCheckpointInfo(o.Out)
+	if err != nil {
+		return "the last checkpoint is unreadable: " + err.Error()
+	}
+	if !ok {
+		return fmt.Sprintf("no checkpoint was written before it (the first is due at step %d)", min(o.SaveEvery, o.Steps))
+	}
+	info, err := verifyCheckpoint(o.Out, r.cfg, o)
+	if err != nil {
+		return fmt.Sprintf("the last checkpoint (step %d) does not load: %v", info.Step, err)
+	}
+	return fmt.Sprintf("the last checkpoint, step %d (%s), loads and holds only finite values: continue from it with --resume",
+		info.Step, filepath.Join(o.Out, checkpointFile))
+}
