@@ -214,6 +214,10 @@ type Result struct {
 	Elapsed time.Duration
 }
 
+// afterUpdate, when set (tests), runs right after each optimizer update,
+// before the parameters are checked.
+var afterUpdate func(step int, m *coca.Model)
+
 // run holds everything one training run uses.
 type run struct {
 	ctx      context.Context
@@ -673,15 +677,16 @@ func (r *run) useMerges(b []byte, name string) error {
 	return r.fitVocab()
 }
 
-// fitVocab sizes a built-in config's vocabulary to the tokenizer's and
-// shortens its context to the longest tokenized training caption. A resumed
-// run's config, a config file and an --init's config must already agree.
+// fitVocab sizes a built-in config's vocabulary to the tokenizer's and,
+// without --init, shortens its context to the longest tokenized training
+// caption. A resumed run's config and a config file must already agree.
 func (r *run) fitVocab() error {
 	v := r.tok.VocabSize()
 	_, builtinErr := coca.Builtin(r.o.Config)
-	fit := builtinErr == nil && !r.o.Resume && r.o.Init == ""
+	builtin := builtinErr == nil && !r.o.Resume
+	fit := builtin && r.o.Init == ""
 	if r.cfg.Text.VocabSize != v || r.cfg.Multimodal.VocabSize != v {
-		if !fit {
+		if !builtin {
 			what := "config " + r.o.Config
 			switch {
 			case r.o.Resume:
@@ -862,6 +867,9 @@ func (r *run) loop() (*Result, error) {
 		r.opt.Step(lr)
 		optim.ClampLogitScale(r.model.LogitScale)
 		r.opt.ZeroGrad()
+		if afterUpdate != nil {
+			afterUpdate(done, r.model)
+		}
 		if bad, total, first := paramsFinite(r.model); bad > 0 {
 			bar.clear()
 			return nil, fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
