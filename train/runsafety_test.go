@@ -358,9 +358,9 @@ func TestExplodingUpdateKeepsLastFiniteCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := tiny(filepath.Join(dir, "b"))
-	b.SaveEvery = 1
+	b.SaveEvery = 2
 	afterUpdate = func(step int, m *coca.Model) {
-		if step == 4 {
+		if step == 3 {
 			for _, p := range m.Params() {
 				d := p.Tensor.Data()
 				for i := range d {
@@ -375,14 +375,14 @@ func TestExplodingUpdateKeepsLastFiniteCheckpoint(t *testing.T) {
 		t.Fatal("no error")
 	}
 	t.Log(err)
-	for _, w := range []string{"step 4", "non-finite", "the last checkpoint, step 3", "--resume"} {
+	for _, w := range []string{"step 3 (lr ", "the update made", "non-finite", "the last checkpoint, step 2", "--resume"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q", w)
 		}
 	}
 	info, ok, err := readCheckpointInfo(b.Out)
-	if err != nil || !ok || info.Step != 3 {
-		t.Fatalf("checkpoint %+v %v %v, want step 3", info, ok, err)
+	if err != nil || !ok || info.Step != 2 {
+		t.Fatalf("checkpoint %+v %v %v, want step 2", info, ok, err)
 	}
 	for n, v := range readParams(t, filepath.Join(b.Out, info.Model)) {
 		if bad := countNonFinite(v); bad > 0 {
@@ -403,6 +403,43 @@ func TestDivergenceBeforeFirstCheckpoint(t *testing.T) {
 	o.LR = 1e39
 	_, err := Run(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), "step 1") || !strings.Contains(err.Error(), "no checkpoint was written before it (the first is due at step 6)") {
+		t.Fatalf("error %v", err)
+	}
+	t.Log(err)
+}
+
+// TestGuardBeforeSave: parameters made non-finite between an update and a
+// save (here by OnStep) are never saved; and a last checkpoint that does
+// not load is not called intact.
+func TestGuardBeforeSave(t *testing.T) {
+	o := tiny(t.TempDir())
+	o.SaveEvery = 1
+	o.OnStep = func(s StepInfo) error {
+		if s.Step == 4 {
+			s.Model.Text.ClsEmb.Data()[1] = float32(math.Inf(1))
+		}
+		return nil
+	}
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "step 4: not saving a checkpoint with 1 of") || !strings.Contains(err.Error(), "the last checkpoint, step 3") {
+		t.Fatalf("error %v", err)
+	}
+	t.Log(err)
+	if info, _, _ := readCheckpointInfo(o.Out); info.Step != 3 {
+		t.Fatalf("checkpoint at step %d, want 3", info.Step)
+	}
+
+	o = tiny(t.TempDir())
+	o.SaveEvery = 2
+	o.OnStep = func(s StepInfo) error {
+		if s.Step == 3 {
+			os.Truncate(filepath.Join(o.Out, "ckpt", "step-0000002.model.safetensors"), 100)
+			s.Model.Visual.Proj.Data()[0] = float32(math.NaN())
+		}
+		return nil
+	}
+	_, err = Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "step 4: loss is NaN") || !strings.Contains(err.Error(), "the last checkpoint (step 2) does not load") {
 		t.Fatalf("error %v", err)
 	}
 	t.Log(err)
