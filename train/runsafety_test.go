@@ -116,14 +116,24 @@ func TestFailedStartChangesNothing(t *testing.T) {
 func TestForceStartsOver(t *testing.T) {
 	out := t.TempDir()
 	o := tiny(out)
-	o.StopAt, o.SaveEvery = 4, 2
+	o.StopAt, o.SaveEvery, o.EvalEvery = 4, 2, 2
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range []string{"samples.txt", "metrics.png", "samples/000.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatalf("the first run wrote no %s", f)
+		}
+	}
 	os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644)
-	o.StopAt, o.Force = 0, true
+	o.StopAt, o.Force, o.EvalEvery = 0, true, -1
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range []string{"samples.txt", "metrics.png", "samples"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+			t.Errorf("%s of the old run survived --force", f)
+		}
 	}
 	if b, _ := os.ReadFile(filepath.Join(out, "notes.txt")); string(b) != "mine" {
 		t.Fatalf("notes.txt: %q", b)
