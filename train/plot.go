@@ -65,7 +65,7 @@ func plotMetrics(path string, evals []evalPoint) error {
 	p.Title.Text = "CoCa held-out evaluation"
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "fraction"
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.05
 	series := []struct {
 		name string
 		f    func(m *Metrics) (float64, bool)
@@ -100,8 +100,7 @@ func plotMetrics(path string, evals []evalPoint) error {
 		p.Add(l, pts)
 		p.Legend.Add(s.name, l, pts)
 	}
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top, p.Legend.Left = false, false // bottom right: rising curves leave it empty
 	p.Add(plotter.NewGrid())
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("train: metric curve %s: %w", path, err)
