@@ -211,6 +211,7 @@ type Result struct {
 	Steps   int
 	Final   *Metrics // the last evaluation, or nil when the run had none
 	NoEval  string   // why the run has no evaluation, when it has none
+	Stopped bool     // stopped at StopAt, before its last step
 	Elapsed time.Duration
 }
 
@@ -928,7 +929,7 @@ func (r *run) loop() (*Result, error) {
 		if done == o.StopAt {
 			bar.finish()
 			fmt.Fprintf(o.Log, "stopped at step %d; continue with --resume\n", done)
-			return &Result{Steps: done, Final: final, NoEval: r.noEval(), Elapsed: time.Since(t0)}, nil
+			return &Result{Steps: done, Final: final, NoEval: r.noEval(), Stopped: done < o.Steps, Elapsed: time.Since(t0)}, nil
 		}
 	}
 	bar.finish()

@@ -131,13 +131,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if f := res.Final; f != nil {
+	switch f := res.Final; {
+	case res.Stopped:
+	case f != nil:
 		fmt.Fprintf(stdout, "done: %d steps in %s; %s (%s)\n", res.Steps, res.Elapsed.Round(1e9), f.Summary(), o.Out)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "done: %d steps in %s; no evaluation (%s) (%s)\n", res.Steps, res.Elapsed.Round(1e9), res.NoEval, o.Out)
 	}
-	if res.Steps > 0 {
-		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.Out, "report.html"))
+	if report := filepath.Join(o.Out, "report.html"); fileExists(report) {
+		fmt.Fprintf(stdout, "report: %s\n", report)
 	}
 	return nil
 }
