@@ -494,13 +494,7 @@ func frozenProbe(ctx context.Context, m *coca.Model, h *ProbeHead, ds data.Datas
 		mean, inv = standardize(feat, row)
 		defer foldStandardization(h.Linear, mean, inv)
 	}
-	var params []*tensor.Tensor
-	for _, p := range h.Params() {
-		params = append(params, p.Tensor)
-	}
-	c := optim.DefaultAdamWConfig()
-	c.WeightDecay = o.WeightDecay
-	opt, err := optim.NewAdamW(params, c)
+	opt, _, err := adamW(h.Params(), o.WeightDecay)
 	if err != nil {
 		return err
 	}
@@ -595,22 +589,25 @@ func foldStandardization(l *nn.Linear, mean, inv []float64) {
 	}
 }
 
-// finetuneProbe trains h and m's image encoder together.
-func finetuneProbe(ctx context.Context, m *coca.Model, h *ProbeHead, ds data.Dataset, trainIdx, labels []int, o ProbeOptions) error {
-	var headParams, encParams []*tensor.Tensor
-	for _, p := range h.Params() {
-		headParams = append(headParams, p.Tensor)
-	}
-	for _, p := range visualParams(m) {
-		encParams = append(encParams, p.Tensor)
+// adamW returns an AdamW optimizer over ps and their tensors.
+func adamW(ps []nn.Param, weightDecay float64) (optim.Optimizer, []*tensor.Tensor, error) {
+	ts := make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
+		ts[i] = p.Tensor
 	}
 	c := optim.DefaultAdamWConfig()
-	c.WeightDecay = o.WeightDecay
-	headOpt, err := optim.NewAdamW(headParams, c)
+	c.WeightDecay = weightDecay
+	opt, err := optim.NewAdamW(ts, c)
+	return opt, ts, err
+}
+
+// finetuneProbe trains h and m's image encoder together.
+func finetuneProbe(ctx context.Context, m *coca.Model, h *ProbeHead, ds data.Dataset, trainIdx, labels []int, o ProbeOptions) error {
+	headOpt, headParams, err := adamW(h.Params(), o.WeightDecay)
 	if err != nil {
 		return err
 	}
-	encOpt, err := optim.NewAdamW(encParams, c)
+	encOpt, encParams, err := adamW(visualParams(m), o.WeightDecay)
 	if err != nil {
 		return err
 	}

@@ -318,7 +318,7 @@ func TestExplicitZero(t *testing.T) {
 	}
 	run := func(name string, steps int, explicit ...string) []line {
 		o := tiny(filepath.Join(dir, name))
-		o.Steps = steps
+		o.Steps, o.StopAt = steps, min(steps, 3)
 		o.Explicit = map[string]bool{}
 		for _, e := range explicit {
 			o.Explicit[e] = true
@@ -338,8 +338,8 @@ func TestExplicitZero(t *testing.T) {
 			t.Fatalf("--caption-weight 0: step %d caption %v contrastive %v", l.Step, l.Caption, l.Contrastive)
 		}
 	}
-	// 40 steps: the default warmup is 2 steps (lr 1e-3 at step 1); none
-	// gives the peak 2e-3 at once.
+	// 40 steps (of which 3 run): the default warmup is 2 steps (lr 1e-3 at
+	// step 1); none gives the peak 2e-3 at once.
 	if l := run("warmup-default", 40)[0]; l.LR != 1e-3 {
 		t.Fatalf("default warmup: lr at step 1 %v, want 1e-3", l.LR)
 	}
@@ -505,5 +505,25 @@ func TestCancelWritesCheckpoint(t *testing.T) {
 	sameParams(t, filepath.Join(a.Out, "model.safetensors"), filepath.Join(b.Out, "model.safetensors"))
 	if len(seen) != 2 || seen[1] != 2 {
 		t.Fatalf("OnStep saw steps %v", seen)
+	}
+}
+
+// TestDataSpecPaths: --data values are recorded absolute, shard lists in
+// open_clip's "::" form (commas split only lists of .tar names, outside
+// braces).
+func TestDataSpecPaths(t *testing.T) {
+	wd, _ := os.Getwd()
+	for in, want := range map[string]string{
+		"synthetic":                      "synthetic",
+		"pairs.tsv":                      filepath.Join(wd, "pairs.tsv"),
+		"a,b.tsv":                        filepath.Join(wd, "a,b.tsv"),
+		"a.tar,/s/b.tar":                 filepath.Join(wd, "a.tar") + "::/s/b.tar",
+		"x-{000..003}.tar::/y/{a,b}.tar": filepath.Join(wd, "x-{000..003}.tar") + "::/y/{a,b}.tar",
+		"s-{a,b}.tar, t.tar":             filepath.Join(wd, "s-{a,b}.tar") + "::" + filepath.Join(wd, "t.tar"),
+	} {
+		got, err := normalizePath(in, pathData)
+		if err != nil || got != want {
+			t.Errorf("normalizePath(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
 }
