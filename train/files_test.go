@@ -270,3 +270,38 @@ func heldOutOf(t *testing.T, o Options) data.Dataset {
 	}
 	return s.HeldOut()
 }
+
+// TestCOCOImagesBesideTheAnnotations: a COCO captions file's images are
+// found under its own directory when --image-root is not given (the rule of
+// data.OpenDataset), whatever the working directory.
+func TestCOCOImagesBesideTheAnnotations(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "val", "img"), 0o755)
+	type img struct {
+		ID       int    `json:"id"`
+		FileName string `json:"file_name"`
+	}
+	type ann struct {
+		ImageID int    `json:"image_id"`
+		Caption string `json:"caption"`
+	}
+	var c struct {
+		Images      []img `json:"images"`
+		Annotations []ann `json:"annotations"`
+	}
+	for i := 0; i < 8; i++ {
+		name := fmt.Sprintf("img/%d.png", i)
+		writePNG(t, filepath.Join(dir, "val", name))
+		c.Images = append(c.Images, img{i, name})
+		c.Annotations = append(c.Annotations, ann{i, fmt.Sprintf("picture number %d", i)})
+	}
+	b, _ := json.Marshal(c)
+	path := filepath.Join(dir, "val", "captions.json")
+	os.WriteFile(path, b, 0o644)
+	o := tiny(filepath.Join(dir, "run"))
+	o.Data, o.HeldOut, o.Steps, o.BatchSize = path, 0, 2, 4
+	o.Tokenizer = filepath.Join("testdata", "init", "tokenizer.txt")
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+}
