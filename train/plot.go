@@ -59,13 +59,14 @@ var plotColors = []color.Color{
 }
 
 // plotMetrics writes the evaluation curves (R@1 both ways, zero-shot
-// top-1, exact captions) as a PNG.
-func plotMetrics(path string, evals []evalPoint) error {
+// top-1, exact captions) of a run of steps steps as a PNG.
+func plotMetrics(path string, evals []evalPoint, steps int) error {
 	p := plot.New()
 	p.Title.Text = "CoCa held-out evaluation"
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "fraction"
 	p.Y.Min, p.Y.Max = 0, 1.05
+	p.X.Min, p.X.Max = 0, float64(steps)
 	series := []struct {
 		name string
 		f    func(m *Metrics) (float64, bool)

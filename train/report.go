@@ -93,7 +93,7 @@ func (r *run) writeReport(step int, final bool) error {
 		}
 	}
 	if len(r.evals) > 0 {
-		if err := plotMetrics(filepath.Join(out, "metrics.png"), r.evals); err != nil {
+		if err := plotMetrics(filepath.Join(out, "metrics.png"), r.evals, r.o.Steps); err != nil {
 			return err
 		}
 	}
