@@ -1,8 +1,14 @@
 // Package train trains CoCa: the built-in synthetic dataset or captioned
 // image files, AdamW/Adafactor/SGD with a warmup schedule, periodic
-// evaluation (retrieval, zero-shot, exact-match captions), metrics and a loss
-// curve, and atomic checkpoints with exact resume. It is what
-// `coca train` runs.
+// evaluation (retrieval, zero-shot, exact-match captions), metrics, curves
+// and an HTML report, and atomic checkpoints with exact resume. It is what
+// `coca train` runs (Run), and what `coca probe` runs (TrainProbe).
+//
+// A run directory is never destroyed by accident: a fresh run refuses one
+// that holds a run unless Options.Force is set, nothing is written before
+// every input has been checked, and a resumed run keeps the settings it was
+// started with (run.json). Parameters are checked finite after every update
+// and before every save, so every checkpoint resumes.
 package train
 
 import (
