@@ -31,13 +31,24 @@ type checkpointInfo struct {
 	Seed      uint64 `json:"seed"`
 	Epoch     int    `json:"epoch"`    // data epoch of the next batch
 	Position  int    `json:"position"` // position in that epoch's order (items)
+	// Window holds the loss sums of the steps since the last metrics line.
+	Window logWindow `json:"log_window,omitzero"`
+}
+
+// logWindow sums the losses of the steps since the last metrics line.
+type logWindow struct {
+	Steps       int     `json:"steps"`
+	Loss        float64 `json:"loss"`
+	Contrastive float64 `json:"contrastive_loss"`
+	Caption     float64 `json:"caption_loss"`
 }
 
 // saveHook is called between the stages of a save (tests interrupt saves
 // with it).
 var saveHook = func(stage string) {}
 
-func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.Model, st optim.State, meta map[string]string) error {
+func saveCheckpoint(dir string, info checkpointInfo, m *coca.Model, st optim.State, meta map[string]string) error {
+	step := info.Step
 	ck := filepath.Join(dir, "ckpt")
 	if err := os.MkdirAll(ck, 0o755); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
@@ -57,8 +68,8 @@ func saveCheckpoint(dir string, step int, seed uint64, epoch, pos int, m *coca.M
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
 	saveHook("optimizer")
-	info := checkpointInfo{Step: step, Model: filepath.Join("ckpt", base+".model.safetensors"),
-		Optimizer: filepath.Join("ckpt", base+".optim.safetensors"), Seed: seed, Epoch: epoch, Position: pos}
+	info.Model = filepath.Join("ckpt", base+".model.safetensors")
+	info.Optimizer = filepath.Join("ckpt", base+".optim.safetensors")
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := writeFileAtomic(filepath.Join(dir, checkpointFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)

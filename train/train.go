@@ -227,27 +227,28 @@ var afterUpdate func(step int, m *coca.Model)
 
 // run holds everything one training run uses.
 type run struct {
-	ctx      context.Context
-	o        Options
-	cfg      *coca.Config
-	model    *coca.Model
-	tok      *tokenizer.Tokenizer
-	merges   string   // learnt merges file text ("" for CLIP's)
-	captions []string // sample of training captions (tokenizer, context length)
-	train    data.Dataset
-	held, zs *evalSet
-	heldNote string // why there is no held-out set
-	classes  []string
-	loader   *data.Loader
-	opt      optim.Optimizer
-	sched    optim.Schedule
-	params   []*tensor.Tensor
-	metrics  *os.File
-	curve    []curvePoint
-	evals    []evalPoint
-	start    checkpointInfo // where the loop starts (resume)
-	dirState dirState
-	dp       *dataParallel // nil in a single process
+	ctx       context.Context
+	o         Options
+	cfg       *coca.Config
+	model     *coca.Model
+	tok       *tokenizer.Tokenizer
+	merges    string   // learnt merges file text ("" for CLIP's)
+	captions  []string // sample of training captions (tokenizer, context length)
+	train     data.Dataset
+	held, zs  *evalSet
+	heldNote  string // why there is no held-out set
+	classes   []string
+	loader    *data.Loader
+	opt       optim.Optimizer
+	sched     optim.Schedule
+	params    []*tensor.Tensor
+	metrics   *os.File
+	curve     []curvePoint
+	evals     []evalPoint
+	start     checkpointInfo // where the loop starts (resume)
+	logWindow logWindow      // loss sums since the last metrics line
+	dirState  dirState
+	dp        *dataParallel // nil in a single process
 }
 
 // Run trains a model as o says and returns the final evaluation. It checks
@@ -824,8 +825,10 @@ func (r *run) loop() (*Result, error) {
 	if n := len(r.evals); n > 0 {
 		final = &r.evals[n-1].m
 	}
-	var sumL, sumC, sumP float64
-	nLog := 0
+	// The log window's sums carry over a stop and resume (checkpoint.json),
+	// so a resumed run logs the same means as an uninterrupted one.
+	lw := &r.logWindow
+	*lw = r.start.Window
 	imagesSince, since := 0, time.Now()
 	for step := start; step < o.Steps; step++ {
 		if r.ctx.Err() != nil {
@@ -883,16 +886,17 @@ func (r *run) loop() (*Result, error) {
 				done, lr, bad, total, first, r.lastCheckpoint())
 		}
 
-		sumL, sumC, sumP = sumL+l, sumC+c, sumP+p
-		nLog++
+		lw.Loss, lw.Contrastive, lw.Caption = lw.Loss+l, lw.Contrastive+c, lw.Caption+p
+		lw.Steps++
 		imagesSince += n * r.worldSize()
 		if done%o.LogEvery == 0 || done == o.Steps {
 			ips := float64(imagesSince) / time.Since(since).Seconds()
-			r.writeJSON(stepLog{Step: done, Loss: sumL / float64(nLog), Contrastive: sumC / float64(nLog), Caption: sumP / float64(nLog),
+			n := float64(lw.Steps)
+			r.writeJSON(stepLog{Step: done, Loss: lw.Loss / n, Contrastive: lw.Contrastive / n, Caption: lw.Caption / n,
 				LR: lr, LogitScale: math.Exp(float64(r.model.LogitScale.Item())), ImagesPerS: ips, Elapsed: time.Since(t0).Seconds()})
-			r.curve = append(r.curve, curvePoint{done, sumL / float64(nLog), sumC / float64(nLog), sumP / float64(nLog)})
-			bar.update(done, sumL/float64(nLog), sumC/float64(nLog), sumP/float64(nLog), lr, ips)
-			sumL, sumC, sumP, nLog = 0, 0, 0, 0
+			r.curve = append(r.curve, curvePoint{done, lw.Loss / n, lw.Contrastive / n, lw.Caption / n})
+			bar.update(done, lw.Loss/n, lw.Contrastive/n, lw.Caption/n, lr, ips)
+			*lw = logWindow{}
 			imagesSince, since = 0, time.Now()
 		}
 		var evalNow *Metrics
@@ -995,7 +999,7 @@ func (r *run) save(step, epoch, pos int) error {
 	if r.merges != "" {
 		meta["tokenizer_merges"] = r.merges
 	}
-	return saveCheckpoint(r.o.Out, step, r.o.Seed, epoch, pos, r.model, st, meta)
+	return saveCheckpoint(r.o.Out, checkpointInfo{Step: step, Seed: r.o.Seed, Epoch: epoch, Position: pos, Window: r.logWindow}, r.model, st, meta)
 }
 
 // finish writes the final model, config, samples, curves and report.
