@@ -118,8 +118,9 @@ func TestCaptionOnlyFineTuneFromBin(t *testing.T) {
 		t.Fatalf("run tokenizer %q, want the init's %q", got, want)
 	}
 
-	// lr 0: the model is the .bin's, widened from float16 exactly.
-	o.Out, o.Steps = filepath.Join(dir, "lr0"), 2
+	// lr 0: the model is the .bin's, widened from float16 exactly. Without
+	// --config the checkpoint's own is used (config.json beside the .bin).
+	o.Out, o.Steps, o.Config = filepath.Join(dir, "lr0"), 2, ""
 	o.Explicit["lr"], o.LR = true, 0
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)

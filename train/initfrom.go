@@ -3,78 +3,62 @@ package train
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gococa/gococa/coca"
-	"github.com/gococa/gococa/tensor/safetensors"
-	"github.com/gococa/gococa/tensor/torchfile"
 )
 
-// initFile is what --init's file says about itself besides its weights.
+// initFile is --init: a checkpoint opened with the library's loader
+// (coca.OpenCheckpoint: a .safetensors or PyTorch file, a coca train run
+// directory, a Hugging Face hub snapshot) and what it says about its model.
 type initFile struct {
-	config *coca.Config // the config stored in a .safetensors written by gococa, or nil
-	merges []byte       // its tokenizer: stored merges or tokenizer.txt beside it, or nil
-	from   string       // where merges came from
+	ck         *coca.Checkpoint
+	config     *coca.Config // the checkpoint's config (Checkpoint.Config), or nil
+	configErr  error        // why there is none
+	configFrom string
+	merges     []byte // its tokenizer's merges (Checkpoint.Tokenizer), nil for CLIP's
+	mergesFrom string
 }
 
-// inspectInit reads --init's stored config and tokenizer without loading
-// its weights.
-func inspectInit(path string) (initFile, error) {
-	var f initFile
-	st, err := os.Stat(path)
+// inspectInit opens --init and reads its config and tokenizer, but not its
+// weights. Close it with close.
+func inspectInit(path string) (*initFile, error) {
+	ck, err := coca.OpenCheckpoint(path)
 	if err != nil {
-		return f, fmt.Errorf("train: --init: %w", err)
+		return nil, fmt.Errorf("train: --init: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return f, fmt.Errorf("train: --init %s: not a regular file", path)
+	f := &initFile{ck: ck}
+	f.config, f.configFrom, f.configErr = ck.Config()
+	_, from, err := ck.Tokenizer()
+	if err != nil {
+		ck.Close()
+		return nil, fmt.Errorf("train: --init: %w", err)
 	}
-	if isSafetensors(path) {
-		sf, err := safetensors.Open(path)
-		if err != nil {
-			return f, fmt.Errorf("train: --init: %w", err)
+	switch {
+	case from == "clip":
+	case strings.HasPrefix(from, "stored in "):
+		f.merges, f.mergesFrom = []byte(ck.Metadata["tokenizer_merges"]), from
+	default:
+		if f.merges, err = os.ReadFile(from); err != nil {
+			ck.Close()
+			return nil, fmt.Errorf("train: --init: tokenizer: %w", err)
 		}
-		meta := sf.Metadata()
-		sf.Close()
-		if c := meta["coca_config"]; c != "" {
-			if f.config, err = coca.ParseConfig([]byte(c), path+" (stored config)"); err != nil {
-				return f, fmt.Errorf("train: --init: %w", err)
-			}
-		}
-		if m := meta["tokenizer_merges"]; m != "" {
-			f.merges, f.from = []byte(m), path+" (stored merges)"
-		}
-	}
-	if f.merges == nil {
-		beside := filepath.Join(filepath.Dir(path), "tokenizer.txt")
-		if b, err := os.ReadFile(beside); err == nil {
-			f.merges, f.from = b, beside
-		}
+		f.mergesFrom = from
 	}
 	return f, nil
 }
 
-func isSafetensors(path string) bool {
-	return strings.HasSuffix(strings.ToLower(path), ".safetensors")
+// load reads the weights into m, strictly: every mismatched, missing or
+// extra tensor is an error naming the file.
+func (f *initFile) load(m *coca.Model) error {
+	if err := m.Load(f.ck.Source(), f.ck.Path); err != nil {
+		return fmt.Errorf("train: --init: %w", err)
+	}
+	return nil
 }
 
-// loadWeights reads a checkpoint in any format the library reads (a
-// .safetensors file, or open_clip's .bin/.pt torch.save files) into m,
-// strictly: every mismatched, missing or extra tensor is an error naming the
-// file.
-func loadWeights(m *coca.Model, path string) error {
-	if isSafetensors(path) {
-		f, err := safetensors.Open(path)
-		if err != nil {
-			return fmt.Errorf("train: --init: %w", err)
-		}
-		defer f.Close()
-		return m.Load(coca.SafetensorsSource(f), path)
+func (f *initFile) close() {
+	if f != nil {
+		f.ck.Close()
 	}
-	ck, err := torchfile.Open(path)
-	if err != nil {
-		return fmt.Errorf("train: --init %s: %w", path, err)
-	}
-	defer ck.Close()
-	return m.Load(ck, path)
 }

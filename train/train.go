@@ -343,12 +343,13 @@ func (r *run) setup() error {
 	if err := o.defaults(); err != nil {
 		return err
 	}
-	var init initFile
+	var init *initFile
 	if o.Init != "" && !o.Resume {
 		var err error
 		if init, err = inspectInit(o.Init); err != nil {
 			return err
 		}
+		defer init.close()
 	}
 	if err := r.setupConfig(configGiven, init); err != nil {
 		return err
@@ -361,8 +362,8 @@ func (r *run) setup() error {
 	}
 	r.model = coca.New(r.cfg)
 	r.model.Init(o.Seed)
-	if o.Init != "" && !o.Resume {
-		if err := loadWeights(r.model, o.Init); err != nil {
+	if init != nil {
+		if err := init.load(r.model); err != nil {
 			return err
 		}
 		if bad, total, first := paramsFinite(r.model); bad > 0 {
@@ -492,7 +493,7 @@ func (r *run) history(lines []metricLine) {
 
 // setupConfig resolves the model config: on resume the run's config.json;
 // with --init and no --config, the config stored in the init file.
-func (r *run) setupConfig(configGiven bool, init initFile) error {
+func (r *run) setupConfig(configGiven bool, init *initFile) error {
 	o := &r.o
 	if o.Resume {
 		if c, err := coca.LoadConfig(filepath.Join(o.Out, "config.json")); err == nil {
@@ -502,12 +503,13 @@ func (r *run) setupConfig(configGiven bool, init initFile) error {
 			return err
 		}
 	}
-	if o.Init != "" && !o.Resume && !configGiven {
+	if init != nil && !configGiven {
 		if init.config == nil {
-			return fmt.Errorf("train: --init %s stores no model config: pass --config (a built-in name such as coca_ViT-B-32, or an open_clip model-config JSON file)", o.Init)
+			return fmt.Errorf("train: --init %s: no model config (%v): pass --config (a built-in name such as coca_ViT-B-32, or an open_clip model-config JSON file)", o.Init, init.configErr)
 		}
 		r.cfg = init.config
 		o.Config = o.Init
+		fmt.Fprintf(o.Log, "config: %s\n", init.configFrom)
 		return nil
 	}
 	cfg, err := coca.ResolveConfig(o.Config)
@@ -623,7 +625,7 @@ func (s *subset) Item(i int) (img image.Image, caption string, err error) {
 }
 
 // setupTokenizer picks the tokenizer and fits the config to it.
-func (r *run) setupTokenizer(init initFile) error {
+func (r *run) setupTokenizer(init *initFile) error {
 	o := &r.o
 	if o.Resume {
 		path := filepath.Join(o.Out, "tokenizer.txt")
@@ -635,9 +637,9 @@ func (r *run) setupTokenizer(init initFile) error {
 		}
 	}
 	switch {
-	case o.Tokenizer == "auto" && o.Init != "" && !o.Resume:
+	case o.Tokenizer == "auto" && init != nil:
 		if init.merges != nil {
-			return r.useMerges(init.merges, init.from)
+			return r.useMerges(init.merges, init.mergesFrom)
 		}
 		r.tok = tokenizer.New()
 	case o.Tokenizer == "clip" || (o.Tokenizer == "auto" && o.Data != "synthetic"):

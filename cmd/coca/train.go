@@ -138,7 +138,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "done: %d steps in %s; no evaluation (%s) (%s)\n", res.Steps, res.Elapsed.Round(1e9), res.NoEval, o.Out)
 	}
-	if report := filepath.Join(o.Out, "report.html"); fileExists(report) {
+	if report := filepath.Join(o.Out, "report.html"); isFile(report) {
 		fmt.Fprintf(stdout, "report: %s\n", report)
 	}
 	return nil
@@ -206,4 +206,9 @@ func interruptContext() (context.Context, func()) {
 		signal.Stop(ch)
 		cancel(nil)
 	}
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
