@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/data"
+	"github.com/gococa/gococa/tensor/safetensors"
 	"github.com/gococa/gococa/tensor/torchfile"
 )
 
@@ -304,5 +306,27 @@ func TestCOCOImagesBesideTheAnnotations(t *testing.T) {
 	o.Tokenizer = filepath.Join("testdata", "init", "tokenizer.txt")
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInitNamesItsConfig: weights of a built-in config loaded as another
+// fail naming the config their shapes show.
+func TestInitNamesItsConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := coca.Builtin("coca_tiny")
+	m := coca.New(cfg)
+	m.Init(1)
+	path := filepath.Join(dir, "tiny.safetensors")
+	if err := safetensors.WriteFile(path, m.Tensors(), nil); err != nil { // no stored config
+		t.Fatal(err)
+	}
+	o := tiny(filepath.Join(dir, "run"))
+	o.Init, o.Config = path, "coca_small"
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "built-in config coca_tiny (pass --config coca_tiny)") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(o.Out); err == nil {
+		t.Fatal("a failed start created the run directory")
 	}
 }

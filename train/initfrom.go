@@ -49,12 +49,17 @@ func inspectInit(path string) (*initFile, error) {
 }
 
 // load reads the weights into m, strictly: every mismatched, missing or
-// extra tensor is an error naming the file.
+// extra tensor is an error naming the file (and the built-in config the
+// file's shapes show, when they show one).
 func (f *initFile) load(m *coca.Model) error {
-	if err := m.Load(f.ck.Source(), f.ck.Path); err != nil {
-		return fmt.Errorf("train: --init: %w", err)
+	err := m.Load(f.ck.Source(), f.ck.Path)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if _, name, derr := coca.DetectConfig(f.ck.Source()); derr == nil {
+		return fmt.Errorf("train: --init: its tensor shapes are those of the built-in config %s (pass --config %s): %w", name, name, err)
+	}
+	return fmt.Errorf("train: --init: %w", err)
 }
 
 func (f *initFile) close() {

@@ -361,8 +361,9 @@ func (r *run) setup() error {
 		return err
 	}
 	r.model = coca.New(r.cfg)
-	r.model.Init(o.Seed)
-	if init != nil {
+	if init == nil {
+		r.model.Init(o.Seed)
+	} else {
 		if err := init.load(r.model); err != nil {
 			return err
 		}

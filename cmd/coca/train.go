@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,9 +10,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/dist"
 	"github.com/gococa/gococa/train"
 )
@@ -25,7 +28,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		"coca train --out runs/shapes            # the built-in dataset\n"+
 			"  coca train --data pairs.tsv --config coca_small --steps 5000 --out runs/mine\n"+
 			"  coca train --out runs/shapes --resume    # continue a stopped run with its own settings\n"+
-			"  coca train --data train.csv --init open_clip_pytorch_model.bin --config coca_ViT-B-32 \\\n"+
+			"  coca train --data train.csv --pretrained coca_ViT-B-32:laion2b_s13b_b90k \\\n"+
 			"      --contrastive-weight 0 --caption-weight 1 --lr 1e-5 --weight-decay 0.1 --warmup 1000 --out runs/ft   # open_clip's caption fine-tune", stderr)
 	var o train.Options
 	// Flags that set recorded run settings (train.SettingNames): a resumed
@@ -55,7 +58,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.CaptionWeight, "caption-weight", 2, "weight of the caption loss")
 	fs.Float64Var(&o.CaptionWeight, "coca-caption-loss-weight", 2, "open_clip's name for --caption-weight")
 	fs.Uint64Var(&o.Seed, "seed", 0, "random seed (a run is reproducible for a given seed and thread count)")
-	fs.StringVar(&o.Init, "init", "", "start from these model weights to fine-tune: .safetensors, or open_clip's .bin/.pt")
+	fs.StringVar(&o.Init, "init", "", "start from these model weights to fine-tune: a .safetensors or PyTorch (.bin/.pt) file, a coca train run directory, or a Hugging Face hub snapshot folder")
+	pretrained := fs.String("pretrained", "", "start from one of open_clip's published CoCa weights, read from the Hugging Face cache ($HF_HOME/hub) without network access: laion2b_s13b_b90k or mscoco_finetuned_laion2b_s13b_b90k with --config coca_ViT-B-32 or coca_ViT-L-14, or MODEL:TAG (as open_clip's --model and --pretrained)")
 	fs.IntVar(&o.LogEvery, "log-every", 10, "steps between metric lines")
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between evaluations (default steps/4; --eval-every 0: none)")
 	fs.IntVar(&o.SaveEvery, "save-every", 250, "steps between checkpoints")
@@ -85,6 +89,21 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Explicit = explicit
+	if *pretrained != "" {
+		if o.Init != "" {
+			return usagef("--init and --pretrained both name the starting weights: give one")
+		}
+		p, err := coca.LookupPretrained(o.Config, *pretrained)
+		if err != nil {
+			return err
+		}
+		if o.Init, err = p.Path(""); err != nil {
+			return err
+		}
+		if o.Config == "" {
+			o.Config = p.Model
+		}
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -129,6 +148,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err != nil {
+		if strings.Contains(strings.TrimSpace(err.Error()), "\n") {
+			return errors.New(summarizeLoadError(err)) // a load's lists of tensors, on one line
+		}
 		return err
 	}
 	switch f := res.Final; {

@@ -155,3 +155,32 @@ func TestProbeAndClassify(t *testing.T) {
 		t.Fatalf("classify without --probe: exit %d: %s", code, errs)
 	}
 }
+
+// TestTrainPretrained: --pretrained finds open_clip's published weights in
+// the Hugging Face cache ($HF_HUB_CACHE) as the inference commands do, and
+// says what to download when they are absent.
+func TestTrainPretrained(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, errs := runCmd("train", "--pretrained", "coca_ViT-B-32:laion2b_s13b_b90k", "--out", out)
+	if code != 1 || !strings.Contains(errs, "huggingface-cli download laion/CoCa-ViT-B-32-laion2B-s13B-b90k") {
+		t.Fatalf("absent weights: exit %d: %s", code, errs)
+	}
+	// A snapshot holding other weights than B-32's: the run reaches the
+	// file and refuses it, naming it and the config.
+	snap := filepath.Join(cache, "models--laion--CoCa-ViT-B-32-laion2B-s13B-b90k", "snapshots", "abc")
+	os.MkdirAll(snap, 0o755)
+	os.WriteFile(filepath.Join(snap, "open_clip_pytorch_model.bin"), readFile(t, "../../train/testdata/init/model.bin"), 0o644)
+	code, _, errs = runCmd("train", "--pretrained", "laion2b_s13b_b90k", "--config", "coca_ViT-B-32", "--out", out)
+	if code != 1 || !strings.Contains(errs, filepath.Join(snap, "open_clip_pytorch_model.bin")) {
+		t.Fatalf("mismatched snapshot: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused start created the run directory")
+	}
+	t.Log(errs)
+	if code, _, errs = runCmd("train", "--pretrained", "laion2b_s13b_b90k", "--init", "x.bin"); code != 2 {
+		t.Fatalf("--pretrained with --init: exit %d: %s", code, errs)
+	}
+}
