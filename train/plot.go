@@ -7,7 +7,12 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
+
+// The size of the plots a run writes.
+const plotWidth, plotHeight = 8 * vg.Inch, 5 * vg.Inch
 
 type curvePoint struct {
 	step                 int
@@ -46,7 +51,7 @@ func plotCurve(path string, pts []curvePoint) error {
 	}
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+	if err := p.Save(plotWidth, plotHeight, path); err != nil {
 		return fmt.Errorf("train: loss curve %s: %w", path, err)
 	}
 	return nil
@@ -61,12 +66,27 @@ var plotColors = []color.Color{
 // plotMetrics writes the evaluation curves (R@1 both ways, zero-shot
 // top-1, exact captions) of a run of steps steps as a PNG.
 func plotMetrics(path string, evals []evalPoint, steps int) error {
+	p, err := metricsPlot(evals, steps)
+	if err != nil {
+		return err
+	}
+	if err := p.Save(plotWidth, plotHeight, path); err != nil {
+		return fmt.Errorf("train: metric curve %s: %w", path, err)
+	}
+	return nil
+}
+
+// metricsPlot lays out the evaluation curves. Every metric is a fraction,
+// so the legend sits in a band above 1 where no curve can reach it, whatever
+// the run's figures (a corner of the data area is empty only for some runs).
+func metricsPlot(evals []evalPoint, steps int) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "CoCa held-out evaluation"
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "fraction"
 	p.Y.Min, p.Y.Max = 0, 1.05
 	p.X.Min, p.X.Max = 0, float64(steps)
+	p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25}, {Value: 0.5, Label: "0.5"}, {Value: 0.75}, {Value: 1, Label: "1"}})
 	series := []struct {
 		name string
 		f    func(m *Metrics) (float64, bool)
@@ -93,7 +113,7 @@ func plotMetrics(path string, evals []evalPoint, steps int) error {
 		}
 		l, pts, err := plotter.NewLinePoints(xy)
 		if err != nil {
-			return fmt.Errorf("train: metric curve: %w", err)
+			return nil, fmt.Errorf("train: metric curve: %w", err)
 		}
 		c := metricColors[i%len(metricColors)]
 		l.Color, pts.Color = c, c
@@ -101,12 +121,25 @@ func plotMetrics(path string, evals []evalPoint, steps int) error {
 		p.Add(l, pts)
 		p.Legend.Add(s.name, l, pts)
 	}
-	p.Legend.Top, p.Legend.Left = false, false // bottom right: rising curves leave it empty
+	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
-		return fmt.Errorf("train: metric curve %s: %w", path, err)
+	legendAbove(p, 1)
+	return p, nil
+}
+
+// legendAbove raises the top of p's y axis until a legend drawn at the top
+// of the data area clears the value top (with a few points to spare).
+func legendAbove(p *plot.Plot, top float64) {
+	c := draw.New(vgimg.New(plotWidth, plotHeight))
+	h := p.Legend.Rectangle(c).Size().Y
+	for p.Y.Max < 4*top {
+		dc := p.DataCanvas(c)
+		_, y := p.Transforms(&dc)
+		if dc.Max.Y-h-y(top) >= vg.Points(4) {
+			return
+		}
+		p.Y.Max += 0.05 * top
 	}
-	return nil
 }
 
 var metricColors = []color.Color{
