@@ -112,8 +112,11 @@ func verifyCheckpoint(dir string, cfg *coca.Config, o *Options) (checkpointInfo,
 }
 
 // lastCheckpoint is the end of a divergence message: which checkpoint to
-// resume from, checked by loading it.
-func (r *run) lastCheckpoint() string {
+// resume from, checked by loading it. lossStep is the step whose loss was
+// not finite (0 when the divergence is elsewhere): a checkpoint of the step
+// before it holds the very parameters that gave that loss, and a resumed
+// run repeats the same batch, so resuming it would stop there again.
+func (r *run) lastCheckpoint(lossStep int) string {
 	o := &r.o
 	if !r.isRoot() {
 		return "rank 0 names the checkpoint to resume from"
@@ -129,6 +132,13 @@ func (r *run) lastCheckpoint() string {
 	if err != nil {
 		return fmt.Sprintf("the last checkpoint (step %d) does not load: %v", info.Step, err)
 	}
-	return fmt.Sprintf("the last checkpoint, step %d (%s), loads and holds only finite values: continue from it with --resume",
-		info.Step, filepath.Join(o.Out, checkpointFile))
+	if lossStep > 0 && info.Step == lossStep-1 {
+		return fmt.Sprintf("the last checkpoint, step %d (%s), holds only finite values, but they are the parameters that gave this loss: "+
+			"--resume would stop here again; start the run over with a lower --lr (--force)",
+			info.Step, filepath.Join(o.Out, checkpointFile))
+	}
+	return fmt.Sprintf("the last checkpoint, step %d (%s), loads and holds only finite values: continue from it with --resume "+
+		"(the same settings and batches, so the same step comes again unless its cause was outside the run), "+
+		"or start a new run from it with other settings (--init %s --lr ... --out NEW)",
+		info.Step, filepath.Join(o.Out, checkpointFile), o.Out)
 }

@@ -867,7 +867,7 @@ func (r *run) loop() (*Result, error) {
 			loss.release()
 			it.Recycle(b)
 			bar.clear()
-			return nil, fmt.Errorf("train: step %d: loss is %v (contrastive %v, caption %v); stopping; %s", done, l, c, p, r.lastCheckpoint())
+			return nil, fmt.Errorf("train: step %d: loss is %v (contrastive %v, caption %v); stopping; %s", done, l, c, p, r.lastCheckpoint(done))
 		}
 		if err := loss.backward(); err != nil {
 			return nil, err
@@ -886,7 +886,7 @@ func (r *run) loop() (*Result, error) {
 		if bad, total, first := paramsFinite(r.model); bad > 0 {
 			bar.clear()
 			return nil, fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
-				done, lr, bad, total, first, r.lastCheckpoint())
+				done, lr, bad, total, first, r.lastCheckpoint(0))
 		}
 
 		lw.Loss, lw.Contrastive, lw.Caption = lw.Loss+l, lw.Contrastive+c, lw.Caption+p
@@ -992,11 +992,11 @@ func (r *run) save(step, epoch, pos int) error {
 		return err
 	}
 	if bad, total, first := paramsFinite(r.model); bad > 0 {
-		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d parameter values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint())
+		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d parameter values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint(0))
 	}
 	st := r.opt.State()
 	if bad, total, first := stateFinite(st); bad > 0 {
-		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d optimizer values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint())
+		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d optimizer values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint(0))
 	}
 	meta := map[string]string{"seed": fmt.Sprint(r.o.Seed)}
 	if r.merges != "" {

@@ -132,6 +132,41 @@ func TestNaNStopsTheRun(t *testing.T) {
 	}
 }
 
+// TestNaNFromCheckpointedParameters: finite parameters that give a NaN
+// loss at the next step (huge ones, as a huge learning rate leaves) are
+// saved, since they are finite; the error then says that they gave the
+// loss and that resuming them stops there again, which it does.
+func TestNaNFromCheckpointedParameters(t *testing.T) {
+	o := tiny(t.TempDir())
+	o.SaveEvery = 1
+	o.OnStep = func(s StepInfo) error {
+		if s.Step == 3 {
+			for _, p := range s.Model.Params() {
+				d := p.Tensor.Data()
+				for i := range d {
+					d[i] = 1e30
+				}
+			}
+		}
+		return nil
+	}
+	_, err := Run(context.Background(), o)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	t.Log(err)
+	for _, w := range []string{"step 4: loss is ", "the last checkpoint, step 3", "the parameters that gave this loss", "--resume would stop here again"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q", w)
+		}
+	}
+	o.OnStep, o.Resume = nil, true
+	_, err = Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "step 4: loss is ") {
+		t.Fatalf("resuming: %v, want the same stop at step 4", err)
+	}
+}
+
 // TestInterruptedSaveKeepsLastCheckpoint kills a training process at
 // random moments while it writes a checkpoint every step; each time the
 // latest checkpoint must load.
