@@ -148,6 +148,7 @@ type metricLine struct {
 	Loss        *float64 `json:"loss"`
 	Contrastive float64  `json:"contrastive_loss"`
 	Caption     float64  `json:"caption_loss"`
+	Elapsed     float64  `json:"elapsed_s"`
 	Metrics
 }
 

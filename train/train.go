@@ -218,7 +218,11 @@ type Result struct {
 	Final   *Metrics // the last evaluation, or nil when the run had none
 	NoEval  string   // why the run has no evaluation, when it has none
 	Stopped bool     // stopped at StopAt, before its last step
-	Elapsed time.Duration
+	// Finished: Resume found the run finished (its final model and a
+	// checkpoint of its last step) and did nothing.
+	Finished bool
+	Start    int           // the step it began at: 0, or the checkpoint's step when resumed
+	Elapsed  time.Duration // the time it took (in this call, not the earlier sessions of a resumed run)
 }
 
 // afterUpdate, when set (tests), runs right after each optimizer update,
@@ -227,6 +231,8 @@ var afterUpdate func(step int, m *coca.Model)
 
 // run holds everything one training run uses.
 type run struct {
+	finished  bool          // resuming a finished run: nothing to do
+	before    time.Duration // time a resumed run spent before its checkpoint (metrics.jsonl's elapsed_s)
 	ctx       context.Context
 	o         Options
 	cfg       *coca.Config
@@ -283,6 +289,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := r.setup(); err != nil {
 		return nil, err
+	}
+	if r.finished {
+		fmt.Fprintf(r.o.Log, "%s holds a finished run (step %d of %d): nothing to do\n", r.o.Out, r.o.Steps, r.o.Steps)
+		return &Result{Steps: r.o.Steps, Start: r.o.Steps, Finished: true}, nil
 	}
 	defer r.metrics.Close()
 	res, err := r.loop()
@@ -342,6 +352,10 @@ func (r *run) setup() error {
 	configGiven := o.isSet("config")
 	if err := o.defaults(); err != nil {
 		return err
+	}
+	if st := &r.dirState; o.Resume && r.worldSize() == 1 && st.model && st.hasCkpt && st.ckpt.Step == o.Steps {
+		r.finished = true // nothing to do, and nothing is written
+		return nil
 	}
 	var init *initFile
 	if o.Init != "" && !o.Resume {
@@ -485,6 +499,7 @@ func (r *run) history(lines []metricLine) {
 	for _, l := range lines {
 		if l.Loss != nil {
 			r.curve = append(r.curve, curvePoint{l.Step, *l.Loss, l.Contrastive, l.Caption})
+			r.before = time.Duration(l.Elapsed * float64(time.Second))
 		} else {
 			m := l.Metrics
 			r.evals = append(r.evals, evalPoint{l.Step, m})
@@ -823,7 +838,7 @@ func (r *run) loop() (*Result, error) {
 	it := r.epochFrom(epoch, pos)
 	defer func() { it.Close() }()
 	bar := newProgress(o.Progress, o.Steps, start)
-	t0 := time.Now()
+	t0 := time.Now().Add(-r.before) // elapsed_s counts the whole run's time
 	var final *Metrics
 	if n := len(r.evals); n > 0 {
 		final = &r.evals[n-1].m
@@ -942,7 +957,7 @@ func (r *run) loop() (*Result, error) {
 		if done == o.StopAt {
 			bar.finish()
 			fmt.Fprintf(o.Log, "stopped at step %d; continue with --resume\n", done)
-			return &Result{Steps: done, Final: final, NoEval: r.noEval(), Stopped: done < o.Steps, Elapsed: time.Since(t0)}, nil
+			return &Result{Steps: done, Final: final, NoEval: r.noEval(), Stopped: done < o.Steps, Start: start, Elapsed: time.Since(t0) - r.before}, nil
 		}
 	}
 	bar.finish()
@@ -952,7 +967,7 @@ func (r *run) loop() (*Result, error) {
 	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	return &Result{Steps: o.Steps, Final: final, NoEval: r.noEval(), Elapsed: time.Since(t0)}, nil
+	return &Result{Steps: o.Steps, Final: final, NoEval: r.noEval(), Start: start, Elapsed: time.Since(t0) - r.before}, nil
 }
 
 // noEval says why the run has no evaluation ("" when it has one or will).

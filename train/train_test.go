@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -55,16 +56,51 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	b := tiny(filepath.Join(dir, "b"))
 	b.StopAt = 3
+	b.OnStep = func(s StepInfo) error {
+		if s.Step == 2 {
+			time.Sleep(300 * time.Millisecond) // the first session takes longer than the resumed one's first step
+		}
+		return nil
+	}
 	if _, err := Run(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(b.Out, "model.safetensors")); err == nil {
 		t.Fatalf("a stopped run wrote its final model")
 	}
-	b.StopAt = 0
+	b.StopAt, b.OnStep = 0, nil
 	b.Resume = true
-	if _, err := Run(context.Background(), b); err != nil {
+	res, err := Run(context.Background(), b)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Start != 3 || res.Steps != 6 {
+		t.Fatalf("resumed run: start %d, steps %d; want 3 and 6", res.Start, res.Steps)
+	}
+	// elapsed_s counts the whole run's time: it carries over the resume.
+	var last float64
+	mj, err := os.ReadFile(filepath.Join(b.Out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(mj)), "\n") {
+		var m struct {
+			Step    int      `json:"step"`
+			Elapsed *float64 `json:"elapsed_s"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Elapsed == nil {
+			continue
+		}
+		if *m.Elapsed < last {
+			t.Fatalf("step %d: elapsed_s %.3f, below the %.3f before it", m.Step, *m.Elapsed, last)
+		}
+		last = *m.Elapsed
+	}
+	if last < 0.3 {
+		t.Fatalf("elapsed_s at the end %.3f, below the first session's 0.3 s sleep", last)
 	}
 	pa := readParams(t, filepath.Join(a.Out, "model.safetensors"))
 	pb := readParams(t, filepath.Join(b.Out, "model.safetensors"))

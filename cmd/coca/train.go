@@ -153,12 +153,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	took := fmt.Sprintf("%d steps in %s", res.Steps, res.Elapsed.Round(1e9))
+	if res.Start > 0 {
+		took = fmt.Sprintf("%d steps (%d–%d resumed, in %s)", res.Steps, res.Start+1, res.Steps, res.Elapsed.Round(1e9))
+	}
 	switch f := res.Final; {
-	case res.Stopped:
+	case res.Stopped, res.Finished:
 	case f != nil:
-		fmt.Fprintf(stdout, "done: %d steps in %s; %s (%s)\n", res.Steps, res.Elapsed.Round(1e9), f.Summary(), o.Out)
+		fmt.Fprintf(stdout, "done: %s; %s (%s)\n", took, f.Summary(), o.Out)
 	default:
-		fmt.Fprintf(stdout, "done: %d steps in %s; no evaluation (%s) (%s)\n", res.Steps, res.Elapsed.Round(1e9), res.NoEval, o.Out)
+		fmt.Fprintf(stdout, "done: %s; no evaluation (%s) (%s)\n", took, res.NoEval, o.Out)
 	}
 	if report := filepath.Join(o.Out, "report.html"); isFile(report) {
 		fmt.Fprintf(stdout, "report: %s\n", report)

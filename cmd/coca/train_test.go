@@ -42,16 +42,20 @@ func TestTrainResumeWithoutFlags(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs := runCmd("train", "--out", b, "--resume")
-	if code != 0 || !strings.Contains(out, "resuming "+b+" at step 4 of 6") || !strings.Contains(out, "done: 6 steps") {
+	if code != 0 || !strings.Contains(out, "resuming "+b+" at step 4 of 6") || !strings.Contains(out, "done: 6 steps (5–6 resumed, in ") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errs)
 	}
 	if !bytes.Equal(readFile(t, filepath.Join(a, "model.safetensors")), readFile(t, filepath.Join(b, "model.safetensors"))) {
 		t.Fatal("the resumed run's model.safetensors differs from the uninterrupted run's")
 	}
-	// The done line of both: the same figures.
-	_, outA, _ := runCmd("train", "--out", a, "--resume")
-	if !strings.Contains(outA, "already") && !strings.Contains(outA, "done: 6 steps") {
-		t.Fatalf("resuming a finished run: %s", outA)
+	// Resuming a finished run does nothing and writes nothing.
+	modelA, reportA := readFile(t, filepath.Join(a, "model.safetensors")), readFile(t, filepath.Join(a, "report.html"))
+	code, outA, errs := runCmd("train", "--out", a, "--resume")
+	if code != 0 || !strings.Contains(outA, a+" holds a finished run (step 6 of 6): nothing to do") || strings.Contains(outA, "done:") {
+		t.Fatalf("resuming a finished run: exit %d\n%s\n%s", code, outA, errs)
+	}
+	if !bytes.Equal(modelA, readFile(t, filepath.Join(a, "model.safetensors"))) || !bytes.Equal(reportA, readFile(t, filepath.Join(a, "report.html"))) {
+		t.Fatal("resuming a finished run rewrote its files")
 	}
 	before := readFile(t, filepath.Join(b, "metrics.jsonl"))
 	code, _, errs = runCmd(trainArgs(b)...)
