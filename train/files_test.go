@@ -202,16 +202,38 @@ func TestReport(t *testing.T) {
 	dir := t.TempDir()
 	o := tiny(filepath.Join(dir, "run"))
 	o.Steps, o.EvalEvery, o.HeldOut, o.Samples = 6, 3, 20, 5
-	if _, err := Run(context.Background(), o); err != nil {
+	res, err := Run(context.Background(), o)
+	if err != nil {
 		t.Fatal(err)
 	}
 	html, err := os.ReadFile(filepath.Join(o.Out, reportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"<td>3</td>", "<td>6</td>", `src="loss.png"`, `src="metrics.png"`, `src="samples/004.png"`, "truth: a ", "finished: 6 steps"} {
+	fin := res.Final
+	for _, w := range []string{"<td>3</td>", "<td>6</td>", `src="loss.png"`, `src="metrics.png"`, `src="samples/004.png"`, "truth: a ", "finished: 6 steps",
+		fmt.Sprintf("<td>%.3f</td><td>%.3f</td>", fin.ImageToTextR1, fin.TextToImageR1), fmt.Sprintf("<td>%.3f</td></tr>", fin.CaptionExactMatch)} {
 		if !strings.Contains(string(html), w) {
 			t.Errorf("report.html lacks %q", w)
+		}
+	}
+	// Every sample's true and generated caption (as samples.txt gives them).
+	st, err := os.ReadFile(filepath.Join(o.Out, "samples.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(st)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("samples.txt has %d lines, want 5:\n%s", len(lines), st)
+	}
+	for _, l := range lines {
+		_, rest, _ := strings.Cut(l, "truth: ")
+		truth, rest, _ := strings.Cut(rest, "  model: ")
+		model, _, _ := strings.Cut(rest, "  (samples/")
+		for _, w := range []string{"truth: " + strings.TrimSpace(truth) + "</div>", "model: " + strings.TrimSpace(model) + "</div>"} {
+			if !strings.Contains(string(html), w) {
+				t.Errorf("report.html lacks %q", w)
+			}
 		}
 	}
 	for _, f := range []string{"loss.png", "metrics.png", "samples.txt"} {
