@@ -154,8 +154,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	took := fmt.Sprintf("%d steps in %s", res.Steps, res.Elapsed.Round(1e9))
-	if res.Start > 0 {
+	switch {
+	case res.Start > 0 && res.Start < res.Steps:
 		took = fmt.Sprintf("%d steps (%d–%d resumed, in %s)", res.Steps, res.Start+1, res.Steps, res.Elapsed.Round(1e9))
+	case res.Start > 0:
+		took = fmt.Sprintf("%d steps (none left after the checkpoint; the final files written in %s)", res.Steps, res.Elapsed.Round(1e9))
 	}
 	switch f := res.Final; {
 	case res.Stopped, res.Finished:

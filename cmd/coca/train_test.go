@@ -57,6 +57,16 @@ func TestTrainResumeWithoutFlags(t *testing.T) {
 	if !bytes.Equal(modelA, readFile(t, filepath.Join(a, "model.safetensors"))) || !bytes.Equal(reportA, readFile(t, filepath.Join(a, "report.html"))) {
 		t.Fatal("resuming a finished run rewrote its files")
 	}
+	// A run stopped between its last checkpoint and its final model (a
+	// crash) writes the same model on resume.
+	os.Remove(filepath.Join(a, "model.safetensors"))
+	code, outA, errs = runCmd("train", "--out", a, "--resume")
+	if code != 0 || !strings.Contains(outA, "done: 6 steps (none left after the checkpoint") {
+		t.Fatalf("resuming a run without its final model: exit %d\n%s\n%s", code, outA, errs)
+	}
+	if !bytes.Equal(modelA, readFile(t, filepath.Join(a, "model.safetensors"))) {
+		t.Fatal("the final model written from the last checkpoint differs")
+	}
 	before := readFile(t, filepath.Join(b, "metrics.jsonl"))
 	code, _, errs = runCmd(trainArgs(b)...)
 	if code != 1 || !strings.Contains(errs, "already holds a finished run") || !strings.Contains(errs, "--resume") || !strings.Contains(errs, "--force") {
