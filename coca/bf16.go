@@ -27,7 +27,7 @@ import (
 // projection) stay float32, holding the rounded values. Biases, LayerNorm
 // parameters, class embeddings and logit_scale keep their full values.
 //
-// Such a model is for inference: its text stacks run under tensor.NoGrad
+// Such a model is for inference: its text stacks run in a no-grad scope
 // only (Model.Forward with gradients panics). Load or Init makes it a
 // float32 model again.
 
@@ -201,9 +201,9 @@ func (s *bf16Store) linear(x, w, b *tensor.Tensor, lo, hi int) *tensor.Tensor {
 	return y
 }
 
-func mustNoGrad(what string) {
-	if tensor.GradEnabled() {
-		panic("coca: " + what + ": the model holds bfloat16 weights (QuantizeBF16, LoadBF16), which serve inference only: run it under tensor.NoGrad, or load float32 weights to train")
+func mustNoGrad(what string, scoped bool) {
+	if !scoped {
+		panic("coca: " + what + ": the model holds bfloat16 weights (QuantizeBF16, LoadBF16), which serve inference only: run it in a no-grad scope (EncodeText, Generate), or load float32 weights to train")
 	}
 }
 

@@ -62,7 +62,6 @@ func TestBF16Embeddings(t *testing.T) {
 	}
 	ids, b, l := fixtureText(t)
 	func() {
-		defer tensor.NoGrad()()
 		i32, _ := m32.EncodeImage(images)
 		i16, _ := m16.EncodeImage(images)
 		if c := cosineRows(t, i32, i16); c < 0.999 {
@@ -89,7 +88,6 @@ func TestBF16Embeddings(t *testing.T) {
 	img := tensor.New(2, 3, 64, 64)
 	g.Normal(img, 0, 1)
 	text := []int{49406, 320, 1125, 539, 320, 2368, 49407, 0, 49406, 1237, 5046, 49407, 0, 0, 0, 0}
-	defer tensor.NoGrad()()
 	ia, _ := a.EncodeImage(img)
 	ic, _ := c.EncodeImage(img)
 	if v := cosineRows(t, ia, ic); v < 0.999 {
@@ -129,7 +127,6 @@ func TestBF16Decoding(t *testing.T) {
 	m16, _ := tinyFixture(t)
 	m16.QuantizeBF16()
 	ref, _ := roundedFixture(t)
-	defer tensor.NoGrad()()
 	_, tok := m16.Visual.Forward(images)
 	d16 := m16.NewDecoder(tok, 12)
 	d32 := ref.NewDecoder(tok, 12)
@@ -188,7 +185,8 @@ func TestBF16MatchesRounded(t *testing.T) {
 	m, _ := tinyFixture(t)
 	m.QuantizeBF16()
 	ids, b, l := fixtureText(t)
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	bits := func(what string, a, c *tensor.Tensor) {
 		t.Helper()
 		if !slices.Equal(a.Shape(), c.Shape()) {
@@ -205,8 +203,8 @@ func TestBF16MatchesRounded(t *testing.T) {
 	bits("image features", fi, ri)
 	bits("image tokens", ti, rti)
 	bits("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
-	o := m.Forward(images, ids, b, l)
-	r := ref.Forward(images, ids, b, l)
+	o := m.Forward(sc.Use(images), ids, b, l)
+	r := ref.Forward(sc.Use(images), ids, b, l)
 	bits("text tokens", o.TextTokens, r.TextTokens)
 	for i, v := range o.Logits.Data() {
 		w := r.Logits.Data()[i]
@@ -226,7 +224,6 @@ func TestBF16MatchesRounded(t *testing.T) {
 func TestBF16StepWorkers(t *testing.T) {
 	m, images := tinyFixture(t)
 	m.QuantizeBF16()
-	defer tensor.NoGrad()()
 	_, tok := m.Visual.Forward(images)
 	var ref [][]float32
 	for _, procs := range []int{1, 2, 3} {
@@ -285,7 +282,6 @@ func TestBF16Inference(t *testing.T) {
 		m.Forward(images, ids, b, l)
 	}()
 	func() {
-		defer tensor.NoGrad()()
 		_, tok := m.EncodeImage(images)
 		d := m.NewDecoder(tok, 4)
 		defer func() {
@@ -452,7 +448,6 @@ func TestLoadBF16(t *testing.T) {
 				}
 			}
 			func() {
-				defer tensor.NoGrad()()
 				fw, _ := want.EncodeImage(images)
 				fg, _ := got.EncodeImage(images)
 				if !slices.Equal(fw.Data(), fg.Data()) {

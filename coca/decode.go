@@ -28,6 +28,7 @@ type Decoder struct {
 	nImg   int
 	logits []float32 // (B, V)
 	fast   *bf16Step // the step over bfloat16 weights (decode_bf16.go), or nil
+	scope  *tensor.Scope
 }
 
 type kvCache struct {
@@ -38,12 +39,13 @@ type kvCache struct {
 // EncodeImage, for at most maxLen tokens per row (start token included;
 // capped at the context length).
 func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	imageTokens = sc.Use(imageTokens)
 	if ctx := m.Config.Text.ContextLength; maxLen > ctx || maxLen <= 0 {
 		maxLen = ctx
 	}
 	b := imageTokens.Dim(0)
-	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1)}
+	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1), scope: sc}
 	s := m.TextDecoder.bf16
 	alloc := func(w int) kvCache {
 		return kvCache{make([]float32, b*w*maxLen), make([]float32, b*w*maxLen)}
@@ -118,7 +120,6 @@ func (d *Decoder) Rows() int { return d.b }
 // Step feeds tokens[i] to row i and returns the next-token logits, (B, V)
 // row-major. The slice is reused by the next Step.
 func (d *Decoder) Step(tokens []int) []float32 {
-	defer tensor.NoGrad()()
 	m := d.m
 	if len(tokens) != d.b {
 		panic(fmt.Sprintf("coca: Decoder.Step: %d tokens for %d rows", len(tokens), d.b))
@@ -134,7 +135,8 @@ func (d *Decoder) Step(tokens []int) []float32 {
 	pos := d.t
 	w := m.Config.Text.Width
 	// Text tower, position pos.
-	x := tensor.Add(m.Text.TokenEmbedding.Forward(tokens, d.b, 1), tensor.Rows(m.Text.PositionalEmbedding, pos, pos+1))
+	sc := d.scope
+	x := tensor.Add(tensor.Reshape(tensor.Embedding(sc.Use(m.Text.TokenEmbedding.Weight), tokens), d.b, 1, w), tensor.Rows(sc.Use(m.Text.PositionalEmbedding), pos, pos+1))
 	for i, blk := range m.Text.Transformer.Resblocks {
 		x = d.selfStep(blk, x, &d.text[i], pos)
 	}

@@ -95,8 +95,7 @@ func (o GenerateOptions) withDefaults(ctx int) GenerateOptions {
 // result starts with the start token and ends with the end token when one
 // was produced.
 func (m *Model) GenerateGreedy(images *tensor.Tensor, opt GenerateOptions) [][]int {
-	defer tensor.NoGrad()()
-	_, tokens := m.Visual.Forward(images)
+	_, tokens := m.EncodeImage(images)
 	return m.GreedyFromTokens(tokens, opt)
 }
 

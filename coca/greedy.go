@@ -8,9 +8,10 @@ import (
 // the whole prefix every step with no end-of-text stop: the plain loop the
 // golden fixtures were made with. Generate is the fast path.
 func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	b := images.Dim(0)
-	_, imgTokens := m.Visual.Forward(images)
+	_, imgTokens := m.Visual.Forward(sc.Use(images))
 	seqs := make([][]int, b)
 	for i := range seqs {
 		seqs[i] = []int{start}
@@ -21,7 +22,7 @@ func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int
 		for _, q := range seqs {
 			ids = append(ids, q...)
 		}
-		_, tok := m.Text.Forward(ids, b, l)
+		_, tok := m.Text.forward(sc, ids, b, l)
 		logits := m.TextDecoder.Forward(tok, imgTokens) // (B, L, V)
 		v := logits.Dim(2)
 		d := logits.Data()

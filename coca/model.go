@@ -151,33 +151,46 @@ func (d *MultimodalDecoder) Params() []nn.Param {
 }
 
 // Forward encodes images (B, 3, S, S) into the pooled latent (B, D), before
-// normalisation, and the image tokens (B, T, D) the decoder reads.
+// normalisation, and the image tokens (B, T, D) the decoder reads. It
+// records the graph unless images belong to a no-grad scope.
 func (v *VisionTower) Forward(images *tensor.Tensor) (latent, tokens *tensor.Tensor) {
 	b := images.Dim(0)
-	x := v.Conv1.Forward(images) // (B, N, Wv)
-	w := x.Dim(2)
-	cls := tensor.Expand(tensor.Reshape(v.ClassEmbedding, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
-	x = v.LnPre.Forward(x)
-	x = v.Transformer.Forward(x, nil, false)
+	p := v.Conv1.Forward(images) // (B, N, Wv)
+	w := p.Dim(2)
+	cls := tensor.Expand(tensor.Reshape(tensor.ScopeOf(p).Use(v.ClassEmbedding), 1, 1, w), b, 1, w)
+	c := tensor.Concat(1, cls, p)
+	tensor.Drop(p, cls)
+	x := tensor.Add(c, v.PositionalEmbedding)
+	tensor.Drop(c)
+	h := v.LnPre.Forward(x)
+	tensor.Drop(x)
+	x = v.Transformer.Forward(h, nil, false)
+	tensor.Drop(h)
 	var pooled *tensor.Tensor
 	switch v.pool {
 	case PoolLegacy:
-		x = v.LnPost.Forward(v.AttnPool.Forward(x)) // (B, Q, D)
+		a := v.AttnPool.Forward(x)
+		tensor.Drop(x)
+		x = v.LnPost.Forward(a) // (B, Q, D)
+		tensor.Drop(a)
 		q := x.Dim(1)
-		pooled = tensor.Reshape(tensor.Slice(x, 1, 0, 1), b, x.Dim(2))
+		pooled = tensor.Slice(x, 1, 0, 1)
 		tokens = tensor.Slice(x, 1, 1, q)
+		tensor.Drop(x)
 	default:
-		x = v.LnPost.Forward(x)
-		tokens = v.AttnPool.Forward(x)
-		src := x
+		h := v.LnPost.Forward(x)
+		tensor.Drop(x)
+		tokens = v.AttnPool.Forward(h)
+		src := h
 		if v.pool == PoolCascade {
 			src = tokens
 		}
-		p := v.AttnPoolContrastive.Forward(src) // (B, 1, D)
-		pooled = tensor.Reshape(p, b, p.Dim(2))
+		pooled = v.AttnPoolContrastive.Forward(src) // (B, 1, D)
+		tensor.Drop(h)
 	}
-	return tensor.MatMul(pooled, v.Proj, false, false), tokens
+	latent = tensor.MatMul(tensor.Reshape(pooled, b, pooled.Dim(2)), v.Proj, false, false)
+	tensor.Drop(pooled)
+	return latent, tokens
 }
 
 // mask builds the additive (B, L+1, L+1) attention mask of the text tower:
@@ -213,7 +226,13 @@ func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
 
 // Forward encodes text ids (B, L) given row-major: the pooled latent (B, D)
 // before normalisation and the token outputs (B, L, W) without ln_final.
+// It records the graph for training; EncodeText is the inference entry.
 func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor) {
+	return t.forward(nil, text, b, l)
+}
+
+// forward is Forward in the no-grad scope s (nil: recording).
+func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, tokens *tensor.Tensor) {
 	if len(text) != b*l {
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
@@ -221,44 +240,73 @@ func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor
 		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
-	var x *tensor.Tensor
+	var e *tensor.Tensor
 	if t.bf16 != nil {
-		mustNoGrad("TextTower.Forward")
-		x = tensor.Reshape(t.bf16.embedding(t.TokenEmbedding.Weight, text), b, l, w)
+		mustNoGrad("TextTower.Forward", s != nil)
+		e = s.Use(t.bf16.embedding(t.TokenEmbedding.Weight, text))
 	} else {
-		x = t.TokenEmbedding.Forward(text, b, l)
+		e = tensor.Embedding(s.Use(t.TokenEmbedding.Weight), text)
 	}
-	cls := tensor.Expand(tensor.Reshape(t.ClsEmb, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, x, cls), tensor.Rows(t.PositionalEmbedding, 0, l+1))
+	cls := tensor.Expand(tensor.Reshape(s.Use(t.ClsEmb), 1, 1, w), b, 1, w)
+	c := tensor.Concat(1, tensor.Reshape(e, b, l, w), cls)
+	tensor.Drop(e, cls)
+	x := tensor.Add(c, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1))
+	tensor.Drop(c)
+	mask := t.mask(text, b, l)
+	var y *tensor.Tensor
 	if t.bf16 != nil {
-		mask := t.mask(text, b, l)
+		y = x
 		for _, blk := range t.Transformer.Resblocks {
-			x = t.bf16.block(blk, x, nil, mask, false)
+			z := t.bf16.block(blk, y, nil, mask, false)
+			if y != x {
+				tensor.Drop(y)
+			}
+			y = z
 		}
 	} else {
-		x = t.Transformer.Forward(x, t.mask(text, b, l), false)
+		y = t.Transformer.Forward(x, mask, false)
 	}
-	pooled := t.LnFinal.Forward(tensor.Reshape(tensor.Slice(x, 1, l, l+1), b, w))
-	return tensor.MatMul(pooled, t.TextProjection, false, false), tensor.Slice(x, 1, 0, l)
+	tensor.Drop(x, mask)
+	cl := tensor.Slice(y, 1, l, l+1)
+	pooled := t.LnFinal.Forward(tensor.Reshape(cl, b, w))
+	tensor.Drop(cl)
+	latent = tensor.MatMul(pooled, t.TextProjection, false, false)
+	tensor.Drop(pooled)
+	tokens = tensor.Slice(y, 1, 0, l)
+	tensor.Drop(y)
+	return latent, tokens
 }
 
 // Forward maps text tokens (B, L, W) and image tokens (B, T, D) to logits
-// (B, L, V).
+// (B, L, V). It records the graph unless its inputs belong to a no-grad
+// scope.
 func (d *MultimodalDecoder) Forward(tokens, image *tensor.Tensor) *tensor.Tensor {
 	x := tokens
-	if s := d.bf16; s != nil {
-		mustNoGrad("MultimodalDecoder.Forward")
-		for i := range d.Resblocks {
-			x = s.block(d.Resblocks[i], x, nil, nil, true)
-			x = s.block(d.CrossAttn[i], x, image, nil, false)
+	next := func(y *tensor.Tensor) {
+		if x != tokens {
+			tensor.Drop(x)
 		}
-		return s.logits(d.LnFinal.Forward(x), d.TextProjection)
+		x = y
+	}
+	if s := d.bf16; s != nil {
+		mustNoGrad("MultimodalDecoder.Forward", tensor.InScope(tokens))
+		for i := range d.Resblocks {
+			next(s.block(d.Resblocks[i], x, nil, nil, true))
+			next(s.block(d.CrossAttn[i], x, image, nil, false))
+		}
+		h := d.LnFinal.Forward(x)
+		next(nil)
+		return s.logits(h, d.TextProjection)
 	}
 	for i := range d.Resblocks {
-		x = d.Resblocks[i].Forward(x, nil, true)
-		x = d.CrossAttn[i].ForwardCross(x, image)
+		next(d.Resblocks[i].Forward(x, nil, true))
+		next(d.CrossAttn[i].ForwardCross(x, image))
 	}
-	return tensor.MatMul(d.LnFinal.Forward(x), d.TextProjection, false, false)
+	h := d.LnFinal.Forward(x)
+	next(nil)
+	out := tensor.MatMul(h, d.TextProjection, false, false)
+	tensor.Drop(h)
+	return out
 }
 
 // Output is what one forward pass computes.
@@ -273,14 +321,16 @@ type Output struct {
 	LogitScale    *tensor.Tensor // exp(logit_scale)
 }
 
-// Forward runs images (B, 3, S, S) and text ids (B, L) through the model.
+// Forward runs images (B, 3, S, S) and text ids (B, L) through the model,
+// recording the graph for training, or none when images belong to a no-grad
+// scope.
 func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	if images.Dims() != 4 || images.Dim(0) != b {
 		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
 	}
 	o := &Output{}
 	o.ImageLatent, o.ImageEmbs = m.Visual.Forward(images)
-	o.TextLatent, o.TextTokens = m.Text.Forward(text, b, l)
+	o.TextLatent, o.TextTokens = m.Text.forward(tensor.ScopeOf(images), text, b, l)
 	o.ImageFeatures = tensor.Normalize(o.ImageLatent, 1e-12)
 	o.TextFeatures = tensor.Normalize(o.TextLatent, 1e-12)
 	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, l-1), o.ImageEmbs)
@@ -288,16 +338,38 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	return o
 }
 
-// EncodeImage returns normalised image features (B, D) and image tokens.
+// EncodeImage returns normalised image features (B, D) and image tokens
+// (B, T, D) for images (B, 3, S, S), recording no graph (see the package
+// documentation on concurrency).
 func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Tensor) {
-	lat, tok := m.Visual.Forward(images)
-	return tensor.Normalize(lat, 1e-12), tok
+	s, end := scopeFor(images)
+	defer end()
+	lat, tok := m.Visual.Forward(s.Use(images))
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(lat)
+	return f, tok
 }
 
-// EncodeText returns normalised text features (B, D) for ids (B, L).
+// EncodeText returns normalised text features (B, D) for ids (B, L),
+// recording no graph.
 func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
-	lat, _ := m.Text.Forward(text, b, l)
-	return tensor.Normalize(lat, 1e-12)
+	s := tensor.NoGrad()
+	defer s.End()
+	lat, tok := m.Text.forward(s, text, b, l)
+	tensor.Drop(tok)
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(lat)
+	return f
+}
+
+// scopeFor returns the open no-grad scope x belongs to, or a new one and
+// the function that ends it.
+func scopeFor(x *tensor.Tensor) (*tensor.Scope, func()) {
+	if s := tensor.ScopeOf(x); s != nil {
+		return s, func() {}
+	}
+	s := tensor.NoGrad()
+	return s, s.End
 }
 
 // LossWeights weigh the two losses; the defaults are open_clip's.

@@ -191,19 +191,17 @@ func (m *Model) Generate(images *tensor.Tensor, o GenerateOptions) ([][]int, err
 // GenerateOutput is Generate returning the whole Generation: the rows,
 // how each ended, and the shape of open_clip's output tensor.
 func (m *Model) GenerateOutput(images *tensor.Tensor, o GenerateOptions) (*Generation, error) {
-	defer tensor.NoGrad()()
 	o, err := m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
 	}
-	_, tokens := m.Visual.Forward(images)
+	_, tokens := m.EncodeImage(images)
 	return decodeRows(m.NewDecoder(tokens, o.MaxLen), tokens.Dim(0), m.vocab(), o), nil
 }
 
 // GenerateFromTokens is Generate from image tokens (B, T, D), decoding with
 // the KV-cached Decoder.
 func (m *Model) GenerateFromTokens(imageTokens *tensor.Tensor, o GenerateOptions) ([][]int, error) {
-	defer tensor.NoGrad()()
 	o, err := m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
@@ -215,12 +213,11 @@ func (m *Model) GenerateFromTokens(imageTokens *tensor.Tensor, o GenerateOptions
 // recomputes the whole prefix through the text tower and the multimodal
 // decoder. It is slow and exists to check the cached path.
 func (m *Model) GenerateReference(images *tensor.Tensor, o GenerateOptions) ([][]int, error) {
-	defer tensor.NoGrad()()
 	o, err := m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
 	}
-	_, tokens := m.Visual.Forward(images)
+	_, tokens := m.EncodeImage(images)
 	b := tokens.Dim(0)
 	src := &fullSource{m: m, rows: b, img: append([]float32(nil), tokens.Data()...), t: tokens.Dim(1), dim: tokens.Dim(2), seqs: make([][]int, b)}
 	return decodeRows(src, b, m.vocab(), o).Tokens, nil
@@ -423,7 +420,8 @@ type fullSource struct {
 }
 
 func (f *fullSource) Step(tokens []int) []float32 {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	if len(tokens) != f.rows {
 		panic(fmt.Sprintf("coca: fullSource.Step: %d tokens for %d rows", len(tokens), f.rows))
 	}
@@ -435,7 +433,7 @@ func (f *fullSource) Step(tokens []int) []float32 {
 	for _, s := range f.seqs {
 		ids = append(ids, s...)
 	}
-	_, tok := f.m.Text.Forward(ids, f.rows, l)
+	_, tok := f.m.Text.forward(sc, ids, f.rows, l)
 	logits := f.m.TextDecoder.Forward(tok, tensor.FromSlice(f.img, f.rows, f.t, f.dim))
 	v := logits.Dim(2)
 	d := logits.Data()

@@ -102,7 +102,6 @@ var OpenAIImageNetTemplates = []string{
 // texts are encoded batch at a time. An empty class or template list is an
 // error.
 func (m *Model) ClassEmbeddings(classes, templates []string, tokenize func(string) []int, batch int) (*tensor.Tensor, error) {
-	defer tensor.NoGrad()()
 	if len(classes) == 0 || len(templates) == 0 {
 		return nil, fmt.Errorf("coca: zero-shot: %d classes and %d templates (want at least one of each)", len(classes), len(templates))
 	}
@@ -181,7 +180,6 @@ func normalize(v []float32) {
 // (C, D), both normalised, softmax(exp(logit_scale) · I·Cᵀ) row by row
 // (N × C, row-major).
 func (m *Model) ZeroShotProbs(imageFeatures, classes *tensor.Tensor) []float32 {
-	defer tensor.NoGrad()()
 	scale := math.Exp(float64(m.LogitScale.Item()))
 	logits := tensor.MatMul(imageFeatures, classes, false, true).Data()
 	n, c := imageFeatures.Dim(0), classes.Dim(0)

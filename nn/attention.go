@@ -116,21 +116,21 @@ func (m *MultiheadAttention) Forward(xq, xkv, mask *tensor.Tensor, causal bool) 
 		// Self-attention: one packed projection, q, k, v side by side.
 		qkv := tensor.Linear(xq, m.InProjWeight, m.InProjBias) // (B, L, 3W)
 		o = tensor.AttentionHeads(qkv, 0, qkv, w, qkv, 2*w, m.Heads, w, mask, causal, 0)
-		drop(qkv)
+		tensor.Drop(qkv)
 	case m.InProjWeight != nil:
 		// Cross-attention with packed weights: keys and values from one
 		// (B, Lk, 2W) projection.
 		q := tensor.Linear(xq, tensor.Rows(m.InProjWeight, 0, w), tensor.Rows(m.InProjBias, 0, w))
 		kv := tensor.Linear(xkv, tensor.Rows(m.InProjWeight, w, 3*w), tensor.Rows(m.InProjBias, w, 3*w))
 		o = tensor.AttentionHeads(q, 0, kv, 0, kv, w, m.Heads, w, mask, causal, 0)
-		drop(q, kv)
+		tensor.Drop(q, kv)
 	default:
 		wq, wk, wv, bq, bk, bv := m.projWeights()
 		q, k, v := tensor.Linear(xq, wq, bq), tensor.Linear(xkv, wk, bk), tensor.Linear(xkv, wv, bv)
 		o = tensor.AttentionHeads(q, 0, k, 0, v, 0, m.Heads, w, mask, causal, 0)
-		drop(q, k, v)
+		tensor.Drop(q, k, v)
 	}
 	out := m.OutProj.Forward(o)
-	drop(o)
+	tensor.Drop(o)
 	return out
 }

@@ -46,19 +46,19 @@ func (b *ResidualAttentionBlock) Params() []Param {
 func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
 	h := b.Ln1.Forward(x)
 	a := b.Attn.Forward(h, h, mask, causal)
-	drop(h)
+	tensor.Drop(h)
 	return b.mlpResidual(tensor.Add(x, a), a)
 }
 
 // mlpResidual returns x + mlp(ln_2(x)) and, without gradients, hands the
 // intermediates (x and a, done with) back to the buffer pool.
 func (b *ResidualAttentionBlock) mlpResidual(x, a *tensor.Tensor) *tensor.Tensor {
-	drop(a)
+	tensor.Drop(a)
 	h := b.Ln2.Forward(x)
 	m := b.MLP.Forward(h)
-	drop(h)
+	tensor.Drop(h)
 	out := tensor.Add(x, m)
-	drop(x, m)
+	tensor.Drop(x, m)
 	return out
 }
 
@@ -70,7 +70,7 @@ func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tens
 	}
 	h, hkv := b.Ln1.Forward(x), b.Ln1KV.Forward(kv)
 	a := b.Attn.Forward(h, hkv, nil, false)
-	drop(h, hkv)
+	tensor.Drop(h, hkv)
 	return b.mlpResidual(tensor.Add(x, a), a)
 }
 
@@ -103,7 +103,7 @@ func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tenso
 	for _, b := range t.Resblocks {
 		y := b.Forward(x, mask, causal)
 		if x != in {
-			drop(x)
+			tensor.Drop(x)
 		}
 		x = y
 	}

@@ -144,25 +144,10 @@ func NewMLP(width, hidden int, act Activation) *MLP {
 func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
 	h := m.CFc.Forward(x)
 	g := m.Act.apply(h)
-	drop(h)
+	tensor.Drop(h)
 	out := m.CProj.Forward(g)
-	drop(g)
+	tensor.Drop(g)
 	return out
-}
-
-// drop hands intermediate tensors a layer is done with back to the buffer
-// pool when no graph is being recorded (inference under tensor.NoGrad),
-// where nothing else releases them: the next forward pass then reuses
-// their memory instead of asking the runtime (and, once it has returned
-// the pages, the kernel) for fresh memory. With gradients they stay: the
-// backward pass needs them and releases them itself.
-func drop(ts ...*tensor.Tensor) {
-	if tensor.GradEnabled() {
-		return
-	}
-	for _, t := range ts {
-		tensor.Release(t)
-	}
 }
 
 // Params lists c_fc and c_proj.

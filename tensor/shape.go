@@ -35,6 +35,8 @@ func Reshape(x *Tensor, shape ...int) *Tensor {
 
 // view returns a tensor of the given shape over x's buffers from element
 // off. Its gradient aliases x's, so backward has nothing to do for it.
+// Views of x made in one goroutine may be used by others: x is not
+// written.
 func view(x *Tensor, shape []int, off int) *Tensor {
 	base, boff := x, off
 	if x.base != nil {
@@ -42,10 +44,14 @@ func view(x *Tensor, shape []int, off int) *Tensor {
 	}
 	n := numel(shape)
 	out := &Tensor{shape: shape, data: x.data[off : off+n : off+n], base: base, off: boff, pooled: x.pooled}
-	if GradEnabled() {
-		out.requiresGrad = x.requiresGrad
-		out.inputs = []*Tensor{x}
+	if s := ScopeOf(x); s != nil {
+		out.scope = s
+		return out
 	}
+	// Outside a scope a view always links to x, so that Release of a graph
+	// through the view reaches x's buffer even when no gradient flows.
+	out.requiresGrad = x.requiresGrad
+	out.inputs = []*Tensor{x}
 	return out
 }
 

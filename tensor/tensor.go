@@ -11,7 +11,18 @@
 // reverse topological order and accumulates (+=) gradients into every tensor
 // that requires them. Release(loss) then returns the buffers of every
 // intermediate tensor of the graph to a pool, so the next step reuses them
-// instead of allocating. NoGrad switches recording off for inference.
+// instead of allocating. For inference, a no-grad Scope (NoGrad) marks the
+// tensors it is given, and every op reading them records nothing; Drop
+// hands an intermediate's buffer back as soon as its last reader has run.
+//
+// Concurrency: nothing process-wide decides whether an op records or
+// whether a buffer may be reused, so any number of goroutines may run ops
+// at once, on shared read-only tensors (a model's parameters) too, as long
+// as no goroutine writes a tensor that another reads: training a model
+// (which writes its parameters and their gradients) excludes running it
+// elsewhere, and a graph (Backward, Release) belongs to one goroutine. The
+// backend (SetBackend) is process-wide: choose it once, at start-up,
+// before any tensor is made.
 //
 // Misuse (mismatched shapes, bad axes) panics with a message naming the op
 // and the shapes, as slicing out of range does.
@@ -37,6 +48,8 @@ type Tensor struct {
 	name         string
 	saved        [2][]float32 // pooled buffers an op keeps for its backward
 	lastBack     bool         // BackwardRelease releases t right after t.back
+	captured     bool         // a recorded op holds t (or a view of it) for its backward: Drop leaves it
+	scope        *Scope       // the no-grad scope t was made in, or nil
 
 	// graph
 	inputs []*Tensor

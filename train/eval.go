@@ -125,7 +125,6 @@ func (r *run) evaluate() (Metrics, error) {
 }
 
 func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classes []string, ctx int, samples int) (Metrics, error) {
-	defer tensor.NoGrad()()
 	var res Metrics
 	// Image features, tokens → greedy captions.
 	var imgFeat [][]float32
