@@ -181,7 +181,11 @@ func (d *Decoder) crossStep(blk *nn.ResidualAttentionBlock, x *tensor.Tensor, i 
 	a := blk.Attn
 	w, h := a.Width(), a.Heads
 	hd := w / h
-	q := a.ProjectQ(blk.Ln1.Forward(x)).Data() // (B, H, 1, d)
+	wq := a.QProjWeight
+	if a.InProjWeight != nil {
+		wq = tensor.Rows(a.InProjWeight, 0, w)
+	}
+	q := tensor.Linear(blk.Ln1.Forward(x), wq, tensor.Rows(a.InProjBias, 0, w)).Data() // (B, 1, W): head h at h·d
 	out := tensor.Zeros(d.b, 1, w)
 	o := out.Data()
 	scale := float32(1 / math.Sqrt(float64(hd)))

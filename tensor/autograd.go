@@ -34,6 +34,11 @@ func (p *bufPool) track(d int) {
 // and their gradients.
 func PoolPeakBytes() int64 { return 4 * pool.peak.Load() }
 
+// PoolInUse reports the bytes of pooled buffers handed out and not yet
+// handed back (by Release, BackwardRelease or Drop): a loop that frees
+// what it makes returns to the same figure after every iteration.
+func PoolInUse() int64 { return 4 * pool.inUse.Load() }
+
 // ResetPoolPeak starts a new PoolPeakBytes measurement from the bytes in
 // use now.
 func ResetPoolPeak() { pool.peak.Store(pool.inUse.Load()) }
