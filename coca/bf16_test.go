@@ -361,16 +361,15 @@ func TestLoadHalfCheckpoints(t *testing.T) {
 // for the moved matrices.
 func bf16State(t *testing.T, m *Model) map[string][]uint32 {
 	t.Helper()
-	s := m.TextDecoder.bf16
-	if s == nil {
+	if !m.IsBF16() {
 		t.Fatal("not a bfloat16 model")
 	}
 	out := map[string][]uint32{}
 	for _, p := range m.Params() {
 		var v []uint32
-		if q, ok := s.w[p.Tensor]; ok {
-			for _, h := range q.data {
-				v = append(v, uint32(h))
+		if h, _ := p.Tensor.BF16(); h != nil {
+			for _, x := range h {
+				v = append(v, uint32(x))
 			}
 		} else {
 			for _, f := range p.Tensor.Data() {

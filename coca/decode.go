@@ -7,6 +7,7 @@ import (
 	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/nn"
 	"github.com/gococa/gococa/tensor"
+	"github.com/gococa/gococa/tensor/safetensors"
 )
 
 // Decoder generates text one token at a time with key/value caches in both
@@ -46,7 +47,6 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	}
 	b := imageTokens.Dim(0)
 	d := &Decoder{m: m, b: b, maxLen: maxLen, nImg: imageTokens.Dim(1), scope: sc}
-	s := m.TextDecoder.bf16
 	alloc := func(w int) kvCache {
 		return kvCache{make([]float32, b*w*maxLen), make([]float32, b*w*maxLen)}
 	}
@@ -56,10 +56,10 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	for _, blk := range m.TextDecoder.CrossAttn {
 		d.self = append(d.self, alloc(m.Config.Multimodal.Width))
 		h := blk.Ln1KV.Forward(imageTokens)
-		d.cross = append(d.cross, crossKV(blk.Attn, s, h))
+		d.cross = append(d.cross, crossKV(blk.Attn, h))
 	}
-	if s != nil {
-		d.fast = newBF16Step(m, s)
+	if m.IsBF16() {
+		d.fast = newBF16Step(m)
 	}
 	return d
 }
@@ -70,25 +70,14 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 // projections stacked (2W, Dkv): the rows of the product are the channels,
 // head by head, which is the transposed layout. s holds the bfloat16
 // weights, or is nil.
-func crossKV(a *nn.MultiheadAttention, s *bf16Store, h *tensor.Tensor) []float32 {
+func crossKV(a *nn.MultiheadAttention, h *tensor.Tensor) []float32 {
 	w := a.Width()
 	b, t, dkv := h.Dim(0), h.Dim(1), h.Dim(2)
 	var parts [][]float32 // (2W, Dkv) or (W, Dkv) twice
-	switch {
-	case s != nil && a.InProjWeight != nil:
-		wt, buf := s.widen(a.InProjWeight, w, 3*w)
-		defer scratchPool.Put(buf)
-		parts = [][]float32{wt.Data()}
-	case s != nil:
-		k, kb := s.widen(a.KProjWeight, 0, 0)
-		v, vb := s.widen(a.VProjWeight, 0, 0)
-		defer scratchPool.Put(kb)
-		defer scratchPool.Put(vb)
-		parts = [][]float32{k.Data(), v.Data()}
-	case a.InProjWeight != nil:
-		parts = [][]float32{a.InProjWeight.Data()[w*dkv : 3*w*dkv]}
-	default:
-		parts = [][]float32{a.KProjWeight.Data(), a.VProjWeight.Data()}
+	if a.InProjWeight != nil {
+		parts = [][]float32{widened(a.InProjWeight)[w*dkv : 3*w*dkv]}
+	} else {
+		parts = [][]float32{widened(a.KProjWeight), widened(a.VProjWeight)}
 	}
 	bias := a.InProjBias.Data()[w : 3*w]
 	x := h.Data()
@@ -255,4 +244,18 @@ func (d *Decoder) Reorder(src []int) {
 		d.cross[i] = move(d.cross[i], len(d.cross[i])/d.b)
 	}
 	d.b = len(src)
+}
+
+// widened returns the float32 values of t (widened when it stores
+// bfloat16 values).
+func widened(t *tensor.Tensor) []float32 {
+	h, _ := t.BF16()
+	if h == nil {
+		return t.Data()
+	}
+	out := make([]float32, len(h))
+	for i, v := range h {
+		out[i] = safetensors.BF16ToFloat32(v)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/nn"
+	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -31,6 +32,26 @@ import (
 // maxStepWorkers caps the workers of a step: a few cores saturate the
 // memory bandwidth.
 const maxStepWorkers = 8
+
+// bf16Matrix is an (out, in) matrix in bfloat16, row-major.
+type bf16Matrix struct {
+	data    []uint16
+	out, in int
+}
+
+// rows returns rows [lo, hi) as a matrix sharing the data.
+func (p bf16Matrix) rows(lo, hi int) bf16Matrix {
+	return bf16Matrix{p.data[lo*p.in : hi*p.in], hi - lo, p.in}
+}
+
+// matrix16 returns the stored matrix of a bfloat16 tensor.
+func matrix16(t *tensor.Tensor) bf16Matrix {
+	h, transposed := t.BF16()
+	if transposed {
+		return bf16Matrix{h, t.Dim(1), t.Dim(0)}
+	}
+	return bf16Matrix{h, t.Dim(0), t.Dim(1)}
+}
 
 // bf16Block is one block of a text stack, its weights resolved.
 type bf16Block struct {
@@ -67,14 +88,14 @@ type bf16Step struct {
 	tmp, hid []float32   // (B, W), (B, hidden)
 }
 
-func newBF16Step(m *Model, s *bf16Store) *bf16Step {
+func newBF16Step(m *Model) *bf16Step {
 	st := &bf16Step{
 		workers: min(runtime.GOMAXPROCS(0), maxStepWorkers),
-		tok:     s.w[m.Text.TokenEmbedding.Weight],
+		tok:     matrix16(m.Text.TokenEmbedding.Weight),
 		pos:     m.Text.PositionalEmbedding.Data(),
 		lnfW:    m.TextDecoder.LnFinal.Weight.Data(),
 		lnfB:    m.TextDecoder.LnFinal.Bias.Data(),
-		vocab:   s.w[m.TextDecoder.TextProjection],
+		vocab:   matrix16(m.TextDecoder.TextProjection),
 		w:       m.Config.Text.Width,
 		v:       m.Config.Multimodal.VocabSize,
 	}
@@ -85,19 +106,19 @@ func newBF16Step(m *Model, s *bf16Store) *bf16Step {
 		b := bf16Block{
 			ln1w: blk.Ln1.Weight.Data(), ln1b: blk.Ln1.Bias.Data(),
 			ln2w: blk.Ln2.Weight.Data(), ln2b: blk.Ln2.Bias.Data(),
-			out: s.w[a.OutProj.Weight], outBias: a.OutProj.Bias.Data(),
-			fc: s.w[blk.MLP.CFc.Weight], fcBias: blk.MLP.CFc.Bias.Data(),
-			proj: s.w[blk.MLP.CProj.Weight], projBias: blk.MLP.CProj.Bias.Data(),
+			out: matrix16(a.OutProj.Weight), outBias: a.OutProj.Bias.Data(),
+			fc: matrix16(blk.MLP.CFc.Weight), fcBias: blk.MLP.CFc.Bias.Data(),
+			proj: matrix16(blk.MLP.CProj.Weight), projBias: blk.MLP.CProj.Bias.Data(),
 			quick: blk.MLP.Act == nn.QuickGELU,
 			heads: a.Heads,
 		}
 		switch {
 		case !cross:
-			b.in, b.inBias = s.w[a.InProjWeight], a.InProjBias.Data()
+			b.in, b.inBias = matrix16(a.InProjWeight), a.InProjBias.Data()
 		case a.InProjWeight != nil:
-			b.in, b.inBias = s.w[a.InProjWeight].rows(0, w), a.InProjBias.Data()[:w]
+			b.in, b.inBias = matrix16(a.InProjWeight).rows(0, w), a.InProjBias.Data()[:w]
 		default:
-			b.in, b.inBias = s.w[a.QProjWeight], a.InProjBias.Data()[:w]
+			b.in, b.inBias = matrix16(a.QProjWeight), a.InProjBias.Data()[:w]
 		}
 		return b
 	}

@@ -33,7 +33,6 @@ type TextTower struct {
 	TextProjection      *tensor.Tensor // (W, D)
 	padID               int
 	correctMask         bool
-	bf16                *bf16Store // bfloat16 weights (bf16.go), or nil
 }
 
 // MultimodalDecoder is the captioning decoder (prefix "text_decoder.").
@@ -42,7 +41,6 @@ type MultimodalDecoder struct {
 	CrossAttn      []*nn.ResidualAttentionBlock // cross-attention to image tokens
 	LnFinal        *nn.LayerNorm
 	TextProjection *tensor.Tensor // (W, V)
-	bf16           *bf16Store     // bfloat16 weights (bf16.go), or nil
 }
 
 // Model is CoCa.
@@ -240,32 +238,14 @@ func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, toke
 		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
-	var e *tensor.Tensor
-	if t.bf16 != nil {
-		mustNoGrad("TextTower.Forward", s != nil)
-		e = s.Use(t.bf16.embedding(t.TokenEmbedding.Weight, text))
-	} else {
-		e = tensor.Embedding(s.Use(t.TokenEmbedding.Weight), text)
-	}
+	e := tensor.Embedding(s.Use(t.TokenEmbedding.Weight), text)
 	cls := tensor.Expand(tensor.Reshape(s.Use(t.ClsEmb), 1, 1, w), b, 1, w)
 	c := tensor.Concat(1, tensor.Reshape(e, b, l, w), cls)
 	tensor.Drop(e, cls)
 	x := tensor.Add(c, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1))
 	tensor.Drop(c)
 	mask := t.mask(text, b, l)
-	var y *tensor.Tensor
-	if t.bf16 != nil {
-		y = x
-		for _, blk := range t.Transformer.Resblocks {
-			z := t.bf16.block(blk, y, nil, mask, false)
-			if y != x {
-				tensor.Drop(y)
-			}
-			y = z
-		}
-	} else {
-		y = t.Transformer.Forward(x, mask, false)
-	}
+	y := t.Transformer.Forward(x, mask, false)
 	tensor.Drop(x, mask)
 	cl := tensor.Slice(y, 1, l, l+1)
 	pooled := t.LnFinal.Forward(tensor.Reshape(cl, b, w))
@@ -287,16 +267,6 @@ func (d *MultimodalDecoder) Forward(tokens, image *tensor.Tensor) *tensor.Tensor
 			tensor.Drop(x)
 		}
 		x = y
-	}
-	if s := d.bf16; s != nil {
-		mustNoGrad("MultimodalDecoder.Forward", tensor.InScope(tokens))
-		for i := range d.Resblocks {
-			next(s.block(d.Resblocks[i], x, nil, nil, true))
-			next(s.block(d.CrossAttn[i], x, image, nil, false))
-		}
-		h := d.LnFinal.Forward(x)
-		next(nil)
-		return s.logits(h, d.TextProjection)
 	}
 	for i := range d.Resblocks {
 		next(d.Resblocks[i].Forward(x, nil, true))

@@ -434,7 +434,7 @@ func (f *fullSource) Step(tokens []int) []float32 {
 		ids = append(ids, s...)
 	}
 	_, tok := f.m.Text.forward(sc, ids, f.rows, l)
-	logits := f.m.TextDecoder.Forward(tok, tensor.FromSlice(f.img, f.rows, f.t, f.dim))
+	logits := f.m.TextDecoder.Forward(tok, sc.Use(tensor.FromSlice(f.img, f.rows, f.t, f.dim)))
 	v := logits.Dim(2)
 	d := logits.Data()
 	f.logits = f.logits[:0]

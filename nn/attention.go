@@ -73,11 +73,15 @@ func (m *MultiheadAttention) projectQ(xq *tensor.Tensor) *tensor.Tensor {
 }
 
 // Forward attends from xq (B, Lq, W) to xkv (B, Lk, Wkv). mask (B, Lq, Lk)
-// is additive or nil; causal hides later keys.
+// is additive or nil; causal hides later keys. When xq belongs to a
+// no-grad scope, so does the computation from xkv.
 //
 // The heads are read from the projections and written to the merged
 // output in place (tensor.AttentionHeads): no head-splitting copies.
 func (m *MultiheadAttention) Forward(xq, xkv, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	if xkv != xq {
+		xkv = tensor.ScopeOf(xq).Use(xkv)
+	}
 	if xq == xkv && m.InProjWeight != nil {
 		// Self-attention: one packed projection, q, k, v side by side.
 		w := m.Width()

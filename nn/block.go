@@ -48,10 +48,11 @@ func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *t
 }
 
 // ForwardCross runs the cross-attention block: queries from x (B, L, W),
-// keys and values from ln_1_kv(kv) (B, T, Wkv); no mask.
+// keys and values from ln_1_kv(kv) (B, T, Wkv); no mask. When x belongs to
+// a no-grad scope, so does the computation from kv.
 func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tensor {
 	b.mustCross("ForwardCross")
-	hkv := b.Ln1KV.Forward(kv)
+	hkv := b.Ln1KV.Forward(tensor.ScopeOf(x).Use(kv)) // in x's no-grad scope, if any
 	out := b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Forward(h, hkv, nil, false) })
 	tensor.Drop(hkv)
 	return out

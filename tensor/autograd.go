@@ -124,6 +124,9 @@ func newOut(shape []int, inputs ...*Tensor) *Tensor {
 	n := numel(shape)
 	for _, in := range inputs {
 		in.live("op input")
+		if in.half != nil {
+			panic(fmt.Sprintf("tensor: op input: %s: only Linear, MatMul (right operand) and Embedding read bfloat16 weights", in.describe()))
+		}
 	}
 	return newOutMixed(shape, n, inputs)
 }

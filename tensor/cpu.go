@@ -539,3 +539,45 @@ func parallelChunks(n, parts int, fn func(w, lo, hi int)) {
 		fn(w, w*n/parts, (w+1)*n/parts)
 	})
 }
+
+func (cpuBackend) WidenBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	chunked(len(src), 1, func(lo, hi int) {
+		for i, v := range src[lo:hi] {
+			dst[lo+i] = widen(v)
+		}
+	})
+}
+
+// maxBF16Workers caps the goroutines of a bfloat16 product: it streams
+// its weights once, and a few cores saturate the memory bandwidth.
+const maxBF16Workers = 8
+
+// GemmBF16 splits the outputs between goroutines at multiples of 16, each
+// streaming its own rows of the weights (asm.GemvBF16Strided, whose
+// results do not depend on the split; the multiples of 16 keep the
+// vector paths of elementwise kernels run afterwards on a worker's share
+// the same whatever the split).
+func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias []float32, m, n, k int) {
+	p := min(maxProcs(), maxBF16Workers, (n+15)/16)
+	if m*n*max(k, 1) < 1<<16 {
+		p = 1
+	}
+	at := func(i int) int {
+		if i >= p {
+			return n
+		}
+		return n * i / p &^ 15
+	}
+	asm.Parallel(max(p, 1), func(t int) {
+		lo, hi := at(t), at(t+1)
+		if lo >= hi {
+			return
+		}
+		var b []float32
+		if bias != nil {
+			b = bias[lo:hi]
+		}
+		asm.GemvBF16Strided(y[lo:], ldy, x, w[lo*k:hi*k], b, m, hi-lo, k)
+	})
+}

@@ -3,7 +3,8 @@ package tensor
 import "fmt"
 
 // Embedding gathers rows of table (V, C) for ids and returns (len(ids), C);
-// reshape the result for batched ids. Backward scatter-adds into table.
+// reshape the result for batched ids. Backward scatter-adds into table. A
+// bfloat16 table (see ToBF16) gives its rows widened, with no gradient.
 func Embedding(table *Tensor, ids []int) *Tensor {
 	if len(table.shape) != 2 {
 		panic(fmt.Sprintf("tensor: Embedding: table must be 2-D, got %v", table.shape))
@@ -15,6 +16,17 @@ func Embedding(table *Tensor, ids []int) *Tensor {
 			panic(fmt.Sprintf("tensor: Embedding: id %d at position %d out of range for table %v", id, i, table.shape))
 		}
 		idx[i] = int32(id)
+	}
+	if table.half != nil {
+		// bfloat16 rows, widened (inference only: no gradient).
+		if table.halfT {
+			panic(fmt.Sprintf("tensor: Embedding: table %s is stored transposed", table.describe()))
+		}
+		out := newOutMixed([]int{len(ids), c}, len(ids)*c, []*Tensor{table})
+		for i, id := range idx {
+			widenBF16(out.data[i*c:(i+1)*c], table.half[int(id)*c:int(id+1)*c])
+		}
+		return out
 	}
 	out := newOut([]int{len(ids), c}, table)
 	backend.Gather(out.data, table.data, idx, c)

@@ -43,7 +43,15 @@ func view(x *Tensor, shape []int, off int) *Tensor {
 		base, boff = x.base, x.off+off
 	}
 	n := numel(shape)
-	out := &Tensor{shape: shape, data: x.data[off : off+n : off+n], base: base, off: boff, pooled: x.pooled}
+	out := &Tensor{shape: shape, base: base, off: boff, pooled: x.pooled}
+	if x.half != nil {
+		if x.halfT && (off != 0 || !sameShape(shape, x.shape)) {
+			panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))
+		}
+		out.half, out.halfT = x.half[off:off+n:off+n], x.halfT
+	} else {
+		out.data = x.data[off : off+n : off+n]
+	}
 	if s := ScopeOf(x); s != nil {
 		out.scope = s
 		return out

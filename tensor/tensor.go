@@ -50,6 +50,9 @@ type Tensor struct {
 	lastBack     bool         // BackwardRelease releases t right after t.back
 	captured     bool         // a recorded op holds t (or a view of it) for its backward: Drop leaves it
 	scope        *Scope       // the no-grad scope t was made in, or nil
+	half         []uint16     // bfloat16 values (see bf16.go); data is then nil
+	halfT        bool         // half holds the transpose of a 2-D t
+	halfBuf      []float32    // device memory behind half, or nil
 
 	// graph
 	inputs []*Tensor
@@ -133,7 +136,15 @@ func (t *Tensor) Numel() int { return numel(t.shape) }
 // tensor; do not write to tensors that take part in a recorded graph.
 func (t *Tensor) Data() []float32 {
 	t.live("Data")
+	t.float32s("Data")
 	return t.data
+}
+
+// float32s panics when t stores bfloat16 values.
+func (t *Tensor) float32s(op string) {
+	if t.half != nil {
+		panic(fmt.Sprintf("tensor: %s: %s stores bfloat16 values (BF16 returns them; ToFloat32 widens them)", op, t.describe()))
+	}
 }
 
 // Grad returns the accumulated gradient, or nil if none has been computed.
@@ -151,6 +162,7 @@ func (t *Tensor) Grad() []float32 {
 // Item returns the single value of a one-element tensor.
 func (t *Tensor) Item() float32 {
 	t.live("Item")
+	t.float32s("Item")
 	if len(t.data) != 1 {
 		panic(fmt.Sprintf("tensor: Item: tensor of shape %v has %d elements", t.shape, len(t.data)))
 	}
@@ -186,12 +198,13 @@ func (t *Tensor) ZeroGrad() {
 // Detach returns a tensor sharing t's data with no autograd history.
 func (t *Tensor) Detach() *Tensor {
 	t.live("Detach")
-	return &Tensor{shape: t.shape, data: t.data}
+	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT}
 }
 
 // Clone returns a copy of t's values with no autograd history.
 func (t *Tensor) Clone() *Tensor {
 	t.live("Clone")
+	t.float32s("Clone")
 	return &Tensor{shape: cloneInts(t.shape), data: append([]float32(nil), t.data...)}
 }
 
@@ -199,6 +212,7 @@ func (t *Tensor) Clone() *Tensor {
 // for loading weights and inputs, not for use inside a recorded graph.
 func (t *Tensor) CopyFrom(src []float32) {
 	t.live("CopyFrom")
+	t.float32s("CopyFrom")
 	if len(src) != len(t.data) {
 		panic(fmt.Sprintf("tensor: CopyFrom: %d values into shape %v", len(src), t.shape))
 	}
@@ -214,6 +228,10 @@ func (t *Tensor) String() string {
 	}
 	if t.released {
 		b.WriteString(" (released)")
+		return b.String()
+	}
+	if t.half != nil {
+		b.WriteString(" bfloat16")
 		return b.String()
 	}
 	b.WriteString(" [")

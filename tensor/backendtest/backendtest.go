@@ -58,6 +58,8 @@ func Run(t *testing.T, b tensor.Backend, alloc func(n int) []float32) {
 		{"CrossEntropyBackward", testCrossEntropyBackward},
 		{"AdamW", testAdamW},
 		{"SGD", testSGD},
+		{"WidenBF16", testWidenBF16},
+		{"GemmBF16", testGemmBF16},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1647,6 +1649,117 @@ func testSGD(s *suite) {
 				s.close(name("%s buf n=%d", vt.name, n), b, wb, sb, 0, 3e-7)
 			}
 			s.unchanged("g", g, g0)
+		}
+	}
+}
+
+// ---- optional kernels: bfloat16 weights, decoding attention ----
+
+// bf16 rounds x to bfloat16 bits (ties to even).
+func bf16(x float32) uint16 {
+	b := math.Float32bits(x)
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+func widenRef(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
+
+// halves returns n bfloat16 values rounded from normals times sd.
+func (s *suite) halves(n int, sd float64) []uint16 {
+	h := make([]uint16, n)
+	for i := range h {
+		h[i] = bf16(float32(s.rng.NormFloat64() * sd))
+	}
+	return h
+}
+
+func testWidenBF16(s *suite) {
+	k, ok := s.b.(tensor.BF16Kernels)
+	if !ok {
+		s.t.Skipf("%s has no BF16Kernels (the ops widen on the host)", s.b.Name())
+	}
+	for _, n := range []int{0, 1, 17, 5000} {
+		src := s.halves(n, 3)
+		if n > 4 { // +Inf, −Inf, the smallest subnormal, −0
+			copy(src, []uint16{0x7f80, 0xff80, 0x0001, 0x8000})
+		}
+		dst := s.buf("dst", len(src))
+		k.WidenBF16(dst, src)
+		want := make([]float64, len(src))
+		for i, h := range src {
+			want[i] = widenRef(h)
+		}
+		s.close(name("n=%d", n), dst, want, nil, 0, 0)
+	}
+}
+
+func testGemmBF16(s *suite) {
+	kb, ok := s.b.(tensor.BF16Kernels)
+	if !ok {
+		s.t.Skipf("%s has no BF16Kernels (the ops widen the weights and call Gemm)", s.b.Name())
+	}
+	for _, c := range []struct {
+		m, n, k, ldy int
+		bias         bool
+	}{{1, 1, 1, 1, false}, {1, 7, 5, 9, true}, {3, 70, 33, 70, true}, {6, 512, 512, 600, true}, {9, 100, 24, 100, false}, {4, 0, 8, 0, true}, {0, 5, 5, 5, true}} {
+		x := s.randn("x", c.m*c.k, 1)
+		w := s.halves(c.n*c.k, 0.5)
+		var bias []float32
+		if c.bias {
+			bias = s.randn("bias", c.n, 1)
+		}
+		y := s.buf("y", max(0, (c.m-1)*c.ldy+c.n))
+		x0 := copyOf(x)
+		kb.GemmBF16(y, c.ldy, x, w, bias, c.m, c.n, c.k)
+		got := make([]float32, 0, c.m*c.n)
+		want := make([]float64, 0, c.m*c.n)
+		scale := make([]float64, 0, c.m*c.n)
+		for r := range c.m {
+			for o := range c.n {
+				sum, abs := 0.0, 0.0
+				if bias != nil {
+					sum, abs = float64(bias[o]), math.Abs(float64(bias[o]))
+				}
+				for i := range c.k {
+					p := float64(x0[r*c.k+i]) * widenRef(w[o*c.k+i])
+					sum += p
+					abs += math.Abs(p)
+				}
+				got = append(got, y[r*c.ldy+o])
+				want = append(want, sum)
+				scale = append(scale, abs)
+			}
+		}
+		what := name("%+v", c)
+		s.close(what, got, want, scale, 0, 1e-6)
+		s.unchanged("x", x, x0)
+		// A row's outputs do not depend on the other rows and columns
+		// computed with it: each row alone, each output column block alone.
+		if c.m > 1 && c.n > 1 {
+			for r := range c.m {
+				one := s.buf("one row", c.n)
+				kb.GemmBF16(one, c.n, x[r*c.k:(r+1)*c.k], w, bias, 1, c.n, c.k)
+				for o := range c.n {
+					if math.Float32bits(one[o]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Errorf("%s: row %d alone differs at output %d: %v, in the batch %v", what, r, o, one[o], y[r*c.ldy+o])
+						break
+					}
+				}
+			}
+			lo, hi := c.n/3, c.n-1
+			part := s.buf("columns", c.m*(hi-lo))
+			var pb []float32
+			if bias != nil {
+				pb = bias[lo:hi]
+			}
+			kb.GemmBF16(part, hi-lo, x, w[lo*c.k:hi*c.k], pb, c.m, hi-lo, c.k)
+			for r := range c.m {
+				for o := lo; o < hi; o++ {
+					if math.Float32bits(part[r*(hi-lo)+o-lo]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Fatalf("%s: output %d of row %d differs when computed with columns [%d, %d) only", what, o, r, lo, hi)
+					}
+				}
+			}
 		}
 	}
 }
