@@ -104,6 +104,7 @@ func (m *Model) GreedyFromTokens(imageTokens *tensor.Tensor, opt GenerateOptions
 	opt = opt.withDefaults(m.maxGenerateLen())
 	b := imageTokens.Dim(0)
 	dec := m.NewDecoder(imageTokens, opt.MaxLen)
+	defer dec.Close()
 	seqs := make([][]int, b)
 	next := make([]int, b)
 	done := make([]bool, b)

@@ -196,7 +196,9 @@ func (m *Model) GenerateOutput(images *tensor.Tensor, o GenerateOptions) (*Gener
 		return nil, err
 	}
 	_, tokens := m.EncodeImage(images)
-	return decodeRows(m.NewDecoder(tokens, o.MaxLen), tokens.Dim(0), m.vocab(), o), nil
+	dec := m.NewDecoder(tokens, o.MaxLen)
+	defer dec.Close()
+	return decodeRows(dec, tokens.Dim(0), m.vocab(), o), nil
 }
 
 // GenerateFromTokens is Generate from image tokens (B, T, D), decoding with
@@ -206,7 +208,9 @@ func (m *Model) GenerateFromTokens(imageTokens *tensor.Tensor, o GenerateOptions
 	if err != nil {
 		return nil, err
 	}
-	return decodeRows(m.NewDecoder(imageTokens, o.MaxLen), imageTokens.Dim(0), m.vocab(), o).Tokens, nil
+	dec := m.NewDecoder(imageTokens, o.MaxLen)
+	defer dec.Close()
+	return decodeRows(dec, imageTokens.Dim(0), m.vocab(), o).Tokens, nil
 }
 
 // GenerateReference is Generate without the KV cache: every step

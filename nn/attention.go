@@ -124,3 +124,44 @@ func (m *MultiheadAttention) output(o *tensor.Tensor) *tensor.Tensor {
 	tensor.Drop(o)
 	return out
 }
+
+// NewCache returns an empty key/value cache for Step: rows rows (captions
+// or beams) of up to maxLen positions.
+func (m *MultiheadAttention) NewCache(rows, maxLen int) *tensor.KV {
+	return tensor.NewKVCache(rows, m.Heads, m.Width()/m.Heads, maxLen)
+}
+
+// Step is causal self-attention for one new position per row: x (B, 1, W)
+// is projected once (queries, keys and values together, packed weights
+// only), its keys and values are appended to cache, and its query attends
+// to every position cached (itself included). Inference only: x must
+// belong to a no-grad scope (or take no gradient).
+func (m *MultiheadAttention) Step(x *tensor.Tensor, cache *tensor.KV) *tensor.Tensor {
+	if m.InProjWeight == nil {
+		panic("nn: MultiheadAttention.Step needs the packed (self-attention) layout")
+	}
+	w := m.Width()
+	qkv := tensor.Linear(x, m.InProjWeight, m.InProjBias) // (B, 1, 3W)
+	cache.Append(qkv, w, 2*w)
+	o := tensor.AttendKV(qkv, 0, cache)
+	tensor.Drop(qkv)
+	return m.output(o)
+}
+
+// CrossKV computes, once, the keys and values of xkv (B, T, Wkv) that
+// StepCross attends to.
+func (m *MultiheadAttention) CrossKV(xkv *tensor.Tensor) *tensor.KV {
+	wk, bk := m.proj(1, 1)
+	wv, bv := m.proj(2, 1)
+	return tensor.NewCrossKV(xkv, wk, bk, wv, bv, m.Heads)
+}
+
+// StepCross attends from one position per row, x (B, 1, W), to keys and
+// values from CrossKV: Forward(x, xkv, nil, false) without recomputing
+// them. Inference only.
+func (m *MultiheadAttention) StepCross(x *tensor.Tensor, kv *tensor.KV) *tensor.Tensor {
+	q := m.projectQ(x)
+	o := tensor.AttendKV(q, 0, kv)
+	tensor.Drop(q)
+	return m.output(o)
+}

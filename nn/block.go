@@ -58,6 +58,38 @@ func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tens
 	return out
 }
 
+// NewCache returns an empty key/value cache for Step (see
+// MultiheadAttention.NewCache).
+func (b *ResidualAttentionBlock) NewCache(rows, maxLen int) *tensor.KV {
+	return b.Attn.NewCache(rows, maxLen)
+}
+
+// Step runs the self-attention block for one new position per row, x
+// (B, 1, W), attending to the positions cached so far and appending its
+// own (causal decoding: the last row of Forward(x, nil, true) over the
+// whole prefix, without recomputing it). Inference only.
+func (b *ResidualAttentionBlock) Step(x *tensor.Tensor, cache *tensor.KV) *tensor.Tensor {
+	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Step(h, cache) })
+}
+
+// CrossKV computes, once, the keys and values of ln_1_kv(kv) that
+// StepCross attends to (kv: image tokens (B, T, Wkv)).
+func (b *ResidualAttentionBlock) CrossKV(kv *tensor.Tensor) *tensor.KV {
+	b.mustCross("CrossKV")
+	h := b.Ln1KV.Forward(kv)
+	c := b.Attn.CrossKV(h)
+	tensor.Drop(h)
+	return c
+}
+
+// StepCross runs the cross-attention block for one position per row, x
+// (B, 1, W), against keys and values from CrossKV: ForwardCross without
+// recomputing them. Inference only.
+func (b *ResidualAttentionBlock) StepCross(x *tensor.Tensor, kv *tensor.KV) *tensor.Tensor {
+	b.mustCross("StepCross")
+	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.StepCross(h, kv) })
+}
+
 func (b *ResidualAttentionBlock) mustCross(op string) {
 	if b.Ln1KV == nil {
 		panic("nn: " + op + " on a self-attention block")

@@ -581,3 +581,59 @@ func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias [
 		asm.GemvBF16Strided(y[lo:], ldy, x, w[lo*k:hi*k], b, m, hi-lo, k)
 	})
 }
+
+// AttendKV runs each (row, head) of a decoding step's attention on one
+// goroutine, with the arithmetic of a one-query attention: the scores
+// (dot products, or for transposed keys axpys over the channels), their
+// softmax, then the weighted sum of the values (axpys, or dot products for
+// transposed values). Rows and heads are split between goroutines when the
+// work is large enough; the results do not depend on the split.
+func (cpuBackend) AttendKV(a *KVArgs) {
+	parallelFor(a.Rows*a.Heads, 4*a.N*a.D, func(lo, hi int) {
+		s := pool.get(max(a.N, 1))[:a.N]
+		for i := lo; i < hi; i++ {
+			r, h := i/a.Heads, i%a.Heads
+			q := a.Q[r*a.QRow+h*a.D:][:a.D]
+			out := a.Out[r*a.OutRow+h*a.D:][:a.D]
+			k := a.KV[r*a.Row+h*a.Head:]
+			v := k[a.Values:]
+			switch {
+			case a.Elem == 1: // a key per row of Key values
+				for j := range s {
+					s[j] = a.Scale * asm.Dot(q, k[j*a.Key:j*a.Key+a.D])
+				}
+				asm.SoftmaxRow(s, s)
+				clear(out)
+				for j, p := range s {
+					asm.Axpy(p, v[j*a.Key:j*a.Key+a.D], out)
+				}
+			case a.Key == 1: // transposed: channel c's N values at c·Elem
+				clear(s)
+				for c := range a.D {
+					asm.Axpy(a.Scale*q[c], k[c*a.Elem:c*a.Elem+a.N], s)
+				}
+				asm.SoftmaxRow(s, s)
+				for c := range out {
+					out[c] = asm.Dot(s, v[c*a.Elem:c*a.Elem+a.N])
+				}
+			default:
+				for j := range s {
+					var d float32
+					for c := range a.D {
+						d += q[c] * k[j*a.Key+c*a.Elem]
+					}
+					s[j] = a.Scale * d
+				}
+				asm.SoftmaxRow(s, s)
+				for c := range out {
+					var o float32
+					for j, p := range s {
+						o += p * v[j*a.Key+c*a.Elem]
+					}
+					out[c] = o
+				}
+			}
+		}
+		pool.put(s[:cap(s)])
+	})
+}

@@ -60,6 +60,7 @@ func Run(t *testing.T, b tensor.Backend, alloc func(n int) []float32) {
 		{"SGD", testSGD},
 		{"WidenBF16", testWidenBF16},
 		{"GemmBF16", testGemmBF16},
+		{"AttendKV", testAttendKV},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1761,5 +1762,75 @@ func testGemmBF16(s *suite) {
 				}
 			}
 		}
+	}
+}
+
+func testAttendKV(s *suite) {
+	ka, ok := s.b.(tensor.KVAttention)
+	if !ok {
+		s.t.Skipf("%s has no KVAttention (AttendKV runs Gemm and Softmax)", s.b.Name())
+	}
+	for _, c := range []struct {
+		rows, heads, n, d, capacity int
+		transposed                  bool
+	}{{1, 1, 1, 1, 1, false}, {2, 3, 5, 8, 7, false}, {3, 8, 30, 64, 30, false}, {2, 4, 49, 16, 49, true}, {1, 2, 3, 5, 3, true}, {2, 2, 0, 4, 4, false}} {
+		// Buffers: a query row of heads·d values at offset 2 in a row of
+		// 3·heads·d + 2 (inside a packed projection), keys and values
+		// (rows, 2, heads, capacity, d) or transposed, output rows padded.
+		w := c.heads * c.d
+		qRow := 3*w + 2
+		q := s.randn("q", c.rows*qRow, 1)
+		half := c.heads * c.capacity * c.d
+		kv := s.randn("kv", c.rows*2*half, 1)
+		out := s.buf("out", c.rows*(w+3))
+		a := &tensor.KVArgs{Rows: c.rows, Heads: c.heads, N: c.n, D: c.d, Scale: float32(1 / math.Sqrt(float64(c.d))),
+			Q: q[2:], QRow: qRow, Out: out, OutRow: w + 3, KV: kv, Row: 2 * half, Head: c.capacity * c.d, Key: c.d, Elem: 1, Values: half}
+		if c.transposed {
+			a.Key, a.Elem = 1, c.capacity
+		}
+		q0, kv0 := copyOf(q), copyOf(kv)
+		ka.AttendKV(a)
+		var got []float32
+		var want, scale []float64
+		for r := range c.rows {
+			for h := range c.heads {
+				qh := q0[2+r*qRow+h*c.d:][:c.d]
+				base := r*a.Row + h*a.Head
+				p := make([]float64, c.n)
+				mx := math.Inf(-1)
+				for j := range c.n {
+					dot := 0.0
+					for e := range c.d {
+						dot += float64(qh[e]) * float64(kv0[base+j*a.Key+e*a.Elem])
+					}
+					p[j] = dot * float64(a.Scale)
+					mx = math.Max(mx, p[j])
+				}
+				sum := 0.0
+				for j := range p {
+					p[j] = math.Exp(p[j] - mx)
+					sum += p[j]
+				}
+				for e := range c.d {
+					o, abs := 0.0, 0.0
+					for j := range p {
+						v := p[j] / sum * float64(kv0[base+a.Values+j*a.Key+e*a.Elem])
+						o += v
+						abs += math.Abs(v)
+					}
+					got = append(got, out[r*a.OutRow+h*c.d+e])
+					want = append(want, o)
+					scale = append(scale, abs)
+				}
+			}
+			for i := w; i < w+3; i++ {
+				if out[r*a.OutRow+i] != 0 {
+					s.t.Errorf("%+v: wrote the padding of output row %d", c, r)
+				}
+			}
+		}
+		s.close(name("%+v", c), got, want, scale, 1e-6, 1e-6)
+		s.unchanged("q", q, q0)
+		s.unchanged("kv", kv, kv0)
 	}
 }
