@@ -3,6 +3,7 @@ package coca
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gococa/gococa/nn"
 	"github.com/gococa/gococa/tensor"
@@ -314,6 +315,13 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Tensor) {
 	s, end := scopeFor(images)
 	defer end()
+	f, tok := m.encodeImage(s, images)
+	return hostCopy(f), hostCopy(tok)
+}
+
+// encodeImage is EncodeImage in scope s, with pooled results for the
+// caller to drop.
+func (m *Model) encodeImage(s *tensor.Scope, images *tensor.Tensor) (features, tokens *tensor.Tensor) {
 	lat, tok := m.Visual.Forward(s.Use(images))
 	f := tensor.Normalize(lat, 1e-12)
 	tensor.Drop(lat)
@@ -325,11 +333,25 @@ func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Ten
 func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
 	s := tensor.NoGrad()
 	defer s.End()
+	return hostCopy(m.encodeText(s, text, b, l))
+}
+
+// encodeText is EncodeText in scope s, with a pooled result.
+func (m *Model) encodeText(s *tensor.Scope, text []int, b, l int) *tensor.Tensor {
 	lat, tok := m.Text.forward(s, text, b, l)
 	tensor.Drop(tok)
 	f := tensor.Normalize(lat, 1e-12)
 	tensor.Drop(lat)
 	return f
+}
+
+// hostCopy returns t's values as a tensor in Go memory and hands t's
+// buffer back: what the entry points return, so that callers never
+// release anything (under a device backend too).
+func hostCopy(t *tensor.Tensor) *tensor.Tensor {
+	out := tensor.FromSlice(slices.Clone(t.Data()), t.Shape()...)
+	tensor.Drop(t)
+	return out
 }
 
 // scopeFor returns the open no-grad scope x belongs to, or a new one and
