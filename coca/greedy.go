@@ -11,7 +11,8 @@ func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int
 	sc := tensor.NoGrad()
 	defer sc.End()
 	b := images.Dim(0)
-	_, imgTokens := m.Visual.Forward(sc.Use(images))
+	lat, imgTokens := m.Visual.Forward(sc.Use(images))
+	defer tensor.Drop(lat, imgTokens)
 	seqs := make([][]int, b)
 	for i := range seqs {
 		seqs[i] = []int{start}
@@ -22,14 +23,16 @@ func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int
 		for _, q := range seqs {
 			ids = append(ids, q...)
 		}
-		_, tok := m.Text.forward(sc, ids, b, l)
+		lat, tok := m.Text.forward(sc, ids, b, l)
 		logits := m.TextDecoder.Forward(tok, imgTokens) // (B, L, V)
+		tensor.Drop(lat, tok)
 		v := logits.Dim(2)
 		d := logits.Data()
 		for bi := range seqs {
 			row := d[(bi*l+l-1)*v : (bi*l+l)*v]
 			seqs[bi] = append(seqs[bi], argmax(row))
 		}
+		tensor.Drop(logits)
 	}
 	return seqs
 }

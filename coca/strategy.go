@@ -437,8 +437,9 @@ func (f *fullSource) Step(tokens []int) []float32 {
 	for _, s := range f.seqs {
 		ids = append(ids, s...)
 	}
-	_, tok := f.m.Text.forward(sc, ids, f.rows, l)
+	lat, tok := f.m.Text.forward(sc, ids, f.rows, l)
 	logits := f.m.TextDecoder.Forward(tok, sc.Use(tensor.FromSlice(f.img, f.rows, f.t, f.dim)))
+	defer tensor.Drop(lat, tok, logits)
 	v := logits.Dim(2)
 	d := logits.Data()
 	f.logits = f.logits[:0]

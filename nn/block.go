@@ -212,5 +212,8 @@ func (p *PatchEmbed) Params() []Param { return Collect("weight", p.Weight) }
 func (p *PatchEmbed) Forward(x *tensor.Tensor) *tensor.Tensor {
 	w := p.Weight
 	flat := tensor.Reshape(w, w.Dim(0), w.Numel()/w.Dim(0))
-	return tensor.Linear(tensor.Patchify(x, p.Patch), flat, nil)
+	patches := tensor.Patchify(x, p.Patch)
+	out := tensor.Linear(patches, flat, nil)
+	tensor.Drop(patches)
+	return out
 }

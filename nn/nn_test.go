@@ -395,12 +395,16 @@ func TestScopeDropsIntermediates(t *testing.T) {
 	randomize(g, stack, 0.2)
 	p := NewAttentionalPooler(16, 16, 4, 3)
 	randomize(g, p, 0.2)
-	x := randn(g, 1, 2, 5, 16)
-	want := p.Forward(stack.Forward(x, nil, true))
+	pe := NewPatchEmbed(3, 16, 2)
+	randomize(g, pe, 0.2)
+	img := randn(g, 1, 2, 3, 4, 6) // 6 patches
+	want := p.Forward(stack.Forward(pe.Forward(img), nil, true))
 	s := tensor.NoGrad()
 	defer s.End()
 	run := func() *tensor.Tensor {
-		h := stack.Forward(s.Use(x), nil, true)
+		x := pe.Forward(s.Use(img))
+		h := stack.Forward(x, nil, true)
+		tensor.Drop(x)
 		y := p.Forward(h)
 		tensor.Drop(h)
 		return y

@@ -45,21 +45,41 @@ func ResetPoolPeak() { pool.peak.Store(pool.inUse.Load()) }
 
 var pool = bufPool{free: map[int][][]float32{}}
 
-// get returns a buffer of length n with unspecified contents.
+// get returns a buffer of length n with unspecified contents: a free
+// buffer of that length, else the smallest free buffer that is longer
+// (cut to n; put hands all of it back), else a new one. Taking a longer
+// buffer keeps the memory of work whose sizes vary (decoding drops
+// finished rows; services see every batch size) bounded by what the
+// largest sizes needed, instead of a buffer of every size ever asked for.
 func (p *bufPool) get(n int) []float32 {
 	if n == 0 {
 		return []float32{}
 	}
-	p.track(n)
 	p.mu.Lock()
-	if l := p.free[n]; len(l) > 0 {
+	size := n
+	if len(p.free[n]) == 0 {
+		size = 0
+		for s, l := range p.free {
+			if s > n && len(l) > 0 && (size == 0 || s < size) {
+				size = s
+			}
+		}
+	}
+	if size > 0 {
+		l := p.free[size]
 		b := l[len(l)-1]
 		l[len(l)-1] = nil
-		p.free[n] = l[:len(l)-1]
+		if len(l) == 1 {
+			delete(p.free, size)
+		} else {
+			p.free[size] = l[:len(l)-1]
+		}
 		p.mu.Unlock()
-		return b
+		p.track(size)
+		return b[:n]
 	}
 	p.mu.Unlock()
+	p.track(n)
 	return makeBuf(n)
 }
 

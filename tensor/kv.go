@@ -14,22 +14,25 @@ import (
 // pool and goes back with Release. A KV belongs to one decoding (one
 // goroutine at a time).
 type KV struct {
-	buf          []float32 // (rows, 2, heads, cap, d), or (rows, 2, heads, d, cap) transposed
-	rows, heads  int
-	d, cap, n    int
-	transposed   bool
-	released     bool
-	rowLen, half int // values per row; offset of the values in a row
+	buf         []float32 // keys then values, each (rows, heads, cap, d), or (rows, heads, d, cap) transposed
+	rows, heads int
+	d, cap, n   int
+	transposed  bool
+	released    bool
+	rowLen      int // values per row of the keys (and of the values)
 }
 
 func newKV(rows, heads, d, capacity int, transposed bool) *KV {
 	if rows < 0 || heads <= 0 || d < 0 || capacity < 0 {
 		panic(fmt.Sprintf("tensor: KV: %d rows, %d heads of width %d, %d positions", rows, heads, d, capacity))
 	}
-	half := heads * capacity * d
-	return &KV{buf: pool.get(rows * 2 * half), rows: rows, heads: heads, d: d, cap: capacity,
-		transposed: transposed, rowLen: 2 * half, half: half}
+	rowLen := heads * capacity * d
+	return &KV{buf: pool.get(2 * rows * rowLen), rows: rows, heads: heads, d: d, cap: capacity,
+		transposed: transposed, rowLen: rowLen}
 }
+
+// values returns the offset of the values in buf.
+func (c *KV) values() int { return c.rows * c.rowLen }
 
 // NewKVCache returns an empty cache for rows rows of heads heads of width
 // d, holding up to capacity positions.
@@ -68,7 +71,7 @@ func (c *KV) Append(src *Tensor, kCol, vCol int) {
 		from := []int{cs, c.d, 1}
 		at := c.n * c.d
 		backend.Strided(shape, c.buf[at:], dst, src.data[kCol:], from, false)
-		backend.Strided(shape, c.buf[c.half+at:], dst, src.data[vCol:], from, false)
+		backend.Strided(shape, c.buf[c.values()+at:], dst, src.data[vCol:], from, false)
 	}
 	c.n++
 }
@@ -92,7 +95,7 @@ func NewCrossKV(x, wk, bk, wv, bv *Tensor, heads int) *KV {
 		return c
 	}
 	for i, p := range []struct{ w, b *Tensor }{{wk, bk}, {wv, bv}} {
-		out := c.buf[i*c.half:]
+		out := c.buf[i*c.values():]
 		// Channel o of row r (the keys or values of head o/d, channel
 		// o%d) is the row of T values at r·rowLen + o·T: the bias first,
 		// then the product W·x_rᵀ added to it.
@@ -124,9 +127,10 @@ func (c *KV) Reorder(src []int) {
 		}
 		ids[i] = int32(s)
 	}
-	buf := pool.get(len(src) * c.rowLen)
+	buf := pool.get(2 * len(src) * c.rowLen)
 	if c.rowLen > 0 && len(src) > 0 {
 		backend.Gather(buf, c.buf, ids, c.rowLen)
+		backend.Gather(buf[len(src)*c.rowLen:], c.buf[c.values():], ids, c.rowLen)
 	}
 	pool.put(c.buf)
 	c.buf, c.rows = buf, len(src)
@@ -159,7 +163,7 @@ func AttendKV(q *Tensor, qCol int, kv *KV) *Tensor {
 	out := newOut([]int{kv.rows, 1, w}, q)
 	a := &KVArgs{Rows: kv.rows, Heads: kv.heads, N: kv.n, D: kv.d, Scale: float32(1 / math.Sqrt(float64(kv.d))),
 		Q: q.data[qCol:], QRow: q.shape[2], Out: out.data, OutRow: w, KV: kv.buf,
-		Row: kv.rowLen, Head: kv.cap * kv.d, Key: kv.d, Elem: 1, Values: kv.half}
+		Row: kv.rowLen, Head: kv.cap * kv.d, Key: kv.d, Elem: 1, Values: kv.values()}
 	if kv.transposed {
 		a.Head, a.Key, a.Elem = kv.d*kv.cap, 1, kv.cap
 	}
@@ -199,29 +203,62 @@ type KVAttention interface {
 }
 
 // attendKVFallback computes AttendKV with the backend's Gemm and Softmax:
-// for each row, the heads' scores (H, N), their softmax, then the outputs.
+// the scores of every (row, head), their softmax, then the outputs, three
+// calls for the whole step when the rows and heads are evenly spaced (the
+// layout of a KV), else three per row.
 func attendKVFallback(a *KVArgs) {
-	scores := pool.get(a.Heads * a.N)
+	bh := a.Rows * a.Heads
+	if a.N == 0 {
+		for r := 0; r < a.Rows; r++ {
+			zero(a.Out[r*a.OutRow : r*a.OutRow+a.Heads*a.D])
+		}
+		return
+	}
+	w := a.Heads * a.D
+	scores := pool.get(bh * a.N)
 	defer pool.put(scores)
-	for r := 0; r < a.Rows; r++ {
-		q := a.Q[r*a.QRow:]
-		kv := a.KV[r*a.Row:]
-		out := a.Out[r*a.OutRow:]
-		if a.N == 0 {
-			zero(out[:a.Heads*a.D])
-			continue
+	if a.Row != a.Heads*a.Head {
+		for r := 0; r < a.Rows; r++ {
+			one := *a
+			one.Rows, one.Q, one.Out, one.KV = 1, a.Q[r*a.QRow:], a.Out[r*a.OutRow:], a.KV[r*a.Row:]
+			one.Row = a.Heads * a.Head
+			attendKVHeads(&one, one.Q, one.Out, scores)
 		}
-		if a.Elem == 1 { // keys (N, D), row stride Key: scores = q·Kᵀ
-			backend.Gemm(false, true, 1, a.N, a.D, a.Scale, q, a.D, a.D, kv, a.Key, a.Head, 0, scores, a.N, a.N, a.Heads)
-		} else { // keys (D, N), row stride Elem: scores = q·K
-			backend.Gemm(false, false, 1, a.N, a.D, a.Scale, q, a.D, a.D, kv, a.Elem, a.Head, 0, scores, a.N, a.N, a.Heads)
-		}
-		backend.Softmax(scores, scores, a.Heads, a.N, false)
-		v := kv[a.Values:]
-		if a.Elem == 1 { // out = p·V, V (N, D)
-			backend.Gemm(false, false, 1, a.D, a.N, 1, scores, a.N, a.N, v, a.Key, a.Head, 0, out, a.D, a.D, a.Heads)
-		} else { // V (D, N): out = p·Vᵀ
-			backend.Gemm(false, true, 1, a.D, a.N, 1, scores, a.N, a.N, v, a.Elem, a.Head, 0, out, a.D, a.D, a.Heads)
-		}
+		return
+	}
+	// Queries and outputs as contiguous (rows·heads, D) rows.
+	q, out := a.Q, a.Out
+	if a.QRow != w {
+		q = pool.get(bh * a.D)
+		defer pool.put(q)
+		backend.Strided([]int{a.Rows, w}, q, []int{w, 1}, a.Q, []int{a.QRow, 1}, false)
+	}
+	if a.OutRow != w {
+		out = pool.get(bh * a.D)
+		defer pool.put(out)
+	}
+	attendKVHeads(a, q, out, scores)
+	if a.OutRow != w {
+		backend.Strided([]int{a.Rows, w}, a.Out, []int{a.OutRow, 1}, out, []int{w, 1}, false)
+	}
+}
+
+// attendKVHeads runs the Rows·Heads (row, head) pairs of a as one batch:
+// q and out are contiguous (Rows·Heads, D), the keys of pair i at
+// i·Head of a.KV.
+func attendKVHeads(a *KVArgs, q, out, scores []float32) {
+	bh := a.Rows * a.Heads
+	kv := a.KV
+	if a.Elem == 1 { // keys (N, D), row stride Key: scores = q·Kᵀ
+		backend.Gemm(false, true, 1, a.N, a.D, a.Scale, q, a.D, a.D, kv, a.Key, a.Head, 0, scores, a.N, a.N, bh)
+	} else { // keys (D, N), row stride Elem: scores = q·K
+		backend.Gemm(false, false, 1, a.N, a.D, a.Scale, q, a.D, a.D, kv, a.Elem, a.Head, 0, scores, a.N, a.N, bh)
+	}
+	backend.Softmax(scores, scores, bh, a.N, false)
+	v := kv[a.Values:]
+	if a.Elem == 1 { // out = p·V, V (N, D)
+		backend.Gemm(false, false, 1, a.D, a.N, 1, scores, a.N, a.N, v, a.Key, a.Head, 0, out, a.D, a.D, bh)
+	} else { // V (D, N): out = p·Vᵀ
+		backend.Gemm(false, true, 1, a.D, a.N, 1, scores, a.N, a.N, v, a.Elem, a.Head, 0, out, a.D, a.D, bh)
 	}
 }
