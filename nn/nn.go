@@ -3,6 +3,17 @@
 // AttentionalPooler and PatchEmbed. Layers are plain structs whose exported
 // parameter fields are named as open_clip's state_dict names them; Params
 // lists (name, tensor) pairs with those names.
+//
+// Each layer has one implementation of its arithmetic, whatever runs it:
+// training (the ops record a graph when their inputs require gradients),
+// inference (inputs in a tensor.NoGrad scope: nothing recorded, and the
+// layers hand each intermediate back to the pool as soon as it is read,
+// with tensor.Drop), and decoding one position at a time against cached
+// keys and values (Step, StepCross). The weights may store float32 or
+// bfloat16 values (tensor.ToBF16): the products multiply with whichever
+// they hold. Layers keep no state between calls, so any number of
+// goroutines may run one layer at once, as long as none writes its
+// parameters.
 package nn
 
 import (
