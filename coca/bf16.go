@@ -19,7 +19,7 @@ import (
 // runs the backend's bfloat16 kernel; a larger one (the text tower, the
 // uncached decoder) widens the weights block by block into the float32
 // kernels, so its results are those of the float32 model over the
-// rounded weights, bit for bit (see tensor.BF16Kernels).
+// rounded weights, bit for bit (see tensor.BF16Multiplier).
 //
 // The other weight matrices (the vision tower, the text tower's positional
 // embedding and projection) stay float32, holding the rounded values.

@@ -19,7 +19,7 @@ import (
 // is x·Sᵀ for its stored matrix S) and Embedding (as the table); Rows
 // views its rows and Scope.Use puts it in a scope. Every other op, Data
 // and CopyFrom panic naming it. A product of at most bf16GemvRows rows
-// runs the backend's bfloat16 kernel (BF16Kernels), which reads every
+// runs the backend's bfloat16 kernel (BF16Multiplier), which reads every
 // weight once, accumulating in float32 in its own order; a larger one
 // widens the weights (bf16WidenBlock values at a time) and runs the
 // float32 GEMM, so that its results are those of the float32 kernels over
@@ -50,12 +50,19 @@ const bf16GemvRows = 32
 // a variable for tests).
 var bf16WidenBlock = 1 << 21
 
-// BF16Kernels is an optional extension of Backend: products with weights
-// stored in bfloat16. Without it the ops widen the weights with host
-// loops into pooled buffers and call Gemm.
-type BF16Kernels interface {
+// BF16Widener is an optional extension of Backend: widening bfloat16
+// values where the backend computes (a device). Without it the ops widen
+// with host loops.
+type BF16Widener interface {
 	// WidenBF16 sets dst[i] to the float32 value of the bfloat16 src[i].
 	WidenBF16(dst []float32, src []uint16)
+}
+
+// BF16Multiplier is an optional extension of Backend: products of a few
+// rows (a decoding step) with weights stored in bfloat16, reading each
+// weight once. Without it the ops widen the weights (BF16Widener, or on
+// the host) into pooled buffers and call Gemm.
+type BF16Multiplier interface {
 	// GemmBF16 sets y[r·ldy + o] = bias[o] + Σ_i x[r·k + i]·W[o·k + i]
 	// for r < m, o < n, with W (n×k) in bfloat16, accumulating in float32
 	// (bias nil adds nothing). Each output's summation order depends on k
@@ -222,7 +229,7 @@ func transposeTiles(rows, cols int, f func(i, j int)) {
 // widenBF16 widens src into dst through the backend's kernel, or on the
 // host.
 func widenBF16(dst []float32, src []uint16) {
-	if k, ok := backend.(BF16Kernels); ok {
+	if k, ok := backend.(BF16Widener); ok {
 		k.WidenBF16(dst, src)
 		return
 	}
@@ -238,7 +245,7 @@ func mulBF16(out, x []float32, s []uint16, bias []float32, rows, n, k int) {
 		return
 	}
 	if rows <= bf16GemvRows {
-		if kb, ok := backend.(BF16Kernels); ok {
+		if kb, ok := backend.(BF16Multiplier); ok {
 			kb.GemmBF16(out, n, x, s, bias, rows, n, k)
 			return
 		}

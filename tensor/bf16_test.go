@@ -128,7 +128,7 @@ func TestBF16Products(t *testing.T) {
 		check("MatMul", MatMul(x, p16, false, false), MatMul(x, pr, false, false), exact)
 		func() {
 			defer SetBackend(SetBackend(plainBackend{CurrentBackend()}))
-			check("Linear without BF16Kernels", Linear(x, w16, b), Linear(x, wr, b), true)
+			check("Linear without the bfloat16 kernels", Linear(x, w16, b), Linear(x, wr, b), true)
 		}()
 	}
 	// Widening block by block gives the same bits.

@@ -1675,9 +1675,9 @@ func (s *suite) halves(n int, sd float64) []uint16 {
 }
 
 func testWidenBF16(s *suite) {
-	k, ok := s.b.(tensor.BF16Kernels)
+	k, ok := s.b.(tensor.BF16Widener)
 	if !ok {
-		s.t.Skipf("%s has no BF16Kernels (the ops widen on the host)", s.b.Name())
+		s.t.Skipf("%s has no BF16Widener (the ops widen on the host)", s.b.Name())
 	}
 	for _, n := range []int{0, 1, 17, 5000} {
 		src := s.halves(n, 3)
@@ -1695,9 +1695,9 @@ func testWidenBF16(s *suite) {
 }
 
 func testGemmBF16(s *suite) {
-	kb, ok := s.b.(tensor.BF16Kernels)
+	kb, ok := s.b.(tensor.BF16Multiplier)
 	if !ok {
-		s.t.Skipf("%s has no BF16Kernels (the ops widen the weights and call Gemm)", s.b.Name())
+		s.t.Skipf("%s has no BF16Multiplier (the ops widen the weights and call Gemm)", s.b.Name())
 	}
 	for _, c := range []struct {
 		m, n, k, ldy int

@@ -7,10 +7,10 @@
 // loop returns to the same figure after every iteration: nothing leaks
 // that a real device would keep forever.
 //
-// The wrapped backend's optional kernels (StridedAttention, BF16Kernels,
-// KVAttention, ...) are hidden, so the ops take the fallbacks a device
-// backend without them would, and OnDevice reports true, so they take
-// the device paths too.
+// The wrapped backend's optional kernels (StridedAttention, BF16Widener,
+// BF16Multiplier, KVAttention, ...) are hidden, so the ops take the
+// fallbacks a device backend without them would, and OnDevice reports
+// true, so they take the device paths too.
 package devicetest
 
 import (
