@@ -587,9 +587,15 @@ func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias [
 // (dot products, or for transposed keys axpys over the channels), their
 // softmax, then the weighted sum of the values (axpys, or dot products for
 // transposed values). Rows and heads are split between goroutines when the
-// work is large enough; the results do not depend on the split.
+// work is large enough (a few captions or beams: one caption's step is a
+// few tens of microseconds, less than waking a worker costs on a busy
+// machine); the results do not depend on the split.
 func (cpuBackend) AttendKV(a *KVArgs) {
-	parallelFor(a.Rows*a.Heads, 4*a.N*a.D, func(lo, hi int) {
+	n, cost := a.Rows*a.Heads, 4*a.N*a.D
+	if n*cost < 1<<20 {
+		cost = 0 // one goroutine
+	}
+	parallelFor(n, cost, func(lo, hi int) {
 		s := pool.get(max(a.N, 1))[:a.N]
 		for i := lo; i < hi; i++ {
 			r, h := i/a.Heads, i%a.Heads
