@@ -2,7 +2,8 @@
 // open_clip computes it, so that open_clip's published checkpoints load and
 // give the same numbers: the vision tower with attentional poolers, the
 // unimodal text tower with an appended CLS token, the multimodal decoder,
-// the contrastive and captioning losses, and generation.
+// the contrastive and captioning losses, and generation (the strategies
+// of package coca/generate, driven by the model's KV-cached Decoder).
 //
 // # Concurrency
 //
