@@ -52,8 +52,7 @@ func (p *Pipeline) CrossAttention(ctx context.Context, img image.Image, tokens [
 // probabilities of the pooler and of every cross-attention block from
 // their own parameters.
 func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionMaps, error) {
-	defer tensor.NoGrad()()
-	if m.TextDecoder.bf16 != nil {
+	if m.IsBF16() {
 		return nil, errors.New("coca: cross-attention maps need float32 weights (the model holds its text stacks in bfloat16)")
 	}
 	if pixels.Dims() != 4 || pixels.Dim(0) != 1 {
@@ -68,8 +67,10 @@ func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionM
 			return nil, fmt.Errorf("coca: cross-attention: token %d outside the vocabulary", t)
 		}
 	}
-	pool, imgTokens := m.poolerAttention(pixels) // (Q, 1+G²) for the decoder's tokens
-	dec, _ := m.decoderAttention(tokens, imgTokens)
+	sc := tensor.NoGrad() // a scope of this call: no graph recorded
+	defer sc.End()
+	pool, imgTokens := m.poolerAttention(sc, sc.Use(pixels)) // (Q, 1+G²) for the decoder's tokens
+	dec, _ := m.decoderAttention(sc, tokens, imgTokens)
 	q := imgTokens.Dim(1)
 	g := m.Config.Grid()
 	out := &AttentionMaps{Grid: g, Tokens: append([]int(nil), tokens...)}
@@ -94,9 +95,9 @@ func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionM
 // decoderAttention runs the decoder as MultimodalDecoder.Forward does on
 // the caption without its last token and returns its cross-attention
 // (L-1, Q), averaged over layers and heads, and its logits (1, L-1, V).
-func (m *Model) decoderAttention(tokens []int, imgTokens *tensor.Tensor) ([]float32, *tensor.Tensor) {
+func (m *Model) decoderAttention(sc *tensor.Scope, tokens []int, imgTokens *tensor.Tensor) ([]float32, *tensor.Tensor) {
 	l := len(tokens)
-	_, txt := m.Text.Forward(tokens, 1, l)
+	_, txt := m.Text.forward(sc, tokens, 1, l)
 	x := tensor.Slice(txt, 1, 0, l-1)
 	q := imgTokens.Dim(1)
 	dec := make([]float32, (l-1)*q)
@@ -114,24 +115,24 @@ func (m *Model) decoderAttention(tokens []int, imgTokens *tensor.Tensor) ([]floa
 	for i := range dec {
 		dec[i] /= n
 	}
-	return dec, tensor.MatMul(d.LnFinal.Forward(x), d.TextProjection, false, false)
+	return dec, tensor.MatMul(d.LnFinal.Forward(x), sc.Use(d.TextProjection), false, false)
 }
 
 // poolerAttention returns the captioning pooler's attention (Q, 1+G²),
 // averaged over heads, for the rows that become the decoder's image tokens,
 // and those image tokens (1, Q, D).
-func (m *Model) poolerAttention(pixels *tensor.Tensor) ([]float32, *tensor.Tensor) {
+func (m *Model) poolerAttention(sc *tensor.Scope, pixels *tensor.Tensor) ([]float32, *tensor.Tensor) {
 	v := m.Visual
 	x := v.Conv1.Forward(pixels)
 	w := x.Dim(2)
-	cls := tensor.Reshape(v.ClassEmbedding, 1, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
+	cls := tensor.Reshape(sc.Use(v.ClassEmbedding), 1, 1, w)
+	x = tensor.Add(tensor.Concat(1, cls, x), sc.Use(v.PositionalEmbedding))
 	x = v.Transformer.Forward(v.LnPre.Forward(x), nil, false)
 	if v.pool != PoolLegacy {
 		x = v.LnPost.Forward(x)
 	}
 	ap := v.AttnPool
-	probs := attentionProbs(ap.Attn, ap.LnQ.Forward(tensor.Reshape(ap.Query, 1, ap.Query.Dim(0), ap.Query.Dim(1))), ap.LnK.Forward(x))
+	probs := attentionProbs(ap.Attn, ap.LnQ.Forward(tensor.Reshape(sc.Use(ap.Query), 1, ap.Query.Dim(0), ap.Query.Dim(1))), ap.LnK.Forward(x))
 	nq, keys := ap.Query.Dim(0), x.Dim(1)
 	avg := make([]float32, nq*keys)
 	for i, p := range probs {

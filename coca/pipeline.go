@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gococa/gococa/coca/generate"
 	"github.com/gococa/gococa/data"
 	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tokenizer"
@@ -426,7 +427,6 @@ func (p *Pipeline) pixels(images []image.Image, first int) (*tensor.Tensor, erro
 // encodeImages returns the normalised features (B, D) and image tokens
 // (B, T, D) of preprocessed images.
 func (p *Pipeline) encodeImages(x *tensor.Tensor) (feats, tokens *tensor.Tensor) {
-	defer tensor.NoGrad()()
 	return p.model.EncodeImage(x)
 }
 
@@ -455,7 +455,6 @@ func (p *Pipeline) EmbedTexts(ctx context.Context, texts ...string) ([][]float32
 	if p.textErr != nil {
 		return nil, p.textErr
 	}
-	defer tensor.NoGrad()()
 	l := p.model.Config.Text.ContextLength
 	out := make([][]float32, 0, len(texts))
 	for b0 := 0; b0 < len(texts); b0 += p.textBatch {
@@ -662,7 +661,6 @@ func (p *Pipeline) ScoreTokens(ctx context.Context, img image.Image, seqs ...[]i
 // image's tokens img (T, D), teacher-forced through both text stacks at
 // once, as the caption loss is.
 func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore, error) {
-	defer tensor.NoGrad()()
 	v, ctxLen := m.vocab(), m.Config.Text.ContextLength
 	l := 0
 	for i, s := range seqs {
@@ -693,8 +691,13 @@ func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore
 		copy(ids[i*l:], s)
 		copy(rep[i*t*d:], img)
 	}
-	_, tok := m.Text.Forward(ids, k, l)
-	logits := m.TextDecoder.Forward(tensor.Slice(tok, 1, 0, l-1), tensor.FromSlice(rep, k, t, d)).Data() // (k, l-1, V)
+	sc := tensor.NoGrad()
+	defer sc.End()
+	lat, tok := m.Text.forward(sc, ids, k, l)
+	in := tensor.Slice(tok, 1, 0, l-1)
+	lt := m.TextDecoder.Forward(in, sc.Use(tensor.FromSlice(rep, k, t, d)))
+	defer tensor.Drop(lat, tok, in, lt)
+	logits := lt.Data() // (k, l-1, V)
 	for i, s := range seqs {
 		for j := 0; j+1 < len(s); j++ {
 			row := logits[(i*(l-1)+j)*v : (i*(l-1)+j+1)*v]
@@ -724,7 +727,7 @@ type canceled struct{ err error }
 // ctxSource checks its context before every decoding step.
 type ctxSource struct {
 	ctx context.Context
-	src stepSource
+	src generate.Source
 }
 
 func (c ctxSource) Step(tokens []int) []float32 {
@@ -739,7 +742,6 @@ func (c ctxSource) Reorder(src []int) { c.src.Reorder(src) }
 // generateN decodes n captions for each image of imageTokens (B, T, D)
 // with the KV-cached decoder, checking ctx before every step.
 func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o GenerateOptions, n int) (out [][][]int, err error) {
-	defer tensor.NoGrad()()
 	o, err = m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
@@ -754,11 +756,8 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		}
 	}()
 	b := imageTokens.Dim(0)
-	if o.Strategy == StrategyBeam || o.Strategy == StrategyBeamLogProb {
-		return beamSearchN(ctxSource{ctx, m.NewDecoder(imageTokens, o.MaxLen)}, b, m.vocab(), o, n), nil
-	}
 	tokens := imageTokens
-	if n > 1 {
+	if n > 1 && o.Strategy != StrategyBeam && o.Strategy != StrategyBeamLogProb {
 		t, d := tokens.Dim(1), tokens.Dim(2)
 		src := tokens.Data()
 		rep := make([]float32, 0, b*n*t*d)
@@ -770,10 +769,7 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		tokens = tensor.FromSlice(rep, b*n, t, d)
 		o.RowOffset *= n
 	}
-	seqs := sampleRows(ctxSource{ctx, m.NewDecoder(tokens, o.MaxLen)}, b*n, m.vocab(), o).Tokens
-	out = make([][][]int, b)
-	for i := range out {
-		out[i] = seqs[i*n : (i+1)*n]
-	}
-	return out, nil
+	dec := m.NewDecoder(tokens, o.MaxLen)
+	defer dec.Close()
+	return generate.RunN(ctxSource{ctx, dec}, b, m.vocab(), o, n), nil
 }
