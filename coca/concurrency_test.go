@@ -1,9 +1,11 @@
 package coca
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,6 +17,26 @@ import (
 type served struct {
 	features, tokens, text []uint32
 	captions               [][]int
+	pipeline               string // a Pipeline call's results, floats as their bits
+}
+
+// fingerprint writes v with every float as its bits, so that equal
+// fingerprints mean bit-identical results.
+func fingerprint(v ...any) string {
+	var b strings.Builder
+	for _, x := range v {
+		switch x := x.(type) {
+		case float64:
+			fmt.Fprintf(&b, "%x ", math.Float64bits(x))
+		case float32:
+			fmt.Fprintf(&b, "%x ", math.Float32bits(x))
+		case []float32:
+			fmt.Fprintf(&b, "%x ", bits(x))
+		default:
+			fmt.Fprintf(&b, "%v ", x)
+		}
+	}
+	return b.String()
 }
 
 func bits(x []float32) []uint32 {
@@ -28,20 +50,29 @@ func bits(x []float32) []uint32 {
 // TestConcurrentInference (acceptance; run it with -race): 8 goroutines
 // share one loaded model each of float32 and bfloat16 weights, mixing
 // EncodeImage, EncodeText and Generate (greedy and beam search), half of
-// them passing their images in a no-grad scope of their own, while another
-// goroutine trains a second model (forward, both losses, backward,
-// AdamW). No panic, no data race, and every result equals, bit for bit,
-// the one computed alone beforehand.
+// them passing their images in a no-grad scope of their own, and a
+// Pipeline over each (CaptionBatch with beam search's n best, log
+// likelihoods and embeddings; top-k sampling's n best after a prefix;
+// ScoreTokens; CrossAttention), while another goroutine trains a second
+// model (forward, both losses, backward, AdamW). No panic, no data race,
+// and every result equals, bit for bit, the one computed alone
+// beforehand.
 func TestConcurrentInference(t *testing.T) {
 	m32, images := tinyFixture(t)
 	m16, _ := tinyFixture(t)
 	m16.QuantizeBF16()
+	models := []*Model{m32, m16}
+	pipes := []*Pipeline{openTiny(t), openTiny(t, WithBF16())}
+	imgs := testImages(t, 3, 32).images
+	ctx := context.Background()
 	ids, b, l := fixtureText(t)
 	end := fixtureEnd(t, m32, images)
 	greedy := GenerateOptions{MaxLen: 10, MinLen: 3, Start: 62, End: end}
 	beam := GenerateOptions{MaxLen: 8, MinLen: 2, Start: 62, End: end, Strategy: StrategyBeam, Beams: 3, LengthPenalty: 1}
 
-	call := func(m *Model, kind int, scoped bool) served {
+	const kinds = 8
+	call := func(mi, kind int, scoped bool) served {
+		m, p := models[mi], pipes[mi]
 		img := images
 		if scoped {
 			s := tensor.NoGrad()
@@ -65,16 +96,50 @@ func TestConcurrentInference(t *testing.T) {
 				panic(err)
 			}
 			r.captions = c
+		case 4:
+			res, err := p.CaptionBatch(ctx, imgs, WithGenerateOptions(beam), WithNBest(2), WithLogProb(), WithEmbedding())
+			for _, c := range res {
+				for _, cp := range c.Captions {
+					r.pipeline += fingerprint(cp.Tokens, cp.LogProb)
+				}
+				r.pipeline += fingerprint(c.Embedding)
+			}
+			r.pipeline += fingerprint(err)
+		case 5:
+			o := GenerateOptions{MaxLen: 9, Start: 62, End: end, Strategy: StrategyTopK, TopK: 3, Seed: 5, Prefix: []int{7, 9}}
+			res, err := p.CaptionBatch(ctx, imgs, WithGenerateOptions(o), WithNBest(3))
+			for _, c := range res {
+				for _, cp := range c.Captions {
+					r.pipeline += fingerprint(cp.Tokens)
+				}
+			}
+			r.pipeline += fingerprint(err)
+		case 6:
+			sc, err := p.ScoreTokens(ctx, imgs[1], []int{62, 3, 9, 27, 63}, []int{62, 44, 63})
+			for _, x := range sc {
+				r.pipeline += fingerprint(x.LogProb, x.Tokens)
+			}
+			r.pipeline += fingerprint(err)
+		case 7:
+			a, err := p.CrossAttention(ctx, imgs[2], []int{62, 5, 17, 9, 63})
+			if err == nil {
+				for j := range a.Maps {
+					r.pipeline += fingerprint(a.Maps[j], a.Pooled[j])
+				}
+			}
+			r.pipeline += fingerprint(err)
 		}
 		return r
 	}
-	models := []*Model{m32, m16}
 	want := map[string]served{}
 	key := func(mi, kind int) string { return fmt.Sprintf("%d/%d", mi, kind) }
-	for mi, m := range models {
-		for kind := range 4 {
-			want[key(mi, kind)] = call(m, kind, false)
+	for mi := range models {
+		for kind := range kinds {
+			want[key(mi, kind)] = call(mi, kind, false)
 		}
+	}
+	if want[key(0, 7)].pipeline == want[key(1, 7)].pipeline || want[key(0, 4)].pipeline == "" {
+		t.Fatal("the sequential Pipeline results look wrong (cross-attention maps of bfloat16 weights, or no captions)")
 	}
 
 	cfg, _ := Builtin("coca_tiny")
@@ -129,12 +194,14 @@ func TestConcurrentInference(t *testing.T) {
 					errs <- fmt.Sprintf("goroutine %d: panic: %v", g, r)
 				}
 			}()
-			for i := range 6 {
-				mi, kind := (g+i)%2, (g+3*i)%4
-				got := call(models[mi], kind, g%2 == 1)
+			for i := range 8 {
+				// every (model, kind, scoped) combination runs, on several goroutines
+				mi, kind := (i+g/2)%2, (g+3*i)%kinds
+				got := call(mi, kind, g%2 == 1)
 				w := want[key(mi, kind)]
 				if !slices.Equal(got.features, w.features) || !slices.Equal(got.tokens, w.tokens) ||
-					!slices.Equal(got.text, w.text) || !slices.EqualFunc(got.captions, w.captions, slices.Equal) {
+					!slices.Equal(got.text, w.text) || !slices.EqualFunc(got.captions, w.captions, slices.Equal) ||
+					got.pipeline != w.pipeline {
 					errs <- fmt.Sprintf("goroutine %d: model %d, call %d (scoped %v): result differs from the sequential one", g, mi, kind, g%2 == 1)
 					return
 				}

@@ -1,6 +1,7 @@
 package coca
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -16,7 +17,8 @@ import (
 // batch of each kind has filled the pool: 50 caption batches after the
 // first greedy, beam and top-k ones (float32 and bfloat16 weights), then
 // encoding, zero-shot, the uncached references and decoding steps with
-// Reorder. Before buffer lifetimes were explicit, greedy captioning of
+// Reorder, and the Pipeline (CaptionBatch with n best and log
+// likelihoods, ScoreTokens, Embed, CrossAttention). Before buffer lifetimes were explicit, greedy captioning of
 // this model grew by a constant 534 KB per batch.
 func TestInferenceLeaksNothing(t *testing.T) {
 	if testing.Short() {
@@ -92,6 +94,31 @@ func TestInferenceLeaksNothing(t *testing.T) {
 				d.Reorder([]int{1, 1, 0})
 				d.Step(next[:3])
 				d.Close()
+			})
+			var p *Pipeline
+			if weights == "bf16" {
+				p = openTiny(t, WithBF16())
+			} else {
+				p = openTiny(t)
+			}
+			imgs := testImages(t, 3, 32).images
+			bg := context.Background()
+			steady("pipeline", 3, 12, func(i int) {
+				o := cases[[]string{"greedy", "beam", "top-k"}[i%3]]
+				if _, err := p.CaptionBatch(bg, imgs, WithGenerateOptions(o), WithNBest(1+i%3), WithLogProb(), WithEmbedding()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.ScoreTokens(bg, imgs[0], []int{62, 3, 9, 27, 63}, []int{62, 44, 63}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.Embed(bg, imgs...); err != nil {
+					t.Fatal(err)
+				}
+				if weights == "f32" {
+					if _, err := p.CrossAttention(bg, imgs[1], []int{62, 5, 17, 9, 63}); err != nil {
+						t.Fatal(err)
+					}
+				}
 			})
 			if bytes, allocs := dev.Outstanding(); testing.Verbose() {
 				fmt.Printf("%s: %d bytes outstanding in %d allocations\n", weights, bytes, allocs)

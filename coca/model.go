@@ -150,9 +150,21 @@ func (d *MultimodalDecoder) Params() []nn.Param {
 }
 
 // Forward encodes images (B, 3, S, S) into the pooled latent (B, D), before
-// normalisation, and the image tokens (B, T, D) the decoder reads. It
-// records the graph unless images belong to a no-grad scope.
+// normalisation, and the image tokens (B, T, D) the decoder reads: Encode,
+// then Pool. It records the graph unless images belong to a no-grad scope.
 func (v *VisionTower) Forward(images *tensor.Tensor) (latent, tokens *tensor.Tensor) {
+	x := v.Encode(images)
+	latent, tokens = v.Pool(x)
+	tensor.Drop(x)
+	return latent, tokens
+}
+
+// Encode returns the encoder's output tokens (B, 1+N, W) for images
+// (B, 3, S, S): the class token and the patch tokens after the last
+// transformer block, and ln_post, which open_clip applies before the
+// poolers except in the legacy single-pooler layout. They are what the
+// attentional poolers (Pool) and a probe read.
+func (v *VisionTower) Encode(images *tensor.Tensor) *tensor.Tensor {
 	b := images.Dim(0)
 	p := v.Conv1.Forward(images) // (B, N, Wv)
 	w := p.Dim(2)
@@ -165,27 +177,36 @@ func (v *VisionTower) Forward(images *tensor.Tensor) (latent, tokens *tensor.Ten
 	tensor.Drop(x)
 	x = v.Transformer.Forward(h, nil, false)
 	tensor.Drop(h)
+	if v.pool == PoolLegacy {
+		return x
+	}
+	h = v.LnPost.Forward(x)
+	tensor.Drop(x)
+	return h
+}
+
+// Pool maps the encoder's tokens x (Encode) to the pooled latent (B, D),
+// before normalisation, and the image tokens (B, T, D) the decoder reads.
+// x stays the caller's.
+func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
+	b := x.Dim(0)
 	var pooled *tensor.Tensor
 	switch v.pool {
 	case PoolLegacy:
 		a := v.AttnPool.Forward(x)
-		tensor.Drop(x)
-		x = v.LnPost.Forward(a) // (B, Q, D)
+		y := v.LnPost.Forward(a) // (B, Q, D)
 		tensor.Drop(a)
-		q := x.Dim(1)
-		pooled = tensor.Slice(x, 1, 0, 1)
-		tokens = tensor.Slice(x, 1, 1, q)
-		tensor.Drop(x)
+		q := y.Dim(1)
+		pooled = tensor.Slice(y, 1, 0, 1)
+		tokens = tensor.Slice(y, 1, 1, q)
+		tensor.Drop(y)
 	default:
-		h := v.LnPost.Forward(x)
-		tensor.Drop(x)
-		tokens = v.AttnPool.Forward(h)
-		src := h
+		tokens = v.AttnPool.Forward(x)
+		src := x
 		if v.pool == PoolCascade {
 			src = tokens
 		}
 		pooled = v.AttnPoolContrastive.Forward(src) // (B, 1, D)
-		tensor.Drop(h)
 	}
 	latent = tensor.MatMul(tensor.Reshape(pooled, b, pooled.Dim(2)), v.Proj, false, false)
 	tensor.Drop(pooled)

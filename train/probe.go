@@ -190,20 +190,10 @@ func (h *ProbeHead) logits(x *tensor.Tensor) *tensor.Tensor {
 // EncoderTokens returns the image encoder's output tokens (B, 1+N, W) for
 // images (B, 3, S, S): the class token and the patch tokens after the last
 // transformer block (and ln_post, which open_clip applies before the
-// poolers except in the legacy single-pooler layout), before any pooler.
+// poolers except in the legacy single-pooler layout), before any pooler
+// (coca.VisionTower.Encode).
 func EncoderTokens(m *coca.Model, images *tensor.Tensor) *tensor.Tensor {
-	v := m.Visual
-	b := images.Dim(0)
-	x := v.Conv1.Forward(images)
-	w := x.Dim(2)
-	cls := tensor.Expand(tensor.Reshape(v.ClassEmbedding, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
-	x = v.LnPre.Forward(x)
-	x = v.Transformer.Forward(x, nil, false)
-	if m.Config.Vision.AttentionalPool != coca.PoolLegacy {
-		x = v.LnPost.Forward(x)
-	}
-	return x
+	return m.Visual.Encode(images)
 }
 
 // Probs returns the class probabilities (B, C), row-major, of images
