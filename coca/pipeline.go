@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"runtime"
 	"sort"
 	"strconv"
@@ -456,17 +455,18 @@ func (p *Pipeline) EmbedTexts(ctx context.Context, texts ...string) ([][]float32
 		return nil, p.textErr
 	}
 	l := p.model.Config.Text.ContextLength
+	tokenize := func(s string) []int { return p.tok.Tokenize(s, l) }
 	out := make([][]float32, 0, len(texts))
+	// A batch at a time (EncodeTexts), so that a cancellation is seen
+	// between batches.
 	for b0 := 0; b0 < len(texts); b0 += p.textBatch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		group := texts[b0:min(b0+p.textBatch, len(texts))]
-		ids := make([]int, 0, len(group)*l)
-		for _, s := range group {
-			ids = append(ids, p.tok.Tokenize(s, l)...)
+		f, err := p.model.EncodeTexts(texts[b0:min(b0+p.textBatch, len(texts))], tokenize, p.textBatch)
+		if err != nil {
+			return nil, err
 		}
-		f := p.model.EncodeText(ids, len(group), l)
 		out = append(out, rows(f.Data(), f.Dim(1))...)
 	}
 	return out, nil
@@ -701,23 +701,11 @@ func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore
 	for i, s := range seqs {
 		for j := 0; j+1 < len(s); j++ {
 			row := logits[(i*(l-1)+j)*v : (i*(l-1)+j+1)*v]
-			out[i].LogProb += float64(row[s[j+1]]) - logSumExp(row)
+			out[i].LogProb += float64(row[s[j+1]]) - generate.LogSumExp(row)
 		}
 		out[i].Tokens = len(s) - 1
 	}
 	return out, nil
-}
-
-func logSumExp(row []float32) float64 {
-	mx := math.Inf(-1)
-	for _, x := range row {
-		mx = math.Max(mx, float64(x))
-	}
-	sum := 0.0
-	for _, x := range row {
-		sum += math.Exp(float64(x) - mx)
-	}
-	return mx + math.Log(sum)
 }
 
 // canceled is the panic a cancelled decoding step raises; generateN

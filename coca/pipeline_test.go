@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gococa/gococa/coca/generate"
 	"github.com/gococa/gococa/data"
 	"github.com/gococa/gococa/tensor"
 )
@@ -498,7 +499,7 @@ func closeRows(t *testing.T, what string, got [][]float32, want []float32, tol f
 
 // logSoftmaxRow replaces row by log_softmax(row), computed in float64.
 func logSoftmaxRow(row []float32) {
-	ls := logSumExp(row)
+	ls := generate.LogSumExp(row)
 	for i, x := range row {
 		row[i] = float32(float64(x) - ls)
 	}

@@ -276,6 +276,15 @@ func beamHypotheses(src Source, b, v int, o Options) []beamHyps {
 
 // logSoftmax replaces row by log_softmax(row), computed in float64.
 func logSoftmax(row []float32) {
+	lse := LogSumExp(row)
+	for i, x := range row {
+		row[i] = float32(float64(x) - lse)
+	}
+}
+
+// LogSumExp returns log(Σ exp(row[i])), computed in float64 from the
+// largest value: the normaliser of a row of logits.
+func LogSumExp(row []float32) float64 {
 	mx := math.Inf(-1)
 	for _, x := range row {
 		mx = math.Max(mx, float64(x))
@@ -284,8 +293,5 @@ func logSoftmax(row []float32) {
 	for _, x := range row {
 		sum += math.Exp(float64(x) - mx)
 	}
-	lse := mx + math.Log(sum)
-	for i, x := range row {
-		row[i] = float32(float64(x) - lse)
-	}
+	return mx + math.Log(sum)
 }
