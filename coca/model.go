@@ -385,6 +385,35 @@ func scopeFor(x *tensor.Tensor) (*tensor.Scope, func()) {
 	return s, s.End
 }
 
+// ContrastiveLoss is open_clip's ClipLoss, weight·(CE(s·I·Tᵀ) +
+// CE(s·T·Iᵀ))/2 with s = logitScale (exp(logit_scale)): the rows of img
+// and txt (B, D), normalised features, are scored against every row of
+// allTxt and allImg (N, D), and row i's match is row first+i there.
+// Model.Loss passes its batch as both (first 0); data-parallel training
+// passes this rank's rows and the features gathered from every rank
+// (open_clip's gather_with_grad, local_loss). When img and allImg, and txt
+// and allTxt, are the same tensors, the text-to-image logits are the
+// transpose of the image-to-text ones rather than a second product.
+func ContrastiveLoss(img, txt, allImg, allTxt *tensor.Tensor, first int, logitScale *tensor.Tensor, weight float32) *tensor.Tensor {
+	b := img.Dim(0)
+	if txt.Dim(0) != b || allImg.Dim(0) != allTxt.Dim(0) || first < 0 || first+b > allImg.Dim(0) {
+		panic(fmt.Sprintf("coca: ContrastiveLoss: rows %d and %d from %d against %d and %d",
+			img.Dim(0), txt.Dim(0), first, allImg.Dim(0), allTxt.Dim(0)))
+	}
+	lpi := tensor.Mul(tensor.MatMul(img, allTxt, false, true), logitScale) // (B, N)
+	var lpt *tensor.Tensor
+	if img == allImg && txt == allTxt {
+		lpt = tensor.Transpose(lpi, 0, 1)
+	} else {
+		lpt = tensor.Mul(tensor.MatMul(txt, allImg, false, true), logitScale)
+	}
+	targets := make([]int, b)
+	for i := range targets {
+		targets[i] = first + i
+	}
+	return tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), weight/2)
+}
+
 // LossWeights weigh the two losses; the defaults are open_clip's.
 type LossWeights struct {
 	Contrastive float32 // 1.0
@@ -403,13 +432,7 @@ type Losses struct {
 // the batch) and the caption loss (weight·CE of logits against text[:, 1:],
 // pad ignored) from one forward pass.
 func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
-	lpi := tensor.Mul(tensor.MatMul(o.ImageFeatures, o.TextFeatures, false, true), o.LogitScale) // (B, B)
-	lpt := tensor.Transpose(lpi, 0, 1)
-	targets := make([]int, b)
-	for i := range targets {
-		targets[i] = i
-	}
-	con := tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), w.Contrastive/2)
+	con := ContrastiveLoss(o.ImageFeatures, o.TextFeatures, o.ImageFeatures, o.TextFeatures, 0, o.LogitScale, w.Contrastive)
 	labels := make([]int, b*(l-1))
 	for bi := 0; bi < b; bi++ {
 		copy(labels[bi*(l-1):(bi+1)*(l-1)], text[bi*l+1:(bi+1)*l])
