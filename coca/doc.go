@@ -9,8 +9,9 @@
 //
 // A loaded Model serves any number of goroutines at once: EncodeImage,
 // EncodeText, EncodeTexts, ClassEmbeddings, ZeroShotProbs, Generate and
-// its variants, GreedyReference and each goroutine's own Decoders only
-// read the model's parameters. Each runs in a no-grad scope of its own
+// its variants, GreedyReference, CrossAttention, each goroutine's own
+// Decoders, and every method of a Pipeline (and Classifier) over the model
+// only read the model's parameters. Each runs in a no-grad scope of its own
 // (tensor.NoGrad), which records no graph and decides nothing for other
 // goroutines; a caller may pass images already in a scope of its own.
 // Their results are the same, bit for bit, whatever else runs.

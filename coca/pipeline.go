@@ -24,8 +24,8 @@ import (
 //
 // A Pipeline holds no mutable state: nothing it owns changes after Open,
 // and every call keeps its buffers to itself, so its methods may be called
-// from several goroutines exactly when the Model's inference methods may
-// (see the Model's documentation). Every method takes a context, checked
+// from any number of goroutines at once, as the Model's inference methods
+// may (see the package documentation on concurrency). Every method takes a context, checked
 // between batches and, when captioning, between decoding steps: a
 // cancelled call returns the context's error.
 type Pipeline struct {
