@@ -39,6 +39,12 @@ func (m *Model) NewDecoder(imageTokens *tensor.Tensor, maxLen int) *Decoder {
 	}
 	sc := tensor.NoGrad()
 	img := sc.Use(imageTokens)
+	if tensor.OnDevice() {
+		// EncodeImage returns Go memory: one copy to the device here
+		// rather than one per cross-attention layer.
+		img = tensor.Concat(0, img)
+		defer tensor.Drop(img)
+	}
 	b := img.Dim(0)
 	d := &Decoder{m: m, scope: sc, b: b, maxLen: maxLen}
 	for _, blk := range m.Text.Transformer.Resblocks {
