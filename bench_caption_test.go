@@ -79,7 +79,6 @@ func BenchmarkCaption(b *testing.B) {
 // (ResetTimer drops metrics reported before it).
 func bf16Cosines(b *testing.B, m *coca.Model, img *tensor.Tensor) func() {
 	b.Helper()
-	defer tensor.NoGrad()()
 	l := m.Config.Text.ContextLength
 	var text []int
 	for _, s := range []string{"a photo of a cat sleeping on a laptop keyboard", "two dogs playing with a frisbee in a park"} {

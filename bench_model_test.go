@@ -265,7 +265,6 @@ func BenchmarkEncodeImage(b *testing.B) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
 			m, img, _, _ := benchModel(b, c)
-			defer tensor.NoGrad()()
 			m.EncodeImage(img)
 			b.ResetTimer()
 			cpu0 := cpuSeconds()
@@ -283,7 +282,6 @@ func BenchmarkEncodeText(b *testing.B) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
 			m, _, text, l := benchModel(b, c)
-			defer tensor.NoGrad()()
 			m.EncodeText(text, c.batch, l)
 			b.ResetTimer()
 			cpu0 := cpuSeconds()

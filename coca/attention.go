@@ -52,8 +52,7 @@ func (p *Pipeline) CrossAttention(ctx context.Context, img image.Image, tokens [
 // probabilities of the pooler and of every cross-attention block from
 // their own parameters.
 func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionMaps, error) {
-	defer tensor.NoGrad()()
-	if m.TextDecoder.bf16 != nil {
+	if m.IsBF16() {
 		return nil, errors.New("coca: cross-attention maps need float32 weights (the model holds its text stacks in bfloat16)")
 	}
 	if pixels.Dims() != 4 || pixels.Dim(0) != 1 {
@@ -68,8 +67,12 @@ func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionM
 			return nil, fmt.Errorf("coca: cross-attention: token %d outside the vocabulary", t)
 		}
 	}
-	pool, imgTokens := m.poolerAttention(pixels) // (Q, 1+G²) for the decoder's tokens
-	dec, _ := m.decoderAttention(tokens, imgTokens)
+	sc := tensor.NoGrad() // a scope of this call: no graph recorded
+	defer sc.End()
+	pool, imgTokens := m.poolerAttention(sc, sc.Use(pixels)) // (Q, 1+G²) for the decoder's tokens
+	dec, logits := m.decoderAttention(sc, tokens, imgTokens)
+	tensor.Drop(logits)
+	defer tensor.Drop(imgTokens)
 	q := imgTokens.Dim(1)
 	g := m.Config.Grid()
 	out := &AttentionMaps{Grid: g, Tokens: append([]int(nil), tokens...)}
@@ -94,50 +97,58 @@ func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionM
 // decoderAttention runs the decoder as MultimodalDecoder.Forward does on
 // the caption without its last token and returns its cross-attention
 // (L-1, Q), averaged over layers and heads, and its logits (1, L-1, V).
-func (m *Model) decoderAttention(tokens []int, imgTokens *tensor.Tensor) ([]float32, *tensor.Tensor) {
+func (m *Model) decoderAttention(sc *tensor.Scope, tokens []int, imgTokens *tensor.Tensor) ([]float32, *tensor.Tensor) {
 	l := len(tokens)
-	_, txt := m.Text.Forward(tokens, 1, l)
+	lat, txt := m.Text.forward(sc, tokens, 1, l)
 	x := tensor.Slice(txt, 1, 0, l-1)
+	tensor.Drop(lat, txt)
+	next := func(y *tensor.Tensor) {
+		tensor.Drop(x)
+		x = y
+	}
 	q := imgTokens.Dim(1)
 	dec := make([]float32, (l-1)*q)
 	d := m.TextDecoder
 	for i := range d.Resblocks {
-		x = d.Resblocks[i].Forward(x, nil, true)
+		next(d.Resblocks[i].Forward(x, nil, true))
 		blk := d.CrossAttn[i]
-		probs := attentionProbs(blk.Attn, blk.Ln1.Forward(x), blk.Ln1KV.Forward(imgTokens)) // (H, L-1, Q)
+		hq, hkv := blk.Ln1.Forward(x), blk.Ln1KV.Forward(imgTokens)
+		probs := attentionProbs(blk.Attn, hq, hkv) // (H, L-1, Q)
+		tensor.Drop(hq, hkv)
 		for j, p := range probs {
 			dec[j%len(dec)] += p
 		}
-		x = blk.ForwardCross(x, imgTokens)
+		next(blk.ForwardCross(x, imgTokens))
 	}
 	n := float32(len(d.Resblocks) * d.CrossAttn[0].Attn.Heads)
 	for i := range dec {
 		dec[i] /= n
 	}
-	return dec, tensor.MatMul(d.LnFinal.Forward(x), d.TextProjection, false, false)
+	h := d.LnFinal.Forward(x)
+	next(nil)
+	logits := tensor.MatMul(h, sc.Use(d.TextProjection), false, false)
+	tensor.Drop(h)
+	return dec, logits
 }
 
 // poolerAttention returns the captioning pooler's attention (Q, 1+G²),
 // averaged over heads, for the rows that become the decoder's image tokens,
 // and those image tokens (1, Q, D).
-func (m *Model) poolerAttention(pixels *tensor.Tensor) ([]float32, *tensor.Tensor) {
+func (m *Model) poolerAttention(sc *tensor.Scope, pixels *tensor.Tensor) ([]float32, *tensor.Tensor) {
 	v := m.Visual
-	x := v.Conv1.Forward(pixels)
-	w := x.Dim(2)
-	cls := tensor.Reshape(v.ClassEmbedding, 1, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
-	x = v.Transformer.Forward(v.LnPre.Forward(x), nil, false)
-	if v.pool != PoolLegacy {
-		x = v.LnPost.Forward(x)
-	}
+	x := v.Encode(pixels)
 	ap := v.AttnPool
-	probs := attentionProbs(ap.Attn, ap.LnQ.Forward(tensor.Reshape(ap.Query, 1, ap.Query.Dim(0), ap.Query.Dim(1))), ap.LnK.Forward(x))
+	hq := ap.LnQ.Forward(tensor.Reshape(sc.Use(ap.Query), 1, ap.Query.Dim(0), ap.Query.Dim(1)))
+	hkv := ap.LnK.Forward(x)
+	probs := attentionProbs(ap.Attn, hq, hkv)
+	tensor.Drop(hq, hkv)
 	nq, keys := ap.Query.Dim(0), x.Dim(1)
 	avg := make([]float32, nq*keys)
 	for i, p := range probs {
 		avg[i%len(avg)] += p / float32(ap.Attn.Heads)
 	}
-	_, tokens := v.Forward(pixels)
+	lat, tokens := v.Pool(x)
+	tensor.Drop(x, lat)
 	if v.pool == PoolLegacy { // row 0 is the contrastive query
 		avg = avg[keys:]
 	}
@@ -155,8 +166,10 @@ func attentionProbs(a *nn.MultiheadAttention, xq, xkv *tensor.Tensor) []float32 
 	if a.InProjWeight != nil {
 		wq, wk = tensor.Rows(a.InProjWeight, 0, w), tensor.Rows(a.InProjWeight, w, 2*w)
 	}
-	q := tensor.Linear(xq, wq, tensor.Rows(a.InProjBias, 0, w)).Data()
-	k := tensor.Linear(xkv, wk, tensor.Rows(a.InProjBias, w, 2*w)).Data()
+	qt := tensor.Linear(xq, wq, tensor.Rows(a.InProjBias, 0, w))
+	kt := tensor.Linear(xkv, wk, tensor.Rows(a.InProjBias, w, 2*w))
+	defer tensor.Drop(qt, kt)
+	q, k := qt.Data(), kt.Data()
 	lq, lk := len(q)/w, len(k)/w
 	scale := 1 / math.Sqrt(float64(hd))
 	out := make([]float32, h*lq*lk)

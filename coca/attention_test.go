@@ -47,7 +47,8 @@ func maxDiff(a, b []float32) float64 {
 // projection they give its output, for packed (decoder cross-attention,
 // parallel pooler) and separate (legacy pooler) projections.
 func TestAttentionProbs(t *testing.T) {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	rng := rand.New(rand.NewPCG(1, 2))
 	randn := func(shape ...int) *tensor.Tensor {
 		x := tensor.Zeros(shape...)
@@ -70,7 +71,7 @@ func TestAttentionProbs(t *testing.T) {
 		{"tiny legacy pooler", tiny.Visual.AttnPool.Attn, 48},
 		{"coca_shapes parallel pooler", pm.Visual.AttnPool.Attn, 64},
 	} {
-		xq, xkv := randn(1, 5, c.a.Width()), randn(1, 9, c.kv)
+		xq, xkv := sc.Use(randn(1, 5, c.a.Width())), sc.Use(randn(1, 9, c.kv))
 		probs := attentionProbs(c.a, xq, xkv)
 		got := attendWith(c.a, probs, xkv, 5)
 		want := c.a.Forward(xq, xkv, nil, false).Data()
@@ -95,7 +96,8 @@ func TestAttentionProbs(t *testing.T) {
 // decoder pass MultimodalDecoder.Forward's logits, bit for bit) and that
 // every map sums to 1.
 func TestCrossAttentionMaps(t *testing.T) {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	for _, name := range []string{"tiny", "coca_shapes"} {
 		var m *Model
 		if name == "tiny" {
@@ -110,13 +112,13 @@ func TestCrossAttentionMaps(t *testing.T) {
 		img := testImages(t, 1, s)
 		tokens := []int{62, 5, 17, 9, 63}
 		_, imgTokens := m.EncodeImage(img.tensor)
-		pool, tok2 := m.poolerAttention(img.tensor)
+		pool, tok2 := m.poolerAttention(sc, sc.Use(img.tensor))
 		if d := maxDiff(tok2.Data(), imgTokens.Data()); d != 0 {
 			t.Fatalf("%s: pooler pass tokens differ by %g", name, d)
 		}
-		_, logits := m.decoderAttention(tokens, imgTokens)
-		_, txt := m.Text.Forward(tokens, 1, len(tokens))
-		want := m.TextDecoder.Forward(tensor.Slice(txt, 1, 0, len(tokens)-1), imgTokens).Data()
+		_, logits := m.decoderAttention(sc, tokens, sc.Use(imgTokens))
+		_, txt := m.Text.forward(sc, tokens, 1, len(tokens))
+		want := m.TextDecoder.Forward(tensor.Slice(txt, 1, 0, len(tokens)-1), sc.Use(imgTokens)).Data()
 		if d := maxDiff(logits.Data(), want); d != 0 {
 			t.Errorf("%s: decoder pass logits differ from MultimodalDecoder.Forward by %g", name, d)
 		}

@@ -62,7 +62,6 @@ func TestBF16Embeddings(t *testing.T) {
 	}
 	ids, b, l := fixtureText(t)
 	func() {
-		defer tensor.NoGrad()()
 		i32, _ := m32.EncodeImage(images)
 		i16, _ := m16.EncodeImage(images)
 		if c := cosineRows(t, i32, i16); c < 0.999 {
@@ -89,7 +88,6 @@ func TestBF16Embeddings(t *testing.T) {
 	img := tensor.New(2, 3, 64, 64)
 	g.Normal(img, 0, 1)
 	text := []int{49406, 320, 1125, 539, 320, 2368, 49407, 0, 49406, 1237, 5046, 49407, 0, 0, 0, 0}
-	defer tensor.NoGrad()()
 	ia, _ := a.EncodeImage(img)
 	ic, _ := c.EncodeImage(img)
 	if v := cosineRows(t, ia, ic); v < 0.999 {
@@ -129,12 +127,11 @@ func TestBF16Decoding(t *testing.T) {
 	m16, _ := tinyFixture(t)
 	m16.QuantizeBF16()
 	ref, _ := roundedFixture(t)
-	defer tensor.NoGrad()()
 	_, tok := m16.Visual.Forward(images)
 	d16 := m16.NewDecoder(tok, 12)
 	d32 := ref.NewDecoder(tok, 12)
-	if d16.fast == nil || d32.fast != nil {
-		t.Fatal("decoder does not pick up the bfloat16 weights")
+	if !m16.IsBF16() || ref.IsBF16() {
+		t.Fatal("IsBF16 does not follow QuantizeBF16")
 	}
 	next := []int{62, 62, 62, 62}
 	for step := 0; step < 11; step++ {
@@ -188,7 +185,8 @@ func TestBF16MatchesRounded(t *testing.T) {
 	m, _ := tinyFixture(t)
 	m.QuantizeBF16()
 	ids, b, l := fixtureText(t)
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	bits := func(what string, a, c *tensor.Tensor) {
 		t.Helper()
 		if !slices.Equal(a.Shape(), c.Shape()) {
@@ -205,8 +203,8 @@ func TestBF16MatchesRounded(t *testing.T) {
 	bits("image features", fi, ri)
 	bits("image tokens", ti, rti)
 	bits("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
-	o := m.Forward(images, ids, b, l)
-	r := ref.Forward(images, ids, b, l)
+	o := m.Forward(sc.Use(images), ids, b, l)
+	r := ref.Forward(sc.Use(images), ids, b, l)
 	bits("text tokens", o.TextTokens, r.TextTokens)
 	for i, v := range o.Logits.Data() {
 		w := r.Logits.Data()[i]
@@ -220,22 +218,19 @@ func TestBF16MatchesRounded(t *testing.T) {
 }
 
 // TestBF16StepWorkers checks that the bfloat16 step gives the same bits
-// with 1, 2 and 3 workers (each product's outputs split differently) and
+// with 1, 2 and 3 threads (each product's outputs split differently) and
 // that a batch decodes each image as it would alone, for greedy decoding
 // and beam search.
 func TestBF16StepWorkers(t *testing.T) {
 	m, images := tinyFixture(t)
 	m.QuantizeBF16()
-	defer tensor.NoGrad()()
 	_, tok := m.Visual.Forward(images)
 	var ref [][]float32
 	for _, procs := range []int{1, 2, 3} {
 		func() {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			d := m.NewDecoder(tok, 8)
-			if d.fast.workers != procs {
-				t.Fatalf("GOMAXPROCS %d: %d workers", procs, d.fast.workers)
-			}
+			defer d.Close()
 			next := []int{62, 7, 62, 30}
 			for s := 0; s < 7; s++ {
 				lg := d.Step(next)
@@ -285,7 +280,6 @@ func TestBF16Inference(t *testing.T) {
 		m.Forward(images, ids, b, l)
 	}()
 	func() {
-		defer tensor.NoGrad()()
 		_, tok := m.EncodeImage(images)
 		d := m.NewDecoder(tok, 4)
 		defer func() {
@@ -365,16 +359,15 @@ func TestLoadHalfCheckpoints(t *testing.T) {
 // for the moved matrices.
 func bf16State(t *testing.T, m *Model) map[string][]uint32 {
 	t.Helper()
-	s := m.TextDecoder.bf16
-	if s == nil {
+	if !m.IsBF16() {
 		t.Fatal("not a bfloat16 model")
 	}
 	out := map[string][]uint32{}
 	for _, p := range m.Params() {
 		var v []uint32
-		if q, ok := s.w[p.Tensor]; ok {
-			for _, h := range q.data {
-				v = append(v, uint32(h))
+		if h, _ := p.Tensor.BF16(); h != nil {
+			for _, x := range h {
+				v = append(v, uint32(x))
 			}
 		} else {
 			for _, f := range p.Tensor.Data() {
@@ -452,7 +445,6 @@ func TestLoadBF16(t *testing.T) {
 				}
 			}
 			func() {
-				defer tensor.NoGrad()()
 				fw, _ := want.EncodeImage(images)
 				fg, _ := got.EncodeImage(images)
 				if !slices.Equal(fw.Data(), fg.Data()) {

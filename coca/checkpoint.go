@@ -163,14 +163,14 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 	}
 	slots := map[*tensor.Tensor]bf16Slot{}
 	for _, sl := range m.bf16Slots() {
-		slots[*sl.ref] = sl
+		slots[sl.t] = sl
 	}
 	// Read everything before changing the model.
-	type matrix struct {
+	type half struct {
 		sl bf16Slot
-		p  bf16Matrix
+		h  []uint16
 	}
-	var moved []matrix
+	var moved []half
 	rounded := map[*tensor.Tensor][]uint16{}
 	exact := map[*tensor.Tensor][]float32{}
 	for _, p := range m.Params() {
@@ -180,13 +180,17 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 			if err != nil {
 				return err
 			}
-			q := bf16Matrix{data: h, out: t.Dim(0), in: t.Dim(1)}
-			if sl.transpose {
+			if sl.transpose { // stored (C, R): the vocabulary projection
+				r, c := t.Dim(0), t.Dim(1)
 				tr := make([]uint16, n)
-				transposeTiles(q.out, q.in, func(i, j int) { tr[j*q.out+i] = h[i*q.in+j] })
-				q = bf16Matrix{data: tr, out: q.in, in: q.out}
+				for i := 0; i < r; i++ {
+					for j := 0; j < c; j++ {
+						tr[j*r+i] = h[i*c+j]
+					}
+				}
+				h = tr
 			}
-			moved = append(moved, matrix{sl, q})
+			moved = append(moved, half{sl, h})
 			continue
 		}
 		if t.Dims() >= 2 {
@@ -209,11 +213,9 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 		}
 		exact[t] = v
 	}
-	s := &bf16Store{w: map[*tensor.Tensor]bf16Matrix{}}
+	m.dropBF16()
 	for _, mv := range moved {
-		ph := placeholder(*mv.sl.ref)
-		*mv.sl.ref = ph
-		s.w[ph] = mv.p
+		mv.sl.t.SetBF16(mv.h, mv.sl.transpose)
 	}
 	for t, h := range rounded {
 		d := t.Data()
@@ -224,7 +226,6 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 	for t, v := range exact {
 		t.CopyFrom(v)
 	}
-	m.setBF16(s)
 	return nil
 }
 
@@ -318,11 +319,12 @@ func shapeMatches(name string, got, want []int) bool {
 // Tensors returns the parameters as safetensors entries: float32, except
 // the matrices a model with bfloat16 weights holds only in bfloat16 (BF16).
 func (m *Model) Tensors() []safetensors.Tensor {
-	if s := m.TextDecoder.bf16; s != nil {
-		return s.tensors(m)
-	}
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
+		if p.Tensor.DType() == tensor.BFloat16 {
+			ts = append(ts, bf16Tensor(p.Name, p.Tensor))
+			continue
+		}
 		ts = append(ts, safetensors.F32(p.Name, p.Tensor.Shape(), p.Tensor.Data()))
 	}
 	return ts

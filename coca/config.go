@@ -1,8 +1,3 @@
-// Package coca is the CoCa model (Contrastive Captioners, Yu et al. 2022) as
-// open_clip computes it, so that open_clip's published checkpoints load and
-// give the same numbers: the vision tower with attentional poolers, the
-// unimodal text tower with an appended CLS token, the multimodal decoder,
-// the contrastive and captioning losses, and generation.
 package coca
 
 import (

@@ -1,44 +1,17 @@
 package coca
 
 import (
+	"github.com/gococa/gococa/coca/generate"
 	"github.com/gococa/gococa/tensor"
 )
 
 // GreedyReference decodes greedily from start for steps tokens, recomputing
 // the whole prefix every step with no end-of-text stop: the plain loop the
-// golden fixtures were made with. Generate is the fast path.
+// golden fixtures were made with. It is package generate's greedy strategy
+// on the uncached source (fullSource); Generate is the fast path.
 func (m *Model) GreedyReference(images *tensor.Tensor, start, steps int) [][]int {
-	defer tensor.NoGrad()()
-	b := images.Dim(0)
-	_, imgTokens := m.Visual.Forward(images)
-	seqs := make([][]int, b)
-	for i := range seqs {
-		seqs[i] = []int{start}
-	}
-	for s := 0; s < steps; s++ {
-		l := len(seqs[0])
-		ids := make([]int, 0, b*l)
-		for _, q := range seqs {
-			ids = append(ids, q...)
-		}
-		_, tok := m.Text.Forward(ids, b, l)
-		logits := m.TextDecoder.Forward(tok, imgTokens) // (B, L, V)
-		v := logits.Dim(2)
-		d := logits.Data()
-		for bi := range seqs {
-			row := d[(bi*l+l-1)*v : (bi*l+l)*v]
-			seqs[bi] = append(seqs[bi], argmax(row))
-		}
-	}
-	return seqs
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
+	_, tokens := m.EncodeImage(images)
+	b := tokens.Dim(0)
+	o := GenerateOptions{MaxLen: steps + 1, Start: start, End: -1, Pad: -1, Strategy: StrategyGreedy, RepetitionPenalty: 1}
+	return generate.Run(newFullSource(m, tokens), b, m.vocab(), o).Tokens
 }

@@ -28,7 +28,6 @@ func TestInferenceReusesBuffers(t *testing.T) {
 	for i := range text {
 		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
 	}
-	defer tensor.NoGrad()()
 	// A first pass pays what a process allocates once (GEMM scratch sized
 	// for these shapes, sync.Pool contents, lazily built tables), which
 	// earlier tests may or may not have paid; DropPool then empties only the

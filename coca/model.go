@@ -3,6 +3,7 @@ package coca
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gococa/gococa/nn"
 	"github.com/gococa/gococa/tensor"
@@ -33,7 +34,6 @@ type TextTower struct {
 	TextProjection      *tensor.Tensor // (W, D)
 	padID               int
 	correctMask         bool
-	bf16                *bf16Store // bfloat16 weights (bf16.go), or nil
 }
 
 // MultimodalDecoder is the captioning decoder (prefix "text_decoder.").
@@ -42,7 +42,6 @@ type MultimodalDecoder struct {
 	CrossAttn      []*nn.ResidualAttentionBlock // cross-attention to image tokens
 	LnFinal        *nn.LayerNorm
 	TextProjection *tensor.Tensor // (W, V)
-	bf16           *bf16Store     // bfloat16 weights (bf16.go), or nil
 }
 
 // Model is CoCa.
@@ -151,33 +150,67 @@ func (d *MultimodalDecoder) Params() []nn.Param {
 }
 
 // Forward encodes images (B, 3, S, S) into the pooled latent (B, D), before
-// normalisation, and the image tokens (B, T, D) the decoder reads.
+// normalisation, and the image tokens (B, T, D) the decoder reads: Encode,
+// then Pool. It records the graph unless images belong to a no-grad scope.
 func (v *VisionTower) Forward(images *tensor.Tensor) (latent, tokens *tensor.Tensor) {
+	x := v.Encode(images)
+	latent, tokens = v.Pool(x)
+	tensor.Drop(x)
+	return latent, tokens
+}
+
+// Encode returns the encoder's output tokens (B, 1+N, W) for images
+// (B, 3, S, S): the class token and the patch tokens after the last
+// transformer block, and ln_post, which open_clip applies before the
+// poolers except in the legacy single-pooler layout. They are what the
+// attentional poolers (Pool) and a probe read.
+func (v *VisionTower) Encode(images *tensor.Tensor) *tensor.Tensor {
 	b := images.Dim(0)
-	x := v.Conv1.Forward(images) // (B, N, Wv)
-	w := x.Dim(2)
-	cls := tensor.Expand(tensor.Reshape(v.ClassEmbedding, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
-	x = v.LnPre.Forward(x)
-	x = v.Transformer.Forward(x, nil, false)
+	p := v.Conv1.Forward(images) // (B, N, Wv)
+	w := p.Dim(2)
+	cls := tensor.Expand(tensor.Reshape(tensor.ScopeOf(p).Use(v.ClassEmbedding), 1, 1, w), b, 1, w)
+	c := tensor.Concat(1, cls, p)
+	tensor.Drop(p, cls)
+	x := tensor.Add(c, v.PositionalEmbedding)
+	tensor.Drop(c)
+	h := v.LnPre.Forward(x)
+	tensor.Drop(x)
+	x = v.Transformer.Forward(h, nil, false)
+	tensor.Drop(h)
+	if v.pool == PoolLegacy {
+		return x
+	}
+	h = v.LnPost.Forward(x)
+	tensor.Drop(x)
+	return h
+}
+
+// Pool maps the encoder's tokens x (Encode) to the pooled latent (B, D),
+// before normalisation, and the image tokens (B, T, D) the decoder reads.
+// x stays the caller's.
+func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
+	b := x.Dim(0)
 	var pooled *tensor.Tensor
 	switch v.pool {
 	case PoolLegacy:
-		x = v.LnPost.Forward(v.AttnPool.Forward(x)) // (B, Q, D)
-		q := x.Dim(1)
-		pooled = tensor.Reshape(tensor.Slice(x, 1, 0, 1), b, x.Dim(2))
-		tokens = tensor.Slice(x, 1, 1, q)
+		a := v.AttnPool.Forward(x)
+		y := v.LnPost.Forward(a) // (B, Q, D)
+		tensor.Drop(a)
+		q := y.Dim(1)
+		pooled = tensor.Slice(y, 1, 0, 1)
+		tokens = tensor.Slice(y, 1, 1, q)
+		tensor.Drop(y)
 	default:
-		x = v.LnPost.Forward(x)
 		tokens = v.AttnPool.Forward(x)
 		src := x
 		if v.pool == PoolCascade {
 			src = tokens
 		}
-		p := v.AttnPoolContrastive.Forward(src) // (B, 1, D)
-		pooled = tensor.Reshape(p, b, p.Dim(2))
+		pooled = v.AttnPoolContrastive.Forward(src) // (B, 1, D)
 	}
-	return tensor.MatMul(pooled, v.Proj, false, false), tokens
+	latent = tensor.MatMul(tensor.Reshape(pooled, b, pooled.Dim(2)), v.Proj, false, false)
+	tensor.Drop(pooled)
+	return latent, tokens
 }
 
 // mask builds the additive (B, L+1, L+1) attention mask of the text tower:
@@ -213,7 +246,13 @@ func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
 
 // Forward encodes text ids (B, L) given row-major: the pooled latent (B, D)
 // before normalisation and the token outputs (B, L, W) without ln_final.
+// It records the graph for training; EncodeText is the inference entry.
 func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor) {
+	return t.forward(nil, text, b, l)
+}
+
+// forward is Forward in the no-grad scope s (nil: recording).
+func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, tokens *tensor.Tensor) {
 	if len(text) != b*l {
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
@@ -221,44 +260,45 @@ func (t *TextTower) Forward(text []int, b, l int) (latent, tokens *tensor.Tensor
 		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
-	var x *tensor.Tensor
-	if t.bf16 != nil {
-		mustNoGrad("TextTower.Forward")
-		x = tensor.Reshape(t.bf16.embedding(t.TokenEmbedding.Weight, text), b, l, w)
-	} else {
-		x = t.TokenEmbedding.Forward(text, b, l)
-	}
-	cls := tensor.Expand(tensor.Reshape(t.ClsEmb, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, x, cls), tensor.Rows(t.PositionalEmbedding, 0, l+1))
-	if t.bf16 != nil {
-		mask := t.mask(text, b, l)
-		for _, blk := range t.Transformer.Resblocks {
-			x = t.bf16.block(blk, x, nil, mask, false)
-		}
-	} else {
-		x = t.Transformer.Forward(x, t.mask(text, b, l), false)
-	}
-	pooled := t.LnFinal.Forward(tensor.Reshape(tensor.Slice(x, 1, l, l+1), b, w))
-	return tensor.MatMul(pooled, t.TextProjection, false, false), tensor.Slice(x, 1, 0, l)
+	e := tensor.Embedding(s.Use(t.TokenEmbedding.Weight), text)
+	cls := tensor.Expand(tensor.Reshape(s.Use(t.ClsEmb), 1, 1, w), b, 1, w)
+	c := tensor.Concat(1, tensor.Reshape(e, b, l, w), cls)
+	tensor.Drop(e, cls)
+	x := tensor.Add(c, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1))
+	tensor.Drop(c)
+	mask := t.mask(text, b, l)
+	y := t.Transformer.Forward(x, mask, false)
+	tensor.Drop(x, mask)
+	cl := tensor.Slice(y, 1, l, l+1)
+	pooled := t.LnFinal.Forward(tensor.Reshape(cl, b, w))
+	tensor.Drop(cl)
+	latent = tensor.MatMul(pooled, t.TextProjection, false, false)
+	tensor.Drop(pooled)
+	tokens = tensor.Slice(y, 1, 0, l)
+	tensor.Drop(y)
+	return latent, tokens
 }
 
 // Forward maps text tokens (B, L, W) and image tokens (B, T, D) to logits
-// (B, L, V).
+// (B, L, V). It records the graph unless its inputs belong to a no-grad
+// scope.
 func (d *MultimodalDecoder) Forward(tokens, image *tensor.Tensor) *tensor.Tensor {
 	x := tokens
-	if s := d.bf16; s != nil {
-		mustNoGrad("MultimodalDecoder.Forward")
-		for i := range d.Resblocks {
-			x = s.block(d.Resblocks[i], x, nil, nil, true)
-			x = s.block(d.CrossAttn[i], x, image, nil, false)
+	next := func(y *tensor.Tensor) {
+		if x != tokens {
+			tensor.Drop(x)
 		}
-		return s.logits(d.LnFinal.Forward(x), d.TextProjection)
+		x = y
 	}
 	for i := range d.Resblocks {
-		x = d.Resblocks[i].Forward(x, nil, true)
-		x = d.CrossAttn[i].ForwardCross(x, image)
+		next(d.Resblocks[i].Forward(x, nil, true))
+		next(d.CrossAttn[i].ForwardCross(x, image))
 	}
-	return tensor.MatMul(d.LnFinal.Forward(x), d.TextProjection, false, false)
+	h := d.LnFinal.Forward(x)
+	next(nil)
+	out := tensor.MatMul(h, d.TextProjection, false, false)
+	tensor.Drop(h)
+	return out
 }
 
 // Output is what one forward pass computes.
@@ -273,14 +313,16 @@ type Output struct {
 	LogitScale    *tensor.Tensor // exp(logit_scale)
 }
 
-// Forward runs images (B, 3, S, S) and text ids (B, L) through the model.
+// Forward runs images (B, 3, S, S) and text ids (B, L) through the model,
+// recording the graph for training, or none when images belong to a no-grad
+// scope.
 func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	if images.Dims() != 4 || images.Dim(0) != b {
 		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
 	}
 	o := &Output{}
 	o.ImageLatent, o.ImageEmbs = m.Visual.Forward(images)
-	o.TextLatent, o.TextTokens = m.Text.Forward(text, b, l)
+	o.TextLatent, o.TextTokens = m.Text.forward(tensor.ScopeOf(images), text, b, l)
 	o.ImageFeatures = tensor.Normalize(o.ImageLatent, 1e-12)
 	o.TextFeatures = tensor.Normalize(o.TextLatent, 1e-12)
 	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, l-1), o.ImageEmbs)
@@ -288,16 +330,88 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	return o
 }
 
-// EncodeImage returns normalised image features (B, D) and image tokens.
+// EncodeImage returns normalised image features (B, D) and image tokens
+// (B, T, D) for images (B, 3, S, S), recording no graph (see the package
+// documentation on concurrency).
 func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Tensor) {
-	lat, tok := m.Visual.Forward(images)
-	return tensor.Normalize(lat, 1e-12), tok
+	s, end := scopeFor(images)
+	defer end()
+	f, tok := m.encodeImage(s, images)
+	return hostCopy(f), hostCopy(tok)
 }
 
-// EncodeText returns normalised text features (B, D) for ids (B, L).
+// encodeImage is EncodeImage in scope s, with pooled results for the
+// caller to drop.
+func (m *Model) encodeImage(s *tensor.Scope, images *tensor.Tensor) (features, tokens *tensor.Tensor) {
+	lat, tok := m.Visual.Forward(s.Use(images))
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(lat)
+	return f, tok
+}
+
+// EncodeText returns normalised text features (B, D) for ids (B, L),
+// recording no graph.
 func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
-	lat, _ := m.Text.Forward(text, b, l)
-	return tensor.Normalize(lat, 1e-12)
+	s := tensor.NoGrad()
+	defer s.End()
+	return hostCopy(m.encodeText(s, text, b, l))
+}
+
+// encodeText is EncodeText in scope s, with a pooled result.
+func (m *Model) encodeText(s *tensor.Scope, text []int, b, l int) *tensor.Tensor {
+	lat, tok := m.Text.forward(s, text, b, l)
+	tensor.Drop(tok)
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(lat)
+	return f
+}
+
+// hostCopy returns t's values as a tensor in Go memory and hands t's
+// buffer back: what the entry points return, so that callers never
+// release anything (under a device backend too).
+func hostCopy(t *tensor.Tensor) *tensor.Tensor {
+	out := tensor.FromSlice(slices.Clone(t.Data()), t.Shape()...)
+	tensor.Drop(t)
+	return out
+}
+
+// scopeFor returns the open no-grad scope x belongs to, or a new one and
+// the function that ends it.
+func scopeFor(x *tensor.Tensor) (*tensor.Scope, func()) {
+	if s := tensor.ScopeOf(x); s != nil {
+		return s, func() {}
+	}
+	s := tensor.NoGrad()
+	return s, s.End
+}
+
+// ContrastiveLoss is open_clip's ClipLoss, weight·(CE(s·I·Tᵀ) +
+// CE(s·T·Iᵀ))/2 with s = logitScale (exp(logit_scale)): the rows of img
+// and txt (B, D), normalised features, are scored against every row of
+// allTxt and allImg (N, D), and row i's match is row first+i there.
+// Model.Loss passes its batch as both (first 0); data-parallel training
+// passes this rank's rows and the features gathered from every rank
+// (open_clip's gather_with_grad, local_loss). When img and allImg, and txt
+// and allTxt, are the same tensors, the text-to-image logits are the
+// transpose of the image-to-text ones rather than a second product.
+func ContrastiveLoss(img, txt, allImg, allTxt *tensor.Tensor, first int, logitScale *tensor.Tensor, weight float32) *tensor.Tensor {
+	b := img.Dim(0)
+	if txt.Dim(0) != b || allImg.Dim(0) != allTxt.Dim(0) || first < 0 || first+b > allImg.Dim(0) {
+		panic(fmt.Sprintf("coca: ContrastiveLoss: rows %d and %d from %d against %d and %d",
+			img.Dim(0), txt.Dim(0), first, allImg.Dim(0), allTxt.Dim(0)))
+	}
+	lpi := tensor.Mul(tensor.MatMul(img, allTxt, false, true), logitScale) // (B, N)
+	var lpt *tensor.Tensor
+	if img == allImg && txt == allTxt {
+		lpt = tensor.Transpose(lpi, 0, 1)
+	} else {
+		lpt = tensor.Mul(tensor.MatMul(txt, allImg, false, true), logitScale)
+	}
+	targets := make([]int, b)
+	for i := range targets {
+		targets[i] = first + i
+	}
+	return tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), weight/2)
 }
 
 // LossWeights weigh the two losses; the defaults are open_clip's.
@@ -318,13 +432,7 @@ type Losses struct {
 // the batch) and the caption loss (weight·CE of logits against text[:, 1:],
 // pad ignored) from one forward pass.
 func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
-	lpi := tensor.Mul(tensor.MatMul(o.ImageFeatures, o.TextFeatures, false, true), o.LogitScale) // (B, B)
-	lpt := tensor.Transpose(lpi, 0, 1)
-	targets := make([]int, b)
-	for i := range targets {
-		targets[i] = i
-	}
-	con := tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), w.Contrastive/2)
+	con := ContrastiveLoss(o.ImageFeatures, o.TextFeatures, o.ImageFeatures, o.TextFeatures, 0, o.LogitScale, w.Contrastive)
 	labels := make([]int, b*(l-1))
 	for bi := 0; bi < b; bi++ {
 		copy(labels[bi*(l-1):(bi+1)*(l-1)], text[bi*l+1:(bi+1)*l])

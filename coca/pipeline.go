@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/gococa/gococa/coca/generate"
 	"github.com/gococa/gococa/data"
 	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tokenizer"
@@ -24,8 +24,8 @@ import (
 //
 // A Pipeline holds no mutable state: nothing it owns changes after Open,
 // and every call keeps its buffers to itself, so its methods may be called
-// from several goroutines exactly when the Model's inference methods may
-// (see the Model's documentation). Every method takes a context, checked
+// from any number of goroutines at once, as the Model's inference methods
+// may (see the package documentation on concurrency). Every method takes a context, checked
 // between batches and, when captioning, between decoding steps: a
 // cancelled call returns the context's error.
 type Pipeline struct {
@@ -426,7 +426,6 @@ func (p *Pipeline) pixels(images []image.Image, first int) (*tensor.Tensor, erro
 // encodeImages returns the normalised features (B, D) and image tokens
 // (B, T, D) of preprocessed images.
 func (p *Pipeline) encodeImages(x *tensor.Tensor) (feats, tokens *tensor.Tensor) {
-	defer tensor.NoGrad()()
 	return p.model.EncodeImage(x)
 }
 
@@ -455,19 +454,19 @@ func (p *Pipeline) EmbedTexts(ctx context.Context, texts ...string) ([][]float32
 	if p.textErr != nil {
 		return nil, p.textErr
 	}
-	defer tensor.NoGrad()()
 	l := p.model.Config.Text.ContextLength
+	tokenize := func(s string) []int { return p.tok.Tokenize(s, l) }
 	out := make([][]float32, 0, len(texts))
+	// A batch at a time (EncodeTexts), so that a cancellation is seen
+	// between batches.
 	for b0 := 0; b0 < len(texts); b0 += p.textBatch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		group := texts[b0:min(b0+p.textBatch, len(texts))]
-		ids := make([]int, 0, len(group)*l)
-		for _, s := range group {
-			ids = append(ids, p.tok.Tokenize(s, l)...)
+		f, err := p.model.EncodeTexts(texts[b0:min(b0+p.textBatch, len(texts))], tokenize, p.textBatch)
+		if err != nil {
+			return nil, err
 		}
-		f := p.model.EncodeText(ids, len(group), l)
 		out = append(out, rows(f.Data(), f.Dim(1))...)
 	}
 	return out, nil
@@ -662,7 +661,6 @@ func (p *Pipeline) ScoreTokens(ctx context.Context, img image.Image, seqs ...[]i
 // image's tokens img (T, D), teacher-forced through both text stacks at
 // once, as the caption loss is.
 func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore, error) {
-	defer tensor.NoGrad()()
 	v, ctxLen := m.vocab(), m.Config.Text.ContextLength
 	l := 0
 	for i, s := range seqs {
@@ -693,28 +691,21 @@ func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore
 		copy(ids[i*l:], s)
 		copy(rep[i*t*d:], img)
 	}
-	_, tok := m.Text.Forward(ids, k, l)
-	logits := m.TextDecoder.Forward(tensor.Slice(tok, 1, 0, l-1), tensor.FromSlice(rep, k, t, d)).Data() // (k, l-1, V)
+	sc := tensor.NoGrad()
+	defer sc.End()
+	lat, tok := m.Text.forward(sc, ids, k, l)
+	in := tensor.Slice(tok, 1, 0, l-1)
+	lt := m.TextDecoder.Forward(in, sc.Use(tensor.FromSlice(rep, k, t, d)))
+	defer tensor.Drop(lat, tok, in, lt)
+	logits := lt.Data() // (k, l-1, V)
 	for i, s := range seqs {
 		for j := 0; j+1 < len(s); j++ {
 			row := logits[(i*(l-1)+j)*v : (i*(l-1)+j+1)*v]
-			out[i].LogProb += float64(row[s[j+1]]) - logSumExp(row)
+			out[i].LogProb += float64(row[s[j+1]]) - generate.LogSumExp(row)
 		}
 		out[i].Tokens = len(s) - 1
 	}
 	return out, nil
-}
-
-func logSumExp(row []float32) float64 {
-	mx := math.Inf(-1)
-	for _, x := range row {
-		mx = math.Max(mx, float64(x))
-	}
-	sum := 0.0
-	for _, x := range row {
-		sum += math.Exp(float64(x) - mx)
-	}
-	return mx + math.Log(sum)
 }
 
 // canceled is the panic a cancelled decoding step raises; generateN
@@ -724,7 +715,7 @@ type canceled struct{ err error }
 // ctxSource checks its context before every decoding step.
 type ctxSource struct {
 	ctx context.Context
-	src stepSource
+	src generate.Source
 }
 
 func (c ctxSource) Step(tokens []int) []float32 {
@@ -739,7 +730,6 @@ func (c ctxSource) Reorder(src []int) { c.src.Reorder(src) }
 // generateN decodes n captions for each image of imageTokens (B, T, D)
 // with the KV-cached decoder, checking ctx before every step.
 func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o GenerateOptions, n int) (out [][][]int, err error) {
-	defer tensor.NoGrad()()
 	o, err = m.resolveGenerate(o)
 	if err != nil {
 		return nil, err
@@ -754,11 +744,8 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		}
 	}()
 	b := imageTokens.Dim(0)
-	if o.Strategy == StrategyBeam || o.Strategy == StrategyBeamLogProb {
-		return beamSearchN(ctxSource{ctx, m.NewDecoder(imageTokens, o.MaxLen)}, b, m.vocab(), o, n), nil
-	}
 	tokens := imageTokens
-	if n > 1 {
+	if n > 1 && o.Strategy != StrategyBeam && o.Strategy != StrategyBeamLogProb {
 		t, d := tokens.Dim(1), tokens.Dim(2)
 		src := tokens.Data()
 		rep := make([]float32, 0, b*n*t*d)
@@ -770,10 +757,7 @@ func (m *Model) generateN(ctx context.Context, imageTokens *tensor.Tensor, o Gen
 		tokens = tensor.FromSlice(rep, b*n, t, d)
 		o.RowOffset *= n
 	}
-	seqs := sampleRows(ctxSource{ctx, m.NewDecoder(tokens, o.MaxLen)}, b*n, m.vocab(), o).Tokens
-	out = make([][][]int, b)
-	for i := range out {
-		out[i] = seqs[i*n : (i+1)*n]
-	}
-	return out, nil
+	dec := m.NewDecoder(tokens, o.MaxLen)
+	defer dec.Close()
+	return generate.RunN(ctxSource{ctx, dec}, b, m.vocab(), o, n), nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gococa/gococa/coca/generate"
 	"github.com/gococa/gococa/data"
 	"github.com/gococa/gococa/tensor"
 )
@@ -201,8 +202,9 @@ func TestNBest(t *testing.T) {
 // teacherLogits returns the decoder's next-token logits (L, V) for every
 // position of seq given one image, from the training forward pass.
 func teacherLogits(m *Model, pixels *tensor.Tensor, seq []int) []float32 {
-	defer tensor.NoGrad()()
-	out := m.Forward(pixels, append(slices.Clone(seq), 0), 1, len(seq)+1)
+	sc := tensor.NoGrad()
+	defer sc.End()
+	out := m.Forward(sc.Use(pixels), append(slices.Clone(seq), 0), 1, len(seq)+1)
 	return out.Logits.Data()
 }
 
@@ -318,7 +320,7 @@ func TestScore(t *testing.T) {
 	want := 0.0
 	for j := 0; j+1 < len(c.Tokens); j++ {
 		lp := slices.Clone(dec.Step(c.Tokens[j : j+1]))
-		logSoftmax(lp)
+		logSoftmaxRow(lp)
 		want += float64(lp[c.Tokens[j+1]])
 	}
 	// float32 logits from two computations (cached steps, one batched
@@ -492,5 +494,13 @@ func closeRows(t *testing.T, what string, got [][]float32, want []float32, tol f
 				t.Fatalf("%s[%d][%d] = %g, want %g", what, i, j, x, want[i*d+j])
 			}
 		}
+	}
+}
+
+// logSoftmaxRow replaces row by log_softmax(row), computed in float64.
+func logSoftmaxRow(row []float32) {
+	ls := generate.LogSumExp(row)
+	for i, x := range row {
+		row[i] = float32(float64(x) - ls)
 	}
 }

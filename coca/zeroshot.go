@@ -2,7 +2,7 @@ package coca
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"strings"
 
 	"github.com/gococa/gococa/tensor"
@@ -96,111 +96,108 @@ var OpenAIImageNetTemplates = []string{
 
 // ClassEmbeddings builds zero-shot classifier weights (C, D): for each
 // class, the text features of every template with "{}" replaced by the
-// class name, averaged and L2-normalised, as open_clip's
-// build_zero_shot_classifier does. tokenize maps a text to exactly
-// contextLength ids (tokenizer.Tokenize with the model's context length);
-// texts are encoded batch at a time. An empty class or template list is an
-// error.
+// class name, summed and L2-normalised (the direction of their mean), as
+// open_clip's build_zero_shot_classifier does. tokenize maps a text to
+// exactly contextLength ids (tokenizer.Tokenize with the model's context
+// length); texts are encoded batch at a time (EncodeTexts). An empty
+// class or template list is an error. The result is Go memory.
 func (m *Model) ClassEmbeddings(classes, templates []string, tokenize func(string) []int, batch int) (*tensor.Tensor, error) {
-	defer tensor.NoGrad()()
 	if len(classes) == 0 || len(templates) == 0 {
 		return nil, fmt.Errorf("coca: zero-shot: %d classes and %d templates (want at least one of each)", len(classes), len(templates))
 	}
+	texts := make([]string, 0, len(classes)*len(templates))
+	for _, name := range classes {
+		for _, t := range templates {
+			texts = append(texts, strings.ReplaceAll(t, "{}", name))
+		}
+	}
+	s := tensor.NoGrad()
+	defer s.End()
+	sums := tensor.Zeros(len(classes), m.Config.EmbedDim)
+	defer tensor.Drop(sums)
+	owner := make([]int, 0, batch)
+	err := m.encodeTexts(s, texts, tokenize, batch, func(lo int, f *tensor.Tensor) {
+		owner = owner[:0]
+		for i := range f.Dim(0) {
+			owner = append(owner, (lo+i)/len(templates))
+		}
+		tensor.AddRows(sums, owner, f)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coca: zero-shot: %w", err)
+	}
+	return hostCopy(tensor.Normalize(s.Use(sums), 1e-12)), nil
+}
+
+// EncodeTexts returns the normalised text features (N, D) of texts, each
+// tokenized by tokenize to the same number of ids (tokenizer.Tokenize with
+// the model's context length), encoded batch texts at a time (64 when
+// batch < 1). Ids outside the vocabulary, texts of different lengths and
+// lengths past the context are errors naming the text. The result is Go
+// memory.
+func (m *Model) EncodeTexts(texts []string, tokenize func(string) []int, batch int) (*tensor.Tensor, error) {
+	s := tensor.NoGrad()
+	defer s.End()
+	d := m.Config.EmbedDim
+	out := make([]float32, len(texts)*d)
+	err := m.encodeTexts(s, texts, tokenize, batch, func(lo int, f *tensor.Tensor) {
+		copy(out[lo*d:], f.Data())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coca: encode texts: %w", err)
+	}
+	return tensor.FromSlice(out, len(texts), d), nil
+}
+
+// encodeTexts encodes texts batch at a time in scope s and hands each
+// batch's normalised features (n, D), texts [lo, lo+n), to use, which must
+// not keep them.
+func (m *Model) encodeTexts(s *tensor.Scope, texts []string, tokenize func(string) []int, batch int, use func(lo int, f *tensor.Tensor)) error {
 	if batch < 1 {
 		batch = 64
 	}
-	d := m.Config.EmbedDim
-	out := make([]float32, len(classes)*d)
-	var texts []string
-	var owner []int
-	flush := func() error {
-		if len(texts) == 0 {
-			return nil
-		}
-		var ids []int
-		l := 0
-		for i, s := range texts {
-			row := tokenize(s)
-			if i == 0 {
+	v := m.Config.Text.VocabSize
+	l := 0
+	var ids []int
+	for lo := 0; lo < len(texts); lo += batch {
+		hi := min(lo+batch, len(texts))
+		ids = ids[:0]
+		for i, t := range texts[lo:hi] {
+			row := tokenize(t)
+			if lo+i == 0 {
 				l = len(row)
+				if l+1 > m.Text.PositionalEmbedding.Dim(0) {
+					return fmt.Errorf("%d ids per text, the model's context length is %d", l, m.Config.Text.ContextLength)
+				}
 			}
 			if len(row) != l {
-				return fmt.Errorf("coca: zero-shot: tokenizer gave %d ids for %q and %d for %q", len(row), s, l, texts[0])
+				return fmt.Errorf("tokenizer gave %d ids for %q and %d for %q", len(row), t, l, texts[0])
 			}
 			for _, id := range row {
-				if id < 0 || id >= m.Config.Text.VocabSize {
-					return fmt.Errorf("coca: zero-shot: token id %d of %q is outside the model's vocabulary of %d", id, s, m.Config.Text.VocabSize)
+				if id < 0 || id >= v {
+					return fmt.Errorf("token id %d of %q is outside the model's vocabulary of %d", id, t, v)
 				}
 			}
 			ids = append(ids, row...)
 		}
-		if l+1 > m.Text.PositionalEmbedding.Dim(0) {
-			return fmt.Errorf("coca: zero-shot: %d ids per text, the model's context length is %d", l, m.Config.Text.ContextLength)
-		}
-		f := m.EncodeText(ids, len(texts), l).Data()
-		for i, c := range owner {
-			for j := 0; j < d; j++ {
-				out[c*d+j] += f[i*d+j]
-			}
-		}
-		texts, owner = texts[:0], owner[:0]
-		return nil
+		f := m.encodeText(s, ids, hi-lo, l)
+		use(lo, f)
+		tensor.Drop(f)
 	}
-	for c, name := range classes {
-		for _, t := range templates {
-			texts = append(texts, strings.ReplaceAll(t, "{}", name))
-			owner = append(owner, c)
-			if len(texts) == batch {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	for c := range classes {
-		normalize(out[c*d : (c+1)*d])
-	}
-	return tensor.FromSlice(out, len(classes), d), nil
-}
-
-func normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	n := math.Max(math.Sqrt(s), 1e-12)
-	for i := range v {
-		v[i] = float32(float64(v[i]) / n)
-	}
+	return nil
 }
 
 // ZeroShotProbs returns, for image features (N, D) and class embeddings
 // (C, D), both normalised, softmax(exp(logit_scale) · I·Cᵀ) row by row
-// (N × C, row-major).
+// (N × C, row-major, Go memory).
 func (m *Model) ZeroShotProbs(imageFeatures, classes *tensor.Tensor) []float32 {
-	defer tensor.NoGrad()()
-	scale := math.Exp(float64(m.LogitScale.Item()))
-	logits := tensor.MatMul(imageFeatures, classes, false, true).Data()
-	n, c := imageFeatures.Dim(0), classes.Dim(0)
-	probs := make([]float32, n*c)
-	for i := 0; i < n; i++ {
-		row := logits[i*c : (i+1)*c]
-		mx := math.Inf(-1)
-		for _, x := range row {
-			mx = math.Max(mx, scale*float64(x))
-		}
-		sum := 0.0
-		for j, x := range row {
-			e := math.Exp(scale*float64(x) - mx)
-			probs[i*c+j] = float32(e)
-			sum += e
-		}
-		for j := range row {
-			probs[i*c+j] = float32(float64(probs[i*c+j]) / sum)
-		}
-	}
-	return probs
+	s := tensor.NoGrad()
+	defer s.End()
+	logits := tensor.MatMul(s.Use(imageFeatures), classes, false, true)
+	scale := tensor.Exp(s.Use(m.LogitScale))
+	scaled := tensor.Mul(logits, scale)
+	probs := tensor.Softmax(scaled)
+	out := slices.Clone(probs.Data())
+	tensor.Drop(logits, scale, scaled, probs)
+	return out
 }

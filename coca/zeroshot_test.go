@@ -4,8 +4,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/gococa/gococa/tensor"
 )
 
 // byteTokens is a toy tokenizer for the fixture's 64-token vocabulary:
@@ -32,7 +30,6 @@ func TestClassEmbeddings(t *testing.T) {
 	if len(OpenAIImageNetTemplates) != 80 || !strings.Contains(OpenAIImageNetTemplates[39], "{}") {
 		t.Fatalf("%d templates", len(OpenAIImageNetTemplates))
 	}
-	defer tensor.NoGrad()()
 	d := m.Config.EmbedDim
 	want := make([]float64, len(classes)*d)
 	for c, name := range classes {

@@ -219,9 +219,11 @@ func TestCaptionCounts(t *testing.T) {
 	img := tensor.New(1, 3, s, s)
 	tensor.NewRNG(3).Normal(img, 0, 1)
 	const tokens = 20
+	var imageTokens *tensor.Tensor
 	caption := func() {
-		_, imageTokens := m.EncodeImage(img)
+		_, imageTokens = m.EncodeImage(img)
 		dec := m.NewDecoder(imageTokens, tokens)
+		defer dec.Close()
 		tok := cfg.Text.VocabSize - 2 // the start token
 		for range tokens {
 			logits := dec.Step([]int{tok})
@@ -235,9 +237,15 @@ func TestCaptionCounts(t *testing.T) {
 	logFigures(t, fmt.Sprintf("%s cached caption of %d tokens, %s memory", name, tokens, memoryName(b.d.alloc.managed)), st, sites)
 	t.Logf("per token: %.1f host syncs, %.0f host page faults; device memory in use grew by %d bytes over the caption",
 		float64(st.Syncs)/tokens, float64(st.HostFaults)/tokens, inUse1-inUse0)
-	// Only the token ids go to the device: the image is there already.
-	if st.HtoDBytes != 4*tokens {
-		t.Errorf("%d bytes copied to the device for a %d-token caption of an image on the device, want the ids' %d", st.HtoDBytes, tokens, 4*tokens)
+	// Only the token ids and the image tokens go to the device: the image
+	// is there already, and EncodeImage returns its tokens in Go memory,
+	// which NewDecoder copies to the device once.
+	if want := int64(4*tokens + 4*imageTokens.Numel()); st.HtoDBytes != want {
+		t.Errorf("%d bytes copied to the device for a %d-token caption of an image on the device, want the ids' %d and the image tokens' %d",
+			st.HtoDBytes, tokens, 4*tokens, 4*imageTokens.Numel())
+	}
+	if inUse1 != inUse0 {
+		t.Errorf("device memory in use grew by %d bytes over a caption whose decoder was closed", inUse1-inUse0)
 	}
 }
 

@@ -50,7 +50,12 @@
 // id on the host, so sums are in the serial order), cross-entropy, the
 // AdamW and SGD updates, and for package optim multi-tensor calls (the
 // gradient norm, scaling, zeroing and AdamW of all parameters in one call
-// each), a clamp and Adafactor.
+// each), a clamp and Adafactor, and the widening of bfloat16 weights
+// (tensor.BF16Widener: products with bfloat16 weights widen them on the
+// device and run cuBLAS). Decoding steps (tensor.AttendKV, the key/value
+// caches) use the generic kernels: the backend implements neither
+// tensor.KVAttention nor tensor.BF16Multiplier, whose fallbacks are
+// batched GEMMs and softmax.
 //
 // Several GPUs: one process (rank) per GPU. AutoDevice picks the GPU of
 // the launcher's local rank (LauncherDevice); package dist's NCCL

@@ -346,6 +346,25 @@ func (b *Backend) Fill(dst []float32, v float32) {
 	cl.launch("k_fill", cl.elems(int64(len(dst))), block256, 0)
 }
 
+var _ tensor.BF16Widener = (*Backend)(nil)
+
+// WidenBF16 widens bfloat16 values (weights stored in bfloat16) on the
+// device: tensor's bfloat16 products then run as a widening and a cuBLAS
+// GEMM (tensor.BF16Widener).
+func (b *Backend) WidenBF16(dst []float32, src []uint16) {
+	n := len(src)
+	need("WidenBF16", "dst", len(dst), n)
+	if n == 0 {
+		return
+	}
+	cl := b.d.begin("WidenBF16")
+	defer cl.end()
+	ps := cl.stage(unsafe.Pointer(unsafe.SliceData(src)), 2*n, false, false)
+	pd := cl.out(dst[:n])
+	cl.args().ptr(pd).ptr(ps).i64(int64(n))
+	cl.launch("k_widen_bf16", cl.elems(int64(n)), block256, 0)
+}
+
 func (b *Backend) Sum(x []float32) float64 { return b.sum("Sum", x, false) }
 
 func (b *Backend) SumSquares(x []float32) float64 { return b.sum("SumSquares", x, true) }

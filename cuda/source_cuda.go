@@ -13,7 +13,7 @@ var kernelNames = []string{
 	"k_normalize", "k_normalize_backward",
 	"k_attn_fwd", "k_attn_rowdot", "k_attn_bwd_dq", "k_attn_bwd_dkdv",
 	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd",
-	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp",
+	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp", "k_widen_bf16",
 	"k_af_rows", "k_af_cols", "k_af_rfac", "k_af_rowsq", "k_af_sq", "k_af_apply",
 }
 
@@ -153,6 +153,12 @@ extern "C" __global__ void k_clamp(float* x, i64 n, float lo, float hi) {
 		if (v < lo) x[i] = lo;
 		else if (v > hi) x[i] = hi;
 	}
+}
+
+// k_widen_bf16: dst[i] = the float32 value of the bfloat16 src[i] (the
+// high half of its bits).
+extern "C" __global__ void k_widen_bf16(float* dst, const unsigned short* src, i64 n) {
+	FOR_N(i, n) dst[i] = __int_as_float(((unsigned)src[i]) << 16);
 }
 
 __device__ __forceinline__ float sigm(float u) { return 1.f / (1.f + expf(-u)); }

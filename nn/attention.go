@@ -11,6 +11,11 @@ import (
 // have the query's width, otherwise separate QProjWeight (W, W),
 // KProjWeight (W, Wkv) and VProjWeight (W, Wkv); InProjBias (3W) packed in
 // both cases; OutProj (W → W). The scale is 1/sqrt(W/Heads).
+//
+// The layer runs a whole sequence (Forward), or, for decoding, one new
+// position at a time against cached keys and values (Step, StepCross):
+// the projections, the output projection and their weights (float32 or
+// bfloat16: tensor.Linear multiplies with either) are the same in both.
 type MultiheadAttention struct {
 	InProjWeight *tensor.Tensor // (3W, W), or nil when separate
 	QProjWeight  *tensor.Tensor // (W, W), separate layout only
@@ -48,89 +53,115 @@ func (m *MultiheadAttention) Params() []Param {
 		"in_proj_bias", m.InProjBias, "out_proj", m.OutProj)
 }
 
-// projWeights returns the q, k and v projection weights and biases as views.
-func (m *MultiheadAttention) projWeights() (wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	w := m.Width()
+// proj returns the weight (W, ·) and bias (W) of projection i (0 query,
+// 1 key, 2 value), or of projections i and i+1 together when n is 2
+// (packed weights only).
+func (m *MultiheadAttention) proj(i, n int) (w, b *tensor.Tensor) {
+	d := m.Width()
+	b = tensor.Rows(m.InProjBias, i*d, (i+n)*d)
 	if m.InProjWeight != nil {
-		wq, wk, wv = tensor.Rows(m.InProjWeight, 0, w), tensor.Rows(m.InProjWeight, w, 2*w), tensor.Rows(m.InProjWeight, 2*w, 3*w)
-	} else {
-		wq, wk, wv = m.QProjWeight, m.KProjWeight, m.VProjWeight
+		return tensor.Rows(m.InProjWeight, i*d, (i+n)*d), b
 	}
-	return wq, wk, wv, tensor.Rows(m.InProjBias, 0, w), tensor.Rows(m.InProjBias, w, 2*w), tensor.Rows(m.InProjBias, 2*w, 3*w)
+	return []*tensor.Tensor{m.QProjWeight, m.KProjWeight, m.VProjWeight}[i], b
 }
 
-// splitHeads turns (B, L, W) into (B, H, L, W/H).
-func splitHeads(x *tensor.Tensor, heads int) *tensor.Tensor {
-	b, l, w := x.Dim(0), x.Dim(1), x.Dim(2)
-	return tensor.Permute(tensor.Reshape(x, b, l, heads, w/heads), 0, 2, 1, 3)
-}
-
-// mergeHeads turns (B, H, L, D) into (B, L, H·D).
-func mergeHeads(x *tensor.Tensor) *tensor.Tensor {
-	b, h, l, d := x.Dim(0), x.Dim(1), x.Dim(2), x.Dim(3)
-	return tensor.Reshape(tensor.Permute(x, 0, 2, 1, 3), b, l, h*d)
-}
-
-// Project computes the head-split queries, keys and values: q from xq
-// (B, Lq, W), k and v from xkv (B, Lk, Wkv), each (B, H, L, W/H).
-func (m *MultiheadAttention) Project(xq, xkv *tensor.Tensor) (q, k, v *tensor.Tensor) {
-	wq, wk, wv, bq, bk, bv := m.projWeights()
-	q = splitHeads(tensor.Linear(xq, wq, bq), m.Heads)
-	k, v = m.ProjectKV(xkv, wk, wv, bk, bv)
-	return q, k, v
-}
-
-// ProjectKV computes head-split keys and values from xkv.
-func (m *MultiheadAttention) ProjectKV(xkv *tensor.Tensor, w ...*tensor.Tensor) (k, v *tensor.Tensor) {
-	var wk, wv, bk, bv *tensor.Tensor
-	if len(w) == 4 {
-		wk, wv, bk, bv = w[0], w[1], w[2], w[3]
-	} else {
-		_, wk, wv, _, bk, bv = m.projWeights()
-	}
-	return splitHeads(tensor.Linear(xkv, wk, bk), m.Heads), splitHeads(tensor.Linear(xkv, wv, bv), m.Heads)
-}
-
-// ProjectQ computes head-split queries from xq.
-func (m *MultiheadAttention) ProjectQ(xq *tensor.Tensor) *tensor.Tensor {
-	wq, _, _, bq, _, _ := m.projWeights()
-	return splitHeads(tensor.Linear(xq, wq, bq), m.Heads)
-}
-
-// Output merges the heads of attention output (B, H, L, D) and applies
-// out_proj.
-func (m *MultiheadAttention) Output(o *tensor.Tensor) *tensor.Tensor {
-	return m.OutProj.Forward(mergeHeads(o))
+// projectQ returns the queries of xq (B, L, W): (B, L, W), heads side by
+// side.
+func (m *MultiheadAttention) projectQ(xq *tensor.Tensor) *tensor.Tensor {
+	w, b := m.proj(0, 1)
+	return tensor.Linear(xq, w, b)
 }
 
 // Forward attends from xq (B, Lq, W) to xkv (B, Lk, Wkv). mask (B, Lq, Lk)
-// is additive or nil; causal hides later keys.
+// is additive or nil; causal hides later keys. When xq belongs to a
+// no-grad scope, so does the computation from xkv.
 //
 // The heads are read from the projections and written to the merged
 // output in place (tensor.AttentionHeads): no head-splitting copies.
 func (m *MultiheadAttention) Forward(xq, xkv, mask *tensor.Tensor, causal bool) *tensor.Tensor {
-	w := m.Width()
-	var o *tensor.Tensor
-	switch {
-	case xq == xkv && m.InProjWeight != nil:
-		// Self-attention: one packed projection, q, k, v side by side.
-		qkv := tensor.Linear(xq, m.InProjWeight, m.InProjBias) // (B, L, 3W)
-		o = tensor.AttentionHeads(qkv, 0, qkv, w, qkv, 2*w, m.Heads, w, mask, causal, 0)
-		drop(qkv)
-	case m.InProjWeight != nil:
-		// Cross-attention with packed weights: keys and values from one
-		// (B, Lk, 2W) projection.
-		q := tensor.Linear(xq, tensor.Rows(m.InProjWeight, 0, w), tensor.Rows(m.InProjBias, 0, w))
-		kv := tensor.Linear(xkv, tensor.Rows(m.InProjWeight, w, 3*w), tensor.Rows(m.InProjBias, w, 3*w))
-		o = tensor.AttentionHeads(q, 0, kv, 0, kv, w, m.Heads, w, mask, causal, 0)
-		drop(q, kv)
-	default:
-		wq, wk, wv, bq, bk, bv := m.projWeights()
-		q, k, v := tensor.Linear(xq, wq, bq), tensor.Linear(xkv, wk, bk), tensor.Linear(xkv, wv, bv)
-		o = tensor.AttentionHeads(q, 0, k, 0, v, 0, m.Heads, w, mask, causal, 0)
-		drop(q, k, v)
+	if xkv != xq {
+		xkv = tensor.ScopeOf(xq).Use(xkv)
 	}
+	if xq == xkv && m.InProjWeight != nil {
+		// Self-attention: one packed projection, q, k, v side by side.
+		w := m.Width()
+		qkv := tensor.Linear(xq, m.InProjWeight, m.InProjBias) // (B, L, 3W)
+		o := tensor.AttentionHeads(qkv, 0, qkv, w, qkv, 2*w, m.Heads, w, mask, causal, 0)
+		tensor.Drop(qkv)
+		return m.output(o)
+	}
+	q := m.projectQ(xq)
+	o := m.attend(q, xkv, mask, causal)
+	tensor.Drop(q)
+	return m.output(o)
+}
+
+// attend projects the keys and values of xkv (B, Lk, Wkv) and returns the
+// attention of queries q (B, Lq, W) to them, heads merged (before the
+// output projection).
+func (m *MultiheadAttention) attend(q, xkv, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	w := m.Width()
+	if m.InProjWeight != nil {
+		// Packed weights: keys and values from one (B, Lk, 2W) projection.
+		wkv, bkv := m.proj(1, 2)
+		kv := tensor.Linear(xkv, wkv, bkv)
+		o := tensor.AttentionHeads(q, 0, kv, 0, kv, w, m.Heads, w, mask, causal, 0)
+		tensor.Drop(kv)
+		return o
+	}
+	wk, bk := m.proj(1, 1)
+	wv, bv := m.proj(2, 1)
+	k, v := tensor.Linear(xkv, wk, bk), tensor.Linear(xkv, wv, bv)
+	o := tensor.AttentionHeads(q, 0, k, 0, v, 0, m.Heads, w, mask, causal, 0)
+	tensor.Drop(k, v)
+	return o
+}
+
+// output applies the output projection to attention output o (heads
+// merged) and drops o.
+func (m *MultiheadAttention) output(o *tensor.Tensor) *tensor.Tensor {
 	out := m.OutProj.Forward(o)
-	drop(o)
+	tensor.Drop(o)
 	return out
+}
+
+// NewCache returns an empty key/value cache for Step: rows rows (captions
+// or beams) of up to maxLen positions.
+func (m *MultiheadAttention) NewCache(rows, maxLen int) *tensor.KV {
+	return tensor.NewKVCache(rows, m.Heads, m.Width()/m.Heads, maxLen)
+}
+
+// Step is causal self-attention for one new position per row: x (B, 1, W)
+// is projected once (queries, keys and values together, packed weights
+// only), its keys and values are appended to cache, and its query attends
+// to every position cached (itself included). Inference only: x must
+// belong to a no-grad scope (or take no gradient).
+func (m *MultiheadAttention) Step(x *tensor.Tensor, cache *tensor.KV) *tensor.Tensor {
+	if m.InProjWeight == nil {
+		panic("nn: MultiheadAttention.Step needs the packed (self-attention) layout")
+	}
+	w := m.Width()
+	qkv := tensor.Linear(x, m.InProjWeight, m.InProjBias) // (B, 1, 3W)
+	cache.Append(qkv, w, 2*w)
+	o := tensor.AttendKV(qkv, 0, cache)
+	tensor.Drop(qkv)
+	return m.output(o)
+}
+
+// CrossKV computes, once, the keys and values of xkv (B, T, Wkv) that
+// StepCross attends to.
+func (m *MultiheadAttention) CrossKV(xkv *tensor.Tensor) *tensor.KV {
+	wk, bk := m.proj(1, 1)
+	wv, bv := m.proj(2, 1)
+	return tensor.NewCrossKV(xkv, wk, bk, wv, bv, m.Heads)
+}
+
+// StepCross attends from one position per row, x (B, 1, W), to keys and
+// values from CrossKV: Forward(x, xkv, nil, false) without recomputing
+// them. Inference only.
+func (m *MultiheadAttention) StepCross(x *tensor.Tensor, kv *tensor.KV) *tensor.Tensor {
+	q := m.projectQ(x)
+	o := tensor.AttendKV(q, 0, kv)
+	tensor.Drop(q)
+	return m.output(o)
 }

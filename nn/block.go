@@ -44,34 +44,74 @@ func (b *ResidualAttentionBlock) Params() []Param {
 // Forward runs the self-attention block on x (B, L, W) with an additive
 // mask (B, L, L) or nil and an optional causal mask.
 func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
-	h := b.Ln1.Forward(x)
-	a := b.Attn.Forward(h, h, mask, causal)
-	drop(h)
-	return b.mlpResidual(tensor.Add(x, a), a)
-}
-
-// mlpResidual returns x + mlp(ln_2(x)) and, without gradients, hands the
-// intermediates (x and a, done with) back to the buffer pool.
-func (b *ResidualAttentionBlock) mlpResidual(x, a *tensor.Tensor) *tensor.Tensor {
-	drop(a)
-	h := b.Ln2.Forward(x)
-	m := b.MLP.Forward(h)
-	drop(h)
-	out := tensor.Add(x, m)
-	drop(x, m)
-	return out
+	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Forward(h, h, mask, causal) })
 }
 
 // ForwardCross runs the cross-attention block: queries from x (B, L, W),
-// keys and values from ln_1_kv(kv) (B, T, Wkv); no mask.
+// keys and values from ln_1_kv(kv) (B, T, Wkv); no mask. When x belongs to
+// a no-grad scope, so does the computation from kv.
 func (b *ResidualAttentionBlock) ForwardCross(x, kv *tensor.Tensor) *tensor.Tensor {
+	b.mustCross("ForwardCross")
+	hkv := b.Ln1KV.Forward(tensor.ScopeOf(x).Use(kv)) // in x's no-grad scope, if any
+	out := b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Forward(h, hkv, nil, false) })
+	tensor.Drop(hkv)
+	return out
+}
+
+// NewCache returns an empty key/value cache for Step (see
+// MultiheadAttention.NewCache).
+func (b *ResidualAttentionBlock) NewCache(rows, maxLen int) *tensor.KV {
+	return b.Attn.NewCache(rows, maxLen)
+}
+
+// Step runs the self-attention block for one new position per row, x
+// (B, 1, W), attending to the positions cached so far and appending its
+// own (causal decoding: the last row of Forward(x, nil, true) over the
+// whole prefix, without recomputing it). Inference only.
+func (b *ResidualAttentionBlock) Step(x *tensor.Tensor, cache *tensor.KV) *tensor.Tensor {
+	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Step(h, cache) })
+}
+
+// CrossKV computes, once, the keys and values of ln_1_kv(kv) that
+// StepCross attends to (kv: image tokens (B, T, Wkv)).
+func (b *ResidualAttentionBlock) CrossKV(kv *tensor.Tensor) *tensor.KV {
+	b.mustCross("CrossKV")
+	h := b.Ln1KV.Forward(kv)
+	c := b.Attn.CrossKV(h)
+	tensor.Drop(h)
+	return c
+}
+
+// StepCross runs the cross-attention block for one position per row, x
+// (B, 1, W), against keys and values from CrossKV: ForwardCross without
+// recomputing them. Inference only.
+func (b *ResidualAttentionBlock) StepCross(x *tensor.Tensor, kv *tensor.KV) *tensor.Tensor {
+	b.mustCross("StepCross")
+	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.StepCross(h, kv) })
+}
+
+func (b *ResidualAttentionBlock) mustCross(op string) {
 	if b.Ln1KV == nil {
-		panic("nn: ForwardCross on a self-attention block")
+		panic("nn: " + op + " on a self-attention block")
 	}
-	h, hkv := b.Ln1.Forward(x), b.Ln1KV.Forward(kv)
-	a := b.Attn.Forward(h, hkv, nil, false)
-	drop(h, hkv)
-	return b.mlpResidual(tensor.Add(x, a), a)
+}
+
+// run is the block around its attention, the one implementation of every
+// way the block runs: x + attend(ln_1(x)), then + mlp(ln_2(·)). It drops
+// each intermediate once read (tensor.Drop: a no-op for those a recorded
+// graph holds).
+func (b *ResidualAttentionBlock) run(x *tensor.Tensor, attend func(h *tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	h := b.Ln1.Forward(x)
+	a := attend(h)
+	tensor.Drop(h)
+	x = tensor.Add(x, a)
+	tensor.Drop(a)
+	h = b.Ln2.Forward(x)
+	m := b.MLP.Forward(h)
+	tensor.Drop(h)
+	out := tensor.Add(x, m)
+	tensor.Drop(x, m)
+	return out
 }
 
 // Transformer is a stack of self-attention blocks ("resblocks.{i}").
@@ -103,7 +143,7 @@ func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tenso
 	for _, b := range t.Resblocks {
 		y := b.Forward(x, mask, causal)
 		if x != in {
-			drop(x)
+			tensor.Drop(x)
 		}
 		x = y
 	}
@@ -138,20 +178,19 @@ func (p *AttentionalPooler) Params() []Param {
 
 // Forward pools x (B, N, Wkv) into (B, Q, D).
 func (p *AttentionalPooler) Forward(x *tensor.Tensor) *tensor.Tensor {
-	b, w := x.Dim(0), p.Attn.Width()
-	wq, wk, wv, bq, bk, bv := p.Attn.projWeights()
-	q := tensor.Linear(p.LnQ.Forward(p.Query), wq, bq) // (Q, W)
-	q = tensor.Expand(tensor.Reshape(q, 1, q.Dim(0), w), b, q.Dim(0), w)
+	b := x.Dim(0)
+	// The queries are the same for every row: projected once, (Q, W),
+	// then repeated (in x's no-grad scope, if any: they depend on
+	// parameters only).
+	ln := p.LnQ.Forward(tensor.ScopeOf(x).Use(p.Query))
+	q := p.Attn.projectQ(ln)
+	tensor.Drop(ln)
+	qb := tensor.Expand(tensor.Reshape(q, 1, q.Dim(0), q.Dim(1)), b, q.Dim(0), q.Dim(1))
+	tensor.Drop(q)
 	kv := p.LnK.Forward(x)
-	var o *tensor.Tensor
-	if p.Attn.InProjWeight != nil {
-		kv = tensor.Linear(kv, tensor.Rows(p.Attn.InProjWeight, w, 3*w), tensor.Rows(p.Attn.InProjBias, w, 3*w)) // (B, N, 2W)
-		o = tensor.AttentionHeads(q, 0, kv, 0, kv, w, p.Attn.Heads, w, nil, false, 0)
-	} else {
-		k, v := tensor.Linear(kv, wk, bk), tensor.Linear(kv, wv, bv)
-		o = tensor.AttentionHeads(q, 0, k, 0, v, 0, p.Attn.Heads, w, nil, false, 0)
-	}
-	return p.Attn.OutProj.Forward(o)
+	o := p.Attn.attend(qb, kv, nil, false)
+	tensor.Drop(qb, kv)
+	return p.Attn.output(o)
 }
 
 // PatchEmbed is the ViT stem: a convolution with kernel = stride = patch,
@@ -173,5 +212,8 @@ func (p *PatchEmbed) Params() []Param { return Collect("weight", p.Weight) }
 func (p *PatchEmbed) Forward(x *tensor.Tensor) *tensor.Tensor {
 	w := p.Weight
 	flat := tensor.Reshape(w, w.Dim(0), w.Numel()/w.Dim(0))
-	return tensor.Linear(tensor.Patchify(x, p.Patch), flat, nil)
+	patches := tensor.Patchify(x, p.Patch)
+	out := tensor.Linear(patches, flat, nil)
+	tensor.Drop(patches)
+	return out
 }

@@ -3,6 +3,17 @@
 // AttentionalPooler and PatchEmbed. Layers are plain structs whose exported
 // parameter fields are named as open_clip's state_dict names them; Params
 // lists (name, tensor) pairs with those names.
+//
+// Each layer has one implementation of its arithmetic, whatever runs it:
+// training (the ops record a graph when their inputs require gradients),
+// inference (inputs in a tensor.NoGrad scope: nothing recorded, and the
+// layers hand each intermediate back to the pool as soon as it is read,
+// with tensor.Drop), and decoding one position at a time against cached
+// keys and values (Step, StepCross). The weights may store float32 or
+// bfloat16 values (tensor.ToBF16): the products multiply with whichever
+// they hold. Layers keep no state between calls, so any number of
+// goroutines may run one layer at once, as long as none writes its
+// parameters.
 package nn
 
 import (
@@ -144,25 +155,10 @@ func NewMLP(width, hidden int, act Activation) *MLP {
 func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
 	h := m.CFc.Forward(x)
 	g := m.Act.apply(h)
-	drop(h)
+	tensor.Drop(h)
 	out := m.CProj.Forward(g)
-	drop(g)
+	tensor.Drop(g)
 	return out
-}
-
-// drop hands intermediate tensors a layer is done with back to the buffer
-// pool when no graph is being recorded (inference under tensor.NoGrad),
-// where nothing else releases them: the next forward pass then reuses
-// their memory instead of asking the runtime (and, once it has returned
-// the pages, the kernel) for fresh memory. With gradients they stay: the
-// backward pass needs them and releases them itself.
-func drop(ts ...*tensor.Tensor) {
-	if tensor.GradEnabled() {
-		return
-	}
-	for _, t := range ts {
-		tensor.Release(t)
-	}
 }
 
 // Params lists c_fc and c_proj.

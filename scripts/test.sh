@@ -74,7 +74,7 @@ step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on 
 # (syncs, copies, host accesses to device memory; TestStepCounts,
 # TestCaptionCounts).
 cuda_log=$(mktemp)
-if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts)$' \
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts|TestGenerateMatchesCPU)$' \
   CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
   grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
   if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then

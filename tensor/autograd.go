@@ -6,25 +6,6 @@ import (
 	"sync/atomic"
 )
 
-// noGrad counts active NoGrad scopes; recording is off while it is > 0.
-var noGrad atomic.Int32
-
-// NoGrad switches graph recording off until the returned function is called:
-//
-//	defer tensor.NoGrad()()
-//
-// Ops then record nothing and their outputs never require gradients. The
-// switch is process-wide: do not train on one goroutine while another runs
-// inference under NoGrad.
-func NoGrad() (restore func()) {
-	noGrad.Add(1)
-	var once sync.Once
-	return func() { once.Do(func() { noGrad.Add(-1) }) }
-}
-
-// GradEnabled reports whether ops record the graph.
-func GradEnabled() bool { return noGrad.Load() == 0 }
-
 // pool keeps released buffers by exact length: a training step asks for the
 // same sizes every time, so exact buckets hit.
 type bufPool struct {
@@ -53,27 +34,52 @@ func (p *bufPool) track(d int) {
 // and their gradients.
 func PoolPeakBytes() int64 { return 4 * pool.peak.Load() }
 
+// PoolInUse reports the bytes of pooled buffers handed out and not yet
+// handed back (by Release, BackwardRelease or Drop): a loop that frees
+// what it makes returns to the same figure after every iteration.
+func PoolInUse() int64 { return 4 * pool.inUse.Load() }
+
 // ResetPoolPeak starts a new PoolPeakBytes measurement from the bytes in
 // use now.
 func ResetPoolPeak() { pool.peak.Store(pool.inUse.Load()) }
 
 var pool = bufPool{free: map[int][][]float32{}}
 
-// get returns a buffer of length n with unspecified contents.
+// get returns a buffer of length n with unspecified contents: a free
+// buffer of that length, else the smallest free buffer that is longer
+// (cut to n; put hands all of it back), else a new one. Taking a longer
+// buffer keeps the memory of work whose sizes vary (decoding drops
+// finished rows; services see every batch size) bounded by what the
+// largest sizes needed, instead of a buffer of every size ever asked for.
 func (p *bufPool) get(n int) []float32 {
 	if n == 0 {
 		return []float32{}
 	}
-	p.track(n)
 	p.mu.Lock()
-	if l := p.free[n]; len(l) > 0 {
+	size := n
+	if len(p.free[n]) == 0 {
+		size = 0
+		for s, l := range p.free {
+			if s > n && len(l) > 0 && (size == 0 || s < size) {
+				size = s
+			}
+		}
+	}
+	if size > 0 {
+		l := p.free[size]
 		b := l[len(l)-1]
 		l[len(l)-1] = nil
-		p.free[n] = l[:len(l)-1]
+		if len(l) == 1 {
+			delete(p.free, size)
+		} else {
+			p.free[size] = l[:len(l)-1]
+		}
 		p.mu.Unlock()
-		return b
+		p.track(size)
+		return b[:n]
 	}
 	p.mu.Unlock()
+	p.track(n)
 	return makeBuf(n)
 }
 
@@ -131,26 +137,70 @@ func (p *bufPool) flush(old Allocator) {
 }
 
 // newOut makes an op's output with a pooled buffer (contents unspecified:
-// the op must write every element) and records the inputs when gradients
-// flow. The caller sets back when out.requiresGrad.
+// the op must write every element) and records the inputs when one of
+// them requires a gradient and none was made in an open no-grad scope
+// (see Scope). The caller sets back when out.requiresGrad.
 func newOut(shape []int, inputs ...*Tensor) *Tensor {
 	n := numel(shape)
-	t := &Tensor{shape: shape, data: pool.get(n), pooled: true}
 	for _, in := range inputs {
 		in.live("op input")
+		if in.half != nil {
+			panic(fmt.Sprintf("tensor: op input: %s: only Linear, MatMul (right operand) and Embedding read bfloat16 weights", in.describe()))
+		}
 	}
-	if GradEnabled() {
-		// Inputs are kept even when no gradient flows, so that Release
-		// reaches (and recycles) every intermediate of the step.
-		t.inputs = inputs
-		for _, in := range inputs {
-			if in.requiresGrad {
-				t.requiresGrad = true
-				break
-			}
+	return newOutMixed(shape, n, inputs)
+}
+
+// newOutMixed is newOut for the ops that read bfloat16 inputs themselves.
+func newOutMixed(shape []int, n int, inputs []*Tensor) *Tensor {
+	t := &Tensor{shape: shape, data: pool.get(n), pooled: true}
+	if s := scopeOf(inputs); s != nil {
+		t.scope = s
+		return t
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			t.requiresGrad = true
+			t.inputs = inputs
+			capture(inputs)
+			break
 		}
 	}
 	return t
+}
+
+// capture marks the intermediates among inputs (and the buffers views
+// among them share) as held by a recorded op: Drop leaves them to the
+// Release of that graph, whose backward may read them. Only pooled
+// tensors are marked, so parameters (read by every goroutine that runs
+// the model) are never written.
+func capture(inputs []*Tensor) {
+	for _, in := range inputs {
+		if !in.pooled {
+			continue
+		}
+		in.captured = true
+		if in.base != nil {
+			in.base.captured = true
+		}
+	}
+}
+
+// Drop hands the buffers of tensors that a caller is done with back to
+// the pool at once, so that the next op reuses them, unless a recorded op
+// holds the tensor for its backward: then the Release (or
+// BackwardRelease) of that graph returns them. It is how layers free
+// their intermediates in a no-grad scope, where nothing is recorded and
+// nothing else would. A view hands back nothing (its base owns the
+// buffer), nor does a tensor made with New, FromSlice or NewParam. A
+// dropped tensor must not be used again; nil tensors are skipped.
+func Drop(ts ...*Tensor) {
+	for _, t := range ts {
+		if t == nil || t.released || !t.pooled || t.captured || t.base != nil {
+			continue
+		}
+		t.releaseOne()
+	}
 }
 
 // gradBuf returns t's gradient buffer, allocating a zeroed one on first use.
@@ -204,7 +254,12 @@ var (
 	topoPool  = sync.Pool{New: func() any { s := make([]*Tensor, 0, 256); return &s }}
 )
 
-// topo returns the graph under root in topological order (inputs first).
+// topo returns the graph under root in topological order (inputs first):
+// with onlyGrad the tensors that require gradients, else every tensor that
+// Release has something to do for (leaves owning their memory, such as
+// parameters, are left out: they keep everything, and leaving them out
+// means that releasing a graph never writes to a tensor that other
+// goroutines may be reading).
 func topo(root *Tensor, onlyGrad bool) *[]*Tensor {
 	epoch := markEpoch.Add(1)
 	order := topoPool.Get().(*[]*Tensor)
@@ -221,7 +276,7 @@ func topo(root *Tensor, onlyGrad bool) *[]*Tensor {
 		if f.i < len(f.t.inputs) {
 			in := f.t.inputs[f.i]
 			f.i++
-			if in.mark != epoch && (!onlyGrad || in.requiresGrad) {
+			if in.mark != epoch && (onlyGrad && in.requiresGrad || !onlyGrad && !in.ownsLeaf()) {
 				in.mark = epoch
 				stack = append(stack, frame{in, 0})
 			}
@@ -262,7 +317,7 @@ func backward(root *Tensor, done func(*Tensor), release bool) {
 		panic(fmt.Sprintf("tensor: Backward: root of shape %v is not a scalar", root.shape))
 	}
 	if !root.requiresGrad {
-		panic("tensor: Backward: root does not require gradients (no parameter in its graph, or built under NoGrad)")
+		panic("tensor: Backward: root does not require gradients (no parameter in its graph, or built in a no-grad scope)")
 	}
 	var all *[]*Tensor
 	if release {
@@ -318,6 +373,10 @@ func Release(root *Tensor) {
 	clear(o)
 	topoPool.Put(order)
 }
+
+// ownsLeaf reports whether t is a leaf that keeps its buffers on Release:
+// a parameter or a tensor made with New or FromSlice.
+func (t *Tensor) ownsLeaf() bool { return !t.pooled && t.base == nil && len(t.inputs) == 0 }
 
 func (t *Tensor) releaseOne() {
 	for i, b := range t.saved {

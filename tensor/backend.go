@@ -107,7 +107,11 @@ const (
 var backend Backend = cpuBackend{}
 
 // SetBackend makes b the backend of every op and returns the previous one.
-// Switch backends only between steps, never while a graph is recorded.
+// The backend is process-wide, the one setting of this package that is: a
+// process chooses it once, at start-up, before it makes any tensor (a
+// device backend allocates tensors in its own memory) and before any
+// goroutine runs ops. Tests may switch it between steps, never while a
+// graph is recorded or another goroutine runs ops.
 func SetBackend(b Backend) Backend {
 	old := backend
 	backend = b

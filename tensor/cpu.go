@@ -539,3 +539,107 @@ func parallelChunks(n, parts int, fn func(w, lo, hi int)) {
 		fn(w, w*n/parts, (w+1)*n/parts)
 	})
 }
+
+func (cpuBackend) WidenBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	chunked(len(src), 1, func(lo, hi int) {
+		for i, v := range src[lo:hi] {
+			dst[lo+i] = widen(v)
+		}
+	})
+}
+
+// maxBF16Workers caps the goroutines of a bfloat16 product: it streams
+// its weights once, and a few cores saturate the memory bandwidth.
+const maxBF16Workers = 8
+
+// GemmBF16 splits the outputs between goroutines at multiples of 16, each
+// streaming its own rows of the weights (asm.GemvBF16Strided, whose
+// results do not depend on the split; the multiples of 16 keep the
+// vector paths of elementwise kernels run afterwards on a worker's share
+// the same whatever the split).
+func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias []float32, m, n, k int) {
+	p := min(maxProcs(), maxBF16Workers, (n+15)/16)
+	if m*n*max(k, 1) < 1<<16 {
+		p = 1
+	}
+	at := func(i int) int {
+		if i >= p {
+			return n
+		}
+		return n * i / p &^ 15
+	}
+	asm.Parallel(max(p, 1), func(t int) {
+		lo, hi := at(t), at(t+1)
+		if lo >= hi {
+			return
+		}
+		var b []float32
+		if bias != nil {
+			b = bias[lo:hi]
+		}
+		asm.GemvBF16Strided(y[lo:], ldy, x, w[lo*k:hi*k], b, m, hi-lo, k)
+	})
+}
+
+// AttendKV runs each (row, head) of a decoding step's attention on one
+// goroutine, with the arithmetic of a one-query attention: the scores
+// (dot products, or for transposed keys axpys over the channels), their
+// softmax, then the weighted sum of the values (axpys, or dot products for
+// transposed values). Rows and heads are split between goroutines when the
+// work is large enough (a few captions or beams: one caption's step is a
+// few tens of microseconds, less than waking a worker costs on a busy
+// machine); the results do not depend on the split.
+func (cpuBackend) AttendKV(a *KVArgs) {
+	n, cost := a.Rows*a.Heads, 4*a.N*a.D
+	if n*cost < 1<<20 {
+		cost = 0 // one goroutine
+	}
+	parallelFor(n, cost, func(lo, hi int) {
+		s := pool.get(max(a.N, 1))[:a.N]
+		for i := lo; i < hi; i++ {
+			r, h := i/a.Heads, i%a.Heads
+			q := a.Q[r*a.QRow+h*a.D:][:a.D]
+			out := a.Out[r*a.OutRow+h*a.D:][:a.D]
+			k := a.KV[r*a.Row+h*a.Head:]
+			v := k[a.Values:]
+			switch {
+			case a.Elem == 1: // a key per row of Key values
+				for j := range s {
+					s[j] = a.Scale * asm.Dot(q, k[j*a.Key:j*a.Key+a.D])
+				}
+				asm.SoftmaxRow(s, s)
+				clear(out)
+				for j, p := range s {
+					asm.Axpy(p, v[j*a.Key:j*a.Key+a.D], out)
+				}
+			case a.Key == 1: // transposed: channel c's N values at c·Elem
+				clear(s)
+				for c := range a.D {
+					asm.Axpy(a.Scale*q[c], k[c*a.Elem:c*a.Elem+a.N], s)
+				}
+				asm.SoftmaxRow(s, s)
+				for c := range out {
+					out[c] = asm.Dot(s, v[c*a.Elem:c*a.Elem+a.N])
+				}
+			default:
+				for j := range s {
+					var d float32
+					for c := range a.D {
+						d += q[c] * k[j*a.Key+c*a.Elem]
+					}
+					s[j] = a.Scale * d
+				}
+				asm.SoftmaxRow(s, s)
+				for c := range out {
+					var o float32
+					for j, p := range s {
+						o += p * v[j*a.Key+c*a.Elem]
+					}
+					out[c] = o
+				}
+			}
+		}
+		pool.put(s[:cap(s)])
+	})
+}

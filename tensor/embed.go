@@ -3,7 +3,8 @@ package tensor
 import "fmt"
 
 // Embedding gathers rows of table (V, C) for ids and returns (len(ids), C);
-// reshape the result for batched ids. Backward scatter-adds into table.
+// reshape the result for batched ids. Backward scatter-adds into table. A
+// bfloat16 table (see ToBF16) gives its rows widened, with no gradient.
 func Embedding(table *Tensor, ids []int) *Tensor {
 	if len(table.shape) != 2 {
 		panic(fmt.Sprintf("tensor: Embedding: table must be 2-D, got %v", table.shape))
@@ -16,10 +17,46 @@ func Embedding(table *Tensor, ids []int) *Tensor {
 		}
 		idx[i] = int32(id)
 	}
+	if table.half != nil {
+		// bfloat16 rows, widened (inference only: no gradient).
+		if table.halfT {
+			panic(fmt.Sprintf("tensor: Embedding: table %s is stored transposed", table.describe()))
+		}
+		out := newOutMixed([]int{len(ids), c}, len(ids)*c, []*Tensor{table})
+		for i, id := range idx {
+			widenBF16(out.data[i*c:(i+1)*c], table.half[int(id)*c:int(id+1)*c])
+		}
+		return out
+	}
 	out := newOut([]int{len(ids), c}, table)
 	backend.Gather(out.data, table.data, idx, c)
 	if out.requiresGrad {
 		out.back = func() { backend.ScatterAdd(table.gradBuf(), out.grad, idx, c) }
 	}
 	return out
+}
+
+// AddRows adds row i of src (N, C) into row ids[i] of dst (R, C), in
+// place, in the order of the rows (as Embedding's backward does): a
+// scatter-add for accumulating per-group sums. dst must not take part in
+// a recorded graph; nothing is recorded.
+func AddRows(dst *Tensor, ids []int, src *Tensor) {
+	dst.live("AddRows")
+	src.live("AddRows")
+	if len(dst.shape) != 2 || len(src.shape) != 2 || src.shape[0] != len(ids) || src.shape[1] != dst.shape[1] || dst.half != nil || src.half != nil {
+		panic(fmt.Sprintf("tensor: AddRows: %d rows of %s into %s", len(ids), src.describe(), dst.describe()))
+	}
+	if dst.requiresGrad || dst.captured || dst.back != nil {
+		panic(fmt.Sprintf("tensor: AddRows: %s takes part in a recorded graph", dst.describe()))
+	}
+	idx := make([]int32, len(ids))
+	for i, id := range ids {
+		if id < 0 || id >= dst.shape[0] {
+			panic(fmt.Sprintf("tensor: AddRows: row %d of %s", id, dst.describe()))
+		}
+		idx[i] = int32(id)
+	}
+	if c := dst.shape[1]; c > 0 && len(idx) > 0 {
+		backend.ScatterAdd(dst.data, src.data, idx, c)
+	}
 }

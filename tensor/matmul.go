@@ -5,10 +5,25 @@ import "fmt"
 // MatMul returns op(a)·op(b) where op transposes the last two axes when the
 // flag is set: op(a) is (..., M, K), op(b) is (..., K, N) and the result is
 // (..., M, N). Leading (batch) axes broadcast as in NumPy; a 2-D operand is
-// shared by every batch entry.
+// shared by every batch entry. A bfloat16 b (see ToBF16) must be 2-D with
+// op(b) the transpose of its stored matrix (inference only).
 func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	if len(a.shape) < 2 || len(b.shape) < 2 {
 		panic(fmt.Sprintf("tensor: MatMul: operands must be at least 2-D, got %v and %v", a.shape, b.shape))
+	}
+	if b.half != nil {
+		// op(b) = Sᵀ for the stored (n × k) matrix S: a linear layer.
+		if len(b.shape) != 2 || transA || transB == b.halfT {
+			panic(fmt.Sprintf("tensor: MatMul: bfloat16 %s (stored transposed: %v) with transA=%v transB=%v: only a·Sᵀ for its stored matrix S is supported", b.describe(), b.halfT, transA, transB))
+		}
+		k, n := b.shape[0], b.shape[1]
+		if transB {
+			k, n = n, k
+		}
+		if a.shape[len(a.shape)-1] != k {
+			panic(fmt.Sprintf("tensor: MatMul: inner dimensions differ: %v and bfloat16 %v (transB=%v)", a.shape, b.shape, transB))
+		}
+		return linearBF16("MatMul", a, b, nil, n, k)
 	}
 	ra, rb := len(a.shape), len(b.shape)
 	m, k := a.shape[ra-2], a.shape[ra-1]
@@ -128,12 +143,20 @@ func uniformStride(batch, s []int) (int, bool) {
 }
 
 // Linear returns x·wᵀ + b for x (..., In), w (Out, In) and b (Out) or nil.
+// w may store bfloat16 values (see ToBF16): the product then reads them
+// (inference only).
 func Linear(x, w, b *Tensor) *Tensor {
 	if len(w.shape) != 2 || len(x.shape) < 1 || x.shape[len(x.shape)-1] != w.shape[1] {
 		panic(fmt.Sprintf("tensor: Linear: input %v and weight %v do not match (want weight (Out, %d))", x.shape, w.shape, lastDim(x)))
 	}
 	if b != nil && (len(b.shape) != 1 || b.shape[0] != w.shape[0]) {
 		panic(fmt.Sprintf("tensor: Linear: bias %v for weight %v", b.shape, w.shape))
+	}
+	if w.half != nil {
+		if w.halfT {
+			panic(fmt.Sprintf("tensor: Linear: weight %s is stored transposed (use MatMul)", w.describe()))
+		}
+		return linearBF16("Linear", x, w, b, w.shape[0], w.shape[1])
 	}
 	in, outF := w.shape[1], w.shape[0]
 	rows := x.Numel() / max(in, 1)

@@ -35,17 +35,31 @@ func Reshape(x *Tensor, shape ...int) *Tensor {
 
 // view returns a tensor of the given shape over x's buffers from element
 // off. Its gradient aliases x's, so backward has nothing to do for it.
+// Views of x made in one goroutine may be used by others: x is not
+// written.
 func view(x *Tensor, shape []int, off int) *Tensor {
 	base, boff := x, off
 	if x.base != nil {
 		base, boff = x.base, x.off+off
 	}
 	n := numel(shape)
-	out := &Tensor{shape: shape, data: x.data[off : off+n : off+n], base: base, off: boff, pooled: x.pooled}
-	if GradEnabled() {
-		out.requiresGrad = x.requiresGrad
-		out.inputs = []*Tensor{x}
+	out := &Tensor{shape: shape, base: base, off: boff, pooled: x.pooled}
+	if x.half != nil {
+		if x.halfT && (off != 0 || !sameShape(shape, x.shape)) {
+			panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))
+		}
+		out.half, out.halfT = x.half[off:off+n:off+n], x.halfT
+	} else {
+		out.data = x.data[off : off+n : off+n]
 	}
+	if s := ScopeOf(x); s != nil {
+		out.scope = s
+		return out
+	}
+	// Outside a scope a view always links to x, so that Release of a graph
+	// through the view reaches x's buffer even when no gradient flows.
+	out.requiresGrad = x.requiresGrad
+	out.inputs = []*Tensor{x}
 	return out
 }
 

@@ -11,7 +11,18 @@
 // reverse topological order and accumulates (+=) gradients into every tensor
 // that requires them. Release(loss) then returns the buffers of every
 // intermediate tensor of the graph to a pool, so the next step reuses them
-// instead of allocating. NoGrad switches recording off for inference.
+// instead of allocating. For inference, a no-grad Scope (NoGrad) marks the
+// tensors it is given, and every op reading them records nothing; Drop
+// hands an intermediate's buffer back as soon as its last reader has run.
+//
+// Concurrency: nothing process-wide decides whether an op records or
+// whether a buffer may be reused, so any number of goroutines may run ops
+// at once, on shared read-only tensors (a model's parameters) too, as long
+// as no goroutine writes a tensor that another reads: training a model
+// (which writes its parameters and their gradients) excludes running it
+// elsewhere, and a graph (Backward, Release) belongs to one goroutine. The
+// backend (SetBackend) is process-wide: choose it once, at start-up,
+// before any tensor is made.
 //
 // Misuse (mismatched shapes, bad axes) panics with a message naming the op
 // and the shapes, as slicing out of range does.
@@ -37,6 +48,11 @@ type Tensor struct {
 	name         string
 	saved        [2][]float32 // pooled buffers an op keeps for its backward
 	lastBack     bool         // BackwardRelease releases t right after t.back
+	captured     bool         // a recorded op holds t (or a view of it) for its backward: Drop leaves it
+	scope        *Scope       // the no-grad scope t was made in, or nil
+	half         []uint16     // bfloat16 values (see bf16.go); data is then nil
+	halfT        bool         // half holds the transpose of a 2-D t
+	halfBuf      []float32    // device memory behind half, or nil
 
 	// graph
 	inputs []*Tensor
@@ -120,7 +136,15 @@ func (t *Tensor) Numel() int { return numel(t.shape) }
 // tensor; do not write to tensors that take part in a recorded graph.
 func (t *Tensor) Data() []float32 {
 	t.live("Data")
+	t.float32s("Data")
 	return t.data
+}
+
+// float32s panics when t stores bfloat16 values.
+func (t *Tensor) float32s(op string) {
+	if t.half != nil {
+		panic(fmt.Sprintf("tensor: %s: %s stores bfloat16 values (BF16 returns them; ToFloat32 widens them)", op, t.describe()))
+	}
 }
 
 // Grad returns the accumulated gradient, or nil if none has been computed.
@@ -138,6 +162,7 @@ func (t *Tensor) Grad() []float32 {
 // Item returns the single value of a one-element tensor.
 func (t *Tensor) Item() float32 {
 	t.live("Item")
+	t.float32s("Item")
 	if len(t.data) != 1 {
 		panic(fmt.Sprintf("tensor: Item: tensor of shape %v has %d elements", t.shape, len(t.data)))
 	}
@@ -173,12 +198,13 @@ func (t *Tensor) ZeroGrad() {
 // Detach returns a tensor sharing t's data with no autograd history.
 func (t *Tensor) Detach() *Tensor {
 	t.live("Detach")
-	return &Tensor{shape: t.shape, data: t.data}
+	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT}
 }
 
 // Clone returns a copy of t's values with no autograd history.
 func (t *Tensor) Clone() *Tensor {
 	t.live("Clone")
+	t.float32s("Clone")
 	return &Tensor{shape: cloneInts(t.shape), data: append([]float32(nil), t.data...)}
 }
 
@@ -186,6 +212,7 @@ func (t *Tensor) Clone() *Tensor {
 // for loading weights and inputs, not for use inside a recorded graph.
 func (t *Tensor) CopyFrom(src []float32) {
 	t.live("CopyFrom")
+	t.float32s("CopyFrom")
 	if len(src) != len(t.data) {
 		panic(fmt.Sprintf("tensor: CopyFrom: %d values into shape %v", len(src), t.shape))
 	}
@@ -201,6 +228,10 @@ func (t *Tensor) String() string {
 	}
 	if t.released {
 		b.WriteString(" (released)")
+		return b.String()
+	}
+	if t.half != nil {
+		b.WriteString(" bfloat16")
 		return b.String()
 	}
 	b.WriteString(" [")

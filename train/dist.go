@@ -420,25 +420,13 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 		nAll += int(blk[2*b*dim])
 	}
 	// 2. The contrastive loss on the gathered features (open_clip's
-	// ClipLoss with gather_with_grad; the same ops as coca.Model.Loss).
+	// ClipLoss with gather_with_grad; coca.Model.Loss's ContrastiveLoss).
 	var con *tensor.Tensor
 	if d.local {
 		il, tl := tensor.Rows(gi, R*b, (R+1)*b), tensor.Rows(gt, R*b, (R+1)*b)
-		lpi := tensor.Mul(tensor.MatMul(il, gt, false, true), o.LogitScale) // (B, W·B)
-		lpt := tensor.Mul(tensor.MatMul(tl, gi, false, true), o.LogitScale)
-		targets := make([]int, b)
-		for i := range targets {
-			targets[i] = R*b + i
-		}
-		con = tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), w.Contrastive/2)
+		con = coca.ContrastiveLoss(il, tl, gi, gt, R*b, o.LogitScale, w.Contrastive) // (B, W·B) logits
 	} else {
-		lpi := tensor.Mul(tensor.MatMul(gi, gt, false, true), o.LogitScale) // (W·B, W·B)
-		lpt := tensor.Transpose(lpi, 0, 1)
-		targets := make([]int, W*b)
-		for i := range targets {
-			targets[i] = i
-		}
-		con = tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), w.Contrastive/2)
+		con = coca.ContrastiveLoss(gi, gt, gi, gt, 0, o.LogitScale, w.Contrastive) // (W·B, W·B) logits
 	}
 	conVal := con.Item()
 	tensor.Backward(con) // gradients of the gathered features and of logit_scale

@@ -87,17 +87,11 @@ func batchTensor(b *data.Batch) *tensor.Tensor {
 
 // encodeTexts returns normalised features (len(texts), D).
 func encodeTexts(m *coca.Model, tok *tokenizer.Tokenizer, texts []string, ctx int) [][]float32 {
-	var out [][]float32
-	for lo := 0; lo < len(texts); lo += 256 {
-		hi := min(lo+256, len(texts))
-		ids := make([]int, 0, (hi-lo)*ctx)
-		for _, t := range texts[lo:hi] {
-			ids = append(ids, tok.Tokenize(t, ctx)...)
-		}
-		f := m.EncodeText(ids, hi-lo, ctx)
-		out = append(out, rows(f)...)
+	f, err := m.EncodeTexts(texts, func(s string) []int { return tok.Tokenize(s, ctx) }, 256)
+	if err != nil {
+		panic(err) // the tokenizer's ids fit the model it was built with
 	}
-	return out
+	return rows(f)
 }
 
 func rows(t *tensor.Tensor) [][]float32 {
@@ -109,12 +103,24 @@ func rows(t *tensor.Tensor) [][]float32 {
 	return out
 }
 
-func dot(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		s += float64(a[i]) * float64(b[i])
+// similarity returns the inner products of the rows of a and b, (len(a),
+// len(b)), computed by the tensor backend.
+func similarity(a, b [][]float32) [][]float32 {
+	if len(a) == 0 || len(b) == 0 {
+		return make([][]float32, len(a))
 	}
-	return s
+	d := len(a[0])
+	flat := func(x [][]float32) *tensor.Tensor {
+		f := make([]float32, 0, len(x)*d)
+		for _, r := range x {
+			f = append(f, r...)
+		}
+		return tensor.FromSlice(f, len(x), d)
+	}
+	s := tensor.MatMul(flat(a), flat(b), false, true)
+	out := rows(s)
+	tensor.Release(s)
+	return out
 }
 
 // evaluate computes retrieval R@1 both ways and caption exact match on the
@@ -125,7 +131,6 @@ func (r *run) evaluate() (Metrics, error) {
 }
 
 func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classes []string, ctx int, samples int) (Metrics, error) {
-	defer tensor.NoGrad()()
 	var res Metrics
 	// Image features, tokens → greedy captions.
 	var imgFeat [][]float32
@@ -164,11 +169,12 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 		}
 	}
 	txtFeat := encodeTexts(m, tok, texts, ctx)
+	sim := similarity(imgFeat, txtFeat)
 	var i2t, exact int
-	for i, f := range imgFeat {
-		best, bestS := -1, 0.0
-		for j, g := range txtFeat {
-			if s := dot(f, g); best < 0 || s > bestS {
+	for i := range imgFeat {
+		best, bestS := -1, float32(0)
+		for j := range txtFeat {
+			if s := sim[i][j]; best < 0 || s > bestS {
 				best, bestS = j, s
 			}
 		}
@@ -180,10 +186,10 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 		}
 	}
 	var t2i int
-	for j, g := range txtFeat {
-		best, bestS := -1, 0.0
-		for i, f := range imgFeat {
-			if s := dot(f, g); best < 0 || s > bestS {
+	for j := range txtFeat {
+		best, bestS := -1, float32(0)
+		for i := range imgFeat {
+			if s := sim[i][j]; best < 0 || s > bestS {
 				best, bestS = i, s
 			}
 		}
@@ -199,10 +205,10 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 		correct, total := 0, 0
 		err := zs.each(func(b *data.Batch) error {
 			f, _ := m.EncodeImage(batchTensor(b))
-			for i, fi := range rows(f) {
-				best, bestS := -1, 0.0
-				for c, g := range clsFeat {
-					if s := dot(fi, g); best < 0 || s > bestS {
+			for i, si := range similarity(rows(f), clsFeat) {
+				best, bestS := -1, float32(0)
+				for c := range clsFeat {
+					if s := si[c]; best < 0 || s > bestS {
 						best, bestS = c, s
 					}
 				}

@@ -105,7 +105,6 @@ func TestEvaluateHandWorked(t *testing.T) {
 // (text→image), and per zero-shot image over the class features.
 func TestEvaluateMatchesOracle(t *testing.T) {
 	tok := tokenizer.New()
-	defer tensor.NoGrad()()
 	for _, seed := range []uint64{3, 4, 5} {
 		m := evalModel(t, seed)
 		caps := []string{"a red square", "a blue circle", "two dogs", "a red square", "a car", "green", "a cat", "a red circle"}

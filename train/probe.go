@@ -169,7 +169,12 @@ func (h *ProbeHead) features(m *coca.Model, images *tensor.Tensor) *tensor.Tenso
 	if h.Kind == ProbeAttentional {
 		return EncoderTokens(m, images)
 	}
-	f, _ := m.EncodeImage(images)
+	// EncodeImage's features, through the layers so that a finetuned
+	// probe's gradient reaches the encoder (images outside a no-grad
+	// scope record the graph).
+	lat, tok := m.Visual.Forward(images)
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(tok, lat)
 	return f
 }
 
@@ -185,28 +190,19 @@ func (h *ProbeHead) logits(x *tensor.Tensor) *tensor.Tensor {
 // EncoderTokens returns the image encoder's output tokens (B, 1+N, W) for
 // images (B, 3, S, S): the class token and the patch tokens after the last
 // transformer block (and ln_post, which open_clip applies before the
-// poolers except in the legacy single-pooler layout), before any pooler.
+// poolers except in the legacy single-pooler layout), before any pooler
+// (coca.VisionTower.Encode).
 func EncoderTokens(m *coca.Model, images *tensor.Tensor) *tensor.Tensor {
-	v := m.Visual
-	b := images.Dim(0)
-	x := v.Conv1.Forward(images)
-	w := x.Dim(2)
-	cls := tensor.Expand(tensor.Reshape(v.ClassEmbedding, 1, 1, w), b, 1, w)
-	x = tensor.Add(tensor.Concat(1, cls, x), v.PositionalEmbedding)
-	x = v.LnPre.Forward(x)
-	x = v.Transformer.Forward(x, nil, false)
-	if m.Config.Vision.AttentionalPool != coca.PoolLegacy {
-		x = v.LnPost.Forward(x)
-	}
-	return x
+	return m.Visual.Encode(images)
 }
 
 // Probs returns the class probabilities (B, C), row-major, of images
 // (B, 3, S, S) under model m. A head with encoder weights must have been
 // applied to m (Apply). It is safe for concurrent use.
 func (h *ProbeHead) Probs(m *coca.Model, images *tensor.Tensor) []float32 {
-	defer tensor.NoGrad()()
-	return append([]float32(nil), tensor.Softmax(h.logits(h.features(m, images))).Data()...)
+	sc := tensor.NoGrad() // this call's own scope: nothing recorded
+	defer sc.End()
+	return append([]float32(nil), tensor.Softmax(h.logits(h.features(m, sc.Use(images)))).Data()...)
 }
 
 // Check reports whether the head fits model m's widths.
@@ -453,7 +449,8 @@ func TrainProbe(ctx context.Context, m *coca.Model, ds *data.ImageFolder, o Prob
 
 // encodeAll computes the head's frozen input for images idx of ds.
 func encodeAll(m *coca.Model, h *ProbeHead, ds data.Dataset, idx []int, o ProbeOptions) (feat []float32, shape []int, err error) {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	l, err := data.NewLoader(&indexSubset{ds, idx}, data.LoaderConfig{BatchSize: 64, ImageSize: m.Config.Vision.ImageSize, KeepLast: true, Workers: o.Workers})
 	if err != nil {
 		return nil, nil, err
@@ -468,7 +465,7 @@ func encodeAll(m *coca.Model, h *ProbeHead, ds data.Dataset, idx []int, o ProbeO
 		if err != nil {
 			return nil, nil, err
 		}
-		f := h.features(m, tensor.FromSlice(b.Images, b.Len(), 3, b.Size, b.Size))
+		f := h.features(m, sc.Use(tensor.FromSlice(b.Images, b.Len(), 3, b.Size, b.Size)))
 		feat = append(feat, f.Data()...)
 		shape = f.Shape()[1:]
 		it.Recycle(b)
@@ -682,7 +679,8 @@ func probeTop1(m *coca.Model, h *ProbeHead, ds data.Dataset, idx, labels []int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	row := 1
 	for _, d := range shape {
 		row *= d
@@ -691,7 +689,7 @@ func probeTop1(m *coca.Model, h *ProbeHead, ds data.Dataset, idx, labels []int, 
 	hit, count := make([]int, classes), make([]int, classes)
 	for lo := 0; lo < len(idx); lo += 256 {
 		hi := min(lo+256, len(idx))
-		lg := h.logits(tensor.FromSlice(feat[lo*row:hi*row], append([]int{hi - lo}, shape...)...)).Data()
+		lg := h.logits(sc.Use(tensor.FromSlice(feat[lo*row:hi*row], append([]int{hi - lo}, shape...)...))).Data()
 		for i := lo; i < hi; i++ {
 			r := lg[(i-lo)*classes : (i-lo+1)*classes]
 			best := 0

@@ -17,7 +17,8 @@ import (
 // contrastive pooler reads: pooling them as the model does gives
 // EncodeImage's features (legacy and parallel pooler layouts).
 func TestEncoderTokens(t *testing.T) {
-	defer tensor.NoGrad()()
+	sc := tensor.NoGrad()
+	defer sc.End()
 	for _, name := range []string{"coca_tiny", "coca_shapes"} {
 		cfg, _ := coca.Builtin(name)
 		cfg.Text.VocabSize, cfg.Multimodal.VocabSize = 600, 600
@@ -28,7 +29,7 @@ func TestEncoderTokens(t *testing.T) {
 		for i := range img {
 			img[i] = float32(math.Sin(float64(i)))
 		}
-		images := tensor.FromSlice(img, 2, 3, s, s)
+		images := sc.Use(tensor.FromSlice(img, 2, 3, s, s))
 		want, _ := m.EncodeImage(images)
 		x := EncoderTokens(m, images)
 		if x.Dim(1) != cfg.Grid()*cfg.Grid()+1 || x.Dim(2) != cfg.Vision.Width {

@@ -337,7 +337,6 @@ func TestEmbedAndRetrieve(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("embed: exit %d: %s", code, errs)
 	}
-	defer tensor.NoGrad()()
 	wantImg, _ := m.EncodeImage(imagesTensor(t, paths, 32))
 	tok := tokenizer.New()
 	var ids []int

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"slices"
 	"sort"
 
+	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -85,10 +87,11 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	n := len(names)
-	scores := make([]float32, n)
+	sim := tensor.MatMul(tensor.FromSlice(q[0], 1, d), tensor.FromSlice(stored, n, d), false, true) // (1, n)
+	scores := slices.Clone(sim.Data())
+	tensor.Release(sim)
 	order := make([]int, n)
-	for i := range scores {
-		scores[i] = dot(q[0], stored[i*d:(i+1)*d])
+	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
@@ -105,13 +108,4 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%.4f\t%s\n", scores[i], termSafe(names[i]))
 	}
 	return nil
-}
-
-// dot is the dot product of two embeddings, accumulated in float64.
-func dot(a, b []float32) float32 {
-	s := 0.0
-	for i, x := range a {
-		s += float64(x) * float64(b[i])
-	}
-	return float32(s)
 }

@@ -58,6 +58,9 @@ func Run(t *testing.T, b tensor.Backend, alloc func(n int) []float32) {
 		{"CrossEntropyBackward", testCrossEntropyBackward},
 		{"AdamW", testAdamW},
 		{"SGD", testSGD},
+		{"WidenBF16", testWidenBF16},
+		{"GemmBF16", testGemmBF16},
+		{"AttendKV", testAttendKV},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1648,5 +1651,186 @@ func testSGD(s *suite) {
 			}
 			s.unchanged("g", g, g0)
 		}
+	}
+}
+
+// ---- optional kernels: bfloat16 weights, decoding attention ----
+
+// bf16 rounds x to bfloat16 bits (ties to even).
+func bf16(x float32) uint16 {
+	b := math.Float32bits(x)
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+func widenRef(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
+
+// halves returns n bfloat16 values rounded from normals times sd.
+func (s *suite) halves(n int, sd float64) []uint16 {
+	h := make([]uint16, n)
+	for i := range h {
+		h[i] = bf16(float32(s.rng.NormFloat64() * sd))
+	}
+	return h
+}
+
+func testWidenBF16(s *suite) {
+	k, ok := s.b.(tensor.BF16Widener)
+	if !ok {
+		s.t.Skipf("%s has no BF16Widener (the ops widen on the host)", s.b.Name())
+	}
+	for _, n := range []int{0, 1, 17, 5000} {
+		src := s.halves(n, 3)
+		if n > 4 { // +Inf, −Inf, the smallest subnormal, −0
+			copy(src, []uint16{0x7f80, 0xff80, 0x0001, 0x8000})
+		}
+		dst := s.buf("dst", len(src))
+		k.WidenBF16(dst, src)
+		want := make([]float64, len(src))
+		for i, h := range src {
+			want[i] = widenRef(h)
+		}
+		s.close(name("n=%d", n), dst, want, nil, 0, 0)
+	}
+}
+
+func testGemmBF16(s *suite) {
+	kb, ok := s.b.(tensor.BF16Multiplier)
+	if !ok {
+		s.t.Skipf("%s has no BF16Multiplier (the ops widen the weights and call Gemm)", s.b.Name())
+	}
+	for _, c := range []struct {
+		m, n, k, ldy int
+		bias         bool
+	}{{1, 1, 1, 1, false}, {1, 7, 5, 9, true}, {3, 70, 33, 70, true}, {6, 512, 512, 600, true}, {9, 100, 24, 100, false}, {4, 0, 8, 0, true}, {0, 5, 5, 5, true}} {
+		x := s.randn("x", c.m*c.k, 1)
+		w := s.halves(c.n*c.k, 0.5)
+		var bias []float32
+		if c.bias {
+			bias = s.randn("bias", c.n, 1)
+		}
+		y := s.buf("y", max(0, (c.m-1)*c.ldy+c.n))
+		x0 := copyOf(x)
+		kb.GemmBF16(y, c.ldy, x, w, bias, c.m, c.n, c.k)
+		got := make([]float32, 0, c.m*c.n)
+		want := make([]float64, 0, c.m*c.n)
+		scale := make([]float64, 0, c.m*c.n)
+		for r := range c.m {
+			for o := range c.n {
+				sum, abs := 0.0, 0.0
+				if bias != nil {
+					sum, abs = float64(bias[o]), math.Abs(float64(bias[o]))
+				}
+				for i := range c.k {
+					p := float64(x0[r*c.k+i]) * widenRef(w[o*c.k+i])
+					sum += p
+					abs += math.Abs(p)
+				}
+				got = append(got, y[r*c.ldy+o])
+				want = append(want, sum)
+				scale = append(scale, abs)
+			}
+		}
+		what := name("%+v", c)
+		s.close(what, got, want, scale, 0, 1e-6)
+		s.unchanged("x", x, x0)
+		// A row's outputs do not depend on the other rows and columns
+		// computed with it: each row alone, each output column block alone.
+		if c.m > 1 && c.n > 1 {
+			for r := range c.m {
+				one := s.buf("one row", c.n)
+				kb.GemmBF16(one, c.n, x[r*c.k:(r+1)*c.k], w, bias, 1, c.n, c.k)
+				for o := range c.n {
+					if math.Float32bits(one[o]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Errorf("%s: row %d alone differs at output %d: %v, in the batch %v", what, r, o, one[o], y[r*c.ldy+o])
+						break
+					}
+				}
+			}
+			lo, hi := c.n/3, c.n-1
+			part := s.buf("columns", c.m*(hi-lo))
+			var pb []float32
+			if bias != nil {
+				pb = bias[lo:hi]
+			}
+			kb.GemmBF16(part, hi-lo, x, w[lo*c.k:hi*c.k], pb, c.m, hi-lo, c.k)
+			for r := range c.m {
+				for o := lo; o < hi; o++ {
+					if math.Float32bits(part[r*(hi-lo)+o-lo]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Fatalf("%s: output %d of row %d differs when computed with columns [%d, %d) only", what, o, r, lo, hi)
+					}
+				}
+			}
+		}
+	}
+}
+
+func testAttendKV(s *suite) {
+	ka, ok := s.b.(tensor.KVAttention)
+	if !ok {
+		s.t.Skipf("%s has no KVAttention (AttendKV runs Gemm and Softmax)", s.b.Name())
+	}
+	for _, c := range []struct {
+		rows, heads, n, d, capacity int
+		transposed                  bool
+	}{{1, 1, 1, 1, 1, false}, {2, 3, 5, 8, 7, false}, {3, 8, 30, 64, 30, false}, {2, 4, 49, 16, 49, true}, {1, 2, 3, 5, 3, true}, {2, 2, 0, 4, 4, false}} {
+		// Buffers: a query row of heads·d values at offset 2 in a row of
+		// 3·heads·d + 2 (inside a packed projection), keys and values
+		// (rows, 2, heads, capacity, d) or transposed, output rows padded.
+		w := c.heads * c.d
+		qRow := 3*w + 2
+		q := s.randn("q", c.rows*qRow, 1)
+		half := c.heads * c.capacity * c.d
+		kv := s.randn("kv", c.rows*2*half, 1)
+		out := s.buf("out", c.rows*(w+3))
+		a := &tensor.KVArgs{Rows: c.rows, Heads: c.heads, N: c.n, D: c.d, Scale: float32(1 / math.Sqrt(float64(c.d))),
+			Q: q[2:], QRow: qRow, Out: out, OutRow: w + 3, KV: kv, Row: 2 * half, Head: c.capacity * c.d, Key: c.d, Elem: 1, Values: half}
+		if c.transposed {
+			a.Key, a.Elem = 1, c.capacity
+		}
+		q0, kv0 := copyOf(q), copyOf(kv)
+		ka.AttendKV(a)
+		var got []float32
+		var want, scale []float64
+		for r := range c.rows {
+			for h := range c.heads {
+				qh := q0[2+r*qRow+h*c.d:][:c.d]
+				base := r*a.Row + h*a.Head
+				p := make([]float64, c.n)
+				mx := math.Inf(-1)
+				for j := range c.n {
+					dot := 0.0
+					for e := range c.d {
+						dot += float64(qh[e]) * float64(kv0[base+j*a.Key+e*a.Elem])
+					}
+					p[j] = dot * float64(a.Scale)
+					mx = math.Max(mx, p[j])
+				}
+				sum := 0.0
+				for j := range p {
+					p[j] = math.Exp(p[j] - mx)
+					sum += p[j]
+				}
+				for e := range c.d {
+					o, abs := 0.0, 0.0
+					for j := range p {
+						v := p[j] / sum * float64(kv0[base+a.Values+j*a.Key+e*a.Elem])
+						o += v
+						abs += math.Abs(v)
+					}
+					got = append(got, out[r*a.OutRow+h*c.d+e])
+					want = append(want, o)
+					scale = append(scale, abs)
+				}
+			}
+			for i := w; i < w+3; i++ {
+				if out[r*a.OutRow+i] != 0 {
+					s.t.Errorf("%+v: wrote the padding of output row %d", c, r)
+				}
+			}
+		}
+		s.close(name("%+v", c), got, want, scale, 1e-6, 1e-6)
+		s.unchanged("q", q, q0)
+		s.unchanged("kv", kv, kv0)
 	}
 }

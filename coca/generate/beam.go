@@ -1,4 +1,4 @@
-package coca
+package generate
 
 import (
 	"math"
@@ -15,8 +15,8 @@ import (
 //   - the k beams start as copies of the start token; beam 0 scores 0 and
 //     the others −1e9 (float32), so the first step expands beam 0 only;
 //   - each step, a beam's next-token scores are its logits after the
-//     MinLength and RepetitionPenalty processors, raw (StrategyBeam: no
-//     log_softmax) or as log-probabilities (StrategyBeamLogProb:
+//     MinLength and RepetitionPenalty processors, raw (Beam: no
+//     log_softmax) or as log-probabilities (BeamLogProb:
 //     log_softmax first, as HF's own generate does), plus the beam's
 //     running score, summed in float32 as torch does; the 2k best
 //     (beam, token) pairs over all beams are taken;
@@ -145,9 +145,9 @@ func (t *topCandidates) push(score float32, idx int) {
 
 // beamSearch decodes b images from src (one row per image) with
 // vocabulary v and the resolved options o.
-func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
+func beamSearch(src Source, b, v int, o Options) *Result {
 	hyps := beamHypotheses(src, b, v, o)
-	g := &Generation{Tokens: make([][]int, b), Ended: make([]bool, b), Pad: o.Pad}
+	g := &Result{Tokens: make([][]int, b), Ended: make([]bool, b), Pad: o.Pad}
 	longest := 0
 	for i := range g.Tokens {
 		h := hyps[i].best()
@@ -168,7 +168,7 @@ func beamSearch(src stepSource, b, v int, o GenerateOptions) *Generation {
 // beamSearchN is beam search returning the n best hypotheses of each image
 // (n at most Beams/BeamGroups), best first, each with the end token
 // appended when one closed it.
-func beamSearchN(src stepSource, b, v int, o GenerateOptions, n int) [][][]int {
+func beamSearchN(src Source, b, v int, o Options, n int) [][][]int {
 	out := make([][][]int, b)
 	for i, h := range beamHypotheses(src, b, v, o) {
 		for _, x := range h.ranked()[:min(n, len(h.hyps))] {
@@ -183,9 +183,9 @@ func beamSearchN(src stepSource, b, v int, o GenerateOptions, n int) [][][]int {
 }
 
 // beamHypotheses runs the search and returns each image's hypotheses.
-func beamHypotheses(src stepSource, b, v int, o GenerateOptions) []beamHyps {
+func beamHypotheses(src Source, b, v int, o Options) []beamHyps {
 	k := o.Beams / o.BeamGroups
-	logProb := o.Strategy == StrategyBeamLogProb
+	logProb := o.Strategy == BeamLogProb
 	hyps := make([]beamHyps, b)
 	for i := range hyps {
 		hyps[i] = beamHyps{n: k, alpha: o.LengthPenalty, worst: 1e9}
@@ -276,6 +276,15 @@ func beamHypotheses(src stepSource, b, v int, o GenerateOptions) []beamHyps {
 
 // logSoftmax replaces row by log_softmax(row), computed in float64.
 func logSoftmax(row []float32) {
+	lse := LogSumExp(row)
+	for i, x := range row {
+		row[i] = float32(float64(x) - lse)
+	}
+}
+
+// LogSumExp returns log(Σ exp(row[i])), computed in float64 from the
+// largest value: the normaliser of a row of logits.
+func LogSumExp(row []float32) float64 {
 	mx := math.Inf(-1)
 	for _, x := range row {
 		mx = math.Max(mx, float64(x))
@@ -284,8 +293,5 @@ func logSoftmax(row []float32) {
 	for _, x := range row {
 		sum += math.Exp(float64(x) - mx)
 	}
-	lse := mx + math.Log(sum)
-	for i, x := range row {
-		row[i] = float32(float64(x) - lse)
-	}
+	return mx + math.Log(sum)
 }
