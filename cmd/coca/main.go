@@ -114,7 +114,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case out.usageShown:
 		return 2 // a parse error: the flag package printed it with the usage
 	default:
-		fmt.Fprintf(stderr, "coca %s: %s\n", args[0], printable(err.Error()))
+		// A library error names its package ("train: ..."); after "coca train:"
+		// that says the same thing twice.
+		msg := strings.TrimPrefix(err.Error(), args[0]+": ")
+		fmt.Fprintf(stderr, "coca %s: %s\n", args[0], printable(msg))
 		return 1
 	}
 }
