@@ -45,6 +45,27 @@ func TestMPIWorker(t *testing.T) {
 			err = c.AllReduceSum(buf)
 			time.Sleep(time.Millisecond)
 		}
+		// Close after a failed collective must return at once (the
+		// abandoned MPI_Wait still holds the communicator's lock).
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		t0 := time.Now()
+		cerr := c.Close()
+		fmt.Fprintf(os.Stderr, "worker: rank %d closed after the failure in %v (%v)\n", c.Rank(), time.Since(t0).Round(time.Millisecond), cerr)
+		os.Exit(1)
+	case "finalize":
+		// Rank 1 stops itself before MPI_Finalize: rank 0's Close must
+		// give up after the timeout.
+		if err = c.Barrier(); err == nil {
+			if c.Rank() == 1 {
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			}
+			t0 := time.Now()
+			err = c.Close()
+			fmt.Fprintf(os.Stderr, "worker: rank %d: Close returned after %v: %v\n", c.Rank(), time.Since(t0).Round(time.Millisecond), err)
+			if err == nil {
+				os.Exit(0)
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -204,5 +225,47 @@ func TestMPIStoppedRank(t *testing.T) {
 	if took > 20*time.Second {
 		t.Fatalf("the job took %v to end after a 2 s timeout", took)
 	}
+	if !strings.Contains(out.String(), "worker: rank 0 closed after the failure in") {
+		t.Fatalf("rank 0's Close after the failure did not return:\n%s", out)
+	}
 	t.Logf("stopped rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), out)
+}
+
+// TestMPIFinalizeTimeout: a rank that stops before MPI_Finalize makes the
+// other's Close fail after the timeout, instead of waiting forever.
+func TestMPIFinalizeTimeout(t *testing.T) {
+	cmd := mpirun(t, 2, "finalize", "GOCOCA_MPI_TIMEOUT=2s")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	took, err := waitExit(t, cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("mpirun exited 0 although rank 1 stopped before MPI_Finalize:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "worker: rank 0: Close returned after") || !strings.Contains(out.String(), "MPI_Finalize did not complete within 2s") {
+		t.Fatalf("rank 0's Close did not give up on MPI_Finalize:\n%s", out.String())
+	}
+	t.Logf("the job ended after %v:\n%s", took.Round(time.Millisecond), out.String())
+}
+
+// TestMPITorchrunWithoutMPI: a rank started by a torchrun-style launcher
+// (no mpirun) sees an MPI world of one and must refuse to train alone.
+func TestMPITorchrunWithoutMPI(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun not found (apt-get install openmpi-bin)")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMPIWorker$")
+	cmd.Env = append(os.Environ(), mpirunEnv...)
+	cmd.Env = append(cmd.Env, "GOCOCA_MPI_WORKER=collectives", "RANK=1", "WORLD_SIZE=2", "LOCAL_RANK=1",
+		"MASTER_ADDR=127.0.0.1", "MASTER_PORT=29500", "TORCHELASTIC_RUN_ID=x")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a torchrun-style rank opened MPI as a world of one:\n%s", out)
+	}
+	if !strings.Contains(string(out), "torchrun-style launcher (RANK=1, WORLD_SIZE=2) but MPI sees a world of 1") {
+		t.Fatalf("the error does not name the launcher's variables:\n%s", out)
+	}
 }

@@ -360,8 +360,8 @@ limit() {
 median_step() { # RUN_DIR: median ms per step in metrics.jsonl after the first fifth
   awk -v skip="$(((${SLOW_STEPS:-40}) / 5))" '
     /"loss"/ { match($0, /"elapsed_s":[0-9.e+-]+/); t[n++] = substr($0, RSTART + 12, RLENGTH - 12) }
-    END { m = 0; for (i = 1 + skip; i < n; i++) d[m++] = (t[i] - t[i-1]) * 1000
-          asort(d); printf "%.1f", (m % 2) ? d[(m + 1) / 2] : (d[m / 2] + d[m / 2 + 1]) / 2 }' "$1/metrics.jsonl"
+    END { for (i = 1 + skip; i < n; i++) printf "%.3f\n", (t[i] - t[i-1]) * 1000 }' "$1/metrics.jsonl" |
+    sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 mode_slow() {
@@ -374,33 +374,87 @@ mode_slow() {
     return 0
   fi
   ip netns exec "$(ns h0)" tc qdisc del dev eth0 root
-  local reps=${REPS:-3} ss=${SLOW_STEPS:-40}
-  echo "==> slow: $hosts hosts × batch $batch, $ss steps, $reps rounds; median ms per step (first fifth dropped) and time inside collectives per step"
-  printf '    %-5s %-9s %-14s %9s  %s\n' round link buckets ms/step "collectives per step (from the ranks' log)"
+  local reps=${REPS:-3} ss=${SLOW_STEPS:-40} tsv=$work/slow.tsv
+  echo "==> slow: $hosts hosts × batch $batch, $ss steps, $reps rounds; median ms per step (the first fifth dropped); mean ms per step inside collectives"
+  bgwait go build -o "$work/dist-model" ./scripts/dist-model
+  # what one rank computes, and when the backward pass completes each
+  # gradient (for the model's overlap)
+  GOMAXPROCS=1 bgwait "$work/dist-model" measure -config coca_shapes -batch "$batch" -threads 1 -ranks "1,$hosts" >"$work/measured.jsonl"
+  printf '    %-5s %-7s %-10s %8s %10s %8s\n' round link buckets ms/step "grad wait" "rest"
+  : >"$tsv"
+  local rep i rate bucket
   for rep in $(seq "$reps"); do
-    # one rank's compute without communication, as the ranks run it (one
-    # core each, both cores busy): HOSTS independent processes at once
-    local i
+    # one rank's step without communication, as the ranks run (one core
+    # each, every core busy): HOSTS independent processes at once
     for i in "${!names[@]}"; do
       GOMAXPROCS=1 "$work/coca" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
         --batch "$batch" --out "$work/alone-$rep-$i" >/dev/null 2>&1 &
     done
     wait
-    printf '    %-5s %-9s %-14s %9s\n' "$rep" "-" "-" "$(median_step "$work/alone-$rep-0")  ($hosts independent processes, no communication)"
+    local alone
+    alone=$(median_step "$work/alone-$rep-0")
+    printf '    %-5s %-7s %-10s %8s   (%s independent processes, no communication)\n' "$rep" - - "$alone" "$hosts"
+    printf '%s\talone\t-\t%s\t0\t0\n' "$rep" "$alone" >>"$tsv"
     for rate in none 10gbit 1gbit; do
       limit "$rate"
       for bucket in 2 0.25 -1; do
         local out=$work/slow-$rep-$rate-$bucket
         mpirun_on_h0 "$out.log" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
           --batch "$batch" --dist mpi --dist-bucket-mb "$bucket" --out "$out"
-        wait "$mpipid" || { cat "$out.log"; limit none; return 1; }
-        local line
-        line=$(grep 'inside collectives' "$out.log" | sed 's/^data-parallel: [0-9]* ranks, //')
-        printf '    %-5s %-9s %-14s %9s  %s\n' "$rep" "$rate" "$([ "$bucket" = -1 ] && echo "one after" || echo "$bucket MiB")" \
-          "$(median_step "$out")" "$line"
+        wait "$mpipid" || {
+          cat "$out.log"
+          limit none
+          return 1
+        }
+        local line step grad rest
+        line=$(grep 'inside collectives' "$out.log")
+        step=$(median_step "$out")
+        grad=$(sed -n 's/.*: \([0-9.]*\) ms waiting for the gradient all-reduce.*/\1/p' <<<"$line")
+        rest=$(sed -n 's/.*, \([0-9.]*\) ms the rest.*/\1/p' <<<"$line")
+        printf '    %-5s %-7s %-10s %8s %10s %8s\n' "$rep" "$rate" "$bucket" "$step" "$grad" "$rest"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$rate" "$bucket" "$step" "$grad" "$rest" >>"$tsv"
       done
     done
     limit none
+  done
+  summary_slow "$tsv"
+}
+
+# summary_slow TSV: medians over the rounds (and their range), the share of
+# the gradient all-reduce the buckets hide, and the model's prediction.
+summary_slow() {
+  local tsv=$1
+  med() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  rng() { sort -n | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%s–%s", a, b }'; }
+  col() { awk -F'\t' -v r="$1" -v b="$2" -v c="$3" '$2 == r && $3 == b { print $c }' "$tsv"; }
+  local alone
+  alone=$(col alone - 4 | med)
+  echo "    summary over the rounds: median (range) ms per step; gradient all-reduce wait per step"
+  echo "    one rank alone (no communication): $alone ($(col alone - 4 | rng)) ms"
+  local rate bucket
+  for rate in none 10gbit 1gbit; do
+    for bucket in 2 0.25 -1; do
+      printf '    %-7s buckets %-5s %7s ms (%s)   gradient wait %6s ms (%s)\n' "$rate" "$bucket" \
+        "$(col "$rate" "$bucket" 4 | med)" "$(col "$rate" "$bucket" 4 | rng)" "$(col "$rate" "$bucket" 5 | med)" "$(col "$rate" "$bucket" 5 | rng)"
+    done
+  done
+  echo "    share of the gradient all-reduce hidden by the overlap: 1 − wait(buckets)/wait(one after);"
+  echo "    net of the wait without a limit (the ranks' skew on shared cores): 1 − (wait(b) − wait_none(b))/(wait(one after) − wait_none(one after))"
+  for rate in 10gbit 1gbit; do
+    for bucket in 2 0.25; do
+      awk -v gb="$(col "$rate" "$bucket" 5 | med)" -v g1="$(col "$rate" -1 5 | med)" \
+        -v nb="$(col none "$bucket" 5 | med)" -v n1="$(col none -1 5 | med)" -v r="$rate" -v b="$bucket" 'BEGIN {
+          printf "    %-7s %4s MiB buckets: %3.0f%% hidden; net of the skew %s\n", r, b, 100 * (1 - gb / g1),
+            (g1 - n1 > 0.5) ? sprintf("%3.0f%%", 100 * (1 - (gb - nb) / (g1 - n1))) : "(no all-reduce cost above the skew)" }'
+    done
+  done
+  echo "    the scaling model (scripts/dist-model) for 2 ranks, one rank alone as compute:"
+  for rate in 10gbit 1gbit; do
+    for bucket in 2 -1; do
+      printf '    %-7s buckets %-3s ' "$rate" "$bucket"
+      "$work/dist-model" check -in "$work/measured.jsonl" -compute "$alone" -measured "$(col "$rate" "$bucket" 4 | med)" \
+        -gbit "${rate%gbit}" -bucket-mb "$bucket" || true
+    done
   done
 }
 

@@ -1,0 +1,497 @@
+// Command dist-model is the scaling model of data-parallel training (README,
+// "Train on several processes or machines"): it measures what one rank
+// computes and predicts the step time of N ranks on N machines from it.
+//
+//	go run ./scripts/dist-model measure [-config coca_shapes] [-batch 32] [-threads 1] [-steps 5] >> measured.jsonl
+//	go run ./scripts/dist-model predict [-in measured.jsonl] [-ranks 2,8,64] [-gbit 1,10,100]
+//	go run ./scripts/dist-model check -in measured.jsonl -compute MS -gbit G -measured MS [-bucket-mb 2|-1]
+//
+// measure runs training steps of a built-in config on random data in this
+// process and times their parts: the forward pass, the backward pass (and
+// when each parameter's gradient is complete in it), the AdamW step, and the
+// contrastive loss over the gathered features of N·batch rows for N in
+// -ranks. coca_shapes is measured as `coca train` builds it (vocabulary
+// 577, context 12).
+//
+// predict prints, for every measured config, rank count and link speed:
+//
+//	step = compute + Δcontrastive + gather + feature-gradient + exposed gradient all-reduce
+//
+// compute is the measured forward, backward and optimizer step of one rank
+// at its batch; Δcontrastive the extra work of the contrastive loss over
+// N·batch rows instead of batch (--dist-loss gather: every rank computes
+// all of it); gather the ring all-gather of every rank's features (2·batch·D
+// + 1 floats), (N−1)·(α + bytes/bw); feature-gradient the ring all-reduce of
+// the gathered features' gradient (2·N·batch·D floats); and the gradient
+// all-reduce 4 bytes per parameter, ring cost 2(N−1)/N·bytes/bw + 2(N−1)·α
+// per bucket. Buckets (of -bucket-mb, in the order the backward pass
+// completes the parameters, as train/dist.go builds them) start when their
+// last gradient is complete and share the link one after another; what runs
+// past the end of the backward pass is exposed. With -bucket-mb -1 the whole
+// all-reduce follows the backward pass. bw is the link rate times the share
+// of a frame that is TCP payload (1448 of 1514 bytes); α the latency of one
+// message (-latency). One rank per machine: the ring crosses every
+// machine's link once per step of the ring, so a machine with several ranks
+// on shared memory sees the same bytes on its link.
+//
+// check compares the model's prediction for 2 ranks with a measured step
+// time, taking the measured step time of one rank alone as compute (what
+// scripts/dist-hosts.sh slow measures); it exits 1 when they differ by more
+// than -tolerance.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gococa/gococa/coca"
+	"github.com/gococa/gococa/optim"
+	"github.com/gococa/gococa/tensor"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: dist-model measure|predict|check [flags] (see the package comment)")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "measure":
+		err = measure(os.Args[2:], os.Stdout)
+	case "predict":
+		err = predict(os.Args[2:], os.Stdout)
+	case "check":
+		err = check(os.Args[2:], os.Stdout)
+	default:
+		err = fmt.Errorf("unknown command %q (want measure, predict or check)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dist-model:", err)
+		os.Exit(1)
+	}
+}
+
+// Measured is what measure records of one config.
+type Measured struct {
+	Config   string  `json:"config"`
+	Params   int     `json:"params"`
+	EmbedDim int     `json:"embed_dim"`
+	Batch    int     `json:"batch"`
+	Threads  int     `json:"threads"`
+	Forward  float64 `json:"forward_s"`  // forward pass and both losses
+	Backward float64 `json:"backward_s"` // backward pass
+	Step     float64 `json:"optimizer_s"`
+	// Ready lists the parameters in the order the backward pass completes
+	// their gradients: their size and the share of the backward pass
+	// elapsed when the gradient was complete.
+	Ready []ReadyParam `json:"ready"`
+	// Gather and Local are the forward and backward time of the contrastive
+	// loss over the features gathered from N ranks, by N: all N·batch rows
+	// (--dist-loss gather) and one rank's batch rows against all N·batch
+	// (local).
+	Gather map[int]float64 `json:"contrastive_gather_s"`
+	Local  map[int]float64 `json:"contrastive_local_s"`
+	Note   string          `json:"note,omitempty"`
+}
+
+// ReadyParam is one parameter's gradient completing in the backward pass.
+type ReadyParam struct {
+	Values int     `json:"n"`
+	At     float64 `json:"at"` // share of the backward pass, 0..1
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a list of positive integers", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func floats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a list of positive numbers", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func measure(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
+	name := fs.String("config", "coca_shapes", "built-in config")
+	batch := fs.Int("batch", 32, "batch per rank")
+	threads := fs.Int("threads", 1, "threads (GOMAXPROCS) of the rank")
+	steps := fs.Int("steps", 5, "timed steps (after one warm-up step); medians are recorded")
+	ranks := fs.String("ranks", "1,2,4,8,64", "rank counts whose gathered contrastive loss is timed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rs, err := ints(*ranks)
+	if err != nil {
+		return fmt.Errorf("-ranks: %w", err)
+	}
+	cfg, err := coca.Builtin(*name)
+	if err != nil {
+		return err
+	}
+	if *name == "coca_shapes" { // as coca train fits it to the built-in data
+		cfg.Text.VocabSize, cfg.Multimodal.VocabSize = 577, 577
+		cfg.Text.ContextLength, cfg.Multimodal.ContextLength = 12, 12
+	}
+	runtime.GOMAXPROCS(*threads)
+	m := coca.New(cfg)
+	m.Init(1)
+	var params []*tensor.Tensor
+	index := map[*tensor.Tensor]int{}
+	for i, p := range m.Params() {
+		params = append(params, p.Tensor)
+		index[p.Tensor] = i
+	}
+	opt, err := optim.NewAdamW(params, optim.DefaultAdamWConfig())
+	if err != nil {
+		return err
+	}
+	b, s, l := *batch, cfg.Vision.ImageSize, cfg.Text.ContextLength
+	g := tensor.NewRNG(2)
+	img := tensor.New(b, 3, s, s)
+	g.Normal(img, 0, 1)
+	text := make([]int, b*l)
+	for i := range text {
+		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
+	}
+	res := Measured{Config: *name, Params: m.NumParams(), EmbedDim: cfg.EmbedDim, Batch: b, Threads: *threads, Gather: map[int]float64{}, Local: map[int]float64{}}
+	var fwd, bwd, stp []float64
+	for i := 0; i <= *steps; i++ {
+		for _, p := range params {
+			p.ZeroGrad()
+		}
+		t0 := time.Now()
+		o := m.Forward(img, text, b, l)
+		loss := m.Loss(o, text, b, l, coca.DefaultLossWeights)
+		t1 := time.Now()
+		var ready []time.Time
+		var order []int
+		seen := make([]bool, len(params))
+		tensor.BackwardRelease(loss.Total, func(t *tensor.Tensor) {
+			if k, ok := index[t]; ok && !seen[k] {
+				seen[k] = true
+				order = append(order, k)
+				ready = append(ready, time.Now())
+			}
+		})
+		t2 := time.Now()
+		opt.Step(1e-4)
+		t3 := time.Now()
+		if i == 0 {
+			continue // warm-up
+		}
+		fwd, bwd, stp = append(fwd, t1.Sub(t0).Seconds()), append(bwd, t2.Sub(t1).Seconds()), append(stp, t3.Sub(t2).Seconds())
+		if i == *steps {
+			res.Ready = res.Ready[:0]
+			for j, k := range order {
+				res.Ready = append(res.Ready, ReadyParam{Values: params[k].Numel(), At: ready[j].Sub(t1).Seconds() / t2.Sub(t1).Seconds()})
+			}
+			for k := range params {
+				if !seen[k] {
+					res.Ready = append(res.Ready, ReadyParam{Values: params[k].Numel(), At: 1})
+				}
+			}
+		}
+	}
+	res.Forward, res.Backward, res.Step = median(fwd), median(bwd), median(stp)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range rs {
+		rows := n * b
+		for _, local := range []bool{false, true} {
+			var ts []float64
+			for i := 0; i <= *steps; i++ {
+				gi := tensor.FromSlice(unitRows(rng, rows, cfg.EmbedDim), rows, cfg.EmbedDim)
+				gt := tensor.FromSlice(unitRows(rng, rows, cfg.EmbedDim), rows, cfg.EmbedDim)
+				gi.SetRequiresGrad(true)
+				gt.SetRequiresGrad(true)
+				lo, hi := 0, rows
+				if local {
+					lo, hi = 0, b
+				}
+				t0 := time.Now()
+				con := coca.ContrastiveLoss(gi, gt, tensor.Scalar(14.3), lo, hi, 1)
+				tensor.BackwardRelease(con, nil)
+				if i > 0 {
+					ts = append(ts, time.Since(t0).Seconds())
+				}
+			}
+			if local {
+				res.Local[n] = median(ts)
+			} else {
+				res.Gather[n] = median(ts)
+			}
+		}
+	}
+	enc := json.NewEncoder(out)
+	return enc.Encode(res)
+}
+
+func unitRows(rng *rand.Rand, n, d int) []float32 {
+	out := make([]float32, n*d)
+	for i := 0; i < n; i++ {
+		var ss float64
+		for j := 0; j < d; j++ {
+			v := rng.NormFloat64()
+			out[i*d+j], ss = float32(v), ss+v*v
+		}
+		for j := 0; j < d; j++ {
+			out[i*d+j] /= float32(math.Sqrt(ss))
+		}
+	}
+	return out
+}
+
+func readMeasured(path string) ([]Measured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Measured
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var m Measured
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if m.Params <= 0 || m.Batch <= 0 || len(m.Ready) == 0 {
+			return nil, fmt.Errorf("%s:%d: not a measurement of dist-model measure", path, line)
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// Net is a link: its rate and the latency of one message.
+type Net struct {
+	Gbit    float64
+	Latency time.Duration
+}
+
+// payload is the share of a full Ethernet frame that is TCP payload (1448
+// of 1514 bytes; tc's tbf counts the same bytes).
+const payload = 1448.0 / 1514
+
+func (n Net) bytesPerSec() float64 { return n.Gbit * 1e9 / 8 * payload }
+
+// allReduce is the time of a ring all-reduce of bytes over ranks.
+func (n Net) allReduce(bytes float64, ranks int) float64 {
+	if ranks <= 1 {
+		return 0
+	}
+	k := float64(ranks)
+	return 2*(k-1)/k*bytes/n.bytesPerSec() + 2*(k-1)*n.Latency.Seconds()
+}
+
+// allGather is the time of a ring all-gather of bytes from each of ranks.
+func (n Net) allGather(bytes float64, ranks int) float64 {
+	if ranks <= 1 {
+		return 0
+	}
+	k := float64(ranks)
+	return (k-1)*bytes/n.bytesPerSec() + (k-1)*n.Latency.Seconds()
+}
+
+// Prediction is the model's step time and its parts, in seconds.
+type Prediction struct {
+	Compute, ContrastiveExtra, Gather, FeatureGrad, AllReduce, Exposed, Step float64
+}
+
+// contrastiveAt returns the measured contrastive loss time for ranks,
+// scaled from the nearest measured rank count above (or the largest) as
+// the work grows: quadratically in ranks for gather, linearly for local.
+func (m Measured) contrastiveAt(ranks int, local bool) float64 {
+	t := m.Gather
+	if local {
+		t = m.Local
+	}
+	if v, ok := t[ranks]; ok {
+		return v
+	}
+	var keys []int
+	for k := range t {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return 0
+	}
+	near := keys[len(keys)-1]
+	for _, k := range keys {
+		if k >= ranks {
+			near = k
+			break
+		}
+	}
+	r := float64(ranks) / float64(near)
+	if local {
+		return t[near] * r
+	}
+	return t[near] * r * r
+}
+
+// predict is the model: ranks ranks, one per machine, each link net, with
+// compute the time one rank computes a step alone (0: the measured
+// forward, backward and optimizer step) and buckets of bucketMB MiB
+// (negative: one all-reduce after the backward pass).
+func (m Measured) predict(ranks int, net Net, compute float64, bucketMB float64, local bool) Prediction {
+	var p Prediction
+	p.Compute = compute
+	if p.Compute == 0 {
+		p.Compute = m.Forward + m.Backward + m.Step
+	}
+	if ranks <= 1 {
+		p.Step = p.Compute
+		return p
+	}
+	b, d := float64(m.Batch), float64(m.EmbedDim)
+	p.ContrastiveExtra = m.contrastiveAt(ranks, local) - m.contrastiveAt(1, false)
+	p.Gather = net.allGather(4*(2*b*d+1), ranks)
+	p.FeatureGrad = net.allReduce(4*(2*float64(ranks)*b*d+2), ranks)
+	p.AllReduce = net.allReduce(4*float64(m.Params), ranks)
+	// The buckets, as train/dist.go builds them from the completion order.
+	limit := math.MaxInt
+	if bucketMB > 0 {
+		limit = max(int(bucketMB*(1<<20)/4), 1)
+	}
+	// The backward pass of this prediction's compute, in the measured
+	// proportion of the step.
+	tb := p.Compute * m.Backward / (m.Forward + m.Backward + m.Step)
+	free, size, at := 0.0, 0, 0.0
+	flush := func() {
+		if size == 0 {
+			return
+		}
+		start := math.Max(free, at*tb)
+		if bucketMB < 0 {
+			start = math.Max(free, tb)
+		}
+		free = start + net.allReduce(4*float64(size), ranks)
+		size = 0
+	}
+	for _, r := range m.Ready {
+		if size > 0 && size+r.Values > limit {
+			flush()
+		}
+		size += r.Values
+		at = r.At
+	}
+	flush()
+	p.Exposed = math.Max(0, free-tb)
+	p.Step = p.Compute + p.ContrastiveExtra + p.Gather + p.FeatureGrad + p.Exposed
+	return p
+}
+
+func predict(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	in := fs.String("in", "scripts/dist-model/measured.jsonl", "measurements (dist-model measure)")
+	ranksFlag := fs.String("ranks", "2,8,64", "rank (machine) counts")
+	gbit := fs.String("gbit", "1,10,100", "link rates in Gbit/s")
+	latency := fs.Duration("latency", 50*time.Microsecond, "latency of one message")
+	bucket := fs.Float64("bucket-mb", 2, "gradient bucket size in MiB (negative: one all-reduce after the backward pass)")
+	loss := fs.String("dist-loss", "gather", "gather or local (see coca train -h)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *loss != "gather" && *loss != "local" {
+		return fmt.Errorf("-dist-loss %q: want gather or local", *loss)
+	}
+	ms, err := readMeasured(*in)
+	if err != nil {
+		return err
+	}
+	rs, err := ints(*ranksFlag)
+	if err != nil {
+		return fmt.Errorf("-ranks: %w", err)
+	}
+	gs, err := floats(*gbit)
+	if err != nil {
+		return fmt.Errorf("-gbit: %w", err)
+	}
+	for _, m := range ms {
+		one := m.predict(1, Net{}, 0, *bucket, false)
+		fmt.Fprintf(out, "%s: %.1f M parameters (%.1f MB of gradient), embed %d, batch %d per rank on %d thread(s): one rank %.3f s per step (forward %.3f, backward %.3f, AdamW %.3f)\n",
+			m.Config, float64(m.Params)/1e6, 4*float64(m.Params)/1e6, m.EmbedDim, m.Batch, m.Threads, one.Step, m.Forward, m.Backward, m.Step)
+		fmt.Fprintf(out, "  %5s %6s %9s %9s %9s %9s %9s %9s %9s %8s\n", "ranks", "Gbit/s", "step s", "contr.+", "gather", "featgrad", "allred.", "exposed", "img/s", "scaling")
+		for _, n := range rs {
+			for _, g := range gs {
+				p := m.predict(n, Net{Gbit: g, Latency: *latency}, 0, *bucket, *loss == "local")
+				fmt.Fprintf(out, "  %5d %6g %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.0f %7.0f%%\n", n, g, p.Step, p.ContrastiveExtra, p.Gather, p.FeatureGrad,
+					p.AllReduce, p.Exposed, float64(n*m.Batch)/p.Step, 100*one.Step/p.Step)
+			}
+		}
+	}
+	return nil
+}
+
+func check(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	in := fs.String("in", "", "measurements (dist-model measure); the first of -config is used")
+	config := fs.String("config", "coca_shapes", "config")
+	compute := fs.Float64("compute", 0, "measured ms per step of one rank alone")
+	measured := fs.Float64("measured", 0, "measured ms per step of 2 ranks")
+	g := fs.Float64("gbit", 10, "link rate, Gbit/s")
+	latency := fs.Duration("latency", 50*time.Microsecond, "latency of one message")
+	bucket := fs.Float64("bucket-mb", 2, "gradient bucket size in MiB (negative: one all-reduce after the backward pass)")
+	tol := fs.Float64("tolerance", 0.2, "largest relative difference")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *compute <= 0 || *measured <= 0 {
+		return errors.New("check needs -in, -compute and -measured")
+	}
+	ms, err := readMeasured(*in)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(ms, func(m Measured) bool { return m.Config == *config })
+	if i < 0 {
+		return fmt.Errorf("%s: no measurement of %s", *in, *config)
+	}
+	p := ms[i].predict(2, Net{Gbit: *g, Latency: *latency}, *compute/1e3, *bucket, false)
+	rel := (p.Step*1e3 - *measured) / *measured
+	fmt.Fprintf(out, "predicted %.1f ms (compute %.1f + contrastive %.2f + gather %.2f + feature gradient %.2f + exposed all-reduce %.1f of %.1f), measured %.1f ms: %+.1f%%\n",
+		p.Step*1e3, p.Compute*1e3, p.ContrastiveExtra*1e3, p.Gather*1e3, p.FeatureGrad*1e3, p.Exposed*1e3, p.AllReduce*1e3, *measured, 100*rel)
+	if math.Abs(rel) > *tol {
+		return fmt.Errorf("the prediction is %.0f%% off (tolerance %.0f%%)", 100*rel, 100**tol)
+	}
+	return nil
+}
