@@ -59,6 +59,7 @@ import (
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/optim"
 	"github.com/gococa/gococa/tensor"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -90,6 +91,7 @@ type Measured struct {
 	EmbedDim int     `json:"embed_dim"`
 	Batch    int     `json:"batch"`
 	Threads  int     `json:"threads"`
+	Clock    string  `json:"clock"`      // cpu: the process's CPU time (one thread), wall: elapsed time
 	Forward  float64 `json:"forward_s"`  // forward pass and both losses
 	Backward float64 `json:"backward_s"` // backward pass
 	Step     float64 `json:"optimizer_s"`
@@ -103,7 +105,6 @@ type Measured struct {
 	// (local).
 	Gather map[int]float64 `json:"contrastive_gather_s"`
 	Local  map[int]float64 `json:"contrastive_local_s"`
-	Note   string          `json:"note,omitempty"`
 }
 
 // ReadyParam is one parameter's gradient completing in the backward pass.
@@ -151,6 +152,7 @@ func measure(args []string, out io.Writer) error {
 	batch := fs.Int("batch", 32, "batch per rank")
 	threads := fs.Int("threads", 1, "threads (GOMAXPROCS) of the rank")
 	steps := fs.Int("steps", 5, "timed steps (after one warm-up step); medians are recorded")
+	clock := fs.String("clock", "", "cpu (the process's CPU time: steady on a busy machine; one thread only) or wall; default cpu for one thread")
 	ranks := fs.String("ranks", "1,2,4,8,64", "rank counts whose gathered contrastive loss is timed")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -158,6 +160,23 @@ func measure(args []string, out io.Writer) error {
 	rs, err := ints(*ranks)
 	if err != nil {
 		return fmt.Errorf("-ranks: %w", err)
+	}
+	if *clock == "" {
+		*clock = "wall"
+		if *threads == 1 {
+			*clock = "cpu"
+		}
+	}
+	now := func() time.Duration { return time.Duration(time.Now().UnixNano()) }
+	switch *clock {
+	case "cpu":
+		if *threads != 1 {
+			return errors.New("-clock cpu needs -threads 1 (the CPU time of several threads adds up)")
+		}
+		now = cpuNow
+	case "wall":
+	default:
+		return fmt.Errorf("-clock %q: want cpu or wall", *clock)
 	}
 	cfg, err := coca.Builtin(*name)
 	if err != nil {
@@ -188,37 +207,37 @@ func measure(args []string, out io.Writer) error {
 	for i := range text {
 		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
 	}
-	res := Measured{Config: *name, Params: m.NumParams(), EmbedDim: cfg.EmbedDim, Batch: b, Threads: *threads, Gather: map[int]float64{}, Local: map[int]float64{}}
+	res := Measured{Config: *name, Params: m.NumParams(), EmbedDim: cfg.EmbedDim, Batch: b, Threads: *threads, Clock: *clock, Gather: map[int]float64{}, Local: map[int]float64{}}
 	var fwd, bwd, stp []float64
 	for i := 0; i <= *steps; i++ {
 		for _, p := range params {
 			p.ZeroGrad()
 		}
-		t0 := time.Now()
+		t0 := now()
 		o := m.Forward(img, text, b, l)
 		loss := m.Loss(o, text, b, l, coca.DefaultLossWeights)
-		t1 := time.Now()
-		var ready []time.Time
+		t1 := now()
+		var ready []time.Duration
 		var order []int
 		seen := make([]bool, len(params))
 		tensor.BackwardRelease(loss.Total, func(t *tensor.Tensor) {
 			if k, ok := index[t]; ok && !seen[k] {
 				seen[k] = true
 				order = append(order, k)
-				ready = append(ready, time.Now())
+				ready = append(ready, now())
 			}
 		})
-		t2 := time.Now()
+		t2 := now()
 		opt.Step(1e-4)
-		t3 := time.Now()
+		t3 := now()
 		if i == 0 {
 			continue // warm-up
 		}
-		fwd, bwd, stp = append(fwd, t1.Sub(t0).Seconds()), append(bwd, t2.Sub(t1).Seconds()), append(stp, t3.Sub(t2).Seconds())
+		fwd, bwd, stp = append(fwd, (t1-t0).Seconds()), append(bwd, (t2-t1).Seconds()), append(stp, (t3-t2).Seconds())
 		if i == *steps {
 			res.Ready = res.Ready[:0]
 			for j, k := range order {
-				res.Ready = append(res.Ready, ReadyParam{Values: params[k].Numel(), At: ready[j].Sub(t1).Seconds() / t2.Sub(t1).Seconds()})
+				res.Ready = append(res.Ready, ReadyParam{Values: params[k].Numel(), At: (ready[j] - t1).Seconds() / (t2 - t1).Seconds()})
 			}
 			for k := range params {
 				if !seen[k] {
@@ -242,11 +261,11 @@ func measure(args []string, out io.Writer) error {
 				if local {
 					lo, hi = 0, b
 				}
-				t0 := time.Now()
+				t0 := now()
 				con := coca.ContrastiveLoss(gi, gt, tensor.Scalar(14.3), lo, hi, 1)
 				tensor.BackwardRelease(con, nil)
 				if i > 0 {
-					ts = append(ts, time.Since(t0).Seconds())
+					ts = append(ts, (now() - t0).Seconds())
 				}
 			}
 			if local {
@@ -258,6 +277,15 @@ func measure(args []string, out io.Writer) error {
 	}
 	enc := json.NewEncoder(out)
 	return enc.Encode(res)
+}
+
+// cpuNow is the CPU time of this process so far.
+func cpuNow() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
 }
 
 func unitRows(rng *rand.Rand, n, d int) []float32 {
@@ -423,24 +451,24 @@ func (m Measured) predict(ranks int, net Net, compute float64, bucketMB float64,
 func predict(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	in := fs.String("in", "scripts/dist-model/measured.jsonl", "measurements (dist-model measure)")
-	ranksFlag := fs.String("ranks", "2,8,64", "rank (machine) counts")
+	machines := fs.String("machines", "2,8,64", "machine counts")
+	perMachine := fs.Int("ranks-per-machine", 1, "ranks on each machine (each with the measured threads)")
 	gbit := fs.String("gbit", "1,10,100", "link rates in Gbit/s")
 	latency := fs.Duration("latency", 50*time.Microsecond, "latency of one message")
 	bucket := fs.Float64("bucket-mb", 2, "gradient bucket size in MiB (negative: one all-reduce after the backward pass)")
-	loss := fs.String("dist-loss", "gather", "gather or local (see coca train -h)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *loss != "gather" && *loss != "local" {
-		return fmt.Errorf("-dist-loss %q: want gather or local", *loss)
+	if *perMachine < 1 {
+		return errors.New("-ranks-per-machine must be at least 1")
 	}
 	ms, err := readMeasured(*in)
 	if err != nil {
 		return err
 	}
-	rs, err := ints(*ranksFlag)
+	mc, err := ints(*machines)
 	if err != nil {
-		return fmt.Errorf("-ranks: %w", err)
+		return fmt.Errorf("-machines: %w", err)
 	}
 	gs, err := floats(*gbit)
 	if err != nil {
@@ -448,14 +476,21 @@ func predict(args []string, out io.Writer) error {
 	}
 	for _, m := range ms {
 		one := m.predict(1, Net{}, 0, *bucket, false)
-		fmt.Fprintf(out, "%s: %.1f M parameters (%.1f MB of gradient), embed %d, batch %d per rank on %d thread(s): one rank %.3f s per step (forward %.3f, backward %.3f, AdamW %.3f)\n",
-			m.Config, float64(m.Params)/1e6, 4*float64(m.Params)/1e6, m.EmbedDim, m.Batch, m.Threads, one.Step, m.Forward, m.Backward, m.Step)
-		fmt.Fprintf(out, "  %5s %6s %9s %9s %9s %9s %9s %9s %9s %8s\n", "ranks", "Gbit/s", "step s", "contr.+", "gather", "featgrad", "allred.", "exposed", "img/s", "scaling")
-		for _, n := range rs {
+		fmt.Fprintf(out, "%s: %.1f M parameters (%.1f MB of gradient), embed %d, batch %d per rank, %d rank(s) of %d thread(s) per machine, buckets of %g MiB\n",
+			m.Config, float64(m.Params)/1e6, 4*float64(m.Params)/1e6, m.EmbedDim, m.Batch, *perMachine, m.Threads, *bucket)
+		fmt.Fprintf(out, "  one rank: %.3f s per step (%s time: forward %.3f, backward %.3f, AdamW %.3f)\n", one.Step, m.Clock, m.Forward, m.Backward, m.Step)
+		fmt.Fprintf(out, "  %8s %5s %6s %9s %9s %9s | %9s %9s | %9s %9s | %8s %7s\n", "machines", "ranks", "Gbit/s", "allreduce", "exposed", "features",
+			"contr.+", "step", "contr.+", "step", "img/s", "scaling")
+		fmt.Fprintf(out, "  %8s %5s %6s %9s %9s %9s | %19s | %19s | %16s\n", "", "", "", "s", "s", "s", "--dist-loss gather", "--dist-loss local", "(the faster loss)")
+		for _, nm := range mc {
+			n := nm * *perMachine
 			for _, g := range gs {
-				p := m.predict(n, Net{Gbit: g, Latency: *latency}, 0, *bucket, *loss == "local")
-				fmt.Fprintf(out, "  %5d %6g %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.0f %7.0f%%\n", n, g, p.Step, p.ContrastiveExtra, p.Gather, p.FeatureGrad,
-					p.AllReduce, p.Exposed, float64(n*m.Batch)/p.Step, 100*one.Step/p.Step)
+				net := Net{Gbit: g, Latency: *latency}
+				pg := m.predict(n, net, 0, *bucket, false)
+				pl := m.predict(n, net, 0, *bucket, true)
+				best := min(pg.Step, pl.Step)
+				fmt.Fprintf(out, "  %8d %5d %6g %9.3f %9.3f %9.3f | %9.3f %9.3f | %9.3f %9.3f | %8.0f %6.0f%%\n", nm, n, g, pg.AllReduce, pg.Exposed, pg.Gather+pg.FeatureGrad,
+					pg.ContrastiveExtra, pg.Step, pl.ContrastiveExtra, pl.Step, float64(n*m.Batch)/best, 100*one.Step/best)
 			}
 		}
 	}

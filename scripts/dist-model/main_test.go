@@ -130,10 +130,10 @@ func TestMeasureAndPredict(t *testing.T) {
 		t.Errorf("measurement %+v (ready covers %d of %d values)", m, total, m.Params)
 	}
 	var out bytes.Buffer
-	if err := predict([]string{"-in", path, "-ranks", "2,8", "-gbit", "1"}, &out); err != nil {
+	if err := predict([]string{"-in", path, "-machines", "2,8", "-ranks-per-machine", "2", "-gbit", "1"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "coca_tiny:") || strings.Count(out.String(), "\n") != 4 {
+	if !strings.Contains(out.String(), "coca_tiny:") || strings.Count(out.String(), "\n") != 6 || !strings.Contains(out.String(), "       8    16      1 ") {
 		t.Errorf("predict printed:\n%s", out.String())
 	}
 	// check: a measured time equal to the prediction passes, one 30% off fails.
