@@ -45,14 +45,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestHeartbeat: three ranks hear each other and each other's collective
-// number; a rank that stops sending (closed) is reported silent after
+// TestHeartbeat: four ranks hear each other and each other's collective
+// number; ranks that stop sending (closed) are reported silent after
 // silentAfter, by host and rank, while the others still answer; datagrams
-// with another job's nonce are ignored.
+// with another job's nonce (here claiming to be silent rank 3) are ignored.
 func TestHeartbeat(t *testing.T) {
-	hs := startBeats(t, 3, 20*time.Millisecond)
+	hs := startBeats(t, 4, 20*time.Millisecond)
 	hs[1].seq.Store(41)
 	hs[2].seq.Store(42)
+	hs[3].seq.Store(43)
 	waitFor(t, "every rank hears the others", func() bool {
 		for r, h := range hs {
 			for q, b := range h.beats() {
@@ -65,30 +66,30 @@ func TestHeartbeat(t *testing.T) {
 	})
 	waitFor(t, "rank 0 sees the collective numbers", func() bool {
 		b := hs[0].beats()
-		return b[1].seq == 41 && b[2].seq == 42
+		return b[1].seq == 41 && b[2].seq == 42 && b[3].seq == 43
 	})
-	// A stray datagram claiming to be rank 2 with the wrong nonce.
+	// Stray datagrams claiming to be rank 3 with the wrong nonce.
 	c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: hs[0].port()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	stray := []byte("GCHB\x02\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08\xff\x00\x00\x00\x00\x00\x00\x00")
-	hs[1].close() // rank 1 falls silent
+	stray := []byte("GCHB\x03\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08\xff\x00\x00\x00\x00\x00\x00\x00")
+	hs[1].close() // ranks 1 and 3 fall silent
+	hs[3].close()
 	t0 := time.Now()
 	for time.Since(t0) < hs[0].silentAfter()+100*time.Millisecond {
 		c.Write(stray)
 		time.Sleep(10 * time.Millisecond)
 	}
 	b := hs[0].beats()
-	if b[2].seq != 42 {
-		t.Fatalf("a datagram with another nonce changed rank 2's collective to %d", b[2].seq)
+	silent := hs[0].silentAfter()
+	if b[1].age < silent || b[3].age < silent || b[2].age > silent || b[3].seq != 43 {
+		t.Fatalf("after ranks 1 and 3 closed: %+v (silent after %v)", b, silent)
 	}
-	if b[1].age < hs[0].silentAfter() || b[2].age > hs[0].silentAfter() {
-		t.Fatalf("ages after rank 1 closed: rank 1 %v, rank 2 %v (silent after %v)", b[1].age, b[2].age, hs[0].silentAfter())
-	}
-	got := peerReport(0, "h0", hs[0].peers, func(int) string { return "running" }, b, hs[0].silentAfter())
-	for _, want := range []string{"rank 1 (pid 1001 on h1) has been silent for", "collective #41", "ranks that answer: 2 (h2, at collective #42)"} {
+	got := peerReport(0, "h0", hs[0].peers, func(int) string { return "running" }, b, silent)
+	for _, want := range []string{"rank 1 (pid 1001 on h1) has been silent for", "collective #41", "rank 3 (pid 1003 on h3) has been silent",
+		"ranks that answer: 2 (h2, at collective #42)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report %q lacks %q", got, want)
 		}
@@ -107,8 +108,14 @@ func TestBeatInterval(t *testing.T) {
 		{100 * time.Millisecond, 2, 50 * time.Millisecond},
 		{10 * time.Minute, 1024, 4 * time.Second},
 	} {
-		if got := beatInterval(c.timeout, c.size); got != c.want {
+		got := beatInterval(c.timeout, c.size)
+		if got != c.want {
 			t.Errorf("beatInterval(%v, %d) = %v, want %v", c.timeout, c.size, got, c.want)
+		}
+		// A rank must count as silent well before a collective waiting
+		// for it times out, or the error could not name it.
+		if s := (&heartbeat{interval: got}).silentAfter(); c.timeout >= time.Second && s > c.timeout*6/10 {
+			t.Errorf("timeout %v, %d ranks: silent only after %v", c.timeout, c.size, s)
 		}
 	}
 }
