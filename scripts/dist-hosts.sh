@@ -376,7 +376,7 @@ mode_slow() {
   ip netns exec "$(ns h0)" tc qdisc del dev eth0 root
   local reps=${REPS:-3} ss=${SLOW_STEPS:-40} tsv=$work/slow.tsv
   echo "==> slow: $hosts hosts × batch $batch, $ss steps, $reps rounds; median ms per step (the first fifth dropped); mean ms per step inside collectives"
-  bgwait go build -o "$work/dist-model" ./scripts/dist-model
+  bgwait go build -tags mpi -o "$work/dist-model" ./scripts/dist-model
   # what one rank computes, and when the backward pass completes each
   # gradient (for the model's overlap)
   GOMAXPROCS=1 bgwait "$work/dist-model" measure -config coca_shapes -batch "$batch" -threads 1 -ranks "1,$hosts" >"$work/measured.jsonl"
@@ -397,6 +397,23 @@ mode_slow() {
     printf '%s\talone\t-\t%s\t0\t0\n' "$rep" "$alone" >>"$tsv"
     for rate in none 10gbit 1gbit; do
       limit "$rate"
+      # the link and the overlap alone: the backward pass replayed as sleep
+      for bucket in 2 0.25 -1; do
+        local ol
+        ol=$(on h0 mpirun "${mpiflags[@]}" "$work/dist-model" overlap -in "$work/measured.jsonl" -bucket-mb "$bucket" \
+          -steps 30 $([ "$rate" = none ] || echo -gbit "${rate%gbit}") 2>&1) || {
+          echo "$ol"
+          limit none
+          return 1
+        }
+        local e a me
+        e=$(sed -n 's/.*: exposed \([0-9.]*\) ms per step.*/\1/p' <<<"$ol")
+        a=$(sed -n 's/.*gradient alone \([0-9.]*\) ms.*/\1/p' <<<"$ol")
+        me=$(sed -n 's/.*model at .*: exposed \([0-9.]*\) ms.*/\1/p' <<<"$ol")
+        printf '    %-5s %-7s %-10s %8s %10s %8s   (replayed backward pass: exposed all-reduce, whole all-reduce alone, model)\n' \
+          "$rep" "$rate" "$bucket" - "$e" "$a${me:+ / $me}"
+        printf '%s\tovl-%s\t%s\t%s\t%s\t%s\n' "$rep" "$rate" "$bucket" "$e" "$a" "${me:--}" >>"$tsv"
+      done
       for bucket in 2 0.25 -1; do
         local out=$work/slow-$rep-$rate-$bucket
         mpirun_on_h0 "$out.log" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
@@ -424,7 +441,7 @@ mode_slow() {
 # the gradient all-reduce the buckets hide, and the model's prediction.
 summary_slow() {
   local tsv=$1
-  med() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  med() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
   rng() { sort -n | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%s–%s", a, b }'; }
   col() { awk -F'\t' -v r="$1" -v b="$2" -v c="$3" '$2 == r && $3 == b { print $c }' "$tsv"; }
   local alone
@@ -436,6 +453,17 @@ summary_slow() {
     for bucket in 2 0.25 -1; do
       printf '    %-7s buckets %-5s %7s ms (%s)   gradient wait %6s ms (%s)\n' "$rate" "$bucket" \
         "$(col "$rate" "$bucket" 4 | med)" "$(col "$rate" "$bucket" 4 | rng)" "$(col "$rate" "$bucket" 5 | med)" "$(col "$rate" "$bucket" 5 | rng)"
+    done
+  done
+  echo "    the backward pass replayed as sleep (median over the rounds, ms per step):"
+  for rate in none 10gbit 1gbit; do
+    for bucket in 2 0.25 -1; do
+      awk -v e="$(col "ovl-$rate" "$bucket" 4 | med)" -v er="$(col "ovl-$rate" "$bucket" 4 | rng)" -v a="$(col "ovl-$rate" "$bucket" 5 | med)" \
+        -v one="$(col "ovl-$rate" -1 4 | med)" -v me="$(col "ovl-$rate" "$bucket" 6 | med)" -v r="$rate" -v b="$bucket" 'BEGIN {
+        printf "    %-7s buckets %-5s exposed %6.2f (%s); whole all-reduce alone %6.2f", r, b, e, er, a
+        if (b != -1 && one > 0) printf "; hidden %3.0f%% of the exposed all-reduce of one after the backward pass", 100 * (1 - e / one)
+        if (r != "none" && me != "") printf "; model: exposed %.2f", me
+        printf "\n" }'
     done
   done
   echo "    share of the gradient all-reduce hidden by the overlap: 1 − wait(buckets)/wait(one after);"

@@ -5,6 +5,7 @@
 //	go run ./scripts/dist-model measure [-config coca_shapes] [-batch 32] [-threads 1] [-steps 5] >> measured.jsonl
 //	go run ./scripts/dist-model predict [-in measured.jsonl] [-ranks 2,8,64] [-gbit 1,10,100]
 //	go run ./scripts/dist-model check -in measured.jsonl -compute MS -gbit G -measured MS [-bucket-mb 2|-1]
+//	mpirun -np 2 dist-model overlap [-config coca_shapes] [-bucket-mb 2]     (built with -tags mpi)
 //
 // measure runs training steps of a built-in config on random data in this
 // process and times their parts: the forward pass, the backward pass (and
@@ -38,6 +39,10 @@
 // time, taking the measured step time of one rank alone as compute (what
 // scripts/dist-hosts.sh slow measures); it exits 1 when they differ by more
 // than -tolerance.
+//
+// overlap replays a measured backward pass as sleep under mpirun and
+// measures the share of the gradient all-reduce its buckets hide (see
+// overlap.go).
 package main
 
 import (
@@ -64,7 +69,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: dist-model measure|predict|check [flags] (see the package comment)")
+		fmt.Fprintln(os.Stderr, "usage: dist-model measure|predict|check|overlap [flags] (see the package comment)")
 		os.Exit(2)
 	}
 	var err error
@@ -75,8 +80,10 @@ func main() {
 		err = predict(os.Args[2:], os.Stdout)
 	case "check":
 		err = check(os.Args[2:], os.Stdout)
+	case "overlap":
+		err = overlap(os.Args[2:], os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q (want measure, predict or check)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want measure, predict, check or overlap)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dist-model:", err)
