@@ -165,7 +165,9 @@ bgwait go build -o "$work/dist-compare" ./scripts/dist-compare
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # OpenMPI over TCP on the hosts' network only, launched through the agent
 # (no tree spawn: mpirun starts every host's daemon itself).
-mpiflags=(--hostfile "$work/hostfile" -np "$hosts" --map-by node
+# --bind-to none: each host looks like the whole machine to mpirun, which
+# would bind every host's rank to core 0.
+mpiflags=(--hostfile "$work/hostfile" -np "$hosts" --map-by node --bind-to none
   --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1
   --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24
   -x GOMAXPROCS=1)
@@ -397,6 +399,9 @@ mode_slow() {
     printf '%s\talone\t-\t%s\t0\t0\n' "$rep" "$alone" >>"$tsv"
     for rate in none 10gbit 1gbit; do
       limit "$rate"
+      if [ "$rep" = 1 ]; then # the link's latency and bandwidth as MPI sees them
+        on h0 mpirun "${mpiflags[@]}" "$work/dist-model" allreduce -sizes 1,65536,632449 -reps 20 2>&1 | sed "s/^/    $rate: /"
+      fi
       # the link and the overlap alone: the backward pass replayed as sleep
       for bucket in 2 0.25 -1; do
         local ol

@@ -6,6 +6,7 @@
 //	go run ./scripts/dist-model predict [-in measured.jsonl] [-ranks 2,8,64] [-gbit 1,10,100]
 //	go run ./scripts/dist-model check -in measured.jsonl -compute MS -gbit G -measured MS [-bucket-mb 2|-1]
 //	mpirun -np 2 dist-model overlap [-config coca_shapes] [-bucket-mb 2]     (built with -tags mpi)
+//	mpirun -np 2 dist-model allreduce [-sizes 1,65536,632449]                (built with -tags mpi)
 //
 // measure runs training steps of a built-in config on random data in this
 // process and times their parts: the forward pass, the backward pass (and
@@ -41,8 +42,8 @@
 // than -tolerance.
 //
 // overlap replays a measured backward pass as sleep under mpirun and
-// measures the share of the gradient all-reduce its buckets hide (see
-// overlap.go).
+// measures the share of the gradient all-reduce its buckets hide;
+// allreduce times all-reduces of a few sizes (see overlap.go).
 package main
 
 import (
@@ -69,7 +70,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: dist-model measure|predict|check|overlap [flags] (see the package comment)")
+		fmt.Fprintln(os.Stderr, "usage: dist-model measure|predict|check|overlap|allreduce [flags] (see the package comment)")
 		os.Exit(2)
 	}
 	var err error
@@ -82,8 +83,10 @@ func main() {
 		err = check(os.Args[2:], os.Stdout)
 	case "overlap":
 		err = overlap(os.Args[2:], os.Stdout)
+	case "allreduce":
+		err = allreduce(os.Args[2:], os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q (want measure, predict, check or overlap)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want measure, predict, check, overlap or allreduce)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dist-model:", err)

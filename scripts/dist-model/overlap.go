@@ -141,3 +141,45 @@ func overlap(args []string, out io.Writer) error {
 	}
 	return nil
 }
+
+// allreduce times, under mpirun, blocking all-reduces of -sizes float32
+// values (median of -reps after a barrier each), to see a link's latency
+// and bandwidth as MPI gets them.
+func allreduce(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("allreduce", flag.ContinueOnError)
+	sizes := fs.String("sizes", "1,1024,16384,65536,262144,632449", "values per all-reduce")
+	reps := fs.Int("reps", 20, "all-reduces per size")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ns, err := ints(*sizes)
+	if err != nil {
+		return fmt.Errorf("-sizes: %w", err)
+	}
+	c, err := dist.Open("mpi", dist.Options{Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, n := range ns {
+		buf := make([]float32, n)
+		var ts []float64
+		for r := 0; r <= *reps; r++ {
+			if err := c.Barrier(); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := c.AllReduceSum(buf); err != nil {
+				return err
+			}
+			if r > 0 {
+				ts = append(ts, time.Since(t0).Seconds())
+			}
+		}
+		if c.Rank() == 0 {
+			fmt.Fprintf(out, "all-reduce of %9d values (%10d bytes) over %d ranks: median %8.3f ms (range %.3f–%.3f), %7.1f MB/s of data\n",
+				n, 4*n, c.Size(), median(ts)*1e3, slices.Min(ts)*1e3, slices.Max(ts)*1e3, 4*float64(n)/median(ts)/1e6)
+		}
+	}
+	return nil
+}
