@@ -102,7 +102,13 @@ func (g *guard) report() string {
 	if g.hb != nil {
 		beats, silent = g.hb.beats(), g.hb.silentAfter()
 	}
-	return peerReport(g.rank, hostname(), g.peers, procState, beats, silent)
+	msg := peerReport(g.rank, hostname(), g.peers, procState, beats, silent)
+	if g.hb != nil {
+		if d, ago, ok := g.hb.stalled(); ok {
+			msg += fmt.Sprintf("; this rank itself did not run for %.1f s until %.1f s ago (stopped, or starved of CPU): the silences above may be its own", d.Seconds(), ago.Seconds())
+		}
+	}
+	return msg
 }
 
 // watch starts turning the launcher's SIGTERM into a failure that names

@@ -32,8 +32,13 @@ type heartbeat struct {
 	peers    []peer
 	last     []atomic.Int64 // per rank: unix ns of its last heartbeat, 0 for none
 	seqs     []atomic.Int64 // per rank: the seq it last sent
-	done     chan struct{}
-	wg       sync.WaitGroup
+	// The last time this rank itself did not run for longer than
+	// silentAfter (stopped, or starved of CPU), seen by the sender as a
+	// late wake-up: when it ended (unix ns) and how long it was.
+	stallEnd, stallLen atomic.Int64
+	lastWake           atomic.Int64 // unix ns of the sender's last wake-up
+	done               chan struct{}
+	wg                 sync.WaitGroup
 }
 
 const beatMagic = "GCHB"
@@ -95,6 +100,8 @@ func (h *heartbeat) send() {
 	binary.LittleEndian.PutUint64(msg[8:], h.nonce)
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
+	prev := time.Now()
+	h.lastWake.Store(prev.UnixNano())
 	for {
 		binary.LittleEndian.PutUint64(msg[16:], uint64(h.seq.Load()))
 		for _, d := range dsts {
@@ -105,6 +112,13 @@ func (h *heartbeat) send() {
 			return
 		case <-t.C:
 		}
+		now := time.Now()
+		if gap := now.Sub(prev); gap > h.silentAfter() {
+			h.stallLen.Store(int64(gap))
+			h.stallEnd.Store(now.UnixNano())
+		}
+		prev = now
+		h.lastWake.Store(now.UnixNano())
 	}
 }
 
@@ -147,6 +161,24 @@ func (h *heartbeat) beats() []beat {
 		}
 	}
 	return out
+}
+
+// stalled reports whether this rank itself recently did not run for
+// longer than silentAfter, and how long: then the others' silence in
+// beats may be its own.
+func (h *heartbeat) stalled() (time.Duration, time.Duration, bool) {
+	// A stall that has just ended, before the sender woke up to see it.
+	if w := h.lastWake.Load(); w != 0 {
+		if d := time.Duration(time.Now().UnixNano() - w); d > h.silentAfter() {
+			return d, 0, true
+		}
+	}
+	end := h.stallEnd.Load()
+	if end == 0 {
+		return 0, 0, false
+	}
+	ago := time.Duration(time.Now().UnixNano() - end)
+	return time.Duration(h.stallLen.Load()), ago, ago < 4*h.silentAfter()
 }
 
 // close stops the heartbeat (the others then see this rank as silent: close

@@ -96,6 +96,35 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+// TestStalled: a late wake-up of the sender (this rank stopped or
+// starved) is reported for a while, then forgotten.
+func TestStalled(t *testing.T) {
+	h := &heartbeat{interval: 100 * time.Millisecond}
+	if _, _, ok := h.stalled(); ok {
+		t.Fatal("a fresh heartbeat reports a stall")
+	}
+	h.stallLen.Store(int64(5 * time.Second))
+	h.stallEnd.Store(time.Now().Add(-200 * time.Millisecond).UnixNano())
+	if d, ago, ok := h.stalled(); !ok || d != 5*time.Second || ago < 200*time.Millisecond || ago > time.Second {
+		t.Fatalf("stalled() = %v, %v, %v", d, ago, ok)
+	}
+	h.stallEnd.Store(time.Now().Add(-10 * time.Second).UnixNano())
+	if _, _, ok := h.stalled(); ok {
+		t.Fatal("a stall 10 s ago is still reported (silent after 550 ms)")
+	}
+	// The sender has not woken for 2 s: a stall that has just ended.
+	h.lastWake.Store(time.Now().Add(-2 * time.Second).UnixNano())
+	if d, ago, ok := h.stalled(); !ok || d < 2*time.Second || ago != 0 {
+		t.Fatalf("sender late by 2 s: stalled() = %v, %v, %v", d, ago, ok)
+	}
+	h.lastWake.Store(time.Now().UnixNano())
+	g := &guard{rank: 0, hb: h}
+	h.stallEnd.Store(time.Now().UnixNano())
+	if r := g.report(); !strings.Contains(r, "this rank itself did not run for 5.0 s") {
+		t.Fatalf("report %q does not mention the stall", r)
+	}
+}
+
 func TestBeatInterval(t *testing.T) {
 	for _, c := range []struct {
 		timeout time.Duration

@@ -59,6 +59,9 @@ import (
 	"unsafe"
 )
 
+// initTimeout is the least time MPI_Init may take (see openMPI).
+const initTimeout = 2 * time.Minute
+
 // maxCount is the largest element count of one MPI call (a C int).
 const maxCount = 1 << 30
 
@@ -91,9 +94,11 @@ func openMPI(o Options) (Comm, error) {
 	c := &mpiComm{o: o, guard: guard{log: o.Log, timeout: o.Timeout}}
 	// MPI_Init_thread waits for every rank to start and MPI_Comm_dup is a
 	// collective: neither can be abandoned, so they run on a goroutine of
-	// their own and a rank that waits longer than the timeout (a host that
-	// never came up, a network that does not connect) gives up; the process
-	// is expected to exit then.
+	// their own and a rank that waits longer than the timeout, and at
+	// least initTimeout (starting many hosts takes a while), gives up: a
+	// host that never came up, a network that does not connect. The
+	// process is expected to exit then.
+	limit := max(o.Timeout, initTimeout)
 	done := make(chan error, 1)
 	go func() { done <- c.init() }()
 	select {
@@ -101,8 +106,8 @@ func openMPI(o Options) (Comm, error) {
 		if err != nil {
 			return nil, err
 		}
-	case <-time.After(o.Timeout):
-		return nil, fmt.Errorf("dist: MPI_Init did not complete within %v (on %s): not every rank started, or the hosts cannot reach each other", o.Timeout, hostname())
+	case <-time.After(limit):
+		return nil, fmt.Errorf("dist: MPI_Init did not complete within %v (on %s): not every rank started, or the hosts cannot reach each other", limit, hostname())
 	}
 	c.guard.rank = c.rank
 	if err := checkLauncher(c.rank, c.size, os.Getenv); err != nil {
