@@ -252,7 +252,8 @@ fault() {
   link*) ip -n "$sw" link set p1 down ;;
   stop) kill -STOP "${pid[$victim]}" ;;
   esac
-  echo "    $kind: h1 broken after checkpoint step $step"
+  step=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$out/checkpoint.json" 2>/dev/null || true)
+  echo "    $kind: h1 broken after the checkpoint of step ${step:-?}"
   # survivors: every rank but h1's
   local -A ended
   local limit
