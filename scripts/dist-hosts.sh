@@ -472,16 +472,6 @@ summary_slow() {
         printf "\n" }'
     done
   done
-  echo "    share of the gradient all-reduce hidden by the overlap: 1 − wait(buckets)/wait(one after);"
-  echo "    net of the wait without a limit (the ranks' skew on shared cores): 1 − (wait(b) − wait_none(b))/(wait(one after) − wait_none(one after))"
-  for rate in 10gbit 1gbit; do
-    for bucket in 2 0.25; do
-      awk -v gb="$(col "$rate" "$bucket" 5 | med)" -v g1="$(col "$rate" -1 5 | med)" \
-        -v nb="$(col none "$bucket" 5 | med)" -v n1="$(col none -1 5 | med)" -v r="$rate" -v b="$bucket" 'BEGIN {
-          printf "    %-7s %4s MiB buckets: %3.0f%% hidden; net of the skew %s\n", r, b, 100 * (1 - gb / g1),
-            (g1 - n1 > 0.5) ? sprintf("%3.0f%%", 100 * (1 - (gb - nb) / (g1 - n1))) : "(no all-reduce cost above the skew)" }'
-    done
-  done
   echo "    the scaling model (scripts/dist-model) for 2 ranks, one rank alone as compute:"
   for rate in 10gbit 1gbit; do
     for bucket in 2 -1; do
