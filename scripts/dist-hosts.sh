@@ -27,7 +27,9 @@
 #
 # Environment: HOSTS (2 or 4; default 2), STEPS (10), BATCH (per rank; default
 # 64/HOSTS), DIST_TIMEOUT (faults; default 10s), REPS (slow; default 3),
-# SLOW_STEPS (slow; default 40), KEEP=1 keeps the work directory.
+# SLOW_STEPS (slow; default 40), FAULTS (faults; default "link link-keepalive
+# stop"), MPI_LIMIT (seconds one mpirun may take; default 300), KEEP=1 keeps
+# the work directory.
 # Needs root, iproute2 (ip, tc), util-linux (unshare), openmpi-bin and
 # libopenmpi-dev, and Go.
 set -euo pipefail
@@ -106,6 +108,7 @@ cleanup() {
   local j
   j=$(jobs -p)
   [ -z "$j" ] || kill -KILL $j 2>/dev/null || true
+  case $rc in 0 | 130 | 143) ;; *) echo "==> dist-hosts.sh: ${mode:-setup} FAILED (exit $rc)" >&2 ;; esac
   remove_set "$prefix"
   left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-" || true)
   if [ -n "$left" ]; then
@@ -195,16 +198,46 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 older() { awk -v a="$1" -v l="$2" -v b="$(now)" 'BEGIN { exit !(b - a > l) }'; } # older T0 SECONDS
 
+# kill_hosts: kill whatever runs in the hosts' namespaces.
+kill_hosts() {
+  local h p
+  for h in "${names[@]}"; do
+    p=$(ip netns pids "$(ns "$h")" 2>/dev/null || true)
+    [ -z "$p" ] || kill -KILL $p 2>/dev/null || true
+  done
+}
+
+# wait_mpirun LOG [SECONDS]: wait for the mpirun started by mpirun_on_h0, at
+# most SECONDS (default MPI_LIMIT or 300): a launch that never completes (an
+# OpenMPI daemon that never calls back) fails with its output instead of
+# stalling the script.
+wait_mpirun() {
+  local log=$1 limit=${2:-${MPI_LIMIT:-300}} t0
+  t0=$(now)
+  while kill -0 "$mpipid" 2>/dev/null; do
+    if older "$t0" "$limit"; then
+      disown "$mpipid" 2>/dev/null || true
+      kill -KILL "$mpipid" 2>/dev/null || true
+      kill_hosts
+      echo "dist-hosts.sh: mpirun did not end within $limit s (killed); its output:"
+      cat "$log"
+      return 1
+    fi
+    sleep 0.1
+  done
+  wait "$mpipid" || {
+    cat "$log"
+    return 1
+  }
+}
+
 # --- check: HOSTS hosts = one process ------------------------------------------
 mode_check() {
   echo "==> check: $hosts hosts × batch $batch over TCP against 1 process × batch $global, $steps steps"
   GOMAXPROCS=1 bgwait "$work/coca" "${common[@]}" --batch "$global" --out "$work/one" >"$work/one.log" 2>&1 ||
     { cat "$work/one.log"; return 1; }
   mpirun_on_h0 "$work/hosts.log" "${common[@]}" --batch "$batch" --out "$work/hosts" --dist mpi
-  if ! wait "$mpipid"; then
-    cat "$work/hosts.log"
-    return 1
-  fi
+  wait_mpirun "$work/hosts.log" || return 1
   # every rank ran on a host of its own: rank 0 lists the ranks' host names
   local list
   list=$(printf ', %s' "${names[@]}")
@@ -305,20 +338,16 @@ fault() {
   # the link.
   disown "$mpipid" 2>/dev/null || true # (no "Killed" notice)
   kill -KILL "$mpipid" 2>/dev/null || true
-  for h in "${names[@]}"; do
-    local p
-    p=$(ip netns pids "$(ns "$h")" 2>/dev/null || true)
-    [ -z "$p" ] || kill -KILL $p 2>/dev/null || true
-  done
+  kill_hosts
   ip -n "$sw" link set p1 up
   # Resume on every host from the last checkpoint.
   local ck
   ck=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$out/checkpoint.json")
   mpirun_on_h0 "$log.resume" "${fargs[@]}" --out "$out" --resume
-  if ! wait "$mpipid"; then
-    cat "$log.resume"
+  wait_mpirun "$log.resume" || {
+    echo "    FAIL: the resumed run failed"
     return 1
-  fi
+  }
   grep -q "resuming $out at step $ck" "$log.resume" || {
     echo "    FAIL: the resumed run did not start at the checkpoint's step $ck"
     cat "$log.resume"
@@ -333,11 +362,11 @@ mode_faults() {
   echo "==> faults: $hosts hosts, --dist-timeout $timeout; the reference runs $fault_steps steps undisturbed"
   mpirun_on_h0 "$work/fault-ref.log" train --steps "$fault_steps" --eval-every -1 --log-every 1 --seed 7 --batch "$batch" \
     --save-every 1 --dist mpi --dist-timeout "$timeout" --out "$work/fault-ref"
-  wait "$mpipid" || { cat "$work/fault-ref.log"; return 1; }
-  local rc=0
-  fault link || rc=1
-  fault link-keepalive || rc=1
-  fault stop || rc=1
+  wait_mpirun "$work/fault-ref.log" || return 1
+  local rc=0 kind
+  for kind in ${FAULTS:-link link-keepalive stop}; do
+    fault "$kind" || rc=1
+  done
   return $rc
 }
 
@@ -424,8 +453,7 @@ mode_slow() {
         local out=$work/slow-$rep-$rate-$bucket
         mpirun_on_h0 "$out.log" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
           --batch "$batch" --dist mpi --dist-bucket-mb "$bucket" --out "$out"
-        wait "$mpipid" || {
-          cat "$out.log"
+        wait_mpirun "$out.log" || {
           limit none
           return 1
         }
@@ -483,6 +511,7 @@ summary_slow() {
 }
 
 for m in "${modes[@]}"; do
+  mode=$m
   "mode_$m"
 done
 echo "==> dist-hosts.sh: ${modes[*]} passed; removing the namespaces"
