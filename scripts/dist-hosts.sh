@@ -255,7 +255,8 @@ mode_check() {
 fault_steps=60
 fault() {
   local kind=$1
-  local out=$work/fault-$kind log=$work/fault-$kind.log
+  fault_n=$((${fault_n:-0} + 1)) # a kind may repeat in FAULTS
+  local out=$work/fault-$fault_n-$kind log=$work/fault-$fault_n-$kind.log
   local extra=()
   # link-keepalive: OpenMPI's daemons probe their connections every second
   # (defaults: after 300 s idle, every 20 s, 9 probes), so that mpirun
