@@ -272,7 +272,7 @@ func measure(args []string, out io.Writer) error {
 					lo, hi = 0, b
 				}
 				t0 := now()
-				con := coca.ContrastiveLoss(gi, gt, tensor.Scalar(14.3), lo, hi, 1)
+				con := coca.ContrastiveLoss(tensor.Rows(gi, lo, hi), tensor.Rows(gt, lo, hi), gi, gt, lo, tensor.Scalar(14.3), 1)
 				tensor.BackwardRelease(con, nil)
 				if i > 0 {
 					ts = append(ts, (now() - t0).Seconds())
