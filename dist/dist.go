@@ -56,6 +56,12 @@ type Comm interface {
 	Close() error
 }
 
+// HostNamer is implemented by communicators that know where their ranks
+// run (MPI, NCCL): the host name of every rank, by rank.
+type HostNamer interface {
+	Hosts() []string
+}
+
 // Request is an all-reduce in flight (see Async).
 type Request interface {
 	// Test lets the communication advance and reports whether it is done.

@@ -3,6 +3,7 @@ package dist
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -172,33 +173,66 @@ func TestTimed(t *testing.T) {
 }
 
 func TestPeerEncoding(t *testing.T) {
-	ps := []peer{{pid: 12345, host: "node-a.example.org"}, {pid: 1 << 30, host: strings.Repeat("h", 64)}, {pid: 7, host: ""}}
+	ps := []peer{
+		{pid: 12345, host: "node-a.example.org", port: 40001, nonce: 0xdeadbeef12345678,
+			addrs: []netip.Addr{netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("2001:db8::7")}},
+		{pid: 1 << 30, host: strings.Repeat("h", 64), port: 65535, nonce: 1,
+			addrs: []netip.Addr{netip.MustParseAddr("1.2.3.4"), netip.MustParseAddr("5.6.7.8"), netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("::1")}},
+		{pid: 7, host: ""},
+	}
 	var all []float32
 	for _, p := range ps {
 		all = append(all, encodePeer(p)...)
 	}
 	got := decodePeers(all, len(ps))
 	for i := range ps {
-		if got[i] != ps[i] {
+		if !equalPeer(got[i], ps[i]) {
 			t.Errorf("peer %d: %+v, want %+v", i, got[i], ps[i])
 		}
+	}
+	// more addresses than fit: the first maxPeerAddrs travel
+	many := peer{pid: 1, addrs: make([]netip.Addr, maxPeerAddrs+2)}
+	for i := range many.addrs {
+		many.addrs[i] = netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+	}
+	if got := decodePeers(encodePeer(many), 1)[0]; len(got.addrs) != maxPeerAddrs || got.addrs[maxPeerAddrs-1] != many.addrs[maxPeerAddrs-1] {
+		t.Errorf("%d addresses: decoded %v", len(many.addrs), got.addrs)
 	}
 }
 
 func TestPeerReport(t *testing.T) {
-	peers := []peer{{1, "a"}, {2, "a"}, {3, "a"}, {4, "b"}}
+	peers := []peer{{pid: 1, host: "a"}, {pid: 2, host: "a"}, {pid: 3, host: "a"}, {pid: 4, host: "b"}}
 	state := func(pid int) string { return map[int]string{1: "running", 2: "exited", 3: "stopped"}[pid] }
-	got := peerReport(0, "a", peers, state)
-	for _, want := range []string{"rank 1 (pid 2 on a) has exited", "rank 2 (pid 3 on a) has been stopped"} {
+	got := peerReport(0, "a", peers, state, nil, 0)
+	for _, want := range []string{"rank 1 (pid 2 on a) has exited", "rank 2 (pid 3 on a) has been stopped", "cannot check", "3 (b)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report %q lacks %q", got, want)
 		}
 	}
-	got = peerReport(1, "a", []peer{{1, "a"}, {2, "a"}, {4, "b"}}, func(int) string { return "running" })
-	for _, want := range []string{"every other rank on this host (0) is running", "2 (b)"} {
+	got = peerReport(1, "a", []peer{{pid: 1, host: "a"}, {pid: 2, host: "a"}, {pid: 4, host: "b"}}, func(int) string { return "running" }, nil, 0)
+	for _, want := range []string{"ranks that answer: 0 (a, running)", "cannot check (the launcher's message names a failed one): 2 (b)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report %q lacks %q", got, want)
 		}
+	}
+	// With heartbeats: rank 1 on b is silent, rank 2 on c answers, rank 3
+	// on d never sent one; a stopped rank on this host is named from /proc
+	// even though its last heartbeat is recent.
+	hb := []peer{{pid: 10, host: "a", port: 1}, {pid: 11, host: "b", port: 1}, {pid: 12, host: "c", port: 1}, {pid: 13, host: "d", port: 9}, {pid: 14, host: "a", port: 1}}
+	beats := []beat{{}, {heard: true, age: 9800 * time.Millisecond, seq: 277}, {heard: true, age: 200 * time.Millisecond, seq: 278}, {}, {heard: true, age: 10 * time.Millisecond, seq: 278}}
+	got = peerReport(0, "a", hb, func(pid int) string { return map[int]string{14: "stopped"}[pid] }, beats, 3*time.Second)
+	for _, want := range []string{
+		"rank 1 (pid 11 on b) has been silent for 9.8 s (its last heartbeat: collective #277)",
+		"rank 4 (pid 14 on a) has been stopped",
+		"ranks that answer: 2 (c, at collective #278)",
+		"3 (d, no heartbeat ever arrived: UDP port 9 blocked?)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "rank 2 (pid") {
+		t.Errorf("report %q names rank 2, which answers, as failed", got)
 	}
 }
 

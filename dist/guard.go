@@ -3,6 +3,7 @@ package dist
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"sync"
@@ -18,12 +19,15 @@ import (
 type guard struct {
 	rank    int
 	log     io.Writer
+	timeout time.Duration         // Options.Timeout: sets the heartbeat interval
 	failure atomic.Pointer[error] // set once
 	told    atomic.Bool           // a call has returned the failure
 	peers   []peer
+	hb      *heartbeat // nil: no heartbeats (the UDP socket could not be opened)
 	sig     chan os.Signal
 	once    sync.Once
 	down    chan struct{} // closed on the first failure
+	stopped sync.Once
 }
 
 // failed returns a channel that is closed once the communicator fails.
@@ -57,22 +61,54 @@ func (g *guard) fail(err error) error {
 	return g.err()
 }
 
-// exchange gathers every rank's pid and host name with gather (an
-// AllGather over size ranks).
+// exchange gathers every rank's pid, host name and heartbeat address with
+// gather (an AllGather over size ranks), then starts the heartbeats.
 func (g *guard) exchange(size int, gather func(dst, src []float32) error) error {
-	host, _ := os.Hostname()
-	mine := encodePeer(peer{pid: os.Getpid(), host: host})
-	all := make([]float32, size*len(mine))
-	if err := gather(all, mine); err != nil {
+	mine := peer{pid: os.Getpid(), host: hostname()}
+	if size > 1 {
+		if hb, err := listenHeartbeat(); err == nil {
+			g.hb = hb
+			mine.port, mine.nonce, mine.addrs = hb.port(), hb.nonce, localAddrs(os.Getenv)
+		} else {
+			fmt.Fprintf(g.log, "dist: rank %d: no heartbeats (%v): a failure will not name ranks on other hosts\n", g.rank, err)
+		}
+	}
+	all := make([]float32, size*peerWords)
+	if err := gather(all, encodePeer(mine)); err != nil {
+		if g.hb != nil {
+			g.hb.close()
+			g.hb = nil
+		}
 		return err
 	}
 	g.peers = decodePeers(all, size)
+	if g.hb != nil {
+		g.hb.start(g.rank, g.peers, beatInterval(g.timeout, size))
+	}
 	return nil
 }
 
+// started notes that this rank started collective number seq (for the
+// heartbeats).
+func (g *guard) started(seq int64) {
+	if g.hb != nil {
+		g.hb.seq.Store(seq)
+	}
+}
+
 func (g *guard) report() string {
-	host, _ := os.Hostname()
-	return peerReport(g.rank, host, g.peers, procState)
+	var beats []beat
+	silent := time.Duration(math.MaxInt64)
+	if g.hb != nil {
+		beats, silent = g.hb.beats(), g.hb.silentAfter()
+	}
+	msg := peerReport(g.rank, hostname(), g.peers, procState, beats, silent)
+	if g.hb != nil {
+		if d, ago, ok := g.hb.stalled(); ok {
+			msg += fmt.Sprintf("; this rank itself did not run for %.1f s until %.1f s ago (stopped, or starved of CPU): the silences above may be its own", d.Seconds(), ago.Seconds())
+		}
+	}
+	return msg
 }
 
 // watch starts turning the launcher's SIGTERM into a failure that names
@@ -99,11 +135,25 @@ func (g *guard) watch() {
 	}()
 }
 
-// stop ends the watch.
+// stop ends the watch and the heartbeats.
 func (g *guard) stop() {
-	if g.sig != nil {
-		signal.Stop(g.sig)
-		close(g.sig)
-		g.sig = nil
+	g.stopped.Do(func() {
+		if g.sig != nil {
+			signal.Stop(g.sig)
+			close(g.sig)
+		}
+		if g.hb != nil {
+			g.hb.close()
+		}
+	})
+}
+
+// Hosts returns the host name of every rank, by rank (exchanged when the
+// communicator opened).
+func (g *guard) Hosts() []string {
+	out := make([]string, len(g.peers))
+	for r, p := range g.peers {
+		out[r] = p.host
 	}
+	return out
 }

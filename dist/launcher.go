@@ -48,3 +48,27 @@ func launcherEnv(getenv func(string) string) (rank, size, local int, key string,
 	}
 	return 0, 1, 0, "", nil
 }
+
+// checkLauncher compares MPI's world (rank of size) with what a launcher
+// that is not MPI's says in the environment. torchrun starts plain processes
+// and srun starts MPI ranks only with its PMIx plugin (srun --mpi=pmix): in
+// both cases without MPI's wire-up, every process initialises MPI as a
+// world of its own and would train alone, all writing the same run
+// directory. That is an error naming the variables.
+func checkLauncher(rank, size int, getenv func(string) string) error {
+	if size > 1 || getenv("OMPI_COMM_WORLD_SIZE") != "" {
+		return nil
+	}
+	_, n, _, _, err := launcherEnv(getenv)
+	if err != nil || n <= 1 {
+		return err
+	}
+	if getenv("RANK") != "" {
+		return fmt.Errorf("dist: this process was started by a torchrun-style launcher (RANK=%s, WORLD_SIZE=%s) but MPI sees a world of %d: "+
+			"such launchers start plain processes without MPI's wire-up, so each would train alone; start the ranks with mpirun (or srun --mpi=pmix under Slurm)",
+			getenv("RANK"), getenv("WORLD_SIZE"), size)
+	}
+	return fmt.Errorf("dist: Slurm started this process as task %s of %s (SLURM_PROCID, SLURM_NTASKS) but MPI sees a world of %d: "+
+		"start the ranks with srun --mpi=pmix (an OpenMPI built with PMIx; srun --mpi=list shows the plugins) or with mpirun inside the allocation",
+		getenv("SLURM_PROCID"), getenv("SLURM_NTASKS"), size)
+}

@@ -50,6 +50,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -57,6 +58,9 @@ import (
 	"time"
 	"unsafe"
 )
+
+// initTimeout is the least time MPI_Init may take (see openMPI).
+const initTimeout = 2 * time.Minute
 
 // maxCount is the largest element count of one MPI call (a C int).
 const maxCount = 1 << 30
@@ -87,28 +91,53 @@ func openMPI(o Options) (Comm, error) {
 	if !mpiOpened.CompareAndSwap(false, true) {
 		return nil, fmt.Errorf("dist: MPI was already opened in this process (MPI can be initialised once)")
 	}
-	var provided C.int
-	if rc := C.go_mpi_init(&provided); rc != 0 {
-		if rc == -1 {
-			return nil, fmt.Errorf("dist: MPI is already initialised in this process")
+	c := &mpiComm{o: o, guard: guard{log: o.Log, timeout: o.Timeout}}
+	// MPI_Init_thread waits for every rank to start and MPI_Comm_dup is a
+	// collective: neither can be abandoned, so they run on a goroutine of
+	// their own and a rank that waits longer than the timeout, and at
+	// least initTimeout (starting many hosts takes a while), gives up: a
+	// host that never came up, a network that does not connect. The
+	// process is expected to exit then.
+	limit := max(o.Timeout, initTimeout)
+	done := make(chan error, 1)
+	go func() { done <- c.init() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("dist: MPI_Init_thread: %s", mpiError(rc))
+	case <-time.After(limit):
+		return nil, fmt.Errorf("dist: MPI_Init did not complete within %v (on %s): not every rank started, or the hosts cannot reach each other", limit, hostname())
 	}
-	if provided < C.go_thread_serialized() {
-		return nil, fmt.Errorf("dist: this MPI library provides thread level %d, need MPI_THREAD_SERIALIZED (%d)", provided, C.go_thread_serialized())
-	}
-	c := &mpiComm{o: o, guard: guard{log: o.Log}}
-	var rank, size C.int
-	if rc := C.go_comm_dup(&c.comm, &rank, &size); rc != 0 {
-		return nil, fmt.Errorf("dist: MPI_Comm_dup: %s", mpiError(rc))
-	}
-	c.rank, c.size = int(rank), int(size)
 	c.guard.rank = c.rank
+	if err := checkLauncher(c.rank, c.size, os.Getenv); err != nil {
+		return nil, err
+	}
 	if err := c.exchange(c.size, c.AllGather); err != nil {
 		return nil, err
 	}
 	c.watch()
 	return c, nil
+}
+
+// init initialises MPI and duplicates MPI_COMM_WORLD.
+func (c *mpiComm) init() error {
+	var provided C.int
+	if rc := C.go_mpi_init(&provided); rc != 0 {
+		if rc == -1 {
+			return fmt.Errorf("dist: MPI is already initialised in this process")
+		}
+		return fmt.Errorf("dist: MPI_Init_thread: %s", mpiError(rc))
+	}
+	if provided < C.go_thread_serialized() {
+		return fmt.Errorf("dist: this MPI library provides thread level %d, need MPI_THREAD_SERIALIZED (%d)", provided, C.go_thread_serialized())
+	}
+	var rank, size C.int
+	if rc := C.go_comm_dup(&c.comm, &rank, &size); rc != 0 {
+		return fmt.Errorf("dist: MPI_Comm_dup: %s", mpiError(rc))
+	}
+	c.rank, c.size = int(rank), int(size)
+	return nil
 }
 
 func (c *mpiComm) Rank() int { return c.rank }
@@ -154,6 +183,7 @@ func (c *mpiComm) start(what string, begin func(r *C.MPI_Request) C.int, bufs ..
 		return nil, fmt.Errorf("dist: rank %d: %s after Close", c.rank, what)
 	}
 	c.seq++
+	c.started(c.seq)
 	r := &mpiRequest{c: c, req: new(C.MPI_Request), what: fmt.Sprintf("collective #%d (%s)", c.seq, what), start: time.Now()}
 	for _, b := range bufs {
 		if len(b) > 0 {
@@ -322,22 +352,35 @@ func (c *mpiComm) Barrier() error {
 	return r.poll()
 }
 
-// Close finalises MPI. After a failure it only stops the signal watch: a
-// collective may still be in flight, and MPI_Finalize would wait for the
-// ranks that are gone; the process should exit (mpirun then ends the job).
+// Close finalises MPI. After a failure it only stops the signal watch and
+// the heartbeats: a collective may still be in flight (holding the lock),
+// and MPI_Finalize would wait for the ranks that are gone; the process
+// should exit (mpirun then ends the job). MPI_Finalize itself waits for the
+// other ranks too, at most the timeout.
 func (c *mpiComm) Close() error {
+	if c.err() != nil {
+		c.stop()
+		return nil
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
 	c.stop()
-	if c.err() != nil {
+	done := make(chan C.int, 1)
+	go func() {
+		defer c.mu.Unlock()
+		done <- C.go_finalize(&c.comm)
+	}()
+	select {
+	case rc := <-done:
+		if rc != 0 {
+			return fmt.Errorf("dist: rank %d: MPI_Finalize: %s", c.rank, mpiError(rc))
+		}
 		return nil
+	case <-time.After(c.o.Timeout):
+		return fmt.Errorf("dist: rank %d: MPI_Finalize did not complete within %v; %s", c.rank, c.o.Timeout, c.report())
 	}
-	if rc := C.go_finalize(&c.comm); rc != 0 {
-		return fmt.Errorf("dist: rank %d: MPI_Finalize: %s", c.rank, mpiError(rc))
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,10 +27,20 @@ func TestMPIWorker(t *testing.T) {
 	if mode == "" {
 		t.Skip("runs as a rank under mpirun (started by the other MPI tests)")
 	}
+	// Messages go to stderr and, where GOCOCA_MPI_LOG names a directory, to
+	// a file of this process's own: mpirun may drop a rank's last output
+	// when it is aborting the job.
+	var logw io.Writer = os.Stderr
+	if dir := os.Getenv("GOCOCA_MPI_LOG"); dir != "" {
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("pid-%d.log", os.Getpid())), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err == nil {
+			logw = io.MultiWriter(os.Stderr, f)
+		}
+	}
 	timeout, _ := time.ParseDuration(os.Getenv("GOCOCA_MPI_TIMEOUT"))
-	c, err := Open("mpi", Options{Timeout: timeout})
+	c, err := Open("mpi", Options{Timeout: timeout, Log: logw})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(logw, err)
 		os.Exit(1)
 	}
 	switch mode {
@@ -45,13 +56,34 @@ func TestMPIWorker(t *testing.T) {
 			err = c.AllReduceSum(buf)
 			time.Sleep(time.Millisecond)
 		}
+		// Close after a failed collective must return at once (the
+		// abandoned MPI_Wait still holds the communicator's lock).
+		fmt.Fprintln(logw, "worker:", err)
+		t0 := time.Now()
+		cerr := c.Close()
+		fmt.Fprintf(logw, "worker: rank %d closed after the failure in %v (%v)\n", c.Rank(), time.Since(t0).Round(time.Millisecond), cerr)
+		os.Exit(1)
+	case "finalize":
+		// Rank 1 stops itself before MPI_Finalize: rank 0's Close must
+		// give up after the timeout.
+		if err = c.Barrier(); err == nil {
+			if c.Rank() == 1 {
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			}
+			t0 := time.Now()
+			err = c.Close()
+			fmt.Fprintf(logw, "worker: rank %d: Close returned after %v: %v\n", c.Rank(), time.Since(t0).Round(time.Millisecond), err)
+			if err == nil {
+				os.Exit(0)
+			}
+		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
+		fmt.Fprintln(logw, "worker:", err)
 		os.Exit(1)
 	}
 	if err := c.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
+		fmt.Fprintln(logw, "worker:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
@@ -84,9 +116,31 @@ func mpirun(t *testing.T, n int, mode string, env ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(path, "--oversubscribe", "-np", strconv.Itoa(n), os.Args[0], "-test.run=^TestMPIWorker$")
 	cmd.Env = append(os.Environ(), mpirunEnv...)
-	cmd.Env = append(cmd.Env, "GOCOCA_MPI_WORKER="+mode)
+	cmd.Env = append(cmd.Env, "GOCOCA_MPI_WORKER="+mode, "GOCOCA_MPI_LOG="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
+}
+
+// rankLogs returns what the ranks of cmd (from mpirun) wrote to their own
+// log files.
+func rankLogs(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	var dir string
+	for _, kv := range cmd.Env {
+		if v, ok := strings.CutPrefix(kv, "GOCOCA_MPI_LOG="); ok {
+			dir = v
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "[%s]\n%s", filepath.Base(f), data)
+	}
+	return b.String()
 }
 
 func TestMPICollectives(t *testing.T) {
@@ -182,10 +236,11 @@ func TestMPIKilledRank(t *testing.T) {
 		t.Fatalf("mpirun exited 0 after a rank was killed:\n%s", out)
 	}
 	want := fmt.Sprintf("rank 1 (pid %d on ", pids[1])
-	if !strings.Contains(out.String(), "dist: rank 0") || !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "has exited") {
-		t.Fatalf("rank 0's error does not name rank 1 as exited (%q):\n%s", want, out)
+	all := out.String() + rankLogs(t, cmd)
+	if !strings.Contains(all, "dist: rank 0") || !strings.Contains(all, want) || !strings.Contains(all, "has exited") {
+		t.Fatalf("rank 0's error does not name rank 1 as exited (%q):\n%s", want, all)
 	}
-	t.Logf("killed rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), out)
+	t.Logf("killed rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), all)
 }
 
 // TestMPIStoppedRank: a rank that stops responding (SIGSTOP) makes the
@@ -198,11 +253,60 @@ func TestMPIStoppedRank(t *testing.T) {
 		t.Fatalf("mpirun exited 0 after a rank was stopped:\n%s", out)
 	}
 	want := fmt.Sprintf("rank 1 (pid %d on ", pids[1])
-	if !strings.Contains(out.String(), "did not complete within 2s") || !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "has been stopped") {
-		t.Fatalf("rank 0's error does not name rank 1 as stopped:\n%s", out)
+	all := out.String() + rankLogs(t, cmd)
+	if !strings.Contains(all, "did not complete within 2s") || !strings.Contains(all, want) || !strings.Contains(all, "has been stopped") {
+		t.Fatalf("rank 0's error does not name rank 1 as stopped:\n%s", all)
 	}
 	if took > 20*time.Second {
 		t.Fatalf("the job took %v to end after a 2 s timeout", took)
 	}
-	t.Logf("stopped rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), out)
+	// Rank 1, continued and stopped by mpirun, knows that it was the one
+	// that did not run.
+	if !strings.Contains(all, "this rank itself did not run for") {
+		t.Errorf("rank 1 does not say that it was stopped itself:\n%s", all)
+	}
+	if !strings.Contains(all, "worker: rank 0 closed after the failure in") {
+		t.Fatalf("rank 0's Close after the failure did not return:\n%s", all)
+	}
+	t.Logf("stopped rank 1; job ended after %v:\n%s", took.Round(time.Millisecond), all)
+}
+
+// TestMPIFinalizeTimeout: a rank that stops before MPI_Finalize makes the
+// other's Close fail after the timeout, instead of waiting forever.
+func TestMPIFinalizeTimeout(t *testing.T) {
+	cmd := mpirun(t, 2, "finalize", "GOCOCA_MPI_TIMEOUT=2s")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	took, err := waitExit(t, cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("mpirun exited 0 although rank 1 stopped before MPI_Finalize:\n%s", out.String())
+	}
+	all := out.String() + rankLogs(t, cmd)
+	if !strings.Contains(all, "worker: rank 0: Close returned after") || !strings.Contains(all, "MPI_Finalize did not complete within 2s") {
+		t.Fatalf("rank 0's Close did not give up on MPI_Finalize:\n%s", all)
+	}
+	t.Logf("the job ended after %v:\n%s", took.Round(time.Millisecond), all)
+}
+
+// TestMPITorchrunWithoutMPI: a rank started by a torchrun-style launcher
+// (no mpirun) sees an MPI world of one and must refuse to train alone.
+func TestMPITorchrunWithoutMPI(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun not found (apt-get install openmpi-bin)")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMPIWorker$")
+	cmd.Env = append(os.Environ(), mpirunEnv...)
+	cmd.Env = append(cmd.Env, "GOCOCA_MPI_WORKER=collectives", "RANK=1", "WORLD_SIZE=2", "LOCAL_RANK=1",
+		"MASTER_ADDR=127.0.0.1", "MASTER_PORT=29500", "TORCHELASTIC_RUN_ID=x")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a torchrun-style rank opened MPI as a world of one:\n%s", out)
+	}
+	if !strings.Contains(string(out), "torchrun-style launcher (RANK=1, WORLD_SIZE=2) but MPI sees a world of 1") {
+		t.Fatalf("the error does not name the launcher's variables:\n%s", out)
+	}
 }

@@ -188,7 +188,7 @@ func openNCCL(o Options) (Comm, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ncclComm{rank: rank, size: size, o: o, b: b, guard: guard{rank: rank, log: o.Log}}
+	c := &ncclComm{rank: rank, size: size, o: o, b: b, guard: guard{rank: rank, log: o.Log, timeout: o.Timeout}}
 	newID := func() ([]byte, error) {
 		id := make([]byte, ncclIDBytes)
 		if r := C.nc_unique_id(unsafe.Pointer(&id[0])); r != 0 {
@@ -275,6 +275,7 @@ func (c *ncclComm) run(what string, enqueue func(stream unsafe.Pointer) C.ncclRe
 		return fmt.Errorf("dist: rank %d: %s after Close", c.rank, what)
 	}
 	c.seq++
+	c.started(c.seq)
 	what = fmt.Sprintf("collective #%d (%s)", c.seq, what)
 	var code C.ncclResult_t
 	if err := c.b.Enqueue(func(stream unsafe.Pointer) error {

@@ -4,7 +4,8 @@
 # test suite with the default SIMD dispatch and with GOCOCA_SIMD=generic
 # (and GOCOCA_SIMD=avx2 where AVX-512 is the default),
 # the asm kernels with -tags purego and on arm64 under qemu-user-static,
-# every package under the race detector (-short), the MPI tests, and the
+# every package under the race detector (-short), the MPI tests (also
+# between two network-namespace hosts over TCP, as root), and the
 # CUDA backend's tests (NVRTC compilation where libnvrtc is installed; the
 # GPU tests on a CPU emulator of the CUDA runtime, and on a GPU when there
 # is one), and every fuzz target for a few seconds. With CI set (.ci/run
@@ -63,6 +64,14 @@ if have_mpi; then
   go test -count=1 -tags mpi -run MPI ./dist/ ./cmd/coca/
 else
   echo "mpirun or libopenmpi-dev not found: MPI tests NOT run (apt-get install openmpi-bin libopenmpi-dev)"
+  [ -z "${CI:-}" ] || exit 1
+fi
+
+step "MPI over TCP between 2 network-namespace hosts: 10 steps = 1 process (scripts/dist-hosts.sh)"
+if have_mpi && [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1; then
+  bash scripts/dist-hosts.sh check
+else
+  echo "needs root, iproute2 and util-linux (unshare): dist-hosts.sh NOT run"
   [ -z "${CI:-}" ] || exit 1
 fi
 

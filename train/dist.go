@@ -52,6 +52,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gococa/gococa/coca"
@@ -350,8 +351,34 @@ func (r *run) syncStart() error {
 	if d.local {
 		loss = "local: each rank its rows of the contrastive loss"
 	}
-	fmt.Fprintf(r.o.Log, "data-parallel over %d ranks: global batch %d×%d = %d, %s\n", d.size, d.size, d.batch, d.size*d.batch, loss)
+	fmt.Fprintf(r.o.Log, "data-parallel over %d ranks%s: global batch %d×%d = %d, %s\n", d.size, hostList(r.o.Parallel.Comm), d.size, d.batch, d.size*d.batch, loss)
 	return nil
+}
+
+// hostList describes where the ranks run (" on 2 hosts: h0, h1"), when the
+// communicator knows.
+func hostList(c dist.Comm) string {
+	hn, ok := c.(dist.HostNamer)
+	if !ok {
+		return ""
+	}
+	var hosts []string
+	for _, h := range hn.Hosts() {
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		return ""
+	}
+	list := strings.Join(hosts[:min(len(hosts), 8)], ", ")
+	if len(hosts) > 8 {
+		list += ", …"
+	}
+	if len(hosts) == 1 {
+		return " on one host (" + list + ")"
+	}
+	return fmt.Sprintf(" on %d hosts (%s)", len(hosts), list)
 }
 
 // stepLoss is one step's loss values and the rest of its work.
