@@ -128,52 +128,47 @@ func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspac
 }
 
 // gemmShared is gemm on several goroutines sharing each packed B panel:
-// for every (jc, pc) they pack disjoint micro-panels of the B panel, meet
-// at a barrier, then each runs the ic loop over its own rows of C (a
-// multiple of mr) with its own packed A. The goroutines start once per
-// GEMM and meet at a spinning barrier once per panel; panels alternate
-// between two buffers, so that packing the next one cannot overwrite the
-// one a slower goroutine still reads (a goroutine packs panel i+2 only
-// after every goroutine has reached barrier i+1, past its work on panel
-// i). m/mr ≥ threads, k > 0, alpha != 0.
+// for every (jc, pc) they pack the micro-panels of the B panel, then
+// compute the row tiles of C against it, each phase a ParallelFor whose
+// ranges (micro-panels, groups of row tiles) go to whichever goroutine is
+// free, so a goroutine whose CPU is taken holds up only the range it has
+// claimed. Each goroutine packs the A rows of its ranges into its own
+// workspace. m/mr ≥ threads, k > 0, alpha != 0.
 func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kn.mr, kn.nr
 	kcMax, ncMax := kn.blocking(m)
 	kcStep := blockSize(k, kcMax, 1)
 	ncStep := blockSize(n, ncMax, nr)
 	tiles := (m + mr - 1) / mr
-	rowLo := func(t int) int { return min(tiles*t/threads*mr, m) }
-	mcStep := blockSize(rowLo(1), kn.mc, mr)
+	// Row ranges are claimed in grains of at most kn.mc rows (one packed
+	// A block) and at most a 2·threads-th of the tiles.
+	grain := max(1, min(kn.mc/mr, tiles/(2*threads)))
+	mcStep := grain * mr
 	panelLen := gemmRoundUp(ncStep, nr) * kcStep
 	shared := workspaces.get()
-	shared.bp = growTo(shared.bp, 2*panelLen)
+	shared.bp = growTo(shared.bp, panelLen)
 	wss := make([]*gemmWorkspace, threads)
 	for t := range wss {
-		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
+		wss[t] = getWorkspaceSized(kn, mcStep, gemmRoundUp(ncStep, nr), kcStep, false)
 	}
 	direct := kn.directA(transA, alpha, ncStep)
-	bar := NewBarrier(threads)
-	body := func(t int) {
-		ws := wss[t]
-		lo, hi := rowLo(t), rowLo(t+1)
-		buf := 0
-		for jc := 0; jc < n; jc += ncStep {
-			nc := min(ncStep, n-jc)
-			panels := (nc + nr - 1) / nr
-			for pc := 0; pc < k; pc += kcStep {
-				kc := min(kcStep, k-pc)
-				bp := shared.bp[buf*panelLen : (buf+1)*panelLen]
-				buf ^= 1
-				p0, p1 := panels*t/threads, panels*(t+1)/threads
-				if p0 < p1 {
-					kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
-				}
-				bar.Wait()
-				bs := gemmB{b: bp, ldb: nr, step: kc * nr}
-				if nc%nr != 0 {
-					bs.edge = bp[nc/nr*kc*nr:]
-				}
-				accum := pc > 0 || beta != 0
+	bp := shared.bp
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
+		panels := (nc + nr - 1) / nr
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			ParallelFor(panels, 1, threads, func(_, p0, p1 int) {
+				kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
+			})
+			bs := gemmB{b: bp, ldb: nr, step: kc * nr}
+			if nc%nr != 0 {
+				bs.edge = bp[nc/nr*kc*nr:]
+			}
+			accum := pc > 0 || beta != 0
+			ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
+				ws := wss[w]
+				lo, hi := t0*mr, min(t1*mr, m)
 				if pc == 0 && beta != 0 && beta != 1 {
 					scaleC(hi-lo, nc, beta, c[lo*ldc+jc:], ldc)
 				}
@@ -186,10 +181,9 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
 					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
 				}
-			}
+			})
 		}
 	}
-	Parallel(threads, body)
 	workspaces.put(shared)
 	for _, ws := range wss {
 		workspaces.put(ws)
