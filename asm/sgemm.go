@@ -76,13 +76,10 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 		}
 		return
 	}
-	// Parallel over the batch: goroutine t runs matrices t, t+T, t+2T...
-	// (each of them single-threaded).
-	if threads > batch {
-		threads = batch
-	}
-	Parallel(threads, func(t int) {
-		for i := t; i < batch; i += threads {
+	// Parallel over the batch, each GEMM single-threaded, claimed as
+	// goroutines become free.
+	ParallelFor(batch, 1, threads, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
 			one(i, 1)
 		}
 	})
