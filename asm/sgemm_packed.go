@@ -65,6 +65,32 @@ type gemmKernel struct {
 	// transposed A (stored k×m): for p < rows, ip < nPanels, i < mr:
 	// dst[ip*kc*mr+p*mr+i] = alpha*src[p*lda+ip*mr+i].
 	packATAsm func(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+
+	// pairs marks a bfloat16 kernel: its packed operands hold pairs of
+	// bfloat16 values of consecutive k in 32-bit slots (packAPairs,
+	// packBPairs), and block gets the number of pairs, ⌈kc/2⌉, for kc.
+	pairs bool
+
+	// packAPairsAsm, if set, converts and transposes 16-pair blocks:
+	// for q < 16·qBlocks, r < rows (≤ 16): dst[q*ldd+r] = the pair of
+	// src[r*lds+2q] and src[r*lds+2q+1] rounded to bfloat16 (A rows into
+	// a micro-panel, or rows of a stored n×k B into a panel).
+	packAPairsAsm func(dst, src *float32, lds, ldd, rows, qBlocks int)
+
+	// packBPairsAsm, if set, packs pairs of rows of a row-major B into
+	// whole micro-panels: for q < qRows, jp < nPanels, j < nr:
+	// dst[(jp*kp+q)*nr+j] = the pair of src[2q*ldb+jp*nr+j] and
+	// src[(2q+1)*ldb+jp*nr+j].
+	packBPairsAsm func(dst, src *float32, kp, ldb, nPanels, qRows int)
+}
+
+// depth returns the packed depth of a kc-deep block: kc, or the number of
+// bfloat16 pairs.
+func (kn *gemmKernel) depth(kc int) int {
+	if kn.pairs {
+		return (kc + 1) / 2
+	}
+	return kc
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -158,12 +184,13 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 		panels := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
+			kd := kn.depth(kc)
 			ParallelFor(panels, 1, threads, func(_, p0, p1 int) {
-				kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
+				kn.packB(bp[p0*nr*kd:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
 			})
-			bs := gemmB{b: bp, ldb: nr, step: kc * nr}
+			bs := gemmB{b: bp, ldb: nr, step: kd * nr}
 			if nc%nr != 0 {
-				bs.edge = bp[nc/nr*kc*nr:]
+				bs.edge = bp[nc/nr*kd*nr:]
 			}
 			accum := pc > 0 || beta != 0
 			ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
@@ -179,7 +206,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 						continue
 					}
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+					kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
 				}
 			})
 		}
@@ -222,9 +249,10 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
 			kn.packB(ws.bp, transB, b, ldb, pc, jc, kc, nc)
-			bs := gemmB{b: ws.bp, ldb: nr, step: kc * nr}
+			kd := kn.depth(kc)
+			bs := gemmB{b: ws.bp, ldb: nr, step: kd * nr}
 			if nc%nr != 0 {
-				bs.edge = ws.bp[nc/nr*kc*nr:]
+				bs.edge = ws.bp[nc/nr*kd*nr:]
 			}
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
@@ -234,7 +262,7 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 					continue
 				}
 				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-				kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+				kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
 			}
 		}
 	}
@@ -250,7 +278,7 @@ type gemmB struct {
 }
 
 // macro computes the mc×nc block of C from the packed mc×kc block of A in
-// ws.ap and the B operand bs. Whole tiles go straight to C; edge tiles go
+// ws.ap and the B operand bs (kc is the packed depth, see depth). Whole tiles go straight to C; edge tiles go
 // through ws.tile so the kernel never writes past C.
 func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
 	mr, nr := kn.mr, kn.nr
@@ -365,6 +393,10 @@ func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool)
 // micro-panels: panel ip/mr holds element (i,p) at ip*kc + p*mr + i, and
 // rows past mc are zero.
 func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int, alpha float32) {
+	if kn.pairs {
+		kn.packAPairs(dst, transA, a, lda, ic, pc, mc, kc, alpha)
+		return
+	}
 	mr := kn.mr
 	full := mc / mr // whole micro-panels
 	if transA {
@@ -463,6 +495,10 @@ func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc
 // micro-panels: panel jp/nr holds element (p,j) at jp*kc + p*nr + j, and
 // columns past nc are zero.
 func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+	if kn.pairs {
+		kn.packBPairs(dst, transB, b, ldb, pc, jc, kc, nc)
+		return
+	}
 	nr := kn.nr
 	nFull := nc / nr
 	rem := nc - nFull*nr
