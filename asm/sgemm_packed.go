@@ -56,10 +56,11 @@ type gemmKernel struct {
 	packBTAsm func(dst, src *float32, ldb, ldd, kBlocks int)
 	bt        int
 
-	// packAAsm, if set, packs 8·kBlocks columns of mr whole rows of a
-	// row-major A (not transposed) into one micro-panel, scaled by alpha:
-	// dst[(8q+c)*mr+i] = alpha*src[i*lda+8q+c].
-	packAAsm func(dst, src *float32, lda, kBlocks int, alpha float32)
+	// packAAsm, if set, packs packACols·kBlocks columns of mr whole rows
+	// of a row-major A (not transposed) into one micro-panel, scaled by
+	// alpha: dst[p*mr+i] = alpha*src[i*lda+p].
+	packAAsm  func(dst, src *float32, lda, kBlocks int, alpha float32)
+	packACols int // 8 when 0
 
 	// packATAsm, if set, packs rows of nPanels whole micro-panels of a
 	// transposed A (stored k×m): for p < rows, ip < nPanels, i < mr:
@@ -427,10 +428,10 @@ func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc
 		rows := min(mr, mc-ip)
 		d := dst[ip*kc : ip*kc+mr*kc]
 		p0 := 0
-		if rows == mr && kn.packAAsm != nil && kc >= 8 {
-			// Whole 8-column blocks in assembly, the last kc%8 in Go.
-			p0 = kc / 8 * 8
-			kn.packAAsm(&d[0], &a[(ic+ip)*lda+pc], lda, kc/8, alpha)
+		if cols := max(kn.packACols, 8); rows == mr && kn.packAAsm != nil && kc >= cols {
+			// Whole column blocks in assembly, the rest in Go.
+			p0 = kc / cols * cols
+			kn.packAAsm(&d[0], &a[(ic+ip)*lda+pc], lda, kc/cols, alpha)
 		}
 		if rows == 6 && mr == 6 && p0 < kc {
 			// op(A)(i,p) = a[i*lda+p], the 6-row AVX2 panel: six source
