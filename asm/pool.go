@@ -139,11 +139,16 @@ type poolTask interface {
 	finish(t int)
 }
 
-// Parallel runs fn(0), ..., fn(n-1) concurrently and returns when all have
-// returned. fn(0) runs on the calling goroutine, each of the others on a
-// goroutine of its own, so tasks may wait for each other (at a barrier);
-// calls may nest. Use ParallelFor for work that can be claimed in ranges:
-// it does not wait for a helper that is off its CPU.
+// Parallel runs fn(0), ..., fn(n-1) and returns when all have returned.
+// fn(0) runs on the calling goroutine, each of the others on a goroutine
+// of its own, so tasks may wait for each other (at a barrier); calls may
+// nest. Once fn(0) has returned, the caller itself runs any task whose
+// goroutine has not started it yet (its thread may be off its CPU), so a
+// region split in equal parts does not wait a whole time slice for a part
+// nobody has begun. This never deadlocks: a task runs on the caller only
+// after the caller's own task has finished, and a task that waits for
+// another is waiting for one that has started, or that its own goroutine
+// will start. Use ParallelFor for work that can be claimed in ranges.
 func Parallel(n int, fn func(t int)) {
 	if n <= 1 {
 		if n == 1 {
@@ -152,49 +157,39 @@ func Parallel(n int, fn func(t int)) {
 		return
 	}
 	r := &parRegion{fn: fn, start: now()}
-	r.state.Store(int32(n - 1))
+	var local [8]forSlot
+	if n-1 <= len(local) {
+		r.slots = local[:n-1]
+	} else {
+		r.slots = make([]forSlot, n-1)
+	}
 	handOut(r, 1, n)
 	fn(0)
-	r.wait()
+	joinSlots(r.slots, r.start, &r.wake, func(t int) { fn(t) })
 }
 
-// parRegion is one call of Parallel. state holds the number of tasks still
-// running on workers, plus parSleeping once the caller has stopped
-// spinning and waits on wake.
+// parRegion is one call of Parallel; task t ≥ 1 uses slots[t-1].
 type parRegion struct {
 	fn    func(int)
 	start int64
-	state atomic.Int32
+	slots []forSlot
 	wake  chan struct{}
 }
 
-const parSleeping = 1 << 30
-
 func (r *parRegion) run(t int) {
+	if h := helperStartHook.Load(); h != nil {
+		(*h)()
+	}
+	if !r.slots[t-1].state.CompareAndSwap(slotPending, slotRunning) {
+		return // run by the caller
+	}
 	if d := now() - r.start; d > int64(lateStart) {
 		markContended(r.start + d)
 	}
 	r.fn(t)
 }
 
-// finish records that one worker task of r has returned.
-func (r *parRegion) finish(int) {
-	if r.state.Add(-1) == parSleeping {
-		r.wake <- struct{}{}
-	}
-}
-
-// wait returns when every worker task of r has returned.
-func (r *parRegion) wait() {
-	if spinUntil(func() bool { return r.state.Load() == 0 }) {
-		return
-	}
-	r.wake = make(chan struct{}, 1)
-	if r.state.Add(parSleeping) == parSleeping {
-		return // the last task finished meanwhile
-	}
-	<-r.wake
-}
+func (r *parRegion) finish(t int) { finishSlot(&r.slots[t-1].state, &r.wake) }
 
 // ParallelFor calls fn(w, lo, hi) for disjoint ranges [lo, hi) that
 // together cover [0, n), each a whole number of grains (grain items; the
@@ -225,9 +220,9 @@ func ParallelFor(n, grain, maxWorkers int, fn func(w, lo, hi int)) {
 	parallelFor(n, grain, workers, fn)
 }
 
-// helperStartHook, when set (tests), is called by a ParallelFor helper
-// before it claims its task.
-var helperStartHook func()
+// helperStartHook, when set (tests), is called by a Parallel or
+// ParallelFor helper before it claims its task.
+var helperStartHook atomic.Pointer[func()]
 
 // parallelFor is ParallelFor on exactly workers goroutines (fewer while
 // contended).
@@ -289,8 +284,8 @@ func (r *forRegion) work(w int) {
 }
 
 func (r *forRegion) run(t int) {
-	if h := helperStartHook; h != nil {
-		h()
+	if h := helperStartHook.Load(); h != nil {
+		(*h)()
 	}
 	if !r.slots[t-1].state.CompareAndSwap(slotPending, slotRunning) {
 		return // called off
@@ -301,8 +296,16 @@ func (r *forRegion) run(t int) {
 	r.work(t)
 }
 
-func (r *forRegion) finish(t int) {
-	s := &r.slots[t-1].state
+func (r *forRegion) finish(t int) { finishSlot(&r.slots[t-1].state, &r.wake) }
+
+// join returns once no helper of r computes a range: it calls off those
+// that have not started and waits for the others.
+func (r *forRegion) join() { joinSlots(r.slots, r.start, &r.wake, nil) }
+
+// finishSlot marks a helper's slot done, waking the caller if it has
+// parked waiting for it (on *wake, which the caller sets before it marks
+// the slot waited).
+func finishSlot(s *atomic.Int32, wake *chan struct{}) {
 	for {
 		switch st := s.Load(); st {
 		case slotCancelled:
@@ -313,24 +316,32 @@ func (r *forRegion) finish(t int) {
 			}
 		case slotWaited:
 			s.Store(slotDone)
-			r.wake <- struct{}{}
+			*wake <- struct{}{}
 			return
 		default:
-			panic("asm: ParallelFor helper finished twice")
+			panic("asm: parallel helper finished twice")
 		}
 	}
 }
 
-// join returns once no helper of r computes a range: it calls off those
-// that have not started and waits for the others.
-func (r *forRegion) join() {
+// joinSlots is the caller's end of a region that began at start, after its
+// own share: each helper task that has not started is taken from its
+// helper (slot cancelled) and run by the caller with steal(t) (or dropped
+// when steal is nil), and the caller waits for the others, spinning, then
+// parked on *wake. A region that lasted more than lateStart while a helper
+// had not started, or a wait much longer than the caller's own share,
+// marks the process contended.
+func joinSlots(slots []forSlot, start int64, wake *chan struct{}, steal func(t int)) {
 	t := now()
-	busy := t - r.start // the caller's share of the work
-	for i := range r.slots {
-		s := &r.slots[i].state
+	busy := t - start // the caller's share of the work
+	for i := range slots {
+		s := &slots[i].state
 		if s.CompareAndSwap(slotPending, slotCancelled) {
 			if busy > int64(lateStart) {
 				markContended(t) // a long region came and went without it
+			}
+			if steal != nil {
+				steal(i + 1)
 			}
 			continue
 		}
@@ -339,16 +350,16 @@ func (r *forRegion) join() {
 		}
 		w0 := now()
 		if !spinUntil(func() bool { return s.Load() == slotDone }) {
-			if r.wake == nil {
-				r.wake = make(chan struct{}, 1)
+			if *wake == nil {
+				*wake = make(chan struct{}, 1)
 			}
 			if s.CompareAndSwap(slotRunning, slotWaited) {
-				<-r.wake
+				<-*wake
 			}
 		}
-		// A helper holds one range at the end, about 1/(2·workers) of
-		// what was left: a wait much longer than the caller's whole
-		// share means its thread was off its CPU.
+		// A helper holds one range (or task) at the end: a wait much
+		// longer than the caller's whole share means its thread was off
+		// its CPU.
 		if t := now(); t-w0 > busy+int64(lateStart) {
 			markContended(t)
 		}

@@ -159,11 +159,12 @@ func TestParallelFor(t *testing.T) {
 func TestParallelForCallsOffLateHelper(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 8)
-	helperStartHook = func() {
+	hook := func() {
 		started <- struct{}{}
 		<-release
 	}
-	defer func() { helperStartHook = nil }()
+	helperStartHook.Store(&hook)
+	defer helperStartHook.Store(nil)
 	contendedUntil.Store(0)
 	var onHelper atomic.Int32
 	returned := make(chan struct{})
@@ -276,4 +277,53 @@ func TestSpinGapMarksContention(t *testing.T) {
 	if d := time.Since(t0); d > poolSpin/2 {
 		t.Fatalf("a contended spin lasted %v (contendedSpin %v, poolSpin %v)", d, contendedSpin, poolSpin)
 	}
+}
+
+// TestParallelRunsUnstartedTasks: a task whose goroutine has not started it
+// when the caller's own task is done runs on the caller; Parallel returns
+// without waiting for that goroutine, which then runs nothing.
+func TestParallelRunsUnstartedTasks(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 8)
+	hook := func() {
+		started <- struct{}{}
+		<-release
+	}
+	helperStartHook.Store(&hook)
+	defer helperStartHook.Store(nil)
+	var ran [3]atomic.Int32
+	var onCaller atomic.Int32
+	returned := make(chan struct{})
+	go func() {
+		Parallel(3, func(i int) {
+			ran[i].Add(1)
+			if i != 0 {
+				onCaller.Add(1) // every helper is held by the hook: only the caller runs tasks
+			}
+		})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parallel waited for helpers that had not started")
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Fatalf("task %d ran %d times before Parallel returned", i, n)
+		}
+	}
+	if onCaller.Load() != 2 {
+		t.Fatalf("%d of 2 unstarted tasks ran on the caller", onCaller.Load())
+	}
+	<-started
+	<-started
+	close(release)
+	time.Sleep(10 * time.Millisecond)
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Fatalf("task %d ran %d times after the helpers were released", i, n)
+		}
+	}
+	contendedUntil.Store(0)
 }
