@@ -8,7 +8,8 @@
 # in one run. It also measures this CPU's float32 FMA peak (fma_peak.c: 24
 # independent chains per thread) and prints, per shape and thread count:
 # GFLOP/s of both, the ratio gococa/OpenBLAS, gococa's share of the peak,
-# and gococa's bfloat16 GEMM (SgemmBF16; VDPBF16PS where the CPU has
+# the same per CPU second (all threads of the process, spinning included:
+# steadier than wall time on a shared machine), and gococa's bfloat16 GEMM (SgemmBF16; VDPBF16PS where the CPU has
 # AVX512_BF16) beside them; then the busy/idle slowdown of each.
 #
 # Usage: scripts/openblas/compare.sh        (from anywhere in the checkout)
@@ -53,8 +54,8 @@ report() {
 	END {
 	  for (mi = 1; mi <= nm; mi++) {
 	    mode = morder[mi]
-	    printf "\n%s:\n%-16s %7s %10s %10s %7s %8s %10s %10s %7s %9s %9s\n", mode, "MxKxN", "threads", "OpenBLAS", "gococa", "ratio", "of peak", "OpenBLAS", "gococa", "ratio", "bf16", "bf16/f32"
-	    printf "%-16s %7s %10s %10s %7s %8s %10s %10s %7s %9s %9s\n", "", "", "GFLOP/s", "GFLOP/s", "", "", "GF/cpu-s", "GF/cpu-s", "", "GFLOP/s", ""
+	    printf "\n%s:\n%-16s %7s %10s %10s %7s %8s %10s %10s %7s %8s %9s %9s\n", mode, "MxKxN", "threads", "OpenBLAS", "gococa", "ratio", "of peak", "OpenBLAS", "gococa", "ratio", "of peak", "bf16", "bf16/f32"
+	    printf "%-16s %7s %10s %10s %7s %8s %10s %10s %7s %8s %9s %9s\n", "", "", "GFLOP/s", "GFLOP/s", "", "", "GF/cpu-s", "GF/cpu-s", "", "(cpu)", "GFLOP/s", ""
 	    for (ti = 1; ti <= nt; ti++) {
 	      t = torder[ti]; pk = best["peak", mode SUBSEP "peak" SUBSEP t]
 	      if (pk > 0) printf "%-16s %7s %10s %10.1f %7s %8s %10s %10.1f\n", "FMA peak", t, "", pk, "", "", "", cpu["peak", mode SUBSEP "peak" SUBSEP t]
@@ -63,9 +64,11 @@ report() {
 	      s = sorder[si]; t = torder[ti]; key = mode SUBSEP s SUBSEP t
 	      if (s == "peak" || !(("gococa", key) in best)) continue
 	      o = best["openblas", key]; g = best["gococa", key]; h = best["bf16", key]; pk = best["peak", mode SUBSEP "peak" SUBSEP t]
+	      pc = cpu["peak", mode SUBSEP "peak" SUBSEP t]
 	      oc = cpu["openblas", key]; gc = cpu["gococa", key]
-	      printf "%-16s %7s %10.1f %10.1f %6.2fx %7s %10.1f %10.1f %6.2fx %9s %9s\n", s, t, o, g, (o > 0 ? g / o : 0),
+	      printf "%-16s %7s %10.1f %10.1f %6.2fx %7s %10.1f %10.1f %6.2fx %7s %9s %9s\n", s, t, o, g, (o > 0 ? g / o : 0),
 	        (pk > 0 ? sprintf("%.0f%%", 100 * g / pk) : "-"), oc, gc, (oc > 0 ? gc / oc : 0),
+	        (pc > 0 ? sprintf("%.0f%%", 100 * gc / pc) : "-"),
 	        (h > 0 ? sprintf("%.1f", h) : "-"), (h > 0 && g > 0 ? sprintf("%.2fx", h / g) : "-")
 	    }
 	  }
