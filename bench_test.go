@@ -17,8 +17,11 @@ var sgemmBenchSizes = [][3]int{
 
 // linearBenchSizes are M×K×N of x·Wᵀ (W stored N×K, as nn.Linear keeps
 // it): the projections of coca_ViT-B-32's image encoder at batch 1 (50
-// tokens) and 8, and of its text encoder at batch 1 (77 tokens).
+// tokens) and 8, of its text encoder at batch 1 (77 tokens), and of a
+// decoding step for 1 and 6 sequences (a block's input projection, the
+// vocabulary projection).
 var linearBenchSizes = [][3]int{
+	{1, 512, 1536}, {6, 512, 1536}, {1, 512, 49408}, {6, 512, 49408},
 	{50, 768, 2304}, {50, 768, 768}, {50, 768, 3072}, {50, 3072, 768},
 	{77, 512, 1536}, {77, 512, 2048}, {77, 2048, 512},
 	{400, 768, 2304}, {400, 768, 3072}, {400, 3072, 768},
