@@ -14,7 +14,11 @@
 //	}
 //
 // The group of B rows (8·k floats) stays in L1 while the rows of A pass
-// (from L2), so B is read from memory once and never packed. Z0..Z7
+// (from L2), so B is read from memory once and never packed. The first two
+// tiles of 3 rows of A prefetch the next group (rows 0-3, then 4-7), so
+// that the group after this one is in cache when its first tile starts.
+// C(0, j) lives in the c argument slot, and the lda slot counts the tiles
+// that still prefetch (registers are all taken). Z0..Z7
 // accumulate A row 0 against B rows 0..7, Z8..Z15 row 1, Z16..Z23 row 2;
 // Z24..Z26 hold A, Z27/Z28 B; Z31 is the permutation of the reduction. K1
 // masks the k mod 16 tail (zeroing loads: nothing past a row is read), K2
@@ -33,7 +37,7 @@
 #define BG BX     // B row j, element 0
 #define CP CX     // C(i, j)
 #define IR DX     // rows of A left
-#define CCOL DI   // C(0, j)
+#define NB DI     // prefetch pointer into the next group of B rows
 
 // dotPerm picks the 8 sums out of the reduction's lanes (see RED8).
 DATA dotPerm<>+0(SB)/4, $0
@@ -233,7 +237,6 @@ TEXT ·sgemmDotTAVX512(SB), NOSPLIT, $0-80
 	MOVQ ldc+40(FP), LDC
 	SHLQ $2, LDC
 	MOVQ b+16(FP), BG
-	MOVQ c+32(FP), CCOL
 	VMOVUPS dotPerm<>(SB), Z31
 	// K1 = the k mod 16 tail lanes, K2 = 8 lanes.
 	MOVQ k+64(FP), CX
@@ -250,8 +253,10 @@ TEXT ·sgemmDotTAVX512(SB), NOSPLIT, $0-80
 
 group:
 	MOVQ a+0(FP), AROW
-	MOVQ CCOL, CP
+	MOVQ c+32(FP), CP
 	LEAQ (BG)(LDB*4), BP4
+	LEAQ (BG)(LDB*8), NB
+	MOVQ $2, lda+8(FP)
 	MOVQ m+48(FP), IR
 	CMPQ IR, $3
 	JL   rows2
@@ -266,6 +271,35 @@ rows3:
 	MOVQ k+64(FP), KK
 	SHRQ $5, KK
 	JZ   r3k16
+	CMPQ lda+8(FP), $0
+	JEQ  r3k32
+
+r3k32p:
+	// As r3k32, prefetching 128 bytes of 4 rows of the next group.
+	PREFETCHT0 (NB)
+	PREFETCHT0 64(NB)
+	PREFETCHT0 (NB)(LDB*1)
+	PREFETCHT0 64(NB)(LDB*1)
+	PREFETCHT0 (NB)(LDB*2)
+	PREFETCHT0 64(NB)(LDB*2)
+	PREFETCHT0 (NB)(LDB3*1)
+	PREFETCHT0 64(NB)(LDB3*1)
+	STEP3(0)
+	STEP3(64)
+	ADDQ $128, AP
+	ADDQ $128, BROWP
+	ADDQ $128, BP4
+	ADDQ $128, NB
+	DECQ KK
+	JNZ  r3k32p
+	// NB back to the start of the rows, then 4 rows down.
+	MOVQ k+64(FP), KK
+	SHRQ $5, KK
+	SHLQ $7, KK
+	SUBQ KK, NB
+	LEAQ (NB)(LDB*4), NB
+	DECQ lda+8(FP)
+	JMP  r3k16
 
 r3k32:
 	STEP3(0)
@@ -344,7 +378,7 @@ r1sum:
 next:
 	// Next group: 8 rows of B down, 8 columns of C right.
 	LEAQ (BG)(LDB*8), BG
-	ADDQ $32, CCOL
+	ADDQ $32, c+32(FP)
 	DECQ JR
 	JNZ  group
 
