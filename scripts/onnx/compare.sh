@@ -6,6 +6,9 @@
 #   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8) and
 #                BenchmarkCaption (greedy, 29 tokens, f32 and bf16 weights) of the root
 #                package, GOMAXPROCS = threads
+#   gococa-bf16  the same encoders with bfloat16 products and float32 sums
+#                (GOCOCA_BENCH_PRECISION=bf16: tensor.CPUBF16, VDPBF16PS where the
+#                CPU has AVX512_BF16); the caption's bf16 row is bfloat16 weights
 #   ONNX Runtime onnxruntime-node 1.30.0 from npm (CPU EP), the encoders of
 #                golden/pytorch/coca_ref.py exported by export.py (torch 1.13, opset 17,
 #                dynamic batch) and checked against PyTorch first (bench.js --check);
@@ -31,7 +34,7 @@
 #   THREADS     default "1 2"
 #   MODES       default "idle busy"
 #   ROUNDS      default 3
-#   IMPLS       default "gococa onnxruntime pytorch"
+#   IMPLS       default "gococa gococa-bf16 onnxruntime pytorch"
 #   WORKLOADS   default "image:1 image:8 text:8 caption:1"
 #   REPEAT      timed runs per process at batch 1 (default 10; batch 8 and caption: 3)
 #   PYTHON      default /usr/bin/python3 (with torch)
@@ -45,7 +48,7 @@ CONFIG=${CONFIG:-coca_ViT-B-32}
 THREADS=${THREADS:-"1 2"}
 MODES=${MODES:-"idle busy"}
 ROUNDS=${ROUNDS:-3}
-IMPLS=${IMPLS:-"gococa onnxruntime pytorch"}
+IMPLS=${IMPLS:-"gococa gococa-bf16 onnxruntime pytorch"}
 WORKLOADS=${WORKLOADS:-"image:1 image:8 text:8 caption:1"}
 REPEAT=${REPEAT:-10}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -94,7 +97,7 @@ END {
 	}
 	printf "\n%-10s %-7s %-5s", "workload", "threads", "mode"
 	for (i = 1; i <= ni; i++) printf " %14s", iord[i]
-	printf " %12s %12s\n", "ORT/gococa", "PyT/gococa"
+	printf " %12s %12s %12s\n", "ORT/gococa", "PyT/gococa", "ORT/bf16"
 	for (a = 1; a <= nw; a++) for (b = 1; b <= nt; b++) for (c = 1; c <= nm; c++) {
 		w = word[a]; t = tord[b]; mode = mord[c]; line = 0
 		for (i = 1; i <= ni; i++) { key = mode SUBSEP t SUBSEP w SUBSEP iord[i]; med[iord[i]] = (key in cnt) ? median(key) : 0; if (med[iord[i]] > 0) line = 1 }
@@ -102,8 +105,10 @@ END {
 		printf "%-10s %-7s %-5s", w, t, mode
 		for (i = 1; i <= ni; i++) printf " %14s", (med[iord[i]] > 0 ? sprintf("%.4f", med[iord[i]]) : "-")
 		g = med["gococa"]
-		printf " %11s %12s\n", (g > 0 && med["onnxruntime"] > 0) ? sprintf("%.2fx", med["onnxruntime"] / g) : "-",
-			(g > 0 && med["pytorch"] > 0) ? sprintf("%.2fx", med["pytorch"] / g) : "-"
+		h = med["gococa-bf16"]
+		printf " %11s %12s %12s\n", (g > 0 && med["onnxruntime"] > 0) ? sprintf("%.2fx", med["onnxruntime"] / g) : "-",
+			(g > 0 && med["pytorch"] > 0) ? sprintf("%.2fx", med["pytorch"] / g) : "-",
+			(w !~ /^caption/ && h > 0 && med["onnxruntime"] > 0) ? sprintf("%.2fx", med["onnxruntime"] / h) : "-"
 	}
 	printf "\nslowdown with one core busy (busy / idle, same threads):\n%-10s %-7s", "workload", "threads"
 	for (i = 1; i <= ni; i++) printf " %14s", iord[i]
@@ -144,25 +149,29 @@ if has onnxruntime; then
 		(cd "$ONNX_DIR" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >&2)
 	fi
 	export NODE_PATH=$ONNX_DIR/node_modules
-	if [ ! -f "$models/check/check.json" ] || [ "$models/check/check.json" -ot golden/pytorch/coca_ref.py ] ||
-		[ "$models/check/check.json" -ot scripts/onnx/export.py ] || [ "$models/check/check.json" -ot "$json" ]; then
+	# Export again when the reference, the exporter or the config changed (by
+	# content: a checkout or rebase changes their times, not their graph).
+	stamp=$(cat golden/pytorch/coca_ref.py scripts/onnx/export.py "$json" | sha256sum | cut -d' ' -f1)
+	if [ ! -f "$models/check/check.json" ] || [ "$(cat "$models/check/stamp" 2>/dev/null)" != "$stamp" ]; then
 		echo "exporting $CONFIG to ONNX ($models)..." >&2
 		"$PYTHON" scripts/onnx/export.py --config "$json" --out "$models" 2>"$tmp/export.err" || {
 			cat "$tmp/export.err" >&2
 			exit 1
 		}
+		echo "$stamp" >"$models/check/stamp"
 	fi
 	echo "checking ONNX Runtime's outputs against PyTorch's..." >&2
 	node scripts/onnx/bench.js --models "$models" --check >&2
 fi
-if has gococa; then
+if has gococa || has gococa-bf16; then
 	echo "building the Go benchmarks..." >&2
 	go test -c -o "$tmp/gococa.test" .
 fi
 
-# run_gococa T WORKLOAD BATCH: prints "seconds cpu_seconds" lines (one per sample).
+# run_gococa T WORKLOAD BATCH [PRECISION]: prints "seconds cpu_seconds" lines (one
+# per sample).
 run_gococa() {
-	local t=$1 w=$2 b=$3 bench unit n count=3
+	local t=$1 w=$2 b=$3 prec=${4:-f32} bench unit n count=3
 	case $w in
 	image) bench='^BenchmarkEncodeImage$' unit=s/batch ;;
 	text) bench='^BenchmarkEncodeText$' unit=s/batch ;;
@@ -171,7 +180,7 @@ run_gococa() {
 	n=$REPEAT
 	[ "$b" -gt 1 ] && n=3
 	[ "$w" = caption ] && n=1 count=3
-	GOMAXPROCS=$t GOCOCA_BENCH_MODELS=$CONFIG:$b "$tmp/gococa.test" -test.run '^$' -test.bench "$bench" \
+	GOMAXPROCS=$t GOCOCA_BENCH_MODELS=$CONFIG:$b GOCOCA_BENCH_PRECISION=$prec "$tmp/gococa.test" -test.run '^$' -test.bench "$bench" \
 		-test.benchtime "${n}x" -test.count "$count" >"$tmp/go.out" 2>&1 || {
 		cat "$tmp/go.out" >&2
 		return 1
@@ -224,15 +233,18 @@ for r in $(seq 1 "$ROUNDS"); do
 				[ $((r % 2)) -eq 0 ] && impls=$(echo "$IMPLS" | tr ' ' '\n' | tac | tr '\n' ' ')
 				for impl in $impls; do
 					has "$impl" || continue
+					# the caption runs float32 and bfloat16 weights under "gococa"
+					# (reported as gococa and gococa-bf16)
 					[ "$w" = caption ] && [ "$impl" != gococa ] && continue
 					echo "round $r/$ROUNDS, $mode, $t threads: $impl $w batch $b..." >&2
 					case $impl in
 					gococa) run_gococa "$t" "$w" "$b" ;;
+					gococa-bf16) run_gococa "$t" "$w" "$b" bf16 ;;
 					onnxruntime) run_ort "$t" "$w" "$b" ;;
 					pytorch) run_pytorch "$t" "$w" "$b" ;;
 					esac | while read -r s c x; do
 						name=$impl
-						[ -n "${x:-}" ] && name=$impl-$x
+						[ -n "${x:-}" ] && [ "$x" != f32 ] && name=$impl-$x
 						echo "$mode $t $w $b $name $r $s ${c:-}"
 					done >>"$tmp/results"
 				done
