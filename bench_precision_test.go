@@ -62,7 +62,6 @@ func TestEncodersBF16(t *testing.T) {
 	for i := range text {
 		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
 	}
-	defer tensor.NoGrad()()
 	encode := func() (im, tok, tx []float32) {
 		f, k := m.EncodeImage(img)
 		return append([]float32(nil), f.Data()...), append([]float32(nil), k.Data()...),
