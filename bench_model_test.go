@@ -83,9 +83,10 @@ func peakRSS() float64 {
 }
 
 type modelCase struct {
-	config string
-	batch  int
-	image  int // image size in pixels; 0 keeps the config's
+	config    string
+	batch     int
+	image     int    // image size in pixels; 0 keeps the config's
+	precision string // "" (float32) or "bf16" (GOCOCA_BENCH_PRECISION)
 }
 
 func (c modelCase) String() string {
@@ -93,23 +94,32 @@ func (c modelCase) String() string {
 	if c.image > 0 {
 		n += fmt.Sprintf("/image=%d", c.image)
 	}
+	if c.precision != "" {
+		n += "/precision=" + c.precision
+	}
 	return n
 }
 
-var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0}, {"coca_shapes", 64, 0}}
+var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0, ""}, {"coca_shapes", 64, 0, ""}}
 
 // modelCases are the cases the model benchmarks run: the defaults, or those
 // GOCOCA_BENCH_MODELS lists as comma-separated config:batch[:image] (e.g.
-// "coca_ViT-B-32:16:288"), which scripts/bench_scaling.sh uses.
+// "coca_ViT-B-32:16:288"), which scripts/bench_scaling.sh uses; each at
+// the precision GOCOCA_BENCH_PRECISION names (see benchPrecision).
 func modelCases(b *testing.B) []modelCase {
+	prec := benchPrecision(b)
 	env := os.Getenv("GOCOCA_BENCH_MODELS")
 	if env == "" {
-		return defaultModelCases
+		cs := append([]modelCase(nil), defaultModelCases...)
+		for i := range cs {
+			cs[i].precision = prec
+		}
+		return cs
 	}
 	var cs []modelCase
 	for _, f := range strings.Split(env, ",") {
 		p := strings.Split(strings.TrimSpace(f), ":")
-		c := modelCase{config: p[0]}
+		c := modelCase{config: p[0], precision: prec}
 		var err error
 		if len(p) < 2 || len(p) > 3 {
 			err = fmt.Errorf("want config:batch[:image]")
@@ -219,6 +229,7 @@ func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) 
 func BenchmarkTrainStep(b *testing.B) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
 			if testing.Short() && c.config == "coca_ViT-B-32" {
 				b.Skip("coca_ViT-B-32 skipped in -short mode")
 			}
@@ -264,6 +275,7 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkEncodeImage(b *testing.B) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
 			m, img, _, _ := benchModel(b, c)
 			m.EncodeImage(img)
 			b.ResetTimer()
@@ -281,6 +293,7 @@ func BenchmarkEncodeImage(b *testing.B) {
 func BenchmarkEncodeText(b *testing.B) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
 			m, _, text, l := benchModel(b, c)
 			m.EncodeText(text, c.batch, l)
 			b.ResetTimer()

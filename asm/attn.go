@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync/atomic"
 )
 
 // Fused multi-head attention.
@@ -299,25 +298,12 @@ func getScratch() *attnScratch {
 func putScratch(w *attnScratch) { attnFree.put(w) }
 
 // parallelItems runs f on items 0..n-1 over up to GOMAXPROCS goroutines,
-// each with its own scratch.
+// each with its own scratch, the items claimed one at a time as goroutines
+// become free (ParallelFor).
 func parallelItems(n int, f func(w *attnScratch, item int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
+	ParallelFor(n, 1, 0, func(_, lo, hi int) {
 		w := getScratch()
-		for i := range n {
-			f(w, i)
-		}
-		putScratch(w)
-		return
-	}
-	var next atomic.Int64
-	Parallel(workers, func(int) {
-		w := getScratch()
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				break
-			}
+		for i := lo; i < hi; i++ {
 			f(w, i)
 		}
 		putScratch(w)

@@ -1,22 +1,154 @@
 package asm
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Parallel runs fn(0), ..., fn(n-1) concurrently and returns when all have
-// returned. fn(0) runs on the calling goroutine, each of the others on a
-// goroutine of its own, so tasks may wait for each other (at a barrier);
-// calls may nest.
+// Parallel regions run on pooled worker goroutines. A worker that finishes
+// a task waits for the next one spinning for a short while before it
+// parks, and so does a caller waiting for its workers: a training step of a
+// small model runs thousands of parallel regions of a few microseconds
+// each, back to back, and waking a parked goroutine (40-50 µs on a virtual
+// machine) would cost more than the work it shares.
 //
-// The other tasks run on pooled worker goroutines. A worker that finishes
-// a task waits for the next one spinning for a short while (poolSpin)
-// before it parks, and the caller waits for its workers the same way: a
-// training step of a small model runs thousands of parallel regions of a
-// few microseconds each, back to back, and starting a goroutine for each
-// (or waking a parked one) would cost more than the work it shares.
+// Spinning pays only while every goroutine of the region has a CPU. When
+// another process takes one of the cores, a spinning goroutine burns the
+// time slices its peers need, and a region split in equal parts waits for
+// the part whose thread is off its CPU (a whole time slice, milliseconds).
+// So the pool watches for signs that the process is not getting its CPUs:
+//
+//   - a spinning goroutine sees a gap in its own progress (it was
+//     descheduled in the middle of its spin);
+//   - a helper starts its task long after the region began (its thread
+//     was not running), or never starts before the region is over;
+//   - the caller of ParallelFor waits for a helper much longer than its
+//     own share of the work took.
+//
+// Each sign marks the process as contended for contendedHold. Meanwhile
+// spins are cut to contendedSpin (waiters park almost at once and give
+// their CPU back), ParallelFor runs every range on the caller, and
+// Workers reports 1, so that computations which split their work
+// statically can run on one goroutine instead of waiting for a peer that is
+// off its CPU. When the hold expires, the next regions use helpers again
+// (and mark the process contended again at once if it still is).
+
+// poolSpin is how long an idle worker, a caller waiting for its workers
+// or a goroutine at a Barrier checks for its event before parking, while
+// the process gets its CPUs. It must exceed the time a parked goroutine
+// takes to wake up, which on a virtual machine (an inter-processor
+// interrupt through the hypervisor) was measured at 40-50 µs: with a
+// shorter spin a worker parks just before the next task comes, the task
+// waits for the wake-up, the caller waits for the task, and a 2-way split
+// of a 130 µs GEMM took 110 µs instead of 65. It is short enough that idle
+// workers give their CPUs back within a millisecond once no more work
+// comes.
+const poolSpin = 500 * time.Microsecond
+
+// contendedSpin replaces poolSpin while the process is contended.
+const contendedSpin = 5 * time.Microsecond
+
+// spinGap is the gap between two consecutive checks of a spin loop (which
+// come about a microsecond apart) that shows the spinning goroutine was off
+// its CPU.
+const spinGap = 50 * time.Microsecond
+
+// lateStart is how long after its region began a helper may start its
+// task without showing contention: above the wake-up time of a parked
+// goroutine, far below a scheduler time slice.
+const lateStart = 300 * time.Microsecond
+
+// contendedHold is how long one sign of contention holds.
+const contendedHold = 100 * time.Millisecond
+
+var epoch = time.Now()
+
+// now returns monotonic nanoseconds.
+func now() int64 { return int64(time.Since(epoch)) }
+
+// contendedUntil is the now() until which the process counts as contended.
+var contendedUntil atomic.Int64
+
+// markContended records a sign of contention seen at time t.
+func markContended(t int64) {
+	u := t + int64(contendedHold)
+	for {
+		old := contendedUntil.Load()
+		if old >= u || contendedUntil.CompareAndSwap(old, u) {
+			return
+		}
+	}
+}
+
+// isContended reports whether the process counts as contended at time t.
+func isContended(t int64) bool { return t < contendedUntil.Load() }
+
+// Workers reports how many goroutines a computation that splits its work
+// statically (equal parts, meeting at a Barrier) should use now:
+// GOMAXPROCS, or 1 while the process has recently shown signs of not
+// getting its CPUs (another process busy on a core), when waiting for a
+// peer that is off its CPU would cost more than the peer's share of the
+// work. The answer affects speed only: kernels give the same results
+// whatever the number of goroutines.
+func Workers() int {
+	if isContended(now()) {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Contended reports whether the process currently counts as short of CPUs
+// (see Workers).
+func Contended() bool { return isContended(now()) }
+
+// spinUntil calls done until it reports true, for at most the current
+// spin budget (poolSpin, or contendedSpin while contended), and reports
+// whether it did. A spin that finds it was descheduled (a gap of spinGap
+// between two checks) marks the process contended and gives up.
+func spinUntil(done func() bool) bool {
+	start := now()
+	budget := int64(poolSpin)
+	if isContended(start) {
+		budget = int64(contendedSpin)
+	}
+	last := start
+	for i := 0; ; i++ {
+		if done() {
+			return true
+		}
+		if i&63 == 63 {
+			t := now()
+			if t-last > int64(spinGap) {
+				markContended(t)
+				return false
+			}
+			if t-start > budget {
+				return false
+			}
+			last = t
+		}
+	}
+}
+
+// poolTask is the work handed to a pooled worker: run(t) is task t,
+// finish(t) is called once the worker is back in the pool.
+type poolTask interface {
+	run(t int)
+	finish(t int)
+}
+
+// Parallel runs fn(0), ..., fn(n-1) and returns when all have returned.
+// fn(0) runs on the calling goroutine, each of the others on a goroutine
+// of its own, so tasks may wait for each other (at a barrier); calls may
+// nest. Once fn(0) has returned, the caller itself runs any task whose
+// goroutine has not started it yet (its thread may be off its CPU), so a
+// region split in equal parts does not wait a whole time slice for a part
+// nobody has begun. This never deadlocks: a task runs on the caller only
+// after the caller's own task has finished, and a task that waits for
+// another is waiting for one that has started, or that its own goroutine
+// will start. Use ParallelFor for work that can be claimed in ranges.
 func Parallel(n int, fn func(t int)) {
 	if n <= 1 {
 		if n == 1 {
@@ -24,77 +156,227 @@ func Parallel(n int, fn func(t int)) {
 		}
 		return
 	}
-	r := &parRegion{fn: fn}
-	r.state.Store(int32(n - 1))
-	var local [8]*poolWorker
-	ws := takeWorkers(local[:0], n-1)
-	for i, w := range ws {
-		w.r, w.t = r, i+1
-		if w.state.Swap(workerBusy) == workerParked {
-			w.wake <- struct{}{}
-		}
+	r := &parRegion{fn: fn, start: now()}
+	var local [8]forSlot
+	if n-1 <= len(local) {
+		r.slots = local[:n-1]
+	} else {
+		r.slots = make([]forSlot, n-1)
 	}
-	for t := len(ws) + 1; t < n; t++ {
-		w := &poolWorker{wake: make(chan struct{}, 1), r: r, t: t}
-		w.state.Store(workerBusy)
-		go w.loop()
-	}
+	handOut(r, 1, n)
 	fn(0)
-	r.wait()
+	joinSlots(r.slots, r.start, &r.wake, func(t int) { fn(t) })
 }
 
-// parRegion is one call of Parallel. state holds the number of tasks still
-// running on workers, plus parSleeping once the caller has stopped
-// spinning and waits on done.
+// parRegion is one call of Parallel; task t ≥ 1 uses slots[t-1].
 type parRegion struct {
 	fn    func(int)
-	state atomic.Int32
-	done  chan struct{}
+	start int64
+	slots []forSlot
+	wake  chan struct{}
 }
 
-const parSleeping = 1 << 30
+func (r *parRegion) run(t int) {
+	if h := helperStartHook.Load(); h != nil {
+		(*h)()
+	}
+	if !r.slots[t-1].state.CompareAndSwap(slotPending, slotRunning) {
+		return // run by the caller
+	}
+	if d := now() - r.start; d > int64(lateStart) {
+		markContended(r.start + d)
+	}
+	r.fn(t)
+}
 
-// wait returns when every worker task of r has returned.
-func (r *parRegion) wait() {
-	if spinUntil(func() bool { return r.state.Load() == 0 }) {
+func (r *parRegion) finish(t int) { finishSlot(&r.slots[t-1].state, &r.wake) }
+
+// ParallelFor calls fn(w, lo, hi) for disjoint ranges [lo, hi) that
+// together cover [0, n), each a whole number of grains (grain items; the
+// last range ends at n), on the calling goroutine and on at most
+// maxWorkers-1 pooled helpers (maxWorkers ≤ 0: GOMAXPROCS), and returns
+// when every range has been computed, its writes visible to the caller.
+// w identifies the goroutine running the range, 0 for the caller, below
+// the number of goroutines used; no two calls with the same w overlap, so
+// w can index per-goroutine scratch.
+//
+// The ranges are claimed one at a time as goroutines become free, large
+// ones first (each about a 2·workers-th of what is left) and single grains
+// at the end, so a fast goroutine takes what a slow one leaves. A helper
+// that has not started when the ranges run out is called off: the call
+// waits only for ranges already being computed. While the process is
+// contended (see Workers) the caller computes everything, as one range.
+// fn may call Parallel or ParallelFor.
+func ParallelFor(n, grain, maxWorkers int, fn func(w, lo, hi int)) {
+	if n <= 0 {
 		return
 	}
-	r.done = make(chan struct{}, 1)
-	if r.state.Add(parSleeping) == parSleeping {
-		return // the last task finished meanwhile
+	grain = max(grain, 1)
+	chunks := (n + grain - 1) / grain
+	workers := min(chunks, runtime.GOMAXPROCS(0))
+	if maxWorkers > 0 {
+		workers = min(workers, maxWorkers)
 	}
-	<-r.done
+	parallelFor(n, grain, workers, fn)
 }
 
-// finish records that one worker task of r has returned.
-func (r *parRegion) finish() {
-	if r.state.Add(-1) == parSleeping {
-		r.done <- struct{}{}
+// helperStartHook, when set (tests), is called by a Parallel or
+// ParallelFor helper before it claims its task.
+var helperStartHook atomic.Pointer[func()]
+
+// parallelFor is ParallelFor on exactly workers goroutines (fewer while
+// contended).
+func parallelFor(n, grain, workers int, fn func(w, lo, hi int)) {
+	start := now()
+	if workers <= 1 || isContended(start) {
+		fn(0, 0, n)
+		return
+	}
+	r := &forRegion{fn: fn, n: n, grain: grain, chunks: (n + grain - 1) / grain, workers: workers, start: start}
+	var local [8]forSlot
+	if workers-1 <= len(local) {
+		r.slots = local[:workers-1]
+	} else {
+		r.slots = make([]forSlot, workers-1)
+	}
+	handOut(r, 1, workers)
+	r.work(0)
+	r.join()
+}
+
+// Helper slot states of a forRegion.
+const (
+	slotPending   = iota // handed to a worker that has not started it
+	slotRunning          // claimed by its worker
+	slotWaited           // claimed; the caller has parked waiting for it
+	slotDone             // its worker has finished
+	slotCancelled        // called off by the caller before it started
+)
+
+type forSlot struct{ state atomic.Int32 }
+
+// forRegion is one call of ParallelFor.
+type forRegion struct {
+	fn              func(w, lo, hi int)
+	n, grain        int
+	chunks, workers int
+	start           int64
+	next            atomic.Int64 // first unclaimed chunk
+	slots           []forSlot    // helper t uses slots[t-1]
+	wake            chan struct{}
+}
+
+// work claims and computes ranges until none is left.
+func (r *forRegion) work(w int) {
+	div := int64(2 * r.workers)
+	for {
+		cur := r.next.Load()
+		left := int64(r.chunks) - cur
+		if left <= 0 {
+			return
+		}
+		take := max(1, left/div)
+		if !r.next.CompareAndSwap(cur, cur+take) {
+			continue
+		}
+		r.fn(w, int(cur)*r.grain, min(int(cur+take)*r.grain, r.n))
 	}
 }
 
-// poolSpin is how long an idle worker, a caller waiting for its workers
-// or a goroutine at a Barrier checks for its event before parking. It
-// must exceed the time a parked goroutine takes to wake up, which on a
-// virtual machine (an inter-processor interrupt through the hypervisor)
-// was measured at 40-50 µs: with a shorter spin a worker parks just before
-// the next task comes, the task waits for the wake-up, the caller waits
-// for the task, and a 2-way split of a 130 µs GEMM took 110 µs instead of
-// 65. It is short enough that idle workers give their CPUs back within a
-// millisecond once no more work comes.
-const poolSpin = 500 * time.Microsecond
+func (r *forRegion) run(t int) {
+	if h := helperStartHook.Load(); h != nil {
+		(*h)()
+	}
+	if !r.slots[t-1].state.CompareAndSwap(slotPending, slotRunning) {
+		return // called off
+	}
+	if d := now() - r.start; d > int64(lateStart) {
+		markContended(r.start + d)
+	}
+	r.work(t)
+}
+
+func (r *forRegion) finish(t int) { finishSlot(&r.slots[t-1].state, &r.wake) }
+
+// join returns once no helper of r computes a range: it calls off those
+// that have not started and waits for the others.
+func (r *forRegion) join() { joinSlots(r.slots, r.start, &r.wake, nil) }
+
+// finishSlot marks a helper's slot done, waking the caller if it has
+// parked waiting for it (on *wake, which the caller sets before it marks
+// the slot waited).
+func finishSlot(s *atomic.Int32, wake *chan struct{}) {
+	for {
+		switch st := s.Load(); st {
+		case slotCancelled:
+			return
+		case slotRunning:
+			if s.CompareAndSwap(slotRunning, slotDone) {
+				return
+			}
+		case slotWaited:
+			s.Store(slotDone)
+			*wake <- struct{}{}
+			return
+		default:
+			panic("asm: parallel helper finished twice")
+		}
+	}
+}
+
+// joinSlots is the caller's end of a region that began at start, after its
+// own share: each helper task that has not started is taken from its
+// helper (slot cancelled) and run by the caller with steal(t) (or dropped
+// when steal is nil), and the caller waits for the others, spinning, then
+// parked on *wake. A region that lasted more than lateStart while a helper
+// had not started, or a wait much longer than the caller's own share,
+// marks the process contended.
+func joinSlots(slots []forSlot, start int64, wake *chan struct{}, steal func(t int)) {
+	t := now()
+	busy := t - start // the caller's share of the work
+	for i := range slots {
+		s := &slots[i].state
+		if s.CompareAndSwap(slotPending, slotCancelled) {
+			if busy > int64(lateStart) {
+				markContended(t) // a long region came and went without it
+			}
+			if steal != nil {
+				steal(i + 1)
+			}
+			continue
+		}
+		if s.Load() == slotDone {
+			continue
+		}
+		w0 := now()
+		if !spinUntil(func() bool { return s.Load() == slotDone }) {
+			if *wake == nil {
+				*wake = make(chan struct{}, 1)
+			}
+			if s.CompareAndSwap(slotRunning, slotWaited) {
+				<-*wake
+			}
+		}
+		// A helper holds one range (or task) at the end: a wait much
+		// longer than the caller's whole share means its thread was off
+		// its CPU.
+		if t := now(); t-w0 > busy+int64(lateStart) {
+			markContended(t)
+		}
+	}
+}
 
 // Worker states.
 const (
 	workerIdle   = iota // in the pool, spinning
 	workerParked        // in the pool, blocked on wake
-	workerBusy          // given a task (r, t)
+	workerBusy          // given a task; set after task and t
 )
 
 type poolWorker struct {
 	state atomic.Int32
 	wake  chan struct{}
-	r     *parRegion // the task: r.fn(t); set before state becomes workerBusy
+	task  poolTask
 	t     int
 }
 
@@ -105,6 +387,24 @@ var pool struct {
 
 // maxIdleWorkers bounds the pool; a worker finding it full exits.
 const maxIdleWorkers = 64
+
+// handOut gives tasks from..to-1 of task to idle workers, starting new
+// ones when the pool has too few.
+func handOut(task poolTask, from, to int) {
+	var local [8]*poolWorker
+	ws := takeWorkers(local[:0], to-from)
+	for i, w := range ws {
+		w.task, w.t = task, from+i
+		if w.state.Swap(workerBusy) == workerParked {
+			w.wake <- struct{}{}
+		}
+	}
+	for t := from + len(ws); t < to; t++ {
+		w := &poolWorker{wake: make(chan struct{}, 1), task: task, t: t}
+		w.state.Store(workerBusy)
+		go w.loop()
+	}
+}
 
 // takeWorkers removes up to n idle workers from the pool and appends them
 // to dst.
@@ -121,19 +421,19 @@ func takeWorkers(dst []*poolWorker, n int) []*poolWorker {
 // loop runs the worker's task, then waits in the pool for the next one.
 func (w *poolWorker) loop() {
 	for {
-		r := w.r
-		r.fn(w.t)
-		w.r = nil
+		task, t := w.task, w.t
+		task.run(t)
+		w.task = nil
 		w.state.Store(workerIdle)
 		pool.mu.Lock()
 		if len(pool.idle) >= maxIdleWorkers {
 			pool.mu.Unlock()
-			r.finish()
+			task.finish(t)
 			return
 		}
 		pool.idle = append(pool.idle, w)
 		pool.mu.Unlock()
-		r.finish()
+		task.finish(t)
 		w.waitTask()
 	}
 }
@@ -145,24 +445,5 @@ func (w *poolWorker) waitTask() {
 	}
 	if w.state.CompareAndSwap(workerIdle, workerParked) {
 		<-w.wake
-	}
-}
-
-// spinUntil calls done until it reports true, for at most poolSpin, and
-// reports whether it did.
-func spinUntil(done func() bool) bool {
-	deadline := int64(0)
-	for i := 0; ; i++ {
-		if done() {
-			return true
-		}
-		if i&63 == 63 {
-			now := time.Now().UnixNano()
-			if deadline == 0 {
-				deadline = now + int64(poolSpin)
-			} else if now > deadline {
-				return false
-			}
-		}
 	}
 }

@@ -1,6 +1,8 @@
 package asm
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,4 +97,233 @@ func TestParallel(t *testing.T) {
 	if idle > maxIdleWorkers {
 		t.Fatalf("%d idle workers, more than the bound %d", idle, maxIdleWorkers)
 	}
+}
+
+// forRanges runs parallelFor and returns how often each item was covered,
+// failing on a range that is not a whole number of grains or runs past n.
+func forRanges(t *testing.T, n, grain, workers int) []int32 {
+	t.Helper()
+	seen := make([]int32, n)
+	var bad atomic.Value
+	var busy [16]atomic.Int32 // per w: ranges in progress
+	parallelFor(n, grain, workers, func(w, lo, hi int) {
+		if busy[w].Add(1) != 1 {
+			bad.Store(fmt.Sprintf("two ranges at once for w=%d", w))
+		}
+		if lo < 0 || hi > n || lo >= hi || lo%grain != 0 || (hi%grain != 0 && hi != n) || w < 0 || w >= workers {
+			bad.Store(fmt.Sprintf("range [%d,%d) w=%d (n=%d grain=%d workers=%d)", lo, hi, w, n, grain, workers))
+		}
+		for i := lo; i < hi; i++ {
+			atomic.AddInt32(&seen[i], 1)
+		}
+		busy[w].Add(-1)
+	})
+	if s := bad.Load(); s != nil {
+		t.Fatal(s)
+	}
+	return seen
+}
+
+// TestParallelFor checks that every item is covered exactly once by whole
+// grains, for every worker count, and that writes are visible on return.
+func TestParallelFor(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 64, 1000} {
+		for _, grain := range []int{1, 3, 16, 2000} {
+			for workers := 1; workers <= 5; workers++ {
+				for round := 0; round < 20; round++ {
+					for i, c := range forRanges(t, n, grain, workers) {
+						if c != 1 {
+							t.Fatalf("n=%d grain=%d workers=%d: item %d covered %d times", n, grain, workers, i, c)
+						}
+					}
+				}
+			}
+		}
+	}
+	ParallelFor(0, 1, 0, func(w, lo, hi int) { t.Fatal("called for n=0") })
+	// Nested in Parallel and in itself.
+	var total atomic.Int64
+	Parallel(3, func(int) {
+		ParallelFor(10, 1, 0, func(_, lo, hi int) {
+			ParallelFor(hi-lo, 1, 0, func(_, lo2, hi2 int) { total.Add(int64(hi2 - lo2)) })
+		})
+	})
+	if total.Load() != 30 {
+		t.Fatalf("nested: %d items, want 30", total.Load())
+	}
+}
+
+// TestParallelForCallsOffLateHelper: a helper that has not started when
+// the ranges run out is called off; the call returns without waiting for it
+// (the caller computes every range) and the helper then runs nothing.
+func TestParallelForCallsOffLateHelper(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 8)
+	hook := func() {
+		started <- struct{}{}
+		<-release
+	}
+	helperStartHook.Store(&hook)
+	defer helperStartHook.Store(nil)
+	contendedUntil.Store(0)
+	var onHelper atomic.Int32
+	returned := make(chan struct{})
+	go func() {
+		parallelFor(100, 1, 2, func(w, lo, hi int) {
+			if w != 0 {
+				onHelper.Add(1)
+			}
+			time.Sleep(10 * time.Microsecond)
+		})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ParallelFor waited for a helper that had not started")
+	}
+	<-started // the helper did get its task, late
+	close(release)
+	time.Sleep(10 * time.Millisecond)
+	if n := onHelper.Load(); n != 0 {
+		t.Fatalf("a called-off helper computed %d ranges", n)
+	}
+	// 100 ranges of ≥ 10 µs took more than lateStart without the helper.
+	if !Contended() {
+		t.Fatal("a long region without its helper did not mark the process contended")
+	}
+	if Workers() != 1 {
+		t.Fatalf("Workers() = %d while contended, want 1", Workers())
+	}
+	contendedUntil.Store(0)
+	if Workers() != runtime.GOMAXPROCS(0) {
+		t.Fatalf("Workers() = %d, want GOMAXPROCS %d", Workers(), runtime.GOMAXPROCS(0))
+	}
+}
+
+// TestParallelForWaitsForRunningHelper: a range already claimed by a helper
+// is waited for, through the parked path, and its writes are visible.
+func TestParallelForWaitsForRunningHelper(t *testing.T) {
+	helped := 0
+	for round := 0; round < 5; round++ {
+		contendedUntil.Store(0)
+		var claimed atomic.Bool
+		x := make([]int, 2)
+		parallelFor(2, 1, 2, func(w, lo, hi int) {
+			if w != 0 {
+				claimed.Store(true)
+				time.Sleep(2 * poolSpin) // longer than the caller spins
+				x[lo] = 1 + lo
+				return
+			}
+			// Give the helper time to claim the other range.
+			for i := 0; i < 1000 && hi-lo == 1 && !claimed.Load(); i++ {
+				time.Sleep(time.Microsecond)
+			}
+			for i := lo; i < hi; i++ {
+				x[i] = 1 + i
+			}
+		})
+		if x[0] != 1 || x[1] != 2 {
+			t.Fatalf("round %d: %v after return, want [1 2]", round, x)
+		}
+		if claimed.Load() {
+			helped++
+		}
+	}
+	contendedUntil.Store(0)
+	if helped == 0 {
+		t.Fatal("in 5 rounds the helper never claimed a range: nothing was tested")
+	}
+}
+
+// TestContendedSingleGoroutine: while contended, ParallelFor computes
+// everything on the caller, as one range.
+func TestContendedSingleGoroutine(t *testing.T) {
+	markContended(now())
+	defer contendedUntil.Store(0)
+	calls := 0
+	ParallelFor(1000, 7, 0, func(w, lo, hi int) {
+		calls++ // plain write: all on the caller
+		if w != 0 || lo != 0 || hi != 1000 {
+			t.Errorf("contended: range [%d,%d) on w=%d, want [0,1000) on the caller", lo, hi, w)
+		}
+	})
+	if calls != 1 {
+		t.Fatalf("contended: %d calls, want 1", calls)
+	}
+}
+
+// TestSpinGapMarksContention: a spin that was off its CPU for longer than
+// spinGap marks the process contended. The gap is simulated by sleeping in
+// the condition.
+func TestSpinGapMarksContention(t *testing.T) {
+	contendedUntil.Store(0)
+	defer contendedUntil.Store(0)
+	i := 0
+	ok := spinUntil(func() bool {
+		i++
+		if i == 100 {
+			time.Sleep(3 * spinGap)
+		}
+		return false
+	})
+	if ok || !Contended() {
+		t.Fatalf("spinUntil after a gap: returned %v, contended %v; want false, true", ok, Contended())
+	}
+	// While contended, spins are short.
+	t0 := time.Now()
+	spinUntil(func() bool { return false })
+	if d := time.Since(t0); d > poolSpin/2 {
+		t.Fatalf("a contended spin lasted %v (contendedSpin %v, poolSpin %v)", d, contendedSpin, poolSpin)
+	}
+}
+
+// TestParallelRunsUnstartedTasks: a task whose goroutine has not started it
+// when the caller's own task is done runs on the caller; Parallel returns
+// without waiting for that goroutine, which then runs nothing.
+func TestParallelRunsUnstartedTasks(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 8)
+	hook := func() {
+		started <- struct{}{}
+		<-release
+	}
+	helperStartHook.Store(&hook)
+	defer helperStartHook.Store(nil)
+	var ran [3]atomic.Int32
+	var onCaller atomic.Int32
+	returned := make(chan struct{})
+	go func() {
+		Parallel(3, func(i int) {
+			ran[i].Add(1)
+			if i != 0 {
+				onCaller.Add(1) // every helper is held by the hook: only the caller runs tasks
+			}
+		})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parallel waited for helpers that had not started")
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Fatalf("task %d ran %d times before Parallel returned", i, n)
+		}
+	}
+	if onCaller.Load() != 2 {
+		t.Fatalf("%d of 2 unstarted tasks ran on the caller", onCaller.Load())
+	}
+	<-started
+	<-started
+	close(release)
+	time.Sleep(10 * time.Millisecond)
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Fatalf("task %d ran %d times after the helpers were released", i, n)
+		}
+	}
+	contendedUntil.Store(0)
 }

@@ -76,13 +76,10 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 		}
 		return
 	}
-	// Parallel over the batch: goroutine t runs matrices t, t+T, t+2T...
-	// (each of them single-threaded).
-	if threads > batch {
-		threads = batch
-	}
-	Parallel(threads, func(t int) {
-		for i := t; i < batch; i += threads {
+	// Parallel over the batch, each GEMM single-threaded, claimed as
+	// goroutines become free.
+	ParallelFor(batch, 1, threads, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
 			one(i, 1)
 		}
 	})
@@ -148,8 +145,9 @@ func gemmThreads(m, n, k int) int {
 // sgemmParallel runs a GEMM on at most threads goroutines. With a packed
 // kernel and enough rows, the goroutines share each packed B panel
 // (gemmShared); otherwise C is split into independent column (or row)
-// strips, each a whole GEMM with its own packing buffers. Strips are
-// multiples of the micro-tile so only the last one has edge tiles.
+// strips, each a whole GEMM with its own packing buffers, claimed as
+// goroutines become free (ParallelFor). Strips are multiples of the
+// micro-tile so only the last one has edge tiles.
 func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -179,12 +177,16 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	Parallel(threads, func(t int) {
-		lo := tiles * t / threads * unit
-		hi := min(tiles*(t+1)/threads*unit, total)
-		if lo >= hi {
-			return
-		}
+	// Strips of at least minFlopsPerThread/2 of work, and at most a
+	// 2·threads-th of the tiles, so that a goroutine whose CPU is taken
+	// holds up little.
+	other := m
+	if !splitN {
+		other = n
+	}
+	grain := max(1, min(tiles/(2*threads), int(minFlopsPerThread/2/(2*float64(unit)*float64(other)*float64(max(k, 1))))))
+	ParallelFor(tiles, grain, threads, func(_, t0, t1 int) {
+		lo, hi := t0*unit, min(t1*unit, total)
 		if splitN {
 			bb := b
 			if k > 0 {

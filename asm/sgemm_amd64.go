@@ -36,6 +36,12 @@ func sgemmPackA6AVX2(dst, src *float32, lda, kBlocks int, alpha float32)
 //go:noescape
 func sgemmPackAT6AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
 
+// sgemmPackA12AVX512 is gemmKernel.packAAsm for mr = 12 (16 columns per
+// block).
+//
+//go:noescape
+func sgemmPackA12AVX512(dst, src *float32, lda, kBlocks int, alpha float32)
+
 // sgemmPackBT8AVX2 is gemmKernel.packBTAsm (8×8 AVX transposes).
 //
 //go:noescape
@@ -50,11 +56,13 @@ var avx2Gemm = &gemmKernel{
 	packAAsm: sgemmPackA6AVX2, packATAsm: sgemmPackAT6AVX2,
 }
 
-// The 192×32 B micro-panel (24 KiB) stays in a 32–48 KiB L1d.
+// The 256×32 B micro-panel (32 KiB) stays in a 48 KiB L1d (Zen 4/5,
+// Sapphire Rapids); the 144×256 A block takes 144 KiB of L2.
 var avx512Gemm = &gemmKernel{
-	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 192, nc: 4096,
+	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096,
 	block: sgemmBlockAVX512, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
+	packAAsm: sgemmPackA12AVX512, packACols: 16,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

@@ -56,15 +56,42 @@ type gemmKernel struct {
 	packBTAsm func(dst, src *float32, ldb, ldd, kBlocks int)
 	bt        int
 
-	// packAAsm, if set, packs 8·kBlocks columns of mr whole rows of a
-	// row-major A (not transposed) into one micro-panel, scaled by alpha:
-	// dst[(8q+c)*mr+i] = alpha*src[i*lda+8q+c].
-	packAAsm func(dst, src *float32, lda, kBlocks int, alpha float32)
+	// packAAsm, if set, packs packACols·kBlocks columns of mr whole rows
+	// of a row-major A (not transposed) into one micro-panel, scaled by
+	// alpha: dst[p*mr+i] = alpha*src[i*lda+p].
+	packAAsm  func(dst, src *float32, lda, kBlocks int, alpha float32)
+	packACols int // 8 when 0
 
 	// packATAsm, if set, packs rows of nPanels whole micro-panels of a
 	// transposed A (stored k×m): for p < rows, ip < nPanels, i < mr:
 	// dst[ip*kc*mr+p*mr+i] = alpha*src[p*lda+ip*mr+i].
 	packATAsm func(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+
+	// pairs marks a bfloat16 kernel: its packed operands hold pairs of
+	// bfloat16 values of consecutive k in 32-bit slots (packAPairs,
+	// packBPairs), and block gets the number of pairs, ⌈kc/2⌉, for kc.
+	pairs bool
+
+	// packAPairsAsm, if set, converts and transposes 16-pair blocks:
+	// for q < 16·qBlocks, r < rows (≤ 16): dst[q*ldd+r] = the pair of
+	// src[r*lds+2q] and src[r*lds+2q+1] rounded to bfloat16 (A rows into
+	// a micro-panel, or rows of a stored n×k B into a panel).
+	packAPairsAsm func(dst, src *float32, lds, ldd, rows, qBlocks int)
+
+	// packBPairsAsm, if set, packs pairs of rows of a row-major B into
+	// whole micro-panels: for q < qRows, jp < nPanels, j < nr:
+	// dst[(jp*kp+q)*nr+j] = the pair of src[2q*ldb+jp*nr+j] and
+	// src[(2q+1)*ldb+jp*nr+j].
+	packBPairsAsm func(dst, src *float32, kp, ldb, nPanels, qRows int)
+}
+
+// depth returns the packed depth of a kc-deep block: kc, or the number of
+// bfloat16 pairs.
+func (kn *gemmKernel) depth(kc int) int {
+	if kn.pairs {
+		return (kc + 1) / 2
+	}
+	return kc
 }
 
 // callFlops bounds the work of one assembly call (about 50 µs), because
@@ -128,52 +155,48 @@ func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspac
 }
 
 // gemmShared is gemm on several goroutines sharing each packed B panel:
-// for every (jc, pc) they pack disjoint micro-panels of the B panel, meet
-// at a barrier, then each runs the ic loop over its own rows of C (a
-// multiple of mr) with its own packed A. The goroutines start once per
-// GEMM and meet at a spinning barrier once per panel; panels alternate
-// between two buffers, so that packing the next one cannot overwrite the
-// one a slower goroutine still reads (a goroutine packs panel i+2 only
-// after every goroutine has reached barrier i+1, past its work on panel
-// i). m/mr ≥ threads, k > 0, alpha != 0.
+// for every (jc, pc) they pack the micro-panels of the B panel, then
+// compute the row tiles of C against it, each phase a ParallelFor whose
+// ranges (micro-panels, groups of row tiles) go to whichever goroutine is
+// free, so a goroutine whose CPU is taken holds up only the range it has
+// claimed. Each goroutine packs the A rows of its ranges into its own
+// workspace. m/mr ≥ threads, k > 0, alpha != 0.
 func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kn.mr, kn.nr
 	kcMax, ncMax := kn.blocking(m)
 	kcStep := blockSize(k, kcMax, 1)
 	ncStep := blockSize(n, ncMax, nr)
 	tiles := (m + mr - 1) / mr
-	rowLo := func(t int) int { return min(tiles*t/threads*mr, m) }
-	mcStep := blockSize(rowLo(1), kn.mc, mr)
+	// Row ranges are claimed in grains of at most kn.mc rows (one packed
+	// A block) and at most a 2·threads-th of the tiles.
+	grain := max(1, min(kn.mc/mr, tiles/(2*threads)))
+	mcStep := grain * mr
 	panelLen := gemmRoundUp(ncStep, nr) * kcStep
 	shared := workspaces.get()
-	shared.bp = growTo(shared.bp, 2*panelLen)
+	shared.bp = growTo(shared.bp, panelLen)
 	wss := make([]*gemmWorkspace, threads)
 	for t := range wss {
-		wss[t] = getWorkspaceSized(kn, gemmRoundUp(mcStep, mr), gemmRoundUp(ncStep, nr), kcStep, false)
+		wss[t] = getWorkspaceSized(kn, mcStep, gemmRoundUp(ncStep, nr), kcStep, false)
 	}
 	direct := kn.directA(transA, alpha, ncStep)
-	bar := NewBarrier(threads)
-	body := func(t int) {
-		ws := wss[t]
-		lo, hi := rowLo(t), rowLo(t+1)
-		buf := 0
-		for jc := 0; jc < n; jc += ncStep {
-			nc := min(ncStep, n-jc)
-			panels := (nc + nr - 1) / nr
-			for pc := 0; pc < k; pc += kcStep {
-				kc := min(kcStep, k-pc)
-				bp := shared.bp[buf*panelLen : (buf+1)*panelLen]
-				buf ^= 1
-				p0, p1 := panels*t/threads, panels*(t+1)/threads
-				if p0 < p1 {
-					kn.packB(bp[p0*nr*kc:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
-				}
-				bar.Wait()
-				bs := gemmB{b: bp, ldb: nr, step: kc * nr}
-				if nc%nr != 0 {
-					bs.edge = bp[nc/nr*kc*nr:]
-				}
-				accum := pc > 0 || beta != 0
+	bp := shared.bp
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
+		panels := (nc + nr - 1) / nr
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			kd := kn.depth(kc)
+			ParallelFor(panels, 1, threads, func(_, p0, p1 int) {
+				kn.packB(bp[p0*nr*kd:], transB, b, ldb, pc, jc+p0*nr, kc, min(nc, p1*nr)-p0*nr)
+			})
+			bs := gemmB{b: bp, ldb: nr, step: kd * nr}
+			if nc%nr != 0 {
+				bs.edge = bp[nc/nr*kd*nr:]
+			}
+			accum := pc > 0 || beta != 0
+			ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
+				ws := wss[w]
+				lo, hi := t0*mr, min(t1*mr, m)
 				if pc == 0 && beta != 0 && beta != 1 {
 					scaleC(hi-lo, nc, beta, c[lo*ldc+jc:], ldc)
 				}
@@ -184,12 +207,11 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 						continue
 					}
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-					kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+					kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
 				}
-			}
+			})
 		}
 	}
-	Parallel(threads, body)
 	workspaces.put(shared)
 	for _, ws := range wss {
 		workspaces.put(ws)
@@ -228,9 +250,10 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
 			kn.packB(ws.bp, transB, b, ldb, pc, jc, kc, nc)
-			bs := gemmB{b: ws.bp, ldb: nr, step: kc * nr}
+			kd := kn.depth(kc)
+			bs := gemmB{b: ws.bp, ldb: nr, step: kd * nr}
 			if nc%nr != 0 {
-				bs.edge = ws.bp[nc/nr*kc*nr:]
+				bs.edge = ws.bp[nc/nr*kd*nr:]
 			}
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
@@ -240,7 +263,7 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 					continue
 				}
 				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-				kn.macro(ws, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+				kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
 			}
 		}
 	}
@@ -256,7 +279,7 @@ type gemmB struct {
 }
 
 // macro computes the mc×nc block of C from the packed mc×kc block of A in
-// ws.ap and the B operand bs. Whole tiles go straight to C; edge tiles go
+// ws.ap and the B operand bs (kc is the packed depth, see depth). Whole tiles go straight to C; edge tiles go
 // through ws.tile so the kernel never writes past C.
 func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
 	mr, nr := kn.mr, kn.nr
@@ -371,6 +394,10 @@ func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool)
 // micro-panels: panel ip/mr holds element (i,p) at ip*kc + p*mr + i, and
 // rows past mc are zero.
 func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int, alpha float32) {
+	if kn.pairs {
+		kn.packAPairs(dst, transA, a, lda, ic, pc, mc, kc, alpha)
+		return
+	}
 	mr := kn.mr
 	full := mc / mr // whole micro-panels
 	if transA {
@@ -401,10 +428,10 @@ func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc
 		rows := min(mr, mc-ip)
 		d := dst[ip*kc : ip*kc+mr*kc]
 		p0 := 0
-		if rows == mr && kn.packAAsm != nil && kc >= 8 {
-			// Whole 8-column blocks in assembly, the last kc%8 in Go.
-			p0 = kc / 8 * 8
-			kn.packAAsm(&d[0], &a[(ic+ip)*lda+pc], lda, kc/8, alpha)
+		if cols := max(kn.packACols, 8); rows == mr && kn.packAAsm != nil && kc >= cols {
+			// Whole column blocks in assembly, the rest in Go.
+			p0 = kc / cols * cols
+			kn.packAAsm(&d[0], &a[(ic+ip)*lda+pc], lda, kc/cols, alpha)
 		}
 		if rows == 6 && mr == 6 && p0 < kc {
 			// op(A)(i,p) = a[i*lda+p], the 6-row AVX2 panel: six source
@@ -469,6 +496,10 @@ func (kn *gemmKernel) packA(dst []float32, transA bool, a []float32, lda, ic, pc
 // micro-panels: panel jp/nr holds element (p,j) at jp*kc + p*nr + j, and
 // columns past nc are zero.
 func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+	if kn.pairs {
+		kn.packBPairs(dst, transB, b, ldb, pc, jc, kc, nc)
+		return
+	}
 	nr := kn.nr
 	nFull := nc / nr
 	rem := nc - nFull*nr

@@ -26,9 +26,10 @@ package asm
 // to 16 rows and 1.5-5× at 1 to 8.
 const smallMaxM = 16
 
-// smallTN and smallNN are the N granules of the dot and axpy kernels: B
-// rows per group, and B columns per strip. Kernels are called with n a
-// multiple of them; the driver pads the last partial group or strip.
+// smallNN is the N granule of the axpy kernels (B columns per strip), and
+// smallTN that of the pure-Go and 4-row dot kernels (B rows per group; a
+// kernel's own is smallKernel.tn). Kernels are called with n a multiple of
+// their granule; the driver pads the last partial group or strip.
 const smallTN, smallNN = 4, 32
 
 // smallMinBytes is the least B data (bytes) worth a goroutine of its own
@@ -40,6 +41,15 @@ var smallMinBytes = 1 << 17
 // adding to C when accum is set; k ≥ 1, m ≥ 1.
 type smallKernel struct {
 	name string
+
+	// tn is dotT's granule: the B rows of a group (smallTN when 0).
+	tn int
+
+	// dotMaxM is the largest m for which a GEMM with B stored n×k takes
+	// the dot form (smallMaxM when 0); dotKC, when set, bounds the k of
+	// one dotT call, so that the group of B rows stays in L1 (longer dot
+	// products are summed over several calls, accumulating into C).
+	dotMaxM, dotKC int
 
 	// dotT: B is n×k (row stride ldb), n a multiple of smallTN:
 	//
@@ -88,13 +98,31 @@ func sgemmAuto(l Level, kern *gemmKernel, threads int, transA, transB bool, m, n
 	if m == 0 || n == 0 {
 		return
 	}
-	if m <= smallMaxM && k > 0 && alpha != 0 {
-		if sk := smallKernelFor(l); sk != nil {
+	if m <= dotMaxM && k > 0 && alpha != 0 {
+		if sk := smallKernelFor(l); sk != nil && (m <= smallMaxM || transB && m <= sk.maxDotM()) {
 			sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
 	}
 	sgemmParallel(kern, min(threads, gemmThreads(m, n, k)), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// dotMaxM bounds every kernel's dotMaxM.
+const dotMaxM = 256
+
+func (sk *smallKernel) maxDotM() int {
+	if sk.dotMaxM > 0 {
+		return sk.dotMaxM
+	}
+	return smallMaxM
+}
+
+// granule returns dotT's granule.
+func (sk *smallKernel) granule() int {
+	if sk.tn > 0 {
+		return sk.tn
+	}
+	return smallTN
 }
 
 // sgemmSmall is the small-M GEMM (see the comment at the top of this file)
@@ -126,44 +154,55 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	accum := beta != 0
 	unit, kern := smallNN, sk.axpyN
 	if transB {
-		unit, kern = smallTN, sk.dotT
+		unit, kern = sk.granule(), sk.dotT
+		if kc := sk.dotKC; kc > 0 && k > kc {
+			// Dot products summed over k blocks of at most kc.
+			kern = func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
+				step := blockSize(k, kc, 16)
+				for p := 0; p < k; p += step {
+					sk.dotT(a[p:], lda, b[p:], ldb, c, ldc, m, n, min(step, k-p), accum || p > 0)
+				}
+			}
+		}
 	}
-	units := n / unit // whole groups or strips; the rest are padded
-	threads = max(1, min(threads, units, n*k*4/smallMinBytes))
-
-	// chunk runs the whole units [u0, u1); the goroutine that ends at
-	// the last unit also runs the padded rest.
-	chunk := func(u0, u1 int) {
-		if u1 > u0 {
+	units := n / unit // whole groups or strips; the padded rest is one more
+	total := units
+	if n > units*unit {
+		total++
+	}
+	// chunk computes units [u0, u1); unit index units is the padded rest.
+	chunk := func(_, u0, u1 int) {
+		if full := min(u1, units); full > u0 {
 			j := u0 * unit
 			bb := b[j:]
 			if transB {
 				bb = b[j*ldb:]
 			}
-			kern(a, lda, bb, ldb, c[j:], ldc, m, (u1-u0)*unit, k, accum)
+			kern(a, lda, bb, ldb, c[j:], ldc, m, (full-u0)*unit, k, accum)
 		}
-		if u1 == units && n > units*unit {
-			smallEdge(ws, kern, transB, a, lda, b, ldb, c, ldc, m, n, k, units*unit, accum)
+		if u1 > units {
+			smallEdge(sk, kern, transB, a, lda, b, ldb, c, ldc, m, n, k, units*unit, accum)
 		}
 	}
-	if threads <= 1 {
-		chunk(0, units)
-		return
-	}
-	Parallel(threads, func(t int) {
-		chunk(units*t/threads, units*(t+1)/threads)
-	})
+	// Ranges of at least smallMinBytes of B each, claimed as goroutines
+	// become free (a goroutine whose CPU is taken holds up one range).
+	grain := max(1, smallMinBytes/(unit*k*4))
+	ParallelFor(total, grain, threads, chunk)
 }
 
 // smallEdge computes columns j0..n-1 of C (fewer than one unit) through a
-// zero-padded copy of that part of op(B) and a tile buffer.
-func smallEdge(ws *smallWorkspace, kern func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool),
+// zero-padded copy of that part of op(B) and a tile buffer, in a workspace
+// of its own.
+func smallEdge(sk *smallKernel, kern func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool),
 	transB bool, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k, j0 int, accum bool) {
+	ws := smallWorkspaces.get()
+	defer smallWorkspaces.put(ws)
 	w := n - j0
 	if transB {
 		// Rows j0..n-1 of B (each k long), then zero rows.
-		ws.b = growTo(ws.b, smallTN*k)
-		for r := 0; r < smallTN; r++ {
+		tn := sk.granule()
+		ws.b = growTo(ws.b, tn*k)
+		for r := 0; r < tn; r++ {
 			d := ws.b[r*k : (r+1)*k]
 			if r < w {
 				copy(d, b[(j0+r)*ldb:])
@@ -171,9 +210,9 @@ func smallEdge(ws *smallWorkspace, kern func(a []float32, lda int, b []float32, 
 				clear(d)
 			}
 		}
-		ws.c = growTo(ws.c, m*smallTN)
-		kern(a, lda, ws.b, k, ws.c, smallTN, m, smallTN, k, false)
-		addTile(c[j0:], ldc, ws.c, smallTN, m, w, accum)
+		ws.c = growTo(ws.c, m*tn)
+		kern(a, lda, ws.b, k, ws.c, tn, m, tn, k, false)
+		addTile(c[j0:], ldc, ws.c, tn, m, w, accum)
 		return
 	}
 	// Columns j0..n-1 of each of the k rows of B, zero padded to smallNN.

@@ -44,9 +44,9 @@ func TestSgemmSmallKernels(t *testing.T) {
 		for _, transB := range []bool{true, false} {
 			unit, kern, form := smallNN, sk.axpyN, "axpyN"
 			if transB {
-				unit, kern, form = smallTN, sk.dotT, "dotT"
+				unit, kern, form = sk.granule(), sk.dotT, "dotT"
 			}
-			for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 16} {
+			for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 50} {
 				for _, k := range ks {
 					if testing.Short() && rng.Intn(3) != 0 {
 						continue

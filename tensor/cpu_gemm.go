@@ -16,6 +16,14 @@ func gemm(transA, transB bool, m, n, k int, alpha float32,
 	if m == 0 || n == 0 || batch == 0 {
 		return
 	}
+	checkGemm(transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
+	asm.SgemmStrided(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// checkGemm panics unless the operands of a batched product are long
+// enough.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda, strideA int,
+	b []float32, ldb, strideB int, c []float32, ldc, strideC, batch int) {
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
@@ -35,5 +43,4 @@ func gemm(transA, transB bool, m, n, k int, alpha float32,
 		panic(fmt.Sprintf("tensor: Gemm: operands too short for m=%d n=%d k=%d batch=%d (len a=%d lda=%d, b=%d ldb=%d, c=%d ldc=%d)",
 			m, n, k, batch, len(a), lda, len(b), ldb, len(c), ldc))
 	}
-	asm.SgemmStrided(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }

@@ -1,16 +1,14 @@
 package tensor
 
-import (
-	"runtime"
+import "github.com/gococa/gococa/asm"
 
-	"github.com/gococa/gococa/asm"
-)
-
-// parallelFor splits [0, n) into at most GOMAXPROCS contiguous chunks and runs
-// fn on each, on the calling goroutine when the work is small. cost is the
-// approximate work per item (in flops); work under ~64k flops stays serial.
+// parallelFor splits [0, n) into at most asm.Workers() contiguous chunks
+// (one while the process is short of CPUs) and runs fn on each, on the
+// calling goroutine when the work is small; fn's results must not depend on
+// the split. cost is the approximate work per item (in flops); work under
+// ~64k flops stays serial.
 func parallelFor(n int, cost int, fn func(lo, hi int)) {
-	p := runtime.GOMAXPROCS(0)
+	p := asm.Workers()
 	if p > n {
 		p = n
 	}

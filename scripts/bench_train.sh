@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench_train.sh times gococa's training step (BenchmarkTrainStep: forward,
+# contrastive and caption losses, backward; no optimizer) in float32 and in
+# mixed precision (GOCOCA_BENCH_PRECISION=bf16: tensor.CPUBF16, bfloat16
+# products with float32 sums, float32 weights and gradients), next to this
+# CPU's float32 FMA peak (scripts/openblas/fma_peak.c, widest vectors) at
+# the same thread count, and prints each one's counted GFLOP/s (matrix
+# products and attention, 2 per multiply-add), its share of the float32
+# peak, and the speed-up of bf16 over float32; then the same per CPU
+# second (all threads of the process: steadier on a shared machine, where
+# wall time measures the load as much as the code), against the peak's
+# GFLOP per CPU second (one core's rate). Rounds alternate the two
+# precisions and the peak, so that a drift of the machine's load hits all
+# of them; each figure is the median over rounds.
+#
+# Usage: scripts/bench_train.sh        (from anywhere in the checkout)
+# Environment:
+#   CONFIG    default coca_ViT-B-32
+#   BATCH     default 8
+#   THREADS   default 2 (GOMAXPROCS and fma_peak threads)
+#   ROUNDS    default 3
+#   REPEAT    timed steps per process (default 3)
+# Takes about 3 minutes with the defaults on an idle 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONFIG=${CONFIG:-coca_ViT-B-32}
+BATCH=${BATCH:-8}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+REPEAT=${REPEAT:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cc -O2 -pthread -o "$tmp/fma_peak" scripts/openblas/fma_peak.c
+go test -c -o "$tmp/gococa.test" .
+
+for r in $(seq 1 "$ROUNDS"); do
+	precs="f32 bf16"
+	[ $((r % 2)) -eq 0 ] && precs="bf16 f32"
+	"$tmp/fma_peak" 0.5 "$THREADS" | awk -v r="$r" '/isa=avx512|isa=avx2/ && !done {
+		g = ""; c = ""
+		for (i = 1; i <= NF; i++) { if ($i ~ /^gflops=/) { g = $i; sub(/gflops=/, "", g) } if ($i ~ /^cpu_gflops=/) { c = $i; sub(/cpu_gflops=/, "", c) } }
+		print "peak", r, g, c; done = 1 }' >>"$tmp/results"
+	for p in $precs; do
+		echo "round $r/$ROUNDS: $p..." >&2
+		GOMAXPROCS=$THREADS GOCOCA_BENCH_MODELS=$CONFIG:$BATCH GOCOCA_BENCH_PRECISION=$p "$tmp/gococa.test" \
+			-test.run '^$' -test.bench '^BenchmarkTrainStep$' -test.benchtime "${REPEAT}x" >"$tmp/go.out" 2>&1 || {
+			cat "$tmp/go.out" >&2
+			exit 1
+		}
+		awk -v p="$p" -v r="$r" '/^BenchmarkTrainStep/ { for (i = 2; i <= NF; i++) { if ($i == "s/step") s = $(i-1); if ($i == "GFLOP/s") g = $(i-1); if ($i == "cpu-s/step") c = $(i-1) }
+			print p, r, g, s, c, g * s / c }' "$tmp/go.out" >>"$tmp/results"
+	done
+done
+
+echo "gococa $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $CONFIG batch $BATCH, $THREADS thread(s), random weights; median of $ROUNDS rounds"
+echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+awk '
+function median(k,   n, i, j, t, a) {
+	n = cnt[k]; for (i = 1; i <= n; i++) a[i] = v[k, i]
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+$1 == "peak" { v["peak", ++cnt["peak"]] = $3; v["peakc", ++cnt["peakc"]] = $4; next }
+{ v[$1, ++cnt[$1]] = $3; v[$1 "s", ++cnt[$1 "s"]] = $4; v[$1 "c", ++cnt[$1 "c"]] = $5; v[$1 "g", ++cnt[$1 "g"]] = $6 }
+END {
+	pk = median("peak"); pc = median("peakc")
+	printf "float32 FMA peak (fma_peak): %.0f GFLOP/s, %.0f GFLOP per CPU second\n\n", pk, pc
+	printf "%-10s %10s %10s %10s %12s %10s %12s\n", "precision", "s/step", "cpu-s/step", "GFLOP/s", "of f32 peak", "GF/cpu-s", "of peak/cpu"
+	for (i = 1; i <= 2; i++) {
+		p = i == 1 ? "f32" : "bf16"
+		if (!(p in cnt)) continue
+		printf "%-10s %10.3f %10.3f %10.0f %11.0f%% %10.0f %11.0f%%\n", p, median(p "s"), median(p "c"), median(p), 100 * median(p) / pk,
+			median(p "g"), 100 * median(p "g") / pc
+	}
+	if (("f32" in cnt) && ("bf16" in cnt)) printf "\nbf16 / float32 speed-up: %.2fx (CPU time: %.2fx)\n", median("f32s") / median("bf16s"), median("f32c") / median("bf16c")
+}' "$tmp/results"
