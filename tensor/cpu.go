@@ -553,13 +553,14 @@ func (cpuBackend) WidenBF16(dst []float32, src []uint16) {
 // its weights once, and a few cores saturate the memory bandwidth.
 const maxBF16Workers = 8
 
-// GemmBF16 splits the outputs between goroutines at multiples of 16, each
+// GemmBF16 splits the outputs between goroutines at multiples of 16 (as
+// many as asm.Workers says the process can use now), each
 // streaming its own rows of the weights (asm.GemvBF16Strided, whose
 // results do not depend on the split; the multiples of 16 keep the
 // vector paths of elementwise kernels run afterwards on a worker's share
 // the same whatever the split).
 func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias []float32, m, n, k int) {
-	p := min(maxProcs(), maxBF16Workers, (n+15)/16)
+	p := min(asm.Workers(), maxBF16Workers, (n+15)/16)
 	if m*n*max(k, 1) < 1<<16 {
 		p = 1
 	}
