@@ -862,17 +862,17 @@ func (b *Backend) CrossEntropy(lse, logits []float32, targets []int32, rows, n i
 }
 
 func (b *Backend) CrossEntropyBackward(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
-	b.crossEntropyBackward("CrossEntropyBackward", dlogits, logits, lse, targets, rows, n, ignore, g, false)
+	b.crossEntropyBackward("CrossEntropyBackward", dlogits, logits, lse, targets, rows, n, ignore, g, false, nil, 0)
 }
 
 // CrossEntropyBackwardStore stores g·(softmax − onehot) (zeros in ignored
 // rows) instead of adding it (tensor.CrossEntropyBackwardStorer), so the
 // vocabulary-wide logits gradient needs no zeroing pass.
 func (b *Backend) CrossEntropyBackwardStore(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32) {
-	b.crossEntropyBackward("CrossEntropyBackwardStore", dlogits, logits, lse, targets, rows, n, ignore, g, true)
+	b.crossEntropyBackward("CrossEntropyBackwardStore", dlogits, logits, lse, targets, rows, n, ignore, g, true, nil, 0)
 }
 
-func (b *Backend) crossEntropyBackward(op string, dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32, store bool) {
+func (b *Backend) crossEntropyBackward(op string, dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, g float32, store bool, gout []float32, count int) {
 	checkRows(op, rows, n, dlogits, logits)
 	checkRows(op, rows, 1, lse)
 	need(op, "targets", len(targets), rows)
@@ -889,8 +889,72 @@ func (b *Backend) crossEntropyBackward(op string, dlogits, logits, lse []float32
 	} else {
 		pd = cl.inout(dlogits[:rows*n])
 	}
-	cl.args().ptr(pd).ptr(px).ptr(pl).ptr(pt).i32(n).i32(int(ignore)).f32(g).flag(store)
+	var pg uint64
+	if gout != nil {
+		pg = cl.in(gout[:1])
+	}
+	cl.args().ptr(pd).ptr(px).ptr(pl).ptr(pt).i32(n).i32(int(ignore)).f32(g).flag(store).ptr(pg).i32(count)
 	cl.launch("k_ce_bwd", dim3(rows, 1), rowThreads(n), 0)
+}
+
+var _ tensor.CrossEntropyMeaner = (*Backend)(nil)
+
+// CrossEntropyMean is CrossEntropy with the mean written into loss[0] on
+// the device instead of read by the host (tensor.CrossEntropyMeaner): no
+// synchronisation.
+func (b *Backend) CrossEntropyMean(loss, lse, logits []float32, targets []int32, rows, n int, ignore int32, count int) {
+	checkRows("CrossEntropyMean", rows, n, logits)
+	checkRows("CrossEntropyMean", rows, 1, lse)
+	need("CrossEntropyMean", "targets", len(targets), rows)
+	need("CrossEntropyMean", "loss", len(loss), 1)
+	if c := checkTargets(targets[:rows], n, ignore); c != count {
+		panic(fmt.Sprintf("cuda: CrossEntropyMean: %d rows counted, %d targets not ignored", count, c))
+	}
+	cl := b.d.begin("CrossEntropyMean")
+	defer cl.end()
+	po := cl.out(loss[:1])
+	term := cl.scratch(8 * (rows + 1))
+	res := term + uint64(8*rows)
+	if rows > 0 {
+		px, pt := cl.in(logits[:rows*n]), cl.ints(targets[:rows])
+		pl := cl.out(lse[:rows])
+		cl.args().ptr(pl).ptr(term).ptr(px).ptr(pt).i32(n).i32(int(ignore))
+		cl.launch("k_ce_fwd", dim3(rows, 1), rowThreads(n), 0)
+	}
+	cl.args().ptr(term).i64(int64(rows)).ptr(res)
+	cl.launch("k_dsum", dim3(1, 1), block256, 0)
+	cl.args().ptr(po).ptr(res).i32(count)
+	cl.launch("k_ce_mean", dim3(1, 1), dim3(32, 1), 0)
+}
+
+// CrossEntropyBackwardMean is CrossEntropyBackward (CrossEntropyBackwardStore
+// with store) with g = gout[0]/count read by the kernel
+// (tensor.CrossEntropyMeaner).
+func (b *Backend) CrossEntropyBackwardMean(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, gout []float32, count int, store bool) {
+	need("CrossEntropyBackwardMean", "gout", len(gout), 1)
+	b.crossEntropyBackward("CrossEntropyBackwardMean", dlogits, logits, lse, targets, rows, n, ignore, 0, store, gout[:1], count)
+}
+
+var _ tensor.CausalMasker = (*Backend)(nil)
+
+// CausalMask fills the additive causal mask with a kernel
+// (tensor.CausalMasker); only rowMask is copied to the device.
+func (b *Backend) CausalMask(dst, rowMask []float32, bs, n, row int) {
+	total := int64(bs) * int64(n) * int64(n)
+	need("CausalMask", "dst", len(dst), int(total))
+	need("CausalMask", "rowMask", len(rowMask), bs*n)
+	if row < 0 || row >= n {
+		panic(fmt.Sprintf("cuda: CausalMask: row %d of %d", row, n))
+	}
+	if total == 0 {
+		return
+	}
+	cl := b.d.begin("CausalMask")
+	defer cl.end()
+	pr := cl.in(rowMask[:bs*n])
+	pd := cl.out(dst[:total])
+	cl.args().ptr(pd).ptr(pr).i64(total).i32(n).i32(row)
+	cl.launch("k_causal_mask", cl.elems(total), block256, 0)
 }
 
 // ---- optimizer updates ----

@@ -12,7 +12,7 @@ var kernelNames = []string{
 	"k_layernorm", "k_layernorm_dx", "k_layernorm_dgb", "k_cols_finish",
 	"k_normalize", "k_normalize_backward",
 	"k_attn_fwd", "k_attn_rowdot", "k_attn_bwd_dq", "k_attn_bwd_dkdv",
-	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd",
+	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd", "k_ce_mean", "k_causal_mask",
 	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp", "k_widen_bf16",
 	"k_af_rows", "k_af_cols", "k_af_rfac", "k_af_rowsq", "k_af_sq", "k_af_apply",
 }
@@ -144,6 +144,15 @@ __device__ float block_max(float v, float* sh) {
 
 extern "C" __global__ void k_fill(float* dst, i64 n, float v) {
 	FOR_N(i, n) dst[i] = v;
+}
+
+// k_causal_mask: dst (b, n, n) = the additive causal mask (−∞ above the
+// diagonal), except row "row" of each block, copied from rm (b, n).
+extern "C" __global__ void k_causal_mask(float* dst, const float* rm, i64 total, int n, int row) {
+	FOR_N(k, total) {
+		const i64 j = k % n, r = k / n, i = r % n, bi = r / n;
+		dst[k] = i == row ? rm[bi * n + j] : (j > i ? NEG_INF : 0.f);
+	}
 }
 
 // k_clamp: x = min(max(x, lo), hi); NaN stays NaN.
@@ -338,6 +347,11 @@ extern "C" __global__ void k_dsum(const double* x, i64 n, double* out) {
 	for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
 	s = block_sum_d(s, sh);
 	if (threadIdx.x == 0) out[0] = s;
+}
+
+// k_ce_mean: out[0] = sum[0] / count, rounded to float (tensor.CrossEntropyMeaner).
+extern "C" __global__ void k_ce_mean(float* out, const double* sum, int count) {
+	if (threadIdx.x == 0 && blockIdx.x == 0) out[0] = (float)(sum[0] / (double)count);
 }
 
 // ---- rows ----
@@ -873,8 +887,10 @@ extern "C" __global__ void k_ce_fwd(float* lse, double* term, const float* logit
 // k_ce_bwd: dlogits += g·(softmax − onehot) for rows not ignored; with
 // store, dlogits = g·(softmax − onehot), and zeros in ignored rows
 // (tensor.CrossEntropyBackwardStorer: the vocabulary-wide gradient needs
-// no zeroing pass).
-extern "C" __global__ void k_ce_bwd(float* dl, const float* logits, const float* lse, const int* targets, int n, int ignore, float g, int store) {
+// no zeroing pass). With gp, g = gp[0] / count, read on the device
+// (tensor.CrossEntropyMeaner).
+extern "C" __global__ void k_ce_bwd(float* dl, const float* logits, const float* lse, const int* targets, int n, int ignore, float g, int store, const float* gp, int count) {
+	if (gp) g = gp[0] / (float)count;
 	const i64 row = blockIdx.x;
 	const int t = targets[row];
 	float* dr = dl + row * n;

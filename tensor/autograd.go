@@ -325,8 +325,13 @@ func backward(root *Tensor, done func(*Tensor), release bool) {
 		// walk unlinks it.
 		all = topo(root, false)
 	}
-	g := root.gradBuf()
-	g[0] += 1
+	if _, dev := hostReader(root.data); dev && root.base == nil && root.grad == nil {
+		g, _ := root.gradDst()
+		backend.Fill(g, 1) // the seed, written on the device
+	} else {
+		g := root.gradBuf()
+		g[0] += 1
+	}
 	order := topo(root, true)
 	o := *order
 	for i := len(o) - 1; i >= 0; i-- {

@@ -20,8 +20,20 @@ func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
 	}
 	out := newOut([]int{}, logits)
 	lse := pool.get(n)
-	sum, count := backend.CrossEntropy(lse, logits.data, tg, n, v, int32(ignoreIndex))
-	out.data[0] = float32(sum / float64(count))
+	cm, dev := backend.(CrossEntropyMeaner)
+	var count int
+	if dev {
+		for _, t := range tg {
+			if t != int32(ignoreIndex) {
+				count++
+			}
+		}
+		cm.CrossEntropyMean(out.data, lse, logits.data, tg, n, v, int32(ignoreIndex), count)
+	} else {
+		var sum float64
+		sum, count = backend.CrossEntropy(lse, logits.data, tg, n, v, int32(ignoreIndex))
+		out.data[0] = float32(sum / float64(count))
+	}
 	if !out.requiresGrad {
 		pool.put(lse)
 		return out
@@ -29,6 +41,14 @@ func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
 	out.keep(lse)
 	out.back = func() {
 		if count == 0 {
+			return
+		}
+		if dev { // the incoming gradient stays on the device
+			if dl, fresh := logits.gradDst(); fresh {
+				cm.CrossEntropyBackwardMean(dl, logits.data, lse, tg, n, v, int32(ignoreIndex), out.grad, count, true)
+			} else {
+				cm.CrossEntropyBackwardMean(logits.gradBuf(), logits.data, lse, tg, n, v, int32(ignoreIndex), out.grad, count, false)
+			}
 			return
 		}
 		g := out.grad[0] / float32(count)

@@ -166,6 +166,11 @@ func (t *Tensor) Item() float32 {
 	if len(t.data) != 1 {
 		panic(fmt.Sprintf("tensor: Item: tensor of shape %v has %d elements", t.shape, len(t.data)))
 	}
+	if r, ok := hostReader(t.data); ok { // device memory: one copy
+		var v [1]float32
+		r.CopyToHost(v[:], t.data)
+		return v[0]
+	}
 	return t.data[0]
 }
 

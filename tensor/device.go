@@ -1,0 +1,139 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Optional Backend extensions for a backend whose memory the host must not
+// touch (a GPU's device memory): the few values a step reads on the host
+// move with one explicit copy, and the values the host used to write (the
+// text mask, the loss, the backward seed) are written by kernels. The CPU
+// backend implements none of them; its results do not change.
+
+// HostReader is implemented by a backend whose buffers the host reads
+// only through a copy. Item and Items read through it.
+type HostReader interface {
+	// Owns reports whether b lies in the backend's memory.
+	Owns(b []float32) bool
+	// CopyToHost copies src into the host slice dst after the work
+	// queued before, and returns when the values are there.
+	CopyToHost(dst, src []float32)
+}
+
+// CausalMasker is implemented by a backend that fills an attention mask on
+// the device (CausalMask).
+type CausalMasker interface {
+	// CausalMask sets dst (b, n, n) to the additive causal mask (0 on and
+	// below the diagonal, −∞ above), except row `row` of each block,
+	// which is rowMask's (b, n) row of that block.
+	CausalMask(dst, rowMask []float32, b, n, row int)
+}
+
+// CrossEntropyMeaner is implemented by a backend that keeps the
+// cross-entropy's mean on the device: the loss is written by a kernel and
+// its backward reads the incoming gradient there, so a training step reads
+// no value on the host until it asks for the loss.
+type CrossEntropyMeaner interface {
+	// CrossEntropyMean is CrossEntropy that stores sum/count (count: the
+	// rows whose target ≠ ignore, as the caller counted them) in loss[0],
+	// computed in float64 and rounded, instead of returning them.
+	CrossEntropyMean(loss, lse, logits []float32, targets []int32, rows, n int, ignore int32, count int)
+	// CrossEntropyBackwardMean is CrossEntropyBackward (with store,
+	// CrossEntropyBackwardStore) with g = gout[0]/float32(count) read on
+	// the device.
+	CrossEntropyBackwardMean(dlogits, logits, lse []float32, targets []int32, rows, n int, ignore int32, gout []float32, count int, store bool)
+}
+
+// hostReader returns the backend's HostReader when x lies in its memory.
+func hostReader(x []float32) (HostReader, bool) {
+	r, ok := backend.(HostReader)
+	if !ok || !r.Owns(x) {
+		return nil, false
+	}
+	return r, true
+}
+
+// Items returns the single values of one-element tensors, with one copy
+// from the device (one host synchronisation) whatever their number: the
+// way to read a step's losses.
+func Items(ts ...*Tensor) []float32 {
+	out := make([]float32, len(ts))
+	var dev bool
+	for i, t := range ts {
+		t.live("Items")
+		t.float32s("Items")
+		if len(t.data) != 1 {
+			panic(fmt.Sprintf("tensor: Items: tensor %d of shape %v has %d elements", i, t.shape, len(t.data)))
+		}
+		if _, ok := hostReader(t.data); ok {
+			dev = true
+		}
+	}
+	if !dev {
+		for i, t := range ts {
+			out[i] = t.data[0]
+		}
+		return out
+	}
+	r := backend.(HostReader)
+	buf := pool.get(len(ts))
+	for i, t := range ts {
+		backend.Scale(1, buf[i:i+1], t.data) // in stream order; ×1 is exact
+	}
+	r.CopyToHost(out, buf)
+	pool.put(buf)
+	return out
+}
+
+// CausalMask returns the additive (b, n, n) attention mask that is causal
+// (−∞ above the diagonal, 0 elsewhere) in every row but row `row` of each
+// block, which is rowMask's row of that block ((b, n) values, Go memory).
+// Its buffer comes from the pool, like Zeros. On a device backend
+// (CausalMasker) a kernel fills it and only rowMask is copied.
+func CausalMask(rowMask []float32, b, n, row int) *Tensor {
+	if b < 0 || n < 0 || row < 0 || row >= max(n, 1) || len(rowMask) != b*n {
+		panic(fmt.Sprintf("tensor: CausalMask: %d row-mask values for batch %d, size %d, row %d", len(rowMask), b, n, row))
+	}
+	m := &Tensor{shape: []int{b, n, n}, data: pool.get(b * n * n), pooled: true}
+	if cm, ok := backend.(CausalMasker); ok {
+		cm.CausalMask(m.data, rowMask, b, n, row)
+		return m
+	}
+	zero(m.data)
+	d := m.data
+	inf := float32(math.Inf(-1))
+	for bi := 0; bi < b; bi++ {
+		blk := d[bi*n*n : (bi+1)*n*n]
+		for i := 0; i < n; i++ {
+			if i == row {
+				copy(blk[i*n:(i+1)*n], rowMask[bi*n:(bi+1)*n])
+				continue
+			}
+			for j := i + 1; j < n; j++ {
+				blk[i*n+j] = inf
+			}
+		}
+	}
+	return m
+}
+
+// HostValues returns t's values in Go memory: t.Data() itself when they lie
+// in host memory, else a copy from the device (one copy, one host
+// synchronisation) into buf, reused when its capacity suffices. Read a
+// device tensor's values with it rather than with Data, which hands the
+// host the device's memory.
+func HostValues(t *Tensor, buf []float32) []float32 {
+	t.live("HostValues")
+	t.float32s("HostValues")
+	r, ok := hostReader(t.data)
+	if !ok {
+		return t.data
+	}
+	if cap(buf) < len(t.data) {
+		buf = make([]float32, len(t.data))
+	}
+	buf = buf[:len(t.data)]
+	r.CopyToHost(buf, t.data)
+	return buf
+}
