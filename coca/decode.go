@@ -28,6 +28,7 @@ type Decoder struct {
 	self   []*tensor.KV // multimodal decoder caches
 	cross  []*tensor.KV // multimodal decoder cross-attention keys and values
 	logits *tensor.Tensor
+	host   []float32 // the logits in Go memory, under a device backend
 }
 
 // NewDecoder starts decoding for image tokens (B, T, D) as returned by
@@ -106,7 +107,8 @@ func (d *Decoder) Step(tokens []int) []float32 {
 	d.logits = tensor.MatMul(h, dec.TextProjection, false, false)
 	tensor.Drop(h)
 	d.t++
-	return d.logits.Data()
+	d.host = tensor.HostValues(d.logits, d.host) // one copy from a device
+	return d.host
 }
 
 // Reorder makes row i a copy of former row src[i] (len(src) rows after),

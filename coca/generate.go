@@ -12,8 +12,15 @@ import (
 // result starts with the start token and ends with the end token when one
 // was produced.
 func (m *Model) GenerateGreedy(images *tensor.Tensor, opt GenerateOptions) [][]int {
-	_, tokens := m.EncodeImage(images)
-	return m.GreedyFromTokens(tokens, opt)
+	o := m.greedyOptions(opt)
+	dec := m.imageDecoder(images, o.MaxLen)
+	defer dec.Close()
+	return generate.Run(dec, dec.Rows(), m.vocab(), o).Tokens
+}
+
+func (m *Model) greedyOptions(opt GenerateOptions) GenerateOptions {
+	return GenerateOptions{MaxLen: opt.MaxLen, MinLen: opt.MinLen, Start: opt.Start, End: opt.End, Pad: -1,
+		NoFinalEnd: true, Strategy: StrategyGreedy, RepetitionPenalty: 1}.WithDefaults(m.maxGenerateLen())
 }
 
 // GreedyFromTokens is GenerateGreedy from image tokens (B, T, D): the
@@ -21,8 +28,7 @@ func (m *Model) GenerateGreedy(images *tensor.Tensor, opt GenerateOptions) [][]i
 // options' MaxLen, MinLen, Start and End, no pad token and no end token
 // written at the last position.
 func (m *Model) GreedyFromTokens(imageTokens *tensor.Tensor, opt GenerateOptions) [][]int {
-	o := GenerateOptions{MaxLen: opt.MaxLen, MinLen: opt.MinLen, Start: opt.Start, End: opt.End, Pad: -1,
-		NoFinalEnd: true, Strategy: StrategyGreedy, RepetitionPenalty: 1}.WithDefaults(m.maxGenerateLen())
+	o := m.greedyOptions(opt)
 	dec := m.NewDecoder(imageTokens, o.MaxLen)
 	defer dec.Close()
 	return generate.Run(dec, imageTokens.Dim(0), m.vocab(), o).Tokens

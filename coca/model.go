@@ -3,7 +3,6 @@ package coca
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gococa/gococa/nn"
 	"github.com/gococa/gococa/tensor"
@@ -217,17 +216,9 @@ func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
 // causal, plus the CLS row's key mask (see openclip-coca.md).
 func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
 	n := l + 1
-	m := tensor.Zeros(b, n, n)
-	d := m.Data()
+	row := make([]float32, b*n) // the CLS query's keys
 	inf := float32(math.Inf(-1))
 	for bi := 0; bi < b; bi++ {
-		blk := d[bi*n*n : (bi+1)*n*n]
-		for i := 0; i < n; i++ {
-			for j := i + 1; j < n; j++ {
-				blk[i*n+j] = inf
-			}
-		}
-		row := blk[l*n : (l+1)*n] // the CLS query
 		ids := text[bi*l : (bi+1)*l]
 		for j := 0; j < n; j++ {
 			var valid bool
@@ -237,11 +228,11 @@ func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
 				valid = j == 0 || ids[j-1] != t.padID
 			}
 			if !valid {
-				row[j] = inf
+				row[bi*n+j] = inf
 			}
 		}
 	}
-	return m
+	return tensor.CausalMask(row, b, n, l)
 }
 
 // Forward encodes text ids (B, L) given row-major: the pooled latent (B, D)
@@ -370,7 +361,9 @@ func (m *Model) encodeText(s *tensor.Scope, text []int, b, l int) *tensor.Tensor
 // buffer back: what the entry points return, so that callers never
 // release anything (under a device backend too).
 func hostCopy(t *tensor.Tensor) *tensor.Tensor {
-	out := tensor.FromSlice(slices.Clone(t.Data()), t.Shape()...)
+	v := make([]float32, t.Numel())
+	copy(v, tensor.HostValues(t, v)) // from a device: already in v
+	out := tensor.FromSlice(v, t.Shape()...)
 	tensor.Drop(t)
 	return out
 }

@@ -67,10 +67,22 @@ func (m *Model) GenerateOutput(images *tensor.Tensor, o GenerateOptions) (*Gener
 	if err != nil {
 		return nil, err
 	}
-	_, tokens := m.EncodeImage(images)
-	dec := m.NewDecoder(tokens, o.MaxLen)
+	dec := m.imageDecoder(images, o.MaxLen)
 	defer dec.Close()
-	return generate.Run(dec, tokens.Dim(0), m.vocab(), o), nil
+	return generate.Run(dec, dec.Rows(), m.vocab(), o), nil
+}
+
+// imageDecoder encodes images and starts a Decoder on their tokens, which
+// stay where they were computed: under a device backend they never visit
+// the host (EncodeImage would copy them there and NewDecoder back).
+func (m *Model) imageDecoder(images *tensor.Tensor, maxLen int) *Decoder {
+	s, end := scopeFor(images)
+	defer end()
+	f, tok := m.encodeImage(s, images)
+	tensor.Drop(f)
+	dec := m.NewDecoder(tok, maxLen)
+	tensor.Drop(tok)
+	return dec
 }
 
 // GenerateFromTokens is Generate from image tokens (B, T, D), decoding with

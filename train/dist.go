@@ -394,8 +394,9 @@ type stepLoss struct {
 func (r *run) loss(out *coca.Output, ids []int, b, l int, w coca.LossWeights) (stepLoss, error) {
 	if r.dp == nil {
 		loss := r.model.Loss(out, ids, b, l, w)
+		v := tensor.Items(loss.Total, loss.Contrastive, loss.Caption) // one read from a device
 		return stepLoss{
-			total: float64(loss.Total.Item()), con: float64(loss.Contrastive.Item()), cap: float64(loss.Caption.Item()),
+			total: float64(v[0]), con: float64(v[1]), cap: float64(v[2]),
 			backward: func() error { tensor.BackwardRelease(loss.Total, nil); return nil },
 			release:  func() { tensor.Release(loss.Total) },
 		}, nil
