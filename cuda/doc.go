@@ -20,9 +20,15 @@
 // kernels on the GPU's one stream; the host waits only where it reads a
 // value (Sum, SumSquares, CrossEntropy, CopyToHost, a result written into
 // Go memory) and must not touch device memory itself (the process would
-// crash): values move with CopyToHost and CopyFromHost. Device memory is
-// for a tensor package whose host accesses all go through the backend;
-// until then managed memory stays the default.
+// crash): values move with CopyToHost and CopyFromHost. The tensor
+// package reads through the backend (tensor.HostReader: Item, Items,
+// HostValues), and the values it used to write on the host are written
+// by kernels (tensor.CausalMasker: the text mask; tensor.CrossEntropyMeaner:
+// the loss and its gradient; the backward seed by Fill), so a training
+// step waits twice (the losses, the gradient norm) and a cached caption
+// once per token. Code that reads Data of a device tensor still touches
+// device memory (package train's per-step check that the parameters are
+// finite, checkpoints): managed memory stays the default.
 //
 // Either way, any other slice a kernel receives (Go memory: token ids,
 // targets, inputs made with FromSlice) is copied to the device, and back

@@ -80,10 +80,12 @@ step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on 
 # TestEmulator needs g++; the GPU tests themselves skip without a GPU. On
 # the emulator also: the extra kernels, out of memory, two NCCL ranks on
 # two GPUs, and the counted figures of a training step and a caption
-# (syncs, copies, host accesses to device memory; TestStepCounts,
-# TestCaptionCounts).
+# (syncs, copies, host accesses to device memory, with managed and with
+# device memory; TestStepCounts, TestCaptionCounts), the ops a device backend
+# runs instead of the host (TestDeviceOps), and device memory that stays flat
+# over 50 caption batches and 10 evaluations (TestDeviceMemoryFlat).
 cuda_log=$(mktemp)
-if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts|TestGenerateMatchesCPU)$' \
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts|TestGenerateMatchesCPU|TestDeviceOps|TestDeviceMemoryFlat)$' \
   CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
   grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
   if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then
