@@ -52,16 +52,24 @@ const contendedSpin = 5 * time.Microsecond
 
 // spinGap is the gap between two consecutive checks of a spin loop (which
 // come about a microsecond apart) that shows the spinning goroutine was off
-// its CPU.
-const spinGap = 50 * time.Microsecond
+// its CPU. A process that competes for a core loses it for a scheduler
+// time slice (milliseconds); shorter gaps (interrupts, a hypervisor's
+// pauses) happen on an idle virtual machine too: at 50 µs an idle
+// training step of coca_ViT-B-32 marked itself contended ~20 times.
+const spinGap = 1 * time.Millisecond
 
 // lateStart is how long after its region began a helper may start its
-// task without showing contention: above the wake-up time of a parked
-// goroutine, far below a scheduler time slice.
-const lateStart = 300 * time.Microsecond
+// task without showing contention: above the wake-up times of parked
+// goroutines on an idle virtual machine (usually 40-50 µs, but a few
+// hundred µs often enough that at 300 µs an idle training step marked
+// itself contended ~70 times and ran 25-35% slower), below a scheduler
+// time slice.
+const lateStart = 1500 * time.Microsecond
 
-// contendedHold is how long one sign of contention holds.
-const contendedHold = 100 * time.Millisecond
+// contendedHold is how long one sign of contention holds: the cost of a
+// false sign on an idle machine (this long on one goroutine), and how
+// often a contended process tries its helpers again.
+const contendedHold = 20 * time.Millisecond
 
 var epoch = time.Now()
 
