@@ -173,7 +173,7 @@ func TestParallelForCallsOffLateHelper(t *testing.T) {
 			if w != 0 {
 				onHelper.Add(1)
 			}
-			time.Sleep(lateStart / 50)
+			time.Sleep(time.Duration(hi-lo) * lateStart / 50)
 		})
 		close(returned)
 	}()
@@ -182,7 +182,7 @@ func TestParallelForCallsOffLateHelper(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("ParallelFor waited for a helper that had not started")
 	}
-	// 100 ranges of ≥ lateStart/50 took twice lateStart without the helper
+	// 100 items of ≥ lateStart/50 each took twice lateStart without the helper
 	// (checked at once: a sign holds only contendedHold).
 	if !Contended() {
 		t.Fatal("a long region without its helper did not mark the process contended")
