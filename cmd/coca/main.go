@@ -5,6 +5,9 @@
 //	coca embed       image and text embeddings to a file
 //	coca zeroshot    classify images among class names
 //	coca retrieve    rank an embeddings index for a text or an image
+//	coca probe       train a classification head on a model's image features
+//	coca classify    classify images with a probe head (or zero-shot)
+//	coca synth       render a labelled folder of synthetic shapes
 //	coca verify      run a golden fixture and compare every output and gradient
 //	coca tokenize    CLIP BPE token ids for texts
 //	coca preprocess  images to the tensors the model sees
