@@ -14,6 +14,7 @@
 # of them; each figure is the median over rounds.
 #
 # Usage: scripts/bench_train.sh        (from anywhere in the checkout)
+#        scripts/shield.sh bash scripts/bench_train.sh   (on a shared machine: see shield.sh)
 # Environment:
 #   CONFIG    default coca_ViT-B-32
 #   BATCH     default 8

@@ -26,6 +26,7 @@
 # over rounds of each run's median (gococa: mean over REPEAT of b.N runs).
 #
 # Usage: scripts/onnx/compare.sh        (from anywhere in the checkout)
+#        scripts/shield.sh bash scripts/onnx/compare.sh   (on a shared machine: see shield.sh)
 #        scripts/onnx/compare.sh --report FILE   (the tables again, from a RESULTS file)
 # Environment:
 #   ONNX_DIR    where onnxruntime-node is installed and the models are exported

@@ -13,6 +13,7 @@
 # AVX512_BF16) beside them; then the busy/idle slowdown of each.
 #
 # Usage: scripts/openblas/compare.sh        (from anywhere in the checkout)
+#        scripts/shield.sh sh scripts/openblas/compare.sh   (on a shared machine: see shield.sh)
 # Environment:
 #   IMPL      gococa level (default: the one gococa dispatches to: avx512 on
 #             amd64 CPUs with AVX-512F, else avx2; neon on arm64)
