@@ -5,6 +5,10 @@ package asm
 func avx2() bool { return level == AVX2 || level == AVX512 }
 
 func geluVec(dst, x []float32) {
+	if level == AVX512 {
+		geluAVX512(dst, x)
+		return
+	}
 	if avx2() {
 		geluAVX2(dst, x)
 		return
@@ -13,6 +17,10 @@ func geluVec(dst, x []float32) {
 }
 
 func geluBackwardVec(dx, x, dy []float32) {
+	if level == AVX512 {
+		geluBackwardAVX512(dx, x, dy)
+		return
+	}
 	if avx2() {
 		geluBackwardAVX2(dx, x, dy)
 		return
@@ -54,6 +62,15 @@ func quickGeluBackwardVec(dx, x, dy []float32) {
 
 //go:noescape
 func geluAVX2(dst, x []float32)
+
+// geluAVX512 and geluBackwardAVX512 (gelu512_amd64.s) are bit-identical to
+// geluAVX2 and geluBackwardAVX2, sixteen lanes at a time.
+//
+//go:noescape
+func geluAVX512(dst, x []float32)
+
+//go:noescape
+func geluBackwardAVX512(dx, x, dy []float32)
 
 //go:noescape
 func geluBackwardAVX2(dx, x, dy []float32)

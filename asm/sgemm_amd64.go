@@ -42,6 +42,11 @@ func sgemmPackAT6AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float
 //go:noescape
 func sgemmPackA12AVX512(dst, src *float32, lda, kBlocks int, alpha float32)
 
+// sgemmPackAT12AVX2 is gemmKernel.packATAsm for mr = 12 (AVX only).
+//
+//go:noescape
+func sgemmPackAT12AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+
 // sgemmPackBT8AVX2 is gemmKernel.packBTAsm (8×8 AVX transposes).
 //
 //go:noescape
@@ -62,7 +67,7 @@ var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096,
 	block: sgemmBlockAVX512, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
-	packAAsm: sgemmPackA12AVX512, packACols: 16,
+	packAAsm: sgemmPackA12AVX512, packACols: 16, packATAsm: sgemmPackAT12AVX2,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

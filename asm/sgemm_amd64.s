@@ -1036,3 +1036,57 @@ pa12block:
 pa12done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// func sgemmPackAT12AVX2(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
+//
+//	for p := 0; p < rows; p++ {
+//		for ip := 0; ip < nPanels; ip++ {
+//			for i := 0; i < 12; i++ {
+//				dst[ip*kc*12+p*12+i] = alpha * src[p*lda+ip*12+i]
+//			}
+//		}
+//	}
+//
+// gemmKernel.packATAsm for the 12-row AVX-512 micro-panel (its transposed
+// A: each source row holds 12 contiguous elements per panel, one Y and one
+// X register). AVX only.
+TEXT ·sgemmPackAT12AVX2(SB), NOSPLIT, $0-52
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kc+16(FP), R8
+	LEAQ (R8)(R8*2), R8
+	SHLQ $4, R8              // panel stride: kc·12·4 bytes
+	MOVQ lda+24(FP), R9
+	SHLQ $2, R9              // source row stride in bytes
+	MOVQ rows+40(FP), CX
+	VBROADCASTSS alpha+48(FP), Y15
+	TESTQ CX, CX
+	JLE  pat12_done
+	MOVQ nPanels+32(FP), AX
+	TESTQ AX, AX
+	JLE  pat12_done
+
+pat12_row:
+	MOVQ SI, R10             // source element
+	MOVQ DI, R11             // destination in panel 0
+	MOVQ AX, DX
+
+pat12_panel:
+	VMULPS (R10), Y15, Y0
+	VMULPS 32(R10), X15, X1
+	VMOVUPS Y0, (R11)
+	VMOVUPS X1, 32(R11)
+	ADDQ $48, R10
+	ADDQ R8, R11
+	DECQ DX
+	JNZ  pat12_panel
+
+	ADDQ R9, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ  pat12_row
+
+pat12_done:
+	VZEROUPPER
+	RET

@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/gococa/gococa/asm"
+)
 
 // Optimizer update kernels. The optim package computes the per-step
 // constants and calls these through the current backend, so that the
@@ -65,7 +69,9 @@ func (cpuBackend) AdamW(w, g, m, v []float32, s AdamWStep) {
 	g = g[:len(w)]
 	m = m[:len(w)]
 	v = v[:len(w)]
-	for j := range w {
+	// The SIMD kernel takes the whole vectors, with the same arithmetic.
+	c := [7]float32{b1, b2, omb1, omb2, decay, negStep, eps}
+	for j := asm.AdamW(w, g, m, v, &c); j < len(w); j++ {
 		gj := g[j]
 		mj := m[j]*b1 + gj*omb1
 		vj := v[j]*b2 + omb2*gj*gj
