@@ -34,6 +34,18 @@ func gpu(t *testing.T) *Backend {
 		t.Fatalf("a CUDA device is present but the backend does not start: %v", err)
 	}
 	t.Logf("%v", b)
+	// On the emulator: the host must not touch device memory (a GPU
+	// would crash there); the test fails naming the code that did.
+	if before, ok := readEmuStats(); ok && !b.(*Backend).d.alloc.managed {
+		resetEmuSites()
+		t.Cleanup(func() {
+			after, _ := readEmuStats()
+			if d := after.DeviceFaults - before.DeviceFaults; d > 0 {
+				t.Errorf("the host touched device memory (%d page faults; a GPU would crash), where:\n%s",
+					d, strings.Join(siteNames(readEmuSites()), "\n"))
+			}
+		})
+	}
 	return b.(*Backend)
 }
 

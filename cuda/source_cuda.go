@@ -7,7 +7,7 @@ package cuda
 var kernelNames = []string{
 	"k_fill", "k_map", "k_map_backward", "k_binary", "k_strided",
 	"k_reduce_cols", "k_reduce_rows", "k_reduce_finish",
-	"k_axpy", "k_scale", "k_sum_partial", "k_dsum",
+	"k_axpy", "k_scale", "k_sum_partial", "k_dsum", "k_nonfinite_partial",
 	"k_softmax", "k_softmax_backward",
 	"k_layernorm", "k_layernorm_dx", "k_layernorm_dgb", "k_cols_finish",
 	"k_normalize", "k_normalize_backward",
@@ -337,6 +337,16 @@ extern "C" __global__ void k_sum_partial(const float* x, i64 n, int squares, dou
 		double v = x[i];
 		s += squares ? v * v : v;
 	}
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+// k_nonfinite_partial: part[block] = the number of ±Inf and NaN values
+// in the block's grid-stride share, in float64.
+extern "C" __global__ void k_nonfinite_partial(const float* x, i64 n, double* part) {
+	__shared__ double sh[33];
+	double s = 0.0;
+	FOR_N(i, n) s += (__float_as_uint(x[i]) & 0x7f800000u) == 0x7f800000u ? 1.0 : 0.0;
 	s = block_sum_d(s, sh);
 	if (threadIdx.x == 0) part[blockIdx.x] = s;
 }

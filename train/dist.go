@@ -394,7 +394,20 @@ type stepLoss struct {
 func (r *run) loss(out *coca.Output, ids []int, b, l int, w coca.LossWeights) (stepLoss, error) {
 	if r.dp == nil {
 		loss := r.model.Loss(out, ids, b, l, w)
-		v := tensor.Items(loss.Total, loss.Contrastive, loss.Caption) // one read from a device
+		// One read from a device: the losses, the logit scale they used
+		// (for the log) and the guard's count of the last update.
+		ts := []*tensor.Tensor{loss.Total, loss.Contrastive, loss.Caption, r.model.LogitScale}
+		if r.guard.pending > 0 {
+			ts = append(ts, r.guard.count)
+		}
+		v := tensor.Items(ts...)
+		r.guard.scale, r.guard.scaleRead = v[3], true
+		if r.guard.pending > 0 {
+			if err := r.settleCount(v[4]); err != nil {
+				tensor.Release(loss.Total)
+				return stepLoss{}, err
+			}
+		}
 		return stepLoss{
 			total: float64(v[0]), con: float64(v[1]), cap: float64(v[2]),
 			backward: func() error { tensor.BackwardRelease(loss.Total, nil); return nil },
