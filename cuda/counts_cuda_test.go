@@ -3,7 +3,9 @@
 package cuda
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/optim"
 	"github.com/gococa/gococa/tensor"
+	"github.com/gococa/gococa/train"
 )
 
 // The emulator's figures for a training step and a cached caption (issue
@@ -309,4 +312,55 @@ func argmaxOf(x []float32) int {
 		}
 	}
 	return best
+}
+
+// TestRunCounts counts the steps of train.Run itself (coca_tiny, batch 8,
+// AdamW, clip 1, the synthetic data; the emulator runs its GEMMs) with
+// device memory: the steps a run of 6 takes beyond a run of 3 with the
+// same settings (no evaluation, a checkpoint and a log line at the end
+// only), so what a step costs in a real run: the images and ids copied
+// in, the losses and the gradient norm read, the guard's count of the
+// last update read with the losses, and the host touching no device
+// memory. The edges are measured too: a run's setup, last step,
+// checkpoint and final report.
+func TestRunCounts(t *testing.T) {
+	b := gpu(t)
+	if _, ok := readEmuStats(); !ok {
+		t.Skip("not the CPU emulator: no counters")
+	}
+	if b.d.alloc.managed {
+		t.Skip("managed memory (GOCOCA_CUDA_MEMORY=managed): the figures are for device memory")
+	}
+	old := tensor.SetBackend(b)
+	defer tensor.SetBackend(old)
+	const batch = 8
+	run := func(steps int) emuStats {
+		o := train.Options{Out: t.TempDir(), Config: "coca_tiny", Steps: steps, BatchSize: batch, EvalEvery: 0,
+			SaveEvery: 1000, LogEvery: 1000, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard}
+		st, sites := measure(t, func() {
+			if _, err := train.Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+		})
+		logFigures(t, fmt.Sprintf("train.Run, coca_tiny, %d steps of batch %d, device memory", steps, batch), st, sites)
+		return st
+	}
+	short, long := run(3), run(6)
+	d := long.Sub(short)
+	per := func(v int64) float64 { return float64(v) / 3 }
+	t.Logf("per step of train.Run (6 steps − 3 steps, / 3): %.2f host syncs, %.0f B to the device in %.2f copies, %.0f B back in %.2f copies, %.2f host page faults (%.2f on device memory)",
+		per(d.Syncs), per(d.HtoDBytes), per(d.HtoDCalls), per(d.DtoHBytes), per(d.DtoHCalls), per(d.HostFaults), per(d.DeviceFaults))
+	t.Logf("edges of a 3-step run (setup, the last step's log line, checkpoint, model and report; includes 3 steps): %v", short.Sub(d))
+	cfg, err := coca.Builtin("coca_tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, l := cfg.Vision.ImageSize, cfg.Text.ContextLength
+	images, ids := int64(4*batch*3*s*s), int64(4*batch*l)
+	// Two waits a step: the losses with the guard's count of the last
+	// update (one copy), and the gradient norm.
+	if d.Syncs != 2*3 || d.HostFaults != 0 || d.DeviceFaults != 0 || d.HtoDBytes != 3*(images+ids) {
+		t.Errorf("a step of train.Run: %.2f host syncs (want 2), %.2f host page faults (want 0), %.0f B to the device (want images %d + ids %d)",
+			per(d.Syncs), per(d.HostFaults), per(d.HtoDBytes), images, ids)
+	}
 }

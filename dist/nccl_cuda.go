@@ -248,6 +248,10 @@ func (c *ncclComm) init(id []byte) error {
 }
 
 func (c *ncclComm) Rank() int { return c.rank }
+
+// DeviceBuffers reports that the collectives read and write buffers of
+// the backend's memory in place (others are staged).
+func (c *ncclComm) DeviceBuffers() bool { return true }
 func (c *ncclComm) Size() int { return c.size }
 
 // device returns the device address of buf, staging it when it is not

@@ -189,3 +189,55 @@ func CountNonFinite(dst *Tensor, xs ...*Tensor) {
 	}
 	dst.data[0] = float32(n)
 }
+
+// HostWriter is implemented by a backend whose buffers the host writes
+// only through a copy (device memory). CopyIn writes through it.
+type HostWriter interface {
+	// CopyFromHost copies the host values src into dst, a buffer of the
+	// backend, in stream order; src may be reused once it returns.
+	CopyFromHost(dst, src []float32)
+}
+
+// CopyOut copies src, a buffer of the current backend or Go memory, into
+// the host slice dst (len(dst) ≥ len(src)): from a device with one copy
+// (one wait), else a plain copy. The way to read device memory.
+func CopyOut(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("tensor: CopyOut: %d values into %d", len(src), len(dst)))
+	}
+	if r, ok := hostReader(src); ok && len(src) > 0 {
+		r.CopyToHost(dst[:len(src)], src)
+		return
+	}
+	copy(dst, src)
+}
+
+// CopyIn copies the host values src into dst, a buffer of the current
+// backend or Go memory (len(dst) ≥ len(src)): onto a device with one copy
+// in stream order, else a plain copy. The way to write device memory.
+func CopyIn(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("tensor: CopyIn: %d values into %d", len(src), len(dst)))
+	}
+	if w, ok := backend.(HostWriter); ok && len(src) > 0 && devAlloc != nil && devAlloc.Owns(dst[:len(src)]) {
+		w.CopyFromHost(dst[:len(src)], src)
+		return
+	}
+	copy(dst, src)
+}
+
+// Fill sets every element of t to v: a kernel on a device.
+func (t *Tensor) Fill(v float32) {
+	t.live("Fill")
+	t.float32s("Fill")
+	if devAlloc != nil && len(t.data) > 0 && devAlloc.Owns(t.data) {
+		backend.Fill(t.data, v)
+		return
+	}
+	for i := range t.data {
+		t.data[i] = v
+	}
+}
+
+// onDevice reports whether b lies in the current device backend's memory.
+func onDevice(b []float32) bool { return devAlloc != nil && len(b) > 0 && devAlloc.Owns(b) }
