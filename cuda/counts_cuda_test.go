@@ -5,6 +5,7 @@ package cuda
 import (
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"runtime"
@@ -334,9 +335,12 @@ func TestRunCounts(t *testing.T) {
 	old := tensor.SetBackend(b)
 	defer tensor.SetBackend(old)
 	const batch = 8
-	run := func(steps int) emuStats {
-		o := train.Options{Out: t.TempDir(), Config: "coca_tiny", Steps: steps, BatchSize: batch, EvalEvery: 0,
-			SaveEvery: 1000, LogEvery: 1000, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard}
+	run := func(steps int, dir string, resume bool) emuStats {
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		o := train.Options{Out: dir, Config: "coca_tiny", Steps: steps, BatchSize: batch, EvalEvery: 0,
+			SaveEvery: 1000, LogEvery: 1000, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard, Resume: resume}
 		st, sites := measure(t, func() {
 			if _, err := train.Run(context.Background(), o); err != nil {
 				t.Fatal(err)
@@ -345,7 +349,8 @@ func TestRunCounts(t *testing.T) {
 		logFigures(t, fmt.Sprintf("train.Run, coca_tiny, %d steps of batch %d, device memory", steps, batch), st, sites)
 		return st
 	}
-	short, long := run(3), run(6)
+	dir := t.TempDir()
+	short, long := run(3, "", false), run(6, dir, false)
 	d := long.Sub(short)
 	per := func(v int64) float64 { return float64(v) / 3 }
 	t.Logf("per step of train.Run (6 steps − 3 steps, / 3): %.2f host syncs, %.0f B to the device in %.2f copies, %.0f B back in %.2f copies, %.2f host page faults (%.2f on device memory)",
@@ -363,4 +368,48 @@ func TestRunCounts(t *testing.T) {
 		t.Errorf("a step of train.Run: %.2f host syncs (want 2), %.2f host page faults (want 0), %.0f B to the device (want images %d + ids %d)",
 			per(d.Syncs), per(d.HostFaults), per(d.HtoDBytes), images, ids)
 	}
+
+	// The other paths of a run and of the model it wrote, with device
+	// memory (gpu fails the test where the host touches it): resuming
+	// from the checkpoint with evaluations (retrieval, zero-shot,
+	// captions), then the pipeline's captions, embeddings, zero-shot
+	// classification, caption scores and retrieval scores.
+	o := train.Options{Out: dir, Config: "coca_tiny", Steps: 8, BatchSize: batch, EvalEvery: 1, HeldOut: 16, SaveEvery: 1,
+		LogEvery: 1, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard, Resume: true}
+	if _, err := train.Run(context.Background(), o); err != nil {
+		t.Fatalf("resuming on the GPU: %v", err)
+	}
+	p, err := coca.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	ctx := context.Background()
+	if _, err := p.Caption(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	e, err := p.Embed(ctx, img, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := p.EmbedTexts(ctx, "a red square", "a blue circle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Classify(ctx, img, []string{"square", "circle"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Score(ctx, img, "a red square", "a blue circle"); err != nil {
+		t.Fatal(err)
+	}
+	dim := len(e[0])
+	stored := append(append([]float32(nil), te[0]...), te[1]...)
+	sim := tensor.MatMul(tensor.FromSlice(e[0], 1, dim), tensor.FromSlice(stored, 2, dim), false, true) // as coca retrieve ranks
+	scores := make([]float32, 2)
+	tensor.CopyOut(scores, sim.Data())
+	tensor.Release(sim)
+	t.Logf("resumed with evaluations, then captioned, embedded, classified, scored and retrieved (scores %v) on the GPU", scores)
 }
