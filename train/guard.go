@@ -24,8 +24,8 @@ import (
 // reads its losses and its gradient norm. An evaluation, a checkpoint,
 // OnStep and the end of a run read a pending count first (one wait).
 // Once the count is not 0 the parameters are read (with copies) to say
-// how many values and which tensor. On the host the parameters are
-// checked at once.
+// how many values and which tensor. A data-parallel rank reads the count
+// at once (one wait). On the host the parameters are checked at once.
 type updateGuard struct {
 	count     *tensor.Tensor // one value on the device
 	pending   int            // the step whose update count holds (0: none)
@@ -37,7 +37,7 @@ type updateGuard struct {
 // checkUpdate checks the parameters after the update of step (at once on
 // the host, deferred on a device).
 func (r *run) checkUpdate(step int, lr float64) error {
-	if !tensor.OnDevice() || r.dp != nil {
+	if !tensor.OnDevice() {
 		return r.updateError(step, lr, 0)
 	}
 	g := &r.guard
@@ -47,6 +47,9 @@ func (r *run) checkUpdate(step int, lr float64) error {
 	tensor.CountNonFinite(g.count, r.params...)
 	g.pending, g.lr = step, lr
 	g.scaleRead = false
+	if r.dp != nil { // the ranks' step reads no losses of its own: read it now (one wait)
+		return r.settleUpdate()
+	}
 	return nil
 }
 
