@@ -340,7 +340,8 @@ func TestRunCounts(t *testing.T) {
 			dir = t.TempDir()
 		}
 		o := train.Options{Out: dir, Config: "coca_tiny", Steps: steps, BatchSize: batch, EvalEvery: 0,
-			SaveEvery: 1000, LogEvery: 1000, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard, Resume: resume}
+			SaveEvery: 1000, LogEvery: 1000, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard, Resume: resume,
+			Explicit: map[string]bool{"eval-every": true}} // 0: no evaluation
 		st, sites := measure(t, func() {
 			if _, err := train.Run(context.Background(), o); err != nil {
 				t.Fatal(err)
@@ -355,7 +356,7 @@ func TestRunCounts(t *testing.T) {
 	per := func(v int64) float64 { return float64(v) / 3 }
 	t.Logf("per step of train.Run (6 steps − 3 steps, / 3): %.2f host syncs, %.0f B to the device in %.2f copies, %.0f B back in %.2f copies, %.2f host page faults (%.2f on device memory)",
 		per(d.Syncs), per(d.HtoDBytes), per(d.HtoDCalls), per(d.DtoHBytes), per(d.DtoHCalls), per(d.HostFaults), per(d.DeviceFaults))
-	t.Logf("edges of a 3-step run (setup, the last step's log line, checkpoint, model and report; includes 3 steps): %v", short.Sub(d))
+	t.Logf("edges of a run (a 3-step run less its 3 steps: setup, the last step's log line, checkpoint, model and report): %v", short.Sub(d))
 	cfg, err := coca.Builtin("coca_tiny")
 	if err != nil {
 		t.Fatal(err)
@@ -374,8 +375,13 @@ func TestRunCounts(t *testing.T) {
 	// from the checkpoint with evaluations (retrieval, zero-shot,
 	// captions), then the pipeline's captions, embeddings, zero-shot
 	// classification, caption scores and retrieval scores.
-	o := train.Options{Out: dir, Config: "coca_tiny", Steps: 8, BatchSize: batch, EvalEvery: 1, HeldOut: 16, SaveEvery: 1,
-		LogEvery: 1, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard, Resume: true}
+	rdir := t.TempDir()
+	o := train.Options{Out: rdir, Config: "coca_tiny", Steps: 4, StopAt: 2, BatchSize: batch, EvalEvery: 1, HeldOut: 16, SaveEvery: 1,
+		LogEvery: 1, ClipNorm: 1, Workers: 1, Seed: 5, Progress: io.Discard, Log: io.Discard}
+	if _, err := train.Run(context.Background(), o); err != nil {
+		t.Fatalf("training to step 2 of 4 on the GPU: %v", err)
+	}
+	o.StopAt, o.Resume = 0, true
 	if _, err := train.Run(context.Background(), o); err != nil {
 		t.Fatalf("resuming on the GPU: %v", err)
 	}
