@@ -85,10 +85,11 @@ func (m *Model) QuantizeBF16() {
 		if p.Tensor.DType() != tensor.Float32 || p.Tensor.Dims() < 2 {
 			continue
 		}
-		d := p.Tensor.Data()
+		d := append([]float32(nil), tensor.HostValues(p.Tensor, nil)...) // a copy from a device
 		for i, v := range d {
 			d[i] = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(v))
 		}
+		p.Tensor.CopyFrom(d)
 	}
 }
 

@@ -218,10 +218,11 @@ func (m *Model) LoadBF16(src TensorSource, file string) error {
 		mv.sl.t.SetBF16(mv.h, mv.sl.transpose)
 	}
 	for t, h := range rounded {
-		d := t.Data()
+		d := make([]float32, len(h))
 		for i, v := range h {
 			d[i] = safetensors.BF16ToFloat32(v)
 		}
+		t.CopyFrom(d) // one copy onto a device
 	}
 	for t, v := range exact {
 		t.CopyFrom(v)
@@ -325,7 +326,7 @@ func (m *Model) Tensors() []safetensors.Tensor {
 			ts = append(ts, bf16Tensor(p.Name, p.Tensor))
 			continue
 		}
-		ts = append(ts, safetensors.F32(p.Name, p.Tensor.Shape(), p.Tensor.Data()))
+		ts = append(ts, safetensors.F32(p.Name, p.Tensor.Shape(), tensor.HostValues(p.Tensor, nil))) // a copy from a device
 	}
 	return ts
 }

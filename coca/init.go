@@ -48,23 +48,20 @@ func (m *Model) Init(seed uint64) {
 	initBlocks(g, m.TextDecoder.CrossAttn, mw, c.Multimodal.Layers)
 	g.Normal(m.TextDecoder.TextProjection, 0, math.Pow(mw, -0.5))
 
-	m.LogitScale.Data()[0] = float32(math.Log(1 / 0.07))
+	m.LogitScale.Fill(float32(math.Log(1 / 0.07)))
 }
 
 // setDefault applies PyTorch's default initialisation for the kind of
 // parameter the name says it is.
 func setDefault(g *tensor.RNG, p nn.Param) {
 	t, name := p.Tensor, p.Name
-	d := t.Data()
 	switch {
 	case strings.HasSuffix(name, "query"):
 		g.Normal(t, 0, 1)
 	case isLayerNorm(name) && strings.HasSuffix(name, ".weight"):
-		for i := range d {
-			d[i] = 1
-		}
+		t.Fill(1)
 	case isLayerNorm(name), strings.HasSuffix(name, "in_proj_bias"), strings.HasSuffix(name, "out_proj.bias"):
-		clear(d)
+		t.Fill(0)
 	case strings.HasSuffix(name, "in_proj_weight"):
 		// xavier_uniform_ over the packed (3W, W) matrix, as PyTorch does.
 		g.XavierUniform(t, 1)
@@ -78,7 +75,7 @@ func setDefault(g *tensor.RNG, p nn.Param) {
 		// Linear biases start at zero (PyTorch would draw U(±1/sqrt(fan_in));
 		// zero matches the attention biases and open_clip's trained models
 		// do not depend on it).
-		clear(d)
+		t.Fill(0)
 	}
 }
 

@@ -2,7 +2,6 @@ package coca
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gococa/gococa/nn"
 	"github.com/gococa/gococa/tensor"
@@ -212,27 +211,16 @@ func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
 	return latent, tokens
 }
 
-// mask builds the additive (B, L+1, L+1) attention mask of the text tower:
-// causal, plus the CLS row's key mask (see openclip-coca.md).
-func (t *TextTower) mask(text []int, b, l int) *tensor.Tensor {
-	n := l + 1
-	row := make([]float32, b*n) // the CLS query's keys
-	inf := float32(math.Inf(-1))
-	for bi := 0; bi < b; bi++ {
-		ids := text[bi*l : (bi+1)*l]
-		for j := 0; j < n; j++ {
-			var valid bool
-			if t.correctMask {
-				valid = j == l || ids[j] != t.padID
-			} else {
-				valid = j == 0 || ids[j-1] != t.padID
-			}
-			if !valid {
-				row[bi*n+j] = inf
-			}
-		}
+// mask builds the additive (B, L+1, L+1) attention mask of the text tower
+// from its ids (B, L): causal, plus the CLS row's key mask (see
+// openclip-coca.md), where the ids are (a kernel on a device).
+func (t *TextTower) mask(ids *tensor.IDs) *tensor.Tensor {
+	l := ids.Shape()[1]
+	shift := 1 // open_clip's legacy mask: key j is valid when token j−1 is not pad
+	if t.correctMask {
+		shift = 0 // key j is valid when token j is not pad
 	}
-	return tensor.CausalMask(row, b, n, l)
+	return tensor.CausalMaskIDs(ids, l+1, l, int32(t.padID), shift)
 }
 
 // Forward encodes text ids (B, L) given row-major: the pooled latent (B, D)
@@ -247,17 +235,31 @@ func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, toke
 	if len(text) != b*l {
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
+	ids := tensor.NewIDs(text, b, l)
+	latent, tokens = t.forwardIDs(s, ids)
+	ids.Drop()
+	return latent, tokens
+}
+
+// forwardIDs is forward for ids (B, L) in the backend's memory, which the
+// embedding's backward and the mask read there.
+func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs) (latent, tokens *tensor.Tensor) {
+	sh := ids.Shape()
+	if len(sh) != 2 {
+		panic(fmt.Sprintf("coca: TextTower.Forward: ids of shape %v, want (B, L)", sh))
+	}
+	b, l := sh[0], sh[1]
 	if l+1 > t.PositionalEmbedding.Dim(0) {
 		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
-	e := tensor.Embedding(s.Use(t.TokenEmbedding.Weight), text)
+	e := tensor.EmbeddingIDs(s.Use(t.TokenEmbedding.Weight), ids)
 	cls := tensor.Expand(tensor.Reshape(s.Use(t.ClsEmb), 1, 1, w), b, 1, w)
 	c := tensor.Concat(1, tensor.Reshape(e, b, l, w), cls)
 	tensor.Drop(e, cls)
 	x := tensor.Add(c, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1))
 	tensor.Drop(c)
-	mask := t.mask(text, b, l)
+	mask := t.mask(ids)
 	y := t.Transformer.Forward(x, mask, false)
 	tensor.Drop(x, mask)
 	cl := tensor.Slice(y, 1, l, l+1)
@@ -302,6 +304,8 @@ type Output struct {
 	TextTokens    *tensor.Tensor // (B, L, W): text tower outputs (no ln_final)
 	Logits        *tensor.Tensor // (B, L−1, V): next-token logits for text[:, :-1]
 	LogitScale    *tensor.Tensor // exp(logit_scale)
+
+	ids *tensor.IDs // the text ids on the backend, while the graph holds them
 }
 
 // Forward runs images (B, 3, S, S) and text ids (B, L) through the model,
@@ -311,9 +315,20 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	if images.Dims() != 4 || images.Dim(0) != b {
 		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
 	}
+	if len(text) != b*l {
+		panic(fmt.Sprintf("coca: Forward: %d ids for batch %d × length %d", len(text), b, l))
+	}
 	o := &Output{}
 	o.ImageLatent, o.ImageEmbs = m.Visual.Forward(images)
-	o.TextLatent, o.TextTokens = m.Text.forward(tensor.ScopeOf(images), text, b, l)
+	// The ids go to the backend once; the embedding, the mask and the
+	// caption loss read them there. A recorded graph holds them until it
+	// is released; without one they are handed back here.
+	ids := tensor.NewIDs(text, b, l)
+	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids)
+	ids.Drop()
+	if ids.Live() {
+		o.ids = ids
+	}
 	o.ImageFeatures = tensor.Normalize(o.ImageLatent, 1e-12)
 	o.TextFeatures = tensor.Normalize(o.TextLatent, 1e-12)
 	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, l-1), o.ImageEmbs)
@@ -400,11 +415,21 @@ func ContrastiveLoss(img, txt, allImg, allTxt *tensor.Tensor, first int, logitSc
 	} else {
 		lpt = tensor.Mul(tensor.MatMul(txt, allImg, false, true), logitScale)
 	}
-	targets := make([]int, b)
-	for i := range targets {
-		targets[i] = first + i
+	targets := tensor.RangeIDs(first, b) // written on the device, not copied
+	defer targets.Drop()
+	return tensor.Scale(tensor.Add(tensor.CrossEntropyIDs(lpi, targets, -1), tensor.CrossEntropyIDs(lpt, targets, -1)), weight/2)
+}
+
+func sameIDs(a []int32, b []int) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return tensor.Scale(tensor.Add(tensor.CrossEntropy(lpi, targets, -1), tensor.CrossEntropy(lpt, targets, -1)), weight/2)
+	for i, v := range a {
+		if int(v) != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // LossWeights weigh the two losses; the defaults are open_clip's.
@@ -426,11 +451,16 @@ type Losses struct {
 // pad ignored) from one forward pass.
 func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
 	con := ContrastiveLoss(o.ImageFeatures, o.TextFeatures, o.ImageFeatures, o.TextFeatures, 0, o.LogitScale, w.Contrastive)
-	labels := make([]int, b*(l-1))
-	for bi := 0; bi < b; bi++ {
-		copy(labels[bi*(l-1):(bi+1)*(l-1)], text[bi*l+1:(bi+1)*l])
+	// The labels are text[:, 1:], taken from the ids Forward put on the
+	// backend when its graph still holds them (else copied there now).
+	ids := o.ids
+	if !ids.Live() || !sameIDs(ids.Host(), text) || ids.Shape()[0] != b {
+		ids = tensor.NewIDs(text, b, l)
+		defer ids.Drop()
 	}
+	labels := ids.Columns(1, l)
 	v := o.Logits.Dim(2)
-	cap := tensor.Scale(tensor.CrossEntropy(tensor.Reshape(o.Logits, b*(l-1), v), labels, m.Config.Text.PadID), w.Caption)
+	cap := tensor.Scale(tensor.CrossEntropyIDs(tensor.Reshape(o.Logits, b*(l-1), v), labels, m.Config.Text.PadID), w.Caption)
+	labels.Drop()
 	return Losses{Total: tensor.Add(con, cap), Contrastive: con, Caption: cap}
 }

@@ -697,7 +697,7 @@ func (m *Model) scoreSeqs(img []float32, t, d int, seqs [][]int) ([]CaptionScore
 	in := tensor.Slice(tok, 1, 0, l-1)
 	lt := m.TextDecoder.Forward(in, sc.Use(tensor.FromSlice(rep, k, t, d)))
 	defer tensor.Drop(lat, tok, in, lt)
-	logits := lt.Data() // (k, l-1, V)
+	logits := tensor.HostValues(lt, nil) // (k, l-1, V), one copy from a device
 	for i, s := range seqs {
 		for j := 0; j+1 < len(s); j++ {
 			row := logits[(i*(l-1)+j)*v : (i*(l-1)+j+1)*v]

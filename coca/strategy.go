@@ -145,7 +145,7 @@ func (f *fullSource) Step(tokens []int) []float32 {
 	logits := f.m.TextDecoder.Forward(tok, sc.Use(tensor.FromSlice(f.img, f.rows, f.t, f.dim)))
 	defer tensor.Drop(lat, tok, logits)
 	v := logits.Dim(2)
-	d := logits.Data()
+	d := tensor.HostValues(logits, nil) // one copy from a device
 	f.logits = f.logits[:0]
 	for i := 0; i < f.rows; i++ {
 		f.logits = append(f.logits, d[(i*l+l-1)*v:(i*l+l)*v]...)

@@ -143,7 +143,7 @@ func VerifyReport(dir string, tol VerifyTolerances) (*golden.Report, error) {
 		if o.t.Numel() == 1 && len(ref) == 1 {
 			gshape = shape // a scalar matches [] or [1]
 		}
-		r.Add(golden.CompareShapes(o.name, o.t.Data(), gshape, ref, shape, o.tol))
+		r.Add(golden.CompareShapes(o.name, tensor.HostValues(o.t, nil), gshape, ref, shape, o.tol)) // a copy from a device
 	}
 	for _, ls := range []struct {
 		name string
@@ -164,9 +164,9 @@ func VerifyReport(dir string, tol VerifyTolerances) (*golden.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		g := p.Tensor.Grad()
-		if g == nil {
-			g = make([]float32, p.Tensor.Numel())
+		g := make([]float32, p.Tensor.Numel())
+		if pg := p.Tensor.Grad(); pg != nil {
+			tensor.CopyOut(g, pg) // a copy from a device
 		}
 		d := golden.Compare(name, g, ref, p.Tensor.Shape(), golden.Tolerance{RelNorm: tol.Gradient})
 		if numelOf(shape) != len(ref) || numelOf(shape) != p.Tensor.Numel() {

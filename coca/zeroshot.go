@@ -2,7 +2,6 @@ package coca
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/gococa/gococa/tensor"
@@ -141,7 +140,7 @@ func (m *Model) EncodeTexts(texts []string, tokenize func(string) []int, batch i
 	d := m.Config.EmbedDim
 	out := make([]float32, len(texts)*d)
 	err := m.encodeTexts(s, texts, tokenize, batch, func(lo int, f *tensor.Tensor) {
-		copy(out[lo*d:], f.Data())
+		tensor.CopyOut(out[lo*d:], f.Data()) // one copy from a device
 	})
 	if err != nil {
 		return nil, fmt.Errorf("coca: encode texts: %w", err)
@@ -197,7 +196,8 @@ func (m *Model) ZeroShotProbs(imageFeatures, classes *tensor.Tensor) []float32 {
 	scale := tensor.Exp(s.Use(m.LogitScale))
 	scaled := tensor.Mul(logits, scale)
 	probs := tensor.Softmax(scaled)
-	out := slices.Clone(probs.Data())
+	out := make([]float32, probs.Numel())
+	tensor.CopyOut(out, probs.Data()) // one copy from a device
 	tensor.Drop(logits, scale, scaled, probs)
 	return out
 }

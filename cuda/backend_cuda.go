@@ -273,11 +273,11 @@ func New(o Options) (tensor.Backend, error) {
 	if mem == "" {
 		mem = os.Getenv("GOCOCA_CUDA_MEMORY")
 	}
-	managed := true
+	managed := false
 	switch mem {
-	case "", "managed":
-	case "device":
-		managed = false
+	case "", "device":
+	case "managed":
+		managed = true
 	default:
 		return nil, fmt.Errorf("cuda: memory %q: want managed or device", mem)
 	}

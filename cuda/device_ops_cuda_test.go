@@ -124,4 +124,89 @@ func TestDeviceOps(t *testing.T) {
 			t.Logf("%s: loss %v (CPU %v), largest gradient difference %g of %g", kind, got[0][0], want[0][0], worst, scale)
 		}
 	})
+
+	t.Run("IDs", func(t *testing.T) {
+		// The ids of a step on the device (tensor.IDs): the embedding and
+		// its gradient (the device's counting sort groups repeated ids),
+		// the text mask from the ids with either CLS key rule, and the
+		// derived ids (Columns, RangeIDs) read back through a gather of a
+		// table whose row v holds v. All bit for bit against the CPU.
+		const v, c, bs, l = 50, 200, 6, 13
+		g := tensor.NewRNG(9)
+		ids := make([]int, bs*l)
+		for i := range ids {
+			if ids[i] = g.IntN(v); ids[i] == 7 {
+				ids[i] = 8 // 7 is the pad id
+			}
+		}
+		ids[3], ids[4], ids[l] = 0, 0, v-1 // repeats, the first and last rows
+		for i := 2*l - 4; i < 2*l; i++ {
+			ids[i] = 7 // padding at the end of row 1
+		}
+		tab := tensor.New(v, c)
+		g.Normal(tab, 0, 1)
+		tabVals := append([]float32(nil), tab.Data()...)
+		dy := tensor.New(bs*l, c)
+		g.Normal(dy, 0, 1)
+		dyVals := append([]float32(nil), dy.Data()...)
+		put := func(dst, src []float32) {
+			if r, ok := tensor.CurrentBackend().(tensor.HostReader); ok && r.Owns(dst) {
+				b.CopyFromHost(dst, src)
+			} else {
+				copy(dst, src)
+			}
+		}
+		host := func(x *tensor.Tensor) []float32 { return append([]float32(nil), tensor.HostValues(x, nil)...) }
+		run := func() [][]float32 {
+			var out [][]float32
+			x := tensor.NewIDs(ids, bs, l)
+			defer x.Drop()
+			w := tensor.NewParam("table", v, c)
+			put(w.Data(), tabVals)
+			up := tensor.New(bs*l, c)
+			put(up.Data(), dyVals)
+			e := tensor.EmbeddingIDs(w, x)
+			out = append(out, host(e))
+			loss := tensor.Sum(tensor.Mul(e, up), false)
+			tensor.BackwardRelease(loss, nil)
+			out = append(out, host(tensor.FromSlice(w.Grad(), v, c)))
+			if x.Live() {
+				t.Fatal("the graph's release left the ids it recorded")
+			}
+			x = tensor.NewIDs(ids, bs, l)
+			for _, shift := range []int{0, 1} {
+				m := tensor.CausalMaskIDs(x, l+1, l, 7, shift)
+				out = append(out, host(m))
+				tensor.Drop(m)
+			}
+			iota := tensor.New(v+bs, 1) // row k holds k
+			seq := make([]float32, v+bs)
+			for k := range seq {
+				seq[k] = float32(k)
+			}
+			put(iota.Data(), seq)
+			cols := x.Columns(1, l)
+			r := tensor.RangeIDs(v, bs)
+			for _, y := range []*tensor.IDs{cols, r} {
+				e := tensor.EmbeddingIDs(iota, y)
+				out = append(out, host(e))
+				tensor.Drop(e)
+				y.Drop()
+			}
+			return out
+		}
+		want, got := on(false, run), on(true, run)
+		names := []string{"embedding", "embedding gradient", "mask (shift 0)", "mask (shift 1)", "columns 1..L", "range"}
+		for i, name := range names {
+			bits(t, name, got[i], want[i])
+		}
+		// The CPU figures are what they should be, not only equal.
+		if want[4][0] != float32(ids[1]) || want[4][l-1] != float32(ids[l+1]) || want[5][0] != v || want[5][bs-1] != v+bs-1 {
+			t.Fatalf("CPU: columns %v, range %v", want[4][:l], want[5])
+		}
+		n := l + 1
+		if m := want[2][l*n:]; m[l-5] != 0 || m[n*n+l-5] != 0 || m[n*n+l-4] != inf || m[n*n+l-1] != inf || m[n*n+l] != 0 || want[2][1] != inf {
+			t.Fatalf("CPU: the CLS rows of the mask are wrong")
+		}
+	})
 }

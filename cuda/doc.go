@@ -8,27 +8,26 @@
 //	if err != nil { ... }  // no GPU, no driver, no NVRTC: one line saying which
 //	tensor.SetBackend(b)   // before building the model
 //
-// Memory (Options.Memory). With "managed", the default, tensors live in
-// CUDA managed memory, which the CPU and the GPU address alike: the
-// backend implements tensor.Allocator, so the activation pool, parameters,
-// gradients and optimizer state are allocated there and the kernels use
-// them in place, while host code (losses, checkpoints, Data) reads and
-// writes them directly, the driver moving pages on demand. Every backend
-// call then waits for its kernels before it returns, so results are
-// visible to the host at once: one stream synchronisation per call. With
-// "device", tensors live in device memory and the calls only queue their
-// kernels on the GPU's one stream; the host waits only where it reads a
-// value (Sum, SumSquares, CrossEntropy, CopyToHost, a result written into
-// Go memory) and must not touch device memory itself (the process would
-// crash): values move with CopyToHost and CopyFromHost. The tensor
-// package reads through the backend (tensor.HostReader: Item, Items,
-// HostValues), and the values it used to write on the host are written
-// by kernels (tensor.CausalMasker: the text mask; tensor.CrossEntropyMeaner:
-// the loss and its gradient; the backward seed by Fill), so a training
-// step waits twice (the losses, the gradient norm) and a cached caption
-// once per token. Code that reads Data of a device tensor still touches
-// device memory (package train's per-step check that the parameters are
-// finite, checkpoints): managed memory stays the default.
+// Memory (Options.Memory). With "device", the default, tensors live in
+// device memory (the backend implements tensor.Allocator, so the
+// activation pool, parameters, gradients and optimizer state are
+// allocated there and the kernels use them in place) and the calls only
+// queue their kernels on the GPU's one stream; the host waits only where
+// it reads a value (Sum, SumSquares, CopyToHost, a result written into Go
+// memory) and never touches device memory itself (the process would
+// crash): values move with explicit copies (CopyToHost, CopyFromHost;
+// tensor.Item, Items, HostValues, CopyOut, CopyIn, CopyFrom). The values
+// the host used to write are written by kernels (tensor.CausalMasker and
+// tensor.IDBackend: the text mask from the token ids; tensor.IDs: the
+// ids copied once per step and the labels and targets derived on the
+// device; tensor.CrossEntropyMeaner: the loss and its gradient; the
+// backward seed by Fill; tensor.NonFiniteCounter: package train's check
+// that an update left the parameters finite), so a training step waits
+// twice (the losses, the gradient norm) and a cached caption once per
+// token. With "managed" (GOCOCA_CUDA_MEMORY=managed) tensors live in CUDA
+// managed memory, which the CPU and the GPU address alike, and every
+// backend call waits for its kernels before it returns, so host code may
+// read them at once: one stream synchronisation per call.
 //
 // Either way, any other slice a kernel receives (Go memory: token ids,
 // targets, inputs made with FromSlice) is copied to the device, and back
@@ -53,7 +52,8 @@
 // tiles, causal and additive masks, lse saved; backward without atomics;
 // heads read and written in place in packed projections:
 // tensor.StridedAttention), embedding gather and scatter-add (grouped by
-// id on the host, so sums are in the serial order), cross-entropy, the
+// id, on the host for ids in Go memory and by a counting sort on the
+// device for tensor.IDs, so sums are in the serial order), cross-entropy, the
 // AdamW and SGD updates, and for package optim multi-tensor calls (the
 // gradient norm, scaling, zeroing and AdamW of all parameters in one call
 // each), a clamp and Adafactor, and the widening of bfloat16 weights
@@ -81,5 +81,7 @@
 // emulation of the CUDA runtime, cuBLAS, NVRTC and NCCL
 // (testdata/emulator) and runs the GPU tests in a child process. The
 // emulator counts host synchronisations, host↔device copies and host
-// accesses to device memory (TestStepCounts, TestCaptionCounts).
+// accesses to device memory (TestStepCounts, TestCaptionCounts,
+// TestRunCounts), and every GPU test fails where the host touched device
+// memory.
 package cuda

@@ -763,6 +763,9 @@ type emuStats struct {
 	// host opened (the figures are then void).
 	FaultOverflow int64
 	Collectives   int64
+	// DeviceFaults are the HostFaults on device memory (not managed),
+	// which a GPU cannot serve: the process would crash there.
+	DeviceFaults int64
 }
 
 // add returns s + o, field by field (LiveBytes is o's).
@@ -795,6 +798,7 @@ func (s emuStats) Sub(o emuStats) emuStats {
 	r.Frees -= o.Frees
 	r.FaultOverflow -= o.FaultOverflow
 	r.Collectives -= o.Collectives
+	r.DeviceFaults -= o.DeviceFaults
 	return r
 }
 

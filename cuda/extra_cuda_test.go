@@ -228,7 +228,7 @@ func TestAdafactorOnDevice(t *testing.T) {
 		}
 		vals = map[string][]float32{}
 		for _, p := range ps {
-			vals[p.Name()] = append([]float32(nil), p.Data()...)
+			vals[p.Name()] = append([]float32(nil), tensor.HostValues(p, nil)...)
 		}
 		state = map[string][]float32{}
 		for k, v := range opt.State().Tensors {

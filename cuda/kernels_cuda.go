@@ -767,11 +767,19 @@ func checkIDs(op string, ids []int32, rows int) {
 	}
 }
 
+// onDevice reports whether the ids lie in the backend's memory (tensor.IDs):
+// the host has checked them and must not read them there.
+func (b *Backend) onDevice(ids []int32) bool {
+	return len(ids) > 0 && b.d.alloc.find(uint64(uintptr(unsafe.Pointer(unsafe.SliceData(ids)))), 4*len(ids))
+}
+
 func (b *Backend) Gather(dst, table []float32, ids []int32, dim int) {
 	if dim <= 0 || len(ids) == 0 {
 		return
 	}
-	checkIDs("Gather", ids, len(table)/dim)
+	if !b.onDevice(ids) {
+		checkIDs("Gather", ids, len(table)/dim)
+	}
 	total := len(ids) * dim
 	need("Gather", "dst", len(dst), total)
 	cl := b.d.begin("Gather")
@@ -782,15 +790,31 @@ func (b *Backend) Gather(dst, table []float32, ids []int32, dim int) {
 	cl.launch("k_gather", cl.elems(int64(total)), block256, 0)
 }
 
-// ScatterAdd groups the positions by id on the host (ids live there) and
-// adds each id's rows in ascending position order, so the result is the
-// serial loop's, bit for bit, and needs no atomics.
+// ScatterAdd groups the positions by id and adds each id's rows in
+// ascending position order, so the result is the serial loop's, bit for
+// bit, and needs no atomics. Ids in Go memory are grouped on the host and
+// the index copied; ids on the device (tensor.IDs) are grouped there by a
+// counting sort, with nothing copied.
 func (b *Backend) ScatterAdd(dtable, dy []float32, ids []int32, dim int) {
 	if dim <= 0 || len(ids) == 0 {
 		return
 	}
-	checkIDs("ScatterAdd", ids, len(dtable)/dim)
 	need("ScatterAdd", "dy", len(dy), len(ids)*dim)
+	if b.onDevice(ids) {
+		n := len(ids)
+		cl := b.d.begin("ScatterAdd")
+		defer cl.end()
+		pi := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(ids))))
+		pos := cl.scratch(4 * n)
+		cl.args().ptr(pos).ptr(pi).i32(n)
+		cl.launch("k_id_sort", cl.elems(int64(n)), block256, 0)
+		pdy := cl.in(dy[:n*dim])
+		pt := cl.inout(dtable)
+		cl.args().ptr(pt).ptr(pdy).ptr(pi).ptr(pos).i32(n).i32(dim)
+		cl.launch("k_scatter_add_sorted", dim3(n, (dim+127)/128), dim3(128, 1), 0)
+		return
+	}
+	checkIDs("ScatterAdd", ids, len(dtable)/dim)
 	cl := b.d.begin("ScatterAdd")
 	defer cl.end()
 	d := cl.d
@@ -844,7 +868,12 @@ func (b *Backend) CrossEntropy(lse, logits []float32, targets []int32, rows, n i
 	checkRows("CrossEntropy", rows, n, logits)
 	checkRows("CrossEntropy", rows, 1, lse)
 	need("CrossEntropy", "targets", len(targets), rows)
-	count := checkTargets(targets[:rows], n, ignore)
+	host := targets[:rows]
+	if b.onDevice(host) { // count them from a copy
+		host = make([]int32, rows)
+		b.copyIDsToHost(host, targets[:rows])
+	}
+	count := checkTargets(host, n, ignore)
 	if rows == 0 {
 		return 0, 0
 	}
@@ -876,7 +905,9 @@ func (b *Backend) crossEntropyBackward(op string, dlogits, logits, lse []float32
 	checkRows(op, rows, n, dlogits, logits)
 	checkRows(op, rows, 1, lse)
 	need(op, "targets", len(targets), rows)
-	checkTargets(targets[:rows], n, ignore)
+	if !b.onDevice(targets[:rows]) {
+		checkTargets(targets[:rows], n, ignore)
+	}
 	if rows*n == 0 {
 		return
 	}
@@ -907,7 +938,9 @@ func (b *Backend) CrossEntropyMean(loss, lse, logits []float32, targets []int32,
 	checkRows("CrossEntropyMean", rows, 1, lse)
 	need("CrossEntropyMean", "targets", len(targets), rows)
 	need("CrossEntropyMean", "loss", len(loss), 1)
-	if c := checkTargets(targets[:rows], n, ignore); c != count {
+	if b.onDevice(targets[:rows]) {
+		// tensor.IDs: the host checked and counted them
+	} else if c := checkTargets(targets[:rows], n, ignore); c != count {
 		panic(fmt.Sprintf("cuda: CrossEntropyMean: %d rows counted, %d targets not ignored", count, c))
 	}
 	cl := b.d.begin("CrossEntropyMean")
@@ -955,6 +988,95 @@ func (b *Backend) CausalMask(dst, rowMask []float32, bs, n, row int) {
 	pd := cl.out(dst[:total])
 	cl.args().ptr(pd).ptr(pr).i64(total).i32(n).i32(row)
 	cl.launch("k_causal_mask", cl.elems(total), block256, 0)
+}
+
+// ---- ids on the device (tensor.IDBackend) ----
+
+var _ tensor.IDBackend = (*Backend)(nil)
+
+func int32Addr(x []int32) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(x)))) }
+
+// deviceIDs panics unless x lies in the backend's memory.
+func (b *Backend) deviceIDs(op, name string, x []int32) uint64 {
+	if !b.onDevice(x) {
+		panic(fmt.Sprintf("cuda: %s: %s (%d ids) is not memory of this backend", op, name, len(x)))
+	}
+	return int32Addr(x)
+}
+
+// CopyIDsFromHost copies the host ids src into dst, device memory of the
+// backend, in stream order: the step's one copy of its token ids.
+func (b *Backend) CopyIDsFromHost(dst, src []int32) {
+	need("CopyIDsFromHost", "dst", len(dst), len(src))
+	if len(src) == 0 {
+		return
+	}
+	pd := b.deviceIDs("CopyIDsFromHost", "dst", dst[:len(src)])
+	cl := b.d.begin("CopyIDsFromHost")
+	defer cl.end()
+	cl.check(cuMemcpyHtoD(pd, unsafe.Pointer(unsafe.SliceData(src)), 4*len(src), b.d.stream))
+}
+
+// copyIDsToHost copies device ids into the host slice dst (one wait).
+func (b *Backend) copyIDsToHost(dst, src []int32) {
+	cl := b.d.begin("CopyIDsToHost")
+	defer cl.end()
+	cl.check(cuMemcpyDtoH(unsafe.Pointer(unsafe.SliceData(dst)), int32Addr(src), 4*len(src), b.d.stream))
+}
+
+// IDColumns sets dst (rows, w) to the columns [off, off+w) of src's rows
+// of ld ids, on the device.
+func (b *Backend) IDColumns(dst, src []int32, rows, w, ld, off int) {
+	total := int64(rows) * int64(w)
+	if total == 0 {
+		return
+	}
+	if off < 0 || w < 0 || off+w > ld {
+		panic(fmt.Sprintf("cuda: IDColumns: columns [%d, %d) of rows of %d", off, off+w, ld))
+	}
+	need("IDColumns", "dst", len(dst), int(total))
+	need("IDColumns", "src", len(src), rows*ld)
+	pd := b.deviceIDs("IDColumns", "dst", dst[:total])
+	ps := b.deviceIDs("IDColumns", "src", src[:rows*ld])
+	cl := b.d.begin("IDColumns")
+	defer cl.end()
+	cl.args().ptr(pd).ptr(ps).i64(total).i32(w).i32(ld).i32(off)
+	cl.launch("k_ids_cols", cl.elems(total), block256, 0)
+}
+
+// IDRange sets dst[i] = first + i on the device.
+func (b *Backend) IDRange(dst []int32, first int) {
+	if len(dst) == 0 {
+		return
+	}
+	pd := b.deviceIDs("IDRange", "dst", dst)
+	cl := b.d.begin("IDRange")
+	defer cl.end()
+	cl.args().ptr(pd).i64(int64(len(dst))).i32(first)
+	cl.launch("k_ids_range", cl.elems(int64(len(dst))), block256, 0)
+}
+
+// CausalMaskIDs fills the text tower's mask from the ids on the device
+// (tensor.IDBackend): nothing is copied.
+func (b *Backend) CausalMaskIDs(dst []float32, ids []int32, bs, n, row, l int, pad int32, shift int) {
+	total := int64(bs) * int64(n) * int64(n)
+	need("CausalMaskIDs", "dst", len(dst), int(total))
+	need("CausalMaskIDs", "ids", len(ids), bs*l)
+	if row < 0 || row >= n {
+		panic(fmt.Sprintf("cuda: CausalMaskIDs: row %d of %d", row, n))
+	}
+	if total == 0 {
+		return
+	}
+	var pi uint64
+	if bs*l > 0 {
+		pi = b.deviceIDs("CausalMaskIDs", "ids", ids[:bs*l])
+	}
+	cl := b.d.begin("CausalMaskIDs")
+	defer cl.end()
+	pd := cl.out(dst[:total])
+	cl.args().ptr(pd).ptr(pi).i64(total).i32(n).i32(row).i32(l).i32(int(pad)).i32(shift)
+	cl.launch("k_causal_mask_ids", cl.elems(total), block256, 0)
 }
 
 // ---- optimizer updates ----

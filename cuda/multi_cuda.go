@@ -45,6 +45,37 @@ func (b *Backend) SumSquaresAll(xs [][]float32) float64 {
 	return cl.float64At(res)
 }
 
+var _ tensor.NonFiniteCounter = (*Backend)(nil)
+
+// CountNonFinite sets dst[0] to the number of ±Inf and NaN values in xs
+// (tensor.NonFiniteCounter), on the device: one call, no wait.
+func (b *Backend) CountNonFinite(dst []float32, xs [][]float32) {
+	need("CountNonFinite", "dst", len(dst), 1)
+	var blocks int64
+	for _, x := range xs {
+		blocks += sumBlocks(int64(len(x)))
+	}
+	cl := b.d.begin("CountNonFinite")
+	defer cl.end()
+	part := cl.scratch(int(8 * (blocks + 1)))
+	res := at8(part, blocks)
+	var off int64
+	for _, x := range xs {
+		n := int64(len(x))
+		if n == 0 {
+			continue
+		}
+		bl := sumBlocks(n)
+		cl.args().ptr(cl.in(x)).i64(n).ptr(at8(part, off))
+		cl.launch("k_nonfinite_partial", dim3(int(bl), 1), block256, 0)
+		off += bl
+	}
+	cl.args().ptr(part).i64(blocks).ptr(res)
+	cl.launch("k_dsum", dim3(1, 1), block256, 0)
+	cl.args().ptr(cl.out(dst[:1])).ptr(res).i32(1)
+	cl.launch("k_ce_mean", dim3(1, 1), dim3(32, 1), 0)
+}
+
 func sumBlocks(n int64) int64 {
 	if n == 0 {
 		return 0

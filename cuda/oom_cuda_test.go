@@ -35,7 +35,7 @@ func TestOutOfMemory(t *testing.T) {
 	old := setEmuCapacity(dev, st.LiveBytes[dev]+40<<20)
 	defer setEmuCapacity(dev, old)
 
-	_, _, _, released0 := b.MemoryStats()
+	_, cached0, _, released0 := b.MemoryStats() // what earlier tests left cached goes back too
 	// 36 MiB in three large blocks, then back to the cache
 	xs := [][]float32{b.Alloc(3 << 20), b.Alloc(3 << 20), b.Alloc(3 << 20)}
 	for _, x := range xs {
@@ -46,8 +46,10 @@ func TestOutOfMemory(t *testing.T) {
 		t.Fatalf("20 MiB with 36 MiB cached on a GPU of 40 MiB: %s", msg)
 	}
 	_, _, _, released := b.MemoryStats()
-	if released-released0 != 36<<20 {
-		t.Errorf("%d bytes of cache handed back to the driver, want 36 MiB", released-released0)
+	// The 36 MiB, and of what earlier tests left cached the slabs that
+	// are wholly free (measured: 0 or 6 MiB of 5.8 MB cached).
+	if r := released - released0; r < 36<<20 || r > 36<<20+cached0+2<<20 {
+		t.Errorf("%d bytes of cache handed back to the driver, want 36 MiB and up to the %d bytes cached before (in 2 MiB slabs)", r, cached0)
 	}
 	// 200 MiB: more than the GPU has
 	msg := allocPanic(b, 50<<20)

@@ -16,14 +16,14 @@ type Options struct {
 	// (TestGEMMPrecision). Empty means the GOCOCA_CUDA_MATH environment
 	// variable, else fp32. The other kernels are float32 whatever it is.
 	Math string
-	// Memory is where tensors live: "managed" (CUDA managed memory, the
-	// default: the host may read and write tensors directly, and every
-	// backend call waits for its kernels) or "device" (device memory: the
-	// backend calls are asynchronous, one stream, and the host must move
-	// values with CopyToHost and CopyFromHost; touching device memory
-	// from the host crashes the process). Empty means the
-	// GOCOCA_CUDA_MEMORY environment variable, else managed. See the
-	// package documentation.
+	// Memory is where tensors live: "device" (device memory, the
+	// default: the backend calls are asynchronous, one stream, and the
+	// host moves values with CopyToHost and CopyFromHost, or through
+	// tensor.Item, Items and HostValues; touching device memory from the
+	// host crashes the process) or "managed" (CUDA managed memory: the
+	// host may read and write tensors directly, and every backend call
+	// waits for its kernels). Empty means the GOCOCA_CUDA_MEMORY
+	// environment variable, else device. See the package documentation.
 	Memory string
 	// MemoryLimit caps the bytes the backend takes from the driver (0:
 	// the GPU's memory). Managed memory beyond the GPU's memory would be

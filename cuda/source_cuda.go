@@ -7,12 +7,13 @@ package cuda
 var kernelNames = []string{
 	"k_fill", "k_map", "k_map_backward", "k_binary", "k_strided",
 	"k_reduce_cols", "k_reduce_rows", "k_reduce_finish",
-	"k_axpy", "k_scale", "k_sum_partial", "k_dsum",
+	"k_axpy", "k_scale", "k_sum_partial", "k_dsum", "k_nonfinite_partial",
 	"k_softmax", "k_softmax_backward",
 	"k_layernorm", "k_layernorm_dx", "k_layernorm_dgb", "k_cols_finish",
 	"k_normalize", "k_normalize_backward",
 	"k_attn_fwd", "k_attn_rowdot", "k_attn_bwd_dq", "k_attn_bwd_dkdv",
 	"k_gather", "k_scatter_add", "k_ce_fwd", "k_ce_bwd", "k_ce_mean", "k_causal_mask",
+	"k_id_sort", "k_scatter_add_sorted", "k_ids_cols", "k_ids_range", "k_causal_mask_ids",
 	"k_adamw", "k_sgd", "k_gemm_beta", "k_clamp", "k_widen_bf16",
 	"k_af_rows", "k_af_cols", "k_af_rfac", "k_af_rowsq", "k_af_sq", "k_af_apply",
 }
@@ -336,6 +337,16 @@ extern "C" __global__ void k_sum_partial(const float* x, i64 n, int squares, dou
 		double v = x[i];
 		s += squares ? v * v : v;
 	}
+	s = block_sum_d(s, sh);
+	if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+// k_nonfinite_partial: part[block] = the number of ±Inf and NaN values
+// in the block's grid-stride share, in float64.
+extern "C" __global__ void k_nonfinite_partial(const float* x, i64 n, double* part) {
+	__shared__ double sh[33];
+	double s = 0.0;
+	FOR_N(i, n) s += (__float_as_uint(x[i]) & 0x7f800000u) == 0x7f800000u ? 1.0 : 0.0;
 	s = block_sum_d(s, sh);
 	if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
@@ -860,6 +871,67 @@ extern "C" __global__ void k_scatter_add(float* dtable, const float* dy, const i
 	float acc = dtable[o];
 	for (int p = start[u]; p < start[u + 1]; p++) acc += dy[(i64)pos[p] * dim + c];
 	dtable[o] = acc;
+}
+
+// k_id_sort: pos[slot] = i for each position i < n, where slot = the
+// number of ids below ids[i] plus the number of equal ids before i: the
+// positions grouped by id (ascending), in ascending order within an id (a
+// stable counting sort; no atomics, the same result every run).
+extern "C" __global__ void k_id_sort(int* pos, const int* ids, int n) {
+	FOR_N(i, n) {
+		const int v = ids[i];
+		int slot = 0;
+		for (int j = 0; j < n; j++) {
+			const int w = ids[j];
+			slot += (w < v) | ((w == v) & (j < i));
+		}
+		pos[slot] = (int)i;
+	}
+}
+
+// k_scatter_add_sorted: k_scatter_add over positions grouped by k_id_sort:
+// the block of the first slot of each id (blockIdx.x) adds that id's rows
+// of dy in ascending position order; the other blocks return.
+extern "C" __global__ void k_scatter_add_sorted(float* dtable, const float* dy, const int* ids, const int* pos, int n, int dim) {
+	const int s = blockIdx.x;
+	const int c = blockIdx.y * blockDim.x + threadIdx.x;
+	const int v = ids[pos[s]];
+	if (c >= dim || (s > 0 && ids[pos[s - 1]] == v)) return;
+	const i64 o = (i64)v * dim + c;
+	float acc = dtable[o];
+	for (int p = s; p < n && ids[pos[p]] == v; p++) acc += dy[(i64)pos[p] * dim + c];
+	dtable[o] = acc;
+}
+
+// k_ids_cols: dst (total/w rows of w) = columns [off, off+w) of src's rows
+// of ld ids.
+extern "C" __global__ void k_ids_cols(int* dst, const int* src, i64 total, int w, int ld, int off) {
+	FOR_N(k, total) {
+		const i64 r = k / w;
+		dst[k] = src[r * ld + off + (k - r * w)];
+	}
+}
+
+// k_ids_range: dst[i] = first + i.
+extern "C" __global__ void k_ids_range(int* dst, i64 n, int first) {
+	FOR_N(i, n) dst[i] = first + (int)i;
+}
+
+// k_causal_mask_ids: dst (b, n, n) = the additive causal mask, except row
+// "row" of each block, where key j is −∞ when id j − shift of the block's
+// ids (b, l) is pad (keys outside the ids are never hidden).
+extern "C" __global__ void k_causal_mask_ids(float* dst, const int* ids, i64 total, int n, int row, int l, int pad, int shift) {
+	FOR_N(k, total) {
+		const i64 j = k % n, r = k / n, i = r % n, bi = r / n;
+		float v;
+		if (i == row) {
+			const i64 t = j - shift;
+			v = (t >= 0 && t < l && ids[bi * l + t] == pad) ? NEG_INF : 0.f;
+		} else {
+			v = j > i ? NEG_INF : 0.f;
+		}
+		dst[k] = v;
+	}
 }
 
 // k_ce_fwd: lse of each row and term[row] = lse − logit[target] (0 for an

@@ -250,6 +250,10 @@ func (c *ncclComm) init(id []byte) error {
 func (c *ncclComm) Rank() int { return c.rank }
 func (c *ncclComm) Size() int { return c.size }
 
+// DeviceBuffers reports that the collectives read and write buffers of
+// the backend's memory in place (others are staged).
+func (c *ncclComm) DeviceBuffers() bool { return true }
+
 // device returns the device address of buf, staging it when it is not
 // the backend's memory (off: where it starts in the staging buffer; in:
 // copy the values there first).

@@ -95,9 +95,7 @@ type LayerNorm struct {
 // NewLayerNorm returns a LayerNorm with gain 1 and bias 0.
 func NewLayerNorm(n int) *LayerNorm {
 	l := &LayerNorm{Weight: tensor.NewParam("weight", n), Bias: tensor.NewParam("bias", n), Eps: 1e-5}
-	for i := range l.Weight.Data() {
-		l.Weight.Data()[i] = 1
-	}
+	l.Weight.Fill(1)
 	return l
 }
 

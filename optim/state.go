@@ -68,7 +68,7 @@ func saveState(algorithm string, steps int, ps []param, slots [][]slot) State {
 		for _, sl := range slots[i] {
 			s.Tensors[ps[i].name+"."+sl.name] = StateTensor{
 				Shape: slices.Clone(sl.shape),
-				Data:  slices.Clone(sl.data),
+				Data:  hostCopy(sl.data),
 			}
 		}
 	}
@@ -131,7 +131,7 @@ func loadState(algorithm string, s State, steps *int, ps []param, slots [][]slot
 	for i := range ps {
 		ps[i].step = s.ParamSteps[ps[i].name]
 		for _, sl := range slots[i] {
-			copy(sl.data, s.Tensors[ps[i].name+"."+sl.name].Data)
+			tensor.CopyIn(sl.data, s.Tensors[ps[i].name+"."+sl.name].Data) // one copy onto a device
 		}
 	}
 	*steps = s.Steps
@@ -218,4 +218,11 @@ func ReadStateFile(path string) (State, error) {
 		s.Tensors[name] = StateTensor{Shape: slices.Clone(info.Shape), Data: data}
 	}
 	return s, nil
+}
+
+// hostCopy returns a copy of x in Go memory (one copy from a device).
+func hostCopy(x []float32) []float32 {
+	out := make([]float32, len(x))
+	tensor.CopyOut(out, x)
+	return out
 }

@@ -83,9 +83,11 @@ step "CUDA (-tags cuda): NVRTC compile; the GPU tests on a CPU emulator (and on 
 # (syncs, copies, host accesses to device memory, with managed and with
 # device memory; TestStepCounts, TestCaptionCounts), the ops a device backend
 # runs instead of the host (TestDeviceOps), and device memory that stays flat
-# over 50 caption batches and 10 evaluations (TestDeviceMemoryFlat).
+# over 50 caption batches and 10 evaluations (TestDeviceMemoryFlat), and the
+# steps of train.Run itself (TestRunCounts). Every GPU test fails where the
+# host touches device memory (the default) instead of copying.
 cuda_log=$(mktemp)
-if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts|TestGenerateMatchesCPU|TestDeviceOps|TestDeviceMemoryFlat)$' \
+if GOCOCA_EMU_TESTS='^(TestConformance|TestGoldenFixtures|TestTrainMatchesCPU|TestGEMMPrecision|TestExtraKernels|TestAdafactorOnDevice|TestOutOfMemory|TestNCCLTwoRanks|TestStepCounts|TestCaptionCounts|TestGenerateMatchesCPU|TestDeviceOps|TestDeviceMemoryFlat|TestRunCounts)$' \
   CGO_ENABLED=1 go test -count=1 -v -timeout 30m -tags cuda ./cuda/ >"$cuda_log" 2>&1; then
   grep -E '^--- |^ok|(NVRTC|CUDA device|emulator|g\+\+).*(not |cannot|skip)' "$cuda_log" || true
   if [ -n "${CI:-}" ] && grep -q '^--- SKIP: TestEmulator' "$cuda_log"; then

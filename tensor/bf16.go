@@ -102,11 +102,12 @@ func (t *Tensor) ToBF16(transposed bool) {
 		}
 	}
 	h := make([]uint16, len(t.data))
+	src := HostValues(t, nil) // one copy from a device
 	if transposed {
 		r, c := t.dims2("ToBF16")
-		transposeTiles(r, c, func(i, j int) { h[j*r+i] = safetensors.Float32ToBF16(t.data[i*c+j]) })
+		transposeTiles(r, c, func(i, j int) { h[j*r+i] = safetensors.Float32ToBF16(src[i*c+j]) })
 	} else {
-		for i, v := range t.data {
+		for i, v := range src {
 			h[i] = safetensors.Float32ToBF16(v)
 		}
 	}
@@ -137,14 +138,25 @@ func (t *Tensor) ToFloat32() {
 	if t.half == nil {
 		return
 	}
-	d := makeBuf(len(t.half))
+	dst := makeBuf(len(t.half))
+	half, d := t.half, dst
+	if onDevice(t.halfBuf) { // widened on the host between two copies
+		host := make([]float32, len(t.halfBuf))
+		CopyOut(host, t.halfBuf)
+		half = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(host))), len(t.half))
+		d = make([]float32, len(dst))
+	}
 	if t.halfT {
 		r, c := t.dims2("ToFloat32")
-		transposeTiles(r, c, func(i, j int) { d[i*c+j] = widen(t.half[j*r+i]) })
+		transposeTiles(r, c, func(i, j int) { d[i*c+j] = widen(half[j*r+i]) })
 	} else {
-		for i, v := range t.half {
+		for i, v := range half {
 			d[i] = widen(v)
 		}
+	}
+	if len(d) > 0 && &d[0] != &dst[0] {
+		CopyIn(dst, d)
+		d = dst
 	}
 	freeBuf(t.halfBuf)
 	t.data, t.half, t.halfBuf, t.halfT = d, nil, nil, false
@@ -163,7 +175,13 @@ func (t *Tensor) storeBF16(h []uint16, transposed bool) {
 		// Device memory: float32 values reinterpreted as pairs of halves.
 		t.halfBuf = makeBuf((len(h) + 1) / 2)
 		t.half = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(t.halfBuf))), len(h))
-		copy(t.half, h)
+		if onDevice(t.halfBuf) { // one copy onto the device
+			host := make([]float32, len(t.halfBuf))
+			copy(unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(host))), len(h)), h)
+			CopyIn(t.halfBuf, host)
+		} else {
+			copy(t.half, h)
+		}
 	} else {
 		t.half = h
 	}

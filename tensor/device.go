@@ -137,3 +137,107 @@ func HostValues(t *Tensor, buf []float32) []float32 {
 	r.CopyToHost(buf, t.data)
 	return buf
 }
+
+// NonFiniteCounter is implemented by a device backend that counts the
+// non-finite values of many buffers on the device (CountNonFinite).
+type NonFiniteCounter interface {
+	// CountNonFinite sets dst[0] to the number of ±Inf and NaN values
+	// in xs, as a float32 (exact up to 2²⁴), without waiting.
+	CountNonFinite(dst []float32, xs [][]float32)
+}
+
+// CountNonFinite sets dst (one element) to the number of ±Inf and NaN
+// values in xs, exact up to 2²⁴ (above, a positive count): a guard that
+// parameters stayed finite. Under a device backend that counts
+// (NonFiniteCounter) it runs there and the host reads nothing, so the
+// count can be read later together with other values (Items); else the
+// values are read on the host (with a copy each from a device).
+func CountNonFinite(dst *Tensor, xs ...*Tensor) {
+	dst.live("CountNonFinite")
+	dst.float32s("CountNonFinite")
+	if len(dst.data) != 1 {
+		panic(fmt.Sprintf("tensor: CountNonFinite: dst of shape %v has %d elements", dst.shape, len(dst.data)))
+	}
+	bufs := make([][]float32, 0, len(xs))
+	for _, x := range xs {
+		x.live("CountNonFinite")
+		x.float32s("CountNonFinite")
+		if len(x.data) > 0 {
+			bufs = append(bufs, x.data)
+		}
+	}
+	if c, ok := backend.(NonFiniteCounter); ok && devAlloc != nil && devAlloc.Owns(dst.data) {
+		c.CountNonFinite(dst.data, bufs)
+		return
+	}
+	var n int
+	var buf []float32
+	for _, x := range xs {
+		v := HostValues(x, buf)
+		if len(v) > 0 && &v[0] != &x.data[0] {
+			buf = v
+		}
+		for _, f := range v {
+			if math.Float32bits(f)&0x7f800000 == 0x7f800000 {
+				n++
+			}
+		}
+	}
+	if _, dev := hostReader(dst.data); dev || devAlloc != nil {
+		backend.Fill(dst.data, float32(n))
+		return
+	}
+	dst.data[0] = float32(n)
+}
+
+// HostWriter is implemented by a backend whose buffers the host writes
+// only through a copy (device memory). CopyIn writes through it.
+type HostWriter interface {
+	// CopyFromHost copies the host values src into dst, a buffer of the
+	// backend, in stream order; src may be reused once it returns.
+	CopyFromHost(dst, src []float32)
+}
+
+// CopyOut copies src, a buffer of the current backend or Go memory, into
+// the host slice dst (len(dst) ≥ len(src)): from a device with one copy
+// (one wait), else a plain copy. The way to read device memory.
+func CopyOut(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("tensor: CopyOut: %d values into %d", len(src), len(dst)))
+	}
+	if r, ok := hostReader(src); ok && len(src) > 0 {
+		r.CopyToHost(dst[:len(src)], src)
+		return
+	}
+	copy(dst, src)
+}
+
+// CopyIn copies the host values src into dst, a buffer of the current
+// backend or Go memory (len(dst) ≥ len(src)): onto a device with one copy
+// in stream order, else a plain copy. The way to write device memory.
+func CopyIn(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("tensor: CopyIn: %d values into %d", len(src), len(dst)))
+	}
+	if w, ok := backend.(HostWriter); ok && len(src) > 0 && devAlloc != nil && devAlloc.Owns(dst[:len(src)]) {
+		w.CopyFromHost(dst[:len(src)], src)
+		return
+	}
+	copy(dst, src)
+}
+
+// Fill sets every element of t to v: a kernel on a device.
+func (t *Tensor) Fill(v float32) {
+	t.live("Fill")
+	t.float32s("Fill")
+	if devAlloc != nil && len(t.data) > 0 && devAlloc.Owns(t.data) {
+		backend.Fill(t.data, v)
+		return
+	}
+	for i := range t.data {
+		t.data[i] = v
+	}
+}
+
+// onDevice reports whether b lies in the current device backend's memory.
+func onDevice(b []float32) bool { return devAlloc != nil && len(b) > 0 && devAlloc.Owns(b) }

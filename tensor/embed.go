@@ -9,30 +9,14 @@ func Embedding(table *Tensor, ids []int) *Tensor {
 	if len(table.shape) != 2 {
 		panic(fmt.Sprintf("tensor: Embedding: table must be 2-D, got %v", table.shape))
 	}
-	v, c := table.shape[0], table.shape[1]
-	idx := make([]int32, len(ids))
 	for i, id := range ids {
-		if id < 0 || id >= v {
+		if id < 0 || id >= table.shape[0] {
 			panic(fmt.Sprintf("tensor: Embedding: id %d at position %d out of range for table %v", id, i, table.shape))
 		}
-		idx[i] = int32(id)
 	}
-	if table.half != nil {
-		// bfloat16 rows, widened (inference only: no gradient).
-		if table.halfT {
-			panic(fmt.Sprintf("tensor: Embedding: table %s is stored transposed", table.describe()))
-		}
-		out := newOutMixed([]int{len(ids), c}, len(ids)*c, []*Tensor{table})
-		for i, id := range idx {
-			widenBF16(out.data[i*c:(i+1)*c], table.half[int(id)*c:int(id+1)*c])
-		}
-		return out
-	}
-	out := newOut([]int{len(ids), c}, table)
-	backend.Gather(out.data, table.data, idx, c)
-	if out.requiresGrad {
-		out.back = func() { backend.ScatterAdd(table.gradBuf(), out.grad, idx, c) }
-	}
+	x := NewIDs(ids, len(ids))
+	out := EmbeddingIDs(table, x)
+	x.Drop()
 	return out
 }
 

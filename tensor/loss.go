@@ -10,28 +10,42 @@ func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
 	if len(logits.shape) != 2 || logits.shape[0] != len(targets) {
 		panic(fmt.Sprintf("tensor: CrossEntropy: logits %v for %d targets (want (N, V))", logits.shape, len(targets)))
 	}
+	tg := NewIDs(targets, len(targets))
+	out := CrossEntropyIDs(logits, tg, ignoreIndex)
+	tg.Drop()
+	return out
+}
+
+// CrossEntropyIDs is CrossEntropy with targets in the backend's memory
+// (any shape, one per row of logits): the kernels read them there.
+func CrossEntropyIDs(logits *Tensor, targets *IDs, ignoreIndex int) *Tensor {
+	targets.t.live("CrossEntropy")
+	if len(logits.shape) != 2 || logits.shape[0] != targets.Len() {
+		panic(fmt.Sprintf("tensor: CrossEntropy: logits %v for %d targets (want (N, V))", logits.shape, targets.Len()))
+	}
 	n, v := logits.shape[0], logits.shape[1]
-	tg := make([]int32, n)
-	for i, t := range targets {
-		if t != ignoreIndex && (t < 0 || t >= v) {
+	ignore := int32(ignoreIndex)
+	if int(ignore) != ignoreIndex {
+		ignore = -1 // matches no target: every one is in [0, v)
+	}
+	var count int
+	for i, t := range targets.host {
+		if int(t) == ignoreIndex {
+			continue
+		}
+		if t < 0 || int(t) >= v {
 			panic(fmt.Sprintf("tensor: CrossEntropy: target %d at row %d out of range for logits %v", t, i, logits.shape))
 		}
-		tg[i] = int32(t)
+		count++
 	}
-	out := newOut([]int{}, logits)
+	tg := targets.dev()
+	out := newOut([]int{}, logits, targets.t)
 	lse := pool.get(n)
 	cm, dev := backend.(CrossEntropyMeaner)
-	var count int
 	if dev {
-		for _, t := range tg {
-			if t != int32(ignoreIndex) {
-				count++
-			}
-		}
-		cm.CrossEntropyMean(out.data, lse, logits.data, tg, n, v, int32(ignoreIndex), count)
+		cm.CrossEntropyMean(out.data, lse, logits.data, tg, n, v, ignore, count)
 	} else {
-		var sum float64
-		sum, count = backend.CrossEntropy(lse, logits.data, tg, n, v, int32(ignoreIndex))
+		sum, _ := backend.CrossEntropy(lse, logits.data, tg, n, v, ignore)
 		out.data[0] = float32(sum / float64(count))
 	}
 	if !out.requiresGrad {
@@ -45,20 +59,20 @@ func CrossEntropy(logits *Tensor, targets []int, ignoreIndex int) *Tensor {
 		}
 		if dev { // the incoming gradient stays on the device
 			if dl, fresh := logits.gradDst(); fresh {
-				cm.CrossEntropyBackwardMean(dl, logits.data, lse, tg, n, v, int32(ignoreIndex), out.grad, count, true)
+				cm.CrossEntropyBackwardMean(dl, logits.data, lse, tg, n, v, ignore, out.grad, count, true)
 			} else {
-				cm.CrossEntropyBackwardMean(logits.gradBuf(), logits.data, lse, tg, n, v, int32(ignoreIndex), out.grad, count, false)
+				cm.CrossEntropyBackwardMean(logits.gradBuf(), logits.data, lse, tg, n, v, ignore, out.grad, count, false)
 			}
 			return
 		}
 		g := out.grad[0] / float32(count)
 		if cs, ok := backend.(CrossEntropyBackwardStorer); ok {
 			if dl, fresh := logits.gradDst(); fresh {
-				cs.CrossEntropyBackwardStore(dl, logits.data, lse, tg, n, v, int32(ignoreIndex), g)
+				cs.CrossEntropyBackwardStore(dl, logits.data, lse, tg, n, v, ignore, g)
 				return
 			}
 		}
-		backend.CrossEntropyBackward(logits.gradBuf(), logits.data, lse, tg, n, v, int32(ignoreIndex), g)
+		backend.CrossEntropyBackward(logits.gradBuf(), logits.data, lse, tg, n, v, ignore, g)
 	}
 	return out
 }

@@ -36,30 +36,53 @@ func (g *RNG) IntN(n int) int { return g.r.IntN(n) }
 
 // Normal fills t with N(mean, std²) values.
 func (g *RNG) Normal(t *Tensor, mean, std float64) {
-	for i := range t.Data() {
-		t.data[i] = float32(mean + std*g.r.NormFloat64())
+	d := g.hostBuf(t)
+	for i := range d {
+		d[i] = float32(mean + std*g.r.NormFloat64())
+	}
+	g.store(t, d)
+}
+
+// hostBuf returns where to draw t's values: t's buffer on the host, a
+// host buffer (store copies it in) for a device's.
+func (g *RNG) hostBuf(t *Tensor) []float32 {
+	d := t.Data()
+	if onDevice(d) {
+		return make([]float32, len(d))
+	}
+	return d
+}
+
+// store puts values drawn into hostBuf into t.
+func (g *RNG) store(t *Tensor, d []float32) {
+	if len(d) > 0 && &d[0] != &t.data[0] {
+		CopyIn(t.data, d)
 	}
 }
 
 // Uniform fills t with values uniform in [lo, hi).
 func (g *RNG) Uniform(t *Tensor, lo, hi float64) {
-	for i := range t.Data() {
-		t.data[i] = float32(lo + (hi-lo)*g.r.Float64())
+	d := g.hostBuf(t)
+	for i := range d {
+		d[i] = float32(lo + (hi-lo)*g.r.Float64())
 	}
+	g.store(t, d)
 }
 
 // TruncNormal fills t with N(mean, std²) values redrawn until they fall in
 // [a, b] (absolute bounds, as torch.nn.init.trunc_normal_).
 func (g *RNG) TruncNormal(t *Tensor, mean, std, a, b float64) {
-	for i := range t.Data() {
+	d := g.hostBuf(t)
+	for i := range d {
 		for {
 			v := mean + std*g.r.NormFloat64()
 			if v >= a && v <= b {
-				t.data[i] = float32(v)
+				d[i] = float32(v)
 				break
 			}
 		}
 	}
+	g.store(t, d)
 }
 
 // XavierUniform fills a 2-D (Out, In) weight with U(−r, r), r =

@@ -83,9 +83,7 @@ func Scalar(v float32) *Tensor { return &Tensor{shape: []int{}, data: []float32{
 // Full returns a tensor filled with v.
 func Full(v float32, shape ...int) *Tensor {
 	t := New(shape...)
-	for i := range t.data {
-		t.data[i] = v
-	}
+	t.Fill(v)
 	return t
 }
 
@@ -221,7 +219,7 @@ func (t *Tensor) CopyFrom(src []float32) {
 	if len(src) != len(t.data) {
 		panic(fmt.Sprintf("tensor: CopyFrom: %d values into shape %v", len(src), t.shape))
 	}
-	copy(t.data, src)
+	CopyIn(t.data, src) // one copy onto a device
 }
 
 // String formats the shape and the first values.

@@ -318,9 +318,17 @@ func (r *run) syncStart() error {
 		d.index[p] = i
 	}
 	for _, p := range d.params {
-		if err := d.comm.Broadcast(p.Data(), 0); err != nil {
+		if d.deviceBuckets() {
+			if err := d.comm.Broadcast(p.Data(), 0); err != nil { // in place
+				return err
+			}
+			continue
+		}
+		v := append([]float32(nil), tensor.HostValues(p, nil)...)
+		if err := d.comm.Broadcast(v, 0); err != nil {
 			return err
 		}
+		p.CopyFrom(v)
 	}
 	if r.o.Resume {
 		st := r.opt.State()
@@ -394,7 +402,20 @@ type stepLoss struct {
 func (r *run) loss(out *coca.Output, ids []int, b, l int, w coca.LossWeights) (stepLoss, error) {
 	if r.dp == nil {
 		loss := r.model.Loss(out, ids, b, l, w)
-		v := tensor.Items(loss.Total, loss.Contrastive, loss.Caption) // one read from a device
+		// One read from a device: the losses, the logit scale they used
+		// (for the log) and the guard's count of the last update.
+		ts := []*tensor.Tensor{loss.Total, loss.Contrastive, loss.Caption, r.model.LogitScale}
+		if r.guard.pending > 0 {
+			ts = append(ts, r.guard.count)
+		}
+		v := tensor.Items(ts...)
+		r.guard.scale, r.guard.scaleRead = v[3], true
+		if r.guard.pending > 0 {
+			if err := r.settleCount(v[4]); err != nil {
+				tensor.Release(loss.Total)
+				return stepLoss{}, err
+			}
+		}
 		return stepLoss{
 			total: float64(v[0]), con: float64(v[1]), cap: float64(v[2]),
 			backward: func() error { tensor.BackwardRelease(loss.Total, nil); return nil },
@@ -430,9 +451,10 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	}
 	// 1. Gather [image features | text features | token count] from every rank.
 	per := 2*b*dim + 1
-	d.mine = append(d.mine[:0], o.ImageFeatures.Data()...)
-	d.mine = append(d.mine, o.TextFeatures.Data()...)
-	d.mine = append(d.mine, float32(nTok))
+	d.mine = grow(d.mine, 2*b*dim+1)
+	tensor.CopyOut(d.mine[:b*dim], o.ImageFeatures.Data()) // copies from a device
+	tensor.CopyOut(d.mine[b*dim:2*b*dim], o.TextFeatures.Data())
+	d.mine[2*b*dim] = float32(nTok)
 	d.gathered = grow(d.gathered, W*per)
 	if err := d.comm.AllGather(d.gathered, d.mine); err != nil {
 		return stepLoss{}, err
@@ -443,8 +465,8 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	nAll := 0
 	for q := 0; q < W; q++ {
 		blk := d.gathered[q*per : (q+1)*per]
-		copy(gi.Data()[q*b*dim:], blk[:b*dim])
-		copy(gt.Data()[q*b*dim:], blk[b*dim:2*b*dim])
+		tensor.CopyIn(gi.Data()[q*b*dim:], blk[:b*dim]) // copies onto a device
+		tensor.CopyIn(gt.Data()[q*b*dim:], blk[b*dim:2*b*dim])
 		nAll += int(blk[2*b*dim])
 	}
 	// 2. The contrastive loss on the gathered features (open_clip's
@@ -465,8 +487,8 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	// 4. Sum the features' gradients and the loss values over the ranks.
 	n := W * b * dim
 	d.reduce = grow(d.reduce, 2*n+2)
-	copy(d.reduce[:n], gi.Grad())
-	copy(d.reduce[n:2*n], gt.Grad())
+	tensor.CopyOut(d.reduce[:n], gi.Grad()) // copies from a device
+	tensor.CopyOut(d.reduce[n:2*n], gt.Grad())
 	d.reduce[2*n] = conVal / float32(W)
 	d.reduce[2*n+1] = w.Caption * capSum
 	tensor.Release(con)
@@ -486,6 +508,15 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	sl.release = func() { tensor.Release(root) }
 	sl.backward = func() error { return d.backward(root) }
 	return sl, nil
+}
+
+// deviceBuckets reports whether the gradient buckets live in the
+// backend's memory: a device backend and a communicator that reads device
+// buffers in place (NCCL). Otherwise they are Go memory, and gradients on
+// a device are copied out and back.
+func (d *dataParallel) deviceBuckets() bool {
+	c, ok := d.comm.Comm.(interface{ DeviceBuffers() bool })
+	return ok && c.DeviceBuffers() && tensor.OnDevice()
 }
 
 func grow(b []float32, n int) []float32 {
@@ -591,7 +622,11 @@ func (d *dataParallel) buildBuckets() error {
 			binary.Write(h, binary.LittleEndian, int64(i))
 		}
 		binary.Write(h, binary.LittleEndian, int64(-1))
-		bk.buf = make([]float32, bk.size)
+		if d.deviceBuckets() {
+			bk.buf = tensor.Alloc(bk.size) // the collectives read it in place
+		} else {
+			bk.buf = make([]float32, bk.size)
+		}
 		d.buckets = append(d.buckets, bk)
 	}
 	return sameEverywhere(d.comm, h.Sum64(), "gradient bucket layout (the order in which the backward pass completes the parameters)")
@@ -602,11 +637,16 @@ func (d *dataParallel) startBucket(k int) error {
 	off := 0
 	for _, i := range bk.params {
 		p := d.params[i]
-		g := p.Grad()
-		if g == nil {
-			clear(bk.buf[off : off+p.Numel()])
-		} else {
-			copy(bk.buf[off:], g)
+		g, dst := p.Grad(), bk.buf[off:off+p.Numel()]
+		switch {
+		case d.deviceBuckets() && g == nil:
+			tensor.CurrentBackend().Fill(dst, 0)
+		case d.deviceBuckets():
+			tensor.CurrentBackend().Scale(1, dst, g) // on the device; ×1 is exact
+		case g == nil:
+			clear(dst)
+		default:
+			tensor.CopyOut(dst, g) // one copy from a device
 		}
 		off += p.Numel()
 	}
@@ -631,8 +671,13 @@ func (d *dataParallel) finishBuckets() error {
 			p := d.params[i]
 			if g := p.Grad(); g != nil {
 				src := bk.buf[off : off+len(g)]
-				for j := range g {
-					g[j] = src[j] * inv
+				if d.deviceBuckets() || !tensor.OnDevice() {
+					tensor.CurrentBackend().Scale(inv, g, src)
+				} else {
+					for j := range src {
+						src[j] *= inv
+					}
+					tensor.CopyIn(g, src) // one copy onto the device
 				}
 			}
 			off += p.Numel()
@@ -662,8 +707,13 @@ func (r *run) checkSave(step int) (write bool, err error) {
 	d.dirty = true
 	h := fnv.New64a()
 	var b [4]byte
+	var buf []float32
 	for _, p := range d.params {
-		for _, v := range p.Data() {
+		vals := tensor.HostValues(p, buf) // a copy from a device
+		if tensor.OnDevice() {
+			buf = vals
+		}
+		for _, v := range vals {
 			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
 			h.Write(b[:])
 		}

@@ -96,9 +96,10 @@ func encodeTexts(m *coca.Model, tok *tokenizer.Tokenizer, texts []string, ctx in
 
 func rows(t *tensor.Tensor) [][]float32 {
 	n, d := t.Dim(0), t.Dim(1)
+	all := tensor.HostValues(t, nil) // one copy from a device
 	out := make([][]float32, n)
 	for i := range out {
-		out[i] = append([]float32(nil), t.Data()[i*d:(i+1)*d]...)
+		out[i] = append([]float32(nil), all[i*d:(i+1)*d]...)
 	}
 	return out
 }

@@ -17,6 +17,82 @@ import (
 // update goes non-finite the run stops, and the checkpoint it names as the
 // one to resume from has been loaded back and checked.
 
+// updateGuard defers the check of an update under a device backend: the
+// non-finite parameter values are counted on the device after the update
+// (tensor.CountNonFinite) and the count is read with the next step's
+// losses, in the same copy, so a step waits for the GPU only where it
+// reads its losses and its gradient norm. An evaluation, a checkpoint,
+// OnStep and the end of a run read a pending count first (one wait).
+// Once the count is not 0 the parameters are read (with copies) to say
+// how many values and which tensor. A data-parallel rank reads the count
+// at once (one wait). On the host the parameters are checked at once.
+type updateGuard struct {
+	count     *tensor.Tensor // one value on the device
+	pending   int            // the step whose update count holds (0: none)
+	lr        float64        // that step's learning rate
+	scale     float32        // logit_scale as the last losses read it
+	scaleRead bool
+}
+
+// checkUpdate checks the parameters after the update of step (at once on
+// the host, deferred on a device).
+func (r *run) checkUpdate(step int, lr float64) error {
+	if !tensor.OnDevice() {
+		return r.updateError(step, lr, 0)
+	}
+	g := &r.guard
+	if g.count == nil {
+		g.count = tensor.New(1)
+	}
+	tensor.CountNonFinite(g.count, r.params...)
+	g.pending, g.lr = step, lr
+	g.scaleRead = false
+	if r.dp != nil { // the ranks' step reads no losses of its own: read it now (one wait)
+		return r.settleUpdate()
+	}
+	return nil
+}
+
+// settleUpdate reads a pending count (one wait) and reports a non-finite
+// update.
+func (r *run) settleUpdate() error {
+	if r.guard.pending == 0 {
+		return nil
+	}
+	return r.settleCount(r.guard.count.Item())
+}
+
+// settleCount reports the pending update as the count n says.
+func (r *run) settleCount(n float32) error {
+	step := r.guard.pending
+	r.guard.pending = 0
+	if n == 0 {
+		return nil
+	}
+	return r.updateError(step, r.guard.lr, n)
+}
+
+// updateError reads every parameter and reports the non-finite values the
+// update of step made (n: the count on the device, 0 when none was made).
+func (r *run) updateError(step int, lr float64, n float32) error {
+	bad, total, first := paramsFinite(r.model)
+	if bad == 0 && n == 0 {
+		return nil
+	}
+	return fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
+		step, lr, bad, total, first, r.lastCheckpoint(0))
+}
+
+// logitScale returns the model's logit_scale for the log: the value the
+// last losses were computed with, read with them, when it was (a device
+// then waits no more), else the parameter's value now.
+func (r *run) logitScale() float32 {
+	if r.guard.scaleRead {
+		return r.guard.scale
+	}
+	return r.model.LogitScale.Item()
+}
+
 // nonFinite counts the non-finite values of ts and names the first tensor
 // holding one.
 func nonFinite(names []string, ts [][]float32) (bad, total int, first string) {
@@ -42,15 +118,23 @@ func countNonFinite(d []float32) int {
 	return n
 }
 
-// paramsFinite checks a model's parameters.
+// paramsFinite checks a model's parameters (read with a copy each from a
+// device).
 func paramsFinite(m *coca.Model) (bad, total int, first string) {
-	ps := m.Params()
-	names := make([]string, len(ps))
-	ts := make([][]float32, len(ps))
-	for i, p := range ps {
-		names[i], ts[i] = p.Name, p.Tensor.Data()
+	var buf []float32
+	for _, p := range m.Params() {
+		v := tensor.HostValues(p.Tensor, buf)
+		if tensor.OnDevice() {
+			buf = v
+		}
+		n := countNonFinite(v)
+		if n > 0 && first == "" {
+			first = p.Name
+		}
+		bad += n
+		total += len(v)
 	}
-	return nonFinite(names, ts)
+	return bad, total, first
 }
 
 // stateFinite checks an optimizer state.

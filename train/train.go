@@ -255,6 +255,7 @@ type run struct {
 	logWindow logWindow      // loss sums since the last metrics line
 	dirState  dirState
 	dp        *dataParallel // nil in a single process
+	guard     updateGuard
 }
 
 // Run trains a model as o says and returns the final evaluation. It checks
@@ -898,10 +899,9 @@ func (r *run) loop() (*Result, error) {
 		if afterUpdate != nil {
 			afterUpdate(done, r.model)
 		}
-		if bad, total, first := paramsFinite(r.model); bad > 0 {
+		if err := r.checkUpdate(done, lr); err != nil {
 			bar.clear()
-			return nil, fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
-				done, lr, bad, total, first, r.lastCheckpoint(0))
+			return nil, err
 		}
 
 		lw.Loss, lw.Contrastive, lw.Caption = lw.Loss+l, lw.Contrastive+c, lw.Caption+p
@@ -911,7 +911,7 @@ func (r *run) loop() (*Result, error) {
 			ips := float64(imagesSince) / time.Since(since).Seconds()
 			n := float64(lw.Steps)
 			r.writeJSON(stepLog{Step: done, Loss: lw.Loss / n, Contrastive: lw.Contrastive / n, Caption: lw.Caption / n,
-				LR: lr, LogitScale: math.Exp(float64(r.model.LogitScale.Item())), ImagesPerS: ips, Elapsed: time.Since(t0).Seconds()})
+				LR: lr, LogitScale: math.Exp(float64(r.logitScale())), ImagesPerS: ips, Elapsed: time.Since(t0).Seconds()})
 			r.curve = append(r.curve, curvePoint{done, lw.Loss / n, lw.Contrastive / n, lw.Caption / n})
 			bar.update(done, lw.Loss/n, lw.Contrastive/n, lw.Caption/n, lr, ips)
 			*lw = logWindow{}
@@ -919,6 +919,10 @@ func (r *run) loop() (*Result, error) {
 		}
 		var evalNow *Metrics
 		if r.held != nil && o.EvalEvery > 0 && (done%o.EvalEvery == 0 || done == o.Steps) {
+			if err := r.settleUpdate(); err != nil {
+				bar.clear()
+				return nil, err
+			}
 			if r.isRoot() {
 				m, err := r.evaluate()
 				if err != nil {
@@ -938,6 +942,10 @@ func (r *run) loop() (*Result, error) {
 			}
 		}
 		if o.OnStep != nil {
+			if err := r.settleUpdate(); err != nil {
+				bar.clear()
+				return nil, err
+			}
 			err := o.OnStep(StepInfo{Step: done, Steps: o.Steps, Loss: l, Contrastive: c, Caption: p, LR: lr,
 				Elapsed: time.Since(t0), Eval: evalNow, Model: r.model})
 			if err != nil {
@@ -985,6 +993,9 @@ func (r *run) noEval() string {
 // steps (a single process only: ranks could stop at different steps) and
 // reports whether the run directory holds one of that step.
 func (r *run) saveOnStop(step, epoch int, it *data.Iterator) (bool, error) {
+	if err := r.settleUpdate(); err != nil {
+		return false, err
+	}
 	if r.dp != nil {
 		return false, nil
 	}
@@ -1003,6 +1014,9 @@ func (r *run) saveOnStop(step, epoch int, it *data.Iterator) (bool, error) {
 // save writes a checkpoint after checking that the parameters and the
 // optimizer state are finite.
 func (r *run) save(step, epoch, pos int) error {
+	if err := r.settleUpdate(); err != nil {
+		return err
+	}
 	if write, err := r.checkSave(step); !write || err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"slices"
 	"sort"
 
 	"github.com/gococa/gococa/tensor"
@@ -88,7 +87,8 @@ func runRetrieve(args []string, stdout, stderr io.Writer) error {
 	}
 	n := len(names)
 	sim := tensor.MatMul(tensor.FromSlice(q[0], 1, d), tensor.FromSlice(stored, n, d), false, true) // (1, n)
-	scores := slices.Clone(sim.Data())
+	scores := make([]float32, n)
+	tensor.CopyOut(scores, sim.Data()) // one copy from a device
 	tensor.Release(sim)
 	order := make([]int, n)
 	for i := range order {

@@ -51,6 +51,7 @@ struct EmuStats {
 	long long live_bytes[8];   // device memory allocated, per device
 	long long fault_overflow;  // pages the fault handler could not track
 	long long collectives;     // NCCL calls
+	long long device_faults;   // host_faults on device memory (not managed): a GPU would crash
 };
 
 static EmuStats emu_stats;
@@ -76,6 +77,10 @@ static std::map<size_t, size_t> emu_free;     // arena offset -> size of free ra
 static std::map<uintptr_t, size_t> emu_pinned; // pinned host ranges
 
 static thread_local int emu_cur_dev = -1; // device of the current context
+
+// emu_devpage[i] is 1 when arena page i belongs to device memory (not
+// managed): the fault handler reads it without a lock.
+static unsigned char* emu_devpage;
 
 static long long emu_env_ll(const char* name, long long def) {
 	const char* v = getenv(name);
@@ -170,6 +175,9 @@ static void emu_segv(int sig, siginfo_t* si, void* ctx) {
 			mprotect(emu_host_base, emu_arena, PROT_READ | PROT_WRITE); // keep running; the figures are void
 		}
 		__atomic_fetch_add(&emu_stats.host_faults, 1, __ATOMIC_RELAXED);
+		if (emu_devpage != NULL && __atomic_load_n(&emu_devpage[(page - (uintptr_t)emu_host_base) / emu_page], __ATOMIC_RELAXED)) {
+			__atomic_fetch_add(&emu_stats.device_faults, 1, __ATOMIC_RELAXED);
+		}
 		emu_record((ucontext_t*)ctx);
 		return;
 	}
@@ -209,6 +217,8 @@ static int emu_mem_init() {
 	void* h = mmap(NULL, emu_arena, PROT_NONE, MAP_SHARED | MAP_NORESERVE, emu_memfd, 0);
 	void* d = mmap(NULL, emu_arena, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, emu_memfd, 0);
 	if (h == MAP_FAILED || d == MAP_FAILED) return 1;
+	emu_devpage = (unsigned char*)calloc(emu_arena / emu_page, 1);
+	if (emu_devpage == NULL) return 1;
 	emu_host_base = (char*)h;
 	emu_dev_base = (char*)d;
 	emu_free[emu_page] = emu_arena - emu_page; // offset 0 stays unused: no null device pointer
@@ -235,6 +245,7 @@ static CUdeviceptr emu_alloc(size_t n, int dev) {
 		emu_free.erase(it);
 		if (rest > 0) emu_free[off + n] = rest;
 		emu_blocks[off] = EmuBlock{n, dev, false};
+		if (dev >= 0) memset(emu_devpage + off / emu_page, 1, n / emu_page);
 		emu_stats.live_bytes[acct] += n;
 		emu_stats.allocs++;
 		memset(emu_dev_base + off, 0xff, n); // garbage: nothing may rely on fresh memory being zero
@@ -253,6 +264,7 @@ static int emu_free_block(CUdeviceptr p) {
 	emu_stats.live_bytes[acct] -= n;
 	emu_stats.frees++;
 	emu_blocks.erase(it);
+	memset(emu_devpage + off / emu_page, 0, n / emu_page);
 	fallocate(emu_memfd, 0x02 | 0x01 /* PUNCH_HOLE | KEEP_SIZE */, (off_t)off, (off_t)n);
 	// merge with the neighbouring free ranges
 	auto next = emu_free.lower_bound(off);

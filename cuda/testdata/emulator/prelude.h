@@ -116,6 +116,12 @@ static inline float __int_as_float(unsigned v) {
 	return f;
 }
 
+static inline unsigned __float_as_uint(float f) {
+	unsigned v;
+	memcpy(&v, &f, sizeof v);
+	return v;
+}
+
 template <class T>
 static inline T min(T a, T b) { return a < b ? a : b; }
 template <class T>
