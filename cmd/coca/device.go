@@ -14,7 +14,9 @@ import (
 
 const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; plain cuda is GPU 0, or the local rank's GPU under a launcher such as mpirun or torchrun; needs a binary built with -tags cuda, an NVIDIA driver and CUDA's NVRTC and cuBLAS libraries)"
 
-const precisionUsage = "precision of the matrix products: f32, or bf16 (operands rounded to bfloat16, sums in float32: about twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; weights, activations and, in training, gradients and optimizer state stay float32; with --weights bf16, decoding steps read the 16-bit weights as without it; CPU only)"
+const precisionUsage = "precision of the matrix products: f32, or bf16 (both operands rounded to bfloat16, sums in float32: products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; weights and activations stay float32; with --weights bf16, decoding steps read the 16-bit weights as without it; CPU only)"
+
+const trainPrecisionUsage = "precision of the matrix products, forward and backward: f32, or bf16 (mixed precision: both operands rounded to bfloat16, sums in float32, products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; master weights, gradients and optimizer state stay float32; recorded in run.json; CPU only)"
 
 // checkPrecision validates --precision against --device.
 func checkPrecision(precision, device string) error {
