@@ -166,10 +166,19 @@ func (kn *gemmKernel) packAPairs(dst []float32, transA bool, a []float32, lda, i
 		}
 		return alpha * a[(ic+i)*lda+pc+p]
 	}
+	qT := 0
+	if transA && alpha == 1 && kn.packATPairsAsm != nil && mc >= mr && kc >= 2 {
+		// Whole panels, whole pairs of stored rows, in assembly.
+		qT = kc / 2
+		kn.packATPairsAsm(&dst[0], &a[pc*lda+ic], kp, lda, mc/mr, qT)
+	}
 	for ip := 0; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		d := dst[ip*kp : ip*kp+mr*kp]
 		q0 := 0
+		if rows == mr {
+			q0 = qT
+		}
 		if !transA && alpha == 1 && rows == mr && kn.packAPairsAsm != nil && kc >= 32 {
 			// Whole 16-pair blocks in assembly (unscaled).
 			q0 = kc / 32 * 16

@@ -22,6 +22,12 @@ func sgemmPackPairsT16BF16(dst, src *float32, lds, ldd, rows, qBlocks int)
 //go:noescape
 func sgemmPackBPairs32BF16(dst, src *float32, kp, ldb, nPanels, qRows int)
 
+// sgemmPackATPairs12BF16 is gemmKernel.packATPairsAsm for mr = 12
+// (AVX512_BF16, AVX512BW).
+//
+//go:noescape
+func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows int)
+
 // hasAVX512BF16 reports whether the bfloat16 kernels can run: VDPBF16PS and
 // VCVTNE2PS2BF16 (AVX512_BF16) and VPERMW (AVX512BW).
 var hasAVX512BF16 = cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX512BF16)
@@ -30,9 +36,10 @@ var hasAVX512BF16 = cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX5
 // pairs (384 values of k) × 32 columns of B pairs is 24 KiB.
 var bf16Gemm = &gemmKernel{
 	name: "avx512bf16", mr: 12, nr: 32, mc: 144, kc: 384, nc: 4096, pairs: true,
-	block:         sgemmBlockBF16AVX512,
-	packAPairsAsm: sgemmPackPairsT16BF16,
-	packBPairsAsm: sgemmPackBPairs32BF16,
+	block:          sgemmBlockBF16AVX512,
+	packAPairsAsm:  sgemmPackPairsT16BF16,
+	packBPairsAsm:  sgemmPackBPairs32BF16,
+	packATPairsAsm: sgemmPackATPairs12BF16,
 }
 
 // bf16KernelFor returns the bfloat16 kernel of level l, or nil where l has

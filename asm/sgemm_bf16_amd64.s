@@ -598,3 +598,62 @@ ptl15:
 ptdone:
 	VZEROUPPER
 	RET
+
+// func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows int)
+//
+//	for q := 0; q < qRows; q++ {
+//		for ip := 0; ip < nPanels; ip++ {
+//			for i := 0; i < 12; i++ {
+//				dst[(ip*kp+q)*12+i] = pair(src[2q*lda+ip*12+i], src[(2q+1)*lda+ip*12+i])
+//			}
+//		}
+//	}
+//
+// packAPairs of a transposed A (stored k×m) into 12-row micro-panels: the
+// pairs run down the stored columns, as packBPairs' do down B's, so each
+// step is sgemmPackBPairs32BF16's on 12 columns (K1 masks the loads and
+// the store).
+TEXT ·sgemmPackATPairs12BF16(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ kp+16(FP), R8
+	LEAQ (R8)(R8*2), R8
+	SHLQ $4, R8 // kp*12*4: the bytes of a micro-panel
+	MOVQ lda+24(FP), R9
+	SHLQ $2, R9
+	MOVQ qRows+40(FP), CX
+	TESTQ CX, CX
+	JLE  padone
+	VMOVDQU64 pairIdx<>(SB), Z31
+	MOVQ $0xfff, AX
+	KMOVW AX, K1
+
+parow:
+	MOVQ SI, R11
+	LEAQ (SI)(R9*1), R12
+	MOVQ DI, R13
+	MOVQ nPanels+32(FP), R10
+	TESTQ R10, R10
+	JLE  panext
+
+papanel:
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS.Z (R12), K1, Z1
+	VCVTNE2PS2BF16_Z(2, 1, 0)
+	VPERMW Z2, Z31, Z3
+	VMOVUPS Z3, K1, (R13)
+	ADDQ $48, R11
+	ADDQ $48, R12
+	ADDQ R8, R13
+	DECQ R10
+	JNZ  papanel
+
+panext:
+	LEAQ (SI)(R9*2), SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ  parow
+
+padone:
+	VZEROUPPER
+	RET

@@ -147,7 +147,7 @@ func TestSgemmBF16Packing(t *testing.T) {
 		t.Skip("no AVX512_BF16 on this CPU/build: no bfloat16 packing assembly to test")
 	}
 	goKern := *kern
-	goKern.packAPairsAsm, goKern.packBPairsAsm = nil, nil
+	goKern.packAPairsAsm, goKern.packBPairsAsm, goKern.packATPairsAsm = nil, nil, nil
 	rng := rand.New(rand.NewSource(9))
 	special := []uint32{0x7fc00001, 0x7f800001, 0xff800000, 0x7f800000, 0x00000001, 0x80000003, 0x3f808000, 0x3f818000, 0x7f7fffff, 0}
 	val := func() float32 {

@@ -83,6 +83,12 @@ type gemmKernel struct {
 	// dst[(jp*kp+q)*nr+j] = the pair of src[2q*ldb+jp*nr+j] and
 	// src[(2q+1)*ldb+jp*nr+j].
 	packBPairsAsm func(dst, src *float32, kp, ldb, nPanels, qRows int)
+
+	// packATPairsAsm, if set, packs pairs of rows of a transposed A
+	// (stored k×m) into whole micro-panels: for q < qRows, ip < nPanels,
+	// i < mr: dst[(ip*kp+q)*mr+i] = the pair of src[2q*lda+ip*mr+i] and
+	// src[(2q+1)*lda+ip*mr+i] (the weight gradients' dW = dYᵀ·X).
+	packATPairsAsm func(dst, src *float32, kp, lda, nPanels, qRows int)
 }
 
 // depth returns the packed depth of a kc-deep block: kc, or the number of

@@ -47,6 +47,7 @@ type Info struct {
 	Config    string // where the config came from
 	Tokenizer string // "clip" or the file (or checkpoint) the merges came from
 	Weights   string // "f32" or "bf16"
+	Precision string // of the products: "f32" or "bf16" (WithPrecision)
 }
 
 // OpenOption configures Open.
@@ -55,6 +56,7 @@ type OpenOption func(*openOptions)
 type openOptions struct {
 	config, tokenizer     string
 	bf16                  bool
+	precision             tensor.Precision
 	tokens                bool
 	start, end            int
 	imageBatch, textBatch int
@@ -83,6 +85,16 @@ func WithSpecialTokens(start, end int) OpenOption {
 // their memory, and faster captioning, for outputs within bfloat16
 // rounding of the float32 model's.
 func WithBF16() OpenOption { return func(o *openOptions) { o.bf16 = true } }
+
+// WithPrecision sets the precision of the model's products (see
+// Model.SetPrecision): tensor.PrecisionBF16 takes them in bfloat16 with
+// float32 sums, about twice as fast where the CPU has AVX512_BF16 (and
+// the same numbers, no faster, where it has not: asm.HasBF16), for
+// outputs within bfloat16 rounding of float32's. It combines with
+// WithBF16. Open fails when the backend cannot take such products.
+func WithPrecision(p tensor.Precision) OpenOption {
+	return func(o *openOptions) { o.precision = p }
+}
 
 // WithBatchSize sets how many images (default 8) and texts (default 64)
 // go through the model at once.
@@ -124,6 +136,9 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 	if o.imageBatch < 1 || o.textBatch < 1 {
 		return nil, fmt.Errorf("coca: open: batch sizes %d images and %d texts (want at least 1)", o.imageBatch, o.textBatch)
 	}
+	if err := tensor.CheckPrecision(o.precision); err != nil {
+		return nil, fmt.Errorf("coca: open %s: %w", path, err)
+	}
 	ck, err := OpenCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -153,6 +168,9 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 		}
 		return nil, le
 	}
+	if err := m.SetPrecision(o.precision); err != nil {
+		return nil, err
+	}
 	var tok *tokenizer.Tokenizer
 	tokFrom := o.tokenizer
 	if o.tokenizer != "" && o.tokenizer != "auto" {
@@ -164,7 +182,7 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{model: m, tok: tok, imageBatch: o.imageBatch, textBatch: o.textBatch,
-		info: Info{Path: ck.Path, Format: ck.Format, Config: origin, Tokenizer: tokFrom, Weights: weights}}
+		info: Info{Path: ck.Path, Format: ck.Format, Config: origin, Tokenizer: tokFrom, Weights: weights, Precision: o.precision.String()}}
 	v := m.vocab()
 	p.textual = tok.VocabSize() == v
 	switch {

@@ -153,7 +153,7 @@ func newOut(shape []int, inputs ...*Tensor) *Tensor {
 
 // newOutMixed is newOut for the ops that read bfloat16 inputs themselves.
 func newOutMixed(shape []int, n int, inputs []*Tensor) *Tensor {
-	t := &Tensor{shape: shape, data: pool.get(n), pooled: true}
+	t := &Tensor{shape: shape, data: pool.get(n), pooled: true, prec: precisionOf(inputs...)}
 	if s := scopeOf(inputs); s != nil {
 		t.scope = s
 		return t

@@ -257,8 +257,10 @@ func widenBF16(dst []float32, src []uint16) {
 }
 
 // mulBF16 computes out (rows × n, row stride n) = x (rows × k)·Sᵀ + bias
-// for S (n × k) the bfloat16 matrix s, overwriting out.
-func mulBF16(out, x []float32, s []uint16, bias []float32, rows, n, k int) {
+// for S (n × k) the bfloat16 matrix s, overwriting out. A product of a
+// few rows reads S with x in float32 whatever p is; a larger one runs the
+// GEMM over widened S in precision p (PrecisionBF16 then also rounds x).
+func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n, k int) {
 	if rows == 0 || n == 0 {
 		return
 	}
@@ -289,7 +291,7 @@ func mulBF16(out, x []float32, s []uint16, bias []float32, rows, n, k int) {
 	for o0 := 0; o0 < n; o0 += step {
 		o1 := min(n, o0+step)
 		widenBF16(w[:(o1-o0)*k], s[o0*k:o1*k])
-		backend.Gemm(false, true, rows, o1-o0, k, 1, x, k, 0, w, k, 0, beta, out[o0:], n, 0, 1)
+		product(p, false, true, rows, o1-o0, k, 1, x, k, 0, w, k, 0, beta, out[o0:], n, 0, 1)
 	}
 	pool.put(w)
 }
@@ -331,6 +333,6 @@ func linearBF16(op string, x, w, b *Tensor, n, k int) *Tensor {
 		panic(fmt.Sprintf("tensor: %s: input %s must be float32", op, x.describe()))
 	}
 	out := newOutMixed(shape, numel(shape), inputs)
-	mulBF16(out.data, x.data, w.half, bias, rows, n, k)
+	mulBF16(out.prec, out.data, x.data, w.half, bias, rows, n, k)
 	return out
 }

@@ -1,7 +1,5 @@
 package tensor
 
-import "github.com/gococa/gococa/asm"
-
 // CPUBF16 returns the CPU backend with its matrix products (Gemm) taken in
 // bfloat16: each element of alpha·op(A) and op(B) is rounded to bfloat16
 // (nearest even) and the products are summed in float32 (asm.SgemmBF16: on
@@ -18,26 +16,17 @@ import "github.com/gococa/gococa/asm"
 // 0.9999 of float32's (TestCPUBF16Encoders).
 //
 // Like any backend it is chosen for the whole process with SetBackend, at
-// start-up.
+// start-up (benchmarks and tests use it so). To take one model's products
+// in bfloat16 while others keep float32, mark its parameters instead
+// (Tensor.SetPrecision; coca.Model.SetPrecision).
 func CPUBF16() Backend { return cpuBF16{} }
 
 type cpuBF16 struct{ cpuBackend }
 
 func (cpuBF16) Name() string { return "cpu-bf16" }
 
-func (cpuBF16) Gemm(transA, transB bool, m, n, k int, alpha float32,
+func (cb cpuBF16) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int,
 	beta float32, c []float32, ldc, strideC, batch int) {
-	if m == 0 || n == 0 || batch == 0 {
-		return
-	}
-	// The float32 path checks the operands' lengths for the whole batch.
-	checkGemm(transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
-	for i := 0; i < batch; i++ {
-		aa, bb := a, b
-		if k > 0 {
-			aa, bb = a[i*strideA:], b[i*strideB:]
-		}
-		asm.SgemmBF16(transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
-	}
+	cb.GemmProductsBF16(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }

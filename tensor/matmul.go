@@ -62,13 +62,13 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	// accumulates (gradients).
 	run := func(tA, tB bool, mm, nn, kk int, x []float32, ldx, sx int, xStrides []int, y []float32, ldy, sy int, yStrides []int, beta float32, c []float32, ldc, sc int, cStrides []int, uniform bool) {
 		if uniform {
-			backend.Gemm(tA, tB, mm, nn, kk, 1, x, ldx, sx, y, ldy, sy, beta, c, ldc, sc, nb)
+			product(out.prec, tA, tB, mm, nn, kk, 1, x, ldx, sx, y, ldy, sy, beta, c, ldc, sc, nb)
 			return
 		}
 		for i := 0; i < nb; i++ {
 			xo, yo := offsets(batch, i, xStrides, yStrides)
 			co, _ := offsets(batch, i, cStrides, cStrides)
-			backend.Gemm(tA, tB, mm, nn, kk, 1, x[xo:], ldx, 0, y[yo:], ldy, 0, beta, c[co:], ldc, 0, 1)
+			product(out.prec, tA, tB, mm, nn, kk, 1, x[xo:], ldx, 0, y[yo:], ldy, 0, beta, c[co:], ldc, 0, 1)
 		}
 	}
 	scaled := func(s []int, by int) []int {
@@ -174,10 +174,10 @@ func Linear(x, w, b *Tensor) *Tensor {
 				}
 			})
 		}
-		backend.Gemm(false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
+		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
 	} else {
 		out = newOut(shape, x, w)
-		backend.Gemm(false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 0, out.data, outF, 0, 1)
+		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 0, out.data, outF, 0, 1)
 	}
 	if !out.requiresGrad {
 		return out
@@ -190,10 +190,10 @@ func Linear(x, w, b *Tensor) *Tensor {
 			if fresh {
 				beta = 0
 			}
-			backend.Gemm(false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, beta, g, in, 0, 1)
+			product(out.prec, false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, beta, g, in, 0, 1)
 		}
 		if w.requiresGrad { // dW (out×in) += dyᵀ·x
-			backend.Gemm(true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, 1, w.gradBuf(), in, 0, 1)
+			product(out.prec, true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, 1, w.gradBuf(), in, 0, 1)
 		}
 		if b != nil && b.requiresGrad {
 			backend.Strided([]int{rows, outF}, b.gradBuf(), []int{0, 1}, dy, []int{outF, 1}, true)

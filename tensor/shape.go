@@ -43,7 +43,7 @@ func view(x *Tensor, shape []int, off int) *Tensor {
 		base, boff = x.base, x.off+off
 	}
 	n := numel(shape)
-	out := &Tensor{shape: shape, base: base, off: boff, pooled: x.pooled}
+	out := &Tensor{shape: shape, base: base, off: boff, pooled: x.pooled, prec: x.prec}
 	if x.half != nil {
 		if x.halfT && (off != 0 || !sameShape(shape, x.shape)) {
 			panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))

@@ -53,6 +53,7 @@ type Tensor struct {
 	half         []uint16     // bfloat16 values (see bf16.go); data is then nil
 	halfT        bool         // half holds the transpose of a 2-D t
 	halfBuf      []float32    // device memory behind half, or nil
+	prec         Precision    // the precision of the products that read t (precision.go)
 
 	// graph
 	inputs []*Tensor
@@ -201,14 +202,14 @@ func (t *Tensor) ZeroGrad() {
 // Detach returns a tensor sharing t's data with no autograd history.
 func (t *Tensor) Detach() *Tensor {
 	t.live("Detach")
-	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT}
+	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT, prec: t.prec}
 }
 
 // Clone returns a copy of t's values with no autograd history.
 func (t *Tensor) Clone() *Tensor {
 	t.live("Clone")
 	t.float32s("Clone")
-	return &Tensor{shape: cloneInts(t.shape), data: append([]float32(nil), t.data...)}
+	return &Tensor{shape: cloneInts(t.shape), data: append([]float32(nil), t.data...), prec: t.prec}
 }
 
 // CopyFrom copies src's values into t (shapes must have equal size). It is

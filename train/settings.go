@@ -70,6 +70,7 @@ func (o *Options) settings() []setting {
 		{"clip", &o.ClipNorm, true, plain},
 		{"contrastive-weight", &o.ContrastiveWeight, true, plain},
 		{"caption-weight", &o.CaptionWeight, true, plain},
+		{"precision", &o.Precision, true, plain},
 		{"seed", &o.Seed, true, plain},
 		{"log-every", &o.LogEvery, false, plain},
 		{"eval-every", &o.EvalEvery, false, plain},
@@ -253,6 +254,10 @@ func readRunSettings(dir string) (rec map[string]json.RawMessage, ok bool, err e
 // number of data-parallel ranks (world) with the same global batch.
 func (o *Options) restore(rec map[string]json.RawMessage, path string, world int) error {
 	var conflicts []string
+	if _, ok := rec["precision"]; !ok {
+		// Runs recorded before the setting existed took float32 products.
+		rec["precision"] = json.RawMessage(`"f32"`)
+	}
 	if raw, ok := rec["batch"]; ok {
 		var batch, ranks int
 		ranks = 1

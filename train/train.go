@@ -90,6 +90,15 @@ type Options struct {
 	ContrastiveWeight float64 // default 1
 	CaptionWeight     float64 // default 2
 
+	// Precision of the model's matrix products: "f32" (default) or "bf16"
+	// (coca.Model.SetPrecision: bfloat16 products with float32 sums in the
+	// forward and backward passes and the evaluations; float32 master
+	// weights, gradients and optimizer state). Recorded in run.json; a
+	// resumed run keeps it (runs recorded without it are f32). bf16 needs a
+	// backend with bfloat16 products (the CPU's); without AVX512_BF16 the
+	// products are the same but no faster (asm.HasBF16).
+	Precision string
+
 	Seed      uint64
 	Resume    bool   // continue the run in Out from its checkpoint, with its recorded settings
 	Force     bool   // start afresh in an Out that holds a run, deleting that run's files
@@ -157,6 +166,7 @@ func (o *Options) defaults() error {
 	defStr(&o.Tokenizer, "auto")
 	defStr(&o.Schedule, "cosine")
 	defStr(&o.Optimizer, "adamw")
+	defStr(&o.Precision, "f32")
 	defInt("merges", &o.VocabMerges, 150)
 	defInt("steps", &o.Steps, 4600)
 	defInt("batch", &o.BatchSize, 64)
@@ -200,6 +210,9 @@ func (o *Options) defaults() error {
 		if !(p.v >= 0) || math.IsInf(p.v, 0) {
 			return fmt.Errorf("train: --%s %v: want a finite value, 0 or more", p.name, p.v)
 		}
+	}
+	if _, err := tensor.ParsePrecision(o.Precision); err != nil {
+		return fmt.Errorf("train: --%w", err)
 	}
 	if o.ContrastiveWeight == 0 && o.CaptionWeight == 0 {
 		return errors.New("train: --contrastive-weight and --caption-weight are both 0: nothing to train")
@@ -386,10 +399,16 @@ func (r *run) setup() error {
 			return fmt.Errorf("train: --init %s: %d of %d parameter values are not finite (first in %s)", o.Init, bad, total, first)
 		}
 	}
+	prec, err := tensor.ParsePrecision(o.Precision)
+	if err != nil {
+		return fmt.Errorf("train: --%w", err)
+	}
+	if err := r.model.SetPrecision(prec); err != nil {
+		return fmt.Errorf("train: --precision %s: %w", o.Precision, err)
+	}
 	for _, p := range r.model.Params() {
 		r.params = append(r.params, p.Tensor)
 	}
-	var err error
 	if r.opt, err = newOptimizer(o, r.params); err != nil {
 		return err
 	}
@@ -825,8 +844,12 @@ func (r *run) loop() (*Result, error) {
 	if o.Resume {
 		fmt.Fprintf(o.Log, "resuming %s at step %d of %d\n", o.Out, start, o.Steps)
 	} else {
-		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d, %d threads → %s\n",
-			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, o.BatchSize, runtime.GOMAXPROCS(0), o.Out)
+		prec := ""
+		if o.Precision != "f32" {
+			prec = ", " + o.Precision + " products"
+		}
+		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d%s, %d threads → %s\n",
+			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, o.BatchSize, prec, runtime.GOMAXPROCS(0), o.Out)
 		if r.heldNote != "" {
 			fmt.Fprintf(o.Log, "no evaluation: %s\n", r.heldNote)
 		}

@@ -7,11 +7,36 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/cuda"
 	"github.com/gococa/gococa/tensor"
 )
 
 const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; plain cuda is GPU 0, or the local rank's GPU under a launcher such as mpirun or torchrun; needs a binary built with -tags cuda, an NVIDIA driver and CUDA's NVRTC and cuBLAS libraries)"
+
+const precisionUsage = "precision of the matrix products: f32, or bf16 (both operands rounded to bfloat16, sums in float32: products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; weights and activations stay float32; with --weights bf16, decoding steps read the 16-bit weights as without it; CPU only)"
+
+const trainPrecisionUsage = "precision of the matrix products, forward and backward: f32, or bf16 (mixed precision: both operands rounded to bfloat16, sums in float32, products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; master weights, gradients and optimizer state stay float32; recorded in run.json; CPU only)"
+
+// checkPrecision validates --precision against --device.
+func checkPrecision(precision, device string) error {
+	p, err := tensor.ParsePrecision(precision)
+	if err != nil {
+		return usagef("--%v", err)
+	}
+	if p == tensor.PrecisionBF16 && device != "cpu" {
+		return usagef("--precision bf16 with --device %s: bfloat16 products run on the CPU only (the GPU computes in float32): drop one of them", device)
+	}
+	return nil
+}
+
+// notePrecision writes a line to log when bfloat16 products run without
+// the CPU's bfloat16 instructions.
+func notePrecision(precision string, log io.Writer) {
+	if precision == "bf16" && !asm.HasBF16() {
+		fmt.Fprintf(log, "precision bf16: no AVX512_BF16 at SIMD level %v: the products are rounded to bfloat16 and summed by the float32 kernels (the same numbers, no faster)\n", asm.Current())
+	}
+}
 
 // addDeviceFlag adds --device to fs.
 func addDeviceFlag(fs *flag.FlagSet) *string { return fs.String("device", "cpu", deviceUsage) }

@@ -15,8 +15,8 @@ import (
 
 // modelFlags are the flags every inference command shares.
 type modelFlags struct {
-	config, checkpoint, pretrained, tokenizer, weights, device string
-	log                                                        io.Writer // receives the device line
+	config, checkpoint, pretrained, tokenizer, weights, device, precision string
+	log                                                                   io.Writer // receives the device line
 }
 
 func addModelFlags(fs *flag.FlagSet) *modelFlags {
@@ -26,6 +26,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	fs.StringVar(&mf.pretrained, "pretrained", "", "one of open_clip's published CoCa weights, read from the Hugging Face cache ($HF_HOME/hub, default ~/.cache/huggingface/hub) without network access: laion2b_s13b_b90k or mscoco_finetuned_laion2b_s13b_b90k with --config coca_ViT-B-32 or coca_ViT-L-14, or MODEL:TAG")
 	fs.StringVar(&mf.tokenizer, "tokenizer", "auto", "clip, a BPE merges file, or auto (the checkpoint's own: stored in it or tokenizer.txt beside it; else clip)")
 	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32, or bf16 (matrices rounded to bfloat16, the text stacks' kept in 16 bits: half their memory, and decoding reads 16-bit weights; read straight from float16/bfloat16 checkpoints)")
+	fs.StringVar(&mf.precision, "precision", "f32", precisionUsage)
 	fs.StringVar(&mf.device, "device", "cpu", deviceUsage)
 	mf.log = fs.Output()
 	return mf
@@ -35,6 +36,9 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 func (mf *modelFlags) check() error {
 	if mf.weights != "f32" && mf.weights != "bf16" {
 		return usagef("--weights %q: want f32 or bf16", mf.weights)
+	}
+	if err := checkPrecision(mf.precision, mf.device); err != nil {
+		return err
 	}
 	switch {
 	case mf.checkpoint != "" && mf.pretrained != "":
@@ -72,6 +76,10 @@ func (mf *modelFlags) open(extra ...coca.OpenOption) (*coca.Pipeline, error) {
 	}
 	if mf.weights == "bf16" {
 		opts = append(opts, coca.WithBF16())
+	}
+	if mf.precision == "bf16" {
+		opts = append(opts, coca.WithPrecision(tensor.PrecisionBF16))
+		notePrecision(mf.precision, mf.log)
 	}
 	p, err := coca.Open(path, append(opts, extra...)...)
 	var le *coca.LoadError

@@ -1,0 +1,147 @@
+package tensor
+
+import (
+	"fmt"
+
+	"github.com/gococa/gococa/asm"
+)
+
+// Precision is the arithmetic of the matrix products (MatMul, Linear and
+// the products of their backward passes) that read a tensor. It belongs
+// to the tensors, not to the process: a model marks its parameters
+// (SetPrecision) and every op's output takes the highest precision mark of
+// its inputs (PrecisionBF16 over PrecisionF32), so the activations, and
+// the gradients the backward pass computes from them, of a model whose
+// parameters are marked bfloat16 take their products in bfloat16, while
+// another model in the same process, on other goroutines, keeps float32.
+//
+// Products are the only ops it changes: attention (scores and weighted
+// sums), normalisation, elementwise ops and the optimizer stay float32,
+// and every tensor stores float32 values (a model's master weights,
+// gradients and optimizer state included), so training with bfloat16
+// products is mixed precision.
+type Precision uint8
+
+const (
+	// PrecisionF32: float32 products (the default).
+	PrecisionF32 Precision = iota
+	// PrecisionBF16: each element of both operands of a product is
+	// rounded to bfloat16 (nearest, ties to even; asm.RoundBF16) and the
+	// products, exact in float32, are summed in float32 (asm.SgemmBF16):
+	// on VDPBF16PS where the CPU has AVX512_BF16 (about twice the float32
+	// rate); elsewhere the rounded operands run through the float32
+	// kernels, which computes the same products, summed in another order,
+	// no faster (asm.HasBF16 tells which).
+	PrecisionBF16
+)
+
+// String returns "f32" or "bf16".
+func (p Precision) String() string {
+	switch p {
+	case PrecisionF32:
+		return "f32"
+	case PrecisionBF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("Precision(%d)", uint8(p))
+}
+
+// ParsePrecision parses "f32" (or "float32") and "bf16" (or "bfloat16").
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "f32", "float32":
+		return PrecisionF32, nil
+	case "bf16", "bfloat16":
+		return PrecisionBF16, nil
+	}
+	return 0, fmt.Errorf("precision %q: want f32 or bf16", s)
+}
+
+// BF16Products is an optional extension of Backend: products in
+// bfloat16 (PrecisionBF16). A backend without it runs only float32
+// products; ops on tensors marked bfloat16 then panic (CheckPrecision
+// says so beforehand).
+type BF16Products interface {
+	// GemmProductsBF16 is Gemm with each element of alpha·op(A) and of
+	// op(B) rounded to bfloat16 (nearest even) and the products summed
+	// in float32.
+	GemmProductsBF16(transA, transB bool, m, n, k int, alpha float32,
+		a []float32, lda, strideA int, b []float32, ldb, strideB int,
+		beta float32, c []float32, ldc, strideC, batch int)
+}
+
+// CheckPrecision returns an error, naming the backend, when the current
+// backend cannot take products in precision p.
+func CheckPrecision(p Precision) error {
+	switch p {
+	case PrecisionF32:
+		return nil
+	case PrecisionBF16:
+		if _, ok := backend.(BF16Products); ok {
+			return nil
+		}
+		return fmt.Errorf("tensor: precision bf16: the %s backend takes float32 products only", backend.Name())
+	}
+	return fmt.Errorf("tensor: %v: unknown precision", p)
+}
+
+// SetPrecision marks the leaf t (a parameter, or a tensor made with New
+// or FromSlice) with the precision of the products that read it and of
+// the ops' outputs made from it (see Precision). Like any write, it must
+// not run while another goroutine runs ops on t: a model marks its
+// parameters once, before it serves.
+func (t *Tensor) SetPrecision(p Precision) {
+	t.checkLeaf("SetPrecision")
+	if p > PrecisionBF16 {
+		panic(fmt.Sprintf("tensor: SetPrecision: %v", p))
+	}
+	t.prec = p
+}
+
+// Precision returns the precision mark of t: its own (SetPrecision) for a
+// leaf, the highest of its inputs' for an op's output.
+func (t *Tensor) Precision() Precision { return t.prec }
+
+// precisionOf returns the highest precision mark among ts.
+func precisionOf(ts ...*Tensor) Precision {
+	var p Precision
+	for _, t := range ts {
+		if t != nil && t.prec > p {
+			p = t.prec
+		}
+	}
+	return p
+}
+
+// product runs the backend's Gemm in precision p.
+func product(p Precision, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int,
+	beta float32, c []float32, ldc, strideC, batch int) {
+	if p == PrecisionF32 {
+		backend.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+		return
+	}
+	g, ok := backend.(BF16Products)
+	if !ok {
+		panic(CheckPrecision(p).Error())
+	}
+	g.GemmProductsBF16(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// GemmProductsBF16 is the CPU backend's bfloat16 products (asm.SgemmBF16).
+func (cpuBackend) GemmProductsBF16(transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int,
+	beta float32, c []float32, ldc, strideC, batch int) {
+	if m == 0 || n == 0 || batch == 0 {
+		return
+	}
+	// The float32 path checks the operands' lengths for the whole batch.
+	checkGemm(transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
+	for i := 0; i < batch; i++ {
+		aa, bb := a, b
+		if k > 0 {
+			aa, bb = a[i*strideA:], b[i*strideB:]
+		}
+		asm.SgemmBF16(transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
+	}
+}
