@@ -27,6 +27,15 @@ func (b *Backend) SumSquaresAll(xs [][]float32) float64 {
 	}
 	cl := b.d.begin("SumSquaresAll")
 	defer cl.end()
+	res := partialsSum(cl, xs, blocks, func(a *argBuf) *argBuf { return a.flag(true) }, "k_sum_partial")
+	return cl.float64At(res)
+}
+
+// partialsSum launches kernel over every non-empty x (arguments: x, its
+// length, extra's, then where its sumBlocks partial sums go), then adds
+// all blocks partial sums in one block, in a fixed order, and returns the
+// device address of that float64 total.
+func partialsSum(cl *call, xs [][]float32, blocks int64, extra func(*argBuf) *argBuf, kernel string) uint64 {
 	part := cl.scratch(int(8 * (blocks + 1)))
 	res := at8(part, blocks)
 	var off int64
@@ -36,13 +45,13 @@ func (b *Backend) SumSquaresAll(xs [][]float32) float64 {
 			continue
 		}
 		bl := sumBlocks(n)
-		cl.args().ptr(cl.in(x)).i64(n).flag(true).ptr(at8(part, off))
-		cl.launch("k_sum_partial", dim3(int(bl), 1), block256, 0)
+		extra(cl.args().ptr(cl.in(x)).i64(n)).ptr(at8(part, off))
+		cl.launch(kernel, dim3(int(bl), 1), block256, 0)
 		off += bl
 	}
 	cl.args().ptr(part).i64(blocks).ptr(res)
 	cl.launch("k_dsum", dim3(1, 1), block256, 0)
-	return cl.float64At(res)
+	return res
 }
 
 var _ tensor.NonFiniteCounter = (*Backend)(nil)
@@ -57,21 +66,7 @@ func (b *Backend) CountNonFinite(dst []float32, xs [][]float32) {
 	}
 	cl := b.d.begin("CountNonFinite")
 	defer cl.end()
-	part := cl.scratch(int(8 * (blocks + 1)))
-	res := at8(part, blocks)
-	var off int64
-	for _, x := range xs {
-		n := int64(len(x))
-		if n == 0 {
-			continue
-		}
-		bl := sumBlocks(n)
-		cl.args().ptr(cl.in(x)).i64(n).ptr(at8(part, off))
-		cl.launch("k_nonfinite_partial", dim3(int(bl), 1), block256, 0)
-		off += bl
-	}
-	cl.args().ptr(part).i64(blocks).ptr(res)
-	cl.launch("k_dsum", dim3(1, 1), block256, 0)
+	res := partialsSum(cl, xs, blocks, func(a *argBuf) *argBuf { return a }, "k_nonfinite_partial")
 	cl.args().ptr(cl.out(dst[:1])).ptr(res).i32(1)
 	cl.launch("k_ce_mean", dim3(1, 1), dim3(32, 1), 0)
 }
