@@ -142,12 +142,15 @@ func gemmThreads(m, n, k int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), int(flops/minFlopsPerThread)))
 }
 
-// sgemmParallel runs a GEMM on at most threads goroutines. With a packed
-// kernel and enough rows, the goroutines share each packed B panel
-// (gemmShared); otherwise C is split into independent column (or row)
-// strips, each a whole GEMM with its own packing buffers, claimed as
-// goroutines become free (ParallelFor). Strips are multiples of the
-// micro-tile so only the last one has edge tiles.
+// sgemmParallel runs a GEMM on at most threads goroutines. A large GEMM
+// (see halves) is split into one independent strip of C per goroutine.
+// Otherwise, with a packed kernel and enough rows, the goroutines share
+// each packed B panel (gemmShared); else C is split into independent
+// column (or row) strips, each a whole GEMM with its own packing buffers,
+// claimed as goroutines become free (ParallelFor). Strips are multiples of
+// the micro-tile so only the last one has edge tiles. Every path computes
+// each element of C with the same kernel and the same blocking of k, so
+// the results do not depend on the path or the number of goroutines.
 func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -156,7 +159,8 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 	if kern != nil {
 		mr, nr = kern.mr, kern.nr
 	}
-	if kern != nil && threads > 1 && m/mr >= 2*threads && k > 0 && alpha != 0 {
+	halves := kern != nil && kern.halves(threads, m, n)
+	if !halves && kern != nil && threads > 1 && m/mr >= 2*threads && k > 0 && alpha != 0 {
 		// Enough row tiles: pack each B panel once, together, and split
 		// the rows.
 		kern.gemmShared(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -185,6 +189,9 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 		other = n
 	}
 	grain := max(1, min(tiles/(2*threads), int(minFlopsPerThread/2/(2*float64(unit)*float64(other)*float64(max(k, 1))))))
+	if halves {
+		grain = (tiles + threads - 1) / threads
+	}
 	ParallelFor(tiles, grain, threads, func(_, t0, t1 int) {
 		lo, hi := t0*unit, min(t1*unit, total)
 		if splitN {
@@ -209,6 +216,29 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 			sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
 		}
 	})
+}
+
+// Independent strips, one per goroutine (halves), for GEMMs of at least
+// halvesMinRows rows and halvesMinTiles·threads column tiles.
+const halvesMinRows, halvesMinTiles = 192, 8
+
+// halves reports whether an m×n GEMM on threads goroutines runs as one
+// independent strip of C per goroutine (each packing its own operands,
+// meeting only at the end) rather than sharing each packed B panel.
+// Sharing packs B once but meets at every kc×nc panel, twice, and each
+// goroutine reads the half of the panel the other packed from the other
+// core's cache; for large products the strips' duplicated packing costs
+// less. Measured on 2 cores of a Zen 5 (AVX-512, interleaved, GFLOP/s,
+// shared → strips): 400×768×3072 277 → 343, 600×2048×512 306 → 359,
+// 2048³ 354 → 386, 1024³ 341 → 355, x·Wᵀ 400×3072×768 294 → 331; at
+// 50 rows the strips lose (50×3072×768 308 → 289), hence halvesMinRows.
+// A goroutine that claims its strip and loses its CPU holds up half the
+// work, once: the wait marks the process contended and the next products
+// run on the caller alone (see Workers). Only measured on two cores, so
+// only up to four goroutines: with more, duplicating the packing of the
+// operands costs more.
+func (kn *gemmKernel) halves(threads, m, n int) bool {
+	return threads > 1 && threads <= 4 && m >= halvesMinRows && n >= halvesMinTiles*threads*kn.nr
 }
 
 // sgemmSerial runs one GEMM on the calling goroutine: the generic reference
