@@ -65,7 +65,7 @@ var avx2Gemm = &gemmKernel{
 // Sapphire Rapids); the 144×256 A block takes 144 KiB of L2.
 var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096,
-	block: sgemmBlockAVX512, packBAsm: sgemmPackB32AVX2,
+	block: sgemmBlockAVX512, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 	packAAsm: sgemmPackA12AVX512, packACols: 16, packATAsm: sgemmPackAT12AVX2,
 }
@@ -76,6 +76,30 @@ func archGemmKernel(l Level) *gemmKernel {
 		return avx2Gemm
 	case AVX512:
 		return avx512Gemm
+	}
+	return nil
+}
+
+// sgemmEdge4AVX512 and sgemmEdge8AVX512 compute the first 4 or 8 rows of
+// the 12×32 tiles of sgemmBlockAVX512 with one row tile and accum = 0,
+// bit for bit (see sgemm_edge_amd64.s).
+//
+//go:noescape
+func sgemmEdge4AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
+
+//go:noescape
+func sgemmEdge8AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
+
+// avx512Edge is avx512Gemm's edge: the 4- and 8-row kernels, which cost
+// about a third and two thirds of the 12-row one (a block of 50 rows, the
+// image encoder's batch 1, has a 2-row edge tile: a fifth of its work on
+// rows that are thrown away).
+func avx512Edge(rows int) func(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int) {
+	switch {
+	case rows <= 4:
+		return sgemmEdge4AVX512
+	case rows <= 8:
+		return sgemmEdge8AVX512
 	}
 	return nil
 }

@@ -67,6 +67,13 @@ type gemmKernel struct {
 	// dst[ip*kc*mr+p*mr+i] = alpha*src[p*lda+ip*mr+i].
 	packATAsm func(dst, src *float32, kc, lda, nPanels, rows int, alpha float32)
 
+	// edge, if set, returns a kernel that computes the first rows of a
+	// one-row-tile call of block with accum = 0 (C tile = Ã·B̃ for rows
+	// rows at least), bit for bit as block does, at less cost; or nil
+	// when it has none for that many rows. It runs the bottom edge tile of
+	// a block whose row count is not a multiple of mr.
+	edge func(rows int) func(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
+
 	// pairs marks a bfloat16 kernel: its packed operands hold pairs of
 	// bfloat16 values of consecutive k in 32-bit slots (packAPairs,
 	// packBPairs), and block gets the number of pairs, ⌈kc/2⌉, for kc.
@@ -307,7 +314,11 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 		if mRem > 0 {
 			// Bottom edge: rows mFull*mr.. of these panels, via the tile buffer.
 			t := ws.tile[:mr*cnt*nr]
-			kn.block(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
+			if e := kn.edgeKernel(mRem); e != nil {
+				e(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, cnt)
+			} else {
+				kn.block(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
+			}
 			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum)
 		}
 	}
@@ -322,6 +333,14 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, min(cnt*mr, mc-i0*mr), nRem, accum)
 		}
 	}
+}
+
+// edgeKernel returns kn.edge(rows), or nil.
+func (kn *gemmKernel) edgeKernel(rows int) func(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int) {
+	if kn.edge == nil {
+		return nil
+	}
+	return kn.edge(rows)
 }
 
 // directA reports whether the kernel reads A unpacked (blockA) for these

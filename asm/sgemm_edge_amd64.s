@@ -1,0 +1,194 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Edge kernels of the AVX-512F 12×32 SGEMM (sgemmBlockAVX512) for the
+// last row tile of a block when it holds R < 12 rows: the same packed A
+// micro-panel (stride 12 floats per k), the same B micro-panels, the
+// same sequence of FMAs for each element, on R rows only:
+//
+//	for jr := 0; jr < nTiles; jr++ {
+//		for i < R, j < 32: c[i*ldc + jr*32 + j] = Σ_p a[p*12+i]·b[jr*bstep + p*ldb + j]
+//	}
+//
+// (the sum accumulated in p order by FMA, from zero, as the 12-row kernel
+// does with accum = 0). Registers: AX A, BX B row, CX kc, DX C column,
+// SI B micro-panel, DI ldb bytes, R8 ldc bytes, R9 bstep bytes, R10 jr
+// tiles left, R11 C row, R13 k left; Z0..Z(2R-1) accumulate, Z24/Z25 hold
+// B(p, 0:32), Z26..Z31 broadcasts of A(i, p).
+
+// func sgemmEdge4AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
+TEXT ·sgemmEdge4AVX512(SB), NOSPLIT, $0-64
+	MOVQ b+8(FP), SI
+	MOVQ c+16(FP), DX
+	MOVQ kc+24(FP), CX
+	MOVQ ldb+32(FP), DI
+	SHLQ $2, DI
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	MOVQ bstep+40(FP), R9
+	SHLQ $2, R9
+	MOVQ nTiles+56(FP), R10
+	TESTQ R10, R10
+	JLE  edge4_done
+
+edge4_jr:
+	MOVQ a+0(FP), AX
+	MOVQ SI, BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ CX, R13
+	TESTQ R13, R13
+	JZ   edge4_store
+
+edge4_k:
+	VMOVUPS (BX), Z24
+	VMOVUPS 64(BX), Z25
+	ADDQ DI, BX
+	VBROADCASTSS 0(AX), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSS 4(AX), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSS 8(AX), Z28
+	VFMADD231PS Z24, Z28, Z4
+	VFMADD231PS Z25, Z28, Z5
+	VBROADCASTSS 12(AX), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	ADDQ $48, AX
+	DECQ R13
+	JNZ  edge4_k
+
+edge4_store:
+	MOVQ DX, R11
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z1, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z2, (R11)
+	VMOVUPS Z3, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z4, (R11)
+	VMOVUPS Z5, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z6, (R11)
+	VMOVUPS Z7, 64(R11)
+	ADDQ R9, SI
+	ADDQ $128, DX
+	DECQ R10
+	JNZ  edge4_jr
+
+edge4_done:
+	VZEROUPPER
+	RET
+
+// func sgemmEdge8AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
+TEXT ·sgemmEdge8AVX512(SB), NOSPLIT, $0-64
+	MOVQ b+8(FP), SI
+	MOVQ c+16(FP), DX
+	MOVQ kc+24(FP), CX
+	MOVQ ldb+32(FP), DI
+	SHLQ $2, DI
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	MOVQ bstep+40(FP), R9
+	SHLQ $2, R9
+	MOVQ nTiles+56(FP), R10
+	TESTQ R10, R10
+	JLE  edge8_done
+
+edge8_jr:
+	MOVQ a+0(FP), AX
+	MOVQ SI, BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ CX, R13
+	TESTQ R13, R13
+	JZ   edge8_store
+
+edge8_k:
+	VMOVUPS (BX), Z24
+	VMOVUPS 64(BX), Z25
+	ADDQ DI, BX
+	VBROADCASTSS 0(AX), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSS 4(AX), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSS 8(AX), Z28
+	VFMADD231PS Z24, Z28, Z4
+	VFMADD231PS Z25, Z28, Z5
+	VBROADCASTSS 12(AX), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	VBROADCASTSS 16(AX), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VBROADCASTSS 20(AX), Z31
+	VFMADD231PS Z24, Z31, Z10
+	VFMADD231PS Z25, Z31, Z11
+	VBROADCASTSS 24(AX), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSS 28(AX), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	ADDQ $48, AX
+	DECQ R13
+	JNZ  edge8_k
+
+edge8_store:
+	MOVQ DX, R11
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z1, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z2, (R11)
+	VMOVUPS Z3, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z4, (R11)
+	VMOVUPS Z5, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z6, (R11)
+	VMOVUPS Z7, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z8, (R11)
+	VMOVUPS Z9, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z10, (R11)
+	VMOVUPS Z11, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z12, (R11)
+	VMOVUPS Z13, 64(R11)
+	ADDQ R8, R11
+	VMOVUPS Z14, (R11)
+	VMOVUPS Z15, 64(R11)
+	ADDQ R9, SI
+	ADDQ $128, DX
+	DECQ R10
+	JNZ  edge8_jr
+
+edge8_done:
+	VZEROUPPER
+	RET

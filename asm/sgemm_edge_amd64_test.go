@@ -1,0 +1,67 @@
+//go:build !purego
+
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestSgemmEdgeAVX512 checks that the 4- and 8-row edge kernels write the
+// first rows of what the 12-row kernel writes with one row tile and
+// accum = 0, bit for bit, and nothing else: over depths around the
+// 4-step unrolling, one to three column tiles, packed and strided B.
+func TestSgemmEdgeAVX512(t *testing.T) {
+	if !Supported(AVX512) {
+		t.Skip("no AVX-512F")
+	}
+	rng := rand.New(rand.NewSource(3))
+	for _, rows := range []int{1, 2, 4, 5, 8} {
+		e := avx512Edge(rows)
+		if e == nil {
+			t.Fatalf("no edge kernel for %d rows", rows)
+		}
+		for _, kc := range []int{1, 3, 4, 7, 64, 256} {
+			for nTiles := 1; nTiles <= 3; nTiles++ {
+				for _, packed := range []bool{true, false} {
+					ldb, bstep := 32, kc*32
+					if !packed {
+						ldb, bstep = 32*nTiles+5, 32
+					}
+					a := make([]float32, kc*12)
+					for i := range a {
+						a[i] = rng.Float32()*2 - 1
+					}
+					b := make([]float32, (nTiles-1)*bstep+(kc-1)*ldb+32)
+					for i := range b {
+						b[i] = rng.Float32()*2 - 1
+					}
+					ldc := 32*nTiles + 3
+					want := make([]float32, 12*ldc)
+					sgemmBlockAVX512(&a[0], &b[0], &want[0], kc, ldb, bstep, ldc, 1, nTiles, 0)
+					got := make([]float32, 12*ldc)
+					nan := float32(math.NaN())
+					for i := range got {
+						got[i] = nan
+					}
+					e(&a[0], &b[0], &got[0], kc, ldb, bstep, ldc, nTiles)
+					name := fmt.Sprintf("rows=%d kc=%d nTiles=%d packed=%v", rows, kc, nTiles, packed)
+					for i := 0; i < rows; i++ {
+						for j := 0; j < 32*nTiles; j++ {
+							if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float32bits(g) != math.Float32bits(w) {
+								t.Fatalf("%s: C[%d][%d] = %g, 12-row kernel %g", name, i, j, g, w)
+							}
+						}
+						for j := 32 * nTiles; j < ldc; j++ {
+							if !math.IsNaN(float64(got[i*ldc+j])) {
+								t.Fatalf("%s: wrote C[%d][%d] past the tiles", name, i, j)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
