@@ -277,6 +277,16 @@ type attnScratch struct {
 	dop      []float32 // dout block (MBp, Dp)
 	dka, dva []float32 // dK, dV accumulators (Lkp, Dp)
 	m, l, dd []float32 // per-row max, sum, D
+	mb, sb   []float32 // per-row max and sum of one key block
+	ls       []float32 // per-row lse of a query block (backward)
+	lim      []int32   // per-row visible keys of a tile
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
 }
 
 func grow(s []float32, n int) []float32 {
@@ -422,9 +432,9 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	kb := min(attnKVBlock, lkp)
 	w.s = grow(w.s, mbp*kb)
 	w.o = grow(w.o, mbp*dp)
-	w.m = grow(w.m, mb)
-	w.l = grow(w.l, mb)
-	for i := range mb {
+	w.m = grow(w.m, mbp)
+	w.l = grow(w.l, mbp)
+	for i := range mbp {
 		w.m[i] = float32(math.Inf(-1))
 		w.l[i] = 0
 	}
@@ -433,41 +443,38 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	if kEnd <= 0 {
 		clear(w.o)
 	}
+	w.lim = growInt32(w.lim, mbp)
+	w.mb = grow(w.mb, mbp)
+	w.sb = grow(w.sb, mbp)
+	for i := mb; i < mbp; i++ {
+		w.lim[i] = 0 // padding rows: cleared by the row pass
+	}
 	for j0 := 0; j0 < kEnd; j0 += kb {
 		n := min(kb, lkp-j0) // padded tile width (multiple of cpad)
 		attnGemm(p.lvl, w.s, n, w.qs, dp, w.kt[j0:], lkp, mbp, n, d, false)
 		for i := range mb {
-			srow := w.s[i*n : (i+1)*n]
-			lim := min(p.keyLimit(q0+i), j0+n) - j0 // valid keys in this tile
-			if lim <= 0 {
-				clear(srow)
+			lim := max(0, min(p.keyLimit(q0+i), j0+n)-j0) // valid keys in this tile
+			w.lim[i] = int32(lim)
+			if lim == 0 {
 				continue
 			}
-			valid := srow[:lim]
 			if mr := p.maskRow(bi, q0+i); mr != nil {
+				valid := w.s[i*n : i*n+lim]
 				add(valid, valid, mr[j0:j0+lim])
 			}
-			clear(srow[lim:])
-			mx := vmax(valid)
-			mOld := w.m[i]
-			if mx <= mOld {
-				mx = mOld
-			}
-			if math.IsInf(float64(mx), -1) { // nothing visible yet
-				clear(valid)
-				continue
-			}
-			s := expSubSum(valid, valid, mx)
+		}
+		// Softmax numerators of every row against the running maxima: the
+		// block's row maxima in w.mb and sums in w.sb.
+		attnRowsFwd(p.lvl, w.s[:mbp*n], n, w.lim[:mbp], w.m[:mbp], w.mb, w.sb)
+		for i := range mb {
+			mx, mOld := w.mb[i], w.m[i]
 			if mx != mOld && w.l[i] != 0 {
 				alpha := expf(mOld - mx)
 				w.l[i] *= alpha
 				scale(alpha, w.o[i*dp:(i+1)*dp])
 			}
 			w.m[i] = mx
-			w.l[i] += s
-		}
-		for i := mb; i < mbp; i++ {
-			clear(w.s[i*n : (i+1)*n])
+			w.l[i] += w.sb[i]
 		}
 		// The first key block sets the output accumulator, later ones add.
 		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, j0 > 0)
@@ -547,8 +554,9 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		s, dps := w.s[:mbp*n], w.dp[:mbp*n]
 		attnGemm(p.lvl, s, n, w.qs, dp, w.kt, lkp, mbp, n, d, false)
 		attnGemm(p.lvl, dps, n, dop, dp, w.vt, lkp, mbp, n, d, false)
+		w.lim = growInt32(w.lim, mbp)
+		w.ls = grow(w.ls, mbp)
 		for i := range mbp {
-			srow, dprow := s[i*n:(i+1)*n], dps[i*n:(i+1)*n]
 			lim := 0
 			var lse float32
 			if i < mb {
@@ -558,21 +566,17 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 					lim = 0
 				}
 			}
+			w.lim[i], w.ls[i] = int32(lim), lse
 			if lim == 0 {
-				clear(srow)
-				clear(dprow)
 				continue
 			}
-			valid := srow[:lim]
 			if mr := p.maskRow(bi, q0+i); mr != nil {
+				valid := s[i*n : i*n+lim]
 				add(valid, valid, mr[:lim])
 			}
-			expSubSum(valid, valid, lse) // p = exp(s - lse)
-			clear(srow[lim:])
-			// ds = p∘(dp - D)
-			mulSub(dprow[:lim], valid, dprow[:lim], w.dd[i])
-			clear(dprow[lim:])
 		}
+		// p = exp(s - lse); ds = p∘(dp - D).
+		attnRowsBwd(p.lvl, s, dps, n, w.lim, w.ls, w.dd)
 		// dV += Pᵀ·dout; dK += dSᵀ·Q (scaled at the end); dQ = dS·(scale·K).
 		tr := w.tr[:n*mbp]
 		transposeInto(p.lvl, tr, mbp, s, n, mbp, n)

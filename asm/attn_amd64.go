@@ -43,3 +43,27 @@ func attnPad(l Level) (rows, cols int) {
 	}
 	return 2, 8
 }
+
+// attnRowsFwdArch runs attnRowsFwd's AVX-512 loop; false: not handled.
+func attnRowsFwdArch(l Level, s []float32, ld int, lim []int32, mIn, mOut, sum []float32) bool {
+	if l != AVX512 || ld <= 0 || ld%16 != 0 {
+		return false
+	}
+	attnRowsFwdAVX512(&s[0], ld, &lim[0], &mIn[0], &mOut[0], &sum[0], len(lim))
+	return true
+}
+
+// attnRowsBwdArch runs attnRowsBwd's AVX-512 loop; false: not handled.
+func attnRowsBwdArch(l Level, s, dp []float32, ld int, lim []int32, lse, dd []float32) bool {
+	if l != AVX512 || ld <= 0 || ld%16 != 0 {
+		return false
+	}
+	attnRowsBwdAVX512(&s[0], &dp[0], ld, &lim[0], &lse[0], &dd[0], len(lim))
+	return true
+}
+
+//go:noescape
+func attnRowsFwdAVX512(s *float32, ld int, lim *int32, mIn, mOut, sum *float32, rows int)
+
+//go:noescape
+func attnRowsBwdAVX512(s, dp *float32, ld int, lim *int32, lse, dd *float32, rows int)

@@ -1,0 +1,100 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAttnRows checks the one-call row passes of every level against the
+// row-at-a-time primitives of the same level, bit for bit (the AVX-512
+// loop repeats their operations in their order, so the tolerance is zero):
+// rows of every limit from none to the full stride, -Inf entries (masked
+// keys), rows with no visible key, running maxima above and below the row's
+// own, and a NaN that must reach the output.
+func TestAttnRows(t *testing.T) {
+	inf := float32(math.Inf(1))
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, ld := range []int{16, 32, 48, 64, 80, 112} {
+			t.Run(fmt.Sprintf("ld=%d", ld), func(t *testing.T) {
+				rows := ld + 3
+				lim := make([]int32, rows)
+				for i := range lim {
+					lim[i] = int32(i % (ld + 1))
+				}
+				lim[rows-1] = -1
+				s := make([]float32, rows*ld)
+				for i := range s {
+					s[i] = 4 * float32(rng.NormFloat64())
+					if rng.IntN(9) == 0 {
+						s[i] = -inf
+					}
+				}
+				for c := range ld { // a row whose every key is hidden
+					s[(ld-1)*ld+c] = -inf
+				}
+				s[(ld-2)*ld+1] = float32(math.NaN())
+				mIn := make([]float32, rows)
+				for i := range mIn {
+					switch i % 3 {
+					case 0:
+						mIn[i] = -inf
+					case 1:
+						mIn[i] = 6 * float32(rng.NormFloat64())
+					default:
+						mIn[i] = 20
+					}
+				}
+				mIn[ld-1] = -inf
+				s2 := append([]float32(nil), s...)
+				mOut, sum := make([]float32, rows), make([]float32, rows)
+				mOut2, sum2 := make([]float32, rows), make([]float32, rows)
+				attnRowsFwd(l, s, ld, lim, mIn, mOut, sum)
+				attnRowsFwdLoop(s2, ld, lim, mIn, mOut2, sum2)
+				rowsSame(t, "fwd s", s, s2)
+				rowsSame(t, "fwd mOut", mOut, mOut2)
+				rowsSame(t, "fwd sum", sum, sum2)
+				if !math.IsNaN(float64(sum[ld-2])) {
+					t.Errorf("fwd: the row with a NaN sums to %v", sum[ld-2])
+				}
+				if sum[ld-1] != 0 || !math.IsInf(float64(mOut[ld-1]), -1) {
+					t.Errorf("fwd: the fully hidden row gives sum %v, max %v; want 0, -Inf", sum[ld-1], mOut[ld-1])
+				}
+
+				// Backward: probabilities from lse, score gradients from dp.
+				for i := range s {
+					s[i] = 3 * float32(rng.NormFloat64())
+					if rng.IntN(9) == 0 {
+						s[i] = -inf
+					}
+				}
+				dp := make([]float32, len(s))
+				for i := range dp {
+					dp[i] = float32(rng.NormFloat64())
+				}
+				lse, dd := make([]float32, rows), make([]float32, rows)
+				for i := range lse {
+					lse[i] = 2 + float32(rng.NormFloat64())
+					dd[i] = float32(rng.NormFloat64())
+				}
+				s2 = append(s2[:0], s...)
+				dp2 := append([]float32(nil), dp...)
+				attnRowsBwd(l, s, dp, ld, lim, lse, dd)
+				attnRowsBwdLoop(s2, dp2, ld, lim, lse, dd)
+				rowsSame(t, "bwd p", s, s2)
+				rowsSame(t, "bwd ds", dp, dp2)
+			})
+		}
+	})
+}
+
+func rowsSame(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %v (%#x), row-at-a-time %v (%#x)", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+}
