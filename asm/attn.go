@@ -556,7 +556,6 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	const mbMax = attnQBlock
 	w.s = grow(w.s, mbMax*lkp)
 	w.dp = grow(w.dp, mbMax*lkp)
-	w.tr = grow(w.tr, lkp*mbMax)
 	w.o = grow(w.o, mbMax*dp)
 	w.dop = grow(w.dop, mbMax*dp)
 	w.dd = grow(w.dd, mbMax)
@@ -611,11 +610,8 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		// p = exp(s - lse); ds = p∘(dp - D).
 		attnRowsBwd(p.lvl, s, dps, n, w.lim, w.ls, w.dd)
 		// dV += Pᵀ·dout; dK += dSᵀ·Q (scaled at the end); dQ = dS·(scale·K).
-		tr := w.tr[:n*mbp]
-		transposeInto(p.lvl, tr, mbp, s, n, mbp, n)
-		attnGemm(p.lvl, w.dva, dp, tr, mbp, dop, dopl, n, dp, mbp, !first)
-		transposeInto(p.lvl, tr, mbp, dps, n, mbp, n)
-		attnGemm(p.lvl, w.dka, dp, tr, mbp, qa, qlda, n, dp, mbp, !first)
+		w.tr = attnGemmT(p.lvl, w.dva, dp, s, n, dop, dopl, n, dp, mbp, !first, w.tr)
+		w.tr = attnGemmT(p.lvl, w.dka, dp, dps, n, qa, qlda, n, dp, mbp, !first, w.tr)
 		first = false
 		if p.inPlaceRows(mb) {
 			attnGemm(p.lvl, dq, dqr, dps, n, w.kp, dp, mbp, dp, n, false)

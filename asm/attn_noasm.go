@@ -16,3 +16,7 @@ func attnRowsFwdArch(Level, []float32, int, []int32, []float32, []float32, []flo
 func attnRowsBwdArch(Level, []float32, []float32, int, []int32, []float32, []float32) bool {
 	return false
 }
+
+func attnGemmTArch(Level, []float32, int, []float32, int, []float32, int, int, int, int, bool) bool {
+	return false
+}

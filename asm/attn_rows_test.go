@@ -98,3 +98,37 @@ func rowsSame(t *testing.T, what string, got, want []float32) {
 		}
 	}
 }
+
+// TestAttnGemmT checks attnGemmT (Aᵀ·B with A read in place where a kernel
+// allows it) against transposing A and calling attnGemm, bit for bit: the
+// in-place kernel runs the same products in the same order.
+func TestAttnGemmT(t *testing.T) {
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		rp, cp := attnPad(l)
+		for _, sh := range [][3]int{{rp, cp, 1}, {32, 16, 26}, {6 * rp, 2 * cp, 7}, {4 * rp, 3 * cp, 32}, {5, 9, 4}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			for _, acc := range []bool{false, true} {
+				ldat, ldb, ldc := m+3, n+1, n+2
+				at := make([]float32, k*ldat)
+				b := make([]float32, k*ldb)
+				c := make([]float32, m*ldc)
+				for _, x := range [][]float32{at, b, c} {
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+				want := append([]float32(nil), c...)
+				tr := make([]float32, m*k)
+				for i := range m {
+					for p := range k {
+						tr[i*k+p] = at[p*ldat+i]
+					}
+				}
+				attnGemm(l, want, ldc, tr, k, b, ldb, m, n, k, acc)
+				attnGemmT(l, c, ldc, at, ldat, b, ldb, m, n, k, acc, nil)
+				rowsSame(t, fmt.Sprintf("m=%d n=%d k=%d acc=%v", m, n, k, acc), c, want)
+			}
+		}
+	})
+}
