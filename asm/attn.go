@@ -510,22 +510,14 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 		}
 	}
 	out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
-	for i := range mb {
-		row := out[i*or : i*or+d]
-		l := w.l[i]
-		if l == 0 {
-			clear(row)
-			if p.lse != nil {
+	attnScaleRows(p.lvl, out, or, w.o, dp, w.l[:mb], d)
+	if p.lse != nil {
+		for i, l := range w.l[:mb] {
+			if l == 0 {
 				p.lse[bh*p.lq+q0+i] = float32(math.Inf(-1))
+			} else {
+				p.lse[bh*p.lq+q0+i] = w.m[i] + float32(math.Log(float64(l)))
 			}
-			continue
-		}
-		inv := 1 / l
-		for c, x := range w.o[i*dp : i*dp+d] {
-			row[c] = x * inv
-		}
-		if p.lse != nil {
-			p.lse[bh*p.lq+q0+i] = w.m[i] + float32(math.Log(float64(l)))
 		}
 	}
 }

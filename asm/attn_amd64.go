@@ -83,3 +83,15 @@ func attnRowsFwdAVX512(s *float32, ld int, lim *int32, mIn, mOut, sum *float32, 
 
 //go:noescape
 func attnRowsBwdAVX512(s, dp *float32, ld int, lim *int32, lse, dd *float32, rows int)
+
+// attnScaleRowsArch runs attnScaleRows's AVX-512 loop; false: not handled.
+func attnScaleRowsArch(l Level, dst []float32, ldd int, src []float32, lds int, ls []float32, d int) bool {
+	if l != AVX512 || len(ls) == 0 || d <= 0 {
+		return false
+	}
+	attnScaleRowsAVX512(&dst[0], ldd, &src[0], lds, &ls[0], len(ls), d)
+	return true
+}
+
+//go:noescape
+func attnScaleRowsAVX512(dst *float32, ldd int, src *float32, lds int, l *float32, rows, d int)

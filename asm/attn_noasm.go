@@ -20,3 +20,5 @@ func attnRowsBwdArch(Level, []float32, []float32, int, []int32, []float32, []flo
 func attnGemmTArch(Level, []float32, int, []float32, int, []float32, int, int, int, int, bool) bool {
 	return false
 }
+
+func attnScaleRowsArch(Level, []float32, int, []float32, int, []float32, int) bool { return false }

@@ -101,3 +101,35 @@ func attnRowsBwdLoop(s, dp []float32, ld int, lim []int32, lse, dd []float32) {
 		clear(dprow[n:])
 	}
 }
+
+// attnScaleRows normalises the forward's output rows: for each row i,
+// dst[i·ldd:][:d] = src[i·lds:][:d]·(1/ls[i]), or zeros when ls[i] = 0 (a
+// query that sees no key).
+func attnScaleRows(l Level, dst []float32, ldd int, src []float32, lds int, ls []float32, d int) {
+	rows := len(ls)
+	if rows == 0 || d == 0 {
+		return
+	}
+	if ldd < d || lds < d || len(dst) < (rows-1)*ldd+d || len(src) < (rows-1)*lds+d {
+		panic(fmt.Sprintf("asm.attnScaleRows: %d rows of %d with strides %d, %d overrun dst %d, src %d", rows, d, ldd, lds, len(dst), len(src)))
+	}
+	if attnScaleRowsArch(l, dst, ldd, src, lds, ls, d) {
+		return
+	}
+	attnScaleRowsLoop(dst, ldd, src, lds, ls, d)
+}
+
+// attnScaleRowsLoop is attnScaleRows in Go.
+func attnScaleRowsLoop(dst []float32, ldd int, src []float32, lds int, ls []float32, d int) {
+	for i, l := range ls {
+		row := dst[i*ldd : i*ldd+d]
+		if l == 0 {
+			clear(row)
+			continue
+		}
+		inv := 1 / l
+		for c, x := range src[i*lds : i*lds+d] {
+			row[c] = x * inv
+		}
+	}
+}

@@ -252,3 +252,85 @@ bnext:
 bdone:
 	VZEROUPPER
 	RET
+
+// func attnScaleRowsAVX512(dst *float32, ldd int, src *float32, lds int, l *float32, rows, d int)
+//
+// For each row i: dst[i][:d] = src[i][:d]·(1/l[i]), or zeros when l[i] = 0
+// (the forward's normalisation of the output rows; one division and one
+// product per element, as the Go loop it replaces).
+TEXT ·attnScaleRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   ldd+8(FP), R8
+	SHLQ   $2, R8
+	MOVQ   src+16(FP), SI
+	MOVQ   lds+24(FP), R9
+	SHLQ   $2, R9
+	MOVQ   l+32(FP), R10
+	MOVQ   rows+40(FP), BX
+	MOVQ   d+48(FP), R12
+	VXORPS Z11, Z11, Z11
+	MOVL   $0x3f800000, AX
+	VMOVD  AX, X10        // 1.0
+
+srow:
+	TESTQ    BX, BX
+	JE       sdone
+	VMOVSS   (R10), X1
+	VUCOMISS X11, X1
+	JP       sdiv
+	JNE      sdiv
+	MOVQ     R12, CX      // l = 0: a zero row
+	MOVQ     DI, R14
+
+szero:
+	CMPQ    CX, $16
+	JL      sztail
+	VMOVUPS Z11, (R14)
+	ADDQ    $64, R14
+	SUBQ    $16, CX
+	JMP     szero
+
+sztail:
+	TESTQ   CX, CX
+	JE      snext
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS Z11, K1, (R14)
+	JMP     snext
+
+sdiv:
+	VDIVSS       X1, X10, X2 // 1/l
+	VBROADCASTSS X2, Z2
+
+sgo:
+	MOVQ R12, CX
+	MOVQ SI, R13
+	MOVQ DI, R14
+
+sloop:
+	CMPQ    CX, $16
+	JL      stail
+	VMULPS  (R13), Z2, Z3
+	VMOVUPS Z3, (R14)
+	ADDQ    $64, R13
+	ADDQ    $64, R14
+	SUBQ    $16, CX
+	JMP     sloop
+
+stail:
+	TESTQ     CX, CX
+	JE        snext
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z (R13), K1, Z0
+	VMULPS    Z0, Z2, Z3
+	VMOVUPS   Z3, K1, (R14)
+
+snext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ $4, R10
+	DECQ BX
+	JMP  srow
+
+sdone:
+	VZEROUPPER
+	RET

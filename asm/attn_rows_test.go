@@ -132,3 +132,37 @@ func TestAttnGemmT(t *testing.T) {
 		}
 	})
 }
+
+// TestAttnScaleRows checks the output normalisation of every level against
+// the Go loop bit for bit (one division and one product per element
+// either way): widths with and without a partial vector, rows with l = 0
+// (zeros, whatever the source holds: -0, Inf, NaN) and strided operands.
+func TestAttnScaleRows(t *testing.T) {
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, d := range []int{1, 7, 16, 17, 33, 64} {
+			rows, ldd, lds := 9, d+5, d+3
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			src[0] = float32(math.Copysign(0, -1))
+			src[lds] = float32(math.Inf(1))
+			src[2*lds] = float32(math.NaN())
+			ls := make([]float32, rows)
+			for i := range ls {
+				ls[i] = 0.5 + 3*rng.Float32()
+			}
+			ls[0], ls[1], ls[2] = 0, 0, 0
+			ls[4] = 1e-30
+			got := make([]float32, rows*ldd)
+			for i := range got {
+				got[i] = 7
+			}
+			want := append([]float32(nil), got...)
+			attnScaleRows(l, got, ldd, src, lds, ls, d)
+			attnScaleRowsLoop(want, ldd, src, lds, ls, d)
+			rowsSame(t, fmt.Sprintf("d=%d", d), got, want)
+		}
+	})
+}
