@@ -277,6 +277,16 @@ type attnScratch struct {
 	dop      []float32 // dout block (MBp, Dp)
 	dka, dva []float32 // dK, dV accumulators (Lkp, Dp)
 	m, l, dd []float32 // per-row max, sum, D
+	mb, sb   []float32 // per-row max and sum of one key block
+	ls       []float32 // per-row lse of a query block (backward)
+	lim      []int32   // per-row visible keys of a tile
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
 }
 
 func grow(s []float32, n int) []float32 {
@@ -327,19 +337,35 @@ func (p *attnProblem) maskRow(bi, qi int) []float32 {
 	return p.mask[o : o+p.lk]
 }
 
-// packKV packs head bh's scale·Kᵀ (D, Lkp) into w.kt and V (Lkp, Dp) into
-// w.vp, zero padded. Folding the scale into K once per head spares scaling
-// every query block.
+// packKV packs head bh's scale·Kᵀ (D, Lkp) into w.kt and, unless the
+// products read V in place (inPlace), V (Lkp, Dp) into w.vp, zero padded.
+// Folding the scale into K once per head spares scaling every query block.
 func (p *attnProblem) packKV(w *attnScratch, bh int) {
+	p.packKt(w, bh)
+	if !p.inPlace() {
+		v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
+		w.vp = packRows(w.vp, v, vr, p.lk, p.d, roundUp(p.lk, p.cpad), roundUp(p.d, p.cpad))
+	}
+	w.head = bh
+}
+
+// inPlace reports whether the tile products may read the (L, D) operands
+// (q, v, dout) where they lie instead of from padded copies: when D needs
+// no column padding. Row padding is needed too when a query block's rows
+// are not a multiple of rpad (see inPlaceRows).
+func (p *attnProblem) inPlace() bool { return p.d%p.cpad == 0 }
+
+// inPlaceRows reports whether a query block of mb rows may be read in place.
+func (p *attnProblem) inPlaceRows(mb int) bool { return p.inPlace() && mb%p.rpad == 0 }
+
+// packKt packs head bh's scale·Kᵀ (D, Lkp) into w.kt, zero padded.
+func (p *attnProblem) packKt(w *attnScratch, bh int) {
 	d, lk := p.d, p.lk
-	lkp, dp := roundUp(lk, p.cpad), roundUp(d, p.cpad)
+	lkp := roundUp(lk, p.cpad)
 	w.kt = grow(w.kt, d*lkp)
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
-	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
 	transposeInto(p.lvl, w.kt, lkp, k, kr, lk, d)
 	scale(p.scale, w.kt)
-	w.vp = packRows(w.vp, v, vr, lk, d, lkp, dp)
-	w.head = bh
 }
 
 // packRows copies rows×cols of src (row stride lds) into dst resized to
@@ -400,11 +426,17 @@ func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, co
 	}
 }
 
-// loadQ stores q rows [q0, q0+mb) of head bh into w.qs (MBp, Dp), zero
-// padded.
-func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) {
+// loadQ returns q rows [q0, q0+mb) of head bh as an (MBp, Dp) operand and
+// its row stride: in place when it may be (inPlaceRows), else copied into
+// w.qs, zero padded.
+func (p *attnProblem) loadQ(w *attnScratch, bh, q0, mb, mbp int) ([]float32, int) {
 	q := tail(p.q, p.qs.at(bh, p.h)+q0*p.qs.Row)
-	w.qs = packRows(w.qs, q, p.qs.Row, mb, p.d, mbp, roundUp(p.d, p.cpad))
+	if p.inPlaceRows(mb) {
+		return q, p.qs.Row
+	}
+	dp := roundUp(p.d, p.cpad)
+	w.qs = packRows(w.qs, q, p.qs.Row, mb, p.d, mbp, dp)
+	return w.qs, dp
 }
 
 // forwardBlock computes output rows [q0, q0+attnQBlock) of head bh.
@@ -418,13 +450,13 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 		p.packKV(w, bh)
 	}
 	lkp := roundUp(lk, p.cpad)
-	p.loadQ(w, bh, q0, mb, mbp)
+	qa, lda := p.loadQ(w, bh, q0, mb, mbp)
 	kb := min(attnKVBlock, lkp)
 	w.s = grow(w.s, mbp*kb)
 	w.o = grow(w.o, mbp*dp)
-	w.m = grow(w.m, mb)
-	w.l = grow(w.l, mb)
-	for i := range mb {
+	w.m = grow(w.m, mbp)
+	w.l = grow(w.l, mbp)
+	for i := range mbp {
 		w.m[i] = float32(math.Inf(-1))
 		w.l[i] = 0
 	}
@@ -433,62 +465,59 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	if kEnd <= 0 {
 		clear(w.o)
 	}
+	w.lim = growInt32(w.lim, mbp)
+	w.mb = grow(w.mb, mbp)
+	w.sb = grow(w.sb, mbp)
+	for i := mb; i < mbp; i++ {
+		w.lim[i] = 0 // padding rows: cleared by the row pass
+	}
 	for j0 := 0; j0 < kEnd; j0 += kb {
 		n := min(kb, lkp-j0) // padded tile width (multiple of cpad)
-		attnGemm(p.lvl, w.s, n, w.qs, dp, w.kt[j0:], lkp, mbp, n, d, false)
+		attnGemm(p.lvl, w.s, n, qa, lda, w.kt[j0:], lkp, mbp, n, d, false)
 		for i := range mb {
-			srow := w.s[i*n : (i+1)*n]
-			lim := min(p.keyLimit(q0+i), j0+n) - j0 // valid keys in this tile
-			if lim <= 0 {
-				clear(srow)
+			lim := max(0, min(p.keyLimit(q0+i), j0+n)-j0) // valid keys in this tile
+			w.lim[i] = int32(lim)
+			if lim == 0 {
 				continue
 			}
-			valid := srow[:lim]
 			if mr := p.maskRow(bi, q0+i); mr != nil {
+				valid := w.s[i*n : i*n+lim]
 				add(valid, valid, mr[j0:j0+lim])
 			}
-			clear(srow[lim:])
-			mx := vmax(valid)
-			mOld := w.m[i]
-			if mx <= mOld {
-				mx = mOld
-			}
-			if math.IsInf(float64(mx), -1) { // nothing visible yet
-				clear(valid)
-				continue
-			}
-			s := expSubSum(valid, valid, mx)
+		}
+		// Softmax numerators of every row against the running maxima: the
+		// block's row maxima in w.mb and sums in w.sb.
+		attnRowsFwd(p.lvl, w.s[:mbp*n], n, w.lim[:mbp], w.m[:mbp], w.mb, w.sb)
+		for i := range mb {
+			mx, mOld := w.mb[i], w.m[i]
 			if mx != mOld && w.l[i] != 0 {
 				alpha := expf(mOld - mx)
 				w.l[i] *= alpha
 				scale(alpha, w.o[i*dp:(i+1)*dp])
 			}
 			w.m[i] = mx
-			w.l[i] += s
-		}
-		for i := mb; i < mbp; i++ {
-			clear(w.s[i*n : (i+1)*n])
+			w.l[i] += w.sb[i]
 		}
 		// The first key block sets the output accumulator, later ones add.
-		attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, j0 > 0)
+		if p.inPlace() {
+			// V where it lies: only its lk - j0 real rows (the padding
+			// rows of the copy would add zero products).
+			vr := p.vs.Row
+			v := tail(p.v, p.vs.at(bh, p.h)+j0*vr)
+			attnGemm(p.lvl, w.o, dp, w.s, n, v, vr, mbp, dp, min(n, lk-j0), j0 > 0)
+		} else {
+			attnGemm(p.lvl, w.o, dp, w.s, n, w.vp[j0*dp:], dp, mbp, dp, n, j0 > 0)
+		}
 	}
 	out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
-	for i := range mb {
-		row := out[i*or : i*or+d]
-		l := w.l[i]
-		if l == 0 {
-			clear(row)
-			if p.lse != nil {
+	attnScaleRows(p.lvl, out, or, w.o, dp, w.l[:mb], d)
+	if p.lse != nil {
+		for i, l := range w.l[:mb] {
+			if l == 0 {
 				p.lse[bh*p.lq+q0+i] = float32(math.Inf(-1))
+			} else {
+				p.lse[bh*p.lq+q0+i] = w.m[i] + float32(math.Log(float64(l)))
 			}
-			continue
-		}
-		inv := 1 / l
-		for c, x := range w.o[i*dp : i*dp+d] {
-			row[c] = x * inv
-		}
-		if p.lse != nil {
-			p.lse[bh*p.lq+q0+i] = w.m[i] + float32(math.Log(float64(l)))
 		}
 	}
 }
@@ -498,8 +527,8 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	d, lk, lq := p.d, p.lk, p.lq
 	dp, lkp := roundUp(d, p.cpad), roundUp(lk, p.cpad)
 	bi := bh / p.h
-	p.packKV(w, bh)
-	w.head = -1 // kt/vp are reused below; do not let a forward trust them
+	p.packKt(w, bh)
+	w.head = -1 // kt is reused below; do not let a forward trust it
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
 	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
 	w.vt = grow(w.vt, d*lkp)
@@ -519,20 +548,22 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	const mbMax = attnQBlock
 	w.s = grow(w.s, mbMax*lkp)
 	w.dp = grow(w.dp, mbMax*lkp)
-	w.tr = grow(w.tr, lkp*mbMax)
 	w.o = grow(w.o, mbMax*dp)
 	w.dop = grow(w.dop, mbMax*dp)
 	w.dd = grow(w.dd, mbMax)
 	for q0 := 0; q0 < lq; q0 += mbMax {
 		mb := min(mbMax, lq-q0)
 		mbp := roundUp(mb, p.rpad)
-		p.loadQ(w, bh, q0, mb, mbp)
+		qa, qlda := p.loadQ(w, bh, q0, mb, mbp)
 		// dout block, padded, and D = rowsum(dout∘out).
 		dout, dor := tail(p.dout, p.dos.at(bh, p.h)+q0*p.dos.Row), p.dos.Row
 		out, or := tail(p.out, p.os.at(bh, p.h)+q0*p.os.Row), p.os.Row
 		dq, dqr := tail(p.dq, p.dqs.at(bh, p.h)+q0*p.dqs.Row), p.dqs.Row
-		w.dop = packRows(w.dop[:cap(w.dop)], dout, dor, mb, d, mbp, dp)
-		dop := w.dop
+		dop, dopl := dout, dor
+		if !p.inPlaceRows(mb) {
+			w.dop = packRows(w.dop[:cap(w.dop)], dout, dor, mb, d, mbp, dp)
+			dop, dopl = w.dop, dp
+		}
 		for i := range mb {
 			w.dd[i] = dot(dout[i*dor:i*dor+d], out[i*or:i*or+d])
 		}
@@ -545,10 +576,11 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		}
 		n := roundUp(kEnd, p.cpad) // tile width
 		s, dps := w.s[:mbp*n], w.dp[:mbp*n]
-		attnGemm(p.lvl, s, n, w.qs, dp, w.kt, lkp, mbp, n, d, false)
-		attnGemm(p.lvl, dps, n, dop, dp, w.vt, lkp, mbp, n, d, false)
+		attnGemm(p.lvl, s, n, qa, qlda, w.kt, lkp, mbp, n, d, false)
+		attnGemm(p.lvl, dps, n, dop, dopl, w.vt, lkp, mbp, n, d, false)
+		w.lim = growInt32(w.lim, mbp)
+		w.ls = grow(w.ls, mbp)
 		for i := range mbp {
-			srow, dprow := s[i*n:(i+1)*n], dps[i*n:(i+1)*n]
 			lim := 0
 			var lse float32
 			if i < mb {
@@ -558,28 +590,25 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 					lim = 0
 				}
 			}
+			w.lim[i], w.ls[i] = int32(lim), lse
 			if lim == 0 {
-				clear(srow)
-				clear(dprow)
 				continue
 			}
-			valid := srow[:lim]
 			if mr := p.maskRow(bi, q0+i); mr != nil {
+				valid := s[i*n : i*n+lim]
 				add(valid, valid, mr[:lim])
 			}
-			expSubSum(valid, valid, lse) // p = exp(s - lse)
-			clear(srow[lim:])
-			// ds = p∘(dp - D)
-			mulSub(dprow[:lim], valid, dprow[:lim], w.dd[i])
-			clear(dprow[lim:])
 		}
+		// p = exp(s - lse); ds = p∘(dp - D).
+		attnRowsBwd(p.lvl, s, dps, n, w.lim, w.ls, w.dd)
 		// dV += Pᵀ·dout; dK += dSᵀ·Q (scaled at the end); dQ = dS·(scale·K).
-		tr := w.tr[:n*mbp]
-		transposeInto(p.lvl, tr, mbp, s, n, mbp, n)
-		attnGemm(p.lvl, w.dva, dp, tr, mbp, dop, dp, n, dp, mbp, !first)
-		transposeInto(p.lvl, tr, mbp, dps, n, mbp, n)
-		attnGemm(p.lvl, w.dka, dp, tr, mbp, w.qs, dp, n, dp, mbp, !first)
+		w.tr = attnGemmT(p.lvl, w.dva, dp, s, n, dop, dopl, n, dp, mbp, !first, w.tr)
+		w.tr = attnGemmT(p.lvl, w.dka, dp, dps, n, qa, qlda, n, dp, mbp, !first, w.tr)
 		first = false
+		if p.inPlaceRows(mb) {
+			attnGemm(p.lvl, dq, dqr, dps, n, w.kp, dp, mbp, dp, n, false)
+			continue
+		}
 		o := w.o[:mbp*dp]
 		attnGemm(p.lvl, o, dp, dps, n, w.kp, dp, mbp, dp, n, false)
 		for i := range mb {

@@ -21,7 +21,7 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 			ap, bp = &c[0], &c[0] // not read
 		}
 		if l == AVX512 {
-			attnGemmAVX512(&c[0], ldc, ap, lda, bp, ldb, m, n, k, acc)
+			attnGemmAVX512(&c[0], ldc, ap, lda, bp, ldb, m, n, k, 1, acc)
 		} else {
 			attnGemmAVX2(&c[0], ldc, ap, lda, bp, ldb, m, n, k, acc)
 		}
@@ -34,7 +34,23 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 func attnGemmAVX2(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
 
 //go:noescape
-func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k, kst int, acc bool)
+
+// attnGemmTArch computes attnGemmT's product without a copy when level l
+// has a kernel for it (AVX-512, which reads Aᵀ with its k stride); false:
+// not handled.
+func attnGemmTArch(l Level, c []float32, ldc int, at []float32, ldat int, b []float32, ldb int, m, n, k int, acc bool) bool {
+	rp, cp := attnPad(l)
+	if l != AVX512 || m%rp != 0 || n%cp != 0 || m <= 0 || n <= 0 || k <= 0 {
+		return false
+	}
+	if len(c) < (m-1)*ldc+n || len(at) < (k-1)*ldat+m || len(b) < (k-1)*ldb+n || ldc < n || ldat < m || ldb < n {
+		panic(fmt.Sprintf("asm: attnGemmT: m=%d n=%d k=%d ldc=%d ldat=%d ldb=%d overrun c %d, at %d, b %d",
+			m, n, k, ldc, ldat, ldb, len(c), len(at), len(b)))
+	}
+	attnGemmAVX512(&c[0], ldc, &at[0], 1, &b[0], ldb, m, n, k, ldat, acc)
+	return true
+}
 
 // attnPad returns the row and column multiples attnGemm's kernel for l needs.
 func attnPad(l Level) (rows, cols int) {
@@ -43,3 +59,39 @@ func attnPad(l Level) (rows, cols int) {
 	}
 	return 2, 8
 }
+
+// attnRowsFwdArch runs attnRowsFwd's AVX-512 loop; false: not handled.
+func attnRowsFwdArch(l Level, s []float32, ld int, lim []int32, mIn, mOut, sum []float32) bool {
+	if l != AVX512 || ld <= 0 || ld%16 != 0 {
+		return false
+	}
+	attnRowsFwdAVX512(&s[0], ld, &lim[0], &mIn[0], &mOut[0], &sum[0], len(lim))
+	return true
+}
+
+// attnRowsBwdArch runs attnRowsBwd's AVX-512 loop; false: not handled.
+func attnRowsBwdArch(l Level, s, dp []float32, ld int, lim []int32, lse, dd []float32) bool {
+	if l != AVX512 || ld <= 0 || ld%16 != 0 {
+		return false
+	}
+	attnRowsBwdAVX512(&s[0], &dp[0], ld, &lim[0], &lse[0], &dd[0], len(lim))
+	return true
+}
+
+//go:noescape
+func attnRowsFwdAVX512(s *float32, ld int, lim *int32, mIn, mOut, sum *float32, rows int)
+
+//go:noescape
+func attnRowsBwdAVX512(s, dp *float32, ld int, lim *int32, lse, dd *float32, rows int)
+
+// attnScaleRowsArch runs attnScaleRows's AVX-512 loop; false: not handled.
+func attnScaleRowsArch(l Level, dst []float32, ldd int, src []float32, lds int, ls []float32, d int) bool {
+	if l != AVX512 || len(ls) == 0 || d <= 0 {
+		return false
+	}
+	attnScaleRowsAVX512(&dst[0], ldd, &src[0], lds, &ls[0], len(ls), d)
+	return true
+}
+
+//go:noescape
+func attnScaleRowsAVX512(dst *float32, ldd int, src *float32, lds int, l *float32, rows, d int)

@@ -489,12 +489,16 @@ Ydone:
 	VZEROUPPER
 	RET
 
-// func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k int, acc bool)
+// func attnGemmAVX512(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, m, n, k, kst int, acc bool)
 //
 // attnGemmAVX2 with 512-bit registers: m a multiple of 2 and n of 16,
 // column blocks of 32 then one of 16, 6×32 tiles in Z0..Z11, B in Z12/Z13,
-// broadcast A elements in Z14/Z15. Same registers and loop structure.
-TEXT ·attnGemmAVX512(SB), NOSPLIT, $0-73
+// broadcast A elements in Z14/Z15. Same registers and loop structure, but
+// A's elements along k are kst apart (R15, bytes) rather than adjacent:
+// A[i][p] = a[i·lda + p·kst], so kst = 1 is the row-major A of
+// attnGemmAVX2 and lda = 1, kst = the stride of a row-major Aᵀ multiplies
+// by the transpose of a stored matrix without copying it.
+TEXT ·attnGemmAVX512(SB), NOSPLIT, $0-81
 	MOVQ c+0(FP), DI
 	MOVQ ldc+8(FP), R8
 	SHLQ $2, R8
@@ -506,6 +510,8 @@ TEXT ·attnGemmAVX512(SB), NOSPLIT, $0-73
 	MOVQ m+48(FP), R11
 	MOVQ n+56(FP), R13
 	SHLQ $2, R13
+	MOVQ kst+72(FP), R15
+	SHLQ $2, R15
 
 Zrows:
 	CMPQ R11, $0
@@ -529,7 +535,7 @@ Zt6x32:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt6x32zero
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -590,8 +596,8 @@ Zt6x32loop:
 	VBROADCASTSS (BX)(R9*2), Z15
 	VFMADD231PS Z12, Z15, Z10
 	VFMADD231PS Z13, Z15, Z11
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt6x32loop
@@ -624,7 +630,7 @@ Zt6x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt6x16zero
 	VMOVUPS (AX), Z0
 	VMOVUPS (AX)(R8*1), Z1
@@ -666,8 +672,8 @@ Zt6x16loop:
 	VFMADD231PS Z12, Z14, Z4
 	VBROADCASTSS (BX)(R9*2), Z15
 	VFMADD231PS Z12, Z15, Z5
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt6x16loop
@@ -705,7 +711,7 @@ Zt4x32:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt4x32zero
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -752,8 +758,8 @@ Zt4x32loop:
 	VBROADCASTSS (BX), Z15
 	VFMADD231PS Z12, Z15, Z6
 	VFMADD231PS Z13, Z15, Z7
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt4x32loop
@@ -782,7 +788,7 @@ Zt4x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt4x16zero
 	VMOVUPS (AX), Z0
 	VMOVUPS (AX)(R8*1), Z1
@@ -816,8 +822,8 @@ Zt4x16loop:
 	VFMADD231PS Z12, Z14, Z2
 	VBROADCASTSS (BX), Z15
 	VFMADD231PS Z12, Z15, Z3
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt4x16loop
@@ -851,7 +857,7 @@ Zt2x32:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt2x32zero
 	VMOVUPS (AX), Z0
 	VMOVUPS 64(AX), Z1
@@ -884,8 +890,8 @@ Zt2x32loop:
 	VBROADCASTSS (AX)(R9*1), Z15
 	VFMADD231PS Z12, Z15, Z2
 	VFMADD231PS Z13, Z15, Z3
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt2x32loop
@@ -910,7 +916,7 @@ Zt2x16:
 	LEAQ (DI)(R12*1), AX
 	LEAQ (AX)(R8*2), BX
 	ADDQ R8, BX
-	CMPB acc+72(FP), $0
+	CMPB acc+80(FP), $0
 	JE   Zt2x16zero
 	VMOVUPS (AX), Z0
 	VMOVUPS (AX)(R8*1), Z1
@@ -936,8 +942,8 @@ Zt2x16loop:
 	VFMADD231PS Z12, Z14, Z0
 	VBROADCASTSS (AX)(R9*1), Z15
 	VFMADD231PS Z12, Z15, Z1
-	ADDQ $4, AX
-	ADDQ $4, BX
+	ADDQ R15, AX
+	ADDQ R15, BX
 	ADDQ R10, DX
 	DECQ CX
 	JNZ  Zt2x16loop

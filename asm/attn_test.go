@@ -31,6 +31,9 @@ var attnCases = []attnCase{
 	{2, 3, 50, 50, 64, true, "", 0},
 	{1, 2, 3, 0, 4, false, "", 0}, // no keys at all
 	{3, 4, 2, 3, 1, true, "per", 0},
+	{2, 4, 26, 26, 16, false, "per", 0}, // coca_shapes: image tower, operands in place
+	{2, 4, 16, 26, 16, true, "", 0},     // pooler-like, causal across unequal lengths
+	{2, 2, 31, 26, 16, false, "", 0},    // odd query count: copied q blocks, V in place
 }
 
 type attnData struct {
