@@ -72,20 +72,22 @@ const lateStart = 1500 * time.Microsecond
 // soon a process that was contended once tries its helpers again.
 const contendedHold = 20 * time.Millisecond
 
-// A sign that comes soon after the previous hold expired (within
-// recurWindow) shows that the contention lasts: the next hold is twice as
-// long, up to maxContendedHold. Trying the helpers again costs a contended
-// process time (their wake-ups, and their ranges, wait for a CPU another
-// process holds: on a 2-core machine with one core busy, a greedy caption
-// on 2 goroutines with 20 ms holds took 1.35× as long as on 1), and it
-// found the contention again 5-20 ms after the hold had expired, so under
-// a steady load the holds grow to maxContendedHold and the helpers are
-// tried about once a second. A sign later than recurWindow after the
-// previous hold halves the next hold, and one after a quiet period of
-// resetQuiet starts again at contendedHold, so that the occasional false
-// signs of an idle machine (0-5 per caption of 0.35-0.5 s on this shared
-// 2-core machine, most of them 0.1-1 s after the previous hold) each cost
-// about one short hold.
+// Signs that keep coming soon after the previous hold expired (within
+// recurWindow, twice in a row) show that the contention lasts: each
+// further such sign doubles the hold, up to maxContendedHold. Trying the
+// helpers again costs a contended process time (their wake-ups, and their
+// ranges, wait for a CPU another process holds: on a 2-core machine with
+// one core busy, a greedy caption on 2 goroutines with 20 ms holds took
+// 1.35× as long as on 1), and it found the contention again 5-20 ms after
+// the hold had expired, so under a steady load the holds grow to
+// maxContendedHold and the helpers are tried about once a second. A sign
+// later than recurWindow after the previous hold halves the next hold, and
+// one after a quiet period of resetQuiet starts again at contendedHold.
+// The false signs of an idle machine come soon after a hold too, but less
+// often (on this shared 2-core machine under scripts/shield.sh, 5-9 per
+// 2.9-s training step, 40% of them within recurWindow of the previous
+// hold, against 85-90% with one core busy): asking for two in a row keeps
+// their holds short.
 const (
 	recurWindow      = 50 * time.Millisecond
 	maxContendedHold = 1 * time.Second
@@ -134,8 +136,9 @@ func sign(kind int, t int64) {
 // hold is the current length of a hold (see recurWindow), changed under
 // its lock when a sign comes after the previous hold has expired.
 var hold struct {
-	mu  sync.Mutex
-	len int64 // 0: contendedHold
+	mu     sync.Mutex
+	len    int64 // 0: contendedHold
+	recurs int   // signs in a row within recurWindow of the previous hold
 }
 
 // markContended marks the process contended from time t, for the current
@@ -148,10 +151,14 @@ func markContended(t int64) {
 	if t >= u {
 		switch gap := t - u; {
 		case u > 0 && gap < int64(recurWindow):
-			h = min(2*h, int64(maxContendedHold))
+			if hold.recurs++; hold.recurs >= 2 {
+				h = min(2*h, int64(maxContendedHold))
+			}
 		case u == 0 || gap >= int64(resetQuiet):
+			hold.recurs = 0
 			h = int64(contendedHold)
 		default:
+			hold.recurs = 0
 			h = max(h/2, int64(contendedHold))
 		}
 		hold.len = h
@@ -173,7 +180,7 @@ func holdLen() time.Duration {
 func resetContention() {
 	hold.mu.Lock()
 	defer hold.mu.Unlock()
-	hold.len = 0
+	hold.len, hold.recurs = 0, 0
 	contendedUntil.Store(0)
 }
 

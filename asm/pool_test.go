@@ -329,9 +329,9 @@ func TestParallelRunsUnstartedTasks(t *testing.T) {
 	resetContention()
 }
 
-// TestContendedHoldBacksOff: a sign that comes within recurWindow of the
-// end of the previous hold doubles the hold, up to maxContendedHold; a
-// later one halves it, and one after a quiet period of resetQuiet starts
+// TestContendedHoldBacksOff: signs that come within recurWindow of the end
+// of the previous hold, from the second in a row, double the hold, up to
+// maxContendedHold; a later one halves it, and one after a quiet period of resetQuiet starts
 // again at contendedHold; a sign during a hold extends it without
 // changing its length. Times are synthetic (markContended's argument).
 func TestContendedHoldBacksOff(t *testing.T) {
@@ -350,12 +350,15 @@ func TestContendedHoldBacksOff(t *testing.T) {
 	markContended(t0)
 	expect("first sign", t0, contendedHold)
 
-	// Signs that keep coming 5 ms after each hold: 20, 40, ... ms, capped.
+	// Signs that keep coming 5 ms after each hold: 20, 20, 40, 80, ...
+	// ms, capped.
 	at, h := t0, contendedHold
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 11; i++ {
 		at = contendedUntil.Load() + int64(5*time.Millisecond)
 		markContended(at)
-		h = min(2*h, maxContendedHold)
+		if i > 0 {
+			h = min(2*h, maxContendedHold)
+		}
 		expect(fmt.Sprintf("recurring sign %d", i+1), at, h)
 	}
 	if h != maxContendedHold {
@@ -381,6 +384,16 @@ func TestContendedHoldBacksOff(t *testing.T) {
 	at = contendedUntil.Load() + int64(2*recurWindow)
 	markContended(at)
 	expect("late sign at the first hold", at, contendedHold)
+
+	// A quick sign after a late one does not double the hold yet (an idle
+	// machine's false signs come soon after a hold now and then); the
+	// second quick one in a row does.
+	at = contendedUntil.Load() + int64(5*time.Millisecond)
+	markContended(at)
+	expect("one quick sign after a late one", at, contendedHold)
+	at = contendedUntil.Load() + int64(5*time.Millisecond)
+	markContended(at)
+	expect("two quick signs in a row", at, 2*contendedHold)
 }
 
 // TestSignsCounted: each kind of sign is counted by ContentionSigns and
