@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/tensor"
 	"github.com/gococa/gococa/tokenizer"
@@ -22,7 +23,9 @@ const captionBenchTokens = 29
 // stop, on 2 threads (GOMAXPROCS 2 unless the GOMAXPROCS environment
 // variable sets it), with randomly initialised weights in
 // float32 or rounded to bfloat16. It reports s/caption and ms/token (wall
-// time) and cpu-s/caption (process CPU time, steadier on a shared machine); the
+// time), cpu-s/caption (process CPU time, steadier on a shared machine) and
+// contention-signs/caption (asm.ContentionSigns: on an idle machine, false
+// signs, each of which ran the pool on one goroutine for a while); the
 // bf16 case also reports 1 − the cosine similarity of its image and text
 // features with the float32 model's (same init), and fails when a cosine
 // is below 0.999.
@@ -61,7 +64,7 @@ func BenchmarkCaption(b *testing.B) {
 			}
 			caption() // warm-up: buffers, packed weights
 			b.ResetTimer()
-			cpu0 := cpuSeconds()
+			cpu0, signs0 := cpuSeconds(), asm.ContentionSigns()
 			for i := 0; i < b.N; i++ {
 				caption()
 			}
@@ -69,6 +72,7 @@ func BenchmarkCaption(b *testing.B) {
 			b.ReportMetric(sec, "s/caption")
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/caption")
 			b.ReportMetric(1e3*sec/captionBenchTokens, "ms/token")
+			b.ReportMetric(float64(asm.ContentionSigns()-signs0)/float64(b.N), "contention-signs/caption")
 			if cosines != nil {
 				cosines()
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/tensor"
 )
@@ -252,7 +253,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			stop := profileSteps(b)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuSeconds()
+			cpu0, signs0 := cpuSeconds(), asm.ContentionSigns()
 			for i := 0; i < b.N; i++ {
 				step()
 			}
@@ -264,6 +265,10 @@ func BenchmarkTrainStep(b *testing.B) {
 			// shared machine, and s/step × GOMAXPROCS when no thread idles.
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
 			b.ReportMetric(perStep/sec/1e9, "GFLOP/s")
+			// Signs of contention (asm.ContentionSigns): on an idle
+			// machine, false ones, each of which ran the pool on one
+			// goroutine for a while.
+			b.ReportMetric(float64(asm.ContentionSigns()-signs0)/float64(b.N), "contention-signs/step")
 			b.ReportMetric(peakRSS(), "peak-RSS-bytes")
 			// Activations, intermediate gradients and scratch at their peak.
 			b.ReportMetric(float64(tensor.PoolPeakBytes()), "peak-pool-bytes")

@@ -27,13 +27,14 @@ import (
 //   - the caller of ParallelFor waits for a helper much longer than its
 //     own share of the work took.
 //
-// Each sign marks the process as contended for contendedHold. Meanwhile
+// Each sign marks the process as contended for a while (contendedHold, or
+// longer when the signs keep coming: see recurWindow). Meanwhile
 // spins are cut to contendedSpin (waiters park almost at once and give
 // their CPU back), ParallelFor runs every range on the caller, and
 // Workers reports 1, so that computations which split their work
 // statically can run on one goroutine instead of waiting for a peer that is
 // off its CPU. When the hold expires, the next regions use helpers again
-// (and mark the process contended again at once if it still is).
+// (and mark the process contended again, for longer, if it still is).
 
 // poolSpin is how long an idle worker, a caller waiting for its workers
 // or a goroutine at a Barrier checks for its event before parking, while
@@ -66,10 +67,32 @@ const spinGap = 1 * time.Millisecond
 // time slice.
 const lateStart = 1500 * time.Microsecond
 
-// contendedHold is how long one sign of contention holds: the cost of a
-// false sign on an idle machine (this long on one goroutine), and how
-// often a contended process tries its helpers again.
+// contendedHold is how long a sign of contention holds at first: the cost
+// of a false sign on an idle machine (this long on one goroutine), and how
+// soon a process that was contended once tries its helpers again.
 const contendedHold = 20 * time.Millisecond
+
+// Signs that keep coming soon after the previous hold expired (within
+// recurWindow, twice in a row) show that the contention lasts: each
+// further such sign doubles the hold, up to maxContendedHold. Trying the
+// helpers again costs a contended process time (their wake-ups, and their
+// ranges, wait for a CPU another process holds: on a 2-core machine with
+// one core busy, a greedy caption on 2 goroutines with 20 ms holds took
+// 1.35× as long as on 1), and it found the contention again 5-20 ms after
+// the hold had expired, so under a steady load the holds grow to
+// maxContendedHold and the helpers are tried about once a second. A sign
+// later than recurWindow after the previous hold halves the next hold, and
+// one after a quiet period of resetQuiet starts again at contendedHold.
+// The false signs of an idle machine come soon after a hold too, but less
+// often (on this shared 2-core machine under scripts/shield.sh, 5-9 per
+// 2.9-s training step, 40% of them within recurWindow of the previous
+// hold, against 85-90% with one core busy): asking for two in a row keeps
+// their holds short.
+const (
+	recurWindow      = 50 * time.Millisecond
+	maxContendedHold = 1 * time.Second
+	resetQuiet       = 1 * time.Second
+)
 
 var epoch = time.Now()
 
@@ -79,15 +102,86 @@ func now() int64 { return int64(time.Since(epoch)) }
 // contendedUntil is the now() until which the process counts as contended.
 var contendedUntil atomic.Int64
 
-// markContended records a sign of contention seen at time t.
-func markContended(t int64) {
-	u := t + int64(contendedHold)
-	for {
-		old := contendedUntil.Load()
-		if old >= u || contendedUntil.CompareAndSwap(old, u) {
-			return
-		}
+// Kinds of contention signs (see the comment at the top of this file).
+const (
+	signSpinGap   = iota // a spinning goroutine was off its CPU
+	signLateStart        // a helper started its task late
+	signUnstarted        // a long region came and went without a helper
+	signLongWait         // the caller waited long for a helper's range
+	numSigns
+)
+
+// signCounts counts the signs of contention seen, by kind.
+var signCounts [numSigns]atomic.Uint64
+
+// ContentionSigns returns how many signs of contention the process has
+// seen (a goroutine off its CPU while spinning, a helper starting late or
+// not at all, a long wait for a helper): each one made the pool run on
+// the caller alone for a while. On an idle machine every sign is a false
+// one, and costs speed; benchmarks report the count.
+func ContentionSigns() uint64 {
+	var n uint64
+	for i := range signCounts {
+		n += signCounts[i].Load()
 	}
+	return n
+}
+
+// sign records a sign of contention of the given kind seen at time t.
+func sign(kind int, t int64) {
+	signCounts[kind].Add(1)
+	markContended(t)
+}
+
+// hold is the current length of a hold (see recurWindow), changed under
+// its lock when a sign comes after the previous hold has expired.
+var hold struct {
+	mu     sync.Mutex
+	len    int64 // 0: contendedHold
+	recurs int   // signs in a row within recurWindow of the previous hold
+}
+
+// markContended marks the process contended from time t, for the current
+// hold length, which it first adapts when t is past the previous hold.
+func markContended(t int64) {
+	hold.mu.Lock()
+	defer hold.mu.Unlock()
+	h := max(hold.len, int64(contendedHold))
+	u := contendedUntil.Load()
+	if t >= u {
+		switch gap := t - u; {
+		case u > 0 && gap < int64(recurWindow):
+			if hold.recurs++; hold.recurs >= 2 {
+				h = min(2*h, int64(maxContendedHold))
+			}
+		case u == 0 || gap >= int64(resetQuiet):
+			hold.recurs = 0
+			h = int64(contendedHold)
+		default:
+			hold.recurs = 0
+			h = max(h/2, int64(contendedHold))
+		}
+		hold.len = h
+	}
+	if t+h > u {
+		contendedUntil.Store(t + h)
+	}
+}
+
+// holdLen returns the length of the next hold that starts a contended
+// period (tests).
+func holdLen() time.Duration {
+	hold.mu.Lock()
+	defer hold.mu.Unlock()
+	return time.Duration(max(hold.len, int64(contendedHold)))
+}
+
+// resetContention forgets every sign of contention (tests).
+func resetContention() {
+	hold.mu.Lock()
+	defer hold.mu.Unlock()
+	hold.len, hold.recurs = 0, 0
+	contendedUntil.Store(0)
 }
 
 // isContended reports whether the process counts as contended at time t.
@@ -129,7 +223,7 @@ func spinUntil(done func() bool) bool {
 		if i&63 == 63 {
 			t := now()
 			if t-last > int64(spinGap) {
-				markContended(t)
+				sign(signSpinGap, t)
 				return false
 			}
 			if t-start > budget {
@@ -192,7 +286,7 @@ func (r *parRegion) run(t int) {
 		return // run by the caller
 	}
 	if d := now() - r.start; d > int64(lateStart) {
-		markContended(r.start + d)
+		sign(signLateStart, r.start+d)
 	}
 	r.fn(t)
 }
@@ -299,7 +393,7 @@ func (r *forRegion) run(t int) {
 		return // called off
 	}
 	if d := now() - r.start; d > int64(lateStart) {
-		markContended(r.start + d)
+		sign(signLateStart, r.start+d)
 	}
 	r.work(t)
 }
@@ -346,7 +440,7 @@ func joinSlots(slots []forSlot, start int64, wake *chan struct{}, steal func(t i
 		s := &slots[i].state
 		if s.CompareAndSwap(slotPending, slotCancelled) {
 			if busy > int64(lateStart) {
-				markContended(t) // a long region came and went without it
+				sign(signUnstarted, t) // a long region came and went without it
 			}
 			if steal != nil {
 				steal(i + 1)
@@ -369,7 +463,7 @@ func joinSlots(slots []forSlot, start int64, wake *chan struct{}, steal func(t i
 		// longer than the caller's whole share means its thread was off
 		// its CPU.
 		if t := now(); t-w0 > busy+int64(lateStart) {
-			markContended(t)
+			sign(signLongWait, t)
 		}
 	}
 }

@@ -165,7 +165,7 @@ func TestParallelForCallsOffLateHelper(t *testing.T) {
 	}
 	helperStartHook.Store(&hook)
 	defer helperStartHook.Store(nil)
-	contendedUntil.Store(0)
+	resetContention()
 	var onHelper atomic.Int32
 	returned := make(chan struct{})
 	go func() {
@@ -196,7 +196,7 @@ func TestParallelForCallsOffLateHelper(t *testing.T) {
 	if n := onHelper.Load(); n != 0 {
 		t.Fatalf("a called-off helper computed %d ranges", n)
 	}
-	contendedUntil.Store(0)
+	resetContention()
 	if Workers() != runtime.GOMAXPROCS(0) {
 		t.Fatalf("Workers() = %d, want GOMAXPROCS %d", Workers(), runtime.GOMAXPROCS(0))
 	}
@@ -207,7 +207,7 @@ func TestParallelForCallsOffLateHelper(t *testing.T) {
 func TestParallelForWaitsForRunningHelper(t *testing.T) {
 	helped := 0
 	for round := 0; round < 5; round++ {
-		contendedUntil.Store(0)
+		resetContention()
 		var claimed atomic.Bool
 		x := make([]int, 2)
 		parallelFor(2, 1, 2, func(w, lo, hi int) {
@@ -232,7 +232,7 @@ func TestParallelForWaitsForRunningHelper(t *testing.T) {
 			helped++
 		}
 	}
-	contendedUntil.Store(0)
+	resetContention()
 	if helped == 0 {
 		t.Fatal("in 5 rounds the helper never claimed a range: nothing was tested")
 	}
@@ -242,7 +242,7 @@ func TestParallelForWaitsForRunningHelper(t *testing.T) {
 // everything on the caller, as one range.
 func TestContendedSingleGoroutine(t *testing.T) {
 	markContended(now())
-	defer contendedUntil.Store(0)
+	defer resetContention()
 	calls := 0
 	ParallelFor(1000, 7, 0, func(w, lo, hi int) {
 		calls++ // plain write: all on the caller
@@ -259,8 +259,8 @@ func TestContendedSingleGoroutine(t *testing.T) {
 // spinGap marks the process contended. The gap is simulated by sleeping in
 // the condition.
 func TestSpinGapMarksContention(t *testing.T) {
-	contendedUntil.Store(0)
-	defer contendedUntil.Store(0)
+	resetContention()
+	defer resetContention()
 	i := 0
 	ok := spinUntil(func() bool {
 		i++
@@ -326,5 +326,89 @@ func TestParallelRunsUnstartedTasks(t *testing.T) {
 			t.Fatalf("task %d ran %d times after the helpers were released", i, n)
 		}
 	}
-	contendedUntil.Store(0)
+	resetContention()
+}
+
+// TestContendedHoldBacksOff: signs that come within recurWindow of the end
+// of the previous hold, from the second in a row, double the hold, up to
+// maxContendedHold; a later one halves it, and one after a quiet period of resetQuiet starts
+// again at contendedHold; a sign during a hold extends it without
+// changing its length. Times are synthetic (markContended's argument).
+func TestContendedHoldBacksOff(t *testing.T) {
+	resetContention()
+	defer resetContention()
+	t0 := now()
+	expect := func(step string, at int64, h time.Duration) {
+		t.Helper()
+		if got := holdLen(); got != h {
+			t.Fatalf("%s: hold %v, want %v", step, got, h)
+		}
+		if u := contendedUntil.Load(); u != at+int64(h) {
+			t.Fatalf("%s: contended until %v after the sign, want %v", step, time.Duration(u-at), h)
+		}
+	}
+	markContended(t0)
+	expect("first sign", t0, contendedHold)
+
+	// Signs that keep coming 5 ms after each hold: 20, 20, 40, 80, ...
+	// ms, capped.
+	at, h := t0, contendedHold
+	for i := 0; i < 11; i++ {
+		at = contendedUntil.Load() + int64(5*time.Millisecond)
+		markContended(at)
+		if i > 0 {
+			h = min(2*h, maxContendedHold)
+		}
+		expect(fmt.Sprintf("recurring sign %d", i+1), at, h)
+	}
+	if h != maxContendedHold {
+		t.Fatalf("10 recurring signs reached a hold of %v, want the cap %v", h, maxContendedHold)
+	}
+
+	// A sign during the hold extends it from that sign, same length.
+	mid := at + int64(h)/2
+	markContended(mid)
+	expect("sign during a hold", mid, h)
+
+	// A sign 200 ms after the hold: half as long.
+	at = contendedUntil.Load() + int64(200*time.Millisecond)
+	markContended(at)
+	expect("sign 200 ms after", at, maxContendedHold/2)
+
+	// A sign after a quiet second: back to the first hold.
+	at = contendedUntil.Load() + int64(resetQuiet)
+	markContended(at)
+	expect("sign after a quiet period", at, contendedHold)
+
+	// Halving never goes below the first hold.
+	at = contendedUntil.Load() + int64(2*recurWindow)
+	markContended(at)
+	expect("late sign at the first hold", at, contendedHold)
+
+	// A quick sign after a late one does not double the hold yet (an idle
+	// machine's false signs come soon after a hold now and then); the
+	// second quick one in a row does.
+	at = contendedUntil.Load() + int64(5*time.Millisecond)
+	markContended(at)
+	expect("one quick sign after a late one", at, contendedHold)
+	at = contendedUntil.Load() + int64(5*time.Millisecond)
+	markContended(at)
+	expect("two quick signs in a row", at, 2*contendedHold)
+}
+
+// TestSignsCounted: each kind of sign is counted by ContentionSigns and
+// marks the process contended.
+func TestSignsCounted(t *testing.T) {
+	resetContention()
+	defer resetContention()
+	before := ContentionSigns()
+	for k := 0; k < numSigns; k++ {
+		sign(k, now())
+	}
+	if d := ContentionSigns() - before; d < numSigns {
+		t.Fatalf("ContentionSigns grew by %d after %d signs (want at least that)", d, numSigns)
+	}
+	if !Contended() {
+		t.Fatal("signs did not mark the process contended")
+	}
 }
