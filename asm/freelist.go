@@ -26,6 +26,29 @@ func (f *freeList[T]) get() *T {
 	return new(T)
 }
 
+// getFit returns the most recently put idle object for which fits
+// reports true, else the most recently put one, else a new zero one.
+func (f *freeList[T]) getFit(fits func(*T) bool) *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.list)
+	if n == 0 {
+		return new(T)
+	}
+	i := n - 1
+	for j := n - 1; j >= 0; j-- {
+		if fits(f.list[j]) {
+			i = j
+			break
+		}
+	}
+	x := f.list[i]
+	copy(f.list[i:], f.list[i+1:])
+	f.list[n-1] = nil
+	f.list = f.list[:n-1]
+	return x
+}
+
 // put hands x back for reuse.
 func (f *freeList[T]) put(x *T) {
 	f.mu.Lock()

@@ -157,8 +157,15 @@ func getWorkspace(kn *gemmKernel, m, n, k int) *gemmWorkspace {
 
 // getWorkspaceSized sizes a workspace for mc×kc A blocks, kc×nc B panels
 // (if withB) and the edge tiles of an mc×nc macro-kernel call.
+// It takes an idle workspace whose buffers are already large enough where
+// there is one: GEMMs of different sizes (and the strips of a split one)
+// return their workspaces in no fixed order, and growing a small one
+// while a large one sits idle would allocate on every product.
 func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspace {
-	ws := workspaces.get()
+	na, nb, nt := mc*kc, nc*kc, max(kn.mr*nc, mc*kn.nr)
+	ws := workspaces.getFit(func(w *gemmWorkspace) bool {
+		return cap(w.ap) >= na && (!withB || cap(w.bp) >= nb) && cap(w.tile) >= nt
+	})
 	ws.ap = growTo(ws.ap, mc*kc)
 	if withB {
 		ws.bp = growTo(ws.bp, nc*kc)
