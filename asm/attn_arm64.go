@@ -35,17 +35,3 @@ func attnPad(l Level) (rows, cols int) {
 	}
 	return 2, 8
 }
-
-func attnRowsFwdArch(Level, []float32, int, []int32, []float32, []float32, []float32) bool {
-	return false
-}
-
-func attnRowsBwdArch(Level, []float32, []float32, int, []int32, []float32, []float32) bool {
-	return false
-}
-
-func attnGemmTArch(Level, []float32, int, []float32, int, []float32, int, int, int, int, bool) bool {
-	return false
-}
-
-func attnScaleRowsArch(Level, []float32, int, []float32, int, []float32, int) bool { return false }
