@@ -3,7 +3,6 @@ package asm
 import (
 	"fmt"
 	"math"
-	"runtime"
 )
 
 // Fused multi-head attention.
@@ -175,7 +174,7 @@ func attentionForward(o *AttnOperands, lse []float32, b, h, lq, lk, d int, scale
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level}
 	p.rpad, p.cpad = attnPad(level)
 	nqb := (lq + attnQBlock - 1) / attnQBlock
-	if b*h >= 2*runtime.GOMAXPROCS(0) {
+	if b*h >= 2*procs() {
 		// Enough heads to share out: one item per head, so that each head's
 		// K and V are packed once.
 		parallelItems(b*h, func(w *attnScratch, bh int) {

@@ -189,8 +189,8 @@ func isContended(t int64) bool { return t < contendedUntil.Load() }
 
 // Workers reports how many goroutines a computation that splits its work
 // statically (equal parts, meeting at a Barrier) should use now:
-// GOMAXPROCS, or 1 while the process has recently shown signs of not
-// getting its CPUs (another process busy on a core), when waiting for a
+// GOMAXPROCS (its share while goroutines run SideBySide), or 1 while the
+// process has recently shown signs of not getting its CPUs (another process busy on a core), when waiting for a
 // peer that is off its CPU would cost more than the peer's share of the
 // work. The answer affects speed only: kernels give the same results
 // whatever the number of goroutines.
@@ -198,7 +198,37 @@ func Workers() int {
 	if isContended(now()) {
 		return 1
 	}
-	return runtime.GOMAXPROCS(0)
+	return procs()
+}
+
+// sideBySide is the number of goroutines declared (SideBySide) to run
+// computations of their own at the same time; 0 or 1: none.
+var sideBySide atomic.Int32
+
+// SideBySide declares that n goroutines of the process are about to run
+// computations of their own at the same time, each on its share of the
+// CPUs: data-parallel ranks in one process, for one. Until release is
+// called, every parallel region (of any goroutine) uses at most
+// GOMAXPROCS/n goroutines, at least one, so that the n computations do not
+// wait for pooled helpers that the others keep off the CPUs. Declarations
+// add up; release must be called once. It changes how many goroutines
+// compute, never a result: kernels give the same results whatever that
+// number.
+func SideBySide(n int) (release func()) {
+	n = max(n, 1)
+	sideBySide.Add(int32(n))
+	var once sync.Once
+	return func() { once.Do(func() { sideBySide.Add(-int32(n)) }) }
+}
+
+// procs is how many goroutines a parallel region may use: GOMAXPROCS, or
+// its share while goroutines run side by side (SideBySide).
+func procs() int {
+	p := runtime.GOMAXPROCS(0)
+	if n := int(sideBySide.Load()); n > 1 {
+		p = max(1, p/n)
+	}
+	return p
 }
 
 // Contended reports whether the process currently counts as short of CPUs
@@ -296,7 +326,8 @@ func (r *parRegion) finish(t int) { finishSlot(&r.slots[t-1].state, &r.wake) }
 // ParallelFor calls fn(w, lo, hi) for disjoint ranges [lo, hi) that
 // together cover [0, n), each a whole number of grains (grain items; the
 // last range ends at n), on the calling goroutine and on at most
-// maxWorkers-1 pooled helpers (maxWorkers ≤ 0: GOMAXPROCS), and returns
+// maxWorkers-1 pooled helpers (maxWorkers ≤ 0: GOMAXPROCS, or its share
+// while goroutines run SideBySide), and returns
 // when every range has been computed, its writes visible to the caller.
 // w identifies the goroutine running the range, 0 for the caller, below
 // the number of goroutines used; no two calls with the same w overlap, so
@@ -315,7 +346,7 @@ func ParallelFor(n, grain, maxWorkers int, fn func(w, lo, hi int)) {
 	}
 	grain = max(grain, 1)
 	chunks := (n + grain - 1) / grain
-	workers := min(chunks, runtime.GOMAXPROCS(0))
+	workers := min(chunks, procs())
 	if maxWorkers > 0 {
 		workers = min(workers, maxWorkers)
 	}

@@ -412,3 +412,44 @@ func TestSignsCounted(t *testing.T) {
 		t.Fatal("signs did not mark the process contended")
 	}
 }
+
+// TestSideBySide: while goroutines run side by side, each parallel region
+// gets its share of GOMAXPROCS: one goroutine at 4 ranks of 4, two at 2
+// of 4; and the full count again once released.
+func TestSideBySide(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	resetContention()
+	maxW := func() int {
+		var mu sync.Mutex
+		top := -1
+		ParallelFor(4000, 1, 0, func(w, lo, hi int) {
+			mu.Lock()
+			top = max(top, w)
+			mu.Unlock()
+			time.Sleep(20 * time.Microsecond) // let helpers join
+		})
+		return top + 1
+	}
+	release := SideBySide(4)
+	if Workers() != 1 || procs() != 1 {
+		t.Errorf("4 side by side of 4: Workers %d, procs %d; want 1", Workers(), procs())
+	}
+	if n := maxW(); n != 1 {
+		t.Errorf("4 side by side of 4: a region used %d goroutines, want 1", n)
+	}
+	release()
+	release() // a second call changes nothing
+	release2 := SideBySide(2)
+	resetContention() // a late helper above may have marked contention
+	if Workers() != 2 {
+		t.Errorf("2 side by side of 4: Workers %d, want 2", Workers())
+	}
+	if n := maxW(); n > 2 {
+		t.Errorf("2 side by side of 4: a region used %d goroutines, want at most 2", n)
+	}
+	release2()
+	resetContention()
+	if Workers() != 4 {
+		t.Errorf("released: Workers %d, want 4", Workers())
+	}
+}

@@ -2,7 +2,6 @@ package asm
 
 import (
 	"fmt"
-	"runtime"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices.
@@ -11,7 +10,8 @@ import (
 // lda ≥ m. op(B) is k×n: B is k×n with ldb ≥ n, or, when transB, B is n×k
 // with ldb ≥ k. C is m×n with ldc ≥ n. beta == 0 means C is not read (NaN
 // in C is overwritten); alpha == 0 or k == 0 means A and B are not read.
-// Work is split across GOMAXPROCS goroutines when it is large enough. With
+// Work is split across GOMAXPROCS goroutines (their share while goroutines
+// run SideBySide) when it is large enough. With
 // at most 16 rows in op(A) (decoding steps) B is read once, in place,
 // without packing (see sgemm_small.go).
 //
@@ -37,7 +37,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // benchmarks. It panics if l is not supported here (see Supported).
 func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm("Sgemm", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
-	sgemmAuto(l, gemmKernelFor(l), runtime.GOMAXPROCS(0), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmAuto(l, gemmKernelFor(l), procs(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmStrided runs batch GEMMs (see Sgemm); matrix i uses a[i*strideA:],
@@ -57,7 +57,7 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 		return
 	}
 	kern := gemmKernelFor(l)
-	threads := runtime.GOMAXPROCS(0)
+	threads := procs()
 	one := func(i, threads int) {
 		aa, bb := a, b
 		if k > 0 {
@@ -139,7 +139,7 @@ const minFlopsPerThread = 1 << 21
 // when the work is small.
 func gemmThreads(m, n, k int) int {
 	flops := 2 * float64(m) * float64(n) * float64(k)
-	return max(1, min(runtime.GOMAXPROCS(0), int(flops/minFlopsPerThread)))
+	return max(1, min(procs(), int(flops/minFlopsPerThread)))
 }
 
 // sgemmParallel runs a GEMM on at most threads goroutines. A large GEMM

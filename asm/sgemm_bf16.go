@@ -2,7 +2,6 @@ package asm
 
 import (
 	"math"
-	"runtime"
 )
 
 // SgemmBF16 is Sgemm with the products taken in bfloat16: every element of
@@ -47,7 +46,7 @@ func SgemmBF16Level(l Level, transA, transB bool, m, n, k int, alpha float32, a 
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	threads := runtime.GOMAXPROCS(0)
+	threads := procs()
 	if kn := bf16KernelFor(l); kn != nil {
 		sgemmParallel(kn, min(threads, gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

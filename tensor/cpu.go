@@ -529,10 +529,19 @@ func splitCount(rows, cost int) int {
 	return min(p, rows)
 }
 
-// parallelChunks runs fn(w, lo, hi) for parts contiguous chunks of [0, n).
+// parallelChunks runs fn(w, lo, hi) for parts contiguous chunks of [0, n),
+// one after another on the caller while asm.Workers says the process has
+// one goroutine to spare (contended, or goroutines side by side): the
+// chunks, and so the results, are the same either way.
 func parallelChunks(n, parts int, fn func(w, lo, hi int)) {
 	if parts <= 1 {
 		fn(0, 0, n)
+		return
+	}
+	if asm.Workers() <= 1 {
+		for w := range parts {
+			fn(w, w*n/parts, (w+1)*n/parts)
+		}
 		return
 	}
 	asm.Parallel(parts, func(w int) {
