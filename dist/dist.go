@@ -2,7 +2,7 @@
 // group of ranks (processes, or GPUs) that sum, gather and broadcast float32
 // buffers.
 //
-// One small interface, Comm, has three implementations:
+// One small interface, Comm, has four implementations:
 //
 //	Single()       world size 1, no communication (the default build)
 //	Open("mpi")    MPI through cgo (build with -tags mpi; OpenMPI's libmpi),
@@ -11,7 +11,8 @@
 //	               per process and GPU, on the CUDA tensor backend's GPU and
 //	               stream; tested on the CPU emulator of package cuda (which
 //	               emulates NCCL), not yet on GPUs
-//	NewLocal(n)    n ranks inside one process (goroutines), for tests
+//	NewLocal(n)    n ranks inside one process (goroutines): in-process
+//	               data-parallel training (train.Options.Ranks), tests
 //
 // Collectives are called by every rank in the same order with buffers of the
 // same length, as MPI requires. They block until every rank has taken part,

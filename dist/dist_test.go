@@ -3,6 +3,7 @@ package dist
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -297,6 +298,38 @@ func TestLauncherEnv(t *testing.T) {
 		}
 		if err != nil || rank != c.rank || size != c.size || local != c.local || key != c.key {
 			t.Errorf("got %d %d %d %q %v, want %d %d %d %q", rank, size, local, key, err, c.rank, c.size, c.local, c.key)
+		}
+	}
+}
+
+// TestLocalAllReduceLong: sums of long buffers, of changing lengths (the
+// group's buffer grows), split between 3 ranks: every element is the sum
+// in rank order, bit for bit, on every rank.
+func TestLocalAllReduceLong(t *testing.T) {
+	val := func(r, i int) float32 { return float32(math.Sin(float64(7*r+i))) * float32(1+r*1000) }
+	errs := runRanks(3, func(c Comm) error {
+		for _, n := range []int{1001, 10, 5000, 2} {
+			buf := make([]float32, n)
+			for i := range buf {
+				buf[i] = val(c.Rank(), i)
+			}
+			if err := c.AllReduceSum(buf); err != nil {
+				return err
+			}
+			for i, v := range buf {
+				want := val(0, i)
+				want += val(1, i)
+				want += val(2, i)
+				if math.Float32bits(v) != math.Float32bits(want) {
+					return fmt.Errorf("rank %d: length %d: [%d] = %v, want %v", c.Rank(), n, i, v, want)
+				}
+			}
+		}
+		return nil
+	})
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
 		}
 	}
 }
