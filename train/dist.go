@@ -74,6 +74,10 @@ type Parallel struct {
 	// backward pass runs, in MiB (default 2); negative: a single all-reduce
 	// after the backward pass.
 	BucketMB float64
+
+	// inProcess marks the ranks of Options.Ranks (local.go): they agree
+	// on stopping after each step, and write a checkpoint when stopped.
+	inProcess bool
 }
 
 // dataParallel is the per-run state of data-parallel training.
@@ -118,6 +122,10 @@ type gradBucket struct {
 }
 
 func (r *run) isRoot() bool { return r.dp == nil || r.dp.rank == 0 }
+
+// inProcess reports whether the run is one of Options.Ranks' in-process
+// ranks.
+func (r *run) inProcess() bool { return r.dp != nil && r.o.Parallel.inProcess }
 
 // setupParallel prepares a rank before setup: ranks other than 0 work in a
 // scratch directory and write no logs; on --resume they receive rank 0's
@@ -359,7 +367,9 @@ func (r *run) syncStart() error {
 	if d.local {
 		loss = "local: each rank its rows of the contrastive loss"
 	}
-	fmt.Fprintf(r.o.Log, "data-parallel over %d ranks%s: global batch %d×%d = %d, %s\n", d.size, hostList(r.o.Parallel.Comm), d.size, d.batch, d.size*d.batch, loss)
+	if !r.inProcess() {
+		fmt.Fprintf(r.o.Log, "data-parallel over %d ranks%s: global batch %d×%d = %d, %s\n", d.size, hostList(r.o.Parallel.Comm), d.size, d.batch, d.size*d.batch, loss)
+	}
 	return nil
 }
 
@@ -736,8 +746,12 @@ func (r *run) endParallel() error {
 	}
 	if d.timedStep > 0 {
 		st, ct := d.stepTime/time.Duration(d.timedStep), d.commTime/time.Duration(d.timedStep)
-		fmt.Fprintf(r.o.Log, "data-parallel: %d ranks, %.1f ms per step, of which %.1f ms (%.1f%%) inside collectives (mean over %d steps)\n",
-			d.size, st.Seconds()*1e3, ct.Seconds()*1e3, 100*ct.Seconds()/st.Seconds(), d.timedStep)
+		kind := "data-parallel"
+		if r.inProcess() {
+			kind = "in-process data-parallel (--ranks)"
+		}
+		fmt.Fprintf(r.o.Log, "%s: %d ranks, %.1f ms per step, of which %.1f ms (%.1f%%) inside collectives (mean over %d steps)\n",
+			kind, d.size, st.Seconds()*1e3, ct.Seconds()*1e3, 100*ct.Seconds()/st.Seconds(), d.timedStep)
 	}
 	return nil
 }

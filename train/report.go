@@ -174,8 +174,8 @@ func (r *run) writeHTML(step int, final bool, samples []Sample) error {
 		SampleStep          int
 	}{
 		Title: "CoCa training run " + o.Out,
-		Meta: fmt.Sprintf("%s · config %s (%.2f M parameters) · data %s · batch %d · lr %g · written %s",
-			state, o.Config, float64(r.model.NumParams())/1e6, o.Data, o.BatchSize, o.LR, time.Now().Format("2006-01-02 15:04")),
+		Meta: fmt.Sprintf("%s · config %s (%.2f M parameters) · data %s · batch %s · lr %g · written %s",
+			state, o.Config, float64(r.model.NumParams())/1e6, o.Data, r.batchText(), o.LR, time.Now().Format("2006-01-02 15:04")),
 		NoEval: "No evaluation: " + r.heldNote,
 		Loss:   len(r.curve) > 1,
 	}

@@ -108,8 +108,21 @@ type Options struct {
 	HeldOut   int    // pairs held out for evaluation (see Data)
 	StopAt    int    // stop (after a checkpoint) at this step, to resume later; 0: run to Steps
 	SaveEvery int    // steps between checkpoints (default 250)
-	Workers   int    // data workers (default GOMAXPROCS)
-	Samples   int    // held-out captions written to samples.txt and the report (default 16)
+	Workers   int    // data workers (default GOMAXPROCS; each of Ranks has its own)
+
+	// Ranks is the number of data-parallel ranks inside this process
+	// (local.go): goroutines that each train on their share of the cores
+	// and of the batch, meeting once or twice per step (the run's numbers
+	// change by float rounding only). 0 picks: on the CPU without
+	// Parallel.Comm, GOMAXPROCS ranks (fewer when the batch does not
+	// divide, at least 8 items each) for models at most 256 wide, whose
+	// matrix products are too small to share well between cores; 1 for
+	// others. 1 trains on the calling goroutine. While several ranks
+	// train, every parallel region of the process uses its share of the
+	// cores (asm.SideBySide): other goroutines' computations slow down,
+	// their results do not change.
+	Ranks   int
+	Samples int // held-out captions written to samples.txt and the report (default 16)
 
 	// Explicit names the options whose value is meant even when it is zero,
 	// by coca train's flag names (SettingNames); the command passes every
@@ -247,6 +260,7 @@ type run struct {
 	finished  bool          // resuming a finished run: nothing to do
 	before    time.Duration // time a resumed run spent before its checkpoint (metrics.jsonl's elapsed_s)
 	ctx       context.Context
+	savedAt   int // the last step checkpointed (in-process ranks: see saveOnStop)
 	o         Options
 	cfg       *coca.Config
 	model     *coca.Model
@@ -283,6 +297,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	n, err := o.ranks()
+	if err != nil {
+		return nil, err
+	}
+	if n > 1 {
+		return runInProcess(ctx, o, n)
+	}
+	return runOne(ctx, o)
+}
+
+// runOne trains on this goroutine: alone, or as one rank of o.Parallel.
+func runOne(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == "" {
 		o.Out = filepath.Join("runs", "coca")
 	}
@@ -832,7 +858,7 @@ func (r *run) stopped(step int, cause error, saved bool) error {
 	switch {
 	case saved:
 		how = "its checkpoint is written: continue with --resume"
-	case r.dp != nil:
+	case r.dp != nil && !r.inProcess():
 		how = "data-parallel ranks stop without a checkpoint"
 	}
 	return fmt.Errorf("train: stopped at step %d (%s): %w", step, how, cause)
@@ -841,6 +867,7 @@ func (r *run) stopped(step int, cause error, saved bool) error {
 func (r *run) loop() (*Result, error) {
 	o := &r.o
 	start, epoch, pos := r.start.Step, r.start.Epoch, r.start.Position
+	r.savedAt = start // a resumed run's checkpoint (0: none)
 	if o.Resume {
 		fmt.Fprintf(o.Log, "resuming %s at step %d of %d\n", o.Out, start, o.Steps)
 	} else {
@@ -848,8 +875,9 @@ func (r *run) loop() (*Result, error) {
 		if o.Precision != "f32" {
 			prec = ", " + o.Precision + " products"
 		}
-		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %d%s, %d threads → %s\n",
-			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, o.BatchSize, prec, runtime.GOMAXPROCS(0), o.Out)
+		batch := r.batchText()
+		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %s%s, %d threads → %s\n",
+			o.Config, float64(r.model.NumParams())/1e6, r.tok.VocabSize(), o.Data, o.Steps, batch, prec, runtime.GOMAXPROCS(0), o.Out)
 		if r.heldNote != "" {
 			fmt.Fprintf(o.Log, "no evaluation: %s\n", r.heldNote)
 		}
@@ -872,9 +900,20 @@ func (r *run) loop() (*Result, error) {
 	lw := &r.logWindow
 	*lw = r.start.Window
 	imagesSince, since := 0, time.Now()
+	halt := false // in-process ranks: the context was cancelled on some rank (agreed after each step)
+	if r.inProcess() {
+		_, c, err := r.agreeHalt(nil)
+		if err != nil {
+			return nil, err
+		}
+		halt = c
+	}
 	for step := start; step < o.Steps; step++ {
-		if r.ctx.Err() != nil {
+		if r.inProcess() && halt || !r.inProcess() && r.ctx.Err() != nil {
 			err := context.Cause(r.ctx)
+			if err == nil {
+				err = errRankStopped // another rank's context
+			}
 			bar.clear()
 			saved, serr := r.saveOnStop(step, epoch, it)
 			if serr != nil {
@@ -964,13 +1003,27 @@ func (r *run) loop() (*Result, error) {
 				return nil, err
 			}
 		}
+		var stepErr error
 		if o.OnStep != nil {
 			if err := r.settleUpdate(); err != nil {
 				bar.clear()
 				return nil, err
 			}
-			err := o.OnStep(StepInfo{Step: done, Steps: o.Steps, Loss: l, Contrastive: c, Caption: p, LR: lr,
+			stepErr = o.OnStep(StepInfo{Step: done, Steps: o.Steps, Loss: l, Contrastive: c, Caption: p, LR: lr,
 				Elapsed: time.Since(t0), Eval: evalNow, Model: r.model})
+		}
+		if r.inProcess() { // every rank stops where rank 0's OnStep did
+			s, c, err := r.agreeHalt(stepErr)
+			if err != nil {
+				return nil, errors.Join(stepErr, err)
+			}
+			if s && stepErr == nil {
+				stepErr = errRankStopped
+			}
+			halt = c
+		}
+		{
+			err := stepErr
 			if err != nil {
 				bar.clear()
 				saved, serr := r.saveOnStop(done, epoch, it)
@@ -1019,10 +1072,14 @@ func (r *run) saveOnStop(step, epoch int, it *data.Iterator) (bool, error) {
 	if err := r.settleUpdate(); err != nil {
 		return false, err
 	}
-	if r.dp != nil {
+	if r.dp != nil && !r.inProcess() {
 		return false, nil
 	}
-	if info, ok, _ := readCheckpointInfo(r.o.Out); ok && info.Step == step {
+	if r.inProcess() { // ranks decide alike: their Out differ
+		if step > 0 && step == r.savedAt {
+			return true, nil
+		}
+	} else if info, ok, _ := readCheckpointInfo(r.o.Out); ok && info.Step == step {
 		return true, nil
 	}
 	if step == 0 {
@@ -1040,8 +1097,13 @@ func (r *run) save(step, epoch, pos int) error {
 	if err := r.settleUpdate(); err != nil {
 		return err
 	}
-	if write, err := r.checkSave(step); !write || err != nil {
+	write, err := r.checkSave(step)
+	if err != nil {
 		return err
+	}
+	r.savedAt = step
+	if !write {
+		return nil
 	}
 	if bad, total, first := paramsFinite(r.model); bad > 0 {
 		return fmt.Errorf("train: step %d: not saving a checkpoint with %d of %d parameter values non-finite (first in %s); %s", step, bad, total, first, r.lastCheckpoint(0))
