@@ -152,11 +152,56 @@ func (cpuBackend) Binary(op BinOp, shape []int, dst, a []float32, sa []int, b []
 		return
 	}
 	parallelFor(outer, inner, func(lo, hi int) {
+		w := newRowWalker(shape[:n-1], lo, sa, sb)
 		for o := lo; o < hi; o++ {
-			ao, bo := offsets(shape[:n-1], o, sa, sb)
-			binRow(op, dst[o*inner:(o+1)*inner], a, ao, sa[n-1], b, bo, sb[n-1])
+			binRow(op, dst[o*inner:(o+1)*inner], a, w.ao, sa[n-1], b, w.bo, sb[n-1])
+			w.next()
 		}
 	})
+}
+
+// rowWalker steps through the offsets (as offsets returns them) of
+// consecutive outer indices, with an odometer instead of a division per
+// index and axis.
+type rowWalker struct {
+	shape, sa, sb []int
+	o             int    // the outer index
+	idx           [8]int // its index on each axis (up to 8 axes; more: offsets)
+	ao, bo        int
+}
+
+// newRowWalker starts at outer index o.
+func newRowWalker(shape []int, o int, sa, sb []int) rowWalker {
+	w := rowWalker{shape: shape, sa: sa, sb: sb, o: o}
+	w.ao, w.bo = offsets(shape, o, sa, sb)
+	if len(shape) <= len(w.idx) {
+		for i := len(shape) - 1; i >= 0; i-- {
+			d := shape[i]
+			w.idx[i] = o % d
+			o /= d
+		}
+	}
+	return w
+}
+
+// next moves to the following outer index.
+func (w *rowWalker) next() {
+	w.o++
+	n := len(w.shape)
+	if n > len(w.idx) {
+		w.ao, w.bo = offsets(w.shape, w.o, w.sa, w.sb)
+		return
+	}
+	for i := n - 1; i >= 0; i-- {
+		w.ao += w.sa[i]
+		w.bo += w.sb[i]
+		if w.idx[i]++; w.idx[i] < w.shape[i] || i == 0 {
+			return // (i == 0: past the last index; nothing is read there)
+		}
+		w.ao -= w.shape[i] * w.sa[i]
+		w.bo -= w.shape[i] * w.sb[i]
+		w.idx[i] = 0
+	}
 }
 
 // offsets returns the element offsets of a and b for outer index o over
@@ -228,8 +273,7 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 	}
 	outer := total / inner
 	di, si := sd[n-1], ss[n-1]
-	rowFn := func(o int) {
-		do, so := offsets(shape[:n-1], o, sd, ss)
+	rowFn := func(do, so int) {
 		switch {
 		case accumulate && di == 0:
 			if si == 1 {
@@ -261,9 +305,10 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 		blocks := (inner + chunkCols - 1) / chunkCols
 		parallelFor(blocks, outer*chunkCols, func(lo, hi int) {
 			c0, c1 := lo*chunkCols, min(hi*chunkCols, inner)
+			w := newRowWalker(shape[:n-1], 0, sd, ss)
 			for o := 0; o < outer; o++ {
-				do, so := offsets(shape[:n-1], o, sd, ss)
-				asm.Axpy(1, src[so+c0:so+c1], dst[do+c0:do+c1])
+				asm.Axpy(1, src[w.bo+c0:w.bo+c1], dst[w.ao+c0:w.ao+c1])
+				w.next()
 			}
 		})
 		return
@@ -271,14 +316,18 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 	// Parallel only when no two outer rows write the same destination.
 	if !accumulate || !hasZero(sd) {
 		parallelFor(outer, inner, func(lo, hi int) {
+			w := newRowWalker(shape[:n-1], lo, sd, ss)
 			for o := lo; o < hi; o++ {
-				rowFn(o)
+				rowFn(w.ao, w.bo)
+				w.next()
 			}
 		})
 		return
 	}
+	w := newRowWalker(shape[:n-1], 0, sd, ss)
 	for o := 0; o < outer; o++ {
-		rowFn(o)
+		rowFn(w.ao, w.bo)
+		w.next()
 	}
 }
 
@@ -296,8 +345,11 @@ func (cpuBackend) Axpy(alpha float32, x, y []float32) {
 }
 
 func (cpuBackend) Scale(alpha float32, dst, x []float32) {
+	same := len(x) > 0 && &dst[0] == &x[0] // in place: no copy
 	chunked(len(x), 1, func(lo, hi int) {
-		copy(dst[lo:hi], x[lo:hi])
+		if !same {
+			copy(dst[lo:hi], x[lo:hi])
+		}
 		asm.Scale(alpha, dst[lo:hi])
 	})
 }

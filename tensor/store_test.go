@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -111,6 +112,34 @@ func TestCrossEntropyBackwardStore(t *testing.T) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] == 0 && want[i] == 0) {
 			t.Fatalf("element %d (row %d): stored %v, added to zeros %v", i, i/n, got[i], want[i])
+		}
+	}
+}
+
+// TestRowWalker: the odometer gives offsets' answer at every outer index,
+// from any start, for 0 to 10 axes (more than the odometer's 8 fall back
+// to offsets), with zero (broadcast) and permuted strides.
+func TestRowWalker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 300; trial++ {
+		n := trial % 11
+		shape := make([]int, n)
+		sa, sb := make([]int, n), make([]int, n)
+		total := 1
+		for i := range shape {
+			shape[i] = 1 + rng.IntN(3)
+			total *= shape[i]
+			sa[i] = rng.IntN(4) * rng.IntN(50)
+			sb[i] = rng.IntN(60)
+		}
+		start := rng.IntN(total)
+		w := newRowWalker(shape, start, sa, sb)
+		for o := start; o < total; o++ {
+			ao, bo := offsets(shape, o, sa, sb)
+			if w.ao != ao || w.bo != bo {
+				t.Fatalf("shape %v strides %v %v, start %d: index %d gives (%d, %d), want (%d, %d)", shape, sa, sb, start, o, w.ao, w.bo, ao, bo)
+			}
+			w.next()
 		}
 	}
 }
