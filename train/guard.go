@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/optim"
 	"github.com/gococa/gococa/tensor"
@@ -108,6 +109,12 @@ func nonFinite(names []string, ts [][]float32) (bad, total int, first string) {
 }
 
 func countNonFinite(d []float32) int {
+	// A non-finite value makes the sum non-finite (NaN or ±Inf in, NaN or
+	// ±Inf out); a finite sum is one vector pass. A non-finite sum of
+	// finite values (an overflow) falls through to the count.
+	if s := asm.Sum(d); !math.IsNaN(float64(s)) && !math.IsInf(float64(s), 0) {
+		return 0
+	}
 	n := 0
 	for _, v := range d {
 		// Exponent all ones: ±Inf or NaN.

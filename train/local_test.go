@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -196,4 +197,38 @@ func mustConfigJSON(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return c.JSON()
+}
+
+// TestCountNonFinite: the count is exact whatever the sum does: NaN, ±Inf
+// (also together, or where they cancel to NaN), finite values whose sum
+// overflows, and long slices (the vector paths).
+func TestCountNonFinite(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	long := make([]float32, 1000)
+	for i := range long {
+		long[i] = float32(i%7) - 3
+	}
+	withAt := func(i int, v float32) []float32 {
+		x := append([]float32(nil), long...)
+		x[i] = v
+		return x
+	}
+	for _, c := range []struct {
+		name string
+		x    []float32
+		want int
+	}{
+		{"empty", nil, 0},
+		{"finite", long, 0},
+		{"overflowing sum", []float32{3e38, 3e38, -1, 3e38}, 0},
+		{"NaN", withAt(999, nan), 1},
+		{"+Inf", withAt(0, inf), 1},
+		{"-Inf", withAt(500, -inf), 1},
+		{"+Inf and -Inf", []float32{inf, 1, -inf}, 2},
+		{"all kinds", []float32{nan, inf, -inf, 3e38, 3e38}, 3},
+	} {
+		if got := countNonFinite(c.x); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
 }
