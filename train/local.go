@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -125,7 +126,10 @@ func runInProcess(ctx context.Context, o Options, n int) (*Result, error) {
 	var res *Result
 	for r, c := range comms {
 		oo := o
-		oo.Explicit = cloneExplicit(o.Explicit)
+		oo.Explicit = maps.Clone(o.Explicit)
+		if oo.Explicit == nil {
+			oo.Explicit = map[string]bool{}
+		}
 		oo.Parallel.Comm, oo.Parallel.inProcess = c, true
 		oo.BatchSize = global / n
 		oo.Explicit["batch"] = true
@@ -169,14 +173,6 @@ func pickError(errs, order []error) error {
 		return order[0]
 	}
 	return nil
-}
-
-func cloneExplicit(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // errRankStopped is what ranks other than 0 return when rank 0's OnStep

@@ -232,3 +232,24 @@ func TestCountNonFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestRanksTooFewPairs: a captions file with fewer training pairs than the
+// global batch fails on every rank with an error naming the global batch.
+func TestRanksTooFewPairs(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"))
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "a.png\ta red circle number %d\n", i)
+	}
+	tsv := filepath.Join(dir, "pairs.tsv")
+	if err := os.WriteFile(tsv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := tiny(filepath.Join(dir, "run"))
+	o.Data, o.HeldOut, o.BatchSize, o.Ranks = tsv, 2, 32, 2
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "18 training pairs, fewer than one batch of 32 (2 ranks × 16)") {
+		t.Fatalf("error %v, want one naming the 18 pairs and the batch of 32 on 2 ranks", err)
+	}
+}

@@ -130,7 +130,8 @@ type Options struct {
 	Explicit map[string]bool
 
 	// OnStep, when set, is called after every step (and its evaluation,
-	// if one was due) with the step's figures. The model must not be changed.
+	// if one was due) with the step's figures (on Ranks > 1, by rank 0's
+	// goroutine only, with its model). The model must not be changed.
 	// An error stops the run after a checkpoint of that step, and Run
 	// returns it.
 	OnStep func(StepInfo) error
@@ -460,7 +461,11 @@ func (r *run) setup() error {
 		return err
 	}
 	if r.loader.BatchesPerEpoch() == 0 {
-		return fmt.Errorf("train: %s has %d training pairs, fewer than one batch of %d", o.Data, r.train.Len(), o.BatchSize)
+		batch := fmt.Sprint(o.BatchSize)
+		if d := r.dp; d != nil {
+			batch = fmt.Sprintf("%d (%d ranks × %d)", d.size*o.BatchSize, d.size, o.BatchSize)
+		}
+		return fmt.Errorf("train: %s has %d training pairs, fewer than one batch of %s", o.Data, r.train.Len(), batch)
 	}
 	if o.Resume {
 		info, err := r.loadCheckpoint()

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register("train", "train a CoCa (default: a small model on the built-in synthetic dataset, about 4 minutes on 2 cores)", runTrain)
+	register("train", "train a CoCa (default: a small model on the built-in synthetic dataset, about 2½ minutes on 2 cores)", runTrain)
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
