@@ -112,7 +112,7 @@ type Options struct {
 
 	// Ranks is the number of data-parallel ranks inside this process
 	// (local.go): goroutines that each train on their share of the cores
-	// and of the batch, meeting once or twice per step (the run's numbers
+	// and of the batch, meeting five times a step (the run's numbers
 	// change by float rounding only). 0 picks: on the CPU without
 	// Parallel.Comm, GOMAXPROCS ranks (fewer when the batch does not
 	// divide, at least 8 items each) for models at most 256 wide, whose
@@ -907,11 +907,11 @@ func (r *run) loop() (*Result, error) {
 	imagesSince, since := 0, time.Now()
 	halt := false // in-process ranks: the context was cancelled on some rank (agreed after each step)
 	if r.inProcess() {
-		_, c, err := r.agreeHalt(nil)
+		_, cancelled, err := r.agreeHalt(nil)
 		if err != nil {
 			return nil, err
 		}
-		halt = c
+		halt = cancelled
 	}
 	for step := start; step < o.Steps; step++ {
 		if r.inProcess() && halt || !r.inProcess() && r.ctx.Err() != nil {
@@ -1018,25 +1018,22 @@ func (r *run) loop() (*Result, error) {
 				Elapsed: time.Since(t0), Eval: evalNow, Model: r.model})
 		}
 		if r.inProcess() { // every rank stops where rank 0's OnStep did
-			s, c, err := r.agreeHalt(stepErr)
+			onStep, cancelled, err := r.agreeHalt(stepErr)
 			if err != nil {
 				return nil, errors.Join(stepErr, err)
 			}
-			if s && stepErr == nil {
+			if onStep && stepErr == nil {
 				stepErr = errRankStopped
 			}
-			halt = c
+			halt = cancelled
 		}
-		{
-			err := stepErr
-			if err != nil {
-				bar.clear()
-				saved, serr := r.saveOnStop(done, epoch, it)
-				if serr != nil {
-					return nil, errors.Join(r.stopped(done, err, false), serr)
-				}
-				return nil, r.stopped(done, err, saved)
+		if stepErr != nil {
+			bar.clear()
+			saved, serr := r.saveOnStop(done, epoch, it)
+			if serr != nil {
+				return nil, errors.Join(r.stopped(done, stepErr, false), serr)
 			}
+			return nil, r.stopped(done, stepErr, saved)
 		}
 		if done%o.SaveEvery == 0 || done == o.Steps || done == o.StopAt {
 			if err := r.save(done, epoch, r.position(it)); err != nil {
