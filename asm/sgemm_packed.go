@@ -193,7 +193,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 	grain := balancedGrain(tiles, max(1, min(kn.mc/mr, tiles/(2*threads))), threads)
 	mcStep := grain * mr
 	panelLen := gemmRoundUp(ncStep, nr) * kcStep
-	shared := workspaces.get()
+	shared := workspaces.getFit(func(w *gemmWorkspace) bool { return cap(w.bp) >= panelLen })
 	shared.bp = growTo(shared.bp, panelLen)
 	wss := make([]*gemmWorkspace, threads)
 	for t := range wss {
