@@ -190,9 +190,9 @@ func isContended(t int64) bool { return t < contendedUntil.Load() }
 // Workers reports how many goroutines a computation that splits its work
 // statically (equal parts, meeting at a Barrier) should use now:
 // GOMAXPROCS (its share while goroutines run SideBySide), or 1 while the
-// process has recently shown signs of not getting its CPUs (another process busy on a core), when waiting for a
-// peer that is off its CPU would cost more than the peer's share of the
-// work. The answer affects speed only: kernels give the same results
+// process has recently shown signs of not getting its CPUs (another
+// process busy on a core), when waiting for a peer that is off its CPU
+// would cost more than the peer's share of the work. The answer affects speed only: kernels give the same results
 // whatever the number of goroutines.
 func Workers() int {
 	if isContended(now()) {

@@ -453,3 +453,36 @@ func TestSideBySide(t *testing.T) {
 		t.Errorf("released: Workers %d, want 4", Workers())
 	}
 }
+
+// TestSideBySideConcurrent: goroutines declare and release side by side
+// while others run parallel regions (under the race detector in CI); every
+// region covers its range once, and the declarations all come undone.
+func TestSideBySideConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				release := SideBySide(1 + g%3)
+				var hits [300]atomic.Int32
+				ParallelFor(len(hits), 7, 0, func(_, lo, hi int) {
+					for i := lo; i < hi; i++ {
+						hits[i].Add(1)
+					}
+				})
+				release()
+				for i := range hits {
+					if n := hits[i].Load(); n != 1 {
+						t.Errorf("item %d computed %d times", i, n)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := sideBySide.Load(); n != 0 {
+		t.Errorf("%d declarations left after every release", n)
+	}
+}

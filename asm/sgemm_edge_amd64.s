@@ -17,73 +17,88 @@
 // tiles left, R11 C row, R13 k left; Z0..Z(2R-1) accumulate, Z24/Z25 hold
 // B(p, 0:32), Z26..Z31 broadcasts of A(i, p).
 
+// EDGE_ARGS loads the arguments and jumps to done when nTiles ≤ 0.
+#define EDGE_ARGS(done) \
+	MOVQ  b+8(FP), SI; \
+	MOVQ  c+16(FP), DX; \
+	MOVQ  kc+24(FP), CX; \
+	MOVQ  ldb+32(FP), DI; \
+	SHLQ  $2, DI; \
+	MOVQ  ldc+48(FP), R8; \
+	SHLQ  $2, R8; \
+	MOVQ  bstep+40(FP), R9; \
+	SHLQ  $2, R9; \
+	MOVQ  nTiles+56(FP), R10; \
+	TESTQ R10, R10; \
+	JLE   done
+
+// EDGE_TILE starts a column tile: A from the top, B at its micro-panel.
+#define EDGE_TILE \
+	MOVQ a+0(FP), AX; \
+	MOVQ SI, BX
+
+// EDGE_ZERO2 zeroes one row's two accumulators.
+#define EDGE_ZERO2(z0, z1) \
+	VPXORD z0, z0, z0; \
+	VPXORD z1, z1, z1
+
+// EDGE_LOADB loads B(p, 0:32) and steps to the next k.
+#define EDGE_LOADB \
+	VMOVUPS (BX), Z24; \
+	VMOVUPS 64(BX), Z25; \
+	ADDQ    DI, BX
+
+// EDGE_FMA adds A(i, p) (at byte offset off of the A micro-panel's k
+// column, broadcast into bc) times B(p, 0:32) to row i's accumulators.
+#define EDGE_FMA(off, bc, z0, z1) \
+	VBROADCASTSS off(AX), bc; \
+	VFMADD231PS  Z24, bc, z0; \
+	VFMADD231PS  Z25, bc, z1
+
+// EDGE_STORE writes one row of the C tile and steps to the next row.
+#define EDGE_STORE(z0, z1) \
+	VMOVUPS z0, (R11); \
+	VMOVUPS z1, 64(R11); \
+	ADDQ    R8, R11
+
+// EDGE_NEXT steps to the next column tile and loops to jr while tiles are left.
+#define EDGE_NEXT(jr) \
+	ADDQ $128, DX; \
+	ADDQ R9, SI; \
+	DECQ R10; \
+	JNZ  jr
+
 // func sgemmEdge4AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
 TEXT ·sgemmEdge4AVX512(SB), NOSPLIT, $0-64
-	MOVQ b+8(FP), SI
-	MOVQ c+16(FP), DX
-	MOVQ kc+24(FP), CX
-	MOVQ ldb+32(FP), DI
-	SHLQ $2, DI
-	MOVQ ldc+48(FP), R8
-	SHLQ $2, R8
-	MOVQ bstep+40(FP), R9
-	SHLQ $2, R9
-	MOVQ nTiles+56(FP), R10
-	TESTQ R10, R10
-	JLE  edge4_done
+	EDGE_ARGS(edge4_done)
 
 edge4_jr:
-	MOVQ a+0(FP), AX
-	MOVQ SI, BX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	MOVQ CX, R13
+	EDGE_TILE
+	EDGE_ZERO2(Z0, Z1)
+	EDGE_ZERO2(Z2, Z3)
+	EDGE_ZERO2(Z4, Z5)
+	EDGE_ZERO2(Z6, Z7)
+	MOVQ  CX, R13
 	TESTQ R13, R13
-	JZ   edge4_store
+	JZ    edge4_store
 
 edge4_k:
-	VMOVUPS (BX), Z24
-	VMOVUPS 64(BX), Z25
-	ADDQ DI, BX
-	VBROADCASTSS 0(AX), Z26
-	VFMADD231PS Z24, Z26, Z0
-	VFMADD231PS Z25, Z26, Z1
-	VBROADCASTSS 4(AX), Z27
-	VFMADD231PS Z24, Z27, Z2
-	VFMADD231PS Z25, Z27, Z3
-	VBROADCASTSS 8(AX), Z28
-	VFMADD231PS Z24, Z28, Z4
-	VFMADD231PS Z25, Z28, Z5
-	VBROADCASTSS 12(AX), Z29
-	VFMADD231PS Z24, Z29, Z6
-	VFMADD231PS Z25, Z29, Z7
+	EDGE_LOADB
+	EDGE_FMA(0, Z26, Z0, Z1)
+	EDGE_FMA(4, Z27, Z2, Z3)
+	EDGE_FMA(8, Z28, Z4, Z5)
+	EDGE_FMA(12, Z29, Z6, Z7)
 	ADDQ $48, AX
 	DECQ R13
 	JNZ  edge4_k
 
 edge4_store:
 	MOVQ DX, R11
-	VMOVUPS Z0, (R11)
-	VMOVUPS Z1, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z2, (R11)
-	VMOVUPS Z3, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z4, (R11)
-	VMOVUPS Z5, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z6, (R11)
-	VMOVUPS Z7, 64(R11)
-	ADDQ R9, SI
-	ADDQ $128, DX
-	DECQ R10
-	JNZ  edge4_jr
+	EDGE_STORE(Z0, Z1)
+	EDGE_STORE(Z2, Z3)
+	EDGE_STORE(Z4, Z5)
+	EDGE_STORE(Z6, Z7)
+	EDGE_NEXT(edge4_jr)
 
 edge4_done:
 	VZEROUPPER
@@ -91,103 +106,47 @@ edge4_done:
 
 // func sgemmEdge8AVX512(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
 TEXT ·sgemmEdge8AVX512(SB), NOSPLIT, $0-64
-	MOVQ b+8(FP), SI
-	MOVQ c+16(FP), DX
-	MOVQ kc+24(FP), CX
-	MOVQ ldb+32(FP), DI
-	SHLQ $2, DI
-	MOVQ ldc+48(FP), R8
-	SHLQ $2, R8
-	MOVQ bstep+40(FP), R9
-	SHLQ $2, R9
-	MOVQ nTiles+56(FP), R10
-	TESTQ R10, R10
-	JLE  edge8_done
+	EDGE_ARGS(edge8_done)
 
 edge8_jr:
-	MOVQ a+0(FP), AX
-	MOVQ SI, BX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	MOVQ CX, R13
+	EDGE_TILE
+	EDGE_ZERO2(Z0, Z1)
+	EDGE_ZERO2(Z2, Z3)
+	EDGE_ZERO2(Z4, Z5)
+	EDGE_ZERO2(Z6, Z7)
+	EDGE_ZERO2(Z8, Z9)
+	EDGE_ZERO2(Z10, Z11)
+	EDGE_ZERO2(Z12, Z13)
+	EDGE_ZERO2(Z14, Z15)
+	MOVQ  CX, R13
 	TESTQ R13, R13
-	JZ   edge8_store
+	JZ    edge8_store
 
 edge8_k:
-	VMOVUPS (BX), Z24
-	VMOVUPS 64(BX), Z25
-	ADDQ DI, BX
-	VBROADCASTSS 0(AX), Z26
-	VFMADD231PS Z24, Z26, Z0
-	VFMADD231PS Z25, Z26, Z1
-	VBROADCASTSS 4(AX), Z27
-	VFMADD231PS Z24, Z27, Z2
-	VFMADD231PS Z25, Z27, Z3
-	VBROADCASTSS 8(AX), Z28
-	VFMADD231PS Z24, Z28, Z4
-	VFMADD231PS Z25, Z28, Z5
-	VBROADCASTSS 12(AX), Z29
-	VFMADD231PS Z24, Z29, Z6
-	VFMADD231PS Z25, Z29, Z7
-	VBROADCASTSS 16(AX), Z30
-	VFMADD231PS Z24, Z30, Z8
-	VFMADD231PS Z25, Z30, Z9
-	VBROADCASTSS 20(AX), Z31
-	VFMADD231PS Z24, Z31, Z10
-	VFMADD231PS Z25, Z31, Z11
-	VBROADCASTSS 24(AX), Z26
-	VFMADD231PS Z24, Z26, Z12
-	VFMADD231PS Z25, Z26, Z13
-	VBROADCASTSS 28(AX), Z27
-	VFMADD231PS Z24, Z27, Z14
-	VFMADD231PS Z25, Z27, Z15
+	EDGE_LOADB
+	EDGE_FMA(0, Z26, Z0, Z1)
+	EDGE_FMA(4, Z27, Z2, Z3)
+	EDGE_FMA(8, Z28, Z4, Z5)
+	EDGE_FMA(12, Z29, Z6, Z7)
+	EDGE_FMA(16, Z30, Z8, Z9)
+	EDGE_FMA(20, Z31, Z10, Z11)
+	EDGE_FMA(24, Z26, Z12, Z13)
+	EDGE_FMA(28, Z27, Z14, Z15)
 	ADDQ $48, AX
 	DECQ R13
 	JNZ  edge8_k
 
 edge8_store:
 	MOVQ DX, R11
-	VMOVUPS Z0, (R11)
-	VMOVUPS Z1, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z2, (R11)
-	VMOVUPS Z3, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z4, (R11)
-	VMOVUPS Z5, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z6, (R11)
-	VMOVUPS Z7, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z8, (R11)
-	VMOVUPS Z9, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z10, (R11)
-	VMOVUPS Z11, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z12, (R11)
-	VMOVUPS Z13, 64(R11)
-	ADDQ R8, R11
-	VMOVUPS Z14, (R11)
-	VMOVUPS Z15, 64(R11)
-	ADDQ R9, SI
-	ADDQ $128, DX
-	DECQ R10
-	JNZ  edge8_jr
+	EDGE_STORE(Z0, Z1)
+	EDGE_STORE(Z2, Z3)
+	EDGE_STORE(Z4, Z5)
+	EDGE_STORE(Z6, Z7)
+	EDGE_STORE(Z8, Z9)
+	EDGE_STORE(Z10, Z11)
+	EDGE_STORE(Z12, Z13)
+	EDGE_STORE(Z14, Z15)
+	EDGE_NEXT(edge8_jr)
 
 edge8_done:
 	VZEROUPPER

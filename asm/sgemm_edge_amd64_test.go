@@ -11,8 +11,8 @@ import (
 
 // TestSgemmEdgeAVX512 checks that the 4- and 8-row edge kernels write the
 // first rows of what the 12-row kernel writes with one row tile and
-// accum = 0, bit for bit, and nothing else: over depths around the
-// 4-step unrolling, one to three column tiles, packed and strided B.
+// accum = 0, bit for bit, and nothing else: over depths from 1 to 256,
+// one to three column tiles, packed and strided B.
 func TestSgemmEdgeAVX512(t *testing.T) {
 	if !Supported(AVX512) {
 		t.Skip("no AVX-512F")
