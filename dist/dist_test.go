@@ -306,7 +306,9 @@ func TestLauncherEnv(t *testing.T) {
 // group's buffer grows), split between 3 ranks: every element is the sum
 // in rank order, bit for bit, on every rank.
 func TestLocalAllReduceLong(t *testing.T) {
-	val := func(r, i int) float32 { return float32(math.Sin(float64(7*r+i))) * float32(1+r*1000) }
+	// The explicit conversion rounds the product, so that the sums below
+	// are not fused with it (arm64 compiles x*y + z to one FMA otherwise).
+	val := func(r, i int) float32 { return float32(float32(math.Sin(float64(7*r+i))) * float32(1+r*1000)) }
 	errs := runRanks(3, func(c Comm) error {
 		for _, n := range []int{1001, 10, 5000, 2} {
 			buf := make([]float32, n)

@@ -106,8 +106,9 @@ func (g *localGroup) sync(rank int) error {
 }
 
 type localComm struct {
-	g    *localGroup
-	rank int
+	g       *localGroup
+	rank    int
+	scratch []float32 // this rank's private result of a gather or broadcast
 }
 
 func (c *localComm) Rank() int { return c.rank }
@@ -200,10 +201,11 @@ func (c *localComm) AllGather(dst, src []float32) error {
 		return err
 	}
 	return c.collective(localCall{op: "AllGather", a: src, b: dst}, func(slots []localCall) []float32 {
-		res := make([]float32, 0, len(dst))
+		res := c.scratch[:0]
 		for _, s := range slots {
 			res = append(res, s.a...)
 		}
+		c.scratch = res
 		return res
 	}, dst)
 }
@@ -213,7 +215,8 @@ func (c *localComm) Broadcast(buf []float32, root int) error {
 		return err
 	}
 	return c.collective(localCall{op: "Broadcast", a: buf, root: root}, func(slots []localCall) []float32 {
-		return append([]float32(nil), slots[root].a...)
+		c.scratch = append(c.scratch[:0], slots[root].a...)
+		return c.scratch
 	}, buf)
 }
 

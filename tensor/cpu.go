@@ -173,13 +173,16 @@ type rowWalker struct {
 // newRowWalker starts at outer index o.
 func newRowWalker(shape []int, o int, sa, sb []int) rowWalker {
 	w := rowWalker{shape: shape, sa: sa, sb: sb, o: o}
-	w.ao, w.bo = offsets(shape, o, sa, sb)
-	if len(shape) <= len(w.idx) {
-		for i := len(shape) - 1; i >= 0; i-- {
-			d := shape[i]
-			w.idx[i] = o % d
-			o /= d
-		}
+	if len(shape) > len(w.idx) {
+		w.ao, w.bo = offsets(shape, o, sa, sb)
+		return w
+	}
+	for i := len(shape) - 1; i >= 0; i-- { // offsets, keeping the indices
+		d := shape[i]
+		w.idx[i] = o % d
+		o /= d
+		w.ao += w.idx[i] * sa[i]
+		w.bo += w.idx[i] * sb[i]
 	}
 	return w
 }

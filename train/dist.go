@@ -98,6 +98,7 @@ type dataParallel struct {
 	order    []int // completion order recorded on the first step
 	steps    int
 
+	halt     [2]float32 // agreeHalt's flags
 	gathered []float32
 	mine     []float32
 	reduce   []float32

@@ -191,7 +191,8 @@ var errRankStopped = errors.New("train: stopped by rank 0")
 // decide on their own (each process sees its own signals).
 func (r *run) agreeHalt(stepErr error) (onStep, cancelled bool, err error) {
 	d := r.dp
-	flags := []float32{0, 0}
+	flags := d.halt[:]
+	clear(flags)
 	if stepErr != nil {
 		flags[0] = 1
 	}
