@@ -273,6 +273,7 @@ type attnScratch struct {
 	o        []float32 // output accumulator: (MBp, Dp)
 	dp       []float32 // dP / dS tile (backward)
 	tr       []float32 // transposed tile (backward)
+	tb       []float32 // transposeInto's last block of rows
 	dop      []float32 // dout block (MBp, Dp)
 	dka, dva []float32 // dK, dV accumulators (Lkp, Dp)
 	m, l, dd []float32 // per-row max, sum, D
@@ -363,7 +364,7 @@ func (p *attnProblem) packKt(w *attnScratch, bh int) {
 	lkp := roundUp(lk, p.cpad)
 	w.kt = grow(w.kt, d*lkp)
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
-	transposeInto(p.lvl, w.kt, lkp, k, kr, lk, d)
+	transposeInto(p.lvl, w.kt, lkp, k, kr, lk, d, &w.tb)
 	scale(p.scale, w.kt)
 }
 
@@ -381,14 +382,17 @@ func packRows(dst, src []float32, lds, rows, cols, rowsP, colsP int) []float32 {
 
 // transposeInto stores the transpose of the (rows, cols) matrix src (row
 // stride lds) into dst with row stride ldd, zeroing dst columns rows..ldd.
+// With tmp non-nil, a partial last block of rows goes through *tmp (grown
+// as needed), zero-padded to a whole block.
 // Blocks of the GEMM kernel's transposed-B packing (8×8 on AVX2, 4×4 on
 // NEON) do the bulk at SIMD levels.
-func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, cols int) {
+func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, cols int, tmp *[]float32) {
 	if cols == 0 || ldd == 0 {
 		return
 	}
 	_ = dst[(cols-1)*ldd+ldd-1]
 	r := 0
+	zeroFrom, wide := rows, 0 // dst columns below wide are zero from row zeroFrom on
 	if kn := archGemmKernel(l); kn != nil && kn.packBTAsm != nil && cols >= kn.bt && rows >= kn.bt {
 		bt := kn.bt
 		cb := cols / bt
@@ -400,6 +404,22 @@ func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, co
 					dst[c*ldd+j] = src[j*lds+c]
 				}
 			}
+		}
+		if w := cb * bt; tmp != nil && r < rows && r+bt <= ldd {
+			// The last rows-r rows, zero-padded to a whole block, which
+			// also writes the padding of dst up to row r+bt.
+			*tmp = grow(*tmp, bt*w)
+			t := *tmp
+			for j := r; j < rows; j++ {
+				copy(t[(j-r)*w:(j-r+1)*w], src[j*lds:j*lds+w])
+				for c := w; c < cols; c++ {
+					dst[c*ldd+j] = src[j*lds+c]
+				}
+			}
+			clear(t[(rows-r)*w : bt*w])
+			kn.packBTAsm(&dst[r], &t[0], w, ldd, cb)
+			zeroFrom, wide = r+bt, w
+			r = rows
 		}
 	}
 	for ; r+4 <= rows; r += 4 { // four source rows at a time: 16-byte runs in dst
@@ -419,8 +439,16 @@ func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, co
 		}
 	}
 	if rows < ldd {
-		for c := range cols {
-			clear(dst[c*ldd+rows : c*ldd+ldd])
+		c0 := 0
+		if zeroFrom >= ldd {
+			c0 = wide // the padded block zeroed these columns to the end
+		}
+		for c := c0; c < cols; c++ {
+			from := rows
+			if c < wide {
+				from = zeroFrom
+			}
+			clear(dst[c*ldd+from : c*ldd+ldd])
 		}
 	}
 }
@@ -531,7 +559,7 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
 	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
 	w.vt = grow(w.vt, d*lkp)
-	transposeInto(p.lvl, w.vt, lkp, v, vr, lk, d)
+	transposeInto(p.lvl, w.vt, lkp, v, vr, lk, d, &w.tb)
 	w.kp = packRows(w.kp, k, kr, lk, d, lkp, dp)
 	scale(p.scale, w.kp) // dQ = dS·(scale·K)
 	w.dka = grow(w.dka, lkp*dp)
@@ -616,11 +644,9 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	}
 	dk, dkr := tail(p.dk, p.dks.at(bh, p.h)), p.dks.Row
 	dv, dvr := tail(p.dv, p.dvs.at(bh, p.h)), p.dvs.Row
+	scale(p.scale, w.dka[:lk*dp]) // dK = scale·dSᵀ·Q
 	for j := range lk {
-		row := dk[j*dkr : j*dkr+d]
-		for c, x := range w.dka[j*dp : j*dp+d] {
-			row[c] = p.scale * x
-		}
+		copy(dk[j*dkr:j*dkr+d], w.dka[j*dp:j*dp+d])
 		copy(dv[j*dvr:j*dvr+d], w.dva[j*dp:j*dp+d])
 	}
 }

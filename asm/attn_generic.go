@@ -27,7 +27,7 @@ func attnGemmT(l Level, c []float32, ldc int, at []float32, ldat int, b []float3
 		return tr
 	}
 	tr = grow(tr, m*k)
-	transposeInto(l, tr, k, at, ldat, k, m)
+	transposeInto(l, tr, k, at, ldat, k, m, nil)
 	attnGemm(l, c, ldc, tr, k, b, ldb, m, n, k, acc)
 	return tr
 }

@@ -588,3 +588,45 @@ func TestAttentionStrided(t *testing.T) {
 		}
 	})
 }
+
+// TestTransposeInto checks transposeInto against a plain loop at every SIMD
+// level, with dst prefilled with NaN so that any padding it fails to zero
+// shows: whole 8×8 blocks, a partial last block of rows (padded through a
+// buffer holding stale NaNs), columns beyond the blocks, and padding
+// beyond the last block.
+func TestTransposeInto(t *testing.T) {
+	for _, l := range Available() {
+		for _, s := range [][4]int{ // rows, cols, lds, ldd
+			{26, 16, 192, 32}, {26, 16, 16, 26}, {17, 16, 48, 32}, {16, 16, 16, 16}, {3, 16, 16, 16},
+			{12, 20, 20, 16}, {9, 70, 70, 24}, {30, 64, 64, 48}, {31, 8, 9, 32}, {5, 3, 3, 8}, {7, 8, 8, 7},
+		} {
+			rows, cols, lds, ldd := s[0], s[1], s[2], s[3]
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = float32(i%97) - 48
+			}
+			dst := make([]float32, cols*ldd)
+			stale := make([]float32, 8*cols) // a reused buffer's old values
+			for i := range stale {
+				stale[i] = float32(math.NaN())
+			}
+			for _, tmp := range []*[]float32{nil, &stale} {
+				for i := range dst {
+					dst[i] = float32(math.NaN())
+				}
+				transposeInto(l, dst, ldd, src, lds, rows, cols, tmp)
+				for c := range cols {
+					for j := range ldd {
+						want := float32(0)
+						if j < rows {
+							want = src[j*lds+c]
+						}
+						if got := dst[c*ldd+j]; got != want {
+							t.Fatalf("%v rows=%d cols=%d lds=%d ldd=%d tmp=%v: dst[%d][%d] = %v, want %v", l, rows, cols, lds, ldd, tmp != nil, c, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
