@@ -18,6 +18,12 @@ func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accu
 //go:noescape
 func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
 
+// sgemmBlockAVX512A is sgemmBlockAVX512 with A read in place, row stride
+// lda (see gemmKernel.blockA).
+//
+//go:noescape
+func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+
 // sgemmPackB16AVX2 and sgemmPackB32AVX2 are gemmKernel.packBAsm for
 // nr = 16 and 32 (AVX only).
 //
@@ -65,7 +71,7 @@ var avx2Gemm = &gemmKernel{
 // Sapphire Rapids); the 144×256 A block takes 144 KiB of L2.
 var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096,
-	block: sgemmBlockAVX512, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
+	block: sgemmBlockAVX512, blockA: sgemmBlockAVX512A, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 	packAAsm: sgemmPackA12AVX512, packACols: 16, packATAsm: sgemmPackAT12AVX2,
 }

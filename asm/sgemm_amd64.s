@@ -1090,3 +1090,220 @@ pat12_panel:
 pat12_done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F, 12×32 tile with A read in place (gemmKernel.blockA): as
+// sgemmBlockAVX512, but A(i,p) is read from row i of a row-major A (row
+// stride lda) instead of a packed micro-panel. AP, AP4 and AP8 walk rows
+// 0, 4 and 8 of the tile at element p; rows 1-3 of each group are reached
+// with LDA*1, LDA*2 and LDA3. KK doubles as a scratch register outside the
+// k loop, and the count of column tiles left lives in the nTiles slot.
+
+#define AP AX     // A row 0 of the tile, at element p
+#define AP4 CX    // A row 4
+#define AP8 R13   // A row 8
+#define LDA3 R12  // 3·LDA (LDA, R14, as in the AVX2 kernel with A in place)
+#define AKK R9    // k iterations left; scratch outside the k loop
+#define AIR R10   // ir tiles left
+
+// AVX512A_KSTEP: acc[i][:] += A(i,p) * B(p,:) for i < 12, with A(i,p) at
+// ka(row i); then BPTR moves to row p+1.
+#define AVX512A_KSTEP(ka) \
+	VMOVUPS (BPTR), Z24; \
+	VMOVUPS 64(BPTR), Z25; \
+	ADDQ LDB, BPTR; \
+	VBROADCASTSS (ka)(AP), Z26; \
+	VBROADCASTSS (ka)(AP)(LDA*1), Z27; \
+	VBROADCASTSS (ka)(AP)(LDA*2), Z28; \
+	VFMADD231PS Z24, Z26, Z0; \
+	VFMADD231PS Z25, Z26, Z1; \
+	VFMADD231PS Z24, Z27, Z2; \
+	VFMADD231PS Z25, Z27, Z3; \
+	VFMADD231PS Z24, Z28, Z4; \
+	VFMADD231PS Z25, Z28, Z5; \
+	VBROADCASTSS (ka)(AP)(LDA3*1), Z29; \
+	VBROADCASTSS (ka)(AP4), Z30; \
+	VBROADCASTSS (ka)(AP4)(LDA*1), Z31; \
+	VFMADD231PS Z24, Z29, Z6; \
+	VFMADD231PS Z25, Z29, Z7; \
+	VFMADD231PS Z24, Z30, Z8; \
+	VFMADD231PS Z25, Z30, Z9; \
+	VFMADD231PS Z24, Z31, Z10; \
+	VFMADD231PS Z25, Z31, Z11; \
+	VBROADCASTSS (ka)(AP4)(LDA*2), Z26; \
+	VBROADCASTSS (ka)(AP4)(LDA3*1), Z27; \
+	VBROADCASTSS (ka)(AP8), Z28; \
+	VFMADD231PS Z24, Z26, Z12; \
+	VFMADD231PS Z25, Z26, Z13; \
+	VFMADD231PS Z24, Z27, Z14; \
+	VFMADD231PS Z25, Z27, Z15; \
+	VFMADD231PS Z24, Z28, Z16; \
+	VFMADD231PS Z25, Z28, Z17; \
+	VBROADCASTSS (ka)(AP8)(LDA*1), Z29; \
+	VBROADCASTSS (ka)(AP8)(LDA*2), Z30; \
+	VBROADCASTSS (ka)(AP8)(LDA3*1), Z31; \
+	VFMADD231PS Z24, Z29, Z18; \
+	VFMADD231PS Z25, Z29, Z19; \
+	VFMADD231PS Z24, Z30, Z20; \
+	VFMADD231PS Z25, Z30, Z21; \
+	VFMADD231PS Z24, Z31, Z22; \
+	VFMADD231PS Z25, Z31, Z23
+
+// func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+TEXT ·sgemmBlockAVX512A(SB), NOSPLIT, $0-88
+	MOVQ b+8(FP), BPAN
+	MOVQ c+16(FP), CCOL
+	MOVQ ldb+32(FP), LDB
+	SHLQ $2, LDB
+	MOVQ ldc+48(FP), LDC
+	SHLQ $2, LDC
+	MOVQ lda+80(FP), LDA
+	SHLQ $2, LDA
+	LEAQ (LDA)(LDA*2), LDA3
+	MOVQ nTiles+64(FP), AKK
+	TESTQ AKK, AKK
+	JLE  avx512a_done
+
+avx512a_jr:
+	// New column of tiles: restart A at the top of the block.
+	MOVQ a+0(FP), AP
+	MOVQ CCOL, CROW0
+	MOVQ mTiles+56(FP), AIR
+	TESTQ AIR, AIR
+	JLE  avx512a_jrnext
+
+avx512a_ir:
+	LEAQ (AP)(LDA*4), AP4
+	LEAQ (AP4)(LDA*4), AP8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	// Prefetch the tile's 24 cache lines of C (AKK walks the rows).
+	PREFETCHT0 (CROW0)
+	PREFETCHT0 64(CROW0)
+	PREFETCHT0 (CROW0)(LDC*1)
+	PREFETCHT0 64(CROW0)(LDC*1)
+	PREFETCHT0 (CROW0)(LDC*2)
+	PREFETCHT0 64(CROW0)(LDC*2)
+	LEAQ (CROW0)(LDC*2), AKK
+	ADDQ LDC, AKK
+	PREFETCHT0 (AKK)
+	PREFETCHT0 64(AKK)
+	PREFETCHT0 (AKK)(LDC*1)
+	PREFETCHT0 64(AKK)(LDC*1)
+	PREFETCHT0 (AKK)(LDC*2)
+	PREFETCHT0 64(AKK)(LDC*2)
+	LEAQ (AKK)(LDC*2), AKK
+	ADDQ LDC, AKK
+	PREFETCHT0 (AKK)
+	PREFETCHT0 64(AKK)
+	PREFETCHT0 (AKK)(LDC*1)
+	PREFETCHT0 64(AKK)(LDC*1)
+	PREFETCHT0 (AKK)(LDC*2)
+	PREFETCHT0 64(AKK)(LDC*2)
+	LEAQ (AKK)(LDC*2), AKK
+	ADDQ LDC, AKK
+	PREFETCHT0 (AKK)
+	PREFETCHT0 64(AKK)
+	PREFETCHT0 (AKK)(LDC*1)
+	PREFETCHT0 64(AKK)(LDC*1)
+	PREFETCHT0 (AKK)(LDC*2)
+	PREFETCHT0 64(AKK)(LDC*2)
+	MOVQ BPAN, BPTR
+
+	// for p := 0; p < kc&^3; p += 4: four rank-1 updates.
+	MOVQ kc+24(FP), AKK
+	SHRQ $2, AKK
+	JZ   avx512a_ktail
+
+avx512a_k4:
+	AVX512A_KSTEP(0)
+	AVX512A_KSTEP(4)
+	AVX512A_KSTEP(8)
+	AVX512A_KSTEP(12)
+	ADDQ $16, AP
+	ADDQ $16, AP4
+	ADDQ $16, AP8
+	DECQ AKK
+	JNZ  avx512a_k4
+
+avx512a_ktail:
+	// for ; p < kc; p++
+	MOVQ kc+24(FP), AKK
+	ANDQ $3, AKK
+	JZ   avx512a_kdone
+
+avx512a_k1:
+	AVX512A_KSTEP(0)
+	ADDQ $4, AP
+	ADDQ $4, AP4
+	ADDQ $4, AP8
+	DECQ AKK
+	JNZ  avx512a_k1
+
+avx512a_kdone:
+	// if accum != 0 { acc += C tile }, three rows at a time; AKK keeps
+	// the tile's first row while CROW0 walks down.
+	MOVQ accum+72(FP), AKK
+	TESTQ AKK, AKK
+	JZ   avx512a_store
+	MOVQ CROW0, AKK
+	AVX512_ADD3(Z0, Z1, Z2, Z3, Z4, Z5)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z6, Z7, Z8, Z9, Z10, Z11)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z12, Z13, Z14, Z15, Z16, Z17)
+	LEAQ (CROW0)(LDC*2), CROW0
+	ADDQ LDC, CROW0
+	AVX512_ADD3(Z18, Z19, Z20, Z21, Z22, Z23)
+	MOVQ AKK, CROW0
+
+avx512a_store:
+	// C tile = acc; CROW0 ends 12 rows down, at the next tile.
+	AVX512_ST3(Z0, Z1, Z2, Z3, Z4, Z5)
+	AVX512_ST3(Z6, Z7, Z8, Z9, Z10, Z11)
+	AVX512_ST3(Z12, Z13, Z14, Z15, Z16, Z17)
+	AVX512_ST3(Z18, Z19, Z20, Z21, Z22, Z23)
+	// Next tile of A: back kc elements, down 12 rows.
+	MOVQ kc+24(FP), AKK
+	SHLQ $2, AKK
+	SUBQ AKK, AP
+	LEAQ (AP)(LDA*8), AP
+	LEAQ (AP)(LDA*4), AP
+	DECQ AIR
+	JNZ  avx512a_ir
+
+avx512a_jrnext:
+	// Next column of tiles: BPAN += 4*bstep, CCOL += 32 floats.
+	MOVQ bstep+40(FP), AKK
+	LEAQ (BPAN)(AKK*4), BPAN
+	ADDQ $128, CCOL
+	DECQ nTiles+64(FP)
+	JNZ  avx512a_jr
+
+avx512a_done:
+	VZEROUPPER
+	RET

@@ -18,6 +18,7 @@ func TestSgemmAVX512Driver(t *testing.T) {
 	}
 	kn := *avx512Gemm
 	kn.block = goBlock(kn.mr, kn.nr)
+	kn.blockA = goBlockA(kn.mr, kn.nr)
 	small := kn
 	small.mc, small.kc, small.nc = 24, 5, 64
 	rng := rand.New(rand.NewSource(11))
