@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 )
 
 // Difficulty selects the scene distribution of the synthetic dataset.
@@ -271,6 +272,7 @@ const (
 type Synth struct {
 	cfg  SynthConfig
 	spec synthSpec
+	imgs sync.Pool // *image.RGBA of the image size, for ItemCHW
 }
 
 // NewSynth returns the synthetic dataset for cfg, with defaults filled in.
@@ -451,9 +453,13 @@ func (sp *SynthSplit) ItemCHW(dst []float32, i int) (string, error) {
 		panic(fmt.Sprintf("data: SynthSplit.ItemCHW: len(dst) = %d, want 3*%d*%d", len(dst), n, n))
 	}
 	sc := sp.Scene(i)
-	img := image.NewRGBA(image.Rect(0, 0, n, n))
-	sp.s.Render(img, &sc)
+	img, _ := sp.s.imgs.Get().(*image.RGBA)
+	if img == nil {
+		img = image.NewRGBA(image.Rect(0, 0, n, n))
+	}
+	sp.s.Render(img, &sc) // sets every pixel
 	RGBAToCHW(dst, img)
+	sp.s.imgs.Put(img)
 	return sc.Caption, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -416,6 +417,28 @@ func TestSynthItemCHW(t *testing.T) {
 	for i := range want {
 		if dst[i] != want[i] {
 			t.Fatalf("ItemCHW[%d] = %v, Preprocess %v", i, dst[i], want[i])
+		}
+	}
+	// The images ItemCHW renders into are reused: other scenes in between
+	// (concurrently, too) leave nothing behind.
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			other := make([]float32, len(dst))
+			for i := range 20 {
+				tr.ItemCHW(other, 100+g*20+i)
+			}
+		}()
+	}
+	wg.Wait()
+	again := make([]float32, len(dst))
+	tr.ItemCHW(again, 6) // the image ItemCHW(5) then reuses
+	tr.ItemCHW(again, 5)
+	for i := range dst {
+		if again[i] != dst[i] {
+			t.Fatalf("ItemCHW(5) after other items: [%d] = %v, first time %v", i, again[i], dst[i])
 		}
 	}
 	// And undoing the normalisation gives the pixels back.
