@@ -29,6 +29,13 @@ type LoaderConfig struct {
 	SkipBad bool
 	// Prefetch is the number of batches decoded ahead; default 2.
 	Prefetch int
+	// Inline starts no worker goroutines: Next loads the items it waits
+	// for on the calling goroutine, and Iterator.Help loads items ahead.
+	// In-process data-parallel ranks load this way in the time they wait
+	// for each other, instead of having workers compete with them for the
+	// CPUs (a worker holding a CPU holds up a rank that has finished
+	// waiting, and the others then wait for that one).
+	Inline bool
 }
 
 // Batch is a batch of preprocessed images and their captions.
@@ -138,12 +145,15 @@ func (l *Loader) Epoch(epoch int) *Iterator { return l.EpochFrom(epoch, 0) }
 func (l *Loader) EpochFrom(epoch, pos int) *Iterator {
 	order := l.Order(epoch)
 	pos = min(max(pos, 0), len(order))
-	return &Iterator{l: l, epoch: epoch, order: order, next: pos, pos: pos,
-		window: l.cfg.Prefetch*l.cfg.BatchSize + l.cfg.Workers}
+	window := l.cfg.Prefetch * l.cfg.BatchSize
+	if !l.cfg.Inline {
+		window += l.cfg.Workers
+	}
+	return &Iterator{l: l, epoch: epoch, order: order, next: pos, pos: pos, window: window}
 }
 
-// Iterator yields the batches of one epoch. Next and Close must be called from
-// one goroutine.
+// Iterator yields the batches of one epoch. Next, Help and Close must be
+// called from one goroutine.
 type Iterator struct {
 	l       *Loader
 	epoch   int
@@ -176,20 +186,49 @@ func (it *Iterator) Pos() int { return it.pos }
 
 func (it *Iterator) start() {
 	it.jobs = make(chan *loadJob, it.window)
+	if it.l.cfg.Inline {
+		return
+	}
 	for range it.l.cfg.Workers {
 		it.wg.Add(1)
 		go func() {
 			defer it.wg.Done()
 			for j := range it.jobs {
-				if it.stop.Load() {
-					j.err = errIteratorClosed
-				} else {
-					j.img = it.buffer()
-					j.caption, j.err = it.l.load(j.img, j.index, it.epoch)
-				}
-				close(j.done)
+				it.do(j)
 			}
 		}()
+	}
+}
+
+// do loads one item.
+func (it *Iterator) do(j *loadJob) {
+	if it.stop.Load() {
+		j.err = errIteratorClosed
+	} else {
+		j.img = it.buffer()
+		j.caption, j.err = it.l.load(j.img, j.index, it.epoch)
+	}
+	close(j.done)
+}
+
+// Help loads the next item of the prefetch window that nothing has started
+// loading, on the calling goroutine, and reports whether there was one
+// (false before the first Next, once the window is loaded or started, and
+// after Close). With LoaderConfig.Inline, items are loaded only by Next
+// and Help.
+func (it *Iterator) Help() bool {
+	if it == nil || it.jobs == nil {
+		return false
+	}
+	select {
+	case j, ok := <-it.jobs:
+		if !ok {
+			return false
+		}
+		it.do(j)
+		return true
+	default:
+		return false
 	}
 }
 
@@ -252,7 +291,20 @@ func (it *Iterator) Next() (*Batch, error) {
 		j := it.pending[0]
 		it.pending[0] = nil
 		it.pending = it.pending[1:]
-		<-j.done
+		if it.l.cfg.Inline {
+			// Jobs leave the queue in order, so j is the next one
+			// unless it is done.
+			for waiting := true; waiting; {
+				select {
+				case <-j.done:
+					waiting = false
+				default:
+					it.Help()
+				}
+			}
+		} else {
+			<-j.done
+		}
 		it.pos = j.pos + 1
 		if j.err != nil {
 			it.release(j.img)

@@ -394,3 +394,55 @@ func TestLoaderRecycle(t *testing.T) {
 		it.Recycle(b)
 	}
 }
+
+// TestLoaderInline checks that an Inline loader (no workers: Next and Help
+// load the items) yields what workers do, that Help loads the prefetch
+// window ahead (item by item, then reports there is nothing left), and that
+// it does nothing before the first Next or after Close.
+func TestLoaderInline(t *testing.T) {
+	ds := tsvLoaderFixtureOf(t, 21, func(k int) image.Image { return texturedImage(k, 64+k%4, 56+k%3) })
+	cfg := LoaderConfig{BatchSize: 3, ImageSize: 12, Shuffle: true, Augment: true, Seed: 11, Workers: 2, Prefetch: 2, SkipBad: true}
+	want := collect(t, newTestLoader(t, ds, cfg).Epoch(0))
+	cfg.Inline = true
+	l := newTestLoader(t, ds, cfg)
+	if got := collect(t, l.Epoch(0)); sameBatches(want, got) != nil {
+		t.Fatalf("inline: %v", sameBatches(want, got))
+	}
+	// Help between batches loads the window (2 batches of 3) ahead.
+	it := l.Epoch(0)
+	if it.Help() {
+		t.Fatal("Help before the first Next loaded an item")
+	}
+	var got []*Batch
+	for {
+		helped := 0
+		for it.Help() {
+			helped++
+		}
+		// Next refills the window (2 batches) before it takes each item:
+		// after the first batch 5 items wait; after later ones, the 3 it
+		// queued (Help loaded the rest before).
+		if want := map[int]int{0: 0, 1: 5, 2: 3, 3: 3}[len(got)]; len(got) < 4 && helped != want {
+			t.Fatalf("after batch %d Help loaded %d items, want %d", len(got), helped, want)
+		}
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b)
+	}
+	if err := sameBatches(want, got); err != nil {
+		t.Fatalf("inline with Help: %v", err)
+	}
+	it.Close()
+	if it.Help() {
+		t.Fatal("Help after Close loaded an item")
+	}
+	var nilIt *Iterator
+	if nilIt.Help() {
+		t.Fatal("Help on a nil iterator")
+	}
+}

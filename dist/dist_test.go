@@ -154,6 +154,56 @@ func TestLocalRankLeaves(t *testing.T) {
 	}
 }
 
+// TestLocalWhileWaiting checks that a rank does the work WhileWaiting
+// gave it while it waits for a late peer (piece by piece, until the peer
+// arrives or the work runs out), and that the collective's result is right
+// either way; a communicator that is not local takes no work.
+func TestLocalWhileWaiting(t *testing.T) {
+	for _, pieces := range []int{3, 1 << 30} { // runs out; outlasts the wait
+		var done int
+		errs := runRanks(2, func(c Comm) error {
+			if c.Rank() == 0 {
+				if !WhileWaiting(c, func() bool {
+					if done == pieces {
+						return false
+					}
+					done++
+					time.Sleep(100 * time.Microsecond)
+					return true
+				}) {
+					return errors.New("a local communicator took no work")
+				}
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+			buf := []float32{float32(c.Rank() + 1)}
+			if err := c.AllReduceSum(buf); err != nil {
+				return err
+			}
+			if buf[0] != 3 {
+				return fmt.Errorf("sum %v, want 3", buf[0])
+			}
+			if c.Rank() == 0 {
+				WhileWaiting(c, nil)
+			}
+			return c.Barrier()
+		})
+		for r, err := range errs {
+			if err != nil {
+				t.Fatalf("pieces=%d: rank %d: %v", pieces, r, err)
+			}
+		}
+		// 20 ms of waiting holds about 200 pieces of 0.1 ms (fewer where
+		// the sleeps overshoot); the rank stops when its peer arrives.
+		if pieces == 3 && done != 3 || pieces > 3 && (done < 5 || done > 400) {
+			t.Errorf("pieces=%d: the waiting rank did %d pieces", pieces, done)
+		}
+	}
+	if WhileWaiting(NewTimed(NewLocal(1)[0]), func() bool { return false }) {
+		t.Error("a wrapped communicator took work")
+	}
+}
+
 func TestTimed(t *testing.T) {
 	errs := runRanks(2, func(c Comm) error {
 		tc := NewTimed(c)

@@ -16,8 +16,9 @@ import (
 // training, and tests. Every element of a sum is added in rank order, so
 // all ranks receive the same bits; each rank computes its own slice of the
 // sum into one buffer of the group that every rank then copies. A rank
-// waiting for the others checks for them for a short while (localSpin),
-// yielding its CPU between checks, before it parks. A rank that calls Close while the
+// waiting for the others does the work WhileWaiting gave it, if any, then
+// checks for them for a short while (localSpin), yielding its CPU between
+// checks, before it parks. A rank that calls Close while the
 // others wait in a collective makes their collective fail with an error
 // naming it; a rank that calls a different collective, or the same one with
 // a different length, fails every rank's call.
@@ -25,7 +26,7 @@ func NewLocal(n int) []Comm {
 	if n < 1 {
 		panic(fmt.Sprintf("dist: NewLocal(%d): need at least one rank", n))
 	}
-	g := &localGroup{n: n, slots: make([]localCall, n), closed: make([]bool, n), arrived: make([]int, n)}
+	g := &localGroup{n: n, slots: make([]localCall, n), closed: make([]bool, n), arrived: make([]int, n), idle: make([]func() bool, n)}
 	g.snap = make([]localCall, n)
 	g.cond = sync.NewCond(&g.mu)
 	cs := make([]Comm, n)
@@ -59,6 +60,23 @@ type localGroup struct {
 	snap    []localCall // slots as the last phase found them
 	res     []float32   // an AllReduceSum's result
 	phase   atomic.Int64
+	idle    []func() bool // per rank: WhileWaiting's work (each rank reads its own)
+}
+
+// WhileWaiting gives a rank of NewLocal work for the time it waits for the
+// others in a collective: f does a piece of it (tens of microseconds) and
+// reports whether it did any; the rank calls it until the others arrive or
+// it reports false, then waits as usual. It must be called on the rank's
+// own goroutine, which is the one that calls f; nil removes the work.
+// In-process data-parallel training loads its next batches this way (see
+// data.LoaderConfig.Inline). It reports whether c takes such work (only
+// NewLocal's communicators do).
+func WhileWaiting(c Comm, f func() bool) bool {
+	lc, ok := c.(*localComm)
+	if ok {
+		lc.g.idle[lc.rank] = f
+	}
+	return ok
 }
 
 // localSpin is how long a rank checks for the others before it parks: the
@@ -86,6 +104,10 @@ func (g *localGroup) sync(rank int) error {
 		return nil
 	}
 	g.mu.Unlock()
+	if f := g.idle[rank]; f != nil {
+		for g.phase.Load() == int64(gen) && f() {
+		}
+	}
 	for t0 := time.Now(); g.phase.Load() == int64(gen) && time.Since(t0) < localSpin; {
 		runtime.Gosched()
 	}

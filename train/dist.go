@@ -87,6 +87,7 @@ type dataParallel struct {
 	local      bool
 	limit      int // values per gradient bucket
 	scratch    string
+	it         *data.Iterator // the epoch being read (in-process ranks load it while they wait)
 
 	params   []*tensor.Tensor
 	index    map[*tensor.Tensor]int
@@ -212,11 +213,19 @@ func (r *run) shardData() error {
 	}
 	cfg := r.loader.Config()
 	cfg.Shuffle = false // the view follows the global loader's order
+	// In-process ranks load their batches themselves, ahead, in the time
+	// they wait for each other (300 steps of the main job on 2 cores,
+	// 4 interleaved pairs: 25.3-25.5 against 26.3-27.5 ms per step, of
+	// which 0.9-1.2 against 1.6-1.8 ms in collectives).
+	cfg.Inline = r.inProcess()
 	l, err := data.NewLoader(ds, cfg)
 	if err != nil {
 		return err
 	}
 	d.view, r.loader = v, l
+	if cfg.Inline {
+		dist.WhileWaiting(r.o.Parallel.Comm, func() bool { return d.it.Help() })
+	}
 	return nil
 }
 
@@ -227,7 +236,8 @@ func (r *run) epochFrom(epoch, pos int) *data.Iterator {
 		return r.loader.EpochFrom(epoch, pos)
 	}
 	r.dp.view.setEpoch(epoch, pos)
-	return r.loader.EpochFrom(epoch, 0)
+	r.dp.it = r.loader.EpochFrom(epoch, 0)
+	return r.dp.it
 }
 
 // position returns the global position of it (see epochFrom).

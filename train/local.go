@@ -133,12 +133,6 @@ func runInProcess(ctx context.Context, o Options, n int) (*Result, error) {
 		oo.Parallel.Comm, oo.Parallel.inProcess = c, true
 		oo.BatchSize = global / n
 		oo.Explicit["batch"] = true
-		if oo.Workers <= 0 {
-			// About GOMAXPROCS in all, as one rank would have; a rank
-			// with one worker waited for its batches (34 against 28 ms
-			// per step on 2 cores).
-			oo.Workers = max(2, runtime.GOMAXPROCS(0)/n)
-		}
 		if r != 0 {
 			oo.OnStep = nil
 		}

@@ -108,7 +108,7 @@ type Options struct {
 	HeldOut   int    // pairs held out for evaluation (see Data)
 	StopAt    int    // stop (after a checkpoint) at this step, to resume later; 0: run to Steps
 	SaveEvery int    // steps between checkpoints (default 250)
-	Workers   int    // data workers (default GOMAXPROCS; with Ranks > 1, max(2, GOMAXPROCS/Ranks) per rank)
+	Workers   int    // data workers (default GOMAXPROCS; with Ranks > 1, the ranks load their own batches and these serve evaluation)
 
 	// Ranks is the number of data-parallel ranks inside this process
 	// (local.go): goroutines that each train on their share of the cores
