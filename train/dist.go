@@ -214,9 +214,10 @@ func (r *run) shardData() error {
 	cfg := r.loader.Config()
 	cfg.Shuffle = false // the view follows the global loader's order
 	// In-process ranks load their batches themselves, ahead, in the time
-	// they wait for each other (300 steps of the main job on 2 cores,
-	// 4 interleaved pairs: 25.3-25.5 against 26.3-27.5 ms per step, of
-	// which 0.9-1.2 against 1.6-1.8 ms in collectives).
+	// they wait for each other (a prototype, 300 steps of the main job on
+	// 2 cores, 4 interleaved pairs: 25.3-25.5 against 26.3-27.5 ms per
+	// step with workers, of which 0.9-1.2 against 1.6-1.8 ms in
+	// collectives).
 	cfg.Inline = r.inProcess()
 	l, err := data.NewLoader(ds, cfg)
 	if err != nil {

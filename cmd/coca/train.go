@@ -72,7 +72,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Force, "force", false, "start a fresh run in an --out that holds one, deleting its checkpoints, model and metrics")
 	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip unreadable items (counted and reported) instead of stopping")
 	fs.IntVar(&o.StopAt, "stop-at", 0, "stop after a checkpoint at this step (continue later with --resume)")
-	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS; with several --ranks, max(2, GOMAXPROCS/ranks) for each)")
+	fs.IntVar(&o.Workers, "workers", 0, "data-loading goroutines (default GOMAXPROCS; with several --ranks the ranks load their own batches while they wait for each other, and these serve evaluation)")
 	fs.IntVar(&o.Ranks, "ranks", 0, "data-parallel ranks inside this process, each on its share of the cores and of --batch (the run's numbers change by float rounding only): 0 picks GOMAXPROCS ranks (fewer when the batch does not divide, at least 8 items each) for models at most 256 wide on the CPU, whose matrix products are too small to share well between cores, else 1; 1: off")
 	distKind := fs.String("dist", "none", "data-parallel training: none; mpi (one rank per process, started by mpirun; needs a -tags mpi build); nccl (one rank per GPU with --device cuda, -tags cuda; rank 0's host:port in GOCOCA_NCCL_ADDR or MASTER_ADDR/MASTER_PORT; tested on the CUDA emulator only); --batch is per rank")
 	fs.StringVar(&o.Parallel.Loss, "dist-loss", "gather", "contrastive loss across ranks: gather (every rank computes the global loss) or local (each rank its own rows against all ranks' features)")
