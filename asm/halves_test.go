@@ -18,11 +18,15 @@ func TestSgemmHalvesBitIdentical(t *testing.T) {
 			continue
 		}
 		kn := gemmKernelFor(l)
-		for _, s := range [][3]int{
-			{200, 16 * 2 * kn.nr, 600}, // more column tiles: split N
-			{600, 16 * kn.nr, 300},     // more row tiles: split M
+		for _, s := range []struct {
+			m, n, k int
+			alpha   float32
+		}{
+			{200, 16 * 2 * kn.nr, 600, 1.25}, // A smaller: split N
+			{600, 16 * kn.nr, 300, 1.25},     // B smaller: split M
+			{600, 16 * kn.nr, 300, 1},        // split N where A is read in place
 		} {
-			m, n, k := s[0], s[1], s[2]
+			m, n, k, alpha := s.m, s.n, s.k, s.alpha
 			if !kn.halves(2, m, n) {
 				t.Fatalf("%v %dx%d: halves is false, the test would not reach the strips", l, m, n)
 			}
@@ -51,22 +55,53 @@ func TestSgemmHalvesBitIdentical(t *testing.T) {
 					return c
 				}
 				serial := run(func(c []float32) {
-					sgemmSerial(kn, transA, transB, m, n, k, 1.25, a, lda, b, ldb, 0.5, c, n)
+					sgemmSerial(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
 				})
 				shared := run(func(c []float32) {
-					kn.gemmShared(2, transA, transB, m, n, k, 1.25, a, lda, b, ldb, 0.5, c, n)
+					kn.gemmShared(2, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
 				})
 				for _, threads := range []int{2, 3} {
 					got := run(func(c []float32) {
-						sgemmParallel(kn, threads, transA, transB, m, n, k, 1.25, a, lda, b, ldb, 0.5, c, n)
+						sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
 					})
-					name := fmt.Sprintf("%v %dx%dx%d transA=%v transB=%v threads=%d", l, m, n, k, transA, transB, threads)
+					name := fmt.Sprintf("%v %dx%dx%d alpha=%g transA=%v transB=%v threads=%d split N=%v", l, m, n, k, alpha, transA, transB, threads, kn.halvesSplitN(threads, transA, alpha, m, n))
 					for i := range got {
 						if math.Float32bits(got[i]) != math.Float32bits(serial[i]) || math.Float32bits(got[i]) != math.Float32bits(shared[i]) {
 							t.Fatalf("%s: C[%d] = %g, one goroutine %g, shared panels %g", name, i, got[i], serial[i], shared[i])
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestHalvesSplitN checks the direction of the halves' strips: N when A is
+// the smaller operand or when the column strips read A in place, else M.
+func TestHalvesSplitN(t *testing.T) {
+	for _, l := range allLevels {
+		if !Supported(l) || l == Generic {
+			continue
+		}
+		kn := gemmKernelFor(l)
+		direct := kn.blockA != nil
+		for _, c := range []struct {
+			m, n   int
+			transA bool
+			alpha  float32
+			want   bool
+		}{
+			{400, 3072, false, 1, true},    // A smaller
+			{400, 768, true, 1, true},      // A smaller, transposed
+			{1024, 1024, false, 2, false},  // equal, packed A: split M
+			{2048, 512, true, 1, false},    // B smaller, A transposed
+			{600, 512, false, 1.5, false},  // B smaller, alpha ≠ 1
+			{600, 512, false, 1, direct},   // strips of 256 read A in place
+			{1200, 1024, false, 1, direct}, // strips of 512 read A in place
+			{1200, 1088, false, 1, false},  // strips of 544 pack A
+		} {
+			if got := kn.halvesSplitN(2, c.transA, c.alpha, c.m, c.n); got != c.want {
+				t.Errorf("%v: halvesSplitN(2, transA=%v, alpha=%g, %d, %d) = %v, want %v", l, c.transA, c.alpha, c.m, c.n, got, c.want)
 			}
 		}
 	}
