@@ -74,6 +74,7 @@ var avx512Gemm = &gemmKernel{
 	block: sgemmBlockAVX512, blockA: sgemmBlockAVX512A, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 	packAAsm: sgemmPackA12AVX512, packACols: 16, packATAsm: sgemmPackAT12AVX2,
+	directBMaxM: 256,
 }
 
 func archGemmKernel(l Level) *gemmKernel {

@@ -74,6 +74,10 @@ type gemmKernel struct {
 	// a block whose row count is not a multiple of mr.
 	edge func(rows int) func(a, b, c *float32, kc, ldb, bstep, ldc, nTiles int)
 
+	// directBMaxM, when set, is the most rows of C for which the serial
+	// GEMM reads a row-major B in place (see directB) instead of packing it.
+	directBMaxM int
+
 	// pairs marks a bfloat16 kernel: its packed operands hold pairs of
 	// bfloat16 values of consecutive k in 32-bit slots (packAPairs,
 	// packBPairs), and block gets the number of pairs, ⌈kc/2⌉, for kc.
@@ -266,15 +270,26 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 	mcStep := blockSize(m, kn.mc, mr)
 	ncStep := blockSize(n, ncMax, nr)
 	direct := kn.directA(transA, alpha, ncStep)
+	directB := kn.directB(transB, m, ldb)
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			kn.packB(ws.bp, transB, b, ldb, pc, jc, kc, nc)
 			kd := kn.depth(kc)
-			bs := gemmB{b: ws.bp, ldb: nr, step: kd * nr}
-			if nc%nr != 0 {
-				bs.edge = ws.bp[nc/nr*kd*nr:]
+			var bs gemmB
+			if directB {
+				// Whole micro-panels in place; the right edge packed.
+				bs = gemmB{b: b[pc*ldb+jc:], ldb: ldb, step: nr}
+				if nc%nr != 0 {
+					kn.packB(ws.bp, false, b, ldb, pc, jc+nc/nr*nr, kc, nc%nr)
+					bs.edge = ws.bp[:kd*nr]
+				}
+			} else {
+				kn.packB(ws.bp, transB, b, ldb, pc, jc, kc, nc)
+				bs = gemmB{b: ws.bp, ldb: nr, step: kd * nr}
+				if nc%nr != 0 {
+					bs.edge = ws.bp[nc/nr*kd*nr:]
+				}
 			}
 			accum := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mcStep {
@@ -361,6 +376,21 @@ func (kn *gemmKernel) directA(transA bool, alpha float32, nc int) bool {
 
 // directMaxNC is the widest B panel for which A is read unpacked.
 const directMaxNC = 512
+
+// directB reports whether the serial GEMM reads B in place: B not
+// transposed, at most kn.directBMaxM rows of C, and a row stride that is
+// not a multiple of 512 floats. Each packed element of B serves m rows of
+// C, so with few rows packing B costs a large share of the product (the
+// weight gradients dW = dYᵀ·X of a small model: 64×256 from 832 rows);
+// read in place, a micro-panel's rows lie ldb apart, and a stride of a
+// multiple of 2 KiB would crowd them into a few sets of L2. Measured on a
+// Zen 5 core (AVX-512, interleaved, medians of 30, GFLOP/s, packed → in
+// place, m×n×k, A transposed): 64×256×832 146 → 165, 64×64×832 124 →
+// 141, 64×256×352 149 → 176, 192×64×832 158 → 167, 256×64×832 152 → 157;
+// with 832 rows it ran 0-3% slower (209 → 203-211), hence the bound.
+func (kn *gemmKernel) directB(transB bool, m, ldb int) bool {
+	return !transB && !kn.pairs && m <= kn.directBMaxM && ldb%512 != 0
+}
 
 // macroA is macro with A read unpacked: a is the mc×kc block of a
 // row-major A (row stride lda). Whole row tiles go to blockA; the last,
