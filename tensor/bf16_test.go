@@ -181,3 +181,34 @@ func TestBF16NoGradient(t *testing.T) {
 		t.Fatal("a scoped product recorded")
 	}
 }
+
+// TestFillRows checks that every row of out gets the bias, on one
+// goroutine's rows or split between several, and that nothing past the
+// rows is written.
+func TestFillRows(t *testing.T) {
+	for _, n := range []int{1, 5, 64, 255, 256, 257, 768} {
+		for _, rows := range []int{1, 2, 3, 7, 100, 833, 4001} {
+			bias := make([]float32, n)
+			for i := range bias {
+				bias[i] = float32(i + 1)
+			}
+			out := make([]float32, rows*n+3)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			fillRows(out[:rows*n], bias, rows, n)
+			for r := range rows {
+				for j, v := range out[r*n : (r+1)*n] {
+					if v != bias[j] {
+						t.Fatalf("n=%d rows=%d: out[%d][%d] = %v, want %v", n, rows, r, j, v, bias[j])
+					}
+				}
+			}
+			for i, v := range out[rows*n:] {
+				if !math.IsNaN(float64(v)) {
+					t.Fatalf("n=%d rows=%d: wrote %v past the rows (+%d)", n, rows, v, i)
+				}
+			}
+		}
+	}
+}

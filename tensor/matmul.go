@@ -167,13 +167,7 @@ func Linear(x, w, b *Tensor) *Tensor {
 	var out *Tensor
 	if b != nil {
 		out = newOut(shape, x, w, b)
-		if !deviceBlocks(out.data, b.data, rows, outF, outF, 0, 0, 0, false) {
-			parallelFor(rows, outF, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					copy(out.data[r*outF:(r+1)*outF], b.data)
-				}
-			})
-		}
+		fillRows(out.data, b.data, rows, outF)
 		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
 	} else {
 		out = newOut(shape, x, w)
