@@ -474,6 +474,7 @@ func (p *attnProblem) forwardBlock(w *attnScratch, bh, q0 int) {
 	mb := min(attnQBlock, p.lq-q0)
 	mbp := roundUp(mb, p.rpad)
 	if w.head != bh {
+		p.prefetchHead(bh + 1)
 		p.packKV(w, bh)
 	}
 	lkp := roundUp(lk, p.cpad)
@@ -554,6 +555,7 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 	d, lk, lq := p.d, p.lk, p.lq
 	dp, lkp := roundUp(d, p.cpad), roundUp(lk, p.cpad)
 	bi := bh / p.h
+	p.prefetchHead(bh + 1)
 	p.packKt(w, bh)
 	w.head = -1 // kt is reused below; do not let a forward trust it
 	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
@@ -649,4 +651,34 @@ func (p *attnProblem) backwardHead(w *attnScratch, bh int) {
 		copy(dk[j*dkr:j*dkr+d], w.dka[j*dp:j*dp+d])
 		copy(dv[j*dvr:j*dvr+d], w.dva[j*dp:j*dp+d])
 	}
+}
+
+// prefetchRowsOf asks for rows rows of d floats, stride apart, of s from
+// offset off to be brought into the cache (when off is in range).
+func prefetchRowsOf(s []float32, off, stride, d, rows int) {
+	if off < len(s) && rows > 0 && d > 0 {
+		prefetchRows(&s[off], stride, d, rows)
+	}
+}
+
+// prefetchHead asks for head bh's operands to be brought into the cache:
+// q, k, v and out, and in the backward dout and the rows of dq, dk and dv
+// it writes (the forward's problem has none of these). A worker calls it
+// for the next head as it starts one: in training the backward reads
+// activations the forward wrote long before, and a small head (the main
+// job's are 26 rows of 16 floats) is over before the hardware prefetchers
+// catch up with its strided rows.
+func (p *attnProblem) prefetchHead(bh int) {
+	if bh >= p.b*p.h {
+		return
+	}
+	h, d := p.h, p.d
+	prefetchRowsOf(p.k, p.ks.at(bh, h), p.ks.Row, d, p.lk)
+	prefetchRowsOf(p.v, p.vs.at(bh, h), p.vs.Row, d, p.lk)
+	prefetchRowsOf(p.q, p.qs.at(bh, h), p.qs.Row, d, p.lq)
+	prefetchRowsOf(p.out, p.os.at(bh, h), p.os.Row, d, p.lq)
+	prefetchRowsOf(p.dout, p.dos.at(bh, h), p.dos.Row, d, p.lq)
+	prefetchRowsOf(p.dq, p.dqs.at(bh, h), p.dqs.Row, d, p.lq)
+	prefetchRowsOf(p.dk, p.dks.at(bh, h), p.dks.Row, d, p.lk)
+	prefetchRowsOf(p.dv, p.dvs.at(bh, h), p.dvs.Row, d, p.lk)
 }
