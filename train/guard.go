@@ -76,6 +76,9 @@ func (r *run) settleCount(n float32) error {
 // updateError reads every parameter and reports the non-finite values the
 // update of step made (n: the count on the device, 0 when none was made).
 func (r *run) updateError(step int, lr float64, n float32) error {
+	if n == 0 && tensorsFinite(r.params) {
+		return nil // the common case, without naming the parameters
+	}
 	bad, total, first := paramsFinite(r.model)
 	if bad == 0 && n == 0 {
 		return nil
@@ -142,6 +145,22 @@ func paramsFinite(m *coca.Model) (bad, total int, first string) {
 		total += len(v)
 	}
 	return bad, total, first
+}
+
+// tensorsFinite reports whether every value of ts is finite (a copy each
+// from a device).
+func tensorsFinite(ts []*tensor.Tensor) bool {
+	var buf []float32
+	for _, t := range ts {
+		v := tensor.HostValues(t, buf)
+		if tensor.OnDevice() {
+			buf = v
+		}
+		if countNonFinite(v) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // stateFinite checks an optimizer state.
