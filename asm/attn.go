@@ -44,6 +44,10 @@ import (
 //
 // The products run through one tile kernel, C (+)= A·B on padded row-major
 // operands (attnGemm: AVX2, AVX-512 or NEON, else pure Go).
+//
+// A worker starting a head asks for the next head's rows to be brought into
+// the cache (prefetchHead), so that a small head's strided rows are not
+// fetched one miss at a time while it computes.
 
 // attnQBlock is the number of query rows per tile (a multiple of 4).
 const attnQBlock = 32
