@@ -9,8 +9,10 @@ import (
 // TestPrefetchRows runs the prefetch hint over rows that start anywhere in
 // a cache line, rows of one float and rows of several lines, and rows
 // reaching the last element of their slice, and checks that it returns and
-// leaves the memory as it was (it may only read). What it is for, speed,
-// is measured by BenchmarkAttentionSmall and `coca train`, not here.
+// leaves the memory as it was (it may only read). What it is for, speed
+// where the rows are not in the cache, is measured with `coca train` (the
+// attention backward reads activations written long before), not here;
+// BenchmarkAttentionSmall, whose operands stay warm, shows its cost.
 func TestPrefetchRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	buf := make([]float32, 4096)
