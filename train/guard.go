@@ -76,12 +76,13 @@ func (r *run) settleCount(n float32) error {
 // updateError reads every parameter and reports the non-finite values the
 // update of step made (n: the count on the device, 0 when none was made).
 func (r *run) updateError(step int, lr float64, n float32) error {
-	if n == 0 && tensorsFinite(r.params) {
-		return nil // the common case, without naming the parameters
-	}
-	bad, total, first := paramsFinite(r.model)
+	bad, total, i := tensorsNonFinite(r.params)
 	if bad == 0 && n == 0 {
 		return nil
+	}
+	var first string // named only now: r.params is r.model.Params() in order
+	if i >= 0 {
+		first = r.model.Params()[i].Name
 	}
 	return fmt.Errorf("train: step %d (lr %.3g): the update made %d of %d parameter values non-finite (first in %s); stopping; %s",
 		step, lr, bad, total, first, r.lastCheckpoint(0))
@@ -131,36 +132,37 @@ func countNonFinite(d []float32) int {
 // paramsFinite checks a model's parameters (read with a copy each from a
 // device).
 func paramsFinite(m *coca.Model) (bad, total int, first string) {
+	ps := m.Params()
+	ts := make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
+		ts[i] = p.Tensor
+	}
+	bad, total, i := tensorsNonFinite(ts)
+	if i >= 0 {
+		first = ps[i].Name
+	}
+	return bad, total, first
+}
+
+// tensorsNonFinite counts the non-finite values of ts (read with a copy
+// each from a device) and returns the index of the first tensor holding
+// one, or -1.
+func tensorsNonFinite(ts []*tensor.Tensor) (bad, total, first int) {
+	first = -1
 	var buf []float32
-	for _, p := range m.Params() {
-		v := tensor.HostValues(p.Tensor, buf)
+	for i, t := range ts {
+		v := tensor.HostValues(t, buf)
 		if tensor.OnDevice() {
 			buf = v
 		}
 		n := countNonFinite(v)
-		if n > 0 && first == "" {
-			first = p.Name
+		if n > 0 && first < 0 {
+			first = i
 		}
 		bad += n
 		total += len(v)
 	}
 	return bad, total, first
-}
-
-// tensorsFinite reports whether every value of ts is finite (a copy each
-// from a device).
-func tensorsFinite(ts []*tensor.Tensor) bool {
-	var buf []float32
-	for _, t := range ts {
-		v := tensor.HostValues(t, buf)
-		if tensor.OnDevice() {
-			buf = v
-		}
-		if countNonFinite(v) > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // stateFinite checks an optimizer state.
