@@ -64,7 +64,7 @@ func TestSgemmHalvesBitIdentical(t *testing.T) {
 					got := run(func(c []float32) {
 						sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
 					})
-					name := fmt.Sprintf("%v %dx%dx%d alpha=%g transA=%v transB=%v threads=%d split N=%v", l, m, n, k, alpha, transA, transB, threads, kn.halvesSplitN(threads, transA, alpha, m, n))
+					name := fmt.Sprintf("%v %dx%dx%d alpha=%g transA=%v transB=%v threads=%d split N=%v", l, m, n, k, alpha, transA, transB, threads, kn.halvesSplitN(threads, transA, alpha, m, n, lda))
 					for i := range got {
 						if math.Float32bits(got[i]) != math.Float32bits(serial[i]) || math.Float32bits(got[i]) != math.Float32bits(shared[i]) {
 							t.Fatalf("%s: C[%d] = %g, one goroutine %g, shared panels %g", name, i, got[i], serial[i], shared[i])
@@ -86,22 +86,24 @@ func TestHalvesSplitN(t *testing.T) {
 		kn := gemmKernelFor(l)
 		direct := kn.blockA != nil
 		for _, c := range []struct {
-			m, n   int
-			transA bool
-			alpha  float32
-			want   bool
+			m, n, lda int
+			transA    bool
+			alpha     float32
+			want      bool
 		}{
-			{400, 3072, false, 1, true},    // A smaller
-			{400, 768, true, 1, true},      // A smaller, transposed
-			{1024, 1024, false, 2, false},  // equal, packed A: split M
-			{2048, 512, true, 1, false},    // B smaller, A transposed
-			{600, 512, false, 1.5, false},  // B smaller, alpha ≠ 1
-			{600, 512, false, 1, direct},   // strips of 256 read A in place
-			{1200, 1024, false, 1, direct}, // strips of 512 read A in place
-			{1200, 1088, false, 1, false},  // strips of 544 pack A
+			{400, 3072, 768, false, 1, true},    // A smaller
+			{400, 768, 400, true, 1, true},      // A smaller, transposed
+			{1024, 1024, 1024, false, 2, false}, // equal, packed A: split M
+			{2048, 512, 2048, true, 1, false},   // B smaller, A transposed
+			{600, 512, 768, false, 1.5, false},  // B smaller, alpha ≠ 1
+			{600, 512, 768, false, 1, direct},   // strips of 256 read A in place
+			{600, 512, 2048, false, 1, false},   // rows 8 KiB apart: packed A
+			{600, 512, 3000, false, 1, direct},  // a stride off 1024: in place
+			{1200, 1024, 768, false, 1, direct}, // strips of 512 read A in place
+			{1200, 1088, 768, false, 1, false},  // strips of 544 pack A
 		} {
-			if got := kn.halvesSplitN(2, c.transA, c.alpha, c.m, c.n); got != c.want {
-				t.Errorf("%v: halvesSplitN(2, transA=%v, alpha=%g, %d, %d) = %v, want %v", l, c.transA, c.alpha, c.m, c.n, got, c.want)
+			if got := kn.halvesSplitN(2, c.transA, c.alpha, c.m, c.n, c.lda); got != c.want {
+				t.Errorf("%v: halvesSplitN(2, transA=%v, alpha=%g, %d, %d, lda %d) = %v, want %v", l, c.transA, c.alpha, c.m, c.n, c.lda, got, c.want)
 			}
 		}
 	}

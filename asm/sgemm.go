@@ -171,7 +171,7 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 	// halves choose by what the strips repeat (halvesSplitN).
 	splitN := n/nr >= m/mr
 	if halves {
-		splitN = kern.halvesSplitN(threads, transA, alpha, m, n)
+		splitN = kern.halvesSplitN(threads, transA, alpha, m, n, lda)
 	}
 	unit, total := mr, m
 	if splitN {
@@ -254,9 +254,9 @@ func (kn *gemmKernel) halves(threads, m, n int) bool {
 // GFLOP/s, row strips → column strips): 600×512×2048 x·Wᵀ 371 → 381,
 // x·W 335 → 369; 600×1536×512 354 → 386; 400×768×3072 330 → 346, x·Wᵀ
 // 350 → 367 (m×n×k); the GEMMs that keep their direction ran as before.
-func (kn *gemmKernel) halvesSplitN(threads int, transA bool, alpha float32, m, n int) bool {
+func (kn *gemmKernel) halvesSplitN(threads int, transA bool, alpha float32, m, n, lda int) bool {
 	w := ((n+kn.nr-1)/kn.nr + threads - 1) / threads * kn.nr
-	return m < n || kn.directA(transA, alpha, w)
+	return m < n || kn.directA(transA, alpha, w, lda)
 }
 
 // sgemmSerial runs one GEMM on the calling goroutine: the generic reference
