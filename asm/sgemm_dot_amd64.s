@@ -14,9 +14,11 @@
 //	}
 //
 // The group of B rows (8·k floats) stays in L1 while the rows of A pass
-// (from L2), so B is read from memory once and never packed. The first two
-// tiles of 3 rows of A prefetch the next group (rows 0-3, then 4-7), so
-// that the group after this one is in cache when its first tile starts.
+// (from L2), so B is read from memory once and never packed. The first
+// tiles of 3 rows of A prefetch the next group, so that it is in cache
+// when its first tile starts: with at least 8 tiles, the first 8 a row
+// each (spread out, the requests wait less for the memory), else the
+// first two 4 rows each.
 // C(0, j) lives in the c argument slot, and the lda slot counts the tiles
 // that still prefetch (registers are all taken). Z0..Z7
 // accumulate A row 0 against B rows 0..7, Z8..Z15 row 1, Z16..Z23 row 2;
@@ -256,7 +258,12 @@ group:
 	MOVQ c+32(FP), CP
 	LEAQ (BG)(LDB*4), BP4
 	LEAQ (BG)(LDB*8), NB
+	// Tiles that prefetch: 8 (a row each) with at least 8 tiles of 3
+	// rows, else 2 (4 rows each).
 	MOVQ $2, lda+8(FP)
+	CMPQ m+48(FP), $24
+	JLT  2(PC)
+	MOVQ $8, lda+8(FP)
 	MOVQ m+48(FP), IR
 	CMPQ IR, $3
 	JL   rows2
@@ -273,6 +280,8 @@ rows3:
 	JZ   r3k16
 	CMPQ lda+8(FP), $0
 	JEQ  r3k32
+	CMPQ m+48(FP), $24
+	JGE  r3k32p1
 
 r3k32p:
 	// As r3k32, prefetching 128 bytes of 4 rows of the next group.
@@ -298,6 +307,27 @@ r3k32p:
 	SHLQ $7, KK
 	SUBQ KK, NB
 	LEAQ (NB)(LDB*4), NB
+	DECQ lda+8(FP)
+	JMP  r3k16
+
+r3k32p1:
+	// As r3k32, prefetching 128 bytes of one row of the next group.
+	PREFETCHT0 (NB)
+	PREFETCHT0 64(NB)
+	STEP3(0)
+	STEP3(64)
+	ADDQ $128, AP
+	ADDQ $128, BROWP
+	ADDQ $128, BP4
+	ADDQ $128, NB
+	DECQ KK
+	JNZ  r3k32p1
+	// NB back to the start of the row, then one row down.
+	MOVQ k+64(FP), KK
+	SHRQ $5, KK
+	SHLQ $7, KK
+	SUBQ KK, NB
+	ADDQ LDB, NB
 	DECQ lda+8(FP)
 	JMP  r3k16
 

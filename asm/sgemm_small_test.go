@@ -46,7 +46,7 @@ func TestSgemmSmallKernels(t *testing.T) {
 			if transB {
 				unit, kern, form = sk.granule(), sk.dotT, "dotT"
 			}
-			for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 50} {
+			for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 24, 50} {
 				for _, k := range ks {
 					if testing.Short() && rng.Intn(3) != 0 {
 						continue
