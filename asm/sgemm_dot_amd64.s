@@ -108,6 +108,27 @@ GLOBL dotPerm<>(SB), RODATA|NOPTR, $64
 	VFMADD231PS Z28, Z25, Z15; \
 	VFMADD231PS Z28, Z26, Z23
 
+// STEP3X32: 32 elements of k for 3 rows of A (STEP3 twice), the row
+// pointers moved on.
+#define STEP3X32 \
+	STEP3(0); \
+	STEP3(64); \
+	ADDQ $128, AP; \
+	ADDQ $128, BROWP; \
+	ADDQ $128, BP4
+
+// NBREWIND: NB back by the bytes of k's whole 32-element blocks, to the
+// start of the rows it prefetched (clobbers KK).
+#define NBREWIND \
+	MOVQ k+64(FP), KK; \
+	SHRQ $5, KK; \
+	SHLQ $7, KK; \
+	SUBQ KK, NB
+
+// PFROWM: the least m (8 tiles of 3 rows) for which each prefetching tile
+// takes one row of the next group rather than 4.
+#define PFROWM 24
+
 // The k tail: the same with zeroing masked loads (K1).
 #define STEP3_TAIL \
 	VMOVUPS.Z (AP), K1, Z24; \
@@ -261,7 +282,7 @@ group:
 	// Tiles that prefetch: 8 (a row each) with at least 8 tiles of 3
 	// rows, else 2 (4 rows each).
 	MOVQ $2, lda+8(FP)
-	CMPQ m+48(FP), $24
+	CMPQ m+48(FP), $PFROWM
 	JLT  2(PC)
 	MOVQ $8, lda+8(FP)
 	MOVQ m+48(FP), IR
@@ -280,7 +301,7 @@ rows3:
 	JZ   r3k16
 	CMPQ lda+8(FP), $0
 	JEQ  r3k32
-	CMPQ m+48(FP), $24
+	CMPQ m+48(FP), $PFROWM
 	JGE  r3k32p1
 
 r3k32p:
@@ -293,19 +314,12 @@ r3k32p:
 	PREFETCHT0 64(NB)(LDB*2)
 	PREFETCHT0 (NB)(LDB3*1)
 	PREFETCHT0 64(NB)(LDB3*1)
-	STEP3(0)
-	STEP3(64)
-	ADDQ $128, AP
-	ADDQ $128, BROWP
-	ADDQ $128, BP4
+	STEP3X32
 	ADDQ $128, NB
 	DECQ KK
 	JNZ  r3k32p
 	// NB back to the start of the rows, then 4 rows down.
-	MOVQ k+64(FP), KK
-	SHRQ $5, KK
-	SHLQ $7, KK
-	SUBQ KK, NB
+	NBREWIND
 	LEAQ (NB)(LDB*4), NB
 	DECQ lda+8(FP)
 	JMP  r3k16
@@ -314,29 +328,18 @@ r3k32p1:
 	// As r3k32, prefetching 128 bytes of one row of the next group.
 	PREFETCHT0 (NB)
 	PREFETCHT0 64(NB)
-	STEP3(0)
-	STEP3(64)
-	ADDQ $128, AP
-	ADDQ $128, BROWP
-	ADDQ $128, BP4
+	STEP3X32
 	ADDQ $128, NB
 	DECQ KK
 	JNZ  r3k32p1
 	// NB back to the start of the row, then one row down.
-	MOVQ k+64(FP), KK
-	SHRQ $5, KK
-	SHLQ $7, KK
-	SUBQ KK, NB
+	NBREWIND
 	ADDQ LDB, NB
 	DECQ lda+8(FP)
 	JMP  r3k16
 
 r3k32:
-	STEP3(0)
-	STEP3(64)
-	ADDQ $128, AP
-	ADDQ $128, BROWP
-	ADDQ $128, BP4
+	STEP3X32
 	DECQ KK
 	JNZ  r3k32
 

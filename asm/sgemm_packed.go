@@ -373,7 +373,7 @@ func (kn *gemmKernel) edgeKernel(rows int) func(a, b, c *float32, kc, ldb, bstep
 // tile in one set of a 64-set L1d (Zen 3/4/5: 32 or 48 KiB), more rows
 // than it has ways, so such an A is packed whatever the panel. Measured on
 // a Zen 4 core (AVX-512, interleaved, 1 thread, GFLOP/s, in place →
-// packed, m×k×n): 600×2048×512 101-102 → 107-111, 832×1024×256 (x·Wᵀ)
+// packed, m×k×n): 600×2048×512 101-102 → 107-109, 832×1024×256 (x·Wᵀ)
 // 100-104 → 109-110, 600×3072×512 101-103 → 108-109, 832×2048×256
 // 103 → 107-109; with lda 256, 512 or 768 in place ran level or faster
 // (600×512×512 112.5 → 111.5, 832×512×256 x·Wᵀ 109-110 → 106-108).
