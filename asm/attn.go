@@ -45,6 +45,11 @@ import (
 // The products run through one tile kernel, C (+)= A·B on padded row-major
 // operands (attnGemm: AVX2, AVX-512 or NEON, else pure Go).
 //
+// Heads of at most attnSmallL queries and keys take the small-head path
+// instead where the level has its column passes (AVX-512; attn_small.go):
+// transposed score tiles whose softmax runs down the columns, one item per
+// head in both directions.
+//
 // A worker starting a head asks for the next head's rows to be brought into
 // the cache (prefetchHead), so that a small head's strided rows are not
 // fetched one miss at a time while it computes.
@@ -177,6 +182,10 @@ func attentionForward(o *AttnOperands, lse []float32, b, h, lq, lk, d int, scale
 		qs: o.QS, ks: o.KS, vs: o.VS, os: o.OS,
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level}
 	p.rpad, p.cpad = attnPad(level)
+	if p.small() {
+		parallelItems(b*h, func(w *attnScratch, bh int) { p.forwardSmall(w, bh) })
+		return
+	}
 	nqb := (lq + attnQBlock - 1) / attnQBlock
 	if b*h >= 2*procs() {
 		// Enough heads to share out: one item per head, so that each head's
@@ -245,6 +254,10 @@ func attentionBackward(o, g *AttnOperands, lse []float32, b, h, lq, lk, d int, s
 		scale: scale, causal: causal, mask: mask, maskStride: maskBatchStride, lvl: level,
 		dq: g.Q, dk: g.K, dv: g.V, dout: g.Out, dqs: g.QS, dks: g.KS, dvs: g.VS, dos: g.OS}
 	p.rpad, p.cpad = attnPad(level)
+	if p.small() {
+		parallelItems(b*h, func(w *attnScratch, bh int) { p.backwardSmall(w, bh) })
+		return
+	}
 	parallelItems(b*h, func(w *attnScratch, item int) {
 		p.backwardHead(w, item)
 	})
@@ -672,7 +685,11 @@ func prefetchRowsOf(s []float32, off, stride, d, rows int) {
 // activations the forward wrote long before, and a small head (the main
 // job's are 26 rows of 16 floats) is over before the hardware prefetchers
 // catch up with its strided rows.
-func (p *attnProblem) prefetchHead(bh int) {
+func (p *attnProblem) prefetchHead(bh int) { p.prefetchHeadOut(bh, true) }
+
+// prefetchHeadOut is prefetchHead, leaving out the rows of out unless
+// withOut (the small-head backward never reads them).
+func (p *attnProblem) prefetchHeadOut(bh int, withOut bool) {
 	if bh >= p.b*p.h {
 		return
 	}
@@ -680,7 +697,9 @@ func (p *attnProblem) prefetchHead(bh int) {
 	prefetchRowsOf(p.k, p.ks.at(bh, h), p.ks.Row, d, p.lk)
 	prefetchRowsOf(p.v, p.vs.at(bh, h), p.vs.Row, d, p.lk)
 	prefetchRowsOf(p.q, p.qs.at(bh, h), p.qs.Row, d, p.lq)
-	prefetchRowsOf(p.out, p.os.at(bh, h), p.os.Row, d, p.lq)
+	if withOut {
+		prefetchRowsOf(p.out, p.os.at(bh, h), p.os.Row, d, p.lq)
+	}
 	prefetchRowsOf(p.dout, p.dos.at(bh, h), p.dos.Row, d, p.lq)
 	prefetchRowsOf(p.dq, p.dqs.at(bh, h), p.dqs.Row, d, p.lq)
 	prefetchRowsOf(p.dk, p.dks.at(bh, h), p.dks.Row, d, p.lk)

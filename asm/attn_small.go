@@ -1,0 +1,137 @@
+package asm
+
+// The small-head path: heads of at most attnSmallL queries and keys whose
+// width is a multiple of the tile kernel's column padding (the main job's
+// heads are 26, 17 or 16 tokens of 16 floats). The tiled path spends most
+// of such a head on per-row work: a softmax row of 26 entries is a chain
+// of horizontal reductions whose latency no other work hides. Here the
+// score tile is stored transposed, keys down and queries across
+// (Sᵀ = K·Qᵀ), so that the softmax of sixteen queries runs down sixteen
+// columns at once (attnColsFwd, attnColsBwd), and every product reads or
+// writes its operands where they lie:
+//
+//	forward:  Sᵀ = K·Qᵀ;  Pᵀ = softmax down the columns of scale·Sᵀ (+ mask);  out = (Pᵀ)ᵀ·V
+//	backward: Pᵀ from lse;  dPᵀ = V·doutᵀ;  D = column sums of Pᵀ∘dPᵀ;
+//	          dSᵀ = scale·Pᵀ∘(dPᵀ - D);  dV = Pᵀ·dout;  dK = dSᵀ·Q;  dQ = (dSᵀ)ᵀ·K
+//
+// Only Q and dout are copied (transposed); K and V are copied only when
+// Lk is odd (the kernel's rows come in pairs), and an output only when its
+// row count is. D is Σ_j p·dp, which equals dout·out for the out that
+// these probabilities make, so the backward never reads out.
+
+// attnSmallL is the longest query or key sequence of the small-head path.
+const attnSmallL = 64
+
+// small reports whether the problem takes the small-head path.
+func (p *attnProblem) small() bool {
+	return attnColsArch(p.lvl) && p.d%p.cpad == 0 && p.lk > 0 &&
+		p.lq <= attnSmallL && p.lk <= attnSmallL
+}
+
+// colOff is the column passes' causal offset: key j is visible to query i
+// when j ≤ i + off.
+func (p *attnProblem) colOff() int {
+	if p.causal {
+		return p.lk - p.lq
+	}
+	return 1 << 30
+}
+
+// maskOf returns batch element bi's (Lq, Lk) mask, or nil.
+func (p *attnProblem) maskOf(bi int) []float32 {
+	if p.mask == nil {
+		return nil
+	}
+	return p.mask[bi*p.maskStride:]
+}
+
+// smallScores packs head bh's Qᵀ (D, Lqp) into w.kt and computes the
+// transposed scores Sᵀ = K·Qᵀ (Lk rounded up to even rows, Lqp columns)
+// into w.s. It returns K as the products read it (in place, or a copy
+// with a zero row when Lk is odd) and its row stride.
+func (p *attnProblem) smallScores(w *attnScratch, bh int) ([]float32, int) {
+	d, lq, lk := p.d, p.lq, p.lk
+	lqp, lke := roundUp(lq, p.cpad), roundUp(lk, p.rpad)
+	w.head = -1 // w.kt holds Qᵀ: a later forwardBlock must repack
+	w.kt = grow(w.kt, d*lqp)
+	transposeInto(p.lvl, w.kt, lqp, tail(p.q, p.qs.at(bh, p.h)), p.qs.Row, lq, d, &w.tb)
+	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
+	if lke != lk {
+		w.kp = packRows(w.kp, k, kr, lk, d, lke, d)
+		k, kr = w.kp, d
+	}
+	w.s = grow(w.s, lke*lqp)
+	attnGemm(p.lvl, w.s, lqp, k, kr, w.kt, lqp, lke, lqp, d, false)
+	return k, kr
+}
+
+// smallOut returns where a product of rows rows (the even count that
+// rows rounds up to) and d columns may be written: dst itself (row stride
+// ld) when rows is even, else w.o; finish copies w.o's rows to dst.
+func (p *attnProblem) smallOut(w *attnScratch, dst []float32, ld, rows int) ([]float32, int) {
+	if rows%p.rpad == 0 {
+		return dst, ld
+	}
+	w.o = grow(w.o, roundUp(rows, p.rpad)*p.d)
+	return w.o, p.d
+}
+
+func (p *attnProblem) smallFinish(w *attnScratch, dst []float32, ld, rows int) {
+	if rows%p.rpad == 0 {
+		return
+	}
+	for i := range rows {
+		copy(dst[i*ld:i*ld+p.d], w.o[i*p.d:(i+1)*p.d])
+	}
+}
+
+// forwardSmall computes head bh's output and lse on the small-head path.
+func (p *attnProblem) forwardSmall(w *attnScratch, bh int) {
+	d, lq, lk := p.d, p.lq, p.lk
+	lqp := roundUp(lq, p.cpad)
+	p.prefetchHead(bh + 1)
+	p.smallScores(w, bh)
+	var lse []float32
+	if p.lse != nil {
+		lse = p.lse[bh*lq : (bh+1)*lq]
+	}
+	attnColsFwd(w.s, lqp, lk, lq, p.colOff(), p.scale, p.maskOf(bh/p.h), lk, lse)
+	out, or := tail(p.out, p.os.at(bh, p.h)), p.os.Row
+	c, ldc := p.smallOut(w, out, or, lq)
+	v := tail(p.v, p.vs.at(bh, p.h))
+	attnGemmTArch(p.lvl, c, ldc, w.s, lqp, v, p.vs.Row, roundUp(lq, p.rpad), d, lk, false)
+	p.smallFinish(w, out, or, lq)
+}
+
+// backwardSmall computes head bh's dq, dk and dv on the small-head path.
+func (p *attnProblem) backwardSmall(w *attnScratch, bh int) {
+	d, lq, lk := p.d, p.lq, p.lk
+	lqp, lke := roundUp(lq, p.cpad), roundUp(lk, p.rpad)
+	p.prefetchHeadOut(bh+1, false)
+	k, kr := p.smallScores(w, bh)
+	// dPᵀ = V·doutᵀ.
+	dout, dor := tail(p.dout, p.dos.at(bh, p.h)), p.dos.Row
+	w.vt = grow(w.vt, d*lqp)
+	transposeInto(p.lvl, w.vt, lqp, dout, dor, lq, d, &w.tb)
+	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
+	if lke != lk {
+		w.vp = packRows(w.vp, v, vr, lk, d, lke, d)
+		v, vr = w.vp, d
+	}
+	w.dp = grow(w.dp, lke*lqp)
+	attnGemm(p.lvl, w.dp, lqp, v, vr, w.vt, lqp, lke, lqp, d, false)
+	attnColsBwd(w.s, w.dp, lqp, lk, lq, p.colOff(), p.scale, p.maskOf(bh/p.h), lk, p.lse[bh*lq:(bh+1)*lq])
+	// dV = Pᵀ·dout and dK = dSᵀ·Q, Lk rows; dQ = (dSᵀ)ᵀ·K, Lq rows.
+	dv, dvr := tail(p.dv, p.dvs.at(bh, p.h)), p.dvs.Row
+	c, ldc := p.smallOut(w, dv, dvr, lk)
+	attnGemm(p.lvl, c, ldc, w.s, lqp, dout, dor, lke, d, lq, false)
+	p.smallFinish(w, dv, dvr, lk)
+	dk, dkr := tail(p.dk, p.dks.at(bh, p.h)), p.dks.Row
+	c, ldc = p.smallOut(w, dk, dkr, lk)
+	attnGemm(p.lvl, c, ldc, w.dp, lqp, tail(p.q, p.qs.at(bh, p.h)), p.qs.Row, lke, d, lq, false)
+	p.smallFinish(w, dk, dkr, lk)
+	dq, dqr := tail(p.dq, p.dqs.at(bh, p.h)), p.dqs.Row
+	c, ldc = p.smallOut(w, dq, dqr, lq)
+	attnGemmTArch(p.lvl, c, ldc, w.dp, lqp, k, kr, roundUp(lq, p.rpad), d, lk, false)
+	p.smallFinish(w, dq, dqr, lq)
+}
