@@ -60,3 +60,44 @@ func LayerNormRowBackward(dx, dgamma, dbeta, dy, x, gamma []float32, mean, rstd 
 	inv := 1 / float32(n)
 	normBwdDx(dx, dy, x, gamma, mean, rstd, sg*inv, sgx*inv)
 }
+
+// LayerNormRows is LayerNormRow over rows rows of length n: row r of x
+// (x[r·n:(r+1)·n]) into the same row of y, its statistics into mean[r] and
+// rstd[r]. The results are those of LayerNormRow row by row, bit for bit;
+// where the level allows, one assembly loop runs every row.
+func LayerNormRows(y, mean, rstd, x, gamma, beta []float32, rows, n int, eps float32) {
+	if rows < 0 || n < 0 || len(y) < rows*n || len(x) < rows*n || len(mean) < rows || len(rstd) < rows || len(gamma) != n || len(beta) != n {
+		panic(fmt.Sprintf("asm.LayerNormRows: %d rows of %d: y %d, x %d, mean %d, rstd %d, gamma %d, beta %d",
+			rows, n, len(y), len(x), len(mean), len(rstd), len(gamma), len(beta)))
+	}
+	if rows == 0 || layerNormRowsArch(y, mean, rstd, x, gamma, beta, rows, n, eps) {
+		return
+	}
+	for r := range rows {
+		mean[r], rstd[r] = LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, beta, eps)
+	}
+}
+
+// LayerNormRowsBackward is LayerNormRowBackward over rows rows of length n
+// with the statistics LayerNormRows returned: each row's dgamma and dbeta
+// terms are added to dgamma and dbeta (length n), and its dx row is added
+// to dx's row (dx nil: not computed). tmp (length ≥ n) is scratch. The
+// results are those of LayerNormRowBackward into tmp followed by
+// Axpy(1, tmp, dx row), row by row, bit for bit.
+func LayerNormRowsBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd []float32, rows, n int, tmp []float32) {
+	if rows < 0 || n < 0 || (dx != nil && len(dx) < rows*n) || len(dy) < rows*n || len(x) < rows*n || len(mean) < rows || len(rstd) < rows ||
+		len(gamma) != n || len(dgamma) != n || len(dbeta) != n || len(tmp) < n {
+		panic(fmt.Sprintf("asm.LayerNormRowsBackward: %d rows of %d: dx %d, dy %d, x %d, mean %d, rstd %d, gamma %d, dgamma %d, dbeta %d, tmp %d",
+			rows, n, len(dx), len(dy), len(x), len(mean), len(rstd), len(gamma), len(dgamma), len(dbeta), len(tmp)))
+	}
+	if rows == 0 || dx != nil && layerNormRowsBwdArch(dx, dgamma, dbeta, dy, x, gamma, mean, rstd, rows, n) {
+		return
+	}
+	t := tmp[:n]
+	for r := range rows {
+		LayerNormRowBackward(t, dgamma, dbeta, dy[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, mean[r], rstd[r])
+		if dx != nil {
+			Axpy(1, t, dx[r*n:(r+1)*n])
+		}
+	}
+}

@@ -167,3 +167,62 @@ func TestLayerNormRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestLayerNormRows checks LayerNormRows and LayerNormRowsBackward against
+// LayerNormRow and LayerNormRowBackward (plus Axpy into dx) row by row, bit
+// for bit: the row lengths that take the one-call assembly loop (multiples
+// of 32) and some that do not, with y aliasing x.
+func TestLayerNormRows(t *testing.T) {
+	forLevels(t, func(t *testing.T, l Level) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, n := range []int{32, 64, 96, 768, 50, 1} {
+			for _, rows := range []int{1, 3, 17} {
+				rnd := func(k int, mean float64) []float32 {
+					s := make([]float32, k)
+					for i := range s {
+						s[i] = float32(mean + 3*rng.NormFloat64())
+					}
+					return s
+				}
+				x, gamma, beta := rnd(rows*n, 5), rnd(n, 1), rnd(n, 0)
+				const eps = 1e-5
+				wantY, wantM, wantR := make([]float32, rows*n), make([]float32, rows), make([]float32, rows)
+				for r := range rows {
+					wantM[r], wantR[r] = LayerNormRow(wantY[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, beta, eps)
+				}
+				y, m, rs := make([]float32, rows*n), make([]float32, rows), make([]float32, rows)
+				LayerNormRows(y, m, rs, x, gamma, beta, rows, n, eps)
+				same(t, fmt.Sprintf("n=%d rows=%d y", n, rows), y, wantY)
+				same(t, "mean", m, wantM)
+				same(t, "rstd", rs, wantR)
+				inPlace := append([]float32(nil), x...)
+				LayerNormRows(inPlace, m, rs, inPlace, gamma, beta, rows, n, eps)
+				same(t, "y aliasing x", inPlace, wantY)
+
+				dy, dx0 := rnd(rows*n, 0), rnd(rows*n, 0)
+				wantDx, wantDg, wantDb := append([]float32(nil), dx0...), rnd(n, 0), rnd(n, 0)
+				dg, db := append([]float32(nil), wantDg...), append([]float32(nil), wantDb...)
+				tmp := make([]float32, n)
+				for r := range rows {
+					LayerNormRowBackward(tmp, wantDg, wantDb, dy[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, m[r], rs[r])
+					Axpy(1, tmp, wantDx[r*n:(r+1)*n])
+				}
+				dx := append([]float32(nil), dx0...)
+				LayerNormRowsBackward(dx, dg, db, dy, x, gamma, m, rs, rows, n, make([]float32, n))
+				same(t, fmt.Sprintf("n=%d rows=%d dx", n, rows), dx, wantDx)
+				same(t, "dgamma", dg, wantDg)
+				same(t, "dbeta", db, wantDb)
+			}
+		}
+	})
+}
+
+// same fails t unless got and want are bit-identical.
+func same(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}

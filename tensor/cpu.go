@@ -395,9 +395,7 @@ func (cpuBackend) SoftmaxBackward(dx, y, dy []float32, rows, n int, log bool) {
 
 func (cpuBackend) LayerNorm(y, mean, rstd, x, gamma, beta []float32, rows, n int, eps float32) {
 	parallelFor(rows, 8*n, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			mean[r], rstd[r] = asm.LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, beta, eps)
-		}
+		asm.LayerNormRows(y[lo*n:hi*n], mean[lo:hi], rstd[lo:hi], x[lo*n:hi*n], gamma, beta, hi-lo, n, eps)
 	})
 }
 
@@ -409,12 +407,11 @@ func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd 
 	parallelChunks(rows, parts, func(w, lo, hi int) {
 		s := scratch[3*n*w : 3*n*(w+1)]
 		dg, db, tmp := s[:n], s[n:2*n], s[2*n:]
-		for r := lo; r < hi; r++ {
-			asm.LayerNormRowBackward(tmp, dg, db, dy[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, mean[r], rstd[r])
-			if dx != nil {
-				asm.Axpy(1, tmp, dx[r*n:(r+1)*n])
-			}
+		var d []float32
+		if dx != nil {
+			d = dx[lo*n : hi*n]
 		}
+		asm.LayerNormRowsBackward(d, dg, db, dy[lo*n:hi*n], x[lo*n:hi*n], gamma, mean[lo:hi], rstd[lo:hi], hi-lo, n, tmp)
 	})
 	for w := 0; w < parts; w++ {
 		s := scratch[3*n*w : 3*n*(w+1)]
