@@ -1,8 +1,9 @@
 package asm
 
-// The small-head path: heads of at most attnSmallL queries and keys whose
-// width is a multiple of the tile kernel's column padding (the main job's
-// heads are 26, 17 or 16 tokens of 16 floats). The tiled path spends most
+// The small-head path: heads of attnSmallMinQ to attnSmallL queries and at
+// most attnSmallL keys whose width is a multiple of the tile kernel's
+// column padding (the main job's heads are 26, 17 or 16 tokens of 16
+// floats; ViT-B/32's 50 of 64). The tiled path spends most
 // of such a head on per-row work: a softmax row of 26 entries is a chain
 // of horizontal reductions whose latency no other work hides. Here the
 // score tile is stored transposed, keys down and queries across
@@ -19,13 +20,18 @@ package asm
 // row count is. D is Σ_j p·dp, which equals dout·out for the out that
 // these probabilities make, so the backward never reads out.
 
-// attnSmallL is the longest query or key sequence of the small-head path.
-const attnSmallL = 64
+// attnSmallL is the longest query or key sequence of the small-head path,
+// attnSmallMinQ its fewest queries: the columns come in sixteens, so fewer
+// queries (a decoding step has one) would waste most of every product.
+const (
+	attnSmallL    = 64
+	attnSmallMinQ = 16
+)
 
 // small reports whether the problem takes the small-head path.
 func (p *attnProblem) small() bool {
 	return attnColsArch(p.lvl) && p.d%p.cpad == 0 && p.lk > 0 &&
-		p.lq <= attnSmallL && p.lk <= attnSmallL
+		p.lq >= attnSmallMinQ && p.lq <= attnSmallL && p.lk <= attnSmallL
 }
 
 // colOff is the column passes' causal offset: key j is visible to query i

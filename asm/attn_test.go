@@ -35,13 +35,16 @@ var attnCases = []attnCase{
 	{2, 4, 16, 26, 16, true, "", 0},     // pooler-like, causal across unequal lengths
 	{2, 2, 31, 26, 16, false, "", 0},    // odd query count: copied q blocks, V in place
 	// The small-head path (attn_small.go, AVX-512): odd Lq and Lk (copied
-	// K and V, outputs through scratch), rows with no key, one query, three
-	// keys, wider heads, its largest size, and the tiled path just past it.
+	// K and V, outputs through scratch), rows with no key, three keys,
+	// wider heads at its fewest queries and one fewer, one query (a
+	// decoding step: tiled), its largest size, and the tiled path just past
+	// it.
 	{2, 4, 17, 17, 16, false, "per", 0}, // coca_shapes: text tower, CLS mask
 	{2, 3, 20, 12, 32, true, "shared", 0},
-	{3, 2, 1, 32, 16, true, "", 0},
 	{2, 2, 32, 3, 16, false, "per", 0},
-	{1, 2, 5, 9, 48, false, "", 0},
+	{1, 2, 16, 9, 48, false, "", 0},
+	{1, 2, 15, 9, 48, false, "", 0},
+	{3, 2, 1, 32, 16, true, "", 0},
 	{1, 2, 64, 64, 32, true, "per", 0},
 	{1, 2, 65, 64, 16, true, "per", 0},
 	{1, 2, 64, 65, 16, false, "", 0},
