@@ -47,9 +47,8 @@ import (
 //
 // Heads of attnSmallMinQ to attnSmallL queries and at most attnSmallL keys
 // take the small-head path instead where the level has its column passes
-// (AVX-512; attn_small.go):
-// transposed score tiles whose softmax runs down the columns, one item per
-// head in both directions.
+// (AVX-512; attn_small.go): transposed score tiles whose softmax runs down
+// the columns, one item per head in both directions.
 //
 // A worker starting a head asks for the next head's rows to be brought into
 // the cache (prefetchHead), so that a small head's strided rows are not

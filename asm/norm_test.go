@@ -192,12 +192,12 @@ func TestLayerNormRows(t *testing.T) {
 				}
 				y, m, rs := make([]float32, rows*n), make([]float32, rows), make([]float32, rows)
 				LayerNormRows(y, m, rs, x, gamma, beta, rows, n, eps)
-				same(t, fmt.Sprintf("n=%d rows=%d y", n, rows), y, wantY)
-				same(t, "mean", m, wantM)
-				same(t, "rstd", rs, wantR)
+				rowsSame(t, fmt.Sprintf("n=%d rows=%d y", n, rows), y, wantY)
+				rowsSame(t, "mean", m, wantM)
+				rowsSame(t, "rstd", rs, wantR)
 				inPlace := append([]float32(nil), x...)
 				LayerNormRows(inPlace, m, rs, inPlace, gamma, beta, rows, n, eps)
-				same(t, "y aliasing x", inPlace, wantY)
+				rowsSame(t, "y aliasing x", inPlace, wantY)
 
 				dy, dx0 := rnd(rows*n, 0), rnd(rows*n, 0)
 				wantDx, wantDg, wantDb := append([]float32(nil), dx0...), rnd(n, 0), rnd(n, 0)
@@ -209,20 +209,10 @@ func TestLayerNormRows(t *testing.T) {
 				}
 				dx := append([]float32(nil), dx0...)
 				LayerNormRowsBackward(dx, dg, db, dy, x, gamma, m, rs, rows, n, make([]float32, n))
-				same(t, fmt.Sprintf("n=%d rows=%d dx", n, rows), dx, wantDx)
-				same(t, "dgamma", dg, wantDg)
-				same(t, "dbeta", db, wantDb)
+				rowsSame(t, fmt.Sprintf("n=%d rows=%d dx", n, rows), dx, wantDx)
+				rowsSame(t, "dgamma", dg, wantDg)
+				rowsSame(t, "dbeta", db, wantDb)
 			}
 		}
 	})
-}
-
-// same fails t unless got and want are bit-identical.
-func same(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], want[i])
-		}
-	}
 }
