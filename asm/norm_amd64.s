@@ -20,18 +20,7 @@ TEXT ·sumSqDevAVX2(SB), NOSPLIT, $0-36
 ss32:
 	CMPQ        CX, $32
 	JL          ss8
-	VMOVUPS     (SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VSUBPS      Y15, Y4, Y4
-	VSUBPS      Y15, Y5, Y5
-	VSUBPS      Y15, Y6, Y6
-	VSUBPS      Y15, Y7, Y7
-	VFMADD231PS Y4, Y4, Y0
-	VFMADD231PS Y5, Y5, Y1
-	VFMADD231PS Y6, Y6, Y2
-	VFMADD231PS Y7, Y7, Y3
+	SSD32(SI)
 	ADDQ        $128, SI
 	SUBQ        $32, CX
 	JMP         ss32
@@ -56,9 +45,7 @@ sstail:
 	VFMADD231PS Y4, Y4, Y1
 
 sssum:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
+	SUM4
 	HSUM(Y0, X0, X1)
 	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
@@ -79,12 +66,7 @@ TEXT ·normApplyAVX2(SB), NOSPLIT, $0-104
 naloop:
 	CMPQ        CX, $8
 	JL          natail
-	VMOVUPS     (SI), Y0
-	VSUBPS      Y15, Y0, Y0
-	VMULPS      Y14, Y0, Y0
-	VMOVUPS     (DX), Y1
-	VFMADD213PS (R8), Y1, Y0
-	VMOVUPS     Y0, (DI)
+	NORMAPPLY8(SI, DX, R8, DI)
 	ADDQ        $32, SI
 	ADDQ        $32, DX
 	ADDQ        $32, R8
@@ -129,18 +111,7 @@ TEXT ·normBwdSumsAVX2(SB), NOSPLIT, $0-136
 nsloop:
 	CMPQ        CX, $8
 	JL          nstail
-	VMOVUPS     (SI), Y0
-	VSUBPS      Y15, Y0, Y0
-	VMULPS      Y14, Y0, Y0 // xh
-	VMOVUPS     (DX), Y1    // dy
-	VMOVUPS     (R9), Y2
-	VFMADD231PS Y1, Y0, Y2
-	VMOVUPS     Y2, (R9)
-	VADDPS      (R10), Y1, Y3
-	VMOVUPS     Y3, (R10)
-	VMULPS      (R8), Y1, Y1 // g
-	VADDPS      Y1, Y12, Y12
-	VFMADD231PS Y1, Y0, Y13
+	NORMBWDSUMS8(SI, DX, R8, R9, R10)
 	ADDQ        $32, SI
 	ADDQ        $32, DX
 	ADDQ        $32, R8
@@ -194,14 +165,7 @@ TEXT ·normBwdDxAVX2(SB), NOSPLIT, $0-112
 ndloop:
 	CMPQ         CX, $8
 	JL           ndtail
-	VMOVUPS      (SI), Y0
-	VSUBPS       Y15, Y0, Y0
-	VMULPS       Y14, Y0, Y0
-	VMOVUPS      (DX), Y1
-	VMULPS       (R8), Y1, Y1
-	VSUBPS       Y13, Y1, Y1
-	VFNMADD231PS Y12, Y0, Y1
-	VMULPS       Y14, Y1, Y1
+	NORMBWDDX8(SI, DX, R8)
 	VMOVUPS      Y1, (DI)
 	ADDQ         $32, SI
 	ADDQ         $32, DX

@@ -4,9 +4,9 @@
 #include "vec_amd64.h"
 
 // Layer norm over many rows in one call, AVX2+FMA, for a row length n
-// that is a multiple of 32: per row the instructions of sumAVX2,
+// that is a multiple of 32: per row the loop bodies of sumAVX2,
 // sumSqDevAVX2 and normApplyAVX2 (forward) or normBwdSumsAVX2 and
-// normBwdDxAVX2 (backward) in the same order, and the scalar steps of
+// normBwdDxAVX2 (backward), the same macros (vec_amd64.h), and the scalar steps of
 // LayerNormRow and LayerNormRowBackward in between, so the results are
 // bit-identical to calling those per row. A narrow row (the main job's
 // are 64 floats) otherwise spends more on the calls than on the
@@ -41,16 +41,11 @@ lnrow:
 	MOVQ   R9, CX
 
 lnsum:
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VADDPS 64(AX), Y2, Y2
-	VADDPS 96(AX), Y3, Y3
+	SUM32(AX)
 	ADDQ   $128, AX
 	SUBQ   $32, CX
 	JNE    lnsum
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
+	SUM4
 	HSUM(Y0, X0, X1)
 	VDIVSS X10, X0, X0           // mean = sum / n
 	VMOVSS X0, (R11)
@@ -65,24 +60,11 @@ lnsum:
 	MOVQ   R9, CX
 
 lnss:
-	VMOVUPS     (AX), Y4
-	VMOVUPS     32(AX), Y5
-	VMOVUPS     64(AX), Y6
-	VMOVUPS     96(AX), Y7
-	VSUBPS      Y15, Y4, Y4
-	VSUBPS      Y15, Y5, Y5
-	VSUBPS      Y15, Y6, Y6
-	VSUBPS      Y15, Y7, Y7
-	VFMADD231PS Y4, Y4, Y0
-	VFMADD231PS Y5, Y5, Y1
-	VFMADD231PS Y6, Y6, Y2
-	VFMADD231PS Y7, Y7, Y3
+	SSD32(AX)
 	ADDQ        $128, AX
 	SUBQ        $32, CX
 	JNE         lnss
-	VADDPS      Y1, Y0, Y0
-	VADDPS      Y3, Y2, Y2
-	VADDPS      Y2, Y0, Y0
+	SUM4
 	HSUM(Y0, X0, X1)
 	VDIVSS      X10, X0, X0      // v = ss / n
 
@@ -103,12 +85,7 @@ lnss:
 	MOVQ R9, CX
 
 lnapply:
-	VMOVUPS     (AX), Y0
-	VSUBPS      Y15, Y0, Y0
-	VMULPS      Y14, Y0, Y0
-	VMOVUPS     (DX), Y1
-	VFMADD213PS (R8), Y1, Y0
-	VMOVUPS     Y0, (DI)
+	NORMAPPLY8(AX, DX, R8, DI)
 	ADDQ        $32, AX
 	ADDQ        $32, DX
 	ADDQ        $32, R8
@@ -158,18 +135,7 @@ lbrow:
 
 	// normBwdSumsAVX2's loop.
 lbsums:
-	VMOVUPS     (AX), Y0
-	VSUBPS      Y15, Y0, Y0
-	VMULPS      Y14, Y0, Y0
-	VMOVUPS     (BX), Y1
-	VMOVUPS     (R9), Y2
-	VFMADD231PS Y1, Y0, Y2
-	VMOVUPS     Y2, (R9)
-	VADDPS      (R10), Y1, Y3
-	VMOVUPS     Y3, (R10)
-	VMULPS      (R8), Y1, Y1
-	VADDPS      Y1, Y12, Y12
-	VFMADD231PS Y1, Y0, Y13
+	NORMBWDSUMS8(AX, BX, R8, R9, R10)
 	ADDQ        $32, AX
 	ADDQ        $32, BX
 	ADDQ        $32, R8
@@ -181,8 +147,9 @@ lbsums:
 	HSUM(Y13, X13, X1)
 	VMULSS       X11, X12, X12   // a = sg·inv
 	VMULSS       X11, X13, X13   // b = sgx·inv
-	VBROADCASTSS X12, Y12
-	VBROADCASTSS X13, Y13
+	VBROADCASTSS X13, Y2
+	VBROADCASTSS X12, Y13        // a in Y13, b in Y12 (NORMBWDDX8)
+	VMOVAPS      Y2, Y12
 
 	// normBwdDxAVX2's loop, then the addition.
 	MOVQ gamma+40(FP), R8
@@ -191,14 +158,7 @@ lbsums:
 	MOVQ R14, CX
 
 lbdx:
-	VMOVUPS      (AX), Y0
-	VSUBPS       Y15, Y0, Y0
-	VMULPS       Y14, Y0, Y0
-	VMOVUPS      (BX), Y1
-	VMULPS       (R8), Y1, Y1
-	VSUBPS       Y12, Y1, Y1
-	VFNMADD231PS Y13, Y0, Y1
-	VMULPS       Y14, Y1, Y1
+	NORMBWDDX8(AX, BX, R8)
 	VADDPS       (DI), Y1, Y1
 	VMOVUPS      Y1, (DI)
 	ADDQ    $32, AX

@@ -151,3 +151,74 @@ GLOBL tailMask<>(SB), RODATA|NOPTR, $64
 	VPSLLD $23, z, z; \
 	VMULPS n, p, p; \
 	VMULPS z, p, p
+
+// Layer-norm loop bodies, shared by the row-at-a-time kernels (sumAVX2 in
+// vec_amd64.s, the norm kernels in norm_amd64.s) and the many-row ones
+// (norm_rows_amd64.s), so that both run the same instructions in the same
+// order: the many-row results are bit-identical by construction.
+
+// SUM32(p): Y0..Y3 += the 32 floats at p.
+#define SUM32(p) \
+	VADDPS (p), Y0, Y0; \
+	VADDPS 32(p), Y1, Y1; \
+	VADDPS 64(p), Y2, Y2; \
+	VADDPS 96(p), Y3, Y3
+
+// SSD32(p): Y0..Y3 += (the 32 floats at p - Y15)²; clobbers Y4-Y7.
+#define SSD32(p) \
+	VMOVUPS     (p), Y4; \
+	VMOVUPS     32(p), Y5; \
+	VMOVUPS     64(p), Y6; \
+	VMOVUPS     96(p), Y7; \
+	VSUBPS      Y15, Y4, Y4; \
+	VSUBPS      Y15, Y5, Y5; \
+	VSUBPS      Y15, Y6, Y6; \
+	VSUBPS      Y15, Y7, Y7; \
+	VFMADD231PS Y4, Y4, Y0; \
+	VFMADD231PS Y5, Y5, Y1; \
+	VFMADD231PS Y6, Y6, Y2; \
+	VFMADD231PS Y7, Y7, Y3
+
+// SUM4: Y0 = (Y0 + Y1) + (Y2 + Y3).
+#define SUM4 \
+	VADDPS Y1, Y0, Y0; \
+	VADDPS Y3, Y2, Y2; \
+	VADDPS Y2, Y0, Y0
+
+// NORMAPPLY8(x, g, b, y): the 8 floats at y = (x - Y15)·Y14·g + b;
+// clobbers Y0, Y1.
+#define NORMAPPLY8(x, g, b, y) \
+	VMOVUPS     (x), Y0; \
+	VSUBPS      Y15, Y0, Y0; \
+	VMULPS      Y14, Y0, Y0; \
+	VMOVUPS     (g), Y1; \
+	VFMADD213PS (b), Y1, Y0; \
+	VMOVUPS     Y0, (y)
+
+// NORMBWDSUMS8(x, dy, g, dg, db): for 8 elements, xh = (x - Y15)·Y14 in Y0,
+// dg += dy·xh, db += dy, Y12 += dy·g, Y13 += dy·g·xh; clobbers Y1-Y3.
+#define NORMBWDSUMS8(x, dy, g, dg, db) \
+	VMOVUPS     (x), Y0; \
+	VSUBPS      Y15, Y0, Y0; \
+	VMULPS      Y14, Y0, Y0; \
+	VMOVUPS     (dy), Y1; \
+	VMOVUPS     (dg), Y2; \
+	VFMADD231PS Y1, Y0, Y2; \
+	VMOVUPS     Y2, (dg); \
+	VADDPS      (db), Y1, Y3; \
+	VMOVUPS     Y3, (db); \
+	VMULPS      (g), Y1, Y1; \
+	VADDPS      Y1, Y12, Y12; \
+	VFMADD231PS Y1, Y0, Y13
+
+// NORMBWDDX8(x, dy, g): Y1 = Y14·(dy·g - Y13 - (x - Y15)·Y14·Y12) for 8
+// elements (a in Y13, b in Y12); clobbers Y0.
+#define NORMBWDDX8(x, dy, g) \
+	VMOVUPS      (x), Y0; \
+	VSUBPS       Y15, Y0, Y0; \
+	VMULPS       Y14, Y0, Y0; \
+	VMOVUPS      (dy), Y1; \
+	VMULPS       (g), Y1, Y1; \
+	VSUBPS       Y13, Y1, Y1; \
+	VFNMADD231PS Y12, Y0, Y1; \
+	VMULPS       Y14, Y1, Y1

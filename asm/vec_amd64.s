@@ -68,10 +68,7 @@ TEXT ·sumAVX2(SB), NOSPLIT, $0-28
 sum32:
 	CMPQ   CX, $32
 	JL     sum8
-	VADDPS (SI), Y0, Y0
-	VADDPS 32(SI), Y1, Y1
-	VADDPS 64(SI), Y2, Y2
-	VADDPS 96(SI), Y3, Y3
+	SUM32(SI)
 	ADDQ   $128, SI
 	SUBQ   $32, CX
 	JMP    sum32
@@ -92,9 +89,7 @@ sumtail:
 	VADDPS     Y4, Y1, Y1
 
 sumsum:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
+	SUM4
 	HSUM(Y0, X0, X1)
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
