@@ -65,6 +65,20 @@ GLOBL colC9<>(SB), RODATA|NOPTR, $4
 	VMULPS       Z8, r, r; \
 	VFMADD231PS.BCST colLn2<>(SB), Z4, r
 
+// COLCONSTS(lq, off, scale, mstride): the passes' constants from their
+// arguments: Z16 the lane indices 0..15, Z17 lq, Z18 mstride, Z19 ones
+// (int32), Z20 scale, Z21 -off, Z28 -Inf (clobbers AX).
+#define COLCONSTS(lq, off, scale, mstride) \
+	VMOVDQU32    colIota<>(SB), Z16; \
+	VPBROADCASTD lq, Z17; \
+	VPBROADCASTD mstride, Z18; \
+	VPBROADCASTD colOne<>(SB), Z19; \
+	VBROADCASTSS scale, Z20; \
+	MOVQ         off, AX; \
+	NEGQ         AX; \
+	VPBROADCASTD AX, Z21; \
+	VBROADCASTSS constNegInf<>(SB), Z28
+
 // COLSETUP: Z22 = the column indices c0+0..15 (CX = c0), K1 = those < lq
 // (Z17), Z24 = the first row's j - off (Z21), Z23 = the columns' mask
 // offsets i·mstride (Z18 = mstride).
@@ -101,15 +115,7 @@ TEXT ·attnColsFwdAVX512(SB), NOSPLIT, $0-72
 	MOVQ         rows+16(FP), BX
 	MOVQ         mask+48(FP), R11
 	MOVQ         lse+64(FP), R13
-	VMOVDQU32    colIota<>(SB), Z16
-	VPBROADCASTD lq+24(FP), Z17
-	VPBROADCASTD mstride+56(FP), Z18
-	VPBROADCASTD colOne<>(SB), Z19
-	VBROADCASTSS scale+40(FP), Z20
-	MOVQ         off+32(FP), AX
-	NEGQ         AX
-	VPBROADCASTD AX, Z21
-	VBROADCASTSS constNegInf<>(SB), Z28
+	COLCONSTS(lq+24(FP), off+32(FP), scale+40(FP), mstride+56(FP))
 	VXORPS       Z29, Z29, Z29
 	XORQ         CX, CX
 
@@ -210,15 +216,7 @@ TEXT ·attnColsBwdAVX512(SB), NOSPLIT, $0-80
 	MOVQ         rows+24(FP), BX
 	MOVQ         mask+56(FP), R11
 	MOVQ         lse+72(FP), R13
-	VMOVDQU32    colIota<>(SB), Z16
-	VPBROADCASTD lq+32(FP), Z17
-	VPBROADCASTD mstride+64(FP), Z18
-	VPBROADCASTD colOne<>(SB), Z19
-	VBROADCASTSS scale+48(FP), Z20
-	MOVQ         off+40(FP), AX
-	NEGQ         AX
-	VPBROADCASTD AX, Z21
-	VBROADCASTSS constNegInf<>(SB), Z28
+	COLCONSTS(lq+32(FP), off+40(FP), scale+48(FP), mstride+64(FP))
 	XORQ         CX, CX
 
 bblock:

@@ -61,14 +61,22 @@ func (p *attnProblem) smallScores(w *attnScratch, bh int) ([]float32, int) {
 	w.head = -1 // w.kt holds Qᵀ: a later forwardBlock must repack
 	w.kt = grow(w.kt, d*lqp)
 	transposeInto(p.lvl, w.kt, lqp, tail(p.q, p.qs.at(bh, p.h)), p.qs.Row, lq, d, &w.tb)
-	k, kr := tail(p.k, p.ks.at(bh, p.h)), p.ks.Row
-	if lke != lk {
-		w.kp = packRows(w.kp, k, kr, lk, d, lke, d)
-		k, kr = w.kp, d
-	}
+	k, kr := p.evenRows(&w.kp, tail(p.k, p.ks.at(bh, p.h)), p.ks.Row)
 	w.s = grow(w.s, lke*lqp)
 	attnGemm(p.lvl, w.s, lqp, k, kr, w.kt, lqp, lke, lqp, d, false)
 	return k, kr
+}
+
+// evenRows returns head operand x (Lk rows of D, stride xr) as the tile
+// products read it: in place when Lk is even, else copied into *buf with a
+// zero row after it (the kernel's rows come in pairs); and its row stride.
+func (p *attnProblem) evenRows(buf *[]float32, x []float32, xr int) ([]float32, int) {
+	lk, d := p.lk, p.d
+	if lke := roundUp(lk, p.rpad); lke != lk {
+		*buf = packRows(*buf, x, xr, lk, d, lke, d)
+		return *buf, d
+	}
+	return x, xr
 }
 
 // smallOut returns where a product of rows rows (the even count that
@@ -119,11 +127,7 @@ func (p *attnProblem) backwardSmall(w *attnScratch, bh int) {
 	dout, dor := tail(p.dout, p.dos.at(bh, p.h)), p.dos.Row
 	w.vt = grow(w.vt, d*lqp)
 	transposeInto(p.lvl, w.vt, lqp, dout, dor, lq, d, &w.tb)
-	v, vr := tail(p.v, p.vs.at(bh, p.h)), p.vs.Row
-	if lke != lk {
-		w.vp = packRows(w.vp, v, vr, lk, d, lke, d)
-		v, vr = w.vp, d
-	}
+	v, vr := p.evenRows(&w.vp, tail(p.v, p.vs.at(bh, p.h)), p.vs.Row)
 	w.dp = grow(w.dp, lke*lqp)
 	attnGemm(p.lvl, w.dp, lqp, v, vr, w.vt, lqp, lke, lqp, d, false)
 	attnColsBwd(w.s, w.dp, lqp, lk, lq, p.colOff(), p.scale, p.maskOf(bh/p.h), lk, p.lse[bh*lq:(bh+1)*lq])
