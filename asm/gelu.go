@@ -24,6 +24,40 @@ func GeluBackward(dx, x, dy []float32) {
 	geluBackwardVec(dx, x, dy)
 }
 
+// GeluDeriv stores Gelu(x) in dst and the derivative of Gelu in deriv:
+//
+//	for i := range dst { dst[i] = x[i]*Φ(x[i]); deriv[i] = Φ(x[i]) + x[i]*exp(-x[i]²/2)/√(2π) }
+//
+// bit for bit what Gelu stores and what GeluBackward forms before its
+// multiply by dy, so that Mul(dx, deriv, dy) stores GeluBackward(dx, x, dy)
+// exactly. A training forward pass keeps deriv, and the backward pass is
+// then one multiply instead of a second evaluation of Φ and exp. The
+// AVX-512 level does both in one pass; the others run Gelu and GeluBackward
+// with dy = 1 (exact) per chunk. dst may alias x; deriv must overlap
+// neither.
+func GeluDeriv(dst, deriv, x []float32) {
+	checkLen3("GeluDeriv", dst, deriv, x)
+	geluDerivVec(dst, deriv, x)
+}
+
+// geluDerivPasses is GeluDeriv as two passes over each chunk of
+// len(geluOnes): the derivative first, so that dst may alias x.
+func geluDerivPasses(dst, deriv, x []float32) {
+	for lo := 0; lo < len(x); lo += len(geluOnes) {
+		hi := min(lo+len(geluOnes), len(x))
+		geluBackwardVec(deriv[lo:hi], x[lo:hi], geluOnes[:hi-lo])
+		geluVec(dst[lo:hi], x[lo:hi])
+	}
+}
+
+// geluOnes is dy = 1 for geluDerivPasses (read only).
+var geluOnes = func() (o [1024]float32) {
+	for i := range o {
+		o[i] = 1
+	}
+	return
+}()
+
 // GeluTanh stores the tanh approximation of GELU in dst:
 //
 //	for i := range dst { dst[i] = x/2 * (1 + tanh(√(2/π)·(x + 0.044715x³))) }

@@ -142,3 +142,47 @@ gelubackwardavx512tail:
 gelubackwardavx512done:
 	VZEROUPPER
 	RET
+
+// geluDerivAVX512: dst = x·Φ(x) and deriv = Φ(x) + x·exp(-x²/2)/√(2π), the
+// instructions of geluAVX512 and of geluBackwardAVX512 before its multiply
+// by dy, in the same order: dst is geluAVX512's and deriv·dy (VMULPS with
+// deriv first) is geluBackwardAVX512's, bit for bit.
+//
+// func geluDerivAVX512(dst, deriv, x []float32)
+TEXT ·geluDerivAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ deriv_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+
+geluderivavx512loop:
+	CMPQ CX, $16
+	JL   geluderivavx512tail
+	VMOVUPS (SI), Z0
+	PHI512
+	VMULPS  Z10, Z0, Z15
+	VMULPS  Z9, Z0, Z9
+	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	VMOVUPS Z15, (DI)
+	VMOVUPS Z10, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	JMP     geluderivavx512loop
+
+geluderivavx512tail:
+	TESTQ CX, CX
+	JE    geluderivavx512done
+	TAILMASK512(CX, AX, K1)
+	VMOVUPS.Z (SI), K1, Z0
+	PHI512
+	VMULPS  Z10, Z0, Z15
+	VMULPS  Z9, Z0, Z9
+	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	VMOVUPS Z15, K1, (DI)
+	VMOVUPS Z10, K1, (DX)
+
+geluderivavx512done:
+	VZEROUPPER
+	RET

@@ -28,6 +28,14 @@ func geluBackwardVec(dx, x, dy []float32) {
 	geluBackwardGeneric(dx, x, dy)
 }
 
+func geluDerivVec(dst, deriv, x []float32) {
+	if level == AVX512 {
+		geluDerivAVX512(dst, deriv, x)
+		return
+	}
+	geluDerivPasses(dst, deriv, x)
+}
+
 func geluTanhVec(dst, x []float32) {
 	if avx2() {
 		geluTanhAVX2(dst, x)
@@ -71,6 +79,11 @@ func geluAVX512(dst, x []float32)
 
 //go:noescape
 func geluBackwardAVX512(dx, x, dy []float32)
+
+// geluDerivAVX512 is GeluDeriv in one pass (see gelu512_amd64.s).
+//
+//go:noescape
+func geluDerivAVX512(dst, deriv, x []float32)
 
 //go:noescape
 func geluBackwardAVX2(dx, x, dy []float32)

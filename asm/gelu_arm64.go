@@ -22,6 +22,8 @@ func geluBackwardVec(dx, x, dy []float32) {
 	geluBackwardGeneric(dx, x, dy)
 }
 
+func geluDerivVec(dst, deriv, x []float32) { geluDerivPasses(dst, deriv, x) }
+
 func geluTanhVec(dst, x []float32) {
 	if neon() {
 		n4 := len(dst) &^ 3

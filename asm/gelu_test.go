@@ -102,3 +102,69 @@ func TestGeluDense(t *testing.T) {
 		t.Logf("%v: worst relative error on [-9, 12]: %.3g", l, worstRel)
 	})
 }
+
+// TestGeluDeriv checks GeluDeriv against Gelu and GeluBackward at every
+// level, bit for bit (tolerance 0: the derivative is what GeluBackward
+// multiplies by dy, so Mul(dx, deriv, dy) must be its result exactly; a
+// NaN need only be a NaN), on a sweep, random and special values, every
+// length up to 40 and one longer than a chunk of the two-pass fallback,
+// with dst aliasing x and nothing written past either output.
+func TestGeluDeriv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 31))
+	var xs []float32
+	for i := range 2401 {
+		xs = append(xs, float32(-12+24*float64(i)/2400))
+	}
+	for range 2000 {
+		xs = append(xs, geluGen(rng), math.Float32frombits(rng.Uint32()))
+	}
+	nan := float32(math.NaN())
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), nan, float32(math.Inf(1)), float32(math.Inf(-1)),
+		0.5*math.Sqrt2, -0.5*math.Sqrt2, 10*math.Sqrt2, -10*math.Sqrt2, math.MaxFloat32, -math.MaxFloat32)
+	dys := make([]float32, len(xs))
+	for i := range dys {
+		dys[i] = float32(rng.NormFloat64())
+	}
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	forLevels(t, func(t *testing.T, l Level) {
+		check := func(x, dy []float32, alias bool) {
+			t.Helper()
+			n := len(x)
+			want, wantGrad := make([]float32, n), make([]float32, n)
+			Gelu(want, x)
+			GeluBackward(wantGrad, x, dy)
+			got, deriv := make([]float32, n+1), make([]float32, n+1)
+			got[n], deriv[n] = 42, 42
+			copy(got, x)
+			in := x
+			if alias {
+				in = got[:n]
+			}
+			GeluDeriv(got[:n], deriv[:n], in)
+			grad := make([]float32, n)
+			Mul(grad, deriv[:n], dy)
+			for i := range n {
+				if !same(got[i], want[i]) {
+					t.Fatalf("%v n=%d alias=%v: GeluDeriv value at %v = %v, Gelu %v", l, n, alias, x[i], got[i], want[i])
+				}
+				if !same(grad[i], wantGrad[i]) {
+					t.Fatalf("%v n=%d alias=%v: Mul(deriv, dy) at x=%v dy=%v = %v, GeluBackward %v", l, n, alias, x[i], dy[i], grad[i], wantGrad[i])
+				}
+			}
+			if got[n] != 42 || deriv[n] != 42 {
+				t.Fatalf("%v n=%d: wrote past the end", l, n)
+			}
+		}
+		for n := 0; n <= 40; n++ {
+			for off := 0; off+n <= 300; off += 37 {
+				x := xs[len(xs)-1-off-n : len(xs)-1-off]
+				check(x, dys[off:off+n], false)
+				check(x, dys[off:off+n], true)
+			}
+		}
+		check(xs, dys, false)
+		check(xs, dys, true)
+	})
+}

@@ -110,6 +110,35 @@ func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
 	})
 }
 
+// MapDeriv is MapDeriver's pass: OpGELU only (asm.GeluDeriv).
+func (cpuBackend) MapDeriv(f MapOp, dst, deriv, x []float32) bool {
+	if f != OpGELU {
+		return false
+	}
+	chunked(len(x), 16, func(lo, hi int) {
+		asm.GeluDeriv(dst[lo:hi], deriv[lo:hi], x[lo:hi])
+	})
+	return true
+}
+
+// MulDeriv is MapDeriver's backward: deriv·dy, as the GELU backward
+// kernels form it (asm.GeluDeriv), added to dx through a temporary as
+// MapBackward adds.
+func (cpuBackend) MulDeriv(dx, deriv, dy []float32, accumulate bool) {
+	if !accumulate {
+		chunked(len(dx), 2, func(lo, hi int) {
+			asm.Mul(dx[lo:hi], deriv[lo:hi], dy[lo:hi])
+		})
+		return
+	}
+	tmp := pool.get(len(dx))
+	defer pool.put(tmp)
+	chunked(len(dx), 3, func(lo, hi int) {
+		asm.Mul(tmp[lo:hi], deriv[lo:hi], dy[lo:hi])
+		asm.Axpy(1, tmp[lo:hi], dx[lo:hi])
+	})
+}
+
 func (cpuBackend) MapBackwardStore(f MapOp, dx, x, y, dy []float32) {
 	chunked(len(x), 24, func(lo, hi int) {
 		dx, x, y, dy := dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]

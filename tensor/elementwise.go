@@ -167,6 +167,9 @@ func Scale(x *Tensor, s float32) *Tensor {
 
 func mapOp(f MapOp, x *Tensor) *Tensor {
 	out := newOut(cloneInts(x.shape), x)
+	if out.requiresGrad && mapDeriv(f, out, x) {
+		return out
+	}
 	backend.Map(f, out.data, x.data)
 	if out.requiresGrad {
 		out.back = func() {
@@ -189,10 +192,48 @@ type MapBackwardStorer interface {
 	MapBackwardStore(f MapOp, dx, x, y, dy []float32)
 }
 
+// MapDeriver is an optional extension of Backend for the maps whose
+// derivative shares most of its work with their value (OpGELU: Φ and the
+// exponential): a recorded forward pass stores f'(x) beside f(x), at the
+// cost of a buffer of x's size held until Release, and the backward pass
+// is then a multiply. Results are those of Map and MapBackward, bit for
+// bit.
+type MapDeriver interface {
+	// MapDeriv stores f(x) in dst and f'(x) in deriv and reports true, or
+	// does nothing and reports false for an f it has no such pass for.
+	MapDeriv(f MapOp, dst, deriv, x []float32) bool
+	// MulDeriv stores dx = deriv·dy, or with accumulate adds that product
+	// (rounded first) to dx.
+	MulDeriv(dx, deriv, dy []float32, accumulate bool)
+}
+
+// mapDeriv runs out = f(x) through the backend's MapDeriver, keeping the
+// derivative for the backward pass, and reports whether it did.
+func mapDeriv(f MapOp, out, x *Tensor) bool {
+	md, ok := backend.(MapDeriver)
+	if !ok {
+		return false
+	}
+	deriv := pool.get(len(out.data))
+	if !md.MapDeriv(f, out.data, deriv, x.data) {
+		pool.put(deriv)
+		return false
+	}
+	out.keep(deriv)
+	out.back = func() {
+		g, fresh := x.gradDst()
+		md.MulDeriv(g, deriv, out.grad, !fresh)
+	}
+	return true
+}
+
 // Exp returns eˣ elementwise.
 func Exp(x *Tensor) *Tensor { return mapOp(OpExp, x) }
 
 // GELU returns x·Φ(x) with the exact erf form (PyTorch's default GELU).
+// When it is recorded for autograd, a backend with MapDeriver (the CPU's)
+// keeps the derivative from the forward pass (one more buffer of x's size
+// until Release) and the backward pass multiplies by it.
 func GELU(x *Tensor) *Tensor { return mapOp(OpGELU, x) }
 
 // QuickGELU returns x·σ(1.702·x) (OpenAI CLIP's activation).

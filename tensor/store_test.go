@@ -34,6 +34,46 @@ func TestMapBackwardStore(t *testing.T) {
 	}
 }
 
+// TestGELUKeepsDerivative: a recorded GELU (the CPU backend keeps the
+// derivative from the forward pass, MapDeriver) gives the values of Map and
+// the gradients of MapBackward bit for bit (tolerance 0), for a gradient's
+// first contribution (stored) and a second one (added), over several
+// parallel chunks; and it keeps one buffer, returned by Release.
+func TestGELUKeepsDerivative(t *testing.T) {
+	g := NewRNG(5)
+	n := 3*chunk + 17
+	x, dy := New(n), New(n)
+	g.Normal(x, 0, 2)
+	g.Normal(dy, 0, 1)
+	x.SetRequiresGrad(true)
+	// h is an intermediate, so its gradient's first contribution is stored.
+	h := Scale(x, 1)
+	y := GELU(h)
+	if y.saved[0] == nil {
+		t.Fatal("recorded GELU kept no derivative")
+	}
+	z := Add(y, GELU(h))
+	wantY := make([]float32, n)
+	cpuBackend{}.Map(OpGELU, wantY, h.data)
+	for i := range wantY {
+		if math.Float32bits(y.data[i]) != math.Float32bits(wantY[i]) {
+			t.Fatalf("element %d: GELU %v, Map %v", i, y.data[i], wantY[i])
+		}
+	}
+	Backward(Sum(Mul(z, dy), false))
+	one := make([]float32, n)
+	cpuBackend{}.MapBackward(OpGELU, one, h.data, wantY, dy.data)
+	for i := range one {
+		if want := one[i] + one[i]; math.Float32bits(h.grad[i]) != math.Float32bits(want) {
+			t.Fatalf("element %d: gradient %v, MapBackward twice %v", i, h.grad[i], want)
+		}
+	}
+	Release(z)
+	if y.saved[0] != nil {
+		t.Fatal("Release left the derivative buffer")
+	}
+}
+
 // TestStridedColumnSum: the CPU backend's column-parallel sum over rows
 // (bias gradients) matches a plain loop, for sums over all or some of the
 // outer axes.
