@@ -156,15 +156,6 @@ func bf16Pair(x, y float32) float32 {
 func (kn *gemmKernel) packAPairs(dst []float32, transA bool, a []float32, lda, ic, pc, mc, kc int, alpha float32) {
 	mr := kn.mr
 	kp := (kc + 1) / 2
-	at := func(i, p int) float32 {
-		if p >= kc {
-			return 0
-		}
-		if transA {
-			return alpha * a[(pc+p)*lda+ic+i]
-		}
-		return alpha * a[(ic+i)*lda+pc+p]
-	}
 	qT := 0
 	if transA && alpha == 1 && kn.packATPairsAsm != nil && mc >= mr && kc >= 2 {
 		// Whole panels, whole pairs of stored rows, in assembly.
@@ -178,18 +169,53 @@ func (kn *gemmKernel) packAPairs(dst []float32, transA bool, a []float32, lda, i
 		if rows == mr {
 			q0 = qT
 		}
-		if !transA && alpha == 1 && rows == mr && kn.packAPairsAsm != nil && kc >= 32 {
-			// Whole 16-pair blocks in assembly (unscaled).
+		if !transA && alpha == 1 && kn.packAPairsAsm != nil && kc >= 32 {
+			// Whole 16-pair blocks in assembly (unscaled); a last panel
+			// of fewer rows gets its padding cleared.
 			q0 = kc / 32 * 16
-			kn.packAPairsAsm(&d[0], &a[(ic+ip)*lda+pc], lda, mr, mr, kc/32)
-		}
-		for q := q0; q < kp; q++ {
-			dd := d[q*mr : q*mr+mr]
-			for i := 0; i < rows; i++ {
-				dd[i] = bf16Pair(at(ip+i, 2*q), at(ip+i, 2*q+1))
+			kn.packAPairsAsm(&d[0], &a[(ic+ip)*lda+pc], lda, mr, rows, kc/32)
+			if rows < mr {
+				for q := range q0 {
+					clear(d[q*mr+rows : q*mr+mr])
+				}
 			}
-			clear(dd[rows:])
 		}
+		packAPairsGo(d[q0*mr:], mr, transA, a, lda, ic+ip, pc+2*q0, rows, kc-2*q0, alpha)
+	}
+}
+
+// packAPairsGo packs pairs of alpha·op(A) into one micro-panel d (mr
+// slots per pair), in Go: rows rows from row i0 and ⌈kc/2⌉ pairs from
+// column p0 of op(A), the element past an odd kc and the rows past rows
+// zero. Transposed, each pair reads two runs of a stored row.
+func packAPairsGo(d []float32, mr int, transA bool, a []float32, lda, i0, p0, rows, kc int, alpha float32) {
+	for q := 0; 2*q < kc; q++ {
+		dd := d[q*mr : q*mr+mr]
+		p := p0 + 2*q
+		second := 2*q+1 < kc
+		if transA {
+			r0 := a[p*lda+i0 : p*lda+i0+rows]
+			if second {
+				r1 := a[(p+1)*lda+i0 : (p+1)*lda+i0+rows]
+				for i, v := range r0 {
+					dd[i] = bf16Pair(alpha*v, alpha*r1[i])
+				}
+			} else {
+				for i, v := range r0 {
+					dd[i] = bf16Pair(alpha*v, 0)
+				}
+			}
+		} else {
+			for i := range rows {
+				off := (i0+i)*lda + p
+				var y float32
+				if second {
+					y = alpha * a[off+1]
+				}
+				dd[i] = bf16Pair(alpha*a[off], y)
+			}
+		}
+		clear(dd[rows:])
 	}
 }
 

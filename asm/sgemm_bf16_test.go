@@ -147,6 +147,7 @@ func TestSgemmBF16Packing(t *testing.T) {
 		t.Skip("no AVX512_BF16 on this CPU/build: no bfloat16 packing assembly to test")
 	}
 	goKern := *kern
+	goKern.name = "go"
 	goKern.packAPairsAsm, goKern.packBPairsAsm, goKern.packATPairsAsm = nil, nil, nil
 	rng := rand.New(rand.NewSource(9))
 	special := []uint32{0x7fc00001, 0x7f800001, 0xff800000, 0x7f800000, 0x00000001, 0x80000003, 0x3f808000, 0x3f818000, 0x7f7fffff, 0}
@@ -192,14 +193,44 @@ func TestSgemmBF16Packing(t *testing.T) {
 					asrc[i] = val()
 				}
 				sizeA := gemmRoundUp(n, kern.mr) * kp
-				wantA, gotA := make([]float32, sizeA), make([]float32, sizeA)
-				goKern.packAPairs(wantA, trans, asrc[3:], lda, 0, 0, n, kc, 1)
-				kern.packAPairs(gotA, trans, asrc[3:], lda, 0, 0, n, kc, 1)
-				if i := sameBits(gotA, wantA); i >= 0 {
-					t.Fatalf("packAPairs trans=%v kc=%d m=%d: slot %d = %#08x, want %#08x", trans, kc, n, i,
-						math.Float32bits(gotA[i]), math.Float32bits(wantA[i]))
+				for _, alpha := range []float32{1, -0.75} {
+					wantA := refPackAPairs(kern.mr, trans, asrc[3:], lda, n, kc, alpha)
+					for _, k := range []*gemmKernel{kern, &goKern} {
+						gotA := make([]float32, sizeA)
+						for i := range gotA {
+							gotA[i] = float32(math.NaN()) // every slot must be written
+						}
+						k.packAPairs(gotA, trans, asrc[3:], lda, 0, 0, n, kc, alpha)
+						if i := sameBits(gotA, wantA); i >= 0 {
+							t.Fatalf("packAPairs (%s) trans=%v kc=%d m=%d alpha=%v: slot %d = %#08x, want %#08x", k.name, trans, kc, n, alpha, i,
+								math.Float32bits(gotA[i]), math.Float32bits(wantA[i]))
+						}
+					}
 				}
 			}
 		}
 	}
+}
+
+// refPackAPairs is packAPairs by its definition, one slot at a time: pair
+// (i, q) of alpha·op(A) (m×kc) at panel i/mr, slot (i/mr)*mr*kp + q*mr +
+// i%mr; the element past an odd kc and the rows past m are zero.
+func refPackAPairs(mr int, transA bool, a []float32, lda, m, kc int, alpha float32) []float32 {
+	kp := (kc + 1) / 2
+	out := make([]float32, gemmRoundUp(m, mr)*kp)
+	at := func(i, p int) float32 {
+		if p >= kc {
+			return 0
+		}
+		if transA {
+			return alpha * a[p*lda+i]
+		}
+		return alpha * a[i*lda+p]
+	}
+	for i := range m {
+		for q := range kp {
+			out[i/mr*mr*kp+q*mr+i%mr] = bf16Pair(at(i, 2*q), at(i, 2*q+1))
+		}
+	}
+	return out
 }
