@@ -189,9 +189,15 @@ func (c *localComm) AllReduceSum(buf []float32) error {
 	err := c.collective(localCall{op: "AllReduceSum", a: buf}, func(slots []localCall) []float32 {
 		res := g.resFor(n)
 		if hi > lo {
-			dst := res[lo:hi]
-			copy(dst, slots[0].a[lo:hi])
-			for _, s := range slots[1:] {
+			dst, rest := res[lo:hi], slots[1:]
+			if len(rest) == 0 {
+				copy(dst, slots[0].a[lo:hi])
+			} else {
+				// The first sum straight from the first two slots.
+				asm.Add(dst, slots[0].a[lo:hi], rest[0].a[lo:hi])
+				rest = rest[1:]
+			}
+			for _, s := range rest {
 				asm.Add(dst, dst, s.a[lo:hi])
 			}
 		}
