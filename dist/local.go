@@ -58,7 +58,6 @@ type localGroup struct {
 	err     error // the group is broken
 	slots   []localCall
 	snap    []localCall // slots as the last phase found them
-	res     []float32   // an AllReduceSum's result
 	phase   atomic.Int64
 	idle    []func() bool // per rank: WhileWaiting's work (each rank reads its own)
 }
@@ -181,47 +180,26 @@ func (c *localComm) collective(call localCall, compute func(slots []localCall) [
 }
 
 // AllReduceSum: every rank sums its slice of the elements (in rank order)
-// into the group's buffer, and copies the whole buffer once all have.
+// and writes the sums into that slice of every rank's buffer; no rank
+// reads or writes another's slice, and none returns before all have
+// written (collective's second wait).
 func (c *localComm) AllReduceSum(buf []float32) error {
-	g := c.g
 	n := len(buf)
-	lo, hi := c.rank*n/g.n, (c.rank+1)*n/g.n
-	err := c.collective(localCall{op: "AllReduceSum", a: buf}, func(slots []localCall) []float32 {
-		res := g.resFor(n)
-		if hi > lo {
-			dst, rest := res[lo:hi], slots[1:]
-			if len(rest) == 0 {
-				copy(dst, slots[0].a[lo:hi])
-			} else {
-				// The first sum straight from the first two slots.
-				asm.Add(dst, slots[0].a[lo:hi], rest[0].a[lo:hi])
-				rest = rest[1:]
-			}
-			for _, s := range rest {
-				asm.Add(dst, dst, s.a[lo:hi])
-			}
+	lo, hi := c.rank*n/c.g.n, (c.rank+1)*n/c.g.n
+	return c.collective(localCall{op: "AllReduceSum", a: buf}, func(slots []localCall) []float32 {
+		if hi <= lo || len(slots) == 1 {
+			return nil
+		}
+		sum := slots[0].a[lo:hi]
+		asm.Add(sum, sum, slots[1].a[lo:hi])
+		for _, s := range slots[2:] {
+			asm.Add(sum, sum, s.a[lo:hi])
+		}
+		for _, s := range slots[1:] {
+			copy(s.a[lo:hi], sum)
 		}
 		return nil
 	}, nil)
-	if err != nil {
-		return err
-	}
-	copy(buf, g.res[:n])
-	// Nobody writes g.res again before every rank has arrived at the next
-	// collective, that is, after this copy.
-	return nil
-}
-
-// resFor returns the group's result buffer with room for n values. The
-// first rank to need a larger one allocates it under the lock; the others
-// see it since they read it after the same phase.
-func (g *localGroup) resFor(n int) []float32 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if cap(g.res) < n {
-		g.res = make([]float32, n)
-	}
-	return g.res[:n]
 }
 
 func (c *localComm) AllGather(dst, src []float32) error {
