@@ -73,6 +73,13 @@ VCONST(g5P8, $0xbd71f24d)
 	VCMPPS.BCST  $1, g5Small<>(SB), Z1, K3; \
 	VBLENDMPS    Z11, Z10, K3, Z10
 
+// GELUGRAD512: Z10 = Φ(x) + x·exp(-x²/2)/√(2π) from PHI512's Z10 and Z9
+// (x in Z0; clobbers Z9): the derivative geluBackwardAVX512 multiplies by
+// dy and geluDerivAVX512 stores.
+#define GELUGRAD512 \
+	VMULPS           Z9, Z0, Z9; \
+	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+
 // func geluAVX512(dst, x []float32)
 TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst_base+0(FP), DI
@@ -117,8 +124,7 @@ gelubackwardavx512loop:
 	VMOVUPS (SI), Z0
 	VMOVUPS (DX), Z14
 	PHI512
-	VMULPS  Z9, Z0, Z9
-	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	GELUGRAD512
 	VMULPS  Z14, Z10, Z10
 	VMOVUPS Z10, (DI)
 	ADDQ    $64, SI
@@ -134,8 +140,7 @@ gelubackwardavx512tail:
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS.Z (DX), K1, Z14
 	PHI512
-	VMULPS  Z9, Z0, Z9
-	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	GELUGRAD512
 	VMULPS  Z14, Z10, Z10
 	VMOVUPS Z10, K1, (DI)
 
@@ -161,8 +166,7 @@ geluderivavx512loop:
 	VMOVUPS (SI), Z0
 	PHI512
 	VMULPS  Z10, Z0, Z15
-	VMULPS  Z9, Z0, Z9
-	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	GELUGRAD512
 	VMOVUPS Z15, (DI)
 	VMOVUPS Z10, (DX)
 	ADDQ    $64, SI
@@ -178,8 +182,7 @@ geluderivavx512tail:
 	VMOVUPS.Z (SI), K1, Z0
 	PHI512
 	VMULPS  Z10, Z0, Z15
-	VMULPS  Z9, Z0, Z9
-	VFMADD231PS.BCST g5InvSqrt2Pi<>(SB), Z9, Z10
+	GELUGRAD512
 	VMOVUPS Z15, K1, (DI)
 	VMOVUPS Z10, K1, (DX)
 

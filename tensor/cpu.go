@@ -110,15 +110,14 @@ func (cpuBackend) MapBackward(f MapOp, dx, x, y, dy []float32) {
 	})
 }
 
-// MapDeriv is MapDeriver's pass: OpGELU only (asm.GeluDeriv).
-func (cpuBackend) MapDeriv(f MapOp, dst, deriv, x []float32) bool {
-	if f != OpGELU {
-		return false
-	}
+// MapDerives is MapDeriver's: OpGELU only (asm.GeluDeriv).
+func (cpuBackend) MapDerives(f MapOp) bool { return f == OpGELU }
+
+// MapDeriv is MapDeriver's pass (OpGELU).
+func (cpuBackend) MapDeriv(f MapOp, dst, deriv, x []float32) {
 	chunked(len(x), 16, func(lo, hi int) {
 		asm.GeluDeriv(dst[lo:hi], deriv[lo:hi], x[lo:hi])
 	})
-	return true
 }
 
 // MulDeriv is MapDeriver's backward: deriv·dy, as the GELU backward

@@ -199,9 +199,11 @@ type MapBackwardStorer interface {
 // is then a multiply. Results are those of Map and MapBackward, bit for
 // bit.
 type MapDeriver interface {
-	// MapDeriv stores f(x) in dst and f'(x) in deriv and reports true, or
-	// does nothing and reports false for an f it has no such pass for.
-	MapDeriv(f MapOp, dst, deriv, x []float32) bool
+	// MapDerives reports whether MapDeriv takes f.
+	MapDerives(f MapOp) bool
+	// MapDeriv stores f(x) in dst and f'(x) in deriv, for an f that
+	// MapDerives takes.
+	MapDeriv(f MapOp, dst, deriv, x []float32)
 	// MulDeriv stores dx = deriv·dy, or with accumulate adds that product
 	// (rounded first) to dx.
 	MulDeriv(dx, deriv, dy []float32, accumulate bool)
@@ -211,14 +213,11 @@ type MapDeriver interface {
 // derivative for the backward pass, and reports whether it did.
 func mapDeriv(f MapOp, out, x *Tensor) bool {
 	md, ok := backend.(MapDeriver)
-	if !ok {
+	if !ok || !md.MapDerives(f) {
 		return false
 	}
 	deriv := pool.get(len(out.data))
-	if !md.MapDeriv(f, out.data, deriv, x.data) {
-		pool.put(deriv)
-		return false
-	}
+	md.MapDeriv(f, out.data, deriv, x.data)
 	out.keep(deriv)
 	out.back = func() {
 		g, fresh := x.gradDst()
