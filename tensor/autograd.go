@@ -215,14 +215,16 @@ func (t *Tensor) gradBuf() []float32 {
 			t.grad = pool.getZero(len(t.data))
 		}
 	}
+	t.freshen()
 	return t.grad
 }
 
 // gradDst returns the buffer t's gradient goes into, for an op about to
 // write every element of it, and whether that buffer holds no gradient yet
-// (fresh: its contents are undefined and the op must store, not add). Only
-// an intermediate (pooled, or a view of all of one) gets a fresh buffer;
-// others get gradBuf's zeroed or accumulated one. Call it only when the op
+// (fresh: its contents are undefined and the op must store, not add). An
+// intermediate (pooled, or a view of all of one) without a gradient yet
+// gets a fresh buffer, and so does a leaf whose gradient ZeroGrad marked
+// stale; others get gradBuf's zeroed or accumulated one. Call it only when the op
 // will write all of t's gradient.
 func (t *Tensor) gradDst() (g []float32, fresh bool) {
 	if t.base != nil && t.off == 0 && len(t.data) == len(t.base.data) {
@@ -231,6 +233,11 @@ func (t *Tensor) gradDst() (g []float32, fresh bool) {
 	}
 	if t.base == nil && t.grad == nil && t.pooled {
 		t.grad = pool.get(len(t.data))
+		return t.grad, true
+	}
+	if t.base == nil && t.gradStale {
+		// A leaf after ZeroGrad: its buffer, uncleared.
+		t.gradStale = false
 		return t.grad, true
 	}
 	return t.gradBuf(), false

@@ -190,7 +190,7 @@ func (t *Tensor) storeBF16(h []uint16, transposed bool) {
 	}
 	t.halfT = transposed
 	t.requiresGrad = false
-	t.grad = nil
+	t.grad, t.gradStale = nil, false
 }
 
 func (t *Tensor) checkLeaf(op string) {

@@ -187,7 +187,12 @@ func Linear(x, w, b *Tensor) *Tensor {
 			product(out.prec, false, false, rows, in, outF, 1, dy, outF, 0, w.data, in, 0, beta, g, in, 0, 1)
 		}
 		if w.requiresGrad { // dW (out×in) += dyᵀ·x
-			product(out.prec, true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, 1, w.gradBuf(), in, 0, 1)
+			g, fresh := w.gradDst()
+			beta := float32(1)
+			if fresh {
+				beta = 0
+			}
+			product(out.prec, true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, beta, g, in, 0, 1)
 		}
 		if b != nil && b.requiresGrad {
 			backend.Strided([]int{rows, outF}, b.gradBuf(), []int{0, 1}, dy, []int{outF, 1}, true)

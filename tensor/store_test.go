@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -180,6 +181,81 @@ func TestRowWalker(t *testing.T) {
 				t.Fatalf("shape %v strides %v %v, start %d: index %d gives (%d, %d), want (%d, %d)", shape, sa, sb, start, o, w.ao, w.bo, ao, bo)
 			}
 			w.next()
+		}
+	}
+}
+
+// TestZeroGradDeferred: after ZeroGrad a parameter's buffer is left as it
+// was (here: NaN), and the next backward pass still gives exactly the
+// gradients of a first one: a Linear weight's product stores into it (beta
+// 0), the bias's column sum and a second use of the weight add to zeros, a
+// parameter the pass does not reach reads zeros, and ZeroGrad of a view
+// clears only its part of the base's gradient.
+func TestZeroGradDeferred(t *testing.T) {
+	g := NewRNG(7)
+	x, dy := New(9, 6), New(9, 5)
+	w, b, u := New(5, 6), New(5), New(4)
+	for _, p := range []*Tensor{x, dy, w, b, u} {
+		g.Normal(p, 0, 1)
+	}
+	for _, p := range []*Tensor{w, b, u} {
+		p.SetRequiresGrad(true)
+	}
+	pass := func(withU bool) {
+		y := Add(Linear(x, w, b), Linear(x, w, nil))
+		loss := Sum(Mul(y, dy), false)
+		if withU {
+			loss = Add(loss, Sum(u, false))
+		}
+		Backward(loss)
+		Release(loss)
+	}
+	pass(true)
+	want := [][]float32{slices.Clone(w.Grad()), slices.Clone(b.Grad())}
+	if w.Grad()[0] == 0 || b.Grad()[0] == 0 || u.Grad()[0] != 1 {
+		t.Fatalf("first pass: dW[0] %v, db[0] %v, du[0] %v", w.Grad()[0], b.Grad()[0], u.Grad()[0])
+	}
+	nan := float32(math.NaN())
+	for _, p := range []*Tensor{w, b, u} {
+		p.ZeroGrad()
+		for i := range p.grad {
+			p.grad[i] = nan // what the buffer holds is not read
+		}
+	}
+	pass(false)
+	for k, p := range []*Tensor{w, b} {
+		for i, v := range p.Grad() {
+			if math.Float32bits(v) != math.Float32bits(want[k][i]) {
+				t.Fatalf("%s[%d] after ZeroGrad: %v, first pass %v", []string{"dW", "db"}[k], i, v, want[k][i])
+			}
+		}
+	}
+	for i, v := range u.Grad() {
+		if v != 0 || math.Signbit(float64(v)) {
+			t.Fatalf("unreached parameter: gradient[%d] = %v after ZeroGrad", i, v)
+		}
+	}
+	// A view's ZeroGrad clears its rows only, of a stale base all of it.
+	w.ZeroGrad()
+	for i := range w.grad {
+		w.grad[i] = nan
+	}
+	Rows(w, 1, 3).ZeroGrad()
+	for i, got := range w.Grad() {
+		if got != 0 {
+			t.Fatalf("a view's ZeroGrad of a stale base: dW[%d] = %v", i, got)
+		}
+	}
+	w.ZeroGrad()
+	pass(false)
+	Rows(w, 1, 3).ZeroGrad()
+	for i, got := range w.Grad() {
+		exp := want[0][i]
+		if r := i / 6; r >= 1 && r < 3 {
+			exp = 0
+		}
+		if math.Float32bits(got) != math.Float32bits(exp) {
+			t.Fatalf("after a view's ZeroGrad: dW[%d] = %v, want %v", i, got, exp)
 		}
 	}
 }

@@ -39,6 +39,13 @@ type Tensor struct {
 	data  []float32
 	grad  []float32
 
+	// gradStale: grad's values are to be read as zeros. ZeroGrad of a
+	// leaf that owns its gradient sets it instead of clearing the buffer,
+	// so that the first op to write all of the gradient stores into it
+	// (gradDst) and nothing clears it in between; any other use clears it
+	// first (Grad, gradBuf).
+	gradStale bool
+
 	requiresGrad bool
 	param        bool
 	pooled       bool    // data came from the pool and goes back on Release
@@ -147,6 +154,7 @@ func (t *Tensor) float32s(op string) {
 }
 
 // Grad returns the accumulated gradient, or nil if none has been computed.
+// After ZeroGrad the first call (or backward pass) clears the buffer.
 func (t *Tensor) Grad() []float32 {
 	if t.base != nil {
 		g := t.base.Grad()
@@ -155,7 +163,16 @@ func (t *Tensor) Grad() []float32 {
 		}
 		return g[t.off : t.off+t.Numel()]
 	}
+	t.freshen()
 	return t.grad
+}
+
+// freshen clears a stale gradient (see gradStale).
+func (t *Tensor) freshen() {
+	if t.gradStale {
+		t.gradStale = false
+		zero(t.grad)
+	}
 }
 
 // Item returns the single value of a one-element tensor.
@@ -194,8 +211,15 @@ func (t *Tensor) SetRequiresGrad(b bool) *Tensor {
 	return t
 }
 
-// ZeroGrad sets the gradient to zero (keeping its buffer).
+// ZeroGrad sets the gradient to zero (keeping its buffer). For a leaf that
+// owns its gradient (a parameter) the buffer is cleared when next used, and
+// not at all when the next backward pass writes all of it; Grad reads
+// zeros either way.
 func (t *Tensor) ZeroGrad() {
+	if t.base == nil && !t.pooled && t.grad != nil {
+		t.gradStale = true
+		return
+	}
 	zero(t.Grad())
 }
 
