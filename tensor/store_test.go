@@ -259,3 +259,58 @@ func TestZeroGradDeferred(t *testing.T) {
 		}
 	}
 }
+
+// TestSetGradBuffer: a parameter's gradient moves into a caller's slice
+// with its values, later passes accumulate there (or, after ZeroGrad,
+// store there), and views, outputs and wrong lengths are refused.
+func TestSetGradBuffer(t *testing.T) {
+	g := NewRNG(8)
+	x, dy, w := New(7, 4), New(7, 3), New(3, 4)
+	for _, p := range []*Tensor{x, dy, w} {
+		g.Normal(p, 0, 1)
+	}
+	w.SetRequiresGrad(true)
+	pass := func() {
+		loss := Sum(Mul(Linear(x, w, nil), dy), false)
+		Backward(loss)
+		Release(loss)
+	}
+	pass()
+	one := slices.Clone(w.Grad())
+	buf := make([]float32, 2+w.Numel())
+	buf[0], buf[len(buf)-1] = -1, -1
+	w.SetGradBuffer(buf[1 : len(buf)-1])
+	if &w.Grad()[0] != &buf[1] || !slices.Equal(w.Grad(), one) {
+		t.Fatalf("SetGradBuffer: gradient %v at %p, want %v at %p", w.Grad(), &w.Grad()[0], one, &buf[1])
+	}
+	pass() // adds
+	for i, v := range buf[1 : len(buf)-1] {
+		if want := one[i] + one[i]; v != want {
+			t.Fatalf("second pass: buffer[%d] = %v, want %v", i, v, want)
+		}
+	}
+	w.ZeroGrad()
+	pass() // stores
+	if !slices.Equal(buf[1:len(buf)-1], one) || buf[0] != -1 || buf[len(buf)-1] != -1 {
+		t.Fatalf("after ZeroGrad: buffer %v, want -1, %v, -1", buf, one)
+	}
+	u := New(3)
+	u.SetGradBuffer(make([]float32, 3)) // no gradient yet: zeros
+	if !slices.Equal(u.Grad(), []float32{0, 0, 0}) {
+		t.Fatalf("SetGradBuffer of a tensor without a gradient: %v", u.Grad())
+	}
+	for name, f := range map[string]func(){
+		"view":   func() { Rows(w, 0, 1).SetGradBuffer(make([]float32, 4)) },
+		"output": func() { Scale(w, 2).SetGradBuffer(make([]float32, w.Numel())) },
+		"length": func() { w.SetGradBuffer(make([]float32, w.Numel()-1)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("SetGradBuffer of a %s did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}

@@ -223,6 +223,34 @@ func (t *Tensor) ZeroGrad() {
 	zero(t.Grad())
 }
 
+// SetGradBuffer makes buf t's gradient buffer, holding t's gradient so far
+// (zeros if it has none), so that a caller can keep the gradients of many
+// parameters in one slice (data-parallel training's all-reduce buckets)
+// and read or reduce them there without copies. t must be a leaf that owns
+// its data (not a view or an op's output) and buf its length, memory of
+// the current backend (Alloc under a device backend). buf stays t's
+// gradient until the next SetGradBuffer or a conversion to bfloat16.
+func (t *Tensor) SetGradBuffer(buf []float32) {
+	t.live("SetGradBuffer")
+	if t.base != nil || t.pooled || t.back != nil {
+		panic(fmt.Sprintf("tensor: SetGradBuffer: %s is not a leaf owning its data", t.describe()))
+	}
+	if len(buf) != len(t.data) {
+		panic(fmt.Sprintf("tensor: SetGradBuffer: %d values for %s of %d", len(buf), t.describe(), len(t.data)))
+	}
+	switch g := t.Grad(); {
+	case len(buf) == 0:
+	case g == nil:
+		zero(buf)
+	case &g[0] == &buf[0]:
+	case OnDevice():
+		backend.Scale(1, buf, g) // on the device; ×1 is exact
+	default:
+		copy(buf, g)
+	}
+	t.grad = buf
+}
+
 // Detach returns a tensor sharing t's data with no autograd history.
 func (t *Tensor) Detach() *Tensor {
 	t.live("Detach")

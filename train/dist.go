@@ -649,6 +649,20 @@ func (d *dataParallel) buildBuckets() error {
 		} else {
 			bk.buf = make([]float32, bk.size)
 		}
+		if !tensor.OnDevice() {
+			// The gradients live in the bucket: the backward pass writes
+			// them where the all-reduce reads them, and the averages are
+			// scaled in place. (A parameter without a gradient yet keeps
+			// none: the optimizers skip those.)
+			off := 0
+			for _, i := range ps {
+				p := d.params[i]
+				if p.Grad() != nil {
+					p.SetGradBuffer(bk.buf[off : off+p.Numel()])
+				}
+				off += p.Numel()
+			}
+		}
 		d.buckets = append(d.buckets, bk)
 	}
 	return sameEverywhere(d.comm, h.Sum64(), "gradient bucket layout (the order in which the backward pass completes the parameters)")
@@ -661,6 +675,8 @@ func (d *dataParallel) startBucket(k int) error {
 		p := d.params[i]
 		g, dst := p.Grad(), bk.buf[off:off+p.Numel()]
 		switch {
+		case len(g) > 0 && &g[0] == &dst[0]:
+			// already there (SetGradBuffer)
 		case d.deviceBuckets() && g == nil:
 			tensor.CurrentBackend().Fill(dst, 0)
 		case d.deviceBuckets():
