@@ -55,14 +55,14 @@ func TestSgemmHalvesBitIdentical(t *testing.T) {
 					return c
 				}
 				serial := run(func(c []float32) {
-					sgemmSerial(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
+					sgemmSerial(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n, nil)
 				})
 				shared := run(func(c []float32) {
-					kn.gemmShared(2, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
+					kn.gemmShared(2, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n, nil)
 				})
 				for _, threads := range []int{2, 3} {
 					got := run(func(c []float32) {
-						sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n)
+						sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0.5, c, n, nil)
 					})
 					name := fmt.Sprintf("%v %dx%dx%d alpha=%g transA=%v transB=%v threads=%d split N=%v", l, m, n, k, alpha, transA, transB, threads, kn.halvesSplitN(threads, transA, alpha, m, n, lda))
 					for i := range got {

@@ -33,11 +33,35 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	SgemmLevel(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmBias computes C = alpha·op(A)·op(B) + bias, bias (n values) added
+// to every row of C; C is not read. The result is Sgemm's with beta 1
+// after each row of C is set to bias, bit for bit: the sums start from
+// the same values in the same order. Where the kernel can (AVX-512) it
+// adds the bias in its registers, so C is written once instead of filled
+// and then read back.
+func SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	SgemmBiasLevel(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
+// SgemmBiasLevel is SgemmBias run with the kernels of level l.
+func SgemmBiasLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	checkSgemm("SgemmBias", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	checkBias("SgemmBias", bias, n)
+	sgemmAuto(l, gemmKernelFor(l), procs(), transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n])
+}
+
+// checkBias panics unless bias holds n values.
+func checkBias(fn string, bias []float32, n int) {
+	if len(bias) < n {
+		panic(fmt.Sprintf("asm.%s: len(bias)=%d < n=%d", fn, len(bias), n))
+	}
+}
+
 // SgemmLevel is Sgemm run with the kernels of level l, for tests and
 // benchmarks. It panics if l is not supported here (see Supported).
 func SgemmLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm("Sgemm", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
-	sgemmAuto(l, gemmKernelFor(l), procs(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmAuto(l, gemmKernelFor(l), procs(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // SgemmStrided runs batch GEMMs (see Sgemm); matrix i uses a[i*strideA:],
@@ -63,7 +87,7 @@ func SgemmStridedLevel(l Level, transA, transB bool, m, n, k int, alpha float32,
 		if k > 0 {
 			aa, bb = a[i*strideA:], b[i*strideB:]
 		}
-		sgemmAuto(l, kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
+		sgemmAuto(l, kern, threads, transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc, nil)
 	}
 	flops := 2 * float64(m) * float64(n) * float64(k)
 	if threads <= 1 || batch == 1 || batch < threads && flops >= 4*minFlopsPerThread ||
@@ -151,7 +175,7 @@ func gemmThreads(m, n, k int) int {
 // the micro-tile so only the last one has edge tiles. Every path computes
 // each element of C with the same kernel and the same blocking of k, so
 // the results do not depend on the path or the number of goroutines.
-func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -163,7 +187,7 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 	if !halves && kern != nil && threads > 1 && m/mr >= 2*threads && k > 0 && alpha != 0 {
 		// Enough row tiles: pack each B panel once, together, and split
 		// the rows.
-		kern.gemmShared(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		kern.gemmShared(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	// Independent strips: split N (each goroutine packs its columns of B
@@ -182,7 +206,7 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 		threads = tiles
 	}
 	if threads <= 1 {
-		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	// Strips of at least minFlopsPerThread/2 of work, and at most a
@@ -207,7 +231,7 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 					bb = b[lo:]
 				}
 			}
-			sgemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+			sgemmSerial(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc, biasAt(bias, lo))
 		} else {
 			aa := a
 			if k > 0 {
@@ -217,7 +241,7 @@ func sgemmParallel(kern *gemmKernel, threads int, transA, transB bool, m, n, k i
 					aa = a[lo*lda:]
 				}
 			}
-			sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
+			sgemmSerial(kern, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc, bias)
 		}
 	})
 }
@@ -265,9 +289,14 @@ func (kn *gemmKernel) halvesSplitN(threads int, transA bool, alpha float32, m, n
 
 // sgemmSerial runs one GEMM on the calling goroutine: the generic reference
 // when kern is nil, else the packed blocked algorithm.
-func sgemmSerial(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// With a bias (beta 0) C = product + bias.
+func sgemmSerial(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m == 0 || n == 0 {
 		return
+	}
+	if bias != nil && (kern == nil || k == 0 || alpha == 0) {
+		fillRows(c, ldc, bias, m, n)
+		bias, beta = nil, 1
 	}
 	if kern == nil {
 		sgemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -278,8 +307,15 @@ func sgemmSerial(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float
 		return
 	}
 	ws := getWorkspace(kern, m, n, k)
-	kern.gemm(ws, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	kern.gemm(ws, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	workspaces.put(ws)
+}
+
+// fillRows sets each of the m rows of C to bias[:n].
+func fillRows(c []float32, ldc int, bias []float32, m, n int) {
+	for i := 0; i < m; i++ {
+		copy(c[i*ldc:i*ldc+n], bias[:n])
+	}
 }
 
 // scaleC sets C = beta*C, writing zeros (not reading C) when beta == 0.

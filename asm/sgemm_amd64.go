@@ -5,24 +5,24 @@ package asm
 // sgemmBlockAVX2 is the AVX2+FMA 6×16 block kernel (see gemmKernel.block).
 //
 //go:noescape
-func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
 
 // sgemmBlockAVX2A is the AVX2+FMA 6×16 kernel reading A unpacked (see
 // gemmKernel.blockA).
 //
 //go:noescape
-func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32)
 
 // sgemmBlockAVX512 is the AVX-512F 12×32 block kernel (see gemmKernel.block).
 //
 //go:noescape
-func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
 
 // sgemmBlockAVX512A is sgemmBlockAVX512 with A read in place, row stride
 // lda (see gemmKernel.blockA).
 //
 //go:noescape
-func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32)
 
 // sgemmPackB16AVX2 and sgemmPackB32AVX2 are gemmKernel.packBAsm for
 // nr = 16 and 32 (AVX only).
@@ -71,7 +71,7 @@ var avx2Gemm = &gemmKernel{
 // Sapphire Rapids); the 144×256 A block takes 144 KiB of L2.
 var avx512Gemm = &gemmKernel{
 	name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096,
-	block: sgemmBlockAVX512, blockA: sgemmBlockAVX512A, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
+	block: sgemmBlockAVX512, blockA: sgemmBlockAVX512A, biasAdd: true, edge: avx512Edge, packBAsm: sgemmPackB32AVX2,
 	packBTAsm: sgemmPackBT8AVX2, bt: 8,
 	packAAsm: sgemmPackA12AVX512, packACols: 16, packATAsm: sgemmPackAT12AVX2,
 	directBMaxM: 256,

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_amd64.h"
 
 // Packed SGEMM block kernels for amd64. Each call runs the jr and ir loops
 // of one packed block (see gemmKernel.block in sgemm_packed.go):
@@ -59,8 +60,9 @@
 	VFMADD231PS Y12, Y15, Y10; \
 	VFMADD231PS Y13, Y15, Y11
 
-// func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
-TEXT ·sgemmBlockAVX2(SB), NOSPLIT, $0-80
+// func sgemmBlockAVX2(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
+// (bias unused: accum is 0 or 1)
+TEXT ·sgemmBlockAVX2(SB), NOSPLIT, $0-88
 	MOVQ b+8(FP), BPAN
 	MOVQ c+16(FP), CCOL
 	MOVQ kc+24(FP), KC
@@ -218,8 +220,9 @@ avx2_done:
 	VFMADD231PS Y12, Y15, Y10; \
 	VFMADD231PS Y13, Y15, Y11
 
-// func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
-TEXT ·sgemmBlockAVX2A(SB), NOSPLIT, $0-88
+// func sgemmBlockAVX2A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32)
+// (bias unused: accum is 0 or 1)
+TEXT ·sgemmBlockAVX2A(SB), NOSPLIT, $0-96
 	MOVQ b+8(FP), BPAN
 	MOVQ c+16(FP), CCOL
 	MOVQ lda+80(FP), LDA
@@ -494,8 +497,8 @@ avx2a_done:
 	AVX512_ST3(Z12, Z13, Z14, Z15, Z16, Z17); \
 	AVX512_ST3(Z18, Z19, Z20, Z21, Z22, Z23)
 
-// func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
-TEXT ·sgemmBlockAVX512(SB), NOSPLIT, $0-80
+// func sgemmBlockAVX512(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
+TEXT ·sgemmBlockAVX512(SB), NOSPLIT, $0-88
 	MOVQ b+8(FP), BPAN
 	MOVQ c+16(FP), CCOL
 	MOVQ kc+24(FP), KC
@@ -549,11 +552,22 @@ avx512_k1:
 	JNZ  avx512_k1
 
 avx512_kdone:
-	// if accum != 0 { acc += C tile }, three rows at a time.
+	// accum 1: acc += C tile, three rows at a time; accum 2: acc +=
+	// bias[jr*32:][:32] in every row.
 	MOVQ accum+72(FP), KK
 	TESTQ KK, KK
 	JZ   avx512_store
+	CMPQ KK, $2
+	JEQ  avx512_bias
 	AVX512_ADDC(CROW3)
+	JMP  avx512_store
+
+avx512_bias:
+	// The bias advances with C's column: bias + (CCOL - c).
+	MOVQ bias+80(FP), KK
+	ADDQ CCOL, KK
+	SUBQ c+16(FP), KK
+	ZADDROW24(KK)
 
 avx512_store:
 	// C tile = acc; CROW0 ends 12 rows down, at the next tile.
@@ -1154,8 +1168,8 @@ pat12_done:
 	VFMADD231PS Z24, Z31, Z22; \
 	VFMADD231PS Z25, Z31, Z23
 
-// func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
-TEXT ·sgemmBlockAVX512A(SB), NOSPLIT, $0-88
+// func sgemmBlockAVX512A(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32)
+TEXT ·sgemmBlockAVX512A(SB), NOSPLIT, $0-96
 	MOVQ b+8(FP), BPAN
 	MOVQ c+16(FP), CCOL
 	MOVQ ldb+32(FP), LDB
@@ -1215,11 +1229,22 @@ avx512a_k1:
 	JNZ  avx512a_k1
 
 avx512a_kdone:
-	// if accum != 0 { acc += C tile }, three rows at a time.
+	// accum 1: acc += C tile, three rows at a time; accum 2: acc +=
+	// bias[jr*32:][:32] in every row.
 	MOVQ accum+72(FP), AKK
 	TESTQ AKK, AKK
 	JZ   avx512a_store
+	CMPQ AKK, $2
+	JEQ  avx512a_bias
 	AVX512_ADDC(AKK)
+	JMP  avx512a_store
+
+avx512a_bias:
+	// The bias advances with C's column: bias + (CCOL - c).
+	MOVQ bias+88(FP), AKK
+	ADDQ CCOL, AKK
+	SUBQ c+16(FP), AKK
+	ZADDROW24(AKK)
 
 avx512a_store:
 	// C tile = acc; CROW0 ends 12 rows down, at the next tile.

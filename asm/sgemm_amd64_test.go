@@ -28,7 +28,7 @@ func TestSgemmAVX512Driver(t *testing.T) {
 				cs := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2], alpha: 0.5, beta: 1,
 					padA: rng.Intn(4), padB: rng.Intn(4), padC: rng.Intn(4), offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16)}
 				f := func(transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-					sgemmParallel(k, 2, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc)
+					sgemmParallel(k, 2, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 				}
 				if _, ok := runGemm(t, fmt.Sprintf("avx512-driver mc=%d", k.mc), f, newGemmExpect(cs, rng.Int63())); !ok {
 					return

@@ -5,7 +5,7 @@ package asm
 // sgemmBlockNEON is the NEON 8×12 block kernel (see gemmKernel.block).
 //
 //go:noescape
-func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
 
 // sgemmPackB12NEON is gemmKernel.packBAsm for nr = 12.
 //

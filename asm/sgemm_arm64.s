@@ -75,8 +75,9 @@
 	VST1 [va.S4, vb.S4, vc.S4], (CROW); \
 	ADD LDC, CROW
 
-// func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
-TEXT ·sgemmBlockNEON(SB), NOSPLIT, $0-80
+// func sgemmBlockNEON(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
+// (bias unused: accum is 0 or 1)
+TEXT ·sgemmBlockNEON(SB), NOSPLIT, $0-88
 	MOVD b+8(FP), BPAN
 	MOVD c+16(FP), CCOL
 	MOVD kc+24(FP), KC

@@ -31,6 +31,31 @@ func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	SgemmBF16Level(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmBF16Bias is SgemmBias with SgemmBF16's products: C =
+// alpha·op(A)·op(B) + bias in every row, C not read; bit for bit
+// SgemmBF16 with beta 1 after each row of C is set to bias.
+func SgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	SgemmBF16BiasLevel(level, transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
+// SgemmBF16BiasLevel is SgemmBF16Bias run with the kernels of level l.
+func SgemmBF16BiasLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	checkSgemm("SgemmBF16Bias", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	checkBias("SgemmBF16Bias", bias, n)
+	if !Supported(l) {
+		panic("asm.SgemmBF16Bias: level " + l.String() + " not supported on this CPU/build")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if kn := bf16KernelFor(l); kn != nil && k > 0 && alpha != 0 {
+		sgemmParallel(kn, min(procs(), gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n])
+		return
+	}
+	fillRows(c, ldc, bias, m, n)
+	SgemmBF16Level(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+}
+
 // SgemmBF16Level is SgemmBF16 run with the kernels of level l (Generic:
 // the pure-Go loop above; a level without bfloat16 instructions: rounded
 // copies through its float32 GEMM). It panics if l is not supported here.
@@ -48,7 +73,7 @@ func SgemmBF16Level(l Level, transA, transB bool, m, n, k int, alpha float32, a 
 	}
 	threads := procs()
 	if kn := bf16KernelFor(l); kn != nil {
-		sgemmParallel(kn, min(threads, gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmParallel(kn, min(threads, gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 		return
 	}
 	if l == Generic {

@@ -8,7 +8,7 @@ import "github.com/klauspost/cpuid/v2"
 // gemmKernel.block, with kp pairs of k for kc).
 //
 //go:noescape
-func sgemmBlockBF16AVX512(a, b, c *float32, kp, ldb, bstep, ldc, mTiles, nTiles, accum int)
+func sgemmBlockBF16AVX512(a, b, c *float32, kp, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
 
 // sgemmPackPairsT16BF16 is gemmKernel.packAPairsAsm (AVX512_BF16,
 // AVX512BW).
@@ -37,6 +37,7 @@ var hasAVX512BF16 = cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512BW, cpuid.AVX5
 var bf16Gemm = &gemmKernel{
 	name: "avx512bf16", mr: 12, nr: 32, mc: 144, kc: 384, nc: 4096, pairs: true,
 	block:          sgemmBlockBF16AVX512,
+	biasAdd:        true,
 	packAPairsAsm:  sgemmPackPairsT16BF16,
 	packBPairsAsm:  sgemmPackBPairs32BF16,
 	packATPairsAsm: sgemmPackATPairs12BF16,

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_amd64.h"
 
 // bfloat16 SGEMM block kernel for AVX-512 with AVX512_BF16: sgemmBlockAVX512
 // (sgemm_amd64.s) with each k step a pair of k steps. The packed operands
@@ -111,8 +112,8 @@
 	LEAQ (CROW0)(LDC*2), CROW0; \
 	ADDQ LDC, CROW0
 
-// func sgemmBlockBF16AVX512(a, b, c *float32, kp, ldb, bstep, ldc, mTiles, nTiles, accum int)
-TEXT ·sgemmBlockBF16AVX512(SB), NOSPLIT, $0-80
+// func sgemmBlockBF16AVX512(a, b, c *float32, kp, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
+TEXT ·sgemmBlockBF16AVX512(SB), NOSPLIT, $0-88
 	MOVQ b+8(FP), BPAN
 	MOVQ c+16(FP), CCOL
 	MOVQ kp+24(FP), KC
@@ -200,6 +201,8 @@ bf16_kdone:
 	MOVQ accum+72(FP), KK
 	TESTQ KK, KK
 	JZ   bf16_store
+	CMPQ KK, $2
+	JEQ  bf16_bias
 	MOVQ CROW0, CROW3
 	BF16_ADD3(Z0, Z1, Z2, Z3, Z4, Z5)
 	LEAQ (CROW0)(LDC*2), CROW0
@@ -212,6 +215,15 @@ bf16_kdone:
 	ADDQ LDC, CROW0
 	BF16_ADD3(Z18, Z19, Z20, Z21, Z22, Z23)
 	MOVQ CROW3, CROW0
+	JMP  bf16_store
+
+bf16_bias:
+	// accum 2: acc += bias[jr*32:][:32] in every row; the bias advances
+	// with C's column: bias + (CCOL - c).
+	MOVQ bias+80(FP), KK
+	ADDQ CCOL, KK
+	SUBQ c+16(FP), KK
+	ZADDROW24(KK)
 
 bf16_store:
 	// C tile = acc; CROW0 ends 12 rows down, at the next tile.

@@ -123,7 +123,7 @@ func TestSgemmBF16(t *testing.T) {
 						SgemmBF16Level(Generic, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 						return
 					}
-					sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 				}
 			}
 		}

@@ -40,7 +40,7 @@ func TestSgemmEdgeAVX512(t *testing.T) {
 					}
 					ldc := 32*nTiles + 3
 					want := make([]float32, 12*ldc)
-					sgemmBlockAVX512(&a[0], &b[0], &want[0], kc, ldb, bstep, ldc, 1, nTiles, 0)
+					sgemmBlockAVX512(&a[0], &b[0], &want[0], kc, ldb, bstep, ldc, 1, nTiles, 0, nil)
 					got := make([]float32, 12*ldc)
 					nan := float32(math.NaN())
 					for i := range got {
@@ -111,8 +111,8 @@ func TestSgemmBlockAVX512A(t *testing.T) {
 						}
 						want := append([]float32(nil), c0...)
 						got := append([]float32(nil), c0...)
-						sgemmBlockAVX512(&packed[0], &b[0], &want[0], kc, 32, kc*32, ldc, mTiles, nTiles, accum)
-						sgemmBlockAVX512A(&a[0], &b[0], &got[0], kc, 32, kc*32, ldc, mTiles, nTiles, accum, lda)
+						sgemmBlockAVX512(&packed[0], &b[0], &want[0], kc, 32, kc*32, ldc, mTiles, nTiles, accum, nil)
+						sgemmBlockAVX512A(&a[0], &b[0], &got[0], kc, 32, kc*32, ldc, mTiles, nTiles, accum, lda, nil)
 						name := fmt.Sprintf("kc=%d lda=%d mTiles=%d nTiles=%d accum=%d", kc, lda, mTiles, nTiles, accum)
 						for i := range got {
 							if g, w := got[i], want[i]; math.Float32bits(g) != math.Float32bits(w) {

@@ -43,7 +43,7 @@ func BenchmarkGemmKernel(b *testing.B) {
 				cpu0 := threadCPU()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					kn.block(&a[0], &bb[0], &c[0], kc, kn.nr, kc*kn.nr, ldc, mt, nt, 1)
+					kn.block(&a[0], &bb[0], &c[0], kc, kn.nr, kc*kn.nr, ldc, mt, nt, 1, nil)
 				}
 				flops := 2 * float64(mt*kn.mr) * float64(nt*kn.nr) * float64(kc) * float64(b.N)
 				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")

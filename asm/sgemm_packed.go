@@ -28,7 +28,8 @@ type gemmKernel struct {
 	//		for ir := 0; ir < mTiles; ir++ {
 	//			// tile = Ã[ir] · B̃[jr], an mr×nr tile
 	//			for i < mr, j < nr:
-	//				C[ir*mr+i][jr*nr+j] = tile[i][j] + (accum != 0 ? C[ir*mr+i][jr*nr+j] : 0)
+	//				C[ir*mr+i][jr*nr+j] = tile[i][j] + (accum == 1 ? C[ir*mr+i][jr*nr+j] : 0)
+	//				                                 + (accum == 2 ? bias[jr*nr+j] : 0)
 	//		}
 	//	}
 	//
@@ -36,14 +37,19 @@ type gemmKernel struct {
 	// p*mr+i. B̃[jr] starts at b[jr*bstep:] with element (p,j) at p*ldb+j:
 	// a packed micro-panel has ldb = nr and bstep = kc*nr; an unpacked
 	// row-major B has its own ldb and bstep = nr. c points at C's top-left
-	// element, row stride ldc. Only whole tiles are written.
-	block func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int)
+	// element, row stride ldc. Only whole tiles are written. accum 2 (the
+	// bias of SgemmBias, nTiles·nr floats; C not read) only where biasAdd.
+	block func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32)
 
 	// blockA, if set, is block with A read unpacked from a row-major
 	// matrix of row stride lda: row tile ir starts at a[ir*mr*lda:] and
 	// element (i,p) of it is a[(ir*mr+i)*lda+p]. The driver uses it when A
 	// is not transposed and alpha is 1, and packs no A.
-	blockA func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int)
+	blockA func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32)
+
+	// biasAdd reports that block and blockA take accum 2. Without it the
+	// driver fills C's rows with the bias and adds (accum 1).
+	biasAdd bool
 
 	// packBAsm, if set, packs rows of whole micro-panels of a row-major B
 	// (see gemmKernel.packB): for p < rows, jp < nPanels, row p of panel jp
@@ -185,7 +191,7 @@ func getWorkspaceSized(kn *gemmKernel, mc, nc, kc int, withB bool) *gemmWorkspac
 // free, so a goroutine whose CPU is taken holds up only the range it has
 // claimed. Each goroutine packs the A rows of its ranges into its own
 // workspace. m/mr ≥ threads, k > 0, alpha != 0.
-func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	mr, nr := kn.mr, kn.nr
 	kcMax, ncMax := kn.blocking(m)
 	kcStep := blockSize(k, kcMax, 1)
@@ -219,6 +225,7 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 				bs.edge = bp[nc/nr*kd*nr:]
 			}
 			accum := pc > 0 || beta != 0
+			bb := firstBias(bias, pc, jc)
 			ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
 				ws := wss[w]
 				lo, hi := t0*mr, min(t1*mr, m)
@@ -228,11 +235,11 @@ func (kn *gemmKernel) gemmShared(threads int, transA, transB bool, m, n, k int, 
 				for ic := lo; ic < hi; ic += mcStep {
 					mc := min(mcStep, hi-ic)
 					if direct {
-						kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+						kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum, bb)
 						continue
 					}
 					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-					kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
+					kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum, bb)
 				}
 			})
 		}
@@ -260,7 +267,7 @@ const gemmSmallKC, gemmSmallPanel = 256, 1 << 18
 
 // gemm is the five-loop packed GEMM on one goroutine. m, n, k > 0 and
 // alpha != 0; the slices have been checked.
-func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if beta != 0 && beta != 1 {
 		scaleC(m, n, beta, c, ldc)
 	}
@@ -292,17 +299,27 @@ func (kn *gemmKernel) gemm(ws *gemmWorkspace, transA, transB bool, m, n, k int, 
 				}
 			}
 			accum := pc > 0 || beta != 0
+			bb := firstBias(bias, pc, jc)
 			for ic := 0; ic < m; ic += mcStep {
 				mc := min(mcStep, m-ic)
 				if direct {
-					kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum)
+					kn.macroA(ws, a[ic*lda+pc:], lda, mc, nc, kc, bs, c[ic*ldc+jc:], ldc, accum, bb)
 					continue
 				}
 				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-				kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum)
+				kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum, bb)
 			}
 		}
 	}
+}
+
+// firstBias returns the bias of the columns from jc for the first k block
+// (pc 0), whose products store into C, or nil: later blocks add to C.
+func firstBias(bias []float32, pc, jc int) []float32 {
+	if bias == nil || pc > 0 {
+		return nil
+	}
+	return bias[jc:]
 }
 
 // gemmB locates the B operand of one macro-kernel call: whole micro-panels
@@ -316,8 +333,9 @@ type gemmB struct {
 
 // macro computes the mc×nc block of C from the packed mc×kc block of A in
 // ws.ap and the B operand bs (kc is the packed depth, see depth). Whole tiles go straight to C; edge tiles go
-// through ws.tile so the kernel never writes past C.
-func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
+// through ws.tile so the kernel never writes past C. With a bias (the
+// first k block of SgemmBias; accum false) C = product + bias.
+func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool, bias []float32) {
 	mr, nr := kn.mr, kn.nr
 	ap := ws.ap
 	mFull, mRem := mc/mr, mc%mr
@@ -331,7 +349,8 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 	for j0 := 0; j0 < nFull; j0 += chunk {
 		cnt := min(chunk, nFull-j0)
 		if mFull > 0 {
-			kn.block(&ap[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc)
+			acc, bp := kn.tileBias(acc, bias, j0*nr, c[j0*nr:], ldc, mFull*mr, cnt*nr)
+			kn.block(&ap[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc, bp)
 		}
 		if mRem > 0 {
 			// Bottom edge: rows mFull*mr.. of these panels, via the tile buffer.
@@ -339,9 +358,9 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 			if e := kn.edgeKernel(mRem); e != nil {
 				e(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, cnt)
 			} else {
-				kn.block(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
+				kn.block(&ap[mFull*mr*kc], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0, nil)
 			}
-			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum)
+			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum, biasAt(bias, j0*nr))
 		}
 	}
 	if nRem > 0 {
@@ -351,10 +370,35 @@ func (kn *gemmKernel) macro(ws *gemmWorkspace, mc, nc, kc int, bs gemmB, c []flo
 		for i0 := 0; i0 < mTiles; i0 += chunk {
 			cnt := min(chunk, mTiles-i0)
 			t := ws.tile[:cnt*mr*nr]
-			kn.block(&ap[i0*mr*kc], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0)
-			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, min(cnt*mr, mc-i0*mr), nRem, accum)
+			kn.block(&ap[i0*mr*kc], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0, nil)
+			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, min(cnt*mr, mc-i0*mr), nRem, accum, biasAt(bias, nFull*nr))
 		}
 	}
+}
+
+// tileBias returns the accum and bias arguments of a block call over the
+// rows×cols of C at c whose bias (if any) starts at bias[j:]: the kernel
+// adds the bias (accum 2) where it can, else C's rows are filled with it
+// and the kernel adds C (accum 1). Without a bias, acc and nil.
+func (kn *gemmKernel) tileBias(acc int, bias []float32, j int, c []float32, ldc, rows, cols int) (int, *float32) {
+	if bias == nil {
+		return acc, nil
+	}
+	if kn.biasAdd {
+		return 2, &bias[j]
+	}
+	for i := 0; i < rows; i++ {
+		copy(c[i*ldc:i*ldc+cols], bias[j:j+cols])
+	}
+	return 1, nil
+}
+
+// biasAt returns bias[j:], or nil.
+func biasAt(bias []float32, j int) []float32 {
+	if bias == nil {
+		return nil
+	}
+	return bias[j:]
 }
 
 // edgeKernel returns kn.edge(rows), or nil.
@@ -402,7 +446,7 @@ func (kn *gemmKernel) directB(transB bool, m, ldb int) bool {
 // macroA is macro with A read unpacked: a is the mc×kc block of a
 // row-major A (row stride lda). Whole row tiles go to blockA; the last,
 // partial one is packed (zero padded) into ws.ap and goes through block.
-func (kn *gemmKernel) macroA(ws *gemmWorkspace, a []float32, lda, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool) {
+func (kn *gemmKernel) macroA(ws *gemmWorkspace, a []float32, lda, mc, nc, kc int, bs gemmB, c []float32, ldc int, accum bool, bias []float32) {
 	mr, nr := kn.mr, kn.nr
 	mFull, mRem := mc/mr, mc%mr
 	nFull, nRem := nc/nr, nc%nr
@@ -418,12 +462,13 @@ func (kn *gemmKernel) macroA(ws *gemmWorkspace, a []float32, lda, mc, nc, kc int
 	for j0 := 0; j0 < nFull; j0 += chunk {
 		cnt := min(chunk, nFull-j0)
 		if mFull > 0 {
-			kn.blockA(&a[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc, lda)
+			acc, bp := kn.tileBias(acc, bias, j0*nr, c[j0*nr:], ldc, mFull*mr, cnt*nr)
+			kn.blockA(&a[0], &bs.b[j0*bs.step], &c[j0*nr], kc, bs.ldb, bs.step, ldc, mFull, cnt, acc, lda, bp)
 		}
 		if mRem > 0 {
 			t := ws.tile[:mr*cnt*nr]
-			kn.block(&ws.ap[0], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0)
-			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum)
+			kn.block(&ws.ap[0], &bs.b[j0*bs.step], &t[0], kc, bs.ldb, bs.step, cnt*nr, 1, cnt, 0, nil)
+			addTile(c[mFull*mr*ldc+j0*nr:], ldc, t, cnt*nr, mRem, cnt*nr, accum, biasAt(bias, j0*nr))
 		}
 	}
 	if nRem > 0 {
@@ -433,23 +478,30 @@ func (kn *gemmKernel) macroA(ws *gemmWorkspace, a []float32, lda, mc, nc, kc int
 		for i0 := 0; i0 < mFull; i0 += chunk {
 			cnt := min(chunk, mFull-i0)
 			t := ws.tile[:cnt*mr*nr]
-			kn.blockA(&a[i0*mr*lda], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0, lda)
-			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, cnt*mr, nRem, accum)
+			kn.blockA(&a[i0*mr*lda], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, cnt, 1, 0, lda, nil)
+			addTile(c[i0*mr*ldc+nFull*nr:], ldc, t, nr, cnt*mr, nRem, accum, biasAt(bias, nFull*nr))
 		}
 		if mRem > 0 {
 			t := ws.tile[:mr*nr]
-			kn.block(&ws.ap[0], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, 1, 1, 0)
-			addTile(c[mFull*mr*ldc+nFull*nr:], ldc, t, nr, mRem, nRem, accum)
+			kn.block(&ws.ap[0], &bs.edge[0], &t[0], kc, nr, kc*nr, nr, 1, 1, 0, nil)
+			addTile(c[mFull*mr*ldc+nFull*nr:], ldc, t, nr, mRem, nRem, accum, biasAt(bias, nFull*nr))
 		}
 	}
 }
 
 // addTile stores (accum false) or adds (accum true) the rows×cols top-left
-// part of tile t (row stride ldt) into C.
-func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool) {
+// part of tile t (row stride ldt) into C; with a bias (accum false) it
+// stores t + bias in every row.
+func addTile(c []float32, ldc int, t []float32, ldt, rows, cols int, accum bool, bias []float32) {
 	for i := 0; i < rows; i++ {
 		cr := c[i*ldc : i*ldc+cols]
 		tr := t[i*ldt : i*ldt+cols]
+		if bias != nil {
+			for j, v := range tr {
+				cr[j] = v + bias[j]
+			}
+			continue
+		}
 		if !accum {
 			copy(cr, tr)
 			continue

@@ -94,17 +94,22 @@ var smallWorkspaces freeList[smallWorkspace]
 // sgemmAuto runs one GEMM on at most threads goroutines: the small-M path
 // when op(A) has few rows and level l has small kernels, else the packed
 // (or, for the generic level, the reference) GEMM.
-func sgemmAuto(l Level, kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// With a bias (SgemmBias; beta 0) C = product + bias.
+func sgemmAuto(l Level, kern *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if m <= dotMaxM && k > 0 && alpha != 0 {
 		if sk := smallKernelFor(l); sk != nil && (m <= smallMaxM || transB && m <= sk.maxDotM()) {
+			if bias != nil {
+				fillRows(c, ldc, bias, m, n)
+				beta = 1
+			}
 			sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
 	}
-	sgemmParallel(kern, min(threads, gemmThreads(m, n, k)), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmParallel(kern, min(threads, gemmThreads(m, n, k)), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 }
 
 // dotMaxM bounds every kernel's dotMaxM.
@@ -212,7 +217,7 @@ func smallEdge(sk *smallKernel, kern func(a []float32, lda int, b []float32, ldb
 		}
 		ws.c = growTo(ws.c, m*tn)
 		kern(a, lda, ws.b, k, ws.c, tn, m, tn, k, false)
-		addTile(c[j0:], ldc, ws.c, tn, m, w, accum)
+		addTile(c[j0:], ldc, ws.c, tn, m, w, accum, nil)
 		return
 	}
 	// Columns j0..n-1 of each of the k rows of B, zero padded to smallNN.
@@ -224,7 +229,7 @@ func smallEdge(sk *smallKernel, kern func(a []float32, lda int, b []float32, ldb
 	}
 	ws.c = growTo(ws.c, m*smallNN)
 	kern(a, lda, ws.b, smallNN, ws.c, smallNN, m, smallNN, k, false)
-	addTile(c[j0:], ldc, ws.c, smallNN, m, w, accum)
+	addTile(c[j0:], ldc, ws.c, smallNN, m, w, accum, nil)
 }
 
 // smallDotTGo is the pure-Go smallKernel.dotT (the reference for the

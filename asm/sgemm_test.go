@@ -288,7 +288,7 @@ func TestSgemmLevels(t *testing.T) {
 			fs := map[string]sgemmFunc{l.String(): levelFunc(l)}
 			if kern := gemmKernelFor(l); kern != nil {
 				fs[l.String()+"/packed"] = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-					sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					sgemmParallel(kern, gemmThreads(m, n, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 				}
 			}
 			for _, cs := range cases {
@@ -329,7 +329,7 @@ func TestSgemmThreads(t *testing.T) {
 		kern := gemmKernelFor(l)
 		for _, threads := range []int{1, 3, 4, 7} {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-				sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				sgemmParallel(kern, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}
 			for _, e := range expects {
 				if _, ok := runGemm(t, fmt.Sprintf("%v/threads=%d", l, threads), f, e); !ok {
@@ -467,8 +467,8 @@ func TestSgemmPanics(t *testing.T) {
 // goBlock is gemmKernel.block in plain Go for an mr×nr tile, so the packed
 // driver can be tested with any tile shape and tiny cache blocks (including
 // the AVX-512 kernel's 12×32 blocking, which cannot run on every machine).
-func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int) {
-	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int) {
+func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32) {
+	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum int, bias *float32) {
 		as := unsafe.Slice(a, mTiles*kc*mr)
 		bs := unsafe.Slice(b, (nTiles-1)*bstep+(kc-1)*ldb+nr)
 		cs := unsafe.Slice(c, (mTiles*mr-1)*ldc+nTiles*nr)
@@ -481,8 +481,11 @@ func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTi
 							s += as[ir*kc*mr+p*mr+i] * bs[jr*bstep+p*ldb+j]
 						}
 						ci := (ir*mr+i)*ldc + jr*nr + j
-						if accum != 0 {
+						switch accum {
+						case 1:
 							s += cs[ci]
+						case 2:
+							s += unsafe.Slice(bias, nTiles*nr)[jr*nr+j]
 						}
 						cs[ci] = s
 					}
@@ -494,8 +497,8 @@ func goBlock(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTi
 
 // goBlockA is a pure-Go gemmKernel.blockA (A read unpacked, row stride
 // lda) for driver tests.
-func goBlockA(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int) {
-	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int) {
+func goBlockA(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32) {
+	return func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nTiles, accum, lda int, bias *float32) {
 		as := unsafe.Slice(a, (mTiles*mr-1)*lda+kc)
 		bs := unsafe.Slice(b, (nTiles-1)*bstep+(kc-1)*ldb+nr)
 		cs := unsafe.Slice(c, (mTiles*mr-1)*ldc+nTiles*nr)
@@ -507,8 +510,11 @@ func goBlockA(mr, nr int) func(a, b, c *float32, kc, ldb, bstep, ldc, mTiles, nT
 						s += as[i*lda+p] * bs[jr*bstep+p*ldb+j]
 					}
 					ci := i*ldc + jr*nr + j
-					if accum != 0 {
+					switch accum {
+					case 1:
 						s += cs[ci]
+					case 2:
+						s += unsafe.Slice(bias, nTiles*nr)[jr*nr+j]
 					}
 					cs[ci] = s
 				}
@@ -558,7 +564,7 @@ func TestSgemmDriver(t *testing.T) {
 	for _, kn := range all {
 		for _, threads := range []int{1, 2, 3} {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-				sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}
 			for _, e := range expects {
 				if _, ok := runGemm(t, fmt.Sprintf("%s/threads=%d", kn.name, threads), f, e); !ok {
@@ -698,8 +704,8 @@ func TestSgemmDirectB(t *testing.T) {
 				}
 			}
 			want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
-			sgemmSerial(&packed, s.transA, false, s.m, s.n, s.k, s.alpha, a, lda, b, s.ldb, s.beta, want, s.n)
-			sgemmSerial(&inPlace, s.transA, false, s.m, s.n, s.k, s.alpha, a, lda, b, s.ldb, s.beta, got, s.n)
+			sgemmSerial(&packed, s.transA, false, s.m, s.n, s.k, s.alpha, a, lda, b, s.ldb, s.beta, want, s.n, nil)
+			sgemmSerial(&inPlace, s.transA, false, s.m, s.n, s.k, s.alpha, a, lda, b, s.ldb, s.beta, got, s.n, nil)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%v %+v: C[%d] = %g in place, %g packed", l, s, i, got[i], want[i])

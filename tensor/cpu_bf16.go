@@ -25,6 +25,12 @@ type cpuBF16 struct{ cpuBackend }
 
 func (cpuBF16) Name() string { return "cpu-bf16" }
 
+// GemmBias takes its products in bfloat16 whatever p, like Gemm.
+func (cb cpuBF16) GemmBias(_ Precision, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	cb.cpuBackend.GemmBias(PrecisionBF16, transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
 func (cb cpuBF16) Gemm(transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int,
 	beta float32, c []float32, ldc, strideC, batch int) {

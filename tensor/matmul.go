@@ -167,8 +167,7 @@ func Linear(x, w, b *Tensor) *Tensor {
 	var out *Tensor
 	if b != nil {
 		out = newOut(shape, x, w, b)
-		fillRows(out.data, b.data, rows, outF)
-		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 1, out.data, outF, 0, 1)
+		productBias(out.prec, rows, outF, in, x.data, w.data, b.data, out.data)
 	} else {
 		out = newOut(shape, x, w)
 		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 0, out.data, outF, 0, 1)

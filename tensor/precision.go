@@ -128,6 +128,44 @@ func product(p Precision, transA, transB bool, m, n, k int, alpha float32,
 	g.GemmProductsBF16(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }
 
+// BiasProducts is an optional extension of Backend: one product with a
+// bias added to every row of C (Linear's forward pass).
+type BiasProducts interface {
+	// GemmBias computes C = alpha·op(A)·op(B) + bias (one matrix; bias of
+	// n values added to every row; C is not read) with products in
+	// precision p, bit for bit what Gemm (or GemmProductsBF16) gives with
+	// beta 1 after each row of C is set to bias.
+	GemmBias(p Precision, transA, transB bool, m, n, k int, alpha float32,
+		a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int)
+}
+
+// productBias is c (m×n) = a (m×k)·wᵀ (w: n×k) + bias in every row, with
+// products in precision p: in one pass where the backend can
+// (BiasProducts), else C's rows filled with the bias and the product added.
+func productBias(p Precision, m, n, k int, a, w, bias, c []float32) {
+	if bp, ok := backend.(BiasProducts); ok {
+		bp.GemmBias(p, false, true, m, n, k, 1, a, k, w, k, bias, c, n)
+		return
+	}
+	fillRows(c, bias, m, n)
+	product(p, false, true, m, n, k, 1, a, k, 0, w, k, 0, 1, c, n, 0, 1)
+}
+
+// GemmBias is the CPU backend's product with a bias (asm.SgemmBias,
+// asm.SgemmBF16Bias).
+func (cpuBackend) GemmBias(p Precision, transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	if p == PrecisionF32 {
+		asm.SgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
+	asm.SgemmBF16Bias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
 // GemmProductsBF16 is the CPU backend's bfloat16 products (asm.SgemmBF16).
 func (cpuBackend) GemmProductsBF16(transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda, strideA int, b []float32, ldb, strideB int,

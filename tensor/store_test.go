@@ -314,3 +314,46 @@ func TestSetGradBuffer(t *testing.T) {
 		}()
 	}
 }
+
+// TestLinearBiasOnePass: Linear with a bias (one product that adds the
+// bias, BiasProducts) gives, bit for bit, the rows filled with the bias
+// and the product added (a backend without the extension), with float32
+// and bfloat16 products, and under CPUBF16, whose products are bfloat16
+// whatever the tensors' precision.
+func TestLinearBiasOnePass(t *testing.T) {
+	g := NewRNG(9)
+	x, w, b := New(157, 70), New(103, 70), New(103)
+	for _, p := range []*Tensor{x, w, b} {
+		g.Normal(p, 0, 1)
+	}
+	for _, c := range []struct {
+		name    string
+		backend Backend
+		prec    Precision
+	}{{"cpu/f32", cpuBackend{}, PrecisionF32}, {"cpu/bf16", cpuBackend{}, PrecisionBF16}, {"cpu-bf16/f32", CPUBF16(), PrecisionF32}} {
+		func() {
+			defer SetBackend(SetBackend(c.backend))
+			w.SetPrecision(c.prec)
+			defer w.SetPrecision(PrecisionF32)
+			got := Linear(x, w, b)
+			var want *Tensor
+			func() {
+				// The same backend without BiasProducts.
+				type noBias struct {
+					Backend
+					BF16Products
+				}
+				defer SetBackend(SetBackend(noBias{c.backend, c.backend.(BF16Products)}))
+				want = Linear(x, w, b)
+			}()
+			for i, v := range got.Data() {
+				if math.Float32bits(v) != math.Float32bits(want.Data()[i]) {
+					t.Fatalf("%s: out[%d] = %v, filled and added %v", c.name, i, v, want.Data()[i])
+				}
+			}
+			if _, ok := c.backend.(BiasProducts); !ok {
+				t.Fatalf("%s: backend without BiasProducts", c.name)
+			}
+		}()
+	}
+}
