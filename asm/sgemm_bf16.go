@@ -182,18 +182,22 @@ func (kn *gemmKernel) packAPairs(dst []float32, transA bool, a []float32, lda, i
 	mr := kn.mr
 	kp := (kc + 1) / 2
 	qT := 0
-	if transA && alpha == 1 && kn.packATPairsAsm != nil && mc >= mr && kc >= 2 {
-		// Whole panels, whole pairs of stored rows, in assembly.
+	if transA && alpha == 1 && kn.packATPairsAsm != nil && kc >= 2 {
+		// Whole pairs of stored rows in assembly: the whole panels, then
+		// a short last one (its padding rows zero).
 		qT = kc / 2
-		kn.packATPairsAsm(&dst[0], &a[pc*lda+ic], kp, lda, mc/mr, qT)
+		if full := mc / mr; full > 0 {
+			kn.packATPairsAsm(&dst[0], &a[pc*lda+ic], kp, lda, full, qT, mr)
+		}
+		if rows := mc % mr; rows > 0 {
+			ip := mc - rows
+			kn.packATPairsAsm(&dst[ip*kp], &a[pc*lda+ic+ip], kp, lda, 1, qT, rows)
+		}
 	}
 	for ip := 0; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		d := dst[ip*kp : ip*kp+mr*kp]
-		q0 := 0
-		if rows == mr {
-			q0 = qT
-		}
+		q0 := qT
 		if !transA && alpha == 1 && kn.packAPairsAsm != nil && kc >= 32 {
 			// Whole 16-pair blocks in assembly (unscaled); a last panel
 			// of fewer rows gets its padding cleared.

@@ -26,7 +26,7 @@ func sgemmPackBPairs32BF16(dst, src *float32, kp, ldb, nPanels, qRows int)
 // (AVX512_BF16, AVX512BW).
 //
 //go:noescape
-func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows int)
+func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows, rows int)
 
 // hasAVX512BF16 reports whether the bfloat16 kernels can run: VDPBF16PS and
 // VCVTNE2PS2BF16 (AVX512_BF16) and VPERMW (AVX512BW).

@@ -611,21 +611,21 @@ ptdone:
 	VZEROUPPER
 	RET
 
-// func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows int)
+// func sgemmPackATPairs12BF16(dst, src *float32, kp, lda, nPanels, qRows, rows int)
 //
 //	for q := 0; q < qRows; q++ {
 //		for ip := 0; ip < nPanels; ip++ {
 //			for i := 0; i < 12; i++ {
-//				dst[(ip*kp+q)*12+i] = pair(src[2q*lda+ip*12+i], src[(2q+1)*lda+ip*12+i])
+//				dst[(ip*kp+q)*12+i] = pair(src[2q*lda+ip*12+i], src[(2q+1)*lda+ip*12+i]) if i < rows, else 0
 //			}
 //		}
 //	}
 //
 // packAPairs of a transposed A (stored k×m) into 12-row micro-panels: the
 // pairs run down the stored columns, as packBPairs' do down B's, so each
-// step is sgemmPackBPairs32BF16's on 12 columns (K1 masks the loads and
-// the store).
-TEXT ·sgemmPackATPairs12BF16(SB), NOSPLIT, $0-48
+// step is sgemmPackBPairs32BF16's on 12 columns (K2 masks the loads to
+// rows columns, K1 the store to 12).
+TEXT ·sgemmPackATPairs12BF16(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ kp+16(FP), R8
@@ -639,6 +639,13 @@ TEXT ·sgemmPackATPairs12BF16(SB), NOSPLIT, $0-48
 	VMOVDQU64 pairIdx<>(SB), Z31
 	MOVQ $0xfff, AX
 	KMOVW AX, K1
+	MOVQ rows+48(FP), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	ANDQ $0xfff, AX
+	KMOVW AX, K2
+	MOVQ qRows+40(FP), CX
 
 parow:
 	MOVQ SI, R11
@@ -649,8 +656,8 @@ parow:
 	JLE  panext
 
 papanel:
-	VMOVUPS.Z (R11), K1, Z0
-	VMOVUPS.Z (R12), K1, Z1
+	VMOVUPS.Z (R11), K2, Z0
+	VMOVUPS.Z (R12), K2, Z1
 	VCVTNE2PS2BF16_Z(2, 1, 0)
 	VPERMW Z2, Z31, Z3
 	VMOVUPS Z3, K1, (R13)

@@ -104,8 +104,10 @@ type gemmKernel struct {
 	// packATPairsAsm, if set, packs pairs of rows of a transposed A
 	// (stored k×m) into whole micro-panels: for q < qRows, ip < nPanels,
 	// i < mr: dst[(ip*kp+q)*mr+i] = the pair of src[2q*lda+ip*mr+i] and
-	// src[(2q+1)*lda+ip*mr+i] (the weight gradients' dW = dYᵀ·X).
-	packATPairsAsm func(dst, src *float32, kp, lda, nPanels, qRows int)
+	// src[(2q+1)*lda+ip*mr+i] (the weight gradients' dW = dYᵀ·X); with
+	// rows < mr only the first rows elements of each panel row are read
+	// and the pairs of the others are zero (a short last panel).
+	packATPairsAsm func(dst, src *float32, kp, lda, nPanels, qRows, rows int)
 }
 
 // depth returns the packed depth of a kc-deep block: kc, or the number of
