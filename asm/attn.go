@@ -46,7 +46,7 @@ import (
 // operands (attnGemm: AVX2, AVX-512 or NEON, else pure Go).
 //
 // Heads of attnSmallMinQ to attnSmallL queries and at most attnSmallL keys
-// take the small-head path instead where the level has its column passes
+// (see attnProblem.small) take the small-head path instead where the level has its column passes
 // (AVX-512; attn_small.go): transposed score tiles whose softmax runs down
 // the columns, one item per head in both directions.
 //

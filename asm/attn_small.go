@@ -1,9 +1,12 @@
 package asm
 
 // The small-head path: heads of attnSmallMinQ to attnSmallL queries and at
-// most attnSmallL keys whose width is a multiple of the tile kernel's
-// column padding (the main job's heads are 26, 17 or 16 tokens of 16
-// floats; ViT-B/32's 50 of 64). The tiled path spends most
+// most attnSmallL keys (with fewer queries than a column block, at most
+// four keys per query) whose width is a multiple of the tile kernel's
+// column padding (the main job's heads are 16 floats wide: the image
+// tower's 26 tokens, the caption pooler's 16 queries over them, the text
+// towers' 13 and 11 tokens and 11 queries over the pooler's 16;
+// ViT-B/32's 50 of 64). The tiled path spends most
 // of such a head on per-row work: a softmax row of 26 entries is a chain
 // of horizontal reductions whose latency no other work hides. Here the
 // score tile is stored transposed, keys down and queries across
@@ -21,17 +24,27 @@ package asm
 // these probabilities make, so the backward never reads out.
 
 // attnSmallL is the longest query or key sequence of the small-head path,
-// attnSmallMinQ its fewest queries: the columns come in sixteens, so fewer
-// queries (a decoding step has one) would waste most of every product.
+// attnSmallMinQ its fewest queries. The columns come in sixteens (cpad):
+// with fewer queries part of every product is padding, which pays while
+// the per-row work it saves is as large, so below cpad queries the path
+// also needs at most four keys per query. Measured on a Zen 4 core
+// (BenchmarkAttentionSmall-like heads, 32×4 heads of 16, µs, tiled →
+// small, forward / backward): 13×13 causal 99-106 → 63 / 187-205 →
+// 126-137, 11×11 causal 86-87 → 53-64 / 151 → 105-106, 8×8 60-62 → 34 /
+// 102-124 → 58-61, 11×26 110 → 83-85 / 236-241 → 145-146, 8×26 80-83 →
+// 74-75 / 173-174 → 131-136; with more keys per query the forward loses:
+// 8×64 132 → 164-168, 10×64 153-154 → 167-168, 6×26 65-66 → 75-76, 2×26
+// 38 → 67-69 (a decoding step, one query, stays tiled).
 const (
 	attnSmallL    = 64
-	attnSmallMinQ = 16
+	attnSmallMinQ = 8
 )
 
 // small reports whether the problem takes the small-head path.
 func (p *attnProblem) small() bool {
 	return attnColsArch(p.lvl) && p.d%p.cpad == 0 && p.lk > 0 &&
-		p.lq >= attnSmallMinQ && p.lq <= attnSmallL && p.lk <= attnSmallL
+		p.lq >= attnSmallMinQ && p.lq <= attnSmallL && p.lk <= attnSmallL &&
+		(p.lq >= p.cpad || p.lk <= 4*p.lq)
 }
 
 // colOff is the column passes' causal offset: key j is visible to query i

@@ -10,9 +10,13 @@ import (
 // BenchmarkAttentionSmall times the forward and backward of strided
 // attention at the main job's (coca train, coca_shapes) shapes, heads read
 // from a packed (B, L, 3·H·D) projection as the transformer blocks do: the
-// image tower's self-attention (26 tokens), the text tower's causal
-// self-attention (16 tokens) and the attentional pooler's cross-attention
-// (16 queries over 26 image tokens).
+// image tower's self-attention (26 tokens), a causal self-attention of 16
+// tokens, the attentional pooler's cross-attention (16 queries over 26
+// image tokens), and at a rank's batch of 32 the text towers' heads of
+// the default data: the unimodal tower's 13 tokens (12 and the CLS; the
+// benchmark makes it causal, the model masks), the multimodal tower's
+// causal 11, and its cross-attention of 11 queries over the 16 the
+// caption pooler makes.
 func BenchmarkAttentionSmall(b *testing.B) {
 	for _, c := range []struct {
 		name           string
@@ -22,6 +26,9 @@ func BenchmarkAttentionSmall(b *testing.B) {
 	}{
 		{"vision", 64, 4, 26, 26, 16, false, true},
 		{"text", 64, 4, 16, 16, 16, true, true},
+		{"text13", 32, 4, 13, 13, 16, true, true},
+		{"text11", 32, 4, 11, 11, 16, true, true},
+		{"cross11", 32, 4, 11, 16, 16, false, false},
 		{"pool", 64, 4, 16, 26, 16, false, false},
 	} {
 		for _, pass := range []string{"forward", "backward"} {

@@ -36,14 +36,21 @@ var attnCases = []attnCase{
 	{2, 2, 31, 26, 16, false, "", 0},    // odd query count: copied q blocks, V in place
 	// The small-head path (attn_small.go, AVX-512): odd Lq and Lk (copied
 	// K and V, outputs through scratch), rows with no key, three keys,
-	// wider heads at its fewest queries and one fewer, one query (a
-	// decoding step: tiled), its largest size, and the tiled path just past
-	// it.
-	{2, 4, 17, 17, 16, false, "per", 0}, // coca_shapes: text tower, CLS mask
+	// wider heads at a whole column block of queries, at its fewest
+	// queries and one fewer, fewer queries than a column block with four
+	// keys per query and with more (tiled), one query (a decoding step:
+	// tiled), its largest size, and the tiled path just past it.
+	{2, 4, 17, 17, 16, false, "per", 0}, // text tower, CLS mask
+	{2, 4, 13, 13, 16, false, "per", 0}, // coca_shapes: text tower, CLS mask
+	{2, 4, 11, 11, 16, true, "", 0},     // coca_shapes: multimodal tower
+	{2, 4, 11, 16, 16, false, "", 0},    // coca_shapes: its cross-attention
 	{2, 3, 20, 12, 32, true, "shared", 0},
 	{2, 2, 32, 3, 16, false, "per", 0},
 	{1, 2, 16, 9, 48, false, "", 0},
-	{1, 2, 15, 9, 48, false, "", 0},
+	{1, 2, 8, 9, 48, false, "", 0},
+	{1, 2, 7, 9, 48, false, "", 0},
+	{1, 2, 9, 36, 16, true, "per", 0},
+	{1, 2, 9, 37, 16, true, "per", 0},
 	{3, 2, 1, 32, 16, true, "", 0},
 	{1, 2, 64, 64, 32, true, "per", 0},
 	{1, 2, 65, 64, 16, true, "per", 0},
