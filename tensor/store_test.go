@@ -261,20 +261,24 @@ func TestZeroGradDeferred(t *testing.T) {
 }
 
 // TestSetGradBuffer: a parameter's gradient moves into a caller's slice
-// with its values, later passes accumulate there (or, after ZeroGrad,
-// store there), and views, outputs and wrong lengths are refused.
+// with its values, later passes accumulate there as into the parameter's
+// own buffer (a twin that keeps its own), or, after ZeroGrad, store
+// there, and views, outputs and wrong lengths are refused.
 func TestSetGradBuffer(t *testing.T) {
 	g := NewRNG(8)
 	x, dy, w := New(7, 4), New(7, 3), New(3, 4)
 	for _, p := range []*Tensor{x, dy, w} {
 		g.Normal(p, 0, 1)
 	}
+	twin := w.Clone()
 	w.SetRequiresGrad(true)
-	pass := func() {
+	twin.SetRequiresGrad(true)
+	passOf := func(w *Tensor) {
 		loss := Sum(Mul(Linear(x, w, nil), dy), false)
 		Backward(loss)
 		Release(loss)
 	}
+	pass := func() { passOf(w); passOf(twin) }
 	pass()
 	one := slices.Clone(w.Grad())
 	buf := make([]float32, 2+w.Numel())
@@ -285,8 +289,8 @@ func TestSetGradBuffer(t *testing.T) {
 	}
 	pass() // adds
 	for i, v := range buf[1 : len(buf)-1] {
-		if want := one[i] + one[i]; v != want {
-			t.Fatalf("second pass: buffer[%d] = %v, want %v", i, v, want)
+		if want := twin.Grad()[i]; math.Float32bits(v) != math.Float32bits(want) || v == one[i] {
+			t.Fatalf("second pass: buffer[%d] = %v, want %v (after %v)", i, v, want, one[i])
 		}
 	}
 	w.ZeroGrad()
