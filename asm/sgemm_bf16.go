@@ -42,18 +42,7 @@ func SgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32,
 func SgemmBF16BiasLevel(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
 	checkSgemm("SgemmBF16Bias", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
 	checkBias("SgemmBF16Bias", bias, n)
-	if !Supported(l) {
-		panic("asm.SgemmBF16Bias: level " + l.String() + " not supported on this CPU/build")
-	}
-	if m == 0 || n == 0 {
-		return
-	}
-	if kn := bf16KernelFor(l); kn != nil && k > 0 && alpha != 0 {
-		sgemmParallel(kn, min(procs(), gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n])
-		return
-	}
-	fillRows(c, ldc, bias, m, n)
-	SgemmBF16Level(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+	sgemmBF16("SgemmBF16Bias", l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n])
 }
 
 // SgemmBF16Level is SgemmBF16 run with the kernels of level l (Generic:
@@ -61,19 +50,30 @@ func SgemmBF16BiasLevel(l Level, transA, transB bool, m, n, k int, alpha float32
 // copies through its float32 GEMM). It panics if l is not supported here.
 func SgemmBF16Level(l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm("SgemmBF16", transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	sgemmBF16("SgemmBF16", l, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmBF16 is SgemmBF16Level (fn names it in panics) after the operand
+// checks; with a bias (beta 0) C = product + bias, added by the bfloat16
+// kernel where there is one, else by filling C's rows and adding.
+func sgemmBF16(fn string, l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if !Supported(l) {
-		panic("asm.SgemmBF16: level " + l.String() + " not supported on this CPU/build")
+		panic("asm." + fn + ": level " + l.String() + " not supported on this CPU/build")
 	}
 	if m == 0 || n == 0 {
 		return
+	}
+	kn := bf16KernelFor(l)
+	if bias != nil && (kn == nil || k == 0 || alpha == 0) {
+		fillRows(c, ldc, bias, m, n)
+		bias, beta = nil, 1
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	threads := procs()
-	if kn := bf16KernelFor(l); kn != nil {
-		sgemmParallel(kn, min(threads, gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	if kn != nil {
+		sgemmParallel(kn, min(procs(), gemmThreads(m, n, k)/2+1), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}
 	if l == Generic {

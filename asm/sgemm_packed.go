@@ -389,9 +389,7 @@ func (kn *gemmKernel) tileBias(acc int, bias []float32, j int, c []float32, ldc,
 	if kn.biasAdd {
 		return 2, &bias[j]
 	}
-	for i := 0; i < rows; i++ {
-		copy(c[i*ldc:i*ldc+cols], bias[j:j+cols])
-	}
+	fillRows(c, ldc, bias[j:], rows, cols)
 	return 1, nil
 }
 
