@@ -137,8 +137,9 @@ func trainLosses(t *testing.T, b tensor.Backend) []map[string]float64 {
 		defer tensor.SetBackend(old)
 	}
 	dir := t.TempDir()
+	// float32 products on both (auto would take bf16 on a CPU with AVX512_BF16).
 	o := train.Options{Out: dir, Config: "coca_tiny", Steps: 20, BatchSize: 8, EvalEvery: -1, SaveEvery: 100,
-		HeldOut: 16, Workers: 2, Seed: 3, LogEvery: 1, Progress: io.Discard, Log: io.Discard}
+		HeldOut: 16, Workers: 2, Seed: 3, LogEvery: 1, Precision: "f32", Progress: io.Discard, Log: io.Discard}
 	if _, err := train.Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ mpiflags=(--hostfile "$work/hostfile" -np "$hosts" --map-by node --bind-to none
   --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1
   --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24
   -x GOMAXPROCS=1)
-common=(train --steps "$steps" --eval-every -1 --log-every 1 --seed 7)
+common=(train --steps "$steps" --eval-every -1 --log-every 1 --seed 7 --precision f32)
 
 # mpirun_on_h0 LOG ARGS...: start coca on every host (in the background);
 # sets mpipid. mpiextra: more mpirun flags.
@@ -262,7 +262,7 @@ fault() {
   # (defaults: after 300 s idle, every 20 s, 9 probes), so that mpirun
   # notices the lost host itself and ends the job.
   [ "$kind" = link-keepalive ] && extra=(--mca oob_tcp_keepalive_time 1 --mca oob_tcp_keepalive_intvl 1 --mca oob_tcp_keepalive_probes 3)
-  local fargs=(train --steps "$fault_steps" --eval-every -1 --log-every 1 --seed 7 --batch "$batch" --save-every 1 --dist mpi --dist-timeout "$timeout")
+  local fargs=(train --steps "$fault_steps" --eval-every -1 --log-every 1 --seed 7 --precision f32 --batch "$batch" --save-every 1 --dist mpi --dist-timeout "$timeout")
   mpiextra=("${extra[@]}")
   mpirun_on_h0 "$log" "${fargs[@]}" --out "$out"
   mpiextra=()
@@ -361,7 +361,7 @@ fault() {
 
 mode_faults() {
   echo "==> faults: $hosts hosts, --dist-timeout $timeout; the reference runs $fault_steps steps undisturbed"
-  mpirun_on_h0 "$work/fault-ref.log" train --steps "$fault_steps" --eval-every -1 --log-every 1 --seed 7 --batch "$batch" \
+  mpirun_on_h0 "$work/fault-ref.log" train --steps "$fault_steps" --eval-every -1 --log-every 1 --seed 7 --precision f32 --batch "$batch" \
     --save-every 1 --dist mpi --dist-timeout "$timeout" --out "$work/fault-ref"
   wait_mpirun "$work/fault-ref.log" || return 1
   local rc=0 kind
@@ -420,7 +420,7 @@ mode_slow() {
     # one rank's step without communication, as the ranks run (one core
     # each, every core busy): HOSTS independent processes at once
     for i in "${!names[@]}"; do
-      GOMAXPROCS=1 "$work/coca" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
+      GOMAXPROCS=1 "$work/coca" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 --precision f32 \
         --batch "$batch" --out "$work/alone-$rep-$i" >/dev/null 2>&1 &
     done
     wait
@@ -452,7 +452,7 @@ mode_slow() {
       done
       for bucket in 2 0.25 -1; do
         local out=$work/slow-$rep-$rate-$bucket
-        mpirun_on_h0 "$out.log" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 \
+        mpirun_on_h0 "$out.log" train --steps "$ss" --eval-every -1 --save-every 1000000 --log-every 1 --seed 7 --precision f32 \
           --batch "$batch" --dist mpi --dist-bucket-mb "$bucket" --out "$out"
         wait_mpirun "$out.log" || {
           limit none

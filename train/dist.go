@@ -330,6 +330,11 @@ func (r *run) syncStart() error {
 	if err := sameEverywhere(d.comm, h.Sum64(), "model config, tokenizer, optimizer or batch size"); err != nil {
 		return err
 	}
+	h.Reset()
+	h.Write([]byte(r.o.Precision))
+	if err := sameEverywhere(d.comm, h.Sum64(), "precision (--precision auto is bf16 only where the CPU has AVX512_BF16: give it explicitly when the hosts differ)"); err != nil {
+		return err
+	}
 	for _, p := range r.model.Params() {
 		d.params = append(d.params, p.Tensor)
 	}

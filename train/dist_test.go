@@ -190,30 +190,39 @@ func TestDataParallelResume(t *testing.T) {
 	sameParams(t, filepath.Join(a.Out, "model.safetensors"), filepath.Join(b.Out, "model.safetensors"))
 }
 
-// TestDataParallelMismatch: ranks that build different models fail at the
-// start with an error saying so.
+// TestDataParallelMismatch: ranks that build different models, or take
+// their products in different precisions (as --precision auto can on hosts
+// with and without AVX512_BF16), fail at the start with an error saying so.
 func TestDataParallelMismatch(t *testing.T) {
-	o := tiny(t.TempDir())
-	comms := dist.NewLocal(2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for r, c := range comms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			oo := o
-			oo.Parallel.Comm = c
-			if r == 1 {
-				oo.BatchSize = 2
+	for _, c := range []struct {
+		name, want string
+		change     func(*Options)
+	}{
+		{"batch", "model config, tokenizer, optimizer or batch size", func(o *Options) { o.BatchSize = 2 }},
+		{"precision", "precision (--precision auto", func(o *Options) { o.Precision = "bf16" }},
+	} {
+		o := tiny(t.TempDir())
+		comms := dist.NewLocal(2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for r, cm := range comms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				oo := o
+				oo.Parallel.Comm = cm
+				if r == 1 {
+					c.change(&oo)
+				}
+				_, errs[r] = Run(context.Background(), oo)
+				cm.Close()
+			}()
+		}
+		wg.Wait()
+		for r, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "differ from rank 0") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: rank %d: %v, want an error saying the ranks' %s differ", c.name, r, err, c.name)
 			}
-			_, errs[r] = Run(context.Background(), oo)
-			c.Close()
-		}()
-	}
-	wg.Wait()
-	for r, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "differ from rank 0") {
-			t.Errorf("rank %d: %v, want an error saying the ranks differ", r, err)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/data"
 	"github.com/gococa/gococa/optim"
@@ -90,13 +91,16 @@ type Options struct {
 	ContrastiveWeight float64 // default 1
 	CaptionWeight     float64 // default 2
 
-	// Precision of the model's matrix products: "f32" (default) or "bf16"
+	// Precision of the model's matrix products: "f32", "bf16"
 	// (coca.Model.SetPrecision: bfloat16 products with float32 sums in the
 	// forward and backward passes and the evaluations; float32 master
-	// weights, gradients and optimizer state). Recorded in run.json; a
-	// resumed run keeps it (runs recorded without it are f32). bf16 needs a
-	// backend with bfloat16 products (the CPU's); without AVX512_BF16 the
-	// products are the same but no faster (asm.HasBF16).
+	// weights, gradients and optimizer state), or "auto" (the default):
+	// bf16 where the products run on AVX512_BF16 (asm.HasBF16, on a
+	// backend with bfloat16 products: the CPU's), else f32, as open_clip's
+	// training takes mixed precision by default. The resolved value is
+	// recorded in run.json; a resumed run keeps it (runs recorded without
+	// it are f32). bf16 needs a backend with bfloat16 products; without
+	// AVX512_BF16 its products are the same but no faster.
 	Precision string
 
 	Seed      uint64
@@ -180,7 +184,8 @@ func (o *Options) defaults() error {
 	defStr(&o.Tokenizer, "auto")
 	defStr(&o.Schedule, "cosine")
 	defStr(&o.Optimizer, "adamw")
-	defStr(&o.Precision, "f32")
+	defStr(&o.Precision, "auto")
+	o.Precision = resolvePrecision(o.Precision)
 	defInt("merges", &o.VocabMerges, 150)
 	defInt("steps", &o.Steps, 4600)
 	defInt("batch", &o.BatchSize, 64)
@@ -226,7 +231,7 @@ func (o *Options) defaults() error {
 		}
 	}
 	if _, err := tensor.ParsePrecision(o.Precision); err != nil {
-		return fmt.Errorf("train: --%w", err)
+		return fmt.Errorf("train: --precision %q: want auto, f32 or bf16", o.Precision)
 	}
 	if o.ContrastiveWeight == 0 && o.CaptionWeight == 0 {
 		return errors.New("train: --contrastive-weight and --caption-weight are both 0: nothing to train")
@@ -308,6 +313,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return runOne(ctx, o)
 }
 
+// resolvePrecision returns the precision "auto" stands for here: bf16
+// where the current backend takes bfloat16 products and the CPU runs them
+// on AVX512_BF16, else f32. Other values are returned as they are.
+func resolvePrecision(p string) string {
+	if p != "auto" {
+		return p
+	}
+	if asm.HasBF16() && tensor.CheckPrecision(tensor.PrecisionBF16) == nil {
+		return "bf16"
+	}
+	return "f32"
+}
+
 // runOne trains on this goroutine: alone, or as one rank of o.Parallel.
 func runOne(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == "" {
@@ -374,6 +392,7 @@ func (r *run) setup() error {
 				o.Out, st.describe(), o.Out)
 		}
 	}
+	o.Precision = resolvePrecision(o.Precision) // an explicit auto, compared on --resume
 	if o.Resume {
 		rec, ok, err := readRunSettings(o.Out)
 		if err != nil {
@@ -879,6 +898,9 @@ func (r *run) loop() (*Result, error) {
 		prec := ""
 		if o.Precision != "f32" {
 			prec = ", " + o.Precision + " products"
+			if !o.Explicit["precision"] {
+				prec += " (--precision auto on a CPU with AVX512_BF16; --precision f32 for float32)"
+			}
 		}
 		batch := r.batchText()
 		fmt.Fprintf(o.Log, "training %s (%.2f M parameters, vocabulary %d) on %s for %d steps of %s%s, %d threads → %s\n",

@@ -23,10 +23,12 @@ import (
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
-// tiny returns options for a run small enough for unit tests.
+// tiny returns options for a run small enough for unit tests: float32
+// products, whose tolerances the tests state (the default, auto, is bf16
+// on CPUs with AVX512_BF16; TestPrecisionAuto covers it).
 func tiny(out string) Options {
 	return Options{Out: out, Config: "coca_tiny", Steps: 6, BatchSize: 8, EvalEvery: -1, SaveEvery: 100,
-		HeldOut: 16, Workers: 2, Seed: 3, LogEvery: 1, Progress: io.Discard, Log: io.Discard}
+		HeldOut: 16, Workers: 2, Seed: 3, LogEvery: 1, Precision: "f32", Progress: io.Discard, Log: io.Discard}
 }
 
 func readParams(t *testing.T, path string) map[string][]float32 {

@@ -108,7 +108,7 @@ func readModel(t *testing.T, path string) map[string][]float32 {
 // is zero (attention's key bias) into steps (see train/dist_test.go).
 func TestMPITrainMatchesOneProcess(t *testing.T) {
 	dir := t.TempDir()
-	common := []string{"train", "--config", "coca_tiny", "--steps", "10", "--eval-every", "-1", "--log-every", "1", "--seed", "5"}
+	common := []string{"train", "--config", "coca_tiny", "--steps", "10", "--eval-every", "-1", "--log-every", "1", "--seed", "5", "--precision", "f32"}
 	for _, opt := range []string{"sgd", "adamw"} {
 		one, two := filepath.Join(dir, opt+"-1"), filepath.Join(dir, opt+"-2")
 		args := append(append([]string{}, common...), "--optimizer", opt)

@@ -37,7 +37,7 @@ func (mf *modelFlags) check() error {
 	if mf.weights != "f32" && mf.weights != "bf16" {
 		return usagef("--weights %q: want f32 or bf16", mf.weights)
 	}
-	if err := checkPrecision(mf.precision, mf.device); err != nil {
+	if err := checkPrecision(mf.precision, mf.device, false); err != nil {
 		return err
 	}
 	switch {

@@ -39,7 +39,7 @@ func TestTrainPrecision(t *testing.T) {
 	if !bytes.Equal(modelA, readFile(t, filepath.Join(b, "model.safetensors"))) {
 		t.Fatal("the resumed bf16 run's model differs from the uninterrupted bf16 run's")
 	}
-	if code, out, errs := runCmd(trainArgs(f, "--stop-at", "4")...); code != 0 {
+	if code, out, errs := runCmd(trainArgs(f, "--precision", "f32", "--stop-at", "4")...); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 	// A run.json written before --precision existed: float32.
@@ -70,7 +70,7 @@ func TestPrecisionFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{trainArgs(filepath.Join(dir, "x"), "--precision", "fp16"), `--precision "fp16": want f32 or bf16`},
+		{trainArgs(filepath.Join(dir, "x"), "--precision", "fp16"), `--precision "fp16": want auto, f32 or bf16`},
 		{trainArgs(filepath.Join(dir, "x"), "--precision", "bf16", "--device", "cuda"), "--precision bf16 with --device cuda: bfloat16 products run on the CPU only"},
 		{append([]string{"embed", "--precision", "bfloat8", "--out", filepath.Join(dir, "e.jsonl"), img}, tinyFlags...), `--precision "bfloat8": want f32 or bf16`},
 		{append([]string{"caption", "--precision", "bf16", "--device", "cuda:1", img}, tinyFlags...), "--precision bf16 with --device cuda:1"},

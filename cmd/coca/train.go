@@ -57,7 +57,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.ContrastiveWeight, "coca-contrastive-loss-weight", 1, "open_clip's name for --contrastive-weight")
 	fs.Float64Var(&o.CaptionWeight, "caption-weight", 2, "weight of the caption loss")
 	fs.Float64Var(&o.CaptionWeight, "coca-caption-loss-weight", 2, "open_clip's name for --caption-weight")
-	fs.StringVar(&o.Precision, "precision", "f32", trainPrecisionUsage)
+	fs.StringVar(&o.Precision, "precision", "auto", trainPrecisionUsage)
 	fs.Uint64Var(&o.Seed, "seed", 0, "random seed (a run is reproducible for a given seed and thread count)")
 	fs.StringVar(&o.Init, "init", "", "start from these model weights to fine-tune: a .safetensors or PyTorch (.bin/.pt) file, a coca train run directory, or a Hugging Face hub snapshot folder")
 	pretrained := fs.String("pretrained", "", "start from one of open_clip's published CoCa weights, read from the Hugging Face cache ($HF_HOME/hub) without network access: laion2b_s13b_b90k or mscoco_finetuned_laion2b_s13b_b90k with --config coca_ViT-B-32 or coca_ViT-L-14, or MODEL:TAG (as open_clip's --model and --pretrained)")
@@ -123,7 +123,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 	if o.Precision != "" { // given: a resumed run's own is checked by train.Run
-		if err := checkPrecision(o.Precision, *device); err != nil {
+		if err := checkPrecision(o.Precision, *device, true); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,61 @@
+package train
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gococa/gococa/asm"
+)
+
+// TestPrecisionAuto: a run that leaves the precision unset takes bf16
+// where the CPU has AVX512_BF16 and f32 elsewhere (the CI runs this at
+// several SIMD levels), records the resolved value, and resumes with the
+// flag unset or set to auto; the other precision is refused on --resume.
+// Its model is bit for bit the model of a run given the resolved value.
+func TestPrecisionAuto(t *testing.T) {
+	want, other := "f32", "bf16"
+	if asm.HasBF16() {
+		want, other = "bf16", "f32"
+	}
+	dir := t.TempDir()
+	a := tiny(filepath.Join(dir, "auto"))
+	a.Precision, a.Steps, a.SaveEvery, a.StopAt = "", 4, 2, 2
+	if _, err := Run(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := readRunSettings(a.Out)
+	if err != nil || !ok {
+		t.Fatalf("run.json: %v %v", ok, err)
+	}
+	if got := string(rec["precision"]); got != `"`+want+`"` {
+		t.Fatalf("run.json records precision %s, want %q (asm.HasBF16 %v)", got, want, asm.HasBF16())
+	}
+	bad := Options{Out: a.Out, Resume: true, Precision: other, Progress: a.Progress, Log: a.Log}
+	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), `--precision "`+other+`" (the run's is "`+want+`")`) {
+		t.Fatalf("resume with --precision %s: %v", other, err)
+	}
+	more := Options{Out: a.Out, Resume: true, Precision: "auto", Progress: a.Progress, Log: a.Log}
+	if _, err := Run(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	b := tiny(filepath.Join(dir, want))
+	b.Precision, b.Steps, b.SaveEvery = want, 4, 2
+	if _, err := Run(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := readParams(t, filepath.Join(a.Out, "model.safetensors")), readParams(t, filepath.Join(b.Out, "model.safetensors"))
+	for n, v := range pb {
+		for i := range v {
+			if pa[n][i] != v[i] {
+				t.Fatalf("%s[%d]: auto %v, %s %v", n, i, pa[n][i], want, v[i])
+			}
+		}
+	}
+	bad = tiny(filepath.Join(dir, "bad"))
+	bad.Precision = "fp16"
+	if _, err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), `--precision "fp16": want auto, f32 or bf16`) {
+		t.Fatalf("--precision fp16: %v", err)
+	}
+}
