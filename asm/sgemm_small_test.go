@@ -158,3 +158,58 @@ func TestSgemmSmallDriver(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmSmallBlockedA runs the k-blocked dot form (B stored n×k, k
+// above the kernel's dotKC) for m at and above dotBlocksMinM, where A is
+// read from a copy of its blocks (dotBlocksOfA): against a float64
+// reference, with A, B and C's gaps untouched, and bit for bit against the
+// same kernel reading A in place (dotBlocksMinM out of reach). The
+// pure-Go kernel runs with a dotKC of 24 so that every platform takes the
+// path; the machine's own kernels with theirs.
+func TestSgemmSmallBlockedA(t *testing.T) {
+	defer func(old, oldMin int) { smallMinBytes, dotBlocksMinM = old, oldMin }(smallMinBytes, dotBlocksMinM)
+	smallMinBytes = 1
+	kernels := []*smallKernel{{name: "go-kc24", dotT: smallDotTGo, axpyN: smallAxpyNGo, dotMaxM: 64, dotKC: 24}}
+	for _, sk := range smallKernels(t) {
+		if sk.dotKC > 0 {
+			kernels = append(kernels, sk)
+		}
+	}
+	rng := rand.New(rand.NewSource(41))
+	for _, sk := range kernels {
+		ks := []int{sk.dotKC + 1, 2*sk.dotKC + 7, 4 * sk.dotKC}
+		for _, m := range []int{smallMaxM, smallMaxM + 1, 20, 50} {
+			if m > sk.maxDotM() {
+				continue
+			}
+			for _, n := range []int{8, 33, 96} {
+				for _, k := range ks {
+					if testing.Short() && rng.Intn(2) != 0 {
+						continue
+					}
+					ab := alphaBetas[rng.Intn(len(alphaBetas)-1)] // alpha != 0
+					cs := gemmCase{transA: rng.Intn(2) == 0, transB: true, m: m, n: n, k: k, alpha: ab[0], beta: ab[1],
+						padA: rng.Intn(4), padB: rng.Intn(4), padC: rng.Intn(4), offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16)}
+					e := newGemmExpect(cs, rng.Int63())
+					threads := 1 + rng.Intn(3)
+					f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+						sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					}
+					dotBlocksMinM = smallMaxM + 1
+					got, ok := runGemm(t, fmt.Sprintf("small %s/threads=%d", sk.name, threads), f, e)
+					if !ok {
+						return
+					}
+					dotBlocksMinM = math.MaxInt
+					inPlace, ok := runGemm(t, fmt.Sprintf("small %s in place/threads=%d", sk.name, threads), f, e)
+					if !ok {
+						return
+					}
+					if i := sameBits(got, inPlace); i >= 0 {
+						t.Fatalf("%s %+v: C[%d] = %v with A's blocks copied, %v read in place", sk.name, cs, i, got[i], inPlace[i])
+					}
+				}
+			}
+		}
+	}
+}
