@@ -291,9 +291,9 @@ var dotBlocksMinM = smallMaxM + 1
 // 50×3072×768 70-84 → 87-95, 77×2048×512 71-89 → 101-105; at 2 threads
 // the copy, written by one core and read by both, loses in the
 // microbenchmark (77×2048×512 154-172 → 122-127, 50×3072×768 134-149 →
-// 130-171), but coca_ViT-B-32's EncodeImage at batch 1, whose A comes
-// from the previous op on both cores anyway, gains (0.053-0.056 →
-// 0.050-0.054 s).
+// 134-171), but coca_ViT-B-32's encoders at batch 1, whose A comes from
+// the previous op on both cores anyway, gain (medians of six alternating
+// runs, s: EncodeImage 0.0581 → 0.0535, EncodeText 0.0374 → 0.0338).
 func dotBlocksOfA(sk *smallKernel, ws *smallWorkspace, m, k, step int, a []float32, lda int) func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
 	ws.ab = growTo(ws.ab, m*k)
 	ab := ws.ab

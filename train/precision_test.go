@@ -11,9 +11,10 @@ import (
 
 // TestPrecisionAuto: a run that leaves the precision unset takes bf16
 // where the CPU has AVX512_BF16 and f32 elsewhere (the CI runs this at
-// several SIMD levels), records the resolved value, and resumes with the
-// flag unset or set to auto; the other precision is refused on --resume.
-// Its model is bit for bit the model of a run given the resolved value.
+// several SIMD levels) and records the resolved value; a resume that
+// names the other precision is refused, one that names auto continues.
+// Its model is bit for bit the model of a run given the resolved value,
+// and an unknown value is refused naming the three.
 func TestPrecisionAuto(t *testing.T) {
 	want, other := "f32", "bf16"
 	if asm.HasBF16() {
@@ -46,7 +47,13 @@ func TestPrecisionAuto(t *testing.T) {
 		t.Fatal(err)
 	}
 	pa, pb := readParams(t, filepath.Join(a.Out, "model.safetensors")), readParams(t, filepath.Join(b.Out, "model.safetensors"))
+	if len(pa) != len(pb) {
+		t.Fatalf("auto's model has %d tensors, %s's %d", len(pa), want, len(pb))
+	}
 	for n, v := range pb {
+		if len(pa[n]) != len(v) {
+			t.Fatalf("%s: %d values in auto's model, %d in %s's", n, len(pa[n]), len(v), want)
+		}
 		for i := range v {
 			if pa[n][i] != v[i] {
 				t.Fatalf("%s[%d]: auto %v, %s %v", n, i, pa[n][i], want, v[i])
