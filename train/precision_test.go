@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,9 +13,11 @@ import (
 // TestPrecisionAuto: a run that leaves the precision unset takes bf16
 // where the CPU has AVX512_BF16 and f32 elsewhere (the CI runs this at
 // several SIMD levels) and records the resolved value; a resume that
-// names the other precision is refused, one that names auto continues.
-// Its model is bit for bit the model of a run given the resolved value,
-// and an unknown value is refused naming the three.
+// names the other precision is refused, one that names auto keeps the
+// run's, also when auto would choose another here; a run of an earlier
+// version (no run.json) resumes in float32. Auto's model is bit for bit
+// the model of a run given the resolved value, and an unknown value is
+// refused naming the three.
 func TestPrecisionAuto(t *testing.T) {
 	want, other := "f32", "bf16"
 	if asm.HasBF16() {
@@ -59,6 +62,32 @@ func TestPrecisionAuto(t *testing.T) {
 				t.Fatalf("%s[%d]: auto %v, %s %v", n, i, pa[n][i], want, v[i])
 			}
 		}
+	}
+	// A run in the precision auto does not choose here, resumed with auto.
+	c, d := tiny(filepath.Join(dir, "c")), tiny(filepath.Join(dir, "d"))
+	c.Precision, c.Steps, c.SaveEvery, c.StopAt = other, 4, 2, 2
+	d.Precision, d.Steps, d.SaveEvery = other, 4, 2
+	for _, o := range []Options{c, d, {Out: c.Out, Resume: true, Precision: "auto", Progress: a.Progress, Log: a.Log}} {
+		if _, err := Run(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameParams(t, filepath.Join(c.Out, "model.safetensors"), filepath.Join(d.Out, "model.safetensors"))
+	// A run of an earlier version: no run.json.
+	e := tiny(filepath.Join(dir, "e"))
+	e.Precision, e.Steps, e.SaveEvery, e.StopAt = "f32", 4, 2, 2
+	if _, err := Run(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(e.Out, "run.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.StopAt, e.Resume, e.Precision = 0, true, ""
+	if _, err := Run(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, err := readRunSettings(e.Out); err != nil || string(rec["precision"]) != `"f32"` {
+		t.Fatalf("a run without run.json resumed with precision %s (%v), want \"f32\"", rec["precision"], err)
 	}
 	bad = tiny(filepath.Join(dir, "bad"))
 	bad.Precision = "fp16"

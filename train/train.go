@@ -99,8 +99,9 @@ type Options struct {
 	// backend with bfloat16 products: the CPU's), else f32, as open_clip's
 	// training takes mixed precision by default. The resolved value is
 	// recorded in run.json; a resumed run keeps it (runs recorded without
-	// it are f32). bf16 needs a backend with bfloat16 products; without
-	// AVX512_BF16 its products are the same but no faster.
+	// it are f32); auto on --resume takes the run's. bf16 needs a backend
+	// with bfloat16 products; without AVX512_BF16 its products are the
+	// same but no faster.
 	Precision string
 
 	Seed      uint64
@@ -392,7 +393,11 @@ func (r *run) setup() error {
 				o.Out, st.describe(), o.Out)
 		}
 	}
-	o.Precision = resolvePrecision(o.Precision) // an explicit auto, compared on --resume
+	if o.Precision == "auto" && o.Resume {
+		// auto names no precision of its own: a resumed run keeps its.
+		o.Precision = ""
+		delete(o.Explicit, "precision")
+	}
 	if o.Resume {
 		rec, ok, err := readRunSettings(o.Out)
 		if err != nil {
@@ -406,7 +411,10 @@ func (r *run) setup() error {
 			if !o.isSet("seed") && r.dirState.hasCkpt {
 				o.Seed = r.dirState.ckpt.Seed
 			}
-			fmt.Fprintf(o.Log, "%s has no %s (a run of an earlier version): its settings come from the flags and defaults, the seed from %s\n", o.Out, runFile, checkpointFile)
+			if !o.isSet("precision") {
+				o.Precision = "f32" // such runs predate --precision
+			}
+			fmt.Fprintf(o.Log, "%s has no %s (a run of an earlier version): its settings come from the flags and defaults (float32 products), the seed from %s\n", o.Out, runFile, checkpointFile)
 		}
 	}
 	configGiven := o.isSet("config")

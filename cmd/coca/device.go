@@ -16,7 +16,7 @@ const deviceUsage = "where the kernels run: cpu, or cuda (cuda:N for GPU N; plai
 
 const precisionUsage = "precision of the matrix products: f32, or bf16 (both operands rounded to bfloat16, sums in float32: products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; weights and activations stay float32; with --weights bf16, decoding steps read the 16-bit weights as without it; CPU only)"
 
-const trainPrecisionUsage = "precision of the matrix products, forward and backward: auto (bf16 on CPUs with AVX512_BF16, else f32; as open_clip's training defaults to mixed precision), f32, or bf16 (mixed precision: both operands rounded to bfloat16, sums in float32, products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; master weights, gradients and optimizer state stay float32; CPU only); the resolved value is recorded in run.json"
+const trainPrecisionUsage = "precision of the matrix products, forward and backward: auto (bf16 on CPUs with AVX512_BF16, else f32; as open_clip's training defaults to mixed precision), f32, or bf16 (mixed precision: both operands rounded to bfloat16, sums in float32, products up to twice as fast on CPUs with AVX512_BF16, the same numbers but no faster on others; master weights, gradients and optimizer state stay float32; CPU only); the resolved value is recorded in run.json, and --resume keeps the run's (auto included)"
 
 // checkPrecision validates --precision against --device; train also
 // takes auto.
