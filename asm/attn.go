@@ -46,9 +46,10 @@ import (
 // operands (attnGemm: AVX2, AVX-512 or NEON, else pure Go).
 //
 // Heads of attnSmallMinQ to attnSmallL queries and at most attnSmallL keys
-// (see attnProblem.small) take the small-head path instead where the level has its column passes
-// (AVX-512; attn_small.go): transposed score tiles whose softmax runs down
-// the columns, one item per head in both directions.
+// (see attnProblem.small) take the small-head path instead where the level
+// has its column passes (AVX-512; attn_small.go): transposed score tiles
+// whose softmax runs down the columns, one item per head in both
+// directions.
 //
 // A worker starting a head asks for the next head's rows to be brought into
 // the cache (prefetchHead), so that a small head's strided rows are not

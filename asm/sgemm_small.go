@@ -162,15 +162,22 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	if transB {
 		unit, kern = sk.granule(), sk.dotT
 		if kc := sk.dotKC; kc > 0 && k > kc {
+			// Dot products summed over k blocks of at most kc, reading
+			// A in place or, with enough rows, from a copy of its
+			// blocks (dotBlocksOfA).
 			step := blockSize(k, kc, 16)
+			var ab []float32
 			if m >= dotBlocksMinM {
-				kern = dotBlocksOfA(sk, ws, m, k, step, a, lda)
-			} else {
-				// Dot products summed over k blocks of at most kc.
-				kern = func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
-					for p := 0; p < k; p += step {
-						sk.dotT(a[p:], lda, b[p:], ldb, c, ldc, m, n, min(step, k-p), accum || p > 0)
+				ab = dotBlocksOfA(ws, m, k, step, a, lda)
+			}
+			kern = func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
+				for p := 0; p < k; p += step {
+					s := min(step, k-p)
+					ap, ldap := a[p:], lda
+					if ab != nil { // the a of every call (chunks, smallEdge) is the A copied
+						ap, ldap = ab[m*p:], s
 					}
+					sk.dotT(ap, ldap, b[p:], ldb, c, ldc, m, n, s, accum || p > 0)
 				}
 			}
 		}
@@ -278,11 +285,12 @@ func smallAxpyNGo(a []float32, lda int, b []float32, ldb int, c []float32, ldc i
 // from a copy of its blocks (dotBlocksOfA; a variable for tests).
 var dotBlocksMinM = smallMaxM + 1
 
-// dotBlocksOfA returns the k-blocked dot form (B stored n×k, k > kc) on a
-// copy of A made once per GEMM: block p (columns p to p+step) at
-// ws.ab[m·p:], its rows contiguous. The rows of an A whose row length is a
-// multiple of 4 KiB (the input of x·Wᵀ with k = 2048 or 3072: a batch-1
-// encoder's MLP output projection) map to the same sets of the L1 cache,
+// dotBlocksOfA copies A (m×k, row stride lda) for the k-blocked dot form
+// (B stored n×k, k > kc), once per GEMM, and returns the copy: block p
+// (columns p to p+step) at [m·p:], its rows contiguous. The rows of an A
+// whose row length is a multiple of 4 KiB (the input of x·Wᵀ with k =
+// 2048 or 3072: a batch-1 encoder's MLP output projection) map to the
+// same sets of the L1 cache,
 // those where the group of B rows the kernel holds lies (W's rows are as
 // long), and evict it; in the copy the rows of a block follow each other.
 // B is read in place: copying its rows too cost more than it saved. The
@@ -294,22 +302,11 @@ var dotBlocksMinM = smallMaxM + 1
 // 134-171), but coca_ViT-B-32's encoders at batch 1, whose A comes from
 // the previous op on both cores anyway, gain (medians of six alternating
 // runs, s: EncodeImage 0.0581 → 0.0535, EncodeText 0.0374 → 0.0338).
-func dotBlocksOfA(sk *smallKernel, ws *smallWorkspace, m, k, step int, a []float32, lda int) func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
+func dotBlocksOfA(ws *smallWorkspace, m, k, step int, a []float32, lda int) []float32 {
 	ws.ab = growTo(ws.ab, m*k)
-	ab := ws.ab
 	for p := 0; p < k; p += step {
 		s := min(step, k-p)
-		blk := ab[m*p : m*(p+s)]
-		for i := 0; i < m; i++ {
-			copy(blk[i*s:(i+1)*s], a[i*lda+p:i*lda+p+s])
-		}
+		packRows(ws.ab[m*p:m*(p+s)], a[p:], lda, m, s, m, s)
 	}
-	// The a passed in (by sgemmSmall's chunks and smallEdge) is the A
-	// copied here.
-	return func(_ []float32, _ int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
-		for p := 0; p < k; p += step {
-			s := min(step, k-p)
-			sk.dotT(ab[m*p:], s, b[p:], ldb, c, ldc, m, n, s, accum || p > 0)
-		}
-	}
+	return ws.ab
 }

@@ -17,7 +17,11 @@ import (
 
 // runRanks trains with o on n in-process ranks (rank r's Out is o.Out for
 // rank 0) and returns each rank's error.
-func runRanks(n int, o Options) []error {
+func runRanks(n int, o Options) []error { return runRanksWith(n, o, nil) }
+
+// runRanksWith is runRanks with change, when not nil, applied to each
+// rank's copy of o.
+func runRanksWith(n int, o Options, change func(rank int, o *Options)) []error {
 	comms := dist.NewLocal(n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -27,6 +31,9 @@ func runRanks(n int, o Options) []error {
 			defer wg.Done()
 			oo := o
 			oo.Parallel.Comm = c
+			if change != nil {
+				change(r, &oo)
+			}
 			_, errs[r] = Run(context.Background(), oo)
 			c.Close()
 		}()
@@ -201,24 +208,11 @@ func TestDataParallelMismatch(t *testing.T) {
 		{"batch", "model config, tokenizer, optimizer or batch size", func(o *Options) { o.BatchSize = 2 }},
 		{"precision", "precision (--precision auto", func(o *Options) { o.Precision = "bf16" }},
 	} {
-		o := tiny(t.TempDir())
-		comms := dist.NewLocal(2)
-		errs := make([]error, 2)
-		var wg sync.WaitGroup
-		for r, cm := range comms {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				oo := o
-				oo.Parallel.Comm = cm
-				if r == 1 {
-					c.change(&oo)
-				}
-				_, errs[r] = Run(context.Background(), oo)
-				cm.Close()
-			}()
-		}
-		wg.Wait()
+		errs := runRanksWith(2, tiny(t.TempDir()), func(r int, o *Options) {
+			if r == 1 {
+				c.change(o)
+			}
+		})
 		for r, err := range errs {
 			if err == nil || !strings.Contains(err.Error(), "differ from rank 0") || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: rank %d: %v, want an error saying the ranks' %s differ", c.name, r, err, c.name)
