@@ -147,6 +147,8 @@ type Options struct {
 	// summary lines (default os.Stdout).
 	Progress io.Writer
 	Log      io.Writer
+
+	precisionAuto bool // defaults resolved Precision from auto
 }
 
 // StepInfo is what OnStep sees after a step.
@@ -186,6 +188,7 @@ func (o *Options) defaults() error {
 	defStr(&o.Schedule, "cosine")
 	defStr(&o.Optimizer, "adamw")
 	defStr(&o.Precision, "auto")
+	o.precisionAuto = o.Precision == "auto"
 	o.Precision = resolvePrecision(o.Precision)
 	defInt("merges", &o.VocabMerges, 150)
 	defInt("steps", &o.Steps, 4600)
@@ -414,7 +417,7 @@ func (r *run) setup() error {
 			if !o.isSet("precision") {
 				o.Precision = "f32" // such runs predate --precision
 			}
-			fmt.Fprintf(o.Log, "%s has no %s (a run of an earlier version): its settings come from the flags and defaults (float32 products), the seed from %s\n", o.Out, runFile, checkpointFile)
+			fmt.Fprintf(o.Log, "%s has no %s (a run of an earlier version): its settings come from the flags and defaults (float32 products unless --precision names bf16), the seed from %s\n", o.Out, runFile, checkpointFile)
 		}
 	}
 	configGiven := o.isSet("config")
@@ -906,7 +909,7 @@ func (r *run) loop() (*Result, error) {
 		prec := ""
 		if o.Precision != "f32" {
 			prec = ", " + o.Precision + " products"
-			if !o.Explicit["precision"] {
+			if o.precisionAuto {
 				prec += " (--precision auto on a CPU with AVX512_BF16; --precision f32 for float32)"
 			}
 		}
