@@ -13,6 +13,7 @@ import (
 	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/coca"
 	"github.com/gococa/gococa/tensor"
+	"github.com/gococa/gococa/tokenizer"
 )
 
 // flopCounter wraps a backend and counts the floating-point operations of
@@ -287,6 +288,37 @@ func BenchmarkEncodeImage(b *testing.B) {
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				m.EncodeImage(img)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
+		})
+	}
+}
+
+// BenchmarkEncodeTextPrompts times EncodeText of one batch of zero-shot
+// prompts (scripts/onnx/prompts.txt, OpenAI's ImageNet templates filled
+// with class names, cycled to the batch), tokenized to the context length:
+// 7 to 12 ids each, the rest padding, which EncodeText does not compute.
+func BenchmarkEncodeTextPrompts(b *testing.B) {
+	src, err := os.ReadFile("scripts/onnx/prompts.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompts := strings.Split(strings.TrimSpace(string(src)), "\n")
+	tok := tokenizer.New()
+	for _, c := range modelCases(b) {
+		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
+			m, _, _, l := benchModel(b, c)
+			var text []int
+			for i := range c.batch {
+				text = append(text, tok.Tokenize(prompts[i%len(prompts)], l)...)
+			}
+			m.EncodeText(text, c.batch, l)
+			b.ResetTimer()
+			cpu0 := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				m.EncodeText(text, c.batch, l)
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")

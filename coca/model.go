@@ -236,29 +236,79 @@ func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, toke
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
 	ids := tensor.NewIDs(text, b, l)
-	latent, tokens = t.forwardIDs(s, ids)
+	latent, tokens = t.forwardIDs(s, ids, l)
 	ids.Drop()
 	return latent, tokens
 }
 
+// latent is the pooled latent (B, D) of text ids (B, L), before
+// normalisation, in the no-grad scope s: forward without the token
+// outputs, computing only the positions the CLS row reads (prefix).
+func (t *TextTower) latent(s *tensor.Scope, text []int, b, l int) *tensor.Tensor {
+	if len(text) != b*l {
+		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
+	}
+	n := t.prefix(text, b, l)
+	cut := text
+	if n < l {
+		cut = make([]int, 0, b*n)
+		for r := range b {
+			cut = append(cut, text[r*l:r*l+n]...)
+		}
+	}
+	ids := tensor.NewIDs(cut, b, n)
+	latent, tokens := t.forwardIDs(s, ids, l)
+	ids.Drop()
+	tensor.Drop(tokens)
+	return latent
+}
+
+// prefix returns how many leading positions of the texts (B rows of L ids)
+// the CLS row's output depends on. The CLS row attends to key j only when
+// id j−shift is not pad (mask), and every other position attends causally
+// to earlier ones, so past the last non-pad id + 1 (+1 for the legacy
+// mask's shift) no position reaches the latent: trailing padding, most of
+// a short prompt's context, is not computed. At least 1; L when a row has
+// no trailing padding.
+func (t *TextTower) prefix(text []int, b, l int) int {
+	n := 1
+	for r := range b {
+		row := text[r*l : (r+1)*l]
+		for j := l - 1; j >= 0; j-- {
+			if row[j] != t.padID {
+				n = max(n, j+2)
+				break
+			}
+		}
+	}
+	return min(n, l)
+}
+
 // forwardIDs is forward for ids (B, L) in the backend's memory, which the
-// embedding's backward and the mask read there.
-func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs) (latent, tokens *tensor.Tensor) {
+// embedding's backward and the mask read there. The CLS token takes
+// position clsPos: L, or the text's length when ids are the prefix of
+// longer texts that latent computes.
+func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs, clsPos int) (latent, tokens *tensor.Tensor) {
 	sh := ids.Shape()
 	if len(sh) != 2 {
 		panic(fmt.Sprintf("coca: TextTower.Forward: ids of shape %v, want (B, L)", sh))
 	}
 	b, l := sh[0], sh[1]
-	if l+1 > t.PositionalEmbedding.Dim(0) {
-		panic(fmt.Sprintf("coca: TextTower.Forward: length %d exceeds the context length %d", l, t.PositionalEmbedding.Dim(0)-1))
+	if clsPos+1 > t.PositionalEmbedding.Dim(0) || clsPos < l {
+		panic(fmt.Sprintf("coca: TextTower.Forward: length %d (CLS at %d) exceeds the context length %d", l, clsPos, t.PositionalEmbedding.Dim(0)-1))
 	}
 	w := t.ClsEmb.Dim(0)
 	e := tensor.EmbeddingIDs(s.Use(t.TokenEmbedding.Weight), ids)
 	cls := tensor.Expand(tensor.Reshape(s.Use(t.ClsEmb), 1, 1, w), b, 1, w)
 	c := tensor.Concat(1, tensor.Reshape(e, b, l, w), cls)
 	tensor.Drop(e, cls)
-	x := tensor.Add(c, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1))
-	tensor.Drop(c)
+	pos := tensor.Rows(s.Use(t.PositionalEmbedding), 0, l+1)
+	if clsPos != l { // a prefix: positions 0..L−1, then the CLS's own
+		pos = tensor.Concat(0, tensor.Rows(s.Use(t.PositionalEmbedding), 0, l),
+			tensor.Rows(s.Use(t.PositionalEmbedding), clsPos, clsPos+1))
+	}
+	x := tensor.Add(c, pos)
+	tensor.Drop(c, pos)
 	mask := t.mask(ids)
 	y := t.Transformer.Forward(x, mask, false)
 	tensor.Drop(x, mask)
@@ -324,7 +374,7 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	// caption loss read them there. A recorded graph holds them until it
 	// is released; without one they are handed back here.
 	ids := tensor.NewIDs(text, b, l)
-	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids)
+	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids, l)
 	ids.Drop()
 	if ids.Live() {
 		o.ids = ids
@@ -356,7 +406,10 @@ func (m *Model) encodeImage(s *tensor.Scope, images *tensor.Tensor) (features, t
 }
 
 // EncodeText returns normalised text features (B, D) for ids (B, L),
-// recording no graph.
+// recording no graph. Positions past the batch's last non-pad id, which
+// the features do not read, are not computed: a short prompt in a long
+// context costs its own length (open_clip computes the whole context, to
+// the same features).
 func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
 	s := tensor.NoGrad()
 	defer s.End()
@@ -365,8 +418,7 @@ func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
 
 // encodeText is EncodeText in scope s, with a pooled result.
 func (m *Model) encodeText(s *tensor.Scope, text []int, b, l int) *tensor.Tensor {
-	lat, tok := m.Text.forward(s, text, b, l)
-	tensor.Drop(tok)
+	lat := m.Text.latent(s, text, b, l)
 	f := tensor.Normalize(lat, 1e-12)
 	tensor.Drop(lat)
 	return f

@@ -176,6 +176,18 @@ func VerifyReport(dir string, tol VerifyTolerances) (*golden.Report, error) {
 	}
 	tensor.Release(losses.Total)
 
+	// The inference entry a text at a time, where a padded text is computed
+	// only up to its last id (TextTower.prefix), against the same features.
+	ref, shape, err := get("output.text_features")
+	if err != nil {
+		return nil, err
+	}
+	byText := make([]float32, 0, len(ref))
+	for bi := range b {
+		byText = append(byText, model.EncodeText(text[bi*l:(bi+1)*l], 1, l).Data()...)
+	}
+	r.Add(golden.CompareShapes("output.text_features (EncodeText, a text at a time)", byText, out.TextFeatures.Shape(), ref, shape, act))
+
 	// Greedy decoding over the fixture's whole length: a decoder that stops
 	// early or runs long differs.
 	refTok, gshape, err := get("output.greedy_tokens")

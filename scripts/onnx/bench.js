@@ -9,7 +9,10 @@
 //       runs each model on the inputs in DIR/check and compares with PyTorch's outputs;
 //       prints the max |diff| per output and exits 1 beyond the tolerance
 //   node bench.js --models DIR --threads T --workload image|text --batch B
-//                 [--repeat R] [--warmup W]
+//                 [--repeat R] [--warmup W] [--ids FILE]
+//       text: ids FILE, one JSON array of the context length's ids per line (as
+//       `coca tokenize --context-length L` writes them), cycled to the batch; without
+//       it, ids 1 + (7919 i mod (V−1)), no padding
 //       prints one JSON line: {"workload", "batch", "threads", "seconds" (median),
 //       "min", "cpu_seconds" (process CPU time per run, all threads), "repeat"}
 // NODE_PATH (or a node_modules beside or above the working directory) must hold
@@ -95,7 +98,15 @@ async function bench(a) {
   } else if (a.workload === 'text') {
     const l = meta.context_length, n = a.batch * l;
     const x = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) x[i] = BigInt(1 + (i * 7919) % (meta.vocab_size - 1));
+    if (a.ids) {
+      const rows = fs.readFileSync(a.ids, 'utf8').trim().split('\n').map((r) => JSON.parse(r));
+      for (const r of rows) {
+        if (r.length !== l) throw new Error(`bench.js: ${a.ids}: a row of ${r.length} ids, want ${l}`);
+      }
+      for (let i = 0; i < n; i++) x[i] = BigInt(rows[Math.floor(i / l) % rows.length][i % l]);
+    } else {
+      for (let i = 0; i < n; i++) x[i] = BigInt(1 + (i * 7919) % (meta.vocab_size - 1));
+    }
     model = 'text.onnx';
     feeds = { text: new ort.Tensor('int64', x, [a.batch, l]) };
   } else {

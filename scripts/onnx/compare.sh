@@ -3,9 +3,9 @@
 # same graph, as a knowledgeable user of each runs it, at 1 and 2 threads, on an idle
 # machine and with one core busy, in one run, and prints the ratios.
 #
-#   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8) and
-#                BenchmarkCaption (greedy, 29 tokens, f32 and bf16 weights) of the root
-#                package, GOMAXPROCS = threads
+#   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8),
+#                BenchmarkEncodeTextPrompts (batch 8) and BenchmarkCaption (greedy, 29
+#                tokens, f32 and bf16 weights) of the root package, GOMAXPROCS = threads
 #   gococa-bf16  the same encoders with bfloat16 products and float32 sums
 #                (GOCOCA_BENCH_PRECISION=bf16: tensor.CPUBF16, VDPBF16PS where the
 #                CPU has AVX512_BF16); the caption's bf16 row is bfloat16 weights
@@ -19,7 +19,11 @@
 #                that command alone) and OPENBLAS_NUM_THREADS = threads
 #
 # All sides use random weights of the same architecture (coca_ViT-B-32 unless CONFIG)
-# and time the encoders alone (no preprocessing, features normalized). "busy" runs
+# and time the encoders alone (no preprocessing, features normalized). "text" is
+# ids without padding, the whole context; "prompt" is the zero-shot prompts of
+# scripts/onnx/prompts.txt (7-12 ids, the rest padding, tokenized by `coca tokenize`
+# for ONNX Runtime), which gococa computes only as far as the features read them
+# and ONNX Runtime's graph computes whole (PyTorch does not run it). "busy" runs
 # every command with one competing busy process, (while :; do :; done) &, started
 # before and killed after it. Rounds alternate idle and busy and the implementations,
 # so that a drift of the machine's load hits all of them; each figure is the median
@@ -36,7 +40,7 @@
 #   MODES       default "idle busy"
 #   ROUNDS      default 3
 #   IMPLS       default "gococa gococa-bf16 onnxruntime pytorch"
-#   WORKLOADS   default "image:1 image:8 text:8 caption:1"
+#   WORKLOADS   default "image:1 image:8 text:8 prompt:8 caption:1"
 #   REPEAT      timed runs per process at batch 1 (default 10; batch 8 and caption: 3)
 #   PYTHON      default /usr/bin/python3 (with torch)
 #   RESULTS     a file to keep the raw results in (one line per sample:
@@ -50,7 +54,7 @@ THREADS=${THREADS:-"1 2"}
 MODES=${MODES:-"idle busy"}
 ROUNDS=${ROUNDS:-3}
 IMPLS=${IMPLS:-"gococa gococa-bf16 onnxruntime pytorch"}
-WORKLOADS=${WORKLOADS:-"image:1 image:8 text:8 caption:1"}
+WORKLOADS=${WORKLOADS:-"image:1 image:8 text:8 prompt:8 caption:1"}
 REPEAT=${REPEAT:-10}
 PYTHON=${PYTHON:-/usr/bin/python3}
 json=golden/pytorch/configs/$CONFIG.json
@@ -163,6 +167,8 @@ if has onnxruntime; then
 	fi
 	echo "checking ONNX Runtime's outputs against PyTorch's..." >&2
 	node scripts/onnx/bench.js --models "$models" --check >&2
+	ctx=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).context_length)' "$models/check/check.json")
+	go run ./cmd/coca tokenize --context-length "$ctx" scripts/onnx/prompts.txt >"$tmp/prompts.ids"
 fi
 if has gococa || has gococa-bf16; then
 	echo "building the Go benchmarks..." >&2
@@ -176,6 +182,7 @@ run_gococa() {
 	case $w in
 	image) bench='^BenchmarkEncodeImage$' unit=s/batch ;;
 	text) bench='^BenchmarkEncodeText$' unit=s/batch ;;
+	prompt) bench='^BenchmarkEncodeTextPrompts$' unit=s/batch ;;
 	caption) bench='^BenchmarkCaption$/^config=coca_ViT-B-32$/^mode=greedy$/^tokens=29$/' unit=s/caption ;;
 	esac
 	n=$REPEAT
@@ -194,10 +201,12 @@ run_gococa() {
 
 # run_ort T WORKLOAD BATCH
 run_ort() {
-	local n=$REPEAT
+	local n=$REPEAT w=$2 ids=
 	[ "$3" -gt 1 ] && n=3
-	node scripts/onnx/bench.js --models "$models" --threads "$1" --workload "$2" --batch "$3" \
-		--repeat "$n" --warmup 2 >"$tmp/ort.out" 2>&1 || {
+	[ "$w" = prompt ] && w=text ids="--ids $tmp/prompts.ids"
+	# shellcheck disable=SC2086 # ids: none or two words
+	node scripts/onnx/bench.js --models "$models" --threads "$1" --workload "$w" --batch "$3" \
+		--repeat "$n" --warmup 2 $ids >"$tmp/ort.out" 2>&1 || {
 		cat "$tmp/ort.out" >&2
 		return 1
 	}
@@ -237,6 +246,7 @@ for r in $(seq 1 "$ROUNDS"); do
 					# the caption runs float32 and bfloat16 weights under "gococa"
 					# (reported as gococa and gococa-bf16)
 					[ "$w" = caption ] && [ "$impl" != gococa ] && continue
+					[ "$w" = prompt ] && [ "$impl" = pytorch ] && continue
 					echo "round $r/$ROUNDS, $mode, $t threads: $impl $w batch $b..." >&2
 					case $impl in
 					gococa) run_gococa "$t" "$w" "$b" ;;
