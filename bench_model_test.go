@@ -89,6 +89,7 @@ type modelCase struct {
 	batch     int
 	image     int    // image size in pixels; 0 keeps the config's
 	precision string // "" (float32) or "bf16" (GOCOCA_BENCH_PRECISION)
+	text      string // "" (random ids, no padding) or "prompts" (GOCOCA_BENCH_TEXT)
 }
 
 func (c modelCase) String() string {
@@ -99,29 +100,49 @@ func (c modelCase) String() string {
 	if c.precision != "" {
 		n += "/precision=" + c.precision
 	}
+	if c.text != "" {
+		n += "/text=" + c.text
+	}
 	return n
 }
 
-var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0, ""}, {"coca_shapes", 64, 0, ""}}
+var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0, "", ""}, {"coca_shapes", 64, 0, "", ""}}
+
+// benchText returns the texts the model benchmarks feed, as
+// GOCOCA_BENCH_TEXT names them: "" (unset) random ids over the whole
+// context, no padding; "prompts" the zero-shot prompts of
+// scripts/onnx/prompts.txt (OpenAI's ImageNet templates filled with class
+// names, 7 to 12 ids, the rest of the context padding, as open_clip's
+// tokenizer pads them), cycled to the batch, captions of the same length
+// for a training step.
+func benchText(b *testing.B) string {
+	switch p := os.Getenv("GOCOCA_BENCH_TEXT"); p {
+	case "", "prompts":
+		return p
+	default:
+		b.Fatalf("GOCOCA_BENCH_TEXT=%q: want prompts or nothing", p)
+		return ""
+	}
+}
 
 // modelCases are the cases the model benchmarks run: the defaults, or those
 // GOCOCA_BENCH_MODELS lists as comma-separated config:batch[:image] (e.g.
 // "coca_ViT-B-32:16:288"), which scripts/bench_scaling.sh uses; each at
 // the precision GOCOCA_BENCH_PRECISION names (see benchPrecision).
 func modelCases(b *testing.B) []modelCase {
-	prec := benchPrecision(b)
+	prec, text := benchPrecision(b), benchText(b)
 	env := os.Getenv("GOCOCA_BENCH_MODELS")
 	if env == "" {
 		cs := append([]modelCase(nil), defaultModelCases...)
 		for i := range cs {
-			cs[i].precision = prec
+			cs[i].precision, cs[i].text = prec, text
 		}
 		return cs
 	}
 	var cs []modelCase
 	for _, f := range strings.Split(env, ",") {
 		p := strings.Split(strings.TrimSpace(f), ":")
-		c := modelCase{config: p[0], precision: prec}
+		c := modelCase{config: p[0], precision: prec, text: text}
 		var err error
 		if len(p) < 2 || len(p) > 3 {
 			err = fmt.Errorf("want config:batch[:image]")
@@ -189,6 +210,23 @@ func benchModel(b *testing.B, c modelCase) (*coca.Model, *tensor.Tensor, []int, 
 	text := make([]int, c.batch*l)
 	for i := range text {
 		text[i] = 1 + g.IntN(cfg.Text.VocabSize-1)
+	}
+	if c.text == "prompts" {
+		src, err := os.ReadFile("scripts/onnx/prompts.txt")
+		if err != nil {
+			b.Fatal(err)
+		}
+		prompts := strings.Split(strings.TrimSpace(string(src)), "\n")
+		tok := tokenizer.New()
+		text = text[:0]
+		for i := range c.batch {
+			text = append(text, tok.Tokenize(prompts[i%len(prompts)], l)...)
+		}
+		for _, id := range text {
+			if id >= cfg.Text.VocabSize {
+				b.Fatalf("%v: token id %d past the vocabulary of %d", c, id, cfg.Text.VocabSize)
+			}
+		}
 	}
 	lastInputs = &benchInputs{c: c, m: m, img: img, text: text, l: l}
 	return m, img, text, l
@@ -288,37 +326,6 @@ func BenchmarkEncodeImage(b *testing.B) {
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				m.EncodeImage(img)
-			}
-			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
-			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
-		})
-	}
-}
-
-// BenchmarkEncodeTextPrompts times EncodeText of one batch of zero-shot
-// prompts (scripts/onnx/prompts.txt, OpenAI's ImageNet templates filled
-// with class names, cycled to the batch), tokenized to the context length:
-// 7 to 12 ids each, the rest padding, which EncodeText does not compute.
-func BenchmarkEncodeTextPrompts(b *testing.B) {
-	src, err := os.ReadFile("scripts/onnx/prompts.txt")
-	if err != nil {
-		b.Fatal(err)
-	}
-	prompts := strings.Split(strings.TrimSpace(string(src)), "\n")
-	tok := tokenizer.New()
-	for _, c := range modelCases(b) {
-		b.Run(c.String(), func(b *testing.B) {
-			defer usePrecision(c)()
-			m, _, _, l := benchModel(b, c)
-			var text []int
-			for i := range c.batch {
-				text = append(text, tok.Tokenize(prompts[i%len(prompts)], l)...)
-			}
-			m.EncodeText(text, c.batch, l)
-			b.ResetTimer()
-			cpu0 := cpuSeconds()
-			for i := 0; i < b.N; i++ {
-				m.EncodeText(text, c.batch, l)
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")

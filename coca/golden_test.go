@@ -20,6 +20,7 @@ var goldenLimits = map[string]struct{ measured, limit VerifyTolerances }{
 	"cascade_quick":  {VerifyTolerances{1.31e-6, 1.05e-7, 2.96e-6}, VerifyTolerances{1.4e-5, 1.1e-6, 3e-5}},
 	"deep":           {VerifyTolerances{2.03e-6, 1.10e-7, 2.27e-6}, VerifyTolerances{2.1e-5, 1.1e-6, 2.3e-5}},
 	"odd":            {VerifyTolerances{2.03e-6, 5.19e-7, 3.98e-6}, VerifyTolerances{2.1e-5, 5.2e-6, 4e-5}},
+	"padded":         {VerifyTolerances{1.67e-6, 1.42e-7, 1.97e-6}, VerifyTolerances{1.7e-5, 1.5e-6, 2e-5}},
 	"parallel":       {VerifyTolerances{2.15e-6, 4.13e-7, 2.16e-6}, VerifyTolerances{2.2e-5, 4.2e-6, 2.2e-5}},
 	"parallel_wide":  {VerifyTolerances{2.15e-6, 4.95e-7, 1.65e-6}, VerifyTolerances{2.2e-5, 5e-6, 1.7e-5}},
 	"quickgelu_mlp3": {VerifyTolerances{1.79e-6, 2.11e-7, 1.87e-6}, VerifyTolerances{1.8e-5, 2.2e-6, 1.9e-5}},

@@ -248,19 +248,27 @@ func (t *TextTower) latent(s *tensor.Scope, text []int, b, l int) *tensor.Tensor
 	if len(text) != b*l {
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
-	n := t.prefix(text, b, l)
-	cut := text
-	if n < l {
-		cut = make([]int, 0, b*n)
-		for r := range b {
-			cut = append(cut, text[r*l:r*l+n]...)
-		}
-	}
+	cut, n := t.cut(text, b, l, 1)
 	ids := tensor.NewIDs(cut, b, n)
 	latent, tokens := t.forwardIDs(s, ids, l)
 	ids.Drop()
 	tensor.Drop(tokens)
 	return latent
+}
+
+// cut returns the ids (B, n) of the first n positions of the texts (B
+// rows of L ids) with n = max(prefix, least) capped at L: text itself when
+// n is L.
+func (t *TextTower) cut(text []int, b, l, least int) ([]int, int) {
+	n := min(max(t.prefix(text, b, l), least), l)
+	if n == l {
+		return text, l
+	}
+	cut := make([]int, 0, b*n)
+	for r := range b {
+		cut = append(cut, text[r*l:r*l+n]...)
+	}
+	return cut, n
 }
 
 // prefix returns how many leading positions of the texts (B rows of L ids)
@@ -351,8 +359,8 @@ type Output struct {
 	ImageLatent   *tensor.Tensor // (B, D), before normalisation
 	TextLatent    *tensor.Tensor // (B, D), before normalisation
 	ImageEmbs     *tensor.Tensor // (B, T, D): image tokens for the decoder
-	TextTokens    *tensor.Tensor // (B, L, W): text tower outputs (no ln_final)
-	Logits        *tensor.Tensor // (B, L−1, V): next-token logits for text[:, :-1]
+	TextTokens    *tensor.Tensor // (B, N, W): text tower outputs (no ln_final)
+	Logits        *tensor.Tensor // (B, N−1, V): next-token logits for text[:, :N-1]
 	LogitScale    *tensor.Tensor // exp(logit_scale)
 
 	ids *tensor.IDs // the text ids on the backend, while the graph holds them
@@ -360,7 +368,11 @@ type Output struct {
 
 // Forward runs images (B, 3, S, S) and text ids (B, L) through the model,
 // recording the graph for training, or none when images belong to a no-grad
-// scope.
+// scope. It computes the texts' first N positions, N ≤ L: up to the
+// batch's last non-pad id + 1 (at least 2), the positions the text
+// features and the caption loss read (trailing padding is neither attended
+// to by the CLS row nor a label), so TextTokens and Logits cover N
+// positions; the losses and gradients are those of the whole context.
 func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	if images.Dims() != 4 || images.Dim(0) != b {
 		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
@@ -373,7 +385,8 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	// The ids go to the backend once; the embedding, the mask and the
 	// caption loss read them there. A recorded graph holds them until it
 	// is released; without one they are handed back here.
-	ids := tensor.NewIDs(text, b, l)
+	cut, n := m.Text.cut(text, b, l, 2)
+	ids := tensor.NewIDs(cut, b, n)
 	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids, l)
 	ids.Drop()
 	if ids.Live() {
@@ -381,7 +394,7 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	}
 	o.ImageFeatures = tensor.Normalize(o.ImageLatent, 1e-12)
 	o.TextFeatures = tensor.Normalize(o.TextLatent, 1e-12)
-	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, l-1), o.ImageEmbs)
+	o.Logits = m.TextDecoder.Forward(tensor.Slice(o.TextTokens, 1, 0, n-1), o.ImageEmbs)
 	o.LogitScale = tensor.Exp(m.LogitScale)
 	return o
 }
@@ -472,13 +485,17 @@ func ContrastiveLoss(img, txt, allImg, allTxt *tensor.Tensor, first int, logitSc
 	return tensor.Scale(tensor.Add(tensor.CrossEntropyIDs(lpi, targets, -1), tensor.CrossEntropyIDs(lpt, targets, -1)), weight/2)
 }
 
-func sameIDs(a []int32, b []int) bool {
-	if len(a) != len(b) {
+// samePrefix reports whether a holds the first n of each of the b rows of
+// l ids in text.
+func samePrefix(a []int32, text []int, b, l, n int) bool {
+	if len(a) != b*n || len(text) != b*l || n > l {
 		return false
 	}
-	for i, v := range a {
-		if int(v) != b[i] {
-			return false
+	for r := range b {
+		for j, v := range a[r*n : (r+1)*n] {
+			if int(v) != text[r*l+j] {
+				return false
+			}
 		}
 	}
 	return true
@@ -503,16 +520,18 @@ type Losses struct {
 // pad ignored) from one forward pass.
 func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
 	con := ContrastiveLoss(o.ImageFeatures, o.TextFeatures, o.ImageFeatures, o.TextFeatures, 0, o.LogitScale, w.Contrastive)
-	// The labels are text[:, 1:], taken from the ids Forward put on the
-	// backend when its graph still holds them (else copied there now).
+	// The labels are text[:, 1:N], taken from the ids Forward put on the
+	// backend when its graph still holds them (else copied there now); the
+	// rest are pad (Forward).
+	n := o.Logits.Dim(1) + 1
 	ids := o.ids
-	if !ids.Live() || !sameIDs(ids.Host(), text) || ids.Shape()[0] != b {
+	if !ids.Live() || !samePrefix(ids.Host(), text, b, l, n) || ids.Shape()[0] != b || ids.Shape()[1] != n {
 		ids = tensor.NewIDs(text, b, l)
 		defer ids.Drop()
 	}
-	labels := ids.Columns(1, l)
+	labels := ids.Columns(1, n)
 	v := o.Logits.Dim(2)
-	cap := tensor.Scale(tensor.CrossEntropyIDs(tensor.Reshape(o.Logits, b*(l-1), v), labels, m.Config.Text.PadID), w.Caption)
+	cap := tensor.Scale(tensor.CrossEntropyIDs(tensor.Reshape(o.Logits, b*(n-1), v), labels, m.Config.Text.PadID), w.Caption)
 	labels.Drop()
 	return Losses{Total: tensor.Add(con, cap), Contrastive: con, Caption: cap}
 }

@@ -466,10 +466,12 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	W, R := d.size, d.rank
 	dim := o.ImageFeatures.Dim(1)
 	pad := m.Config.Text.PadID
-	labels := make([]int, b*(l-1))
+	// The labels of the positions Forward computed (the rest are pad).
+	np := o.Logits.Dim(1) + 1
+	labels := make([]int, b*(np-1))
 	nTok := 0
 	for bi := 0; bi < b; bi++ {
-		copy(labels[bi*(l-1):(bi+1)*(l-1)], ids[bi*l+1:(bi+1)*l])
+		copy(labels[bi*(np-1):(bi+1)*(np-1)], ids[bi*l+1:bi*l+np])
 	}
 	for _, t := range labels {
 		if t != pad {
@@ -509,7 +511,7 @@ func (d *dataParallel) loss(m *coca.Model, o *coca.Output, ids []int, b, l int, 
 	tensor.Backward(con) // gradients of the gathered features and of logit_scale
 	// 3. Caption loss on the local tokens.
 	v := o.Logits.Dim(2)
-	capCE := tensor.CrossEntropy(tensor.Reshape(o.Logits, b*(l-1), v), labels, pad)
+	capCE := tensor.CrossEntropy(tensor.Reshape(o.Logits, b*(np-1), v), labels, pad)
 	capSum := capCE.Item() * float32(nTok)
 	// 4. Sum the features' gradients and the loss values over the ranks.
 	n := W * b * dim

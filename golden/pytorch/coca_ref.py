@@ -507,9 +507,11 @@ def run_all(c, P32, image32, text, steps, dtype, grads=True):
 # Inputs, comparison, CLI
 
 
-def make_inputs(c, batch, seed, text_len=0):
+def make_inputs(c, batch, seed, text_len=0, pad_all=False):
     """Seeded inputs: image ~ N(0,1) (already 'normalized'), text with ids in [1, V) and
-    trailing pad 0 on some rows (row 0 unpadded, row 1 with the most padding)."""
+    trailing pad 0 on some rows (row 0 unpadded, row 1 with the most padding). pad_all:
+    every row ends in at least 3 pads (row 0 keeps L // 3 ids), so that no position
+    past the batch's last id + 1 is read."""
     g = torch.Generator().manual_seed(seed)
     S = c["vision"]["image_size"]
     L = text_len or c["text"]["context_length"]
@@ -522,7 +524,11 @@ def make_inputs(c, batch, seed, text_len=0):
             keep = L - n if L - n >= 2 else 2
         else:
             keep = int(torch.randint(2, L + 1, (1,), generator=g))
+        if pad_all:
+            keep = min(keep, L - 3)
         text[b, keep:] = PAD_ID
+    if pad_all:
+        text[0, max(2, L // 3):] = PAD_ID
     return image, text
 
 
@@ -613,7 +619,7 @@ def cmd_generate(args):
     dtype = getattr(torch, args.dtype)
     if args.text_len < 0 or args.text_len > c["text"]["context_length"] or 0 < args.text_len < 3:
         raise ConfigError("--text-len %d: want 3..%d (0 = context_length)" % (args.text_len, c["text"]["context_length"]))
-    image, text = make_inputs(c, args.batch, args.data_seed, args.text_len)
+    image, text = make_inputs(c, args.batch, args.data_seed, args.text_len, args.pad_all)
     res, margin = run_all(c, P, image, text, steps, dtype)
     print("greedy min top-2 logit margin %.3e" % margin)
     if (res["output.greedy_tokens"][:, 1:] == PAD_ID).any():
@@ -667,6 +673,7 @@ def main(argv=None):
     ap.add_argument("--out", help="output fixture dir")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--text-len", type=int, default=0, help="input text length L (default context_length)")
+    ap.add_argument("--pad-all", action="store_true", help="pad every text row (see make_inputs)")
     ap.add_argument("--greedy-steps", type=int, default=8)
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="compute dtype")
     ap.add_argument("--verify", action="store_true", help="after writing, cross-check through independent paths")

@@ -14,7 +14,9 @@ $PY $R --config $C/deep.json --init-seed 101 --data-seed 203 --batch 5 --greedy-
 $PY $R --config $C/parallel_wide.json --init-seed 102 --data-seed 204 --batch 3 --greedy-steps 6 --out $T/parallel_wide --verify
 $PY $R --config $C/odd.json --init-seed 101 --data-seed 205 --batch 3 --greedy-steps 8 --out $T/odd --verify
 $PY $R --config $C/cascade_quick.json --init-seed 102 --data-seed 206 --batch 3 --greedy-steps 8 --out $T/cascade_quick --verify
+# every text padded: gococa's Forward computes only the positions before the padding
+$PY $R --config $C/quickgelu_mlp3.json --init-seed 103 --data-seed 207 --batch 4 --pad-all --greedy-steps 8 --out $T/padded --verify
 
-for d in tiny parallel quickgelu_mlp3 cascade deep parallel_wide odd cascade_quick; do
+for d in tiny parallel quickgelu_mlp3 cascade deep parallel_wide odd cascade_quick padded; do
 	$PY $R --check $T/$d | tail -n 1
 done

@@ -3,9 +3,9 @@
 # same graph, as a knowledgeable user of each runs it, at 1 and 2 threads, on an idle
 # machine and with one core busy, in one run, and prints the ratios.
 #
-#   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8),
-#                BenchmarkEncodeTextPrompts (batch 8) and BenchmarkCaption (greedy, 29
-#                tokens, f32 and bf16 weights) of the root package, GOMAXPROCS = threads
+#   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8; for
+#                "prompt" with GOCOCA_BENCH_TEXT=prompts) and BenchmarkCaption (greedy,
+#                29 tokens, f32 and bf16 weights) of the root package, GOMAXPROCS = threads
 #   gococa-bf16  the same encoders with bfloat16 products and float32 sums
 #                (GOCOCA_BENCH_PRECISION=bf16: tensor.CPUBF16, VDPBF16PS where the
 #                CPU has AVX512_BF16); the caption's bf16 row is bfloat16 weights
@@ -178,17 +178,17 @@ fi
 # run_gococa T WORKLOAD BATCH [PRECISION]: prints "seconds cpu_seconds" lines (one
 # per sample).
 run_gococa() {
-	local t=$1 w=$2 b=$3 prec=${4:-f32} bench unit n count=3
+	local t=$1 w=$2 b=$3 prec=${4:-f32} bench unit n count=3 text=
 	case $w in
 	image) bench='^BenchmarkEncodeImage$' unit=s/batch ;;
 	text) bench='^BenchmarkEncodeText$' unit=s/batch ;;
-	prompt) bench='^BenchmarkEncodeTextPrompts$' unit=s/batch ;;
+	prompt) bench='^BenchmarkEncodeText$' unit=s/batch text=prompts ;;
 	caption) bench='^BenchmarkCaption$/^config=coca_ViT-B-32$/^mode=greedy$/^tokens=29$/' unit=s/caption ;;
 	esac
 	n=$REPEAT
 	[ "$b" -gt 1 ] && n=3
 	[ "$w" = caption ] && n=1 count=3
-	GOMAXPROCS=$t GOCOCA_BENCH_MODELS=$CONFIG:$b GOCOCA_BENCH_PRECISION=$prec "$tmp/gococa.test" -test.run '^$' -test.bench "$bench" \
+	GOMAXPROCS=$t GOCOCA_BENCH_MODELS=$CONFIG:$b GOCOCA_BENCH_PRECISION=$prec GOCOCA_BENCH_TEXT=$text "$tmp/gococa.test" -test.run '^$' -test.bench "$bench" \
 		-test.benchtime "${n}x" -test.count "$count" >"$tmp/go.out" 2>&1 || {
 		cat "$tmp/go.out" >&2
 		return 1
