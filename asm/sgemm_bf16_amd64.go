@@ -41,6 +41,9 @@ var bf16Gemm = &gemmKernel{
 	packAPairsAsm:  sgemmPackPairsT16BF16,
 	packBPairsAsm:  sgemmPackBPairs32BF16,
 	packATPairsAsm: sgemmPackATPairs12BF16,
+	dotT:           sgemmDotBF16,
+	dotMaxM:        bf16DotMaxM,
+	dotMinNK:       bf16DotMinNK,
 }
 
 // bf16KernelFor returns the bfloat16 kernel of level l, or nil where l has

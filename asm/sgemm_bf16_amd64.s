@@ -28,26 +28,6 @@
 #define IR R12    // ir tiles left
 #define KK R13    // k iterations left
 
-// The Go assembler has no AVX512_BF16 mnemonics: EVEX_RRR encodes a 512-bit
-// EVEX instruction (W0, no masking) on registers zmm d, zmm s2 (EVEX.vvvv)
-// and zmm s3 (ModRM.rm), given by number; mm is the opcode map (2: 0F38),
-// pp the implied prefix (2: F3, 3: F2).
-#define EVEX_RRR(op, mm, pp, d, s2, s3) \
-	BYTE $0x62; \
-	BYTE $((((((d)>>3)&1)^1)<<7) | (((((s3)>>4)&1)^1)<<6) | (((((s3)>>3)&1)^1)<<5) | (((((d)>>4)&1)^1)<<4) | (mm)); \
-	BYTE $(((((s2)&15)^15)<<3) | 4 | (pp)); \
-	BYTE $(0x40 | (((((s2)>>4)&1)^1)<<3)); \
-	BYTE $(op); \
-	BYTE $(0xC0 | (((d)&7)<<3) | ((s3)&7))
-
-// VDPBF16PS_Z(d, s2, s3): zmm d += pairwise bfloat16 dot products of zmm s2
-// and zmm s3 (VDPBF16PS zmm d, zmm s2, zmm s3).
-#define VDPBF16PS_Z(d, s2, s3) EVEX_RRR(0x52, 2, 2, d, s2, s3)
-
-// VCVTNE2PS2BF16_Z(d, s2, s3): the 32 bfloat16 words of zmm d are zmm s3's
-// 16 floats rounded (nearest even), then zmm s2's.
-#define VCVTNE2PS2BF16_Z(d, s2, s3) EVEX_RRR(0x72, 2, 3, d, s2, s3)
-
 // BF16_KSTEP: acc[i][:] += A pair (i,q) · B pairs (q,:) for i < 12, with the A
 // pairs at ka(APTR); then BPTR moves to pair row q+1.
 #define BF16_KSTEP(ka) \

@@ -98,7 +98,12 @@ func TestSgemmBF16(t *testing.T) {
 		cases = append(cases, largeCases(rng)...)
 	}
 	cases = append(cases, gemmCase{m: 50, n: 100, k: 800, alpha: 1}, gemmCase{transB: true, m: 70, n: 96, k: 769, alpha: 1, beta: 1},
-		gemmCase{transA: true, m: 40, n: 65, k: 95, alpha: 0.3, beta: 0.5})
+		gemmCase{transA: true, m: 40, n: 65, k: 95, alpha: 0.3, beta: 0.5},
+		// the dot form: k blocks, several converted chunks of B and an
+		// edge of fewer than 8 columns, transposed A, every row count of
+		// its 3-row tiles
+		gemmCase{transB: true, m: 50, n: 203, k: 1600, alpha: 1, beta: 1}, gemmCase{transA: true, transB: true, m: 5, n: 70, k: 33, alpha: 0.5},
+		gemmCase{transB: true, m: 128, n: 9, k: 3072, alpha: 1}, gemmCase{transB: true, m: 4, n: 8, k: 1536, alpha: 1, beta: 0.5})
 	fs := map[string]sgemmFunc{}
 	for _, l := range allLevels {
 		if !Supported(l) {
@@ -125,6 +130,17 @@ func TestSgemmBF16(t *testing.T) {
 					}
 					sgemmParallel(kn, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 				}
+			}
+		}
+	}
+	if kern != nil && kern.dotT != nil {
+		for _, threads := range []int{1, 3} {
+			fs[fmt.Sprintf("dot threads=%d", threads)] = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+				if k == 0 || alpha == 0 || m == 0 || n == 0 || !transB || m > kern.dotMaxM {
+					SgemmBF16Level(Generic, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					return
+				}
+				kern.dotT(threads, transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_amd64.h"
 
 // AVX-512F dot-form SGEMM kernel for B stored n×k (see smallKernel.dotT in
 // sgemm_small.go): every C element is the dot product of a row of A with a
@@ -416,5 +417,309 @@ next:
 	JNZ  group
 
 done:
+	VZEROUPPER
+	RET
+
+// The bfloat16 dot form (sgemmDotBF16, sgemm_dot_bf16.go): the kernel above
+// with A's rows and the group of B's rows holding pairs of bfloat16 in
+// 32-bit slots (k counts pairs, lda and ldb slots), VDPBF16PS for the FMA
+// (acc lane l += a(2l)·b(2l) + a(2l+1)·b(2l+1)). B is a converted copy in
+// L1 (sgemmRowsToBF16), so nothing is prefetched.
+
+// STEP3BF(off): acc[i][j] += the pairs of A(i, ·) and B(j, ·) at off.
+#define STEP3BF(off) \
+	VMOVUPS off(AP), Z24; \
+	VMOVUPS off(AP)(LDA*1), Z25; \
+	VMOVUPS off(AP)(LDA*2), Z26; \
+	VMOVUPS BROW0(off), Z27; \
+	VMOVUPS BROW1(off), Z28; \
+	VDPBF16PS_Z(0, 24, 27); \
+	VDPBF16PS_Z(8, 25, 27); \
+	VDPBF16PS_Z(16, 26, 27); \
+	VMOVUPS BROW2(off), Z27; \
+	VDPBF16PS_Z(1, 24, 28); \
+	VDPBF16PS_Z(9, 25, 28); \
+	VDPBF16PS_Z(17, 26, 28); \
+	VMOVUPS BROW3(off), Z28; \
+	VDPBF16PS_Z(2, 24, 27); \
+	VDPBF16PS_Z(10, 25, 27); \
+	VDPBF16PS_Z(18, 26, 27); \
+	VMOVUPS BROW4(off), Z27; \
+	VDPBF16PS_Z(3, 24, 28); \
+	VDPBF16PS_Z(11, 25, 28); \
+	VDPBF16PS_Z(19, 26, 28); \
+	VMOVUPS BROW5(off), Z28; \
+	VDPBF16PS_Z(4, 24, 27); \
+	VDPBF16PS_Z(12, 25, 27); \
+	VDPBF16PS_Z(20, 26, 27); \
+	VMOVUPS BROW6(off), Z27; \
+	VDPBF16PS_Z(5, 24, 28); \
+	VDPBF16PS_Z(13, 25, 28); \
+	VDPBF16PS_Z(21, 26, 28); \
+	VMOVUPS BROW7(off), Z28; \
+	VDPBF16PS_Z(6, 24, 27); \
+	VDPBF16PS_Z(14, 25, 27); \
+	VDPBF16PS_Z(22, 26, 27); \
+	VDPBF16PS_Z(7, 24, 28); \
+	VDPBF16PS_Z(15, 25, 28); \
+	VDPBF16PS_Z(23, 26, 28)
+
+// STEP3BF_TAIL: STEP3BF(0) with zeroing masked loads (K1).
+#define STEP3BF_TAIL \
+	VMOVUPS.Z (AP), K1, Z24; \
+	VMOVUPS.Z (AP)(LDA*1), K1, Z25; \
+	VMOVUPS.Z (AP)(LDA*2), K1, Z26; \
+	VMOVUPS.Z BROW0(0), K1, Z27; \
+	VMOVUPS.Z BROW1(0), K1, Z28; \
+	VDPBF16PS_Z(0, 24, 27); \
+	VDPBF16PS_Z(8, 25, 27); \
+	VDPBF16PS_Z(16, 26, 27); \
+	VMOVUPS.Z BROW2(0), K1, Z27; \
+	VDPBF16PS_Z(1, 24, 28); \
+	VDPBF16PS_Z(9, 25, 28); \
+	VDPBF16PS_Z(17, 26, 28); \
+	VMOVUPS.Z BROW3(0), K1, Z28; \
+	VDPBF16PS_Z(2, 24, 27); \
+	VDPBF16PS_Z(10, 25, 27); \
+	VDPBF16PS_Z(18, 26, 27); \
+	VMOVUPS.Z BROW4(0), K1, Z27; \
+	VDPBF16PS_Z(3, 24, 28); \
+	VDPBF16PS_Z(11, 25, 28); \
+	VDPBF16PS_Z(19, 26, 28); \
+	VMOVUPS.Z BROW5(0), K1, Z28; \
+	VDPBF16PS_Z(4, 24, 27); \
+	VDPBF16PS_Z(12, 25, 27); \
+	VDPBF16PS_Z(20, 26, 27); \
+	VMOVUPS.Z BROW6(0), K1, Z27; \
+	VDPBF16PS_Z(5, 24, 28); \
+	VDPBF16PS_Z(13, 25, 28); \
+	VDPBF16PS_Z(21, 26, 28); \
+	VMOVUPS.Z BROW7(0), K1, Z28; \
+	VDPBF16PS_Z(6, 24, 27); \
+	VDPBF16PS_Z(14, 25, 27); \
+	VDPBF16PS_Z(22, 26, 27); \
+	VDPBF16PS_Z(7, 24, 28); \
+	VDPBF16PS_Z(15, 25, 28); \
+	VDPBF16PS_Z(23, 26, 28)
+
+// STEP1BF(off): one row of A (Z0..Z7).
+#define STEP1BF(off) \
+	VMOVUPS off(AP), Z24; \
+	VMOVUPS BROW0(off), Z27; \
+	VMOVUPS BROW1(off), Z28; \
+	VDPBF16PS_Z(0, 24, 27); \
+	VMOVUPS BROW2(off), Z27; \
+	VDPBF16PS_Z(1, 24, 28); \
+	VMOVUPS BROW3(off), Z28; \
+	VDPBF16PS_Z(2, 24, 27); \
+	VMOVUPS BROW4(off), Z27; \
+	VDPBF16PS_Z(3, 24, 28); \
+	VMOVUPS BROW5(off), Z28; \
+	VDPBF16PS_Z(4, 24, 27); \
+	VMOVUPS BROW6(off), Z27; \
+	VDPBF16PS_Z(5, 24, 28); \
+	VMOVUPS BROW7(off), Z28; \
+	VDPBF16PS_Z(6, 24, 27); \
+	VDPBF16PS_Z(7, 24, 28)
+
+#define STEP1BF_TAIL \
+	VMOVUPS.Z (AP), K1, Z24; \
+	VMOVUPS.Z BROW0(0), K1, Z27; \
+	VMOVUPS.Z BROW1(0), K1, Z28; \
+	VDPBF16PS_Z(0, 24, 27); \
+	VMOVUPS.Z BROW2(0), K1, Z27; \
+	VDPBF16PS_Z(1, 24, 28); \
+	VMOVUPS.Z BROW3(0), K1, Z28; \
+	VDPBF16PS_Z(2, 24, 27); \
+	VMOVUPS.Z BROW4(0), K1, Z27; \
+	VDPBF16PS_Z(3, 24, 28); \
+	VMOVUPS.Z BROW5(0), K1, Z28; \
+	VDPBF16PS_Z(4, 24, 27); \
+	VMOVUPS.Z BROW6(0), K1, Z27; \
+	VDPBF16PS_Z(5, 24, 28); \
+	VMOVUPS.Z BROW7(0), K1, Z28; \
+	VDPBF16PS_Z(6, 24, 27); \
+	VDPBF16PS_Z(7, 24, 28)
+
+// func sgemmDotTBF16AVX512(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, m, n, k, accum int)
+TEXT ·sgemmDotTBF16AVX512(SB), NOSPLIT, $0-80
+	MOVQ lda+8(FP), LDA
+	SHLQ $2, LDA
+	MOVQ ldb+24(FP), LDB
+	SHLQ $2, LDB
+	LEAQ (LDB)(LDB*2), LDB3
+	MOVQ ldc+40(FP), LDC
+	SHLQ $2, LDC
+	MOVQ b+16(FP), BG
+	VMOVUPS dotPerm<>(SB), Z31
+	// K1 = the k mod 16 tail lanes, K2 = 8 lanes.
+	MOVQ k+64(FP), CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVL $0xff, AX
+	KMOVW AX, K2
+	MOVQ n+56(FP), JR
+	SHRQ $3, JR
+	JZ   bdone
+
+bgroup:
+	MOVQ a+0(FP), AROW
+	MOVQ c+32(FP), CP
+	MOVQ m+48(FP), IR
+	CMPQ IR, $3
+	JL   brows2
+
+brows3:
+	ZERO8(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	ZERO8(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	ZERO8(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	MOVQ AROW, AP
+	MOVQ BG, BROWP
+	LEAQ (BG)(LDB*4), BP4
+	MOVQ k+64(FP), KK
+	SHRQ $5, KK
+	JZ   b3k16
+
+b3k32:
+	STEP3BF(0)
+	STEP3BF(64)
+	ADDQ $128, AP
+	ADDQ $128, BROWP
+	ADDQ $128, BP4
+	DECQ KK
+	JNZ  b3k32
+
+b3k16:
+	MOVQ k+64(FP), KK
+	TESTQ $16, KK
+	JZ   b3tail
+	STEP3BF(0)
+	ADDQ $64, AP
+	ADDQ $64, BROWP
+	ADDQ $64, BP4
+
+b3tail:
+	TESTQ $15, KK
+	JZ   b3sum
+	STEP3BF_TAIL
+
+b3sum:
+	RED8(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z24, Z25)
+	RED8(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z24, Z25)
+	RED8(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25)
+	STORE8(Z0, (CP))
+	STORE8(Z8, (CP)(LDC*1))
+	STORE8(Z16, (CP)(LDC*2))
+	LEAQ (CP)(LDC*2), CP
+	ADDQ LDC, CP
+	LEAQ (AROW)(LDA*2), AROW
+	ADDQ LDA, AROW
+	SUBQ $3, IR
+	CMPQ IR, $3
+	JGE  brows3
+
+brows2:
+	TESTQ IR, IR
+	JZ   bnext
+
+brow1:
+	ZERO8(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	MOVQ AROW, AP
+	MOVQ BG, BROWP
+	LEAQ (BG)(LDB*4), BP4
+	MOVQ k+64(FP), KK
+	SHRQ $4, KK
+	JZ   b1tail
+
+b1k16:
+	STEP1BF(0)
+	ADDQ $64, AP
+	ADDQ $64, BROWP
+	ADDQ $64, BP4
+	DECQ KK
+	JNZ  b1k16
+
+b1tail:
+	MOVQ k+64(FP), KK
+	TESTQ $15, KK
+	JZ   b1sum
+	STEP1BF_TAIL
+
+b1sum:
+	RED8(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z24, Z25)
+	STORE8(Z0, (CP))
+	ADDQ LDC, CP
+	ADDQ LDA, AROW
+	DECQ IR
+	JNZ  brow1
+
+bnext:
+	LEAQ (BG)(LDB*8), BG
+	ADDQ $32, c+32(FP)
+	DECQ JR
+	JNZ  bgroup
+
+bdone:
+	VZEROUPPER
+	RET
+
+// func sgemmRowsToBF16(dst, src *float32, lds, ldd, rows, chunks, tailLo, tailHi int)
+//
+// Each of rows rows of src (lds floats apart) to bfloat16 pairs in dst
+// (ldd slots apart): chunks blocks of 32 floats (VCVTNE2PS2BF16: 16 slots
+// each), then, when tailLo is not 0, one block of the next floats under the
+// masks tailLo (the first 16) and tailHi (the next 16), the rest zero
+// (nothing past a row is read).
+TEXT ·sgemmRowsToBF16(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ ldd+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), DX
+	MOVQ tailLo+48(FP), AX
+	KMOVW AX, K3
+	MOVQ tailHi+56(FP), AX
+	KMOVW AX, K4
+	TESTQ DX, DX
+	JZ   cdone
+
+crow:
+	MOVQ SI, R11
+	MOVQ DI, R12
+	MOVQ chunks+40(FP), CX
+	TESTQ CX, CX
+	JZ   ctail
+
+cchunk:
+	VMOVUPS (R11), Z0
+	VMOVUPS 64(R11), Z1
+	VCVTNE2PS2BF16_Z(2, 1, 0)
+	VMOVUPS Z2, (R12)
+	ADDQ $128, R11
+	ADDQ $64, R12
+	DECQ CX
+	JNZ  cchunk
+
+ctail:
+	MOVQ tailLo+48(FP), AX
+	TESTQ AX, AX
+	JZ   cnext
+	VMOVUPS.Z (R11), K3, Z0
+	VMOVUPS.Z 64(R11), K4, Z1
+	VCVTNE2PS2BF16_Z(2, 1, 0)
+	VMOVUPS Z2, (R12)
+
+cnext:
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ DX
+	JNZ  crow
+
+cdone:
 	VZEROUPPER
 	RET

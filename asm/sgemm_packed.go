@@ -108,6 +108,13 @@ type gemmKernel struct {
 	// rows < mr only the first rows elements of each panel row are read
 	// and the pairs of the others are zero (a short last panel).
 	packATPairsAsm func(dst, src *float32, kp, lda, nPanels, qRows, rows int)
+
+	// dotT, when set, computes the product of at most dotMaxM rows of
+	// alpha·op(A) with B stored n×k, n·k at least dotMinNK, instead of the
+	// packed GEMM (with a bias, beta 0: + bias in every row), on at most
+	// threads goroutines: the bfloat16 kernel's dot form (sgemmDotBF16).
+	dotT              func(threads int, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32)
+	dotMaxM, dotMinNK int
 }
 
 // depth returns the packed depth of a kc-deep block: kc, or the number of
