@@ -74,22 +74,7 @@ func sgemmDotBF16(threads int, transA bool, m, n, k int, alpha float32, a []floa
 	accum := beta != 0
 	ws := smallWorkspaces.get()
 	defer smallWorkspaces.put(ws)
-	if transA || alpha != 1 {
-		ws.a = growTo(ws.a, m*k)
-		for i := 0; i < m; i++ {
-			row := ws.a[i*k : (i+1)*k]
-			if transA {
-				for p := range row {
-					row[p] = alpha * a[p*lda+i]
-				}
-			} else {
-				for p, v := range a[i*lda : i*lda+k] {
-					row[p] = alpha * v
-				}
-			}
-		}
-		a, lda = ws.a, k
-	}
+	a, lda = scaledA(ws, transA, m, k, alpha, a, lda)
 	// A in bfloat16 pairs, each row pairSlots(k) slots (k blocks of
 	// bf16DotKC floats start at slot p/2).
 	lap := pairSlots(k)

@@ -137,23 +137,7 @@ func (sk *smallKernel) granule() int {
 func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	ws := smallWorkspaces.get()
 	defer smallWorkspaces.put(ws)
-	if transA || alpha != 1 {
-		// alpha·op(A) as a contiguous m×k copy (m·k ≪ n·k).
-		ws.a = growTo(ws.a, m*k)
-		for i := 0; i < m; i++ {
-			row := ws.a[i*k : (i+1)*k]
-			if transA {
-				for p := range row {
-					row[p] = alpha * a[p*lda+i]
-				}
-			} else {
-				for p, v := range a[i*lda : i*lda+k] {
-					row[p] = alpha * v
-				}
-			}
-		}
-		a, lda = ws.a, k
-	}
+	a, lda = scaledA(ws, transA, m, k, alpha, a, lda)
 	if beta != 0 && beta != 1 {
 		scaleC(m, n, beta, c, ldc)
 	}
@@ -205,6 +189,28 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	// become free (a goroutine whose CPU is taken holds up one range).
 	grain := max(1, smallMinBytes/(unit*k*4))
 	ParallelFor(total, grain, threads, chunk)
+}
+
+// scaledA returns alpha·op(A) as row-major m×k values and their row
+// stride: a and lda themselves, or a contiguous copy in ws.a (m·k ≪ n·k).
+func scaledA(ws *smallWorkspace, transA bool, m, k int, alpha float32, a []float32, lda int) ([]float32, int) {
+	if !transA && alpha == 1 {
+		return a, lda
+	}
+	ws.a = growTo(ws.a, m*k)
+	for i := 0; i < m; i++ {
+		row := ws.a[i*k : (i+1)*k]
+		if transA {
+			for p := range row {
+				row[p] = alpha * a[p*lda+i]
+			}
+		} else {
+			for p, v := range a[i*lda : i*lda+k] {
+				row[p] = alpha * v
+			}
+		}
+	}
+	return ws.a, k
 }
 
 // smallEdge computes columns j0..n-1 of C (fewer than one unit) through a

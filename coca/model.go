@@ -368,11 +368,11 @@ type Output struct {
 
 // Forward runs images (B, 3, S, S) and text ids (B, L) through the model,
 // recording the graph for training, or none when images belong to a no-grad
-// scope. It computes the texts' first N positions, N ≤ L: up to the
-// batch's last non-pad id + 1 (at least 2), the positions the text
-// features and the caption loss read (trailing padding is neither attended
-// to by the CLS row nor a label), so TextTokens and Logits cover N
-// positions; the losses and gradients are those of the whole context.
+// scope. It computes the texts' first N positions, N ≤ L: through the
+// one after the batch's last non-pad id (at least 2), the positions the
+// text features and the caption loss read (trailing padding is neither
+// attended to by the CLS row nor a label), so TextTokens and Logits cover
+// N positions; the losses and gradients are those of the whole context.
 func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	if images.Dims() != 4 || images.Dim(0) != b {
 		panic(fmt.Sprintf("coca: Forward: images %v for batch %d", images.Shape(), b))
@@ -419,10 +419,10 @@ func (m *Model) encodeImage(s *tensor.Scope, images *tensor.Tensor) (features, t
 }
 
 // EncodeText returns normalised text features (B, D) for ids (B, L),
-// recording no graph. Positions past the batch's last non-pad id, which
-// the features do not read, are not computed: a short prompt in a long
-// context costs its own length (open_clip computes the whole context, to
-// the same features).
+// recording no graph. The positions after the one following the batch's
+// last non-pad id, which the features do not read, are not computed: a
+// short prompt in a long context costs its own length (open_clip computes
+// the whole context, to the same features).
 func (m *Model) EncodeText(text []int, b, l int) *tensor.Tensor {
 	s := tensor.NoGrad()
 	defer s.End()

@@ -27,6 +27,9 @@
 #   ROUNDS    default 3
 #   REPEAT    timed steps per process (default 3)
 #   MODES     default "idle busy" (as in scripts/onnx/compare.sh)
+#   GOCOCA_BENCH_TEXT  unset: random captions over the whole context; "prompts":
+#             captions of scripts/onnx/prompts.txt's lengths (7-12 ids, the rest
+#             padding, which the step does not compute)
 # Takes about 6 minutes with the defaults on an idle 2-core machine (3
 # with MODES=idle).
 set -euo pipefail
@@ -87,7 +90,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-echo "gococa $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $CONFIG batch $BATCH, $THREADS thread(s), random weights; median of $ROUNDS rounds; busy = one competing busy process"
+echo "gococa $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $CONFIG batch $BATCH, $THREADS thread(s), random weights, ${GOCOCA_BENCH_TEXT:-random} captions; median of $ROUNDS rounds; busy = one competing busy process"
 echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 awk '
 function median(k,   n, i, j, t, a) {
