@@ -333,6 +333,31 @@ func BenchmarkEncodeImage(b *testing.B) {
 	}
 }
 
+// BenchmarkClassEmbeddings times zero-shot class embeddings of eight
+// classes with OpenAI's 80 ImageNet templates (640 prompts, batches of 64,
+// as Pipeline.NewClassifier encodes them), tokenized to the context length.
+func BenchmarkClassEmbeddings(b *testing.B) {
+	classes := []string{"tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark", "electric ray", "stingray", "rooster"}
+	tok := tokenizer.New()
+	for _, c := range modelCases(b) {
+		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
+			m, _, _, l := benchModel(b, c)
+			tokenize := func(s string) []int { return tok.Tokenize(s, l) }
+			if _, err := m.ClassEmbeddings(classes, coca.OpenAIImageNetTemplates, tokenize, 64); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			cpu0 := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				m.ClassEmbeddings(classes, coca.OpenAIImageNetTemplates, tokenize, 64)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/op")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
 // BenchmarkEncodeText times EncodeText of one batch without gradients.
 func BenchmarkEncodeText(b *testing.B) {
 	for _, c := range modelCases(b) {

@@ -2,6 +2,7 @@ package coca
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/gococa/gococa/tensor"
@@ -110,15 +111,35 @@ func (m *Model) ClassEmbeddings(classes, templates []string, tokenize func(strin
 			texts = append(texts, strings.ReplaceAll(t, "{}", name))
 		}
 	}
+	// A batch costs its longest text (EncodeText), so the texts are
+	// encoded shortest first (ties in their order): each class's sum only
+	// adds its features in another order.
+	order := make([]int, len(texts))
+	used := make([]int, len(texts))
+	for i, t := range texts {
+		order[i] = i
+		ids := tokenize(t)
+		for j := len(ids) - 1; j >= 0; j-- {
+			if ids[j] != m.Text.padID {
+				used[i] = j + 1
+				break
+			}
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return used[order[a]] < used[order[b]] })
+	sorted := make([]string, len(texts))
+	for i, o := range order {
+		sorted[i] = texts[o]
+	}
 	s := tensor.NoGrad()
 	defer s.End()
 	sums := tensor.Zeros(len(classes), m.Config.EmbedDim)
 	defer tensor.Drop(sums)
 	owner := make([]int, 0, batch)
-	err := m.encodeTexts(s, texts, tokenize, batch, func(lo int, f *tensor.Tensor) {
+	err := m.encodeTexts(s, sorted, tokenize, batch, func(lo int, f *tensor.Tensor) {
 		owner = owner[:0]
 		for i := range f.Dim(0) {
-			owner = append(owner, (lo+i)/len(templates))
+			owner = append(owner, order[lo+i]/len(templates))
 		}
 		tensor.AddRows(sums, owner, f)
 	})

@@ -84,3 +84,45 @@ func TestClassEmbeddings(t *testing.T) {
 		t.Fatal("no error for ids outside the vocabulary")
 	}
 }
+
+// TestClassEmbeddingsOrder checks that ClassEmbeddings encodes its prompts
+// shortest first (a batch costs its longest prompt), ties in the order of
+// classes and templates, and still sums each class's own prompts (against
+// a class encoded alone).
+func TestClassEmbeddingsOrder(t *testing.T) {
+	m, _ := tinyFixture(t)
+	classes := []string{"horse", "ox", "cat"}
+	templates := []string{"{}", "a photo of the {}", "{} art"}
+	var seen []string
+	record := func(s string) []int {
+		seen = append(seen, s)
+		return byteTokens(s)
+	}
+	all, err := m.ClassEmbeddings(classes, templates, record, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first pass tokenizes in the callers' order, then the batches
+	// in the order encoded.
+	n := len(classes) * len(templates)
+	if len(seen) != 2*n {
+		t.Fatalf("%d tokenizations, want %d", len(seen), 2*n)
+	}
+	// (byteTokens keeps 10 bytes: the last three are ties)
+	want := []string{"ox", "cat", "horse", "ox art", "cat art", "horse art", "a photo of the horse", "a photo of the ox", "a photo of the cat"}
+	if got := strings.Join(seen[n:], "|"); got != strings.Join(want, "|") {
+		t.Errorf("encoded in the order %s, want %s", got, strings.Join(want, "|"))
+	}
+	d := m.Config.EmbedDim
+	for c, name := range classes {
+		one, err := m.ClassEmbeddings([]string{name}, templates, byteTokens, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < d; j++ {
+			if g, w := all.Data()[c*d+j], one.Data()[j]; math.Abs(float64(g-w)) > 1e-6 {
+				t.Fatalf("class %q value %d: %g among three classes, %g alone", name, j, g, w)
+			}
+		}
+	}
+}
