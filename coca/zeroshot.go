@@ -99,8 +99,9 @@ var OpenAIImageNetTemplates = []string{
 // class name, summed and L2-normalised (the direction of their mean), as
 // open_clip's build_zero_shot_classifier does. tokenize maps a text to
 // exactly contextLength ids (tokenizer.Tokenize with the model's context
-// length); texts are encoded batch at a time (EncodeTexts). An empty
-// class or template list is an error. The result is Go memory.
+// length); the prompts are encoded batch at a time (EncodeTexts),
+// shortest first, since a batch costs its longest. An empty class or
+// template list is an error. The result is Go memory.
 func (m *Model) ClassEmbeddings(classes, templates []string, tokenize func(string) []int, batch int) (*tensor.Tensor, error) {
 	if len(classes) == 0 || len(templates) == 0 {
 		return nil, fmt.Errorf("coca: zero-shot: %d classes and %d templates (want at least one of each)", len(classes), len(templates))
