@@ -56,10 +56,6 @@ func SgemmBF16Level(l Level, transA, transB bool, m, n, k int, alpha float32, a 
 // sgemmBF16 is SgemmBF16Level (fn names it in panics) after the operand
 // checks; with a bias (beta 0) C = product + bias, added by the bfloat16
 // kernel where there is one, else by filling C's rows and adding.
-// bf16DotEnabled lets a GEMM take the bfloat16 kernel's dot form (a
-// variable for tests and benchmarks).
-var bf16DotEnabled = true
-
 func sgemmBF16(fn string, l Level, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if !Supported(l) {
 		panic("asm." + fn + ": level " + l.String() + " not supported on this CPU/build")
@@ -76,7 +72,7 @@ func sgemmBF16(fn string, l Level, transA, transB bool, m, n, k int, alpha float
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	if kn != nil && kn.dotT != nil && transB && m <= kn.dotMaxM && n*k >= kn.dotMinNK && bf16DotEnabled {
+	if kn != nil && kn.dotT != nil && transB && m <= kn.dotMaxM && n*k >= kn.dotMinNK {
 		kn.dotT(procs(), transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}

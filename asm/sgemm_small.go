@@ -87,7 +87,7 @@ func smallKernelFor(l Level) *smallKernel {
 // A and the zero-padded last group or strip of B with its C tile.
 type smallWorkspace struct {
 	a, b, c []float32
-	ab      []float32 // A's k blocks (dotBlocksOfA)
+	ab      []float32 // A's k blocks (dotBlocksOfA), or its bfloat16 pairs (sgemmDotBF16)
 }
 
 var smallWorkspaces freeList[smallWorkspace]

