@@ -144,8 +144,8 @@ func newOut(shape []int, inputs ...*Tensor) *Tensor {
 	n := numel(shape)
 	for _, in := range inputs {
 		in.live("op input")
-		if in.half != nil {
-			panic(fmt.Sprintf("tensor: op input: %s: only Linear, MatMul (right operand) and Embedding read bfloat16 weights", in.describe()))
+		if in.reduced() {
+			panic(fmt.Sprintf("tensor: op input: %s: only Linear, MatMul (right operand) and Embedding read %s weights", in.describe(), in.DType()))
 		}
 	}
 	return newOutMixed(shape, n, inputs)

@@ -31,11 +31,15 @@ type DType int
 const (
 	Float32  DType = iota // float32 values (every tensor an op makes)
 	BFloat16              // bfloat16 values (weights only: see ToBF16)
+	Int8                  // int8 values with a scale per row (weights only: see ToInt8)
 )
 
 func (d DType) String() string {
-	if d == BFloat16 {
+	switch d {
+	case BFloat16:
 		return "bfloat16"
+	case Int8:
+		return "int8"
 	}
 	return "float32"
 }
@@ -75,6 +79,9 @@ func (t *Tensor) DType() DType {
 	if t.half != nil {
 		return BFloat16
 	}
+	if t.q8 != nil {
+		return Int8
+	}
 	return Float32
 }
 
@@ -94,6 +101,9 @@ func (t *Tensor) BF16() (values []uint16, transposed bool) {
 // any write, it must not run while another goroutine reads t.
 func (t *Tensor) ToBF16(transposed bool) {
 	t.checkLeaf("ToBF16")
+	if t.q8 != nil {
+		t.ToFloat32()
+	}
 	if t.half != nil {
 		if t.halfT != transposed {
 			t.ToFloat32()
@@ -131,10 +141,14 @@ func (t *Tensor) SetBF16(h []uint16, transposed bool) {
 }
 
 // ToFloat32 widens a bfloat16 tensor's values back into float32 storage
-// (exactly); a parameter requires gradients again. It does nothing to a
-// float32 tensor.
+// (exactly), or an int8 tensor's (each float32(q)·scale); a parameter
+// requires gradients again. It does nothing to a float32 tensor.
 func (t *Tensor) ToFloat32() {
 	t.checkLeaf("ToFloat32")
+	if t.q8 != nil {
+		t.widenInt8()
+		return
+	}
 	if t.half == nil {
 		return
 	}
@@ -170,7 +184,7 @@ func (t *Tensor) storeBF16(h []uint16, transposed bool) {
 	} else {
 		freeBuf(t.data)
 	}
-	t.data, t.halfBuf = nil, nil
+	t.data, t.halfBuf, t.q8, t.q8Scale = nil, nil, nil, nil
 	if devAlloc != nil && len(h) > 0 {
 		// Device memory: float32 values reinterpreted as pairs of halves.
 		t.halfBuf = makeBuf((len(h) + 1) / 2)
@@ -221,8 +235,8 @@ func (t *Tensor) describe() string {
 	if t.name != "" {
 		s = fmt.Sprintf("%q (shape %v)", t.name, t.shape)
 	}
-	if t.half != nil {
-		s += " in bfloat16"
+	if t.reduced() {
+		s += " in " + t.DType().String()
 	}
 	return s
 }
@@ -308,8 +322,8 @@ func fillRows(out, bias []float32, rows, n int) {
 	})
 }
 
-// linearBF16 is Linear (transposed false) or MatMul by a 2-D bfloat16
-// right operand w whose product is x·Sᵀ for its stored matrix S (n × k):
+// linearBF16 is Linear (transposed false) or MatMul by a 2-D bfloat16 or
+// int8 right operand w whose product is x·Sᵀ for its stored matrix S (n × k):
 // out (..., n) = x (..., k)·Sᵀ + b.
 func linearBF16(op string, x, w, b *Tensor, n, k int) *Tensor {
 	x.live(op)
@@ -318,7 +332,7 @@ func linearBF16(op string, x, w, b *Tensor, n, k int) *Tensor {
 		inputs = append(inputs, b)
 	}
 	if scopeOf(inputs) == nil && (x.requiresGrad || b != nil && b.requiresGrad) {
-		panic(fmt.Sprintf("tensor: %s: weight %s serves inference only (no gradient flows through a bfloat16 weight): run it in a no-grad scope", op, w.describe()))
+		panic(fmt.Sprintf("tensor: %s: weight %s serves inference only (no gradient flows through a weight stored in %s): run it in a no-grad scope", op, w.describe(), w.DType()))
 	}
 	rows := x.Numel() / max(k, 1)
 	if k == 0 {
@@ -329,10 +343,14 @@ func linearBF16(op string, x, w, b *Tensor, n, k int) *Tensor {
 	if b != nil {
 		bias = b.Data() // panics for a bfloat16 bias
 	}
-	if x.half != nil {
+	if x.reduced() {
 		panic(fmt.Sprintf("tensor: %s: input %s must be float32", op, x.describe()))
 	}
 	out := newOutMixed(shape, numel(shape), inputs)
-	mulBF16(out.prec, out.data, x.data, w.half, bias, rows, n, k)
+	if w.q8 != nil {
+		mulInt8(out.prec, out.data, x.data, w.q8, w.q8Scale, bias, rows, n, k)
+	} else {
+		mulBF16(out.prec, out.data, x.data, w.half, bias, rows, n, k)
+	}
 	return out
 }

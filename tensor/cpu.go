@@ -672,6 +672,33 @@ func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias [
 	})
 }
 
+// GemmInt8 splits the outputs between goroutines as GemmBF16 does, each
+// streaming its own rows of the weights (asm.GemvInt8Strided, whose
+// results do not depend on the split).
+func (cpuBackend) GemmInt8(y []float32, ldy int, x []float32, w []int8, scale, bias []float32, m, n, k int) {
+	p := min(asm.Workers(), maxBF16Workers, (n+15)/16)
+	if m*n*max(k, 1) < 1<<16 {
+		p = 1
+	}
+	at := func(i int) int {
+		if i >= p {
+			return n
+		}
+		return n * i / p &^ 15
+	}
+	asm.Parallel(max(p, 1), func(t int) {
+		lo, hi := at(t), at(t+1)
+		if lo >= hi {
+			return
+		}
+		var b []float32
+		if bias != nil {
+			b = bias[lo:hi]
+		}
+		asm.GemvInt8Strided(y[lo:], ldy, x, w[lo*k:hi*k], scale[lo:hi], b, m, hi-lo, k)
+	})
+}
+
 // AttendKV runs each (row, head) of a decoding step's attention on one
 // goroutine, with the arithmetic of a one-query attention: the scores
 // (dot products, or for transposed keys axpys over the channels), their

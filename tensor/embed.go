@@ -27,7 +27,7 @@ func Embedding(table *Tensor, ids []int) *Tensor {
 func AddRows(dst *Tensor, ids []int, src *Tensor) {
 	dst.live("AddRows")
 	src.live("AddRows")
-	if len(dst.shape) != 2 || len(src.shape) != 2 || src.shape[0] != len(ids) || src.shape[1] != dst.shape[1] || dst.half != nil || src.half != nil {
+	if len(dst.shape) != 2 || len(src.shape) != 2 || src.shape[0] != len(ids) || src.shape[1] != dst.shape[1] || dst.reduced() || src.reduced() {
 		panic(fmt.Sprintf("tensor: AddRows: %d rows of %s into %s", len(ids), src.describe(), dst.describe()))
 	}
 	if dst.requiresGrad || dst.captured || dst.back != nil {

@@ -159,14 +159,18 @@ func EmbeddingIDs(table *Tensor, ids *IDs) *Tensor {
 		}
 	}
 	n := len(ids.host)
-	if table.half != nil {
-		// bfloat16 rows, widened (inference only: no gradient).
+	if table.reduced() {
+		// bfloat16 or int8 rows, widened (inference only: no gradient).
 		if table.halfT {
 			panic(fmt.Sprintf("tensor: Embedding: table %s is stored transposed", table.describe()))
 		}
 		out := newOutMixed([]int{n, c}, n*c, []*Tensor{table})
 		for i, id := range ids.host {
-			widenBF16(out.data[i*c:(i+1)*c], table.half[int(id)*c:int(id+1)*c])
+			if table.q8 != nil {
+				dequantInt8(out.data[i*c:(i+1)*c], table.q8[int(id)*c:int(id+1)*c], table.q8Scale[id:id+1], c)
+			} else {
+				widenBF16(out.data[i*c:(i+1)*c], table.half[int(id)*c:int(id+1)*c])
+			}
 		}
 		return out
 	}

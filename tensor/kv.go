@@ -58,7 +58,7 @@ func (c *KV) Append(src *Tensor, kCol, vCol int) {
 	src.live("KV.Append")
 	w := c.heads * c.d
 	if c.transposed || len(src.shape) != 3 || src.shape[0] != c.rows || src.shape[1] != 1 || kCol < 0 || vCol < 0 ||
-		kCol+w > src.shape[2] || vCol+w > src.shape[2] || src.half != nil {
+		kCol+w > src.shape[2] || vCol+w > src.shape[2] || src.reduced() {
 		panic(fmt.Sprintf("tensor: KV.Append: %s (key column %d, value column %d) to a cache of %d rows × %d heads × %d", src.describe(), kCol, vCol, c.rows, c.heads, c.d))
 	}
 	if c.n >= c.cap {
@@ -83,7 +83,7 @@ func (c *KV) Append(src *Tensor, kCol, vCol int) {
 // row at a time (AttendKV). Inference only: nothing is recorded.
 func NewCrossKV(x, wk, bk, wv, bv *Tensor, heads int) *KV {
 	x.live("NewCrossKV")
-	if len(x.shape) != 3 || x.half != nil || !sameShape(wk.shape, wv.shape) || len(wk.shape) != 2 || wk.shape[1] != x.shape[2] ||
+	if len(x.shape) != 3 || x.reduced() || !sameShape(wk.shape, wv.shape) || len(wk.shape) != 2 || wk.shape[1] != x.shape[2] ||
 		len(bk.shape) != 1 || bk.shape[0] != wk.shape[0] || !sameShape(bk.shape, bv.shape) || heads <= 0 || wk.shape[0]%heads != 0 {
 		panic(fmt.Sprintf("tensor: NewCrossKV: x %v, weights %v and %v, biases %v and %v, %d heads", x.shape, wk.shape, wv.shape, bk.shape, bv.shape, heads))
 	}
@@ -104,6 +104,13 @@ func NewCrossKV(x, wk, bk, wv, bv *Tensor, heads int) *KV {
 		if p.w.half != nil {
 			scratch = pool.get(w * dkv)
 			widenBF16(scratch, p.w.half)
+			wd = scratch
+		} else if p.w.q8 != nil {
+			if p.w.halfT {
+				panic(fmt.Sprintf("tensor: NewCrossKV: weight %s is stored transposed", p.w.describe()))
+			}
+			scratch = pool.get(w * dkv)
+			dequantInt8(scratch, p.w.q8, p.w.q8Scale, dkv)
 			wd = scratch
 		}
 		if dkv > 0 {

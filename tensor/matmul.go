@@ -11,17 +11,17 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	if len(a.shape) < 2 || len(b.shape) < 2 {
 		panic(fmt.Sprintf("tensor: MatMul: operands must be at least 2-D, got %v and %v", a.shape, b.shape))
 	}
-	if b.half != nil {
+	if b.reduced() {
 		// op(b) = Sᵀ for the stored (n × k) matrix S: a linear layer.
 		if len(b.shape) != 2 || transA || transB == b.halfT {
-			panic(fmt.Sprintf("tensor: MatMul: bfloat16 %s (stored transposed: %v) with transA=%v transB=%v: only a·Sᵀ for its stored matrix S is supported", b.describe(), b.halfT, transA, transB))
+			panic(fmt.Sprintf("tensor: MatMul: %s (stored transposed: %v) with transA=%v transB=%v: only a·Sᵀ for its stored matrix S is supported", b.describe(), b.halfT, transA, transB))
 		}
 		k, n := b.shape[0], b.shape[1]
 		if transB {
 			k, n = n, k
 		}
 		if a.shape[len(a.shape)-1] != k {
-			panic(fmt.Sprintf("tensor: MatMul: inner dimensions differ: %v and bfloat16 %v (transB=%v)", a.shape, b.shape, transB))
+			panic(fmt.Sprintf("tensor: MatMul: inner dimensions differ: %v and %s %v (transB=%v)", a.shape, b.DType(), b.shape, transB))
 		}
 		return linearBF16("MatMul", a, b, nil, n, k)
 	}
@@ -152,7 +152,7 @@ func Linear(x, w, b *Tensor) *Tensor {
 	if b != nil && (len(b.shape) != 1 || b.shape[0] != w.shape[0]) {
 		panic(fmt.Sprintf("tensor: Linear: bias %v for weight %v", b.shape, w.shape))
 	}
-	if w.half != nil {
+	if w.reduced() {
 		if w.halfT {
 			panic(fmt.Sprintf("tensor: Linear: weight %s is stored transposed (use MatMul)", w.describe()))
 		}

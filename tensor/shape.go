@@ -49,6 +49,20 @@ func view(x *Tensor, shape []int, off int) *Tensor {
 			panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))
 		}
 		out.half, out.halfT = x.half[off:off+n:off+n], x.halfT
+	} else if x.q8 != nil {
+		// Whole stored rows only: each keeps its scale.
+		if x.halfT {
+			if off != 0 || !sameShape(shape, x.shape) {
+				panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))
+			}
+			out.q8, out.q8Scale, out.halfT = x.q8, x.q8Scale, true
+		} else {
+			c := len(x.q8) / max(len(x.q8Scale), 1)
+			if c == 0 || off%c != 0 || n%c != 0 || len(shape) == 0 || shape[len(shape)-1] != c {
+				panic(fmt.Sprintf("tensor: view of %s: an int8 tensor has views of whole rows only (offset %d, shape %v)", x.describe(), off, shape))
+			}
+			out.q8, out.q8Scale = x.q8[off:off+n:off+n], x.q8Scale[off/c:(off+n)/c:(off+n)/c]
+		}
 	} else {
 		out.data = x.data[off : off+n : off+n]
 	}

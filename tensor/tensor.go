@@ -58,7 +58,9 @@ type Tensor struct {
 	captured     bool         // a recorded op holds t (or a view of it) for its backward: Drop leaves it
 	scope        *Scope       // the no-grad scope t was made in, or nil
 	half         []uint16     // bfloat16 values (see bf16.go); data is then nil
-	halfT        bool         // half holds the transpose of a 2-D t
+	halfT        bool         // half or q8 holds the transpose of a 2-D t
+	q8           []int8       // int8 values (see int8.go); data is then nil
+	q8Scale      []float32    // the scale of each stored row of q8
 	halfBuf      []float32    // device memory behind half, or nil
 	prec         Precision    // the precision of the products that read t (precision.go)
 
@@ -146,12 +148,18 @@ func (t *Tensor) Data() []float32 {
 	return t.data
 }
 
-// float32s panics when t stores bfloat16 values.
+// float32s panics when t stores bfloat16 or int8 values.
 func (t *Tensor) float32s(op string) {
 	if t.half != nil {
 		panic(fmt.Sprintf("tensor: %s: %s stores bfloat16 values (BF16 returns them; ToFloat32 widens them)", op, t.describe()))
 	}
+	if t.q8 != nil {
+		panic(fmt.Sprintf("tensor: %s: %s stores int8 values (Int8 returns them; ToFloat32 widens them)", op, t.describe()))
+	}
 }
+
+// reduced reports whether t stores bfloat16 or int8 values.
+func (t *Tensor) reduced() bool { return t.half != nil || t.q8 != nil }
 
 // Grad returns the accumulated gradient, or nil if none has been computed.
 // After ZeroGrad the first call (or backward pass) clears the buffer.
@@ -254,7 +262,7 @@ func (t *Tensor) SetGradBuffer(buf []float32) {
 // Detach returns a tensor sharing t's data with no autograd history.
 func (t *Tensor) Detach() *Tensor {
 	t.live("Detach")
-	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT, prec: t.prec}
+	return &Tensor{shape: t.shape, data: t.data, half: t.half, halfT: t.halfT, q8: t.q8, q8Scale: t.q8Scale, prec: t.prec}
 }
 
 // Clone returns a copy of t's values with no autograd history.
@@ -286,8 +294,8 @@ func (t *Tensor) String() string {
 		b.WriteString(" (released)")
 		return b.String()
 	}
-	if t.half != nil {
-		b.WriteString(" bfloat16")
+	if t.half != nil || t.q8 != nil {
+		b.WriteString(" " + t.DType().String())
 		return b.String()
 	}
 	b.WriteString(" [")

@@ -60,6 +60,7 @@ func Run(t *testing.T, b tensor.Backend, alloc func(n int) []float32) {
 		{"SGD", testSGD},
 		{"WidenBF16", testWidenBF16},
 		{"GemmBF16", testGemmBF16},
+		{"GemmInt8", testGemmInt8},
 		{"AttendKV", testAttendKV},
 	}
 	for i, tc := range tests {
@@ -1754,6 +1755,85 @@ func testGemmBF16(s *suite) {
 				pb = bias[lo:hi]
 			}
 			kb.GemmBF16(part, hi-lo, x, w[lo*c.k:hi*c.k], pb, c.m, hi-lo, c.k)
+			for r := range c.m {
+				for o := lo; o < hi; o++ {
+					if math.Float32bits(part[r*(hi-lo)+o-lo]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Fatalf("%s: output %d of row %d differs when computed with columns [%d, %d) only", what, o, r, lo, hi)
+					}
+				}
+			}
+		}
+	}
+}
+
+func testGemmInt8(s *suite) {
+	kb, ok := s.b.(tensor.Int8Multiplier)
+	if !ok {
+		s.t.Skipf("%s has no Int8Multiplier (the ops dequantize the weights and call Gemm)", s.b.Name())
+	}
+	for _, c := range []struct {
+		m, n, k, ldy int
+		bias         bool
+	}{{1, 1, 1, 1, false}, {1, 7, 5, 9, true}, {3, 70, 33, 70, true}, {6, 512, 512, 600, true}, {9, 100, 24, 100, false}, {4, 0, 8, 0, true}, {0, 5, 5, 5, true}} {
+		x := s.randn("x", c.m*c.k, 1)
+		w := make([]int8, c.n*c.k)
+		for i, v := range s.randn("w", c.n*c.k, 60) {
+			w[i] = int8(max(-127, min(127, v)))
+		}
+		if len(w) > 0 {
+			w[0] = 127
+		}
+		scale := s.uniform("scale", c.n, 0.001, 0.02)
+		var bias []float32
+		if c.bias {
+			bias = s.randn("bias", c.n, 1)
+		}
+		y := s.buf("y", max(0, (c.m-1)*c.ldy+c.n))
+		x0 := copyOf(x)
+		kb.GemmInt8(y, c.ldy, x, w, scale, bias, c.m, c.n, c.k)
+		got := make([]float32, 0, c.m*c.n)
+		want := make([]float64, 0, c.m*c.n)
+		mag := make([]float64, 0, c.m*c.n)
+		for r := range c.m {
+			for o := range c.n {
+				sum, abs := 0.0, 0.0
+				for i := range c.k {
+					p := float64(x0[r*c.k+i]) * float64(w[o*c.k+i]) * float64(scale[o])
+					sum += p
+					abs += math.Abs(p)
+				}
+				if bias != nil {
+					sum += float64(bias[o])
+					abs += math.Abs(float64(bias[o]))
+				}
+				got = append(got, y[r*c.ldy+o])
+				want = append(want, sum)
+				mag = append(mag, abs)
+			}
+		}
+		what := name("%+v", c)
+		s.close(what, got, want, mag, 0, 1e-6)
+		s.unchanged("x", x, x0)
+		// A row's outputs do not depend on the other rows and columns
+		// computed with it.
+		if c.m > 1 && c.n > 1 {
+			for r := range c.m {
+				one := s.buf("one row", c.n)
+				kb.GemmInt8(one, c.n, x[r*c.k:(r+1)*c.k], w, scale, bias, 1, c.n, c.k)
+				for o := range c.n {
+					if math.Float32bits(one[o]) != math.Float32bits(y[r*c.ldy+o]) {
+						s.t.Errorf("%s: row %d alone differs at output %d: %v, in the batch %v", what, r, o, one[o], y[r*c.ldy+o])
+						break
+					}
+				}
+			}
+			lo, hi := c.n/3, c.n-1
+			part := s.buf("columns", c.m*(hi-lo))
+			var pb []float32
+			if bias != nil {
+				pb = bias[lo:hi]
+			}
+			kb.GemmInt8(part, hi-lo, x, w[lo*c.k:hi*c.k], scale[lo:hi], pb, c.m, hi-lo, c.k)
 			for r := range c.m {
 				for o := lo; o < hi; o++ {
 					if math.Float32bits(part[r*(hi-lo)+o-lo]) != math.Float32bits(y[r*c.ldy+o]) {
