@@ -21,21 +21,22 @@ const captionBenchTokens = 29
 // the image tower once, then greedy decoding of 29 tokens with the KV-cached
 // decoder (cross-attention keys and values computed once), no end-of-text
 // stop, on 2 threads (GOMAXPROCS 2 unless the GOMAXPROCS environment
-// variable sets it), with randomly initialised weights in
-// float32 or rounded to bfloat16. It reports s/caption and ms/token (wall
-// time), cpu-s/caption (process CPU time, steadier on a shared machine) and
+// variable sets it), with randomly initialised weights in float32,
+// rounded to bfloat16 (QuantizeBF16) or with the text stacks in int8
+// (QuantizeInt8). It reports s/caption and ms/token (wall time),
+// cpu-s/caption (process CPU time, steadier on a shared machine) and
 // contention-signs/caption (asm.ContentionSigns: on an idle machine, false
 // signs, each of which ran the pool on one goroutine for a while); the
-// bf16 case also reports 1 − the cosine similarity of its image and text
-// features with the float32 model's (same init), and fails when a cosine
-// is below 0.999.
+// bf16 and int8 cases also report 1 − the cosine similarity of their image
+// and text features with the float32 model's (same init), and fail when a
+// cosine is below 0.999.
 //
 // scripts/bench_caption.sh runs it next to the same uncached greedy loop in
 // PyTorch (golden/pytorch/bench.py --workloads caption) and prints the
 // ratios.
 func BenchmarkCaption(b *testing.B) {
 	const config = "coca_ViT-B-32"
-	for _, w := range []string{"f32", "bf16"} {
+	for _, w := range []string{"f32", "bf16", "int8"} {
 		b.Run(fmt.Sprintf("config=%s/mode=greedy/tokens=%d/weights=%s", config, captionBenchTokens, w), func(b *testing.B) {
 			if os.Getenv("GOMAXPROCS") == "" {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
@@ -49,8 +50,15 @@ func BenchmarkCaption(b *testing.B) {
 			img := tensor.New(1, 3, cfg.Vision.ImageSize, cfg.Vision.ImageSize)
 			tensor.NewRNG(2).Normal(img, 0, 1)
 			var cosines func()
-			if w == "bf16" {
-				cosines = bf16Cosines(b, m, img)
+			switch w {
+			case "bf16":
+				cosines = reducedCosines(b, m, img, m.QuantizeBF16)
+			case "int8":
+				cosines = reducedCosines(b, m, img, func() {
+					if err := m.QuantizeInt8(); err != nil {
+						b.Fatal(err)
+					}
+				})
 			}
 			o := coca.GenerateOptions{Strategy: coca.StrategyGreedy, MaxLen: 1 + captionBenchTokens, Start: coca.StartOfText, End: -1}
 			caption := func() {
@@ -80,12 +88,13 @@ func BenchmarkCaption(b *testing.B) {
 	}
 }
 
-// bf16Cosines rounds m (float32) to bfloat16 after encoding an image and
-// two captions with it, and encodes them again. It fails the benchmark when
-// the worst cosine similarity between the two models' features is below
-// 0.999, and returns a function that reports both cosines as metrics
-// (ResetTimer drops metrics reported before it).
-func bf16Cosines(b *testing.B, m *coca.Model, img *tensor.Tensor) func() {
+// reducedCosines runs quantize (m.QuantizeBF16 or m.QuantizeInt8) on the
+// float32 model m after encoding an image and two captions with it, and
+// encodes them again. It fails the benchmark when the worst cosine
+// similarity between the two models' features is below 0.999, and returns
+// a function that reports both cosines as metrics (ResetTimer drops
+// metrics reported before it).
+func reducedCosines(b *testing.B, m *coca.Model, img *tensor.Tensor, quantize func()) func() {
 	b.Helper()
 	l := m.Config.Text.ContextLength
 	var text []int
@@ -95,13 +104,13 @@ func bf16Cosines(b *testing.B, m *coca.Model, img *tensor.Tensor) func() {
 	i32, _ := m.EncodeImage(img)
 	t32 := m.EncodeText(text, 2, l)
 	i32d, t32d := append([]float32(nil), i32.Data()...), append([]float32(nil), t32.Data()...)
-	m.QuantizeBF16()
+	quantize()
 	i16, _ := m.EncodeImage(img)
 	t16 := m.EncodeText(text, 2, l)
 	ci := worstCosine(i32d, i16.Data(), i16.Dim(1))
 	ct := worstCosine(t32d, t16.Data(), t16.Dim(1))
 	if ci < 0.999 || ct < 0.999 {
-		b.Errorf("bf16 features: image cosine %.6f, text cosine %.6f with float32 (want ≥ 0.999)", ci, ct)
+		b.Errorf("reduced-precision features: image cosine %.6f, text cosine %.6f with float32 (want ≥ 0.999)", ci, ct)
 	}
 	return func() {
 		// 1 − cosine: the benchmark output shows 4 significant digits.

@@ -52,8 +52,8 @@ func (p *Pipeline) CrossAttention(ctx context.Context, img image.Image, tokens [
 // probabilities of the pooler and of every cross-attention block from
 // their own parameters.
 func (m *Model) CrossAttention(pixels *tensor.Tensor, tokens []int) (*AttentionMaps, error) {
-	if m.IsBF16() {
-		return nil, errors.New("coca: cross-attention maps need float32 weights (the model holds its text stacks in bfloat16)")
+	if w := m.weightsKind(); w != "float32" {
+		return nil, errors.New("coca: cross-attention maps need float32 weights (the model holds its text stacks in " + w + ")")
 	}
 	if pixels.Dims() != 4 || pixels.Dim(0) != 1 {
 		return nil, fmt.Errorf("coca: cross-attention: images %v, want one (1, 3, S, S)", pixels.Shape())

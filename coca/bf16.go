@@ -94,7 +94,8 @@ func (m *Model) QuantizeBF16() {
 }
 
 // dropBF16 gives every parameter float32 storage again (widening the
-// bfloat16 values), before Load or Init overwrites every parameter.
+// bfloat16 or int8 values), before Load or Init overwrites every
+// parameter.
 func (m *Model) dropBF16() {
 	for _, p := range m.Params() {
 		p.Tensor.ToFloat32()

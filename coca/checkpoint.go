@@ -318,12 +318,17 @@ func shapeMatches(name string, got, want []int) bool {
 }
 
 // Tensors returns the parameters as safetensors entries: float32, except
-// the matrices a model with bfloat16 weights holds only in bfloat16 (BF16).
+// the matrices a model with bfloat16 weights holds only in bfloat16 (BF16);
+// a model with int8 weights gives their values (q·scale) in float32.
 func (m *Model) Tensors() []safetensors.Tensor {
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
-		if p.Tensor.DType() == tensor.BFloat16 {
+		switch p.Tensor.DType() {
+		case tensor.BFloat16:
 			ts = append(ts, bf16Tensor(p.Name, p.Tensor))
+			continue
+		case tensor.Int8:
+			ts = append(ts, int8Tensor(p.Name, p.Tensor))
 			continue
 		}
 		ts = append(ts, safetensors.F32(p.Name, p.Tensor.Shape(), tensor.HostValues(p.Tensor, nil))) // a copy from a device

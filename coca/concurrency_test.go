@@ -48,7 +48,7 @@ func bits(x []float32) []uint32 {
 }
 
 // TestConcurrentInference (acceptance; run it with -race): 8 goroutines
-// share one loaded model each of float32 and bfloat16 weights, mixing
+// share one loaded model each of float32, bfloat16 and int8 weights, mixing
 // EncodeImage, EncodeText and Generate (greedy and beam search), half of
 // them passing their images in a no-grad scope of their own, and a
 // Pipeline over each (CaptionBatch with beam search's n best, log
@@ -61,8 +61,12 @@ func TestConcurrentInference(t *testing.T) {
 	m32, images := tinyFixture(t)
 	m16, _ := tinyFixture(t)
 	m16.QuantizeBF16()
-	models := []*Model{m32, m16}
-	pipes := []*Pipeline{openTiny(t), openTiny(t, WithBF16())}
+	m8, _ := tinyFixture(t)
+	if err := m8.QuantizeInt8(); err != nil {
+		t.Fatal(err)
+	}
+	models := []*Model{m32, m16, m8}
+	pipes := []*Pipeline{openTiny(t), openTiny(t, WithBF16()), openTiny(t, WithInt8())}
 	imgs := testImages(t, 3, 32).images
 	ctx := context.Background()
 	ids, b, l := fixtureText(t)
@@ -194,9 +198,10 @@ func TestConcurrentInference(t *testing.T) {
 					errs <- fmt.Sprintf("goroutine %d: panic: %v", g, r)
 				}
 			}()
-			for i := range 8 {
-				// every (model, kind, scoped) combination runs, on several goroutines
-				mi, kind := (i+g/2)%2, (g+3*i)%kinds
+			for i := range len(models) * kinds {
+				// every (model, kind, scoped) combination runs, on several
+				// goroutines, each goroutine in its own order
+				mi, kind := i%len(models), (i/len(models)+g)%kinds
 				got := call(mi, kind, g%2 == 1)
 				w := want[key(mi, kind)]
 				if !slices.Equal(got.features, w.features) || !slices.Equal(got.tokens, w.tokens) ||

@@ -17,10 +17,11 @@
 // Their results are the same, bit for bit, whatever else runs.
 //
 // What writes the model must run alone on it: Init, Load, LoadBF16,
-// QuantizeBF16, and training (Forward and Loss record a graph whose
-// Backward writes the parameters' gradients, then an optimizer writes the
-// parameters). Training one model while others serve inference is fine.
-// A Decoder, like any tensor graph, belongs to one goroutine at a time.
+// QuantizeBF16, QuantizeInt8, SetPrecision, and training (Forward and Loss
+// record a graph whose Backward writes the parameters' gradients, then an
+// optimizer writes the parameters). Training one model while others serve
+// inference is fine. A Decoder, like any tensor graph, belongs to one
+// goroutine at a time.
 //
 // The tensor backend (tensor.SetBackend) is process-wide: choose it once,
 // at start-up, before building models.

@@ -21,6 +21,9 @@ type VerifyGenerateOptions struct {
 	// Decisions that open_clip won by less than the rounding moves the
 	// logits can flip.
 	BF16 bool
+	// Int8 decodes with the text stacks' weights in int8 (QuantizeInt8),
+	// which moves the logits more than bfloat16 rounding does.
+	Int8 bool
 }
 
 // GenerateCase is one case of a generate fixture directory: open_clip's
@@ -56,8 +59,16 @@ func VerifyGenerate(dir string, w io.Writer, vo VerifyGenerateOptions) (int, err
 	if err := model.LoadSafetensors(filepath.Join(dir, "weights.safetensors")); err != nil {
 		return 0, err
 	}
+	if vo.BF16 && vo.Int8 {
+		return 0, fmt.Errorf("coca: verify generate: BF16 and Int8 both set the weights")
+	}
 	if vo.BF16 {
 		model.QuantizeBF16()
+	}
+	if vo.Int8 {
+		if err := model.QuantizeInt8(); err != nil {
+			return 0, err
+		}
 	}
 	names, err := generateCaseNames(dir)
 	if err != nil {

@@ -130,26 +130,33 @@ func parseCaptions(t *testing.T, out string) []captionLine {
 
 // TestCaptionMatchesLibrary checks the command's captions against
 // coca.Generate on the same preprocessed images, for several strategies,
-// batch sizes and both weight precisions.
+// batch sizes and the three weight precisions.
 func TestCaptionMatchesLibrary(t *testing.T) {
 	dir := t.TempDir()
 	paths := writeImages(t, dir, 3)
 	images := imagesTensor(t, paths, 32)
 	for _, c := range []struct {
-		flags []string
-		o     coca.GenerateOptions
-		bf16  bool
+		flags   []string
+		o       coca.GenerateOptions
+		weights string
 	}{
-		{[]string{"--strategy", "greedy"}, coca.GenerateOptions{Strategy: "greedy"}, false},
-		{[]string{}, coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1}, false},
-		{[]string{"--beams", "3", "--length-penalty", "0", "--repetition-penalty", "1.2"}, coca.GenerateOptions{Strategy: "beam", Beams: 3, BeamGroups: 3, RepetitionPenalty: 1.2}, false},
-		{[]string{"--strategy", "top-k", "--top-k", "7", "--temperature", "1.3", "--seed", "5"}, coca.GenerateOptions{Strategy: "top-k", TopK: 7, Temperature: 1.3, Seed: 5}, false},
-		{[]string{"--strategy", "top-p", "--top-p", "0.5", "--seed", "9"}, coca.GenerateOptions{Strategy: "top-p", TopP: 0.5, Seed: 9}, false},
-		{[]string{"--strategy", "greedy", "--weights", "bf16"}, coca.GenerateOptions{Strategy: "greedy"}, true},
+		{[]string{"--strategy", "greedy"}, coca.GenerateOptions{Strategy: "greedy"}, "f32"},
+		{[]string{}, coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1}, "f32"},
+		{[]string{"--beams", "3", "--length-penalty", "0", "--repetition-penalty", "1.2"}, coca.GenerateOptions{Strategy: "beam", Beams: 3, BeamGroups: 3, RepetitionPenalty: 1.2}, "f32"},
+		{[]string{"--strategy", "top-k", "--top-k", "7", "--temperature", "1.3", "--seed", "5"}, coca.GenerateOptions{Strategy: "top-k", TopK: 7, Temperature: 1.3, Seed: 5}, "f32"},
+		{[]string{"--strategy", "top-p", "--top-p", "0.5", "--seed", "9"}, coca.GenerateOptions{Strategy: "top-p", TopP: 0.5, Seed: 9}, "f32"},
+		{[]string{"--strategy", "greedy", "--weights", "bf16"}, coca.GenerateOptions{Strategy: "greedy"}, "bf16"},
+		{[]string{"--strategy", "greedy", "--weights", "int8"}, coca.GenerateOptions{Strategy: "greedy"}, "int8"},
+		{[]string{"--weights", "int8"}, coca.GenerateOptions{Strategy: "beam", Beams: 6, BeamGroups: 3, LengthPenalty: 1}, "int8"},
 	} {
 		m := loadTiny(t)
-		if c.bf16 {
+		switch c.weights {
+		case "bf16":
 			m.QuantizeBF16()
+		case "int8":
+			if err := m.QuantizeInt8(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		o := c.o
 		o.MaxLen, o.MinLen, o.Start, o.End = 12, 5, 62, 63

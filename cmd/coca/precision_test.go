@@ -61,8 +61,8 @@ func TestTrainPrecision(t *testing.T) {
 	}
 }
 
-// TestPrecisionFlagErrors: bad values and the CUDA device are usage
-// errors (exit 2) that say what to do.
+// TestPrecisionFlagErrors: bad values and the CUDA device (with bf16
+// products or int8 weights) are usage errors (exit 2) that say what to do.
 func TestPrecisionFlagErrors(t *testing.T) {
 	dir := t.TempDir()
 	img := writeImages(t, dir, 1)[0]
@@ -74,6 +74,8 @@ func TestPrecisionFlagErrors(t *testing.T) {
 		{trainArgs(filepath.Join(dir, "x"), "--precision", "bf16", "--device", "cuda"), "--precision bf16 with --device cuda: bfloat16 products run on the CPU only"},
 		{append([]string{"embed", "--precision", "bfloat8", "--out", filepath.Join(dir, "e.jsonl"), img}, tinyFlags...), `--precision "bfloat8": want f32 or bf16`},
 		{append([]string{"caption", "--precision", "bf16", "--device", "cuda:1", img}, tinyFlags...), "--precision bf16 with --device cuda:1"},
+		{append([]string{"caption", "--weights", "int8", "--device", "cuda", img}, tinyFlags...), "--weights int8 is the CPU's: drop --device cuda"},
+		{append([]string{"caption", "--weights", "int4", img}, tinyFlags...), `--weights "int4": want f32, bf16 or int8`},
 	} {
 		code, _, errs := runCmd(c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) {

@@ -17,7 +17,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	var dirs, gens multiFlag
 	fs.Var(&dirs, "fixture", "fixture directory holding config.json, weights.safetensors and io.safetensors (repeatable)")
 	fs.Var(&gens, "generate", "generate fixture directory holding config.json (or open_clip_config.json), weights.safetensors and per case <case>.json with open_clip's generate() arguments and <case>.safetensors with its output (repeatable)")
-	weights := fs.String("weights", "f32", "weight precision for --generate: f32, or bf16 (matrices rounded to bfloat16: decisions open_clip won by a small margin can flip)")
+	weights := fs.String("weights", "f32", "weight precision for --generate: f32, bf16 (matrices rounded to bfloat16: decisions open_clip won by a small margin can flip) or int8 (the text stacks' matrices in int8: more of them can flip; CPU only)")
 	device := addDeviceFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -27,11 +27,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return exitError{2}
 	}
-	if *weights != "f32" && *weights != "bf16" {
-		return fmt.Errorf("--weights %q: want f32 or bf16", *weights)
+	if *weights != "f32" && *weights != "bf16" && *weights != "int8" {
+		return fmt.Errorf("--weights %q: want f32, bf16 or int8", *weights)
 	}
-	if *weights == "bf16" && len(dirs) > 0 {
-		return fmt.Errorf("--weights bf16 applies to --generate only: a training-step fixture's tolerances are those of float32")
+	if *weights != "f32" && len(dirs) > 0 {
+		return fmt.Errorf("--weights %s applies to --generate only: a training-step fixture's tolerances are those of float32", *weights)
 	}
 	if err := useDevice(*device, stderr); err != nil {
 		return err
@@ -54,7 +54,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		if many {
 			fmt.Fprintf(stdout, "== %s\n", d)
 		}
-		n, err := coca.VerifyGenerate(d, stdout, coca.VerifyGenerateOptions{BF16: *weights == "bf16"})
+		n, err := coca.VerifyGenerate(d, stdout, coca.VerifyGenerateOptions{BF16: *weights == "bf16", Int8: *weights == "int8"})
 		if err != nil {
 			return err
 		}

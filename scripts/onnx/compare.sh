@@ -5,10 +5,12 @@
 #
 #   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8; for
 #                "prompt" with GOCOCA_BENCH_TEXT=prompts) and BenchmarkCaption (greedy,
-#                29 tokens, f32 and bf16 weights) of the root package, GOMAXPROCS = threads
+#                29 tokens, f32, bf16 and int8 weights) of the root package,
+#                GOMAXPROCS = threads
 #   gococa-bf16  the same encoders with bfloat16 products and float32 sums
 #                (GOCOCA_BENCH_PRECISION=bf16: tensor.CPUBF16, VDPBF16PS where the
-#                CPU has AVX512_BF16); the caption's bf16 row is bfloat16 weights
+#                CPU has AVX512_BF16); the caption's bf16 column is bfloat16 weights
+#   gococa-int8  the caption with the text stacks' weights in int8 (caption only)
 #   ONNX Runtime onnxruntime-node 1.30.0 from npm (CPU EP), the encoders of
 #                golden/pytorch/coca_ref.py exported by export.py (torch 1.13, opset 17,
 #                dynamic batch) and checked against PyTorch first (bench.js --check);
@@ -243,8 +245,8 @@ for r in $(seq 1 "$ROUNDS"); do
 				[ $((r % 2)) -eq 0 ] && impls=$(echo "$IMPLS" | tr ' ' '\n' | tac | tr '\n' ' ')
 				for impl in $impls; do
 					has "$impl" || continue
-					# the caption runs float32 and bfloat16 weights under "gococa"
-					# (reported as gococa and gococa-bf16)
+					# the caption runs float32, bfloat16 and int8 weights under
+					# "gococa" (reported as gococa, gococa-bf16 and gococa-int8)
 					[ "$w" = caption ] && [ "$impl" != gococa ] && continue
 					[ "$w" = prompt ] && [ "$impl" = pytorch ] && continue
 					echo "round $r/$ROUNDS, $mode, $t threads: $impl $w batch $b..." >&2
