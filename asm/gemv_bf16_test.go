@@ -17,23 +17,70 @@ func bf16Of(v float32) uint16 {
 
 func widenBF16(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
 
+// gemvBF16Ref is one output of GemvBF16 in the exact order
+// GemvBF16Strided documents, every operation rounded as written: the
+// products fused with their sums when fused (the assembly's FMAs), else
+// rounded first (explicit conversions forbid the compiler's fusion); then
+// the bias. fused and whether the bits are checked come from int8Order
+// (gemv_int8_test.go), which holds for both kernels: the assembly fuses,
+// the generic Go code fuses where the compiler does.
+func gemvBF16Ref(x []float32, w []uint16, bias []float32, fused bool) float32 {
+	madd := func(s, a float32, h uint16) float32 {
+		b := math.Float32frombits(uint32(h) << 16)
+		if fused {
+			return fma32(a, b, s)
+		}
+		return float32(s + float32(a*b))
+	}
+	var a, b [8]float32
+	i := 0
+	for ; i+16 <= len(x); i += 16 {
+		for j := range 8 {
+			a[j] = madd(a[j], x[i+j], w[i+j])
+			b[j] = madd(b[j], x[i+8+j], w[i+8+j])
+		}
+	}
+	if i+8 <= len(x) {
+		for j := range 8 {
+			a[j] = madd(a[j], x[i+j], w[i+j])
+		}
+		i += 8
+	}
+	for j := range 8 {
+		a[j] = float32(a[j] + b[j])
+	}
+	s := float32(float32(float32(a[0]+a[1])+float32(a[2]+a[3])) + float32(float32(a[4]+a[5])+float32(a[6]+a[7])))
+	for ; i < len(x); i++ {
+		s = madd(s, x[i], w[i])
+	}
+	if bias != nil {
+		s = float32(s + bias[0])
+	}
+	return s
+}
+
 // TestGemvBF16 runs every kernel variant over all tail lengths of k, one
 // row of x and several (filling the four-row kernels and leaving
-// remainders), strided outputs, offsets and bias or none. It checks each
-// output against a float64 reference (rigorous summation bound), that
-// nothing outside the outputs is written (NaN guards, including the gaps
-// between strided rows), that the inputs are unchanged, and that each
-// output has the same bits when computed alone (n = 1), so that batching
-// and splitting between goroutines cannot change results (and, on arm64,
-// where Go fuses the generic code's multiply-adds, that every variant
-// gives the generic code's bits).
+// remainders), numbers of outputs that fill the single-row kernels'
+// four-output loops and leave each remainder (n mod 4 = 1, 2, 3 with and
+// without a block of four before it), strided outputs, offsets and bias
+// or none. It checks each output's bits against gemvBF16Ref (the
+// documented order) and its value against a float64 reference (rigorous
+// summation bound), that nothing outside the outputs is written (NaN
+// guards, including the gaps between strided rows), that the inputs are
+// unchanged, and that each output has the same bits when computed alone
+// (n = 1) and with the columns split in two strided calls (which moves
+// outputs between the four-output and the one-output loops), so that
+// batching and splitting between goroutines cannot change results (and,
+// on arm64, where Go fuses the generic code's multiply-adds, that every
+// variant gives the generic code's bits).
 func TestGemvBF16(t *testing.T) {
 	forLevels(t, func(t *testing.T, l Level) {
 		rng := rand.New(rand.NewPCG(1, uint64(l)))
 		ks := testSizes()
 		ks = append(ks, 2048)
 		for _, k := range ks {
-			for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 37} {
+			for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 37} {
 				if n == 37 && k < 512 {
 					continue
 				}
@@ -51,7 +98,7 @@ func TestGemvBF16(t *testing.T) {
 							if m > 1 && off%2 == 1 {
 								ldy = n + 3
 							}
-							checkGemvBF16(t, rng, fmt.Sprintf("%v m=%d n=%d k=%d ldy=%d off=%d bias=%v", l, m, n, k, ldy, off, withBias), m, n, k, ldy, off, withBias)
+							checkGemvBF16(t, rng, fmt.Sprintf("%v m=%d n=%d k=%d ldy=%d off=%d bias=%v", l, m, n, k, ldy, off, withBias), l, m, n, k, ldy, off, withBias)
 						}
 					}
 				}
@@ -60,8 +107,9 @@ func TestGemvBF16(t *testing.T) {
 	})
 }
 
-func checkGemvBF16(t *testing.T, rng *rand.Rand, what string, m, n, k, ldy, off int, withBias bool) {
+func checkGemvBF16(t *testing.T, rng *rand.Rand, what string, l Level, m, n, k, ldy, off int, withBias bool) {
 	t.Helper()
+	fused, checked := int8Order(l)
 	x := newRegion(m*k, off).fill(func(int) float32 { return randn(rng) })
 	wbuf := make([]uint16, guardLen+off+n*k+guardLen)
 	for i := range wbuf {
@@ -97,6 +145,15 @@ func checkGemvBF16(t *testing.T, rng *rand.Rand, what string, m, n, k, ldy, off 
 		}
 	}
 	y.checkGuards(t, what+": y")
+	// The columns split in two strided calls.
+	split := make([]float32, len(y.s))
+	o0 := n / 3
+	var b0, b1 []float32
+	if bias != nil {
+		b0, b1 = bias[:o0], bias[o0:]
+	}
+	GemvBF16Strided(split, ldy, x.s, w[:o0*k], b0, m, o0, k)
+	GemvBF16Strided(split[o0:], ldy, x.s, w[o0*k:], b1, m, n-o0, k)
 	for r := 0; r < m; r++ {
 		for o := 0; o < n; o++ {
 			want, mag := 0.0, 0.0
@@ -111,6 +168,16 @@ func checkGemvBF16(t *testing.T, rng *rand.Rand, what string, m, n, k, ldy, off 
 			got := y.s[r*ldy+o]
 			if d := math.Abs(float64(got) - want); !(d <= reductionTol(k+1, mag)) {
 				t.Fatalf("%s: y[%d,%d] = %g, want %g (|diff| %g)", what, r, o, got, want, d)
+			}
+			var bo []float32
+			if bias != nil {
+				bo = bias[o : o+1]
+			}
+			if ref := gemvBF16Ref(x.s[r*k:(r+1)*k], w[o*k:(o+1)*k], bo, fused); checked && math.Float32bits(ref) != math.Float32bits(got) {
+				t.Fatalf("%s: y[%d,%d] = %g (%#08x), the documented order gives %g (%#08x)", what, r, o, got, math.Float32bits(got), ref, math.Float32bits(ref))
+			}
+			if s := split[r*ldy+o]; math.Float32bits(s) != math.Float32bits(got) {
+				t.Fatalf("%s: y[%d,%d] = %g in a block, %g with the columns split at %d", what, r, o, got, s, o0)
 			}
 			// On arm64 the Go compiler fuses the generic code's
 			// multiply-adds, so every variant has its bits.
