@@ -86,17 +86,13 @@ func (t *Tensor) ToInt8(transposed bool) {
 	src := t.data
 	rows, cols := 1, len(src)
 	if len(t.shape) > 0 {
-		cols = t.shape[len(t.shape)-1]
-		rows = len(src) / max(cols, 1)
+		rows, cols = numel(t.shape[:len(t.shape)-1]), t.shape[len(t.shape)-1]
 	}
 	if transposed {
 		r, c := t.dims2("ToInt8")
 		s := make([]float32, len(src))
 		transposeTiles(r, c, func(i, j int) { s[j*r+i] = src[i*c+j] })
 		src, rows, cols = s, c, r
-	}
-	if cols == 0 {
-		rows = 0
 	}
 	q := make([]int8, len(src))
 	scales := make([]float32, rows)

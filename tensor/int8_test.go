@@ -113,6 +113,19 @@ func TestInt8Storage(t *testing.T) {
 	bad.CopyFrom([]float32{1, 2, 3, 4, float32(math.Inf(1)), 6})
 	mustPanic(t, "stored row 1", func() { bad.ToInt8(false) })
 	mustPanic(t, "not a leaf", func() { Exp(New(2)).ToInt8(false) })
+
+	// No columns: no scales, and the products still run.
+	empty := New(3, 0)
+	empty.ToInt8(false)
+	s := NoGrad()
+	defer s.End()
+	y := Linear(s.Use(New(2, 0)), s.Use(empty), FromSlice([]float32{1, 2, 3}, 3))
+	if !slices.Equal(y.Data(), []float32{1, 2, 3, 1, 2, 3}) {
+		t.Fatalf("product with an empty int8 weight: %v, want the bias", y.Data())
+	}
+	if y := Linear(s.Use(New(2, 0)), Rows(empty, 1, 3), nil); !slices.Equal(y.Data(), []float32{0, 0, 0, 0}) || y.Dim(1) != 2 {
+		t.Fatalf("product with rows of an empty int8 weight: %v", y)
+	}
 }
 
 // TestInt8Products: Linear, MatMul, Embedding, Rows and NewCrossKV read
@@ -164,7 +177,7 @@ func TestInt8Products(t *testing.T) {
 			check("Linear without the int8 kernel", Linear(x, w8, b), Linear(x, wq, b), true)
 		}()
 		// Rows 10..19 of the weight keep their scales.
-		check("Linear of Rows", Linear(x, Rows(w8, 10, 10), nil), Linear(x, Rows(wq, 10, 10), nil), exact)
+		check("Linear of Rows", Linear(x, Rows(w8, 10, 20), nil), Linear(x, Rows(wq, 10, 20), nil), exact)
 	}
 	x := New(40, in)
 	g.Normal(x, 0, 1)

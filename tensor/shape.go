@@ -56,6 +56,9 @@ func view(x *Tensor, shape []int, off int) *Tensor {
 				panic(fmt.Sprintf("tensor: view of %s: stored transposed, it has no row views", x.describe()))
 			}
 			out.q8, out.q8Scale, out.halfT = x.q8, x.q8Scale, true
+		} else if len(x.q8) == 0 && len(shape) > 0 && numel(shape[:len(shape)-1]) <= len(x.q8Scale) {
+			// Rows of no values: every scale is 0, any of them will do.
+			out.q8, out.q8Scale = x.q8, x.q8Scale[:numel(shape[:len(shape)-1])]
 		} else {
 			c := len(x.q8) / max(len(x.q8Scale), 1)
 			if c == 0 || off%c != 0 || n%c != 0 || len(shape) == 0 || shape[len(shape)-1] != c {

@@ -294,7 +294,7 @@ func (t *Tensor) String() string {
 		b.WriteString(" (released)")
 		return b.String()
 	}
-	if t.half != nil || t.q8 != nil {
+	if t.reduced() {
 		b.WriteString(" " + t.DType().String())
 		return b.String()
 	}
