@@ -284,9 +284,15 @@ func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n,
 			return
 		}
 	}
-	// Widen a block of S's rows at a time and run the float32 GEMM into
-	// the matching columns of out, with the bias stored first (as Linear
-	// does).
+	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*k:o1*k]) })
+}
+
+// mulWidened computes out (rows × n) = x (rows × k)·Sᵀ + bias for a stored
+// S (n × k) that widen writes into float32, a block of its rows [o0, o1)
+// at a time (bf16WidenBlock values), running the float32 GEMM in
+// precision p into the matching columns of out, with the bias stored
+// first (as Linear does).
+func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(dst []float32, o0, o1 int)) {
 	if bias != nil {
 		fillRows(out, bias, rows, n)
 	}
@@ -304,7 +310,7 @@ func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n,
 	w := pool.get(step * k)
 	for o0 := 0; o0 < n; o0 += step {
 		o1 := min(n, o0+step)
-		widenBF16(w[:(o1-o0)*k], s[o0*k:o1*k])
+		widen(w[:(o1-o0)*k], o0, o1)
 		product(p, false, true, rows, o1-o0, k, 1, x, k, 0, w, k, 0, beta, out[o0:], n, 0, 1)
 	}
 	pool.put(w)

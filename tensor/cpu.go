@@ -649,21 +649,7 @@ const maxBF16Workers = 8
 // vector paths of elementwise kernels run afterwards on a worker's share
 // the same whatever the split).
 func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias []float32, m, n, k int) {
-	p := min(asm.Workers(), maxBF16Workers, (n+15)/16)
-	if m*n*max(k, 1) < 1<<16 {
-		p = 1
-	}
-	at := func(i int) int {
-		if i >= p {
-			return n
-		}
-		return n * i / p &^ 15
-	}
-	asm.Parallel(max(p, 1), func(t int) {
-		lo, hi := at(t), at(t+1)
-		if lo >= hi {
-			return
-		}
+	splitOutputs(m, n, k, func(lo, hi int) {
 		var b []float32
 		if bias != nil {
 			b = bias[lo:hi]
@@ -672,25 +658,35 @@ func (cpuBackend) GemmBF16(y []float32, ldy int, x []float32, w []uint16, bias [
 	})
 }
 
-// GemmInt8 splits the outputs between goroutines as GemmBF16 does, each
-// streaming its own rows of the weights (asm.GemvInt8Strided, whose
-// results do not depend on the split).
-func (cpuBackend) GemmInt8(y []float32, ldy int, x []float32, w []int8, scale, bias []float32, m, n, k int) {
+// splitOutputs runs fn on blocks [lo, hi) of a product's n outputs, one
+// per goroutine (as many as asm.Workers says the process can use now, at
+// most maxBF16Workers), at multiples of 16; one block when the product is
+// small.
+func splitOutputs(m, n, k int, fn func(lo, hi int)) {
 	p := min(asm.Workers(), maxBF16Workers, (n+15)/16)
 	if m*n*max(k, 1) < 1<<16 {
 		p = 1
 	}
-	at := func(i int) int {
-		if i >= p {
-			return n
-		}
-		return n * i / p &^ 15
-	}
 	asm.Parallel(max(p, 1), func(t int) {
-		lo, hi := at(t), at(t+1)
-		if lo >= hi {
-			return
+		if lo, hi := blockStart(t, p, n), blockStart(t+1, p, n); lo < hi {
+			fn(lo, hi)
 		}
+	})
+}
+
+// blockStart is where block i of p starts among n outputs (n for i ≥ p).
+func blockStart(i, p, n int) int {
+	if i >= p {
+		return n
+	}
+	return n * i / p &^ 15
+}
+
+// GemmInt8 splits the outputs between goroutines as GemmBF16 does, each
+// streaming its own rows of the weights (asm.GemvInt8Strided, whose
+// results do not depend on the split).
+func (cpuBackend) GemmInt8(y []float32, ldy int, x []float32, w []int8, scale, bias []float32, m, n, k int) {
+	splitOutputs(m, n, k, func(lo, hi int) {
 		var b []float32
 		if bias != nil {
 			b = bias[lo:hi]

@@ -172,23 +172,7 @@ func mulInt8(p Precision, out, x []float32, q []int8, scale, bias []float32, row
 			return
 		}
 	}
-	beta := float32(0)
-	if bias != nil {
-		fillRows(out, bias, rows, n)
-		beta = 1
-	}
-	if k == 0 {
-		if bias == nil {
-			zero(out)
-		}
-		return
-	}
-	step := max(1, min(n, bf16WidenBlock/k))
-	w := pool.get(step * k)
-	for o0 := 0; o0 < n; o0 += step {
-		o1 := min(n, o0+step)
-		dequantInt8(w[:(o1-o0)*k], q[o0*k:o1*k], scale[o0:o1], k)
-		product(p, false, true, rows, o1-o0, k, 1, x, k, 0, w, k, 0, beta, out[o0:], n, 0, 1)
-	}
-	pool.put(w)
+	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) {
+		dequantInt8(dst, q[o0*k:o1*k], scale[o0:o1], k)
+	})
 }
