@@ -179,6 +179,12 @@ func (cpuBackend) Binary(op BinOp, shape []int, dst, a []float32, sa []int, b []
 	if inner == 0 || outer == 0 {
 		return
 	}
+	if contiguousIn(shape, sa) && contiguousIn(shape, sb) {
+		// Operands of the output's shape (a residual connection): one
+		// flat row in chunks, not a call per row.
+		chunked(len(dst), 1, func(lo, hi int) { binRow(op, dst[lo:hi], a, lo, 1, b, lo, 1) })
+		return
+	}
 	parallelFor(outer, inner, func(lo, hi int) {
 		w := newRowWalker(shape[:n-1], lo, sa, sb)
 		for o := lo; o < hi; o++ {
@@ -330,6 +336,21 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 			}
 		}
 	}
+	// A sum of evenly spaced rows into one (a bias gradient): asm.AddRows,
+	// the same sums as the Axpy per row below, with the destination held
+	// in registers; workers take disjoint column blocks of wide rows.
+	if ld, ok := rowsIntoOne(shape, sd, ss); ok && accumulate && di == 1 && si == 1 {
+		if inner < 2*chunkCols {
+			asm.AddRows(dst[:inner], src, outer, ld)
+			return
+		}
+		blocks := (inner + chunkCols - 1) / chunkCols
+		parallelFor(blocks, outer*chunkCols, func(lo, hi int) {
+			c0, c1 := lo*chunkCols, min(hi*chunkCols, inner)
+			asm.AddRows(dst[c0:c1], src[c0:], outer, ld)
+		})
+		return
+	}
 	// A sum over outer axes of rows contiguous in both (a bias gradient):
 	// workers take disjoint column blocks, each summing over all rows.
 	if accumulate && di == 1 && si == 1 && inner >= 2*chunkCols && hasZero(sd) {
@@ -360,6 +381,41 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 		rowFn(w.ao, w.bo)
 		w.next()
 	}
+}
+
+// contiguousIn reports whether strides s lay shape out row-major without
+// gaps (the strides of axes of length 1 do not matter).
+func contiguousIn(shape, s []int) bool {
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		if shape[i] != 1 && s[i] != acc {
+			return false
+		}
+		acc *= shape[i]
+	}
+	return true
+}
+
+// rowsIntoOne reports whether a strided copy of shape (at least two axes)
+// writes every row of src into the same row of dst (every outer stride of
+// dst sd is 0) and src's rows lie ld apart (its outer axes collapse into
+// one of stride ld), and returns ld.
+func rowsIntoOne(shape, sd, ss []int) (ld int, ok bool) {
+	n := len(shape)
+	if n < 2 {
+		return 0, false
+	}
+	for i := 0; i < n-1; i++ {
+		if sd[i] != 0 {
+			return 0, false
+		}
+	}
+	for i := 0; i < n-2; i++ {
+		if shape[i] > 1 && ss[i] != ss[i+1]*shape[i+1] {
+			return 0, false
+		}
+	}
+	return ss[n-2], true
 }
 
 func hasZero(s []int) bool {

@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -75,22 +76,39 @@ func TestGELUKeepsDerivative(t *testing.T) {
 	}
 }
 
-// TestStridedColumnSum: the CPU backend's column-parallel sum over rows
-// (bias gradients) matches a plain loop, for sums over all or some of the
-// outer axes.
+// TestStridedColumnSum: the CPU backend's sums of rows into one (bias
+// gradients) match a plain float32 loop over the rows in order, bit for bit
+// (tolerance 0: every path adds the rows in order), for sums over all or
+// some of the outer axes, narrow and wide rows, and sources whose rows are
+// not evenly spaced (a transposed view) or are one row repeated (stride 0).
 func TestStridedColumnSum(t *testing.T) {
 	g := NewRNG(4)
 	for _, c := range []struct {
 		shape []int
 		keep  []bool // outer axes kept in the destination
+		ss    []int  // source strides (nil: contiguous)
 	}{
-		{[]int{600, 2304}, []bool{false}},
-		{[]int{7, 5, 777}, []bool{false, false}},
-		{[]int{3, 9, 1300}, []bool{true, false}},
-		{[]int{4, 6, 513}, []bool{false, true}},
+		{[]int{600, 2304}, []bool{false}, nil},
+		{[]int{832, 64}, []bool{false}, nil},
+		{[]int{832, 192}, []bool{false}, nil},
+		{[]int{2, 416, 256}, []bool{false, false}, nil},
+		{[]int{7, 5, 777}, []bool{false, false}, nil},
+		{[]int{3, 9, 1300}, []bool{true, false}, nil},
+		{[]int{4, 6, 513}, []bool{false, true}, nil},
+		{[]int{5, 7, 33}, []bool{false, false}, []int{33, 5 * 33, 1}}, // axes 0 and 1 swapped
+		{[]int{9, 70}, []bool{false}, []int{0, 1}},                    // one row nine times
+		{[]int{1, 6, 40}, []bool{false, false}, []int{7, 40, 1}},      // a leading axis of 1
 	} {
 		n := len(c.shape)
-		src := New(c.shape...)
+		ss := c.ss
+		if ss == nil {
+			ss = contiguousStrides(c.shape)
+		}
+		size := 1
+		for i, d := range c.shape {
+			size += (d - 1) * ss[i]
+		}
+		src := New(size)
 		g.Normal(src, 0, 1)
 		dshape := append([]int(nil), c.shape...)
 		for i, k := range c.keep {
@@ -100,32 +118,23 @@ func TestStridedColumnSum(t *testing.T) {
 		}
 		dst := New(dshape...)
 		g.Normal(dst, 0, 1)
-		want := append([]float64(nil), f64s(dst.data)...)
+		want := append([]float32(nil), dst.data...)
 		sd := broadcastStrides(dshape, c.shape)
-		ss := contiguousStrides(c.shape)
 		outer := numel(c.shape[:n-1])
 		inner := c.shape[n-1]
 		for o := 0; o < outer; o++ {
 			do, so := offsets(c.shape[:n-1], o, sd, ss)
 			for j := 0; j < inner; j++ {
-				want[do+j] += float64(src.data[so+j])
+				want[do+j] += src.data[so+j]
 			}
 		}
 		cpuBackend{}.Strided(c.shape, dst.data, sd, src.data, ss, true)
 		for i, w := range want {
-			if d := math.Abs(float64(dst.data[i]) - w); d > 1e-4*(1+math.Abs(w)) {
-				t.Fatalf("shape %v keep %v: element %d = %v, want %v", c.shape, c.keep, i, dst.data[i], w)
+			if math.Float32bits(dst.data[i]) != math.Float32bits(w) {
+				t.Fatalf("shape %v keep %v strides %v: element %d = %v, want %v", c.shape, c.keep, ss, i, dst.data[i], w)
 			}
 		}
 	}
-}
-
-func f64s(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
 }
 
 // TestCrossEntropyBackwardStore: the stored gradient equals the one added
@@ -359,5 +368,33 @@ func TestLinearBiasOnePass(t *testing.T) {
 				t.Fatalf("%s: backend without BiasProducts", c.name)
 			}
 		}()
+	}
+}
+
+// TestBinarySameShape: the CPU backend's elementwise Add and Mul of two
+// operands laid out as the output (one flat row, split between goroutines
+// in chunks) match the scalar loop bit for bit (tolerance 0: one rounding
+// per element either way), on an output large enough to be split.
+func TestBinarySameShape(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	shape := []int{3, 701, 257} // 540,471 values: many chunks, a short last one
+	n := numel(shape)
+	g := NewRNG(5)
+	a, b := New(n), New(n)
+	g.Normal(a, 0, 1)
+	g.Normal(b, 0, 1)
+	cs := contiguousStrides(shape)
+	for _, op := range []BinOp{OpAdd, OpMul} {
+		dst := make([]float32, n)
+		cpuBackend{}.Binary(op, shape, dst, a.data, cs, b.data, cs)
+		for i := range dst {
+			want := a.data[i] + b.data[i]
+			if op == OpMul {
+				want = a.data[i] * b.data[i]
+			}
+			if math.Float32bits(dst[i]) != math.Float32bits(want) {
+				t.Fatalf("op %d: element %d = %v, want %v", op, i, dst[i], want)
+			}
+		}
 	}
 }
