@@ -19,8 +19,9 @@ func addRows(dst, src []float32, rows, ld int) {
 	}
 }
 
-// addRowsAVX512 is AddRows for AVX-512F (rows_amd64.s): blocks of 128, 64
-// and 16 columns, then the masked rest; rows ≥ 1, cols ≥ 1.
+// addRowsAVX512 is AddRows for AVX-512F (rows_amd64.s): blocks of 128
+// columns, one of 64 (in 256-bit registers), 16 at a time, then the
+// masked rest; rows ≥ 1, cols ≥ 1.
 //
 //go:noescape
 func addRowsAVX512(dst, src *float32, cols, rows, ld int)

@@ -9,6 +9,58 @@
 // (row 0), CX columns left, DX rows, R8 row stride in bytes, AX the row
 // being added, BX rows left in the block.
 
+// ROWSBLOCK(lbl, w, r0, ..., r7): columns DI.. (8 registers of w bytes) of
+// every row, from SI, into dst; then DI, SI and CX move past them.
+#define ROWSBLOCK(lbl, w, r0, r1, r2, r3, r4, r5, r6, r7) \
+	VMOVUPS 0*w(DI), r0; \
+	VMOVUPS 1*w(DI), r1; \
+	VMOVUPS 2*w(DI), r2; \
+	VMOVUPS 3*w(DI), r3; \
+	VMOVUPS 4*w(DI), r4; \
+	VMOVUPS 5*w(DI), r5; \
+	VMOVUPS 6*w(DI), r6; \
+	VMOVUPS 7*w(DI), r7; \
+	MOVQ    SI, AX; \
+	MOVQ    DX, BX; \
+lbl: \
+	VADDPS 0*w(AX), r0, r0; \
+	VADDPS 1*w(AX), r1, r1; \
+	VADDPS 2*w(AX), r2, r2; \
+	VADDPS 3*w(AX), r3, r3; \
+	VADDPS 4*w(AX), r4, r4; \
+	VADDPS 5*w(AX), r5, r5; \
+	VADDPS 6*w(AX), r6, r6; \
+	VADDPS 7*w(AX), r7, r7; \
+	ADDQ   R8, AX; \
+	DECQ   BX; \
+	JNZ    lbl; \
+	VMOVUPS r0, 0*w(DI); \
+	VMOVUPS r1, 1*w(DI); \
+	VMOVUPS r2, 2*w(DI); \
+	VMOVUPS r3, 3*w(DI); \
+	VMOVUPS r4, 4*w(DI); \
+	VMOVUPS r5, 5*w(DI); \
+	VMOVUPS r6, 6*w(DI); \
+	VMOVUPS r7, 7*w(DI); \
+	ADDQ    $(8*w), DI; \
+	ADDQ    $(8*w), SI; \
+	SUBQ    $(2*w), CX
+
+// ROWSONE(lbl, w, r): the same for one register of w bytes.
+#define ROWSONE(lbl, w, r) \
+	VMOVUPS (DI), r; \
+	MOVQ    SI, AX; \
+	MOVQ    DX, BX; \
+lbl: \
+	VADDPS (AX), r, r; \
+	ADDQ   R8, AX; \
+	DECQ   BX; \
+	JNZ    lbl; \
+	VMOVUPS r, (DI); \
+	ADDQ    $w, DI; \
+	ADDQ    $w, SI; \
+	SUBQ    $(w/4), CX
+
 // func addRowsAVX512(dst, src *float32, cols, rows, ld int)
 TEXT ·addRowsAVX512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -19,88 +71,23 @@ TEXT ·addRowsAVX512(SB), NOSPLIT, $0-40
 	SHLQ $2, R8
 
 zr128:
-	CMPQ    CX, $128
-	JL      zr64
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	VMOVUPS 256(DI), Z4
-	VMOVUPS 320(DI), Z5
-	VMOVUPS 384(DI), Z6
-	VMOVUPS 448(DI), Z7
-	MOVQ    SI, AX
-	MOVQ    DX, BX
-
-zr128row:
-	VADDPS (AX), Z0, Z0
-	VADDPS 64(AX), Z1, Z1
-	VADDPS 128(AX), Z2, Z2
-	VADDPS 192(AX), Z3, Z3
-	VADDPS 256(AX), Z4, Z4
-	VADDPS 320(AX), Z5, Z5
-	VADDPS 384(AX), Z6, Z6
-	VADDPS 448(AX), Z7, Z7
-	ADDQ   R8, AX
-	DECQ   BX
-	JNZ    zr128row
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	VMOVUPS Z4, 256(DI)
-	VMOVUPS Z5, 320(DI)
-	VMOVUPS Z6, 384(DI)
-	VMOVUPS Z7, 448(DI)
-	ADDQ    $512, DI
-	ADDQ    $512, SI
-	SUBQ    $128, CX
-	JMP     zr128
+	CMPQ CX, $128
+	JL   zr64
+	ROWSBLOCK(zr128row, 64, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	JMP  zr128
 
 zr64:
-	CMPQ    CX, $64
-	JL      zr16
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	MOVQ    SI, AX
-	MOVQ    DX, BX
-
-zr64row:
-	VADDPS (AX), Z0, Z0
-	VADDPS 64(AX), Z1, Z1
-	VADDPS 128(AX), Z2, Z2
-	VADDPS 192(AX), Z3, Z3
-	ADDQ   R8, AX
-	DECQ   BX
-	JNZ    zr64row
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	ADDQ    $256, DI
-	ADDQ    $256, SI
-	SUBQ    $64, CX
-	JMP     zr64
+	// 64 columns (the main job's width) in eight 256-bit registers:
+	// eight sums in flight rather than one.
+	CMPQ CX, $64
+	JL   zr16
+	ROWSBLOCK(zr64row, 32, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 zr16:
-	CMPQ    CX, $16
-	JL      zrtail
-	VMOVUPS (DI), Z0
-	MOVQ    SI, AX
-	MOVQ    DX, BX
-
-zr16row:
-	VADDPS (AX), Z0, Z0
-	ADDQ   R8, AX
-	DECQ   BX
-	JNZ    zr16row
-	VMOVUPS Z0, (DI)
-	ADDQ    $64, DI
-	ADDQ    $64, SI
-	SUBQ    $16, CX
-	JMP     zr16
+	CMPQ CX, $16
+	JL   zrtail
+	ROWSONE(zr16row, 64, Z0)
+	JMP  zr16
 
 zrtail:
 	TESTQ CX, CX
@@ -132,61 +119,16 @@ TEXT ·addRowsAVX2(SB), NOSPLIT, $0-40
 	SHLQ $2, R8
 
 yr64:
-	CMPQ    CX, $64
-	JL      yr8
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
-	VMOVUPS 96(DI), Y3
-	VMOVUPS 128(DI), Y4
-	VMOVUPS 160(DI), Y5
-	VMOVUPS 192(DI), Y6
-	VMOVUPS 224(DI), Y7
-	MOVQ    SI, AX
-	MOVQ    DX, BX
-
-yr64row:
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VADDPS 64(AX), Y2, Y2
-	VADDPS 96(AX), Y3, Y3
-	VADDPS 128(AX), Y4, Y4
-	VADDPS 160(AX), Y5, Y5
-	VADDPS 192(AX), Y6, Y6
-	VADDPS 224(AX), Y7, Y7
-	ADDQ   R8, AX
-	DECQ   BX
-	JNZ    yr64row
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	VMOVUPS Y4, 128(DI)
-	VMOVUPS Y5, 160(DI)
-	VMOVUPS Y6, 192(DI)
-	VMOVUPS Y7, 224(DI)
-	ADDQ    $256, DI
-	ADDQ    $256, SI
-	SUBQ    $64, CX
-	JMP     yr64
+	CMPQ CX, $64
+	JL   yr8
+	ROWSBLOCK(yr64row, 32, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	JMP  yr64
 
 yr8:
-	TESTQ   CX, CX
-	JE      yrdone
-	VMOVUPS (DI), Y0
-	MOVQ    SI, AX
-	MOVQ    DX, BX
-
-yr8row:
-	VADDPS (AX), Y0, Y0
-	ADDQ   R8, AX
-	DECQ   BX
-	JNZ    yr8row
-	VMOVUPS Y0, (DI)
-	ADDQ    $32, DI
-	ADDQ    $32, SI
-	SUBQ    $8, CX
-	JMP     yr8
+	TESTQ CX, CX
+	JE    yrdone
+	ROWSONE(yr8row, 32, Y0)
+	JMP   yr8
 
 yrdone:
 	VZEROUPPER
