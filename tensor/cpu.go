@@ -344,19 +344,14 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 			asm.AddRows(dst[:inner], src, outer, ld)
 			return
 		}
-		blocks := (inner + chunkCols - 1) / chunkCols
-		parallelFor(blocks, outer*chunkCols, func(lo, hi int) {
-			c0, c1 := lo*chunkCols, min(hi*chunkCols, inner)
-			asm.AddRows(dst[c0:c1], src[c0:], outer, ld)
-		})
+		columnBlocks(inner, outer, func(c0, c1 int) { asm.AddRows(dst[c0:c1], src[c0:], outer, ld) })
 		return
 	}
-	// A sum over outer axes of rows contiguous in both (a bias gradient):
-	// workers take disjoint column blocks, each summing over all rows.
+	// Other sums over outer axes of rows contiguous in both (dst keeps
+	// some outer axes, or src's rows are not evenly spaced): workers take
+	// disjoint column blocks, each summing over all rows.
 	if accumulate && di == 1 && si == 1 && inner >= 2*chunkCols && hasZero(sd) {
-		blocks := (inner + chunkCols - 1) / chunkCols
-		parallelFor(blocks, outer*chunkCols, func(lo, hi int) {
-			c0, c1 := lo*chunkCols, min(hi*chunkCols, inner)
+		columnBlocks(inner, outer, func(c0, c1 int) {
 			w := newRowWalker(shape[:n-1], 0, sd, ss)
 			for o := 0; o < outer; o++ {
 				asm.Axpy(1, src[w.bo+c0:w.bo+c1], dst[w.ao+c0:w.ao+c1])
@@ -381,6 +376,14 @@ func (cpuBackend) Strided(shape []int, dst []float32, sd []int, src []float32, s
 		rowFn(w.ao, w.bo)
 		w.next()
 	}
+}
+
+// columnBlocks runs fn on blocks [c0, c1) of inner columns, chunkCols at a
+// time, split between goroutines; outer rows pass through each.
+func columnBlocks(inner, outer int, fn func(c0, c1 int)) {
+	parallelFor((inner+chunkCols-1)/chunkCols, outer*chunkCols, func(lo, hi int) {
+		fn(lo*chunkCols, min(hi*chunkCols, inner))
+	})
 }
 
 // contiguousIn reports whether strides s lay shape out row-major without

@@ -114,7 +114,7 @@ func TestInt8Storage(t *testing.T) {
 	mustPanic(t, "stored row 1", func() { bad.ToInt8(false) })
 	mustPanic(t, "not a leaf", func() { Exp(New(2)).ToInt8(false) })
 
-	// No columns: no scales, and the products still run.
+	// No columns: a zero scale per row, and the products still run.
 	empty := New(3, 0)
 	empty.ToInt8(false)
 	s := NoGrad()
