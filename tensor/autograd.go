@@ -4,17 +4,43 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gococa/gococa/asm"
 )
 
 // pool keeps released buffers by exact length: a training step asks for the
-// same sizes every time, so exact buckets hit.
+// same sizes every time, so exact buckets hit. The free buffers are kept
+// per CPU (asm.CPUNum): a goroutine gets back the buffer last released on
+// its own CPU, whose lines are in that CPU's cache, before one that
+// another core wrote (in-process data-parallel ranks run one per core and
+// would otherwise trade their activations' memory at every op).
 type bufPool struct {
-	mu   sync.Mutex
-	free map[int][][]float32
+	shards [poolShards]poolShard
 
 	// inUse counts the values handed out by get and not yet put back;
 	// peak is its maximum since the last ResetPoolPeak.
 	inUse, peak atomic.Int64
+}
+
+// poolShards is the number of per-CPU free lists (CPUs share them modulo
+// it).
+const poolShards = 16
+
+type poolShard struct {
+	mu   sync.Mutex
+	free map[int][][]float32
+	_    [48]byte // a cache line per shard (8 + 8 + 48 bytes)
+}
+
+// poolCPU is asm.CPUNum, or a stand-in in tests.
+var poolCPU = asm.CPUNum
+
+func newPool() *bufPool {
+	p := &bufPool{}
+	for i := range p.shards {
+		p.shards[i].free = map[int][][]float32{}
+	}
+	return p
 }
 
 // track adds d values to the pool's in-use count and raises the peak.
@@ -43,44 +69,65 @@ func PoolInUse() int64 { return 4 * pool.inUse.Load() }
 // use now.
 func ResetPoolPeak() { pool.peak.Store(pool.inUse.Load()) }
 
-var pool = bufPool{free: map[int][][]float32{}}
+var pool = newPool()
 
 // get returns a buffer of length n with unspecified contents: a free
-// buffer of that length, else the smallest free buffer that is longer
-// (cut to n; put hands all of it back), else a new one. Taking a longer
-// buffer keeps the memory of work whose sizes vary (decoding drops
-// finished rows; services see every batch size) bounded by what the
-// largest sizes needed, instead of a buffer of every size ever asked for.
+// buffer of that length (this CPU's most recent, else another CPU's),
+// else the smallest free buffer that is longer (cut to n; put hands all
+// of it back), else a new one. Taking a longer buffer keeps the memory of
+// work whose sizes vary (decoding drops finished rows; services see every
+// batch size) bounded by what the largest sizes needed, instead of a
+// buffer of every size ever asked for.
 func (p *bufPool) get(n int) []float32 {
 	if n == 0 {
 		return []float32{}
 	}
-	p.mu.Lock()
-	size := n
-	if len(p.free[n]) == 0 {
-		size = 0
-		for s, l := range p.free {
-			if s > n && len(l) > 0 && (size == 0 || s < size) {
-				size = s
+	home := poolCPU() % poolShards
+	for k := range poolShards {
+		if b := p.shards[(home+k)%poolShards].take(n); b != nil {
+			p.track(n)
+			return b[:n]
+		}
+	}
+	// The smallest longer free buffer of any shard.
+	size, at := 0, -1
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		for l, bs := range s.free {
+			if l > n && len(bs) > 0 && (size == 0 || l < size) {
+				size, at = l, i
 			}
 		}
+		s.mu.Unlock()
 	}
-	if size > 0 {
-		l := p.free[size]
-		b := l[len(l)-1]
-		l[len(l)-1] = nil
-		if len(l) == 1 {
-			delete(p.free, size)
-		} else {
-			p.free[size] = l[:len(l)-1]
+	if at >= 0 {
+		if b := p.shards[at].take(size); b != nil {
+			p.track(cap(b))
+			return b[:n]
 		}
-		p.mu.Unlock()
-		p.track(size)
-		return b[:n]
 	}
-	p.mu.Unlock()
 	p.track(n)
 	return makeBuf(n)
+}
+
+// take removes and returns the shard's most recent free buffer of length
+// size, or nil.
+func (s *poolShard) take(size int) []float32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.free[size]
+	if len(l) == 0 {
+		return nil
+	}
+	b := l[len(l)-1]
+	l[len(l)-1] = nil
+	if len(l) == 1 {
+		delete(s.free, size)
+	} else {
+		s.free[size] = l[:len(l)-1]
+	}
+	return b
 }
 
 func (p *bufPool) getZero(n int) []float32 {
@@ -98,18 +145,34 @@ func (p *bufPool) put(b []float32) {
 		return // a host buffer from before SetBackend: not for the device
 	}
 	b = b[:cap(b)]
-	p.mu.Lock()
-	p.free[len(b)] = append(p.free[len(b)], b)
-	p.mu.Unlock()
+	s := &p.shards[poolCPU()%poolShards]
+	s.mu.Lock()
+	s.free[len(b)] = append(s.free[len(b)], b)
+	s.mu.Unlock()
+}
+
+// freeLen is the number of free buffers of length n (for tests).
+func (p *bufPool) freeLen(n int) int {
+	c := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		c += len(s.free[n])
+		s.mu.Unlock()
+	}
+	return c
 }
 
 // PoolBytes reports the bytes held in the free pool (for tests and tools).
 func PoolBytes() int64 {
-	pool.mu.Lock()
-	defer pool.mu.Unlock()
 	var n int64
-	for k, l := range pool.free {
-		n += int64(k) * 4 * int64(len(l))
+	for i := range pool.shards {
+		s := &pool.shards[i]
+		s.mu.Lock()
+		for k, l := range s.free {
+			n += int64(k) * 4 * int64(len(l))
+		}
+		s.mu.Unlock()
 	}
 	return n
 }
@@ -120,17 +183,20 @@ func DropPool() { pool.flush(devAlloc) }
 
 // flush empties the pool and hands the buffers that old owns back to it.
 func (p *bufPool) flush(old Allocator) {
-	p.mu.Lock()
-	free := p.free
-	p.free = map[int][][]float32{}
-	p.mu.Unlock()
-	if old == nil {
-		return
-	}
-	for _, l := range free {
-		for _, b := range l {
-			if old.Owns(b) {
-				old.Free(b)
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		free := s.free
+		s.free = map[int][][]float32{}
+		s.mu.Unlock()
+		if old == nil {
+			continue
+		}
+		for _, l := range free {
+			for _, b := range l {
+				if old.Owns(b) {
+					old.Free(b)
+				}
 			}
 		}
 	}

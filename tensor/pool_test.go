@@ -7,7 +7,10 @@ import "testing"
 // bytes in use count what was handed out, so they return to where they
 // were.
 func TestPoolBestFit(t *testing.T) {
-	p := bufPool{free: map[int][][]float32{}}
+	old := poolCPU
+	poolCPU = func() int { return 1 }
+	defer func() { poolCPU = old }()
+	p := newPool()
 	a, b, c := p.get(100), p.get(300), p.get(200)
 	p.put(a)
 	p.put(b)
@@ -33,10 +36,46 @@ func TestPoolBestFit(t *testing.T) {
 	p.put(x)
 	p.put(y)
 	p.put(z)
-	if p.inUse.Load() != 0 || len(p.free[200]) != 1 || len(p.free[300]) != 1 || len(p.free[150]) != 1 {
-		t.Fatalf("after handing back: in use %d, free lists %v", p.inUse.Load(), map[int]int{150: len(p.free[150]), 200: len(p.free[200]), 300: len(p.free[300])})
+	if p.inUse.Load() != 0 || p.freeLen(200) != 1 || p.freeLen(300) != 1 || p.freeLen(150) != 1 {
+		t.Fatalf("after handing back: in use %d, free lists %v", p.inUse.Load(), map[int]int{150: p.freeLen(150), 200: p.freeLen(200), 300: p.freeLen(300)})
 	}
 	if w := p.get(100); &w[0] != &a[0] {
 		t.Fatal("an exact length did not get its own buffer")
+	}
+}
+
+// TestPoolPerCPU: a buffer goes back to its CPU's free list, and a get
+// takes its own CPU's buffer of that length first (the most recent), then
+// another CPU's, and the smallest longer one of any CPU before a new one.
+func TestPoolPerCPU(t *testing.T) {
+	cpu := 0
+	old := poolCPU
+	poolCPU = func() int { return cpu }
+	defer func() { poolCPU = old }()
+	p := newPool()
+	on := func(c int) { cpu = c }
+	on(3)
+	a, b, long := p.get(64), p.get(64), p.get(100)
+	p.put(a) // CPU 3
+	on(1)
+	p.put(b) // CPU 1, more recent
+	on(7)
+	p.put(long)
+	on(3)
+	if x := p.get(64); &x[0] != &a[0] {
+		t.Fatal("get on CPU 3 did not take CPU 3's buffer")
+	}
+	if x := p.get(64); &x[0] != &b[0] {
+		t.Fatal("second get on CPU 3 did not take CPU 1's buffer")
+	}
+	x := p.get(64) // none of 64 left: CPU 7's longer one
+	if &x[0] != &long[0] || len(x) != 64 || cap(x) != 100 {
+		t.Fatalf("third get: len %d cap %d, want CPU 7's 100-value buffer", len(x), cap(x))
+	}
+	if y := p.get(64); cap(y) != 64 || &y[0] == &a[0] || &y[0] == &b[0] {
+		t.Fatal("fourth get did not make a new buffer")
+	}
+	if p.freeLen(64) != 0 || p.freeLen(100) != 0 {
+		t.Fatalf("free lists not empty: %d, %d", p.freeLen(64), p.freeLen(100))
 	}
 }
