@@ -18,8 +18,9 @@ type bufPool struct {
 	shards [poolShards]poolShard
 
 	// inUse counts the values handed out by get and not yet put back;
-	// peak is its maximum since the last ResetPoolPeak.
-	inUse, peak atomic.Int64
+	// peak is its maximum since the last ResetPoolPeak; puts counts the
+	// buffers handed back (get's check for a pass that missed one).
+	inUse, peak, puts atomic.Int64
 }
 
 // poolShards is the number of per-CPU free lists (CPUs share them modulo
@@ -83,28 +84,40 @@ func (p *bufPool) get(n int) []float32 {
 		return []float32{}
 	}
 	home := poolCPU() % poolShards
-	for k := range poolShards {
-		if b := p.shards[(home+k)%poolShards].take(n); b != nil {
-			p.track(n)
-			return b[:n]
-		}
-	}
-	// The smallest longer free buffer of any shard.
-	size, at := 0, -1
-	for i := range p.shards {
-		s := &p.shards[i]
-		s.mu.Lock()
-		for l, bs := range s.free {
-			if l > n && len(bs) > 0 && (size == 0 || l < size) {
-				size, at = l, i
+	for {
+		// A miss allocates only after a pass over the shards that no put
+		// overlapped: a buffer handed back to a shard the pass had already
+		// looked at sends it round again, so that the buffers of a size
+		// never outnumber the most that were in use at once (what one
+		// list under one lock guaranteed).
+		gen := p.puts.Load()
+		for k := range poolShards {
+			if b := p.shards[(home+k)%poolShards].take(n); b != nil {
+				p.track(n)
+				return b[:n]
 			}
 		}
-		s.mu.Unlock()
-	}
-	if at >= 0 {
-		if b := p.shards[at].take(size); b != nil {
-			p.track(cap(b))
-			return b[:n]
+		// The smallest longer free buffer of any shard.
+		size, at := 0, -1
+		for i := range p.shards {
+			s := &p.shards[i]
+			s.mu.Lock()
+			for l, bs := range s.free {
+				if l > n && len(bs) > 0 && (size == 0 || l < size) {
+					size, at = l, i
+				}
+			}
+			s.mu.Unlock()
+		}
+		if at >= 0 {
+			if b := p.shards[at].take(size); b != nil {
+				p.track(cap(b))
+				return b[:n]
+			}
+			continue // taken meanwhile: look again
+		}
+		if p.puts.Load() == gen {
+			break
 		}
 	}
 	p.track(n)
@@ -149,6 +162,7 @@ func (p *bufPool) put(b []float32) {
 	s.mu.Lock()
 	s.free[len(b)] = append(s.free[len(b)], b)
 	s.mu.Unlock()
+	p.puts.Add(1)
 }
 
 // freeLen is the number of free buffers of length n (for tests).

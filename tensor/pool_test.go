@@ -1,6 +1,10 @@
 package tensor
 
-import "testing"
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
 
 // TestPoolBestFit: a request with no free buffer of its length gets the
 // smallest longer free one, cut to length, which goes back whole; the
@@ -77,5 +81,37 @@ func TestPoolPerCPU(t *testing.T) {
 	}
 	if p.freeLen(64) != 0 || p.freeLen(100) != 0 {
 		t.Fatalf("free lists not empty: %d, %d", p.freeLen(64), p.freeLen(100))
+	}
+}
+
+// TestPoolConcurrentBound: goroutines that get and hand back buffers of
+// one size, each call on another CPU's list (the worst case for passes
+// that miss a buffer moving between lists), never make more buffers than
+// there are goroutines.
+func TestPoolConcurrentBound(t *testing.T) {
+	var calls atomic.Int64
+	old := poolCPU
+	poolCPU = func() int { return int(calls.Add(1)) }
+	defer func() { poolCPU = old }()
+	p := newPool()
+	const workers, rounds = 4, 20000
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				b := p.get(32)
+				b[0]++
+				p.put(b)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := p.freeLen(32); n < 1 || n > workers {
+		t.Fatalf("%d buffers made for %d goroutines", n, workers)
+	}
+	if p.inUse.Load() != 0 {
+		t.Fatalf("in use %d after every buffer came back", p.inUse.Load())
 	}
 }
