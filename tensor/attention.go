@@ -36,6 +36,7 @@ func Attention(q, k, v, mask *Tensor, causal bool, scale float32) *Tensor {
 	if expanded != nil {
 		out.keep(expanded)
 	}
+	readsOwnValues(out)
 	out.back = func() {
 		grad := func(t *Tensor) ([]float32, bool) {
 			if t.requiresGrad {
@@ -252,6 +253,7 @@ func AttentionHeads(q *Tensor, qCol int, k *Tensor, kCol int, v *Tensor, vCol in
 	if expanded != nil {
 		out.keep(expanded)
 	}
+	readsOwnValues(out)
 	cols := map[*Tensor][]int{} // the column ranges each input gives
 	for _, x := range []struct {
 		t   *Tensor

@@ -221,18 +221,41 @@ func (p *bufPool) flush(old Allocator) {
 // them requires a gradient and none was made in an open no-grad scope
 // (see Scope). The caller sets back when out.requiresGrad.
 func newOut(shape []int, inputs ...*Tensor) *Tensor {
-	n := numel(shape)
+	checkInputs(inputs)
+	return newOutMixed(shape, numel(shape), inputs)
+}
+
+// newOutFree is newOut for an op whose backward does not read its
+// inputs' values: it records them without capturing them (see Drop).
+func newOutFree(shape []int, inputs ...*Tensor) *Tensor {
+	checkInputs(inputs)
+	t := newOutRecord(shape, numel(shape), inputs, false)
+	if t.requiresGrad {
+		for _, in := range inputs {
+			in.freeInput = true
+			if in.base != nil {
+				in.base.freeInput = true // views share their base's values
+			}
+		}
+	}
+	return t
+}
+
+func checkInputs(inputs []*Tensor) {
 	for _, in := range inputs {
 		in.live("op input")
 		if in.reduced() {
 			panic(fmt.Sprintf("tensor: op input: %s: only Linear, MatMul (right operand) and Embedding read %s weights", in.describe(), in.DType()))
 		}
 	}
-	return newOutMixed(shape, n, inputs)
 }
 
 // newOutMixed is newOut for the ops that read bfloat16 inputs themselves.
 func newOutMixed(shape []int, n int, inputs []*Tensor) *Tensor {
+	return newOutRecord(shape, n, inputs, true)
+}
+
+func newOutRecord(shape []int, n int, inputs []*Tensor, capt bool) *Tensor {
 	t := &Tensor{shape: shape, data: pool.get(n), pooled: true, prec: precisionOf(inputs...)}
 	if s := scopeOf(inputs); s != nil {
 		t.scope = s
@@ -242,11 +265,22 @@ func newOutMixed(shape []int, n int, inputs []*Tensor) *Tensor {
 		if in.requiresGrad {
 			t.requiresGrad = true
 			t.inputs = inputs
-			capture(inputs)
+			if capt {
+				capture(inputs)
+			}
 			break
 		}
 	}
 	return t
+}
+
+// readsOwnValues marks a recorded op's output whose backward reads the
+// output's values (softmax, attention, ...): Drop leaves it to the Release
+// of its graph, as it does the inputs that an op captures.
+func readsOwnValues(out *Tensor) {
+	if out.requiresGrad {
+		capture([]*Tensor{out})
+	}
 }
 
 // capture marks the intermediates among inputs (and the buffers views
@@ -271,12 +305,22 @@ func capture(inputs []*Tensor) {
 // holds the tensor for its backward: then the Release (or
 // BackwardRelease) of that graph returns them. It is how layers free
 // their intermediates in a no-grad scope, where nothing is recorded and
-// nothing else would. A view hands back nothing (its base owns the
-// buffer), nor does a tensor made with New, FromSlice or NewParam. A
-// dropped tensor must not be used again; nil tensors are skipped.
+// nothing else would. A recorded tensor that only ops whose backward does
+// not read it consumed (GELU where the backend keeps its derivative, as
+// the CPU's does) hands back its values at once and stays in the graph,
+// where its gradient still passes: an MLP's pre-activation goes back to
+// the pool as soon as GELU has read it. A view hands back nothing (its
+// base owns the buffer), nor does a tensor made with New, FromSlice or
+// NewParam. A dropped tensor (and any view of it) must not be used
+// again; nil tensors are skipped.
 func Drop(ts ...*Tensor) {
 	for _, t := range ts {
-		if t == nil || t.released || !t.pooled || t.captured || t.base != nil {
+		if t == nil || t.released || t.dropped || !t.pooled || t.captured || t.base != nil {
+			continue
+		}
+		if t.freeInput {
+			pool.put(t.data)
+			t.data, t.dropped = nil, true
 			continue
 		}
 		t.releaseOne()
@@ -290,9 +334,9 @@ func (t *Tensor) gradBuf() []float32 {
 	}
 	if t.grad == nil {
 		if !t.pooled {
-			t.grad = makeBuf(len(t.data)) // leaves keep theirs
+			t.grad = makeBuf(numel(t.shape)) // leaves keep theirs
 		} else {
-			t.grad = pool.getZero(len(t.data))
+			t.grad = pool.getZero(numel(t.shape))
 		}
 	}
 	t.freshen()
@@ -307,12 +351,12 @@ func (t *Tensor) gradBuf() []float32 {
 // stale; others get gradBuf's zeroed or accumulated one. Call it only when the op
 // will write all of t's gradient.
 func (t *Tensor) gradDst() (g []float32, fresh bool) {
-	if t.base != nil && t.off == 0 && len(t.data) == len(t.base.data) {
+	if t.base != nil && t.off == 0 && numel(t.shape) == numel(t.base.shape) {
 		// A view of all of its base (a Reshape): the base's gradient.
 		return t.base.gradDst()
 	}
 	if t.base == nil && t.grad == nil && t.pooled {
-		t.grad = pool.get(len(t.data))
+		t.grad = pool.get(numel(t.shape))
 		return t.grad, true
 	}
 	if t.base == nil && t.gradStale {
@@ -329,7 +373,7 @@ func (t *Tensor) gradDst() (g []float32, fresh bool) {
 // (BackwardRelease), so nothing reads out's gradient afterwards. It
 // reports whether it did; the caller then reads the values from t.grad.
 func (t *Tensor) takeGrad(out *Tensor) bool {
-	if !out.lastBack || t.base != nil || t.grad != nil || !t.pooled || len(out.grad) != len(t.data) || t == out {
+	if !out.lastBack || t.base != nil || t.grad != nil || !t.pooled || len(out.grad) != numel(t.shape) || t == out {
 		return false
 	}
 	t.grad, out.grad = out.grad, nil

@@ -62,6 +62,9 @@ func binary(op BinOp, a, b *Tensor) *Tensor {
 	if !out.requiresGrad {
 		return out
 	}
+	if op == OpDiv {
+		readsOwnValues(out) // d(a/b)/db = −out/b
+	}
 	out.back = func() {
 		dy := out.grad
 		cs := contiguousStrides(shape)
@@ -166,12 +169,21 @@ func Scale(x *Tensor, s float32) *Tensor {
 }
 
 func mapOp(f MapOp, x *Tensor) *Tensor {
-	out := newOut(cloneInts(x.shape), x)
-	if out.requiresGrad && mapDeriv(f, out, x) {
+	if md, ok := backend.(MapDeriver); ok && md.MapDerives(f) {
+		// The backward multiplies by the kept derivative: x's values are
+		// not read again.
+		out := newOutFree(cloneInts(x.shape), x)
+		if out.requiresGrad {
+			mapDeriv(md, f, out, x)
+		} else {
+			backend.Map(f, out.data, x.data)
+		}
 		return out
 	}
+	out := newOut(cloneInts(x.shape), x)
 	backend.Map(f, out.data, x.data)
 	if out.requiresGrad {
+		readsOwnValues(out)
 		out.back = func() {
 			if ms, ok := backend.(MapBackwardStorer); ok {
 				if g, fresh := x.gradDst(); fresh {
@@ -210,12 +222,8 @@ type MapDeriver interface {
 }
 
 // mapDeriv runs out = f(x) through the backend's MapDeriver, keeping the
-// derivative for the backward pass, and reports whether it did.
-func mapDeriv(f MapOp, out, x *Tensor) bool {
-	md, ok := backend.(MapDeriver)
-	if !ok || !md.MapDerives(f) {
-		return false
-	}
+// derivative for the backward pass.
+func mapDeriv(md MapDeriver, f MapOp, out, x *Tensor) {
 	deriv := pool.get(len(out.data))
 	md.MapDeriv(f, out.data, deriv, x.data)
 	out.keep(deriv)
@@ -223,7 +231,6 @@ func mapDeriv(f MapOp, out, x *Tensor) bool {
 		g, fresh := x.gradDst()
 		md.MulDeriv(g, deriv, out.grad, !fresh)
 	}
-	return true
 }
 
 // Exp returns eˣ elementwise.

@@ -47,6 +47,7 @@ func Normalize(x *Tensor, eps float32) *Tensor {
 		pool.put(norms)
 		return out
 	}
+	readsOwnValues(out)
 	out.back = func() { backend.NormalizeBackward(x.gradBuf(), out.grad, out.data, norms, rows, n, eps) }
 	out.keep(norms)
 	return out

@@ -16,6 +16,7 @@ func softmax(x *Tensor, log bool) *Tensor {
 	out := newOut(cloneInts(x.shape), x)
 	backend.Softmax(out.data, x.data, rows, n, log)
 	if out.requiresGrad {
+		readsOwnValues(out)
 		out.back = func() { backend.SoftmaxBackward(x.gradBuf(), out.data, out.grad, rows, n, log) }
 	}
 	return out

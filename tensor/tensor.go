@@ -50,6 +50,8 @@ type Tensor struct {
 	param        bool
 	pooled       bool    // data came from the pool and goes back on Release
 	released     bool    // buffers handed back: any use panics
+	dropped      bool    // values handed back (Drop): the node stays for its gradient
+	freeInput    bool    // recorded as the input of an op whose backward does not read its values
 	base         *Tensor // non-nil for a view: data and grad alias base's
 	off          int     // a view's offset into base's buffers
 	name         string
@@ -316,6 +318,9 @@ func (t *Tensor) String() string {
 func (t *Tensor) live(op string) {
 	if t.released {
 		panic(fmt.Sprintf("tensor: %s: tensor of shape %v was released (Release hands an intermediate's buffer back to the pool; copy values out before)", op, t.shape))
+	}
+	if t.dropped {
+		panic(fmt.Sprintf("tensor: %s: the values of a tensor of shape %v were dropped (Drop hands an intermediate's values back to the pool; copy them out before)", op, t.shape))
 	}
 }
 
