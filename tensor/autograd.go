@@ -165,18 +165,6 @@ func (p *bufPool) put(b []float32) {
 	p.puts.Add(1)
 }
 
-// freeLen is the number of free buffers of length n (for tests).
-func (p *bufPool) freeLen(n int) int {
-	c := 0
-	for i := range p.shards {
-		s := &p.shards[i]
-		s.mu.Lock()
-		c += len(s.free[n])
-		s.mu.Unlock()
-	}
-	return c
-}
-
 // PoolBytes reports the bytes held in the free pool (for tests and tools).
 func PoolBytes() int64 {
 	var n int64

@@ -115,3 +115,15 @@ func TestPoolConcurrentBound(t *testing.T) {
 		t.Fatalf("in use %d after every buffer came back", p.inUse.Load())
 	}
 }
+
+// freeLen is the number of free buffers of length n.
+func (p *bufPool) freeLen(n int) int {
+	c := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		c += len(s.free[n])
+		s.mu.Unlock()
+	}
+	return c
+}
