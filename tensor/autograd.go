@@ -79,7 +79,16 @@ var pool = newPool()
 // work whose sizes vary (decoding drops finished rows; services see every
 // batch size) bounded by what the largest sizes needed, instead of a
 // buffer of every size ever asked for.
-func (p *bufPool) get(n int) []float32 {
+func (p *bufPool) get(n int) []float32 { return p.getFit(n, false) }
+
+// getExact is get without the longer buffers: a free buffer of length n,
+// else a new one. It is for buffers that outlive the activations around
+// them (a Linear's packed input, kept for the backward pass): taking the
+// longer buffer that an activation just handed back would leave the next
+// activation of that size to a new one.
+func (p *bufPool) getExact(n int) []float32 { return p.getFit(n, true) }
+
+func (p *bufPool) getFit(n int, exact bool) []float32 {
 	if n == 0 {
 		return []float32{}
 	}
@@ -100,6 +109,9 @@ func (p *bufPool) get(n int) []float32 {
 		// The smallest longer free buffer of any shard.
 		size, at := 0, -1
 		for i := range p.shards {
+			if exact {
+				break
+			}
 			s := &p.shards[i]
 			s.mu.Lock()
 			for l, bs := range s.free {
@@ -220,13 +232,22 @@ func newOutFree(shape []int, inputs ...*Tensor) *Tensor {
 	t := newOutRecord(shape, numel(shape), inputs, false)
 	if t.requiresGrad {
 		for _, in := range inputs {
-			in.freeInput = true
-			if in.base != nil {
-				in.base.freeInput = true // views share their base's values
-			}
+			markFree(in)
 		}
 	}
 	return t
+}
+
+// markFree marks in as the input of a recorded op whose backward does not
+// read its values (see Drop). Like capture it writes only pooled tensors
+// (and the buffers views of them share).
+func markFree(in *Tensor) {
+	if in.pooled {
+		in.freeInput = true
+	}
+	if in.base != nil && in.base.pooled {
+		in.base.freeInput = true // views share their base's values
+	}
 }
 
 func checkInputs(inputs []*Tensor) {
@@ -287,6 +308,10 @@ func capture(inputs []*Tensor) {
 		}
 	}
 }
+
+// held reports whether a recorded op holds t's values (or its base's) for
+// its backward pass (see capture).
+func (t *Tensor) held() bool { return t.captured || t.base != nil && t.base.captured }
 
 // Drop hands the buffers of tensors that a caller is done with back to
 // the pool at once, so that the next op reuses them, unless a recorded op

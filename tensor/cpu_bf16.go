@@ -1,5 +1,7 @@
 package tensor
 
+import "github.com/gococa/gococa/asm"
+
 // CPUBF16 returns the CPU backend with its matrix products (Gemm) taken in
 // bfloat16: each element of alpha·op(A) and op(B) is rounded to bfloat16
 // (nearest even) and the products are summed in float32 (asm.SgemmBF16: on
@@ -24,6 +26,10 @@ func CPUBF16() Backend { return cpuBF16{} }
 type cpuBF16 struct{ cpuBackend }
 
 func (cpuBF16) Name() string { return "cpu-bf16" }
+
+// packedInputLen packs for every product, which it takes in bfloat16
+// whatever p.
+func (cpuBF16) packedInputLen(_ Precision, m, n, k int) int { return asm.PackedBF16BLen(m, n, k) }
 
 // GemmBias takes its products in bfloat16 whatever p, like Gemm.
 func (cb cpuBF16) GemmBias(_ Precision, transA, transB bool, m, n, k int, alpha float32,

@@ -164,16 +164,38 @@ func Linear(x, w, b *Tensor) *Tensor {
 		rows = numel(x.shape[:len(x.shape)-1])
 	}
 	shape := append(cloneInts(x.shape[:len(x.shape)-1]), outF)
-	var out *Tensor
+	inputs := []*Tensor{x, w}
 	if b != nil {
-		out = newOut(shape, x, w, b)
+		inputs = append(inputs, b)
+	}
+	checkInputs(inputs)
+	out := newOutRecord(shape, numel(shape), inputs, false)
+	if b != nil {
 		productBias(out.prec, rows, outF, in, x.data, w.data, b.data, out.data)
 	} else {
-		out = newOut(shape, x, w)
 		product(out.prec, false, true, rows, outF, in, 1, x.data, in, 0, w.data, in, 0, 0, out.data, outF, 0, 1)
 	}
 	if !out.requiresGrad {
 		return out
+	}
+	// The backward pass reads x's values only for dW, and not even then
+	// where the backend packs x now (packLinearInput): x is then recorded
+	// without being held, and the caller's Drop hands it back. An x that
+	// another recorded op already holds stays anyway: packing it would
+	// only add the packed copy.
+	capture(inputs[1:])
+	var pk packedInputs
+	var packed []float32
+	if w.requiresGrad && !x.held() {
+		pk, packed = packLinearInput(out.prec, x.data, outF, in, rows)
+	}
+	if w.requiresGrad && packed == nil {
+		capture(inputs[:1])
+	} else {
+		markFree(x)
+	}
+	if packed != nil {
+		out.keep(packed)
 	}
 	out.back = func() {
 		dy := out.grad
@@ -191,7 +213,11 @@ func Linear(x, w, b *Tensor) *Tensor {
 			if fresh {
 				beta = 0
 			}
-			product(out.prec, true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, beta, g, in, 0, 1)
+			if packed != nil {
+				pk.gemmPackedInput(outF, in, rows, dy, outF, packed, beta, g, in)
+			} else {
+				product(out.prec, true, false, outF, in, rows, 1, dy, outF, 0, x.data, in, 0, beta, g, in, 0, 1)
+			}
 		}
 		if b != nil && b.requiresGrad {
 			backend.Strided([]int{rows, outF}, b.gradBuf(), []int{0, 1}, dy, []int{outF, 1}, true)

@@ -48,6 +48,32 @@ func TestPoolBestFit(t *testing.T) {
 	}
 }
 
+// TestPoolGetExact: getExact takes a free buffer of its length (from any
+// CPU's list) and never a longer one, which stays for get.
+func TestPoolGetExact(t *testing.T) {
+	old := poolCPU
+	cpu := 1
+	poolCPU = func() int { return cpu }
+	defer func() { poolCPU = old }()
+	p := newPool()
+	a, b := p.get(100), p.get(300)
+	p.put(a)
+	p.put(b)
+	cpu = 2
+	if x := p.getExact(150); cap(x) != 150 || len(x) != 150 {
+		t.Fatalf("getExact(150) with 100 and 300 free: len %d cap %d, want a new 150-value buffer", len(x), cap(x))
+	}
+	if x := p.getExact(100); &x[0] != &a[0] {
+		t.Fatal("getExact(100) did not take the free 100-value buffer of another CPU")
+	}
+	if x := p.get(150); &x[0] != &b[0] {
+		t.Fatal("get(150) did not take the 300-value buffer that getExact left")
+	}
+	if p.inUse.Load() != 150+100+300 {
+		t.Fatalf("in use %d, want 550", p.inUse.Load())
+	}
+}
+
 // TestPoolPerCPU: a buffer goes back to its CPU's free list, and a get
 // takes its own CPU's buffer of that length first (the most recent), then
 // another CPU's, and the smallest longer one of any CPU before a new one.

@@ -183,3 +183,55 @@ func (cpuBackend) GemmProductsBF16(transA, transB bool, m, n, k int, alpha float
 		asm.SgemmBF16(transA, transB, m, n, k, alpha, aa, lda, bb, ldb, beta, c[i*strideC:], ldc)
 	}
 }
+
+// packedInputs is an optional extension of Backend (the CPU's, where it
+// has a bfloat16 kernel): a Linear whose products are bfloat16 packs its
+// input in the forward pass, while the input is still in cache, as the
+// right operand of the weight gradient dW = dYᵀ·X (asm.PackBF16B: half
+// the input's size), and the backward pass takes the product from the
+// packed operand (asm.SgemmBF16PackedB), bit for bit what the product of
+// the input would give. The backward pass then reads no values of the
+// input, so the caller can hand it back (Drop) right after the forward
+// pass instead of keeping it until the backward pass.
+type packedInputs interface {
+	// packedInputLen returns the length of the packed X (k×n) of an
+	// m-row weight gradient in precision p, or 0 where it does not pack.
+	packedInputLen(p Precision, m, n, k int) int
+	packInput(dst []float32, m, n, k int, x []float32)
+	// gemmPackedInput is C (m×n) = Aᵀ·X + beta·C with A stored k×m and
+	// X packed by packInput.
+	gemmPackedInput(m, n, k int, a []float32, lda int, packed []float32, beta float32, c []float32, ldc int)
+}
+
+func (cpuBackend) packedInputLen(p Precision, m, n, k int) int {
+	if p != PrecisionBF16 {
+		return 0
+	}
+	return asm.PackedBF16BLen(m, n, k)
+}
+
+func (cpuBackend) packInput(dst []float32, m, n, k int, x []float32) {
+	asm.PackBF16B(dst, m, n, k, x, n)
+}
+
+func (cpuBackend) gemmPackedInput(m, n, k int, a []float32, lda int, packed []float32, beta float32, c []float32, ldc int) {
+	asm.SgemmBF16PackedB(true, m, n, k, 1, a, lda, packed, beta, c, ldc)
+}
+
+// packLinearInput returns x (rows×in) packed by the backend as the input
+// of the weight gradient of a Linear with outF outputs whose output has
+// precision p, in a pooled buffer, and the backend that takes the product
+// from it; nil where the backend does not pack.
+func packLinearInput(p Precision, x []float32, outF, in, rows int) (packedInputs, []float32) {
+	pk, ok := backend.(packedInputs)
+	if !ok {
+		return nil, nil
+	}
+	n := pk.packedInputLen(p, outF, in, rows)
+	if n == 0 {
+		return nil, nil
+	}
+	buf := pool.getExact(n)
+	pk.packInput(buf, outF, in, rows, x)
+	return pk, buf
+}
