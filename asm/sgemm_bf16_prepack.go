@@ -64,10 +64,14 @@ func PackBF16B(dst []float32, m, n, k int, b []float32, ldb int) {
 			kc := min(kcStep, k-pc)
 			kd := kn.depth(kc)
 			bp := dst[off : off+panels*kn.nr*kd]
+			off += len(bp)
+			if threads == 1 { // no closure: a training step packs many inputs
+				kn.packB(bp, false, b, ldb, pc, jc, kc, nc)
+				continue
+			}
 			ParallelFor(panels, 1, threads, func(_, p0, p1 int) {
 				kn.packB(bp[p0*kn.nr*kd:], false, b, ldb, pc, jc+p0*kn.nr, kc, min(nc, p1*kn.nr)-p0*kn.nr)
 			})
-			off += len(bp)
 		}
 	}
 }
@@ -107,10 +111,33 @@ func SgemmBF16PackedB(transA bool, m, n, k int, alpha float32, a []float32, lda 
 	threads := min(procs(), gemmThreads(m, n, k)/2+1, tiles)
 	grain := balancedGrain(tiles, max(1, min(kn.mc/mr, (tiles+threads-1)/threads)), threads)
 	mcStep := grain * mr
+	ws0 := getWorkspaceSized(kn, mcStep, gemmRoundUp(ncStep, nr), kcStep, false)
+	if threads == 1 {
+		// On the calling goroutine, without closures.
+		kn.packedProduct(ws0, transA, n, k, kcStep, ncStep, mcStep, alpha, a, lda, pb, beta, c, ldc, 0, m)
+		workspaces.put(ws0)
+		return
+	}
+	// Each goroutine takes whole row ranges through every block of B:
+	// the rows of C are its own, so no block waits for another.
 	wss := make([]*gemmWorkspace, threads)
-	for t := range wss {
+	wss[0] = ws0
+	for t := 1; t < threads; t++ {
 		wss[t] = getWorkspaceSized(kn, mcStep, gemmRoundUp(ncStep, nr), kcStep, false)
 	}
+	ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
+		kn.packedProduct(wss[w], transA, n, k, kcStep, ncStep, mcStep, alpha, a, lda, pb, beta, c, ldc, t0*mr, min(t1*mr, m))
+	})
+	for _, ws := range wss {
+		workspaces.put(ws)
+	}
+}
+
+// packedProduct is SgemmBF16PackedB's loops over the blocks of the
+// packed B for the rows lo..hi of C (row blocks of mcStep), on the
+// calling goroutine.
+func (kn *gemmKernel) packedProduct(ws *gemmWorkspace, transA bool, n, k, kcStep, ncStep, mcStep int, alpha float32, a []float32, lda int, pb []float32, beta float32, c []float32, ldc, lo, hi int) {
+	nr := kn.nr
 	off := 0
 	for jc := 0; jc < n; jc += ncStep {
 		nc := min(ncStep, n-jc)
@@ -123,18 +150,11 @@ func SgemmBF16PackedB(transA bool, m, n, k int, alpha float32, a []float32, lda 
 			if nc%nr != 0 {
 				bs.edge = bp[nc/nr*kd*nr:]
 			}
-			accum := pc > 0 || beta != 0
-			ParallelFor(tiles, grain, threads, func(w, t0, t1 int) {
-				ws := wss[w]
-				for ic := t0 * mr; ic < min(t1*mr, m); ic += mcStep {
-					mc := min(mcStep, min(t1*mr, m)-ic)
-					kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
-					kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, accum, nil)
-				}
-			})
+			for ic := lo; ic < hi; ic += mcStep {
+				mc := min(mcStep, hi-ic)
+				kn.packA(ws.ap, transA, a, lda, ic, pc, mc, kc, alpha)
+				kn.macro(ws, mc, nc, kd, bs, c[ic*ldc+jc:], ldc, pc > 0 || beta != 0, nil)
+			}
 		}
-	}
-	for _, ws := range wss {
-		workspaces.put(ws)
 	}
 }

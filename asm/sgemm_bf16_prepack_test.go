@@ -114,3 +114,62 @@ func TestSgemmBF16PackedBPanics(t *testing.T) {
 		}},
 	})
 }
+
+// TestSgemmBF16PackedBConcurrent runs packing and products from several
+// goroutines at once (the in-process ranks of data-parallel training do),
+// each against SgemmBF16's result computed beforehand; under -race it
+// checks that the two share nothing but the workspace lists.
+func TestSgemmBF16PackedBConcurrent(t *testing.T) {
+	if PackedBF16BLen(1, 1, 1) == 0 {
+		t.Skipf("no bfloat16 kernel at level %v", level)
+	}
+	const m, n, k, workers = 64, 96, 200, 4
+	type job struct{ a, b, want []float32 }
+	rng := rand.New(rand.NewSource(12))
+	jobs := make([]job, workers)
+	for i := range jobs {
+		j := job{a: randSlice(rng, k*m), b: randSlice(rng, k*n), want: make([]float32, m*n)}
+		SgemmBF16(true, false, m, n, k, 1, j.a, m, j.b, n, 0, j.want, n)
+		jobs[i] = j
+	}
+	errs := make(chan error, workers)
+	for _, j := range jobs {
+		go func() {
+			pb := make([]float32, PackedBF16BLen(m, n, k))
+			c := make([]float32, m*n)
+			for range 50 {
+				PackBF16B(pb, m, n, k, j.b, n)
+				SgemmBF16PackedB(true, m, n, k, 1, j.a, m, pb, 0, c, n)
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(j.want[i]) {
+						errs <- fmt.Errorf("c[%d] = %v, SgemmBF16 %v", i, c[i], j.want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSgemmBF16PackedBAllocs: on one goroutine the product takes its
+// workspace from the lists and allocates nothing (a training step runs
+// one per Linear).
+func TestSgemmBF16PackedBAllocs(t *testing.T) {
+	if PackedBF16BLen(1, 1, 1) == 0 {
+		t.Skipf("no bfloat16 kernel at level %v", level)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	m, n, k := 64, 256, 832
+	a, b, c := make([]float32, k*m), make([]float32, k*n), make([]float32, m*n)
+	pb := make([]float32, PackedBF16BLen(m, n, k))
+	PackBF16B(pb, m, n, k, b, n)
+	if got := testing.AllocsPerRun(20, func() { SgemmBF16PackedB(true, m, n, k, 1, a, m, pb, 0, c, n) }); got != 0 {
+		t.Fatalf("SgemmBF16PackedB allocated %v times per call on one goroutine", got)
+	}
+}

@@ -106,7 +106,7 @@ func (p *bufPool) getFit(n int, exact bool) []float32 {
 				return b[:n]
 			}
 		}
-		// The smallest longer free buffer of any shard.
+		// The smallest longer free buffer of any shard (not for getExact).
 		size, at := 0, -1
 		for i := range p.shards {
 			if exact {
