@@ -63,13 +63,14 @@ func checkBiasCase(t *testing.T, name string, bc biasCase, seed int64,
 	return true
 }
 
-// biasCases covers the small-M path (m ≤ 16), whole and edge tiles of
+// biasCases covers the small-M path (m ≤ 16; the dot form up to 128 rows,
+// with k blocks from k = 769 on), whole and edge tiles of
 // the packed kernels, several k blocks (k > kc), A read in place (alpha 1,
 // A not transposed) and packed, both column and row splits.
 func biasCases() []biasCase {
 	var cs []biasCase
 	for _, s := range [][3]int{{1, 1, 1}, {5, 70, 9}, {13, 33, 17}, {40, 3, 6}, {30, 70, 300},
-		{157, 103, 64}, {200, 520, 40}, {832, 192, 64}, {24, 64, 0}} {
+		{157, 103, 64}, {200, 520, 40}, {832, 192, 64}, {24, 64, 0}, {50, 70, 1600}} {
 		for tr := 0; tr < 4; tr++ {
 			for _, alpha := range []float32{1, -0.75} {
 				cs = append(cs, biasCase{tr&1 != 0, tr&2 != 0, s[0], s[1], s[2], alpha})

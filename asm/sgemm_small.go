@@ -87,7 +87,8 @@ func smallKernelFor(l Level) *smallKernel {
 // A and the zero-padded last group or strip of B with its C tile.
 type smallWorkspace struct {
 	a, b, c []float32
-	ab      []float32 // A's k blocks (dotBlocksOfA), or its bfloat16 pairs (sgemmDotBF16)
+	ab      []float32  // A's k blocks (dotBlocksOfA), or its bfloat16 pairs (sgemmDotBF16)
+	abFor   *dotBlocks // the GEMM whose blocks ab holds (dotBlocks.kernel)
 }
 
 var smallWorkspaces freeList[smallWorkspace]
@@ -102,11 +103,7 @@ func sgemmAuto(l Level, kern *gemmKernel, threads int, transA, transB bool, m, n
 	}
 	if m <= dotMaxM && k > 0 && alpha != 0 {
 		if sk := smallKernelFor(l); sk != nil && (m <= smallMaxM || transB && m <= sk.maxDotM()) {
-			if bias != nil {
-				fillRows(c, ldc, bias, m, n)
-				beta = 1
-			}
-			sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 			return
 		}
 	}
@@ -133,37 +130,32 @@ func (sk *smallKernel) granule() int {
 
 // sgemmSmall is the small-M GEMM (see the comment at the top of this file)
 // on at most threads goroutines. m, n, k ≥ 1, alpha != 0; the slices have
-// been checked.
-func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// been checked. With a bias (beta 0) C = product + bias: each range of
+// columns is set to its bias just before its products add to it, on the
+// goroutine that computes it (the sums are those of filling all of C
+// first, as every other path does).
+func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	ws := smallWorkspaces.get()
 	defer smallWorkspaces.put(ws)
 	a, lda = scaledA(ws, transA, m, k, alpha, a, lda)
 	if beta != 0 && beta != 1 {
 		scaleC(m, n, beta, c, ldc)
 	}
-	accum := beta != 0
+	accum := beta != 0 || bias != nil
 	unit, kern := smallNN, sk.axpyN
+	var blocked *dotBlocks
 	if transB {
 		unit, kern = sk.granule(), sk.dotT
 		if kc := sk.dotKC; kc > 0 && k > kc {
 			// Dot products summed over k blocks of at most kc, reading
 			// A in place or, with enough rows, from a copy of its
-			// blocks (dotBlocksOfA).
-			step := blockSize(k, kc, 16)
-			var ab []float32
+			// blocks (dotBlocksOfA) that each goroutine makes for itself.
+			blocked = &dotBlocks{sk: sk, step: blockSize(k, kc, 16), a: a, lda: lda, m: m, k: k}
 			if m >= dotBlocksMinM {
-				ab = dotBlocksOfA(ws, m, k, step, a, lda)
+				blocked.copies = make([]*smallWorkspace, max(1, threads))
+				blocked.copies[0] = ws
 			}
-			kern = func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
-				for p := 0; p < k; p += step {
-					s := min(step, k-p)
-					ap, ldap := a[p:], lda
-					if ab != nil { // the a of every call (chunks, smallEdge) is the A copied
-						ap, ldap = ab[m*p:], s
-					}
-					sk.dotT(ap, ldap, b[p:], ldb, c, ldc, m, n, s, accum || p > 0)
-				}
-			}
+			defer blocked.release()
 		}
 	}
 	units := n / unit // whole groups or strips; the padded rest is one more
@@ -171,17 +163,28 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	if n > units*unit {
 		total++
 	}
-	// chunk computes units [u0, u1); unit index units is the padded rest.
-	chunk := func(_, u0, u1 int) {
+	// chunk computes units [u0, u1) on goroutine w; unit index units is
+	// the padded rest.
+	chunk := func(w, u0, u1 int) {
+		kern := kern
+		if blocked != nil {
+			kern = blocked.kernel(w)
+		}
 		if full := min(u1, units); full > u0 {
 			j := u0 * unit
 			bb := b[j:]
 			if transB {
 				bb = b[j*ldb:]
 			}
+			if bias != nil {
+				fillRows(c[j:], ldc, bias[j:], m, (full-u0)*unit)
+			}
 			kern(a, lda, bb, ldb, c[j:], ldc, m, (full-u0)*unit, k, accum)
 		}
 		if u1 > units {
+			if bias != nil {
+				fillRows(c[units*unit:], ldc, bias[units*unit:], m, n-units*unit)
+			}
 			smallEdge(sk, kern, transB, a, lda, b, ldb, c, ldc, m, n, k, units*unit, accum)
 		}
 	}
@@ -189,6 +192,63 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	// become free (a goroutine whose CPU is taken holds up one range).
 	grain := max(1, smallMinBytes/(unit*k*4))
 	ParallelFor(total, grain, threads, chunk)
+}
+
+// dotBlocks is the k-blocked dot form of one small GEMM: dotT summed over
+// k blocks of step, reading A in place (copies nil) or from a copy of its
+// blocks per goroutine (dotBlocksOfA; copies[w] the workspace holding
+// goroutine w's, made on its first range). Each goroutine reads the copy
+// it wrote, from its own core's cache: one copy shared by two cores cost
+// more than it saved (see dotBlocksOfA).
+type dotBlocks struct {
+	sk        *smallKernel
+	step      int
+	a         []float32
+	lda, m, k int
+	copies    []*smallWorkspace
+}
+
+// kernel returns goroutine w's kernel: the dotT calls of every k block,
+// accumulating into C after the first, reading A from the goroutine's
+// copy when there are copies.
+func (d *dotBlocks) kernel(w int) func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
+	var ab []float32
+	if d.copies != nil {
+		ws := d.copies[w]
+		if ws == nil {
+			ws = smallWorkspaces.get()
+			d.copies[w] = ws
+		}
+		if ws.abFor != d {
+			ws.abFor = d
+			ws.ab = dotBlocksOfA(ws.ab, d.m, d.k, d.step, d.a, d.lda)
+		}
+		ab = ws.ab
+	}
+	step, dotT := d.step, d.sk.dotT
+	return func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
+		for p := 0; p < k; p += step {
+			s := min(step, k-p)
+			ap, ldap := a[p:], lda
+			if ab != nil { // the a of every call (chunks, smallEdge) is the A copied
+				ap, ldap = ab[m*p:], s
+			}
+			dotT(ap, ldap, b[p:], ldb, c, ldc, m, n, s, accum || p > 0)
+		}
+	}
+}
+
+// release hands back the helpers' workspaces (copies[0] is the caller's).
+func (d *dotBlocks) release() {
+	for w := 1; w < len(d.copies); w++ {
+		if ws := d.copies[w]; ws != nil {
+			ws.abFor = nil
+			smallWorkspaces.put(ws)
+		}
+	}
+	if len(d.copies) > 0 {
+		d.copies[0].abFor = nil
+	}
 }
 
 // scaledA returns alpha·op(A) as row-major m×k values and their row
@@ -291,10 +351,10 @@ func smallAxpyNGo(a []float32, lda int, b []float32, ldb int, c []float32, ldc i
 // from a copy of its blocks (dotBlocksOfA; a variable for tests).
 var dotBlocksMinM = smallMaxM + 1
 
-// dotBlocksOfA copies A (m×k, row stride lda) for the k-blocked dot form
-// (B stored n×k, k > kc), once per GEMM, and returns the copy: block p
-// (columns p to p+step) at [m·p:], its rows contiguous. The rows of an A
-// whose row length is a multiple of 4 KiB (the input of x·Wᵀ with k =
+// dotBlocksOfA copies A (m×k, row stride lda) into dst (grown to m·k) for
+// the k-blocked dot form (B stored n×k, k > kc) and returns the copy:
+// block p (columns p to p+step) at [m·p:], its rows contiguous. The rows of
+// an A whose row length is a multiple of 4 KiB (the input of x·Wᵀ with k =
 // 2048 or 3072: a batch-1 encoder's MLP output projection) map to the
 // same sets of the L1 cache,
 // those where the group of B rows the kernel holds lies (W's rows are as
@@ -302,17 +362,19 @@ var dotBlocksMinM = smallMaxM + 1
 // B is read in place: copying its rows too cost more than it saved. The
 // sums are those of reading A in place: the same blocks through the same
 // kernel. Measured on a Zen 4 (1 thread, GFLOP/s, in place → copy of A):
-// 50×3072×768 70-84 → 87-95, 77×2048×512 71-89 → 101-105; at 2 threads
-// the copy, written by one core and read by both, loses in the
-// microbenchmark (77×2048×512 154-172 → 122-127, 50×3072×768 134-149 →
-// 134-171), but coca_ViT-B-32's encoders at batch 1, whose A comes from
-// the previous op on both cores anyway, gain (medians of six alternating
-// runs, s: EncodeImage 0.0581 → 0.0535, EncodeText 0.0374 → 0.0338).
-func dotBlocksOfA(ws *smallWorkspace, m, k, step int, a []float32, lda int) []float32 {
-	ws.ab = growTo(ws.ab, m*k)
+// 50×3072×768 70-84 → 87-95, 77×2048×512 71-89 → 101-105. At 2 threads
+// one copy, written by one core and read by both, lost in the
+// microbenchmark (77×2048×512 154-172 → 122-127), though coca_ViT-B-32's
+// encoders at batch 1 gained (EncodeImage 0.0581 → 0.0535 s); so each
+// goroutine copies A for itself, in parallel, and reads its own copy
+// (dotBlocks): on 2 cores of a Zen 4, x·Wᵀ with a bias, 12 weights in
+// turn, GFLOP/s, one copy → one per goroutine: 50×768×3072 138-143 →
+// 156-168, 77×512×2048 131-136 → 171-177.
+func dotBlocksOfA(dst []float32, m, k, step int, a []float32, lda int) []float32 {
+	dst = growTo(dst, m*k)
 	for p := 0; p < k; p += step {
 		s := min(step, k-p)
-		packRows(ws.ab[m*p:m*(p+s)], a[p:], lda, m, s, m, s)
+		packRows(dst[m*p:m*(p+s)], a[p:], lda, m, s, m, s)
 	}
-	return ws.ab
+	return dst
 }

@@ -148,7 +148,7 @@ func TestSgemmSmallDriver(t *testing.T) {
 	for _, sk := range smallKernels(t) {
 		for _, threads := range []int{1, 2, 3, 7} {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-				sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}
 			for _, e := range expects {
 				if _, ok := runGemm(t, fmt.Sprintf("small %s/threads=%d", sk.name, threads), f, e); !ok {
@@ -193,7 +193,7 @@ func TestSgemmSmallBlockedA(t *testing.T) {
 					e := newGemmExpect(cs, rng.Int63())
 					threads := 1 + rng.Intn(3)
 					f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-						sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 					}
 					dotBlocksMinM = smallMaxM + 1
 					got, ok := runGemm(t, fmt.Sprintf("small %s/threads=%d", sk.name, threads), f, e)
