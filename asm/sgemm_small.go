@@ -135,6 +135,9 @@ func (sk *smallKernel) granule() int {
 // goroutine that computes it (the sums are those of filling all of C
 // first, as every other path does).
 func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+	if threads <= 0 {
+		threads = procs() // as ParallelFor reads it; sizes the per-goroutine copies
+	}
 	ws := smallWorkspaces.get()
 	defer smallWorkspaces.put(ws)
 	a, lda = scaledA(ws, transA, m, k, alpha, a, lda)
@@ -152,7 +155,7 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 			// blocks (dotBlocksOfA) that each goroutine makes for itself.
 			blocked = &dotBlocks{sk: sk, step: blockSize(k, kc, 16), a: a, lda: lda, m: m, k: k}
 			if m >= dotBlocksMinM {
-				blocked.copies = make([]*smallWorkspace, max(1, threads))
+				blocked.copies = make([]*smallWorkspace, threads)
 				blocked.copies[0] = ws
 			}
 			defer blocked.release()

@@ -146,7 +146,7 @@ func TestSgemmSmallDriver(t *testing.T) {
 		}
 	}
 	for _, sk := range smallKernels(t) {
-		for _, threads := range []int{1, 2, 3, 7} {
+		for _, threads := range []int{0, 1, 2, 3, 7} {
 			f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 				sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 			}
@@ -191,7 +191,7 @@ func TestSgemmSmallBlockedA(t *testing.T) {
 					cs := gemmCase{transA: rng.Intn(2) == 0, transB: true, m: m, n: n, k: k, alpha: ab[0], beta: ab[1],
 						padA: rng.Intn(4), padB: rng.Intn(4), padC: rng.Intn(4), offA: rng.Intn(16), offB: rng.Intn(16), offC: rng.Intn(16)}
 					e := newGemmExpect(cs, rng.Int63())
-					threads := 1 + rng.Intn(3)
+					threads := rng.Intn(4) // 0: ParallelFor's default, GOMAXPROCS
 					f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 						sgemmSmall(sk, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 					}
@@ -208,6 +208,41 @@ func TestSgemmSmallBlockedA(t *testing.T) {
 					if i := sameBits(got, inPlace); i >= 0 {
 						t.Fatalf("%s %+v: C[%d] = %v with A's blocks copied, %v read in place", sk.name, cs, i, got[i], inPlace[i])
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmSmallDefaultThreads: threads ≤ 0 (ParallelFor's default,
+// GOMAXPROCS goroutines) on the k-blocked dot form with per-goroutine
+// copies of A, ranges of one group each so that helpers take some: bit
+// for bit the result on one goroutine. Sizing the copies by threads
+// itself indexes past them (a panic).
+func TestSgemmSmallDefaultThreads(t *testing.T) {
+	defer func(old int) { smallMinBytes = old }(smallMinBytes)
+	smallMinBytes = 1
+	rng := rand.New(rand.NewSource(5))
+	for _, sk := range smallKernels(t) {
+		if sk.dotKC == 0 {
+			continue
+		}
+		m, n, k := 50, 96, 2*sk.dotKC+7
+		a, b := make([]float32, m*k), make([]float32, n*k)
+		for i := range a {
+			a[i] = rng.Float32()*2 - 1
+		}
+		for i := range b {
+			b[i] = rng.Float32()*2 - 1
+		}
+		want := make([]float32, m*n)
+		sgemmSmall(sk, 1, false, true, m, n, k, 1, a, k, b, k, 0, want, n, nil)
+		for rep := 0; rep < 50; rep++ {
+			got := make([]float32, m*n)
+			sgemmSmall(sk, 0, false, true, m, n, k, 1, a, k, b, k, 0, got, n, nil)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: threads 0: C[%d][%d] = %v, one goroutine %v", sk.name, i/n, i%n, got[i], want[i])
 				}
 			}
 		}
