@@ -87,8 +87,7 @@ func smallKernelFor(l Level) *smallKernel {
 // A and the zero-padded last group or strip of B with its C tile.
 type smallWorkspace struct {
 	a, b, c []float32
-	ab      []float32  // A's k blocks (dotBlocksOfA), or its bfloat16 pairs (sgemmDotBF16)
-	abFor   *dotBlocks // the GEMM whose blocks ab holds (dotBlocks.kernel)
+	ab      []float32 // A's k blocks (dotBlocksOfA), or its bfloat16 pairs (sgemmDotBF16)
 }
 
 var smallWorkspaces freeList[smallWorkspace]
@@ -153,12 +152,14 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 			// Dot products summed over k blocks of at most kc, reading
 			// A in place or, with enough rows, from a copy of its
 			// blocks (dotBlocksOfA) that each goroutine makes for itself.
-			blocked = &dotBlocks{sk: sk, step: blockSize(k, kc, 16), a: a, lda: lda, m: m, k: k}
+			step := blockSize(k, kc, 16)
 			if m >= dotBlocksMinM {
-				blocked.copies = make([]*smallWorkspace, threads)
-				blocked.copies[0] = ws
+				blocked = &dotBlocks{dotT: sk.dotT, step: step, a: a, lda: lda, m: m, k: k, per: make([]dotWorker, threads)}
+				blocked.per[0].ws = ws
+				defer blocked.release()
+			} else {
+				kern = blockedDot(sk.dotT, step, nil)
 			}
-			defer blocked.release()
 		}
 	}
 	units := n / unit // whole groups or strips; the padded rest is one more
@@ -197,43 +198,19 @@ func sgemmSmall(sk *smallKernel, threads int, transA, transB bool, m, n, k int, 
 	ParallelFor(total, grain, threads, chunk)
 }
 
-// dotBlocks is the k-blocked dot form of one small GEMM: dotT summed over
-// k blocks of step, reading A in place (copies nil) or from a copy of its
-// blocks per goroutine (dotBlocksOfA; copies[w] the workspace holding
-// goroutine w's, made on its first range). Each goroutine reads the copy
-// it wrote, from its own core's cache: one copy shared by two cores cost
-// more than it saved (see dotBlocksOfA).
-type dotBlocks struct {
-	sk        *smallKernel
-	step      int
-	a         []float32
-	lda, m, k int
-	copies    []*smallWorkspace
-}
+// smallGemm is the signature of smallKernel's dotT and axpyN.
+type smallGemm = func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool)
 
-// kernel returns goroutine w's kernel: the dotT calls of every k block,
-// accumulating into C after the first, reading A from the goroutine's
-// copy when there are copies.
-func (d *dotBlocks) kernel(w int) func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
-	var ab []float32
-	if d.copies != nil {
-		ws := d.copies[w]
-		if ws == nil {
-			ws = smallWorkspaces.get()
-			d.copies[w] = ws
-		}
-		if ws.abFor != d {
-			ws.abFor = d
-			ws.ab = dotBlocksOfA(ws.ab, d.m, d.k, d.step, d.a, d.lda)
-		}
-		ab = ws.ab
-	}
-	step, dotT := d.step, d.sk.dotT
+// blockedDot returns dotT summed over k blocks of step, accumulating into
+// C after the first, reading A in place or, with ab non-nil, from ab, the
+// copy of its blocks (dotBlocksOfA: the a of every call, chunks and
+// smallEdge alike, is the A copied).
+func blockedDot(dotT smallGemm, step int, ab []float32) smallGemm {
 	return func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool) {
 		for p := 0; p < k; p += step {
 			s := min(step, k-p)
 			ap, ldap := a[p:], lda
-			if ab != nil { // the a of every call (chunks, smallEdge) is the A copied
+			if ab != nil {
 				ap, ldap = ab[m*p:], s
 			}
 			dotT(ap, ldap, b[p:], ldb, c, ldc, m, n, s, accum || p > 0)
@@ -241,16 +218,46 @@ func (d *dotBlocks) kernel(w int) func(a []float32, lda int, b []float32, ldb in
 	}
 }
 
-// release hands back the helpers' workspaces (copies[0] is the caller's).
-func (d *dotBlocks) release() {
-	for w := 1; w < len(d.copies); w++ {
-		if ws := d.copies[w]; ws != nil {
-			ws.abFor = nil
-			smallWorkspaces.put(ws)
+// dotBlocks is the k-blocked dot form of one small GEMM reading A from a
+// copy of its blocks per goroutine (dotBlocksOfA): goroutine w makes its
+// copy in per[w].ws (per[0].ws is the caller's workspace) and its kernel
+// per[w].kern on its first range. Each goroutine reads the copy it wrote,
+// from its own core's cache: one copy shared by two cores cost more than
+// it saved (see dotBlocksOfA).
+type dotBlocks struct {
+	dotT      smallGemm
+	step      int
+	a         []float32
+	lda, m, k int
+	per       []dotWorker
+}
+
+// dotWorker is one goroutine's workspace and kernel in a dotBlocks.
+type dotWorker struct {
+	ws   *smallWorkspace
+	kern smallGemm
+}
+
+// kernel returns goroutine w's kernel, copying A's blocks on its first
+// call.
+func (d *dotBlocks) kernel(w int) smallGemm {
+	p := &d.per[w]
+	if p.kern == nil {
+		if p.ws == nil {
+			p.ws = smallWorkspaces.get()
 		}
+		p.ws.ab = dotBlocksOfA(p.ws.ab, d.m, d.k, d.step, d.a, d.lda)
+		p.kern = blockedDot(d.dotT, d.step, p.ws.ab)
 	}
-	if len(d.copies) > 0 {
-		d.copies[0].abFor = nil
+	return p.kern
+}
+
+// release hands back the helpers' workspaces (per[0]'s is the caller's).
+func (d *dotBlocks) release() {
+	for _, p := range d.per[1:] {
+		if p.ws != nil {
+			smallWorkspaces.put(p.ws)
+		}
 	}
 }
 
@@ -279,8 +286,7 @@ func scaledA(ws *smallWorkspace, transA bool, m, k int, alpha float32, a []float
 // smallEdge computes columns j0..n-1 of C (fewer than one unit) through a
 // zero-padded copy of that part of op(B) and a tile buffer, in a workspace
 // of its own.
-func smallEdge(sk *smallKernel, kern func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, accum bool),
-	transB bool, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k, j0 int, accum bool) {
+func smallEdge(sk *smallKernel, kern smallGemm, transB bool, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k, j0 int, accum bool) {
 	ws := smallWorkspaces.get()
 	defer smallWorkspaces.put(ws)
 	w := n - j0
