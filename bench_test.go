@@ -101,3 +101,56 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// trainLinearSizes are M×K×N of x·Wᵀ in the main job (`coca train`:
+// coca_shapes, 32 images per in-process rank): the vision tower's MLP
+// input and output projections, its attention's input projection, and a
+// text layer's output projection.
+var trainLinearSizes = [][3]int{{832, 64, 256}, {832, 256, 64}, {832, 64, 192}, {352, 64, 64}}
+
+// evictBytes is what BenchmarkSgemmCold streams through before each
+// product: twice this machine's 32 MiB L3, so that the operands (and the
+// product's own packing buffers) come from memory.
+const evictBytes = 64 << 20
+
+// BenchmarkSgemmCold times x·Wᵀ on the main job's shapes (float32 at the
+// dispatched level, and bfloat16 products) with the operands in cache
+// (cache=warm: the same product again and again, as BenchmarkSgemmT) and
+// evicted to memory before every call (cache=cold: a 64 MiB buffer is
+// written first, outside the timer; use -benchtime Nx, since the untimed
+// eviction takes longer than the product). A training step's products
+// read activations written several ops before and weights last touched by
+// the optimizer, so they run between the two figures: 57-84% of the warm
+// figure in the main job (README, "On a Zen 4 machine": where the main
+// job's products lose time).
+func BenchmarkSgemmCold(b *testing.B) {
+	junk := make([]byte, evictBytes)
+	for _, impl := range []string{"f32", "bf16"} {
+		for _, cache := range []string{"warm", "cold"} {
+			for _, s := range trainLinearSizes {
+				m, k, n := s[0], s[1], s[2]
+				b.Run(fmt.Sprintf("impl=%s/cache=%s/size=%dx%dx%d", impl, cache, m, k, n), func(b *testing.B) {
+					gemm := asm.Sgemm
+					if impl == "bf16" {
+						gemm = asm.SgemmBF16
+					}
+					x, w, c := randSlice(m*k, 1), randSlice(n*k, 2), make([]float32, m*n)
+					gemm(false, true, m, n, k, 1, x, k, w, k, 0, c, n)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if cache == "cold" {
+							b.StopTimer()
+							for j := 0; j < len(junk); j += 64 {
+								junk[j]++
+							}
+							b.StartTimer()
+						}
+						gemm(false, true, m, n, k, 1, x, k, w, k, 0, c, n)
+					}
+					flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
