@@ -90,6 +90,7 @@ type modelCase struct {
 	image     int    // image size in pixels; 0 keeps the config's
 	precision string // "" (float32) or "bf16" (GOCOCA_BENCH_PRECISION)
 	text      string // "" (random ids, no padding) or "prompts" (GOCOCA_BENCH_TEXT)
+	weights   string // "" (float32) or "bf16" (GOCOCA_BENCH_WEIGHTS: QuantizeBF16)
 }
 
 func (c modelCase) String() string {
@@ -103,10 +104,13 @@ func (c modelCase) String() string {
 	if c.text != "" {
 		n += "/text=" + c.text
 	}
+	if c.weights != "" {
+		n += "/weights=" + c.weights
+	}
 	return n
 }
 
-var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0, "", ""}, {"coca_shapes", 64, 0, "", ""}}
+var defaultModelCases = []modelCase{{config: "coca_ViT-B-32", batch: 8}, {config: "coca_shapes", batch: 64}}
 
 // benchText returns the texts the model benchmarks feed, as
 // GOCOCA_BENCH_TEXT names them: "" (unset) random ids over the whole
@@ -115,34 +119,43 @@ var defaultModelCases = []modelCase{{"coca_ViT-B-32", 8, 0, "", ""}, {"coca_shap
 // names, 7 to 12 ids, the rest of the context padding, as open_clip's
 // tokenizer pads them), cycled to the batch, captions of the same length
 // for a training step.
-func benchText(b *testing.B) string {
-	switch p := os.Getenv("GOCOCA_BENCH_TEXT"); p {
-	case "", "prompts":
-		return p
-	default:
-		b.Fatalf("GOCOCA_BENCH_TEXT=%q: want prompts or nothing", p)
-		return ""
+func benchText(b *testing.B) string { return benchOption(b, "GOCOCA_BENCH_TEXT", "prompts") }
+
+// benchWeights returns the weights the inference benchmarks run with, as
+// GOCOCA_BENCH_WEIGHTS names them: "" (unset) float32; "bf16" the model
+// QuantizeBF16 makes (the text stacks' matrices kept in bfloat16 only,
+// the others rounded), as `--weights bf16` loads it.
+func benchWeights(b *testing.B) string { return benchOption(b, "GOCOCA_BENCH_WEIGHTS", "bf16") }
+
+// benchOption returns the environment variable name, which must be unset,
+// empty or value.
+func benchOption(b *testing.B, name, value string) string {
+	v := os.Getenv(name)
+	if v != "" && v != value {
+		b.Fatalf("%s=%q: want %s or nothing", name, v, value)
 	}
+	return v
 }
 
 // modelCases are the cases the model benchmarks run: the defaults, or those
 // GOCOCA_BENCH_MODELS lists as comma-separated config:batch[:image] (e.g.
 // "coca_ViT-B-32:16:288"), which scripts/bench_scaling.sh uses; each at
-// the precision GOCOCA_BENCH_PRECISION names (see benchPrecision).
+// the precision GOCOCA_BENCH_PRECISION names (see benchPrecision), with
+// the weights GOCOCA_BENCH_WEIGHTS names (see benchWeights).
 func modelCases(b *testing.B) []modelCase {
-	prec, text := benchPrecision(b), benchText(b)
+	prec, text, weights := benchPrecision(b), benchText(b), benchWeights(b)
 	env := os.Getenv("GOCOCA_BENCH_MODELS")
 	if env == "" {
 		cs := append([]modelCase(nil), defaultModelCases...)
 		for i := range cs {
-			cs[i].precision, cs[i].text = prec, text
+			cs[i].precision, cs[i].text, cs[i].weights = prec, text, weights
 		}
 		return cs
 	}
 	var cs []modelCase
 	for _, f := range strings.Split(env, ",") {
 		p := strings.Split(strings.TrimSpace(f), ":")
-		c := modelCase{config: p[0], precision: prec, text: text}
+		c := modelCase{config: p[0], precision: prec, text: text, weights: weights}
 		var err error
 		if len(p) < 2 || len(p) > 3 {
 			err = fmt.Errorf("want config:batch[:image]")
@@ -202,6 +215,9 @@ func benchModel(b *testing.B, c modelCase) (*coca.Model, *tensor.Tensor, []int, 
 	}
 	m := coca.New(cfg)
 	m.Init(1)
+	if c.weights == "bf16" {
+		m.QuantizeBF16()
+	}
 	g := tensor.NewRNG(2)
 	s := cfg.Vision.ImageSize
 	img := tensor.New(c.batch, 3, s, s)
@@ -272,6 +288,9 @@ func BenchmarkTrainStep(b *testing.B) {
 			defer usePrecision(c)()
 			if testing.Short() && c.config == "coca_ViT-B-32" {
 				b.Skip("coca_ViT-B-32 skipped in -short mode")
+			}
+			if c.weights != "" {
+				b.Skip("bfloat16 weights serve inference only (GOCOCA_BENCH_WEIGHTS)")
 			}
 			m, img, text, l := benchModel(b, c)
 			step := func() {
