@@ -42,6 +42,7 @@ var bf16Gemm = &gemmKernel{
 	packBPairsAsm:  sgemmPackBPairs32BF16,
 	packATPairsAsm: sgemmPackATPairs12BF16,
 	dotT:           sgemmDotBF16,
+	dotStored:      sgemmDotStoredBF16,
 	dotMaxM:        bf16DotMaxM,
 	dotMinNK:       bf16DotMinNK,
 }

@@ -2,6 +2,8 @@
 
 package asm
 
+import "unsafe"
+
 // The bfloat16 dot form: SgemmBF16 of a few rows of A against B stored n×k
 // (x·Wᵀ with float32 weights W: a batch-1 image's projections under
 // --precision bf16). The packed bfloat16 GEMM converts and packs all of
@@ -68,6 +70,29 @@ func sgemmDotBF16(threads int, transA bool, m, n, k int, alpha float32, a []floa
 		fillRows(c, ldc, bias, m, n)
 		beta = 1
 	}
+	dotBF16(threads, transA, m, n, k, alpha, a, lda, dotB{f: b, ld: ldb}, beta, c, ldc)
+}
+
+// sgemmDotStoredBF16 is sgemmDotBF16 (alpha 1, no bias) for B stored n×k
+// in bfloat16, s (lds values apart, lds even), whose rows it reads in
+// place instead of converting them; k is a multiple of 32, so that every
+// block of k is whole 16-pair vectors and starts on a pair.
+func sgemmDotStoredBF16(threads int, m, n, k int, a []float32, lda int, s []uint16, lds int, beta float32, c []float32, ldc int) {
+	dotBF16(threads, false, m, n, k, 1, a, lda, dotB{h: s, ld: lds}, beta, c, ldc)
+}
+
+// dotB is the right operand of the dot form, stored n×k: float32 values
+// f, converted a group of rows at a time, or bfloat16 values h, read in
+// place (pairs of adjacent values are the kernel's 32-bit slots); ld
+// values apart.
+type dotB struct {
+	f  []float32
+	h  []uint16
+	ld int
+}
+
+// dotBF16 is the dot form of sgemmDotBF16 and sgemmDotStoredBF16 (no bias).
+func dotBF16(threads int, transA bool, m, n, k int, alpha float32, a []float32, lda int, b dotB, beta float32, c []float32, ldc int) {
 	if beta != 0 && beta != 1 {
 		scaleC(m, n, beta, c, ldc)
 	}
@@ -94,14 +119,29 @@ func sgemmDotBF16(threads int, transA bool, m, n, k int, alpha float32, a []floa
 			full := rows / 8 * 8 // columns written in place
 			for p := 0; p < k; p += step {
 				s := min(step, k-p)
-				bf16Rows(w.b, b[j0*ldb+p:], ldb, ldw, rows, s)
+				// The group's rows of B for this block of k in bfloat16
+				// pairs: converted into w.b, or read where they lie.
+				bp, ldb := &w.b[0], ldw
+				if b.h == nil {
+					bf16Rows(w.b, b.f[j0*b.ld+p:], b.ld, ldw, rows, s)
+				} else if full > 0 {
+					bp, ldb = (*float32)(unsafe.Pointer(&b.h[j0*b.ld+p])), b.ld/2
+				}
 				if full > 0 {
-					sgemmDotTBF16AVX512(&ap[p/2], lap, &w.b[0], ldw, &c[j0], ldc, m, full, (s+1)/2, accumFlag(accum || p > 0))
+					sgemmDotTBF16AVX512(&ap[p/2], lap, bp, ldb, &c[j0], ldc, m, full, (s+1)/2, accumFlag(accum || p > 0))
 				}
 				if rows > full {
 					// The last columns (fewer than 8) through a tile: the
 					// converted rows past n zeroed.
 					e := w.b[full*ldw : (full+8)*ldw]
+					if b.h != nil {
+						// s is a multiple of 32: s/2 slots per row.
+						e16 := unsafe.Slice((*uint16)(unsafe.Pointer(&e[0])), 2*len(e))
+						for r := range rows - full {
+							o := (j0 + full + r) * b.ld
+							copy(e16[2*r*ldw:2*r*ldw+s], b.h[o+p:o+p+s])
+						}
+					}
 					clear(e[(rows-full)*ldw:])
 					w.c = growTo(w.c, m*8)
 					sgemmDotTBF16AVX512(&ap[p/2], lap, &e[0], ldw, &w.c[0], 8, m, 8, (s+1)/2, accumFlag(p > 0))

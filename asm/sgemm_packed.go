@@ -115,6 +115,10 @@ type gemmKernel struct {
 	// threads goroutines: the bfloat16 kernel's dot form (sgemmDotBF16).
 	dotT              func(threads int, transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32)
 	dotMaxM, dotMinNK int
+
+	// dotStored, when set, is dotT (alpha 1, no bias) for B stored n×k in
+	// bfloat16, read in place (SgemmBF16StoredT); k a multiple of 32.
+	dotStored func(threads int, m, n, k int, a []float32, lda int, s []uint16, lds int, beta float32, c []float32, ldc int)
 }
 
 // depth returns the packed depth of a kc-deep block: kc, or the number of

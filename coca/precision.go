@@ -15,9 +15,11 @@ import (
 // training). Attention, normalisation and the elementwise ops stay
 // float32. It marks this model's parameters only: other models in the
 // process keep their own precision. It combines with bfloat16 weights
-// (QuantizeBF16, LoadBF16): products of many rows widen those weights and
-// round the activations; a decoding step's products of a few rows read
-// the 16-bit weights with float32 activations, as without it.
+// (QuantizeBF16, LoadBF16): products of many rows round the activations
+// and widen those weights (those of 33 to 128 rows, as a single text's
+// encoder takes, read them in place on a CPU with AVX512_BF16: the same
+// values without the widening); a decoding step's products of a few rows
+// read the 16-bit weights with float32 activations, as without it.
 //
 // It returns an error when the backend cannot take products in p (a
 // device backend: bfloat16 products are the CPU's). Like Load, it must not

@@ -5,6 +5,7 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/gococa/gococa/asm"
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
@@ -23,7 +24,11 @@ import (
 // weight once, accumulating in float32 in its own order; a larger one
 // widens the weights (bf16WidenBlock values at a time) and runs the
 // float32 GEMM, so that its results are those of the float32 kernels over
-// the rounded weights, bit for bit.
+// the rounded weights, bit for bit. Where that GEMM's products are
+// bfloat16 (PrecisionBF16, or the CPUBF16 backend) and it would convert
+// the widened weights back to bfloat16 pairs (the dot form of at most 128
+// rows, asm.SgemmBF16StoredT), the CPU reads the stored weights in place
+// instead, with the same results.
 
 // DType names the element type a tensor stores.
 type DType int
@@ -284,15 +289,36 @@ func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n,
 			return
 		}
 	}
-	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*k:o1*k]) })
+	var direct func(o0, o1 int, beta float32) bool
+	if sb, ok := backend.(storedBF16Products); ok && sb.bf16Products(p) {
+		// The widened block would be converted back to bfloat16 pairs:
+		// read S where it lies instead, where the kernel can.
+		direct = func(o0, o1 int, beta float32) bool {
+			return asm.SgemmBF16StoredT(rows, o1-o0, k, x, k, s[o0*k:o1*k], k, beta, out[o0:], n)
+		}
+	}
+	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*k:o1*k]) }, direct)
 }
+
+// storedBF16Products is an optional extension of Backend (the CPU's): it
+// reports whether a product in precision p takes its products in
+// bfloat16 (asm.SgemmBF16), so that a bfloat16 weight's product can read
+// the weight in place (asm.SgemmBF16StoredT), bit for bit the product of
+// the widened weight.
+type storedBF16Products interface {
+	bf16Products(p Precision) bool
+}
+
+func (cpuBackend) bf16Products(p Precision) bool { return p == PrecisionBF16 }
 
 // mulWidened computes out (rows × n) = x (rows × k)·Sᵀ + bias for a stored
 // S (n × k) that widen writes into float32, a block of its rows [o0, o1)
 // at a time (bf16WidenBlock values), running the float32 GEMM in
 // precision p into the matching columns of out, with the bias stored
-// first (as Linear does).
-func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(dst []float32, o0, o1 int)) {
+// first (as Linear does). direct, when not nil, may compute a block's
+// columns instead (out[:, o0:o1] = x·S[o0:o1]ᵀ + beta·out[:, o0:o1], bit
+// for bit the widened block's product) and reports whether it did.
+func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(dst []float32, o0, o1 int), direct func(o0, o1 int, beta float32) bool) {
 	if bias != nil {
 		fillRows(out, bias, rows, n)
 	}
@@ -307,13 +333,21 @@ func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(
 		return
 	}
 	step := max(1, min(n, bf16WidenBlock/k))
-	w := pool.get(step * k)
+	var w []float32
 	for o0 := 0; o0 < n; o0 += step {
 		o1 := min(n, o0+step)
+		if direct != nil && direct(o0, o1, beta) {
+			continue
+		}
+		if w == nil {
+			w = pool.get(step * k)
+		}
 		widen(w[:(o1-o0)*k], o0, o1)
 		product(p, false, true, rows, o1-o0, k, 1, x, k, 0, w, k, 0, beta, out[o0:], n, 0, 1)
 	}
-	pool.put(w)
+	if w != nil {
+		pool.put(w)
+	}
 }
 
 // fillRows stores bias in each of the rows of out (row length n).

@@ -31,6 +31,9 @@ func (cpuBF16) Name() string { return "cpu-bf16" }
 // whatever p.
 func (cpuBF16) packedInputLen(_ Precision, m, n, k int) int { return asm.PackedBF16BLen(m, n, k) }
 
+// bf16Products: every product is bfloat16, whatever p.
+func (cpuBF16) bf16Products(Precision) bool { return true }
+
 // GemmBias takes its products in bfloat16 whatever p, like Gemm.
 func (cb cpuBF16) GemmBias(_ Precision, transA, transB bool, m, n, k int, alpha float32,
 	a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
