@@ -72,7 +72,7 @@ func sgemmBF16(fn string, l Level, transA, transB bool, m, n, k int, alpha float
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	if kn != nil && kn.dotT != nil && transB && m <= kn.dotMaxM && n*k >= kn.dotMinNK {
+	if transB && kn.takesDot(m, n, k) {
 		kn.dotT(procs(), transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 		return
 	}

@@ -25,7 +25,7 @@ func SgemmBF16StoredT(m, n, k int, a []float32, lda int, s []uint16, lds int, be
 		panic(fmt.Sprintf("asm.SgemmBF16StoredT: m=%d n=%d k=%d lda=%d lds=%d ldc=%d: a %d, s %d, c %d", m, n, k, lda, lds, ldc, len(a), len(s), len(c)))
 	}
 	kn := bf16KernelFor(level)
-	if kn == nil || kn.dotStored == nil || m > kn.dotMaxM || n*k < kn.dotMinNK || k%32 != 0 || lds%2 != 0 || uintptr(unsafe.Pointer(&s[0]))%4 != 0 {
+	if !kn.takesDot(m, n, k) || kn.dotStored == nil || k%32 != 0 || lds%2 != 0 || uintptr(unsafe.Pointer(&s[0]))%4 != 0 {
 		return false
 	}
 	kn.dotStored(procs(), m, n, k, a, lda, s, lds, beta, c, ldc)

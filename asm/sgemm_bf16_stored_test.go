@@ -83,3 +83,44 @@ func TestSgemmBF16StoredTPanics(t *testing.T) {
 	m, n, k := 50, 1536, 512
 	SgemmBF16StoredT(m, n, k, make([]float32, m*k), k, make([]uint16, n*k-1), k, 0, make([]float32, m*n), n)
 }
+
+// TestSgemmBF16StoredTConcurrent calls SgemmBF16StoredT from several
+// goroutines at once on shared A and S (each its own C), as a service's
+// requests do, and checks each against one call made alone (run under
+// -race in CI: the per-goroutine workspaces must not be shared).
+func TestSgemmBF16StoredTConcurrent(t *testing.T) {
+	if !HasBF16() {
+		t.Skipf("no bfloat16 kernel at level %v", level)
+	}
+	m, n, k := 50, 1029, 768
+	rng := rand.New(rand.NewSource(7))
+	a := randSlice(rng, m*k)
+	s := make([]uint16, n*k)
+	for j := range s {
+		s[j] = uint16(math.Float32bits(RoundBF16(float32(rng.NormFloat64()))) >> 16)
+	}
+	want := make([]float32, m*n)
+	if !SgemmBF16StoredT(m, n, k, a, k, s, k, 0, want, n) {
+		t.Fatal("declined")
+	}
+	const workers = 4
+	got := make([][]float32, workers)
+	done := make(chan int)
+	for w := range workers {
+		got[w] = make([]float32, m*n)
+		go func() {
+			for range 3 {
+				SgemmBF16StoredT(m, n, k, a, k, s, k, 0, got[w], n)
+			}
+			done <- w
+		}()
+	}
+	for range workers {
+		w := <-done
+		for j := range want {
+			if math.Float32bits(got[w][j]) != math.Float32bits(want[j]) {
+				t.Fatalf("goroutine %d: C[%d][%d] = %v, alone %v", w, j/n, j%n, got[w][j], want[j])
+			}
+		}
+	}
+}

@@ -121,6 +121,14 @@ type gemmKernel struct {
 	dotStored func(threads int, m, n, k int, a []float32, lda int, s []uint16, lds int, beta float32, c []float32, ldc int)
 }
 
+// takesDot reports whether a product of m rows against B stored n×k takes
+// the kernel's dot form (dotT) instead of the packed GEMM: SgemmBF16
+// decides by it, and SgemmBF16StoredT, which must decide as SgemmBF16 does
+// to store the same values, too. kn may be nil.
+func (kn *gemmKernel) takesDot(m, n, k int) bool {
+	return kn != nil && kn.dotT != nil && m <= kn.dotMaxM && n*k >= kn.dotMinNK
+}
+
 // depth returns the packed depth of a kc-deep block: kc, or the number of
 // bfloat16 pairs.
 func (kn *gemmKernel) depth(kc int) int {
