@@ -217,6 +217,34 @@ func (kn *gemmKernel) packAPairs(dst []float32, transA bool, a []float32, lda, i
 	}
 }
 
+// packStoredPairs is packBPairs for a stored kernel (gemmKernel.stored):
+// op(B) = Sᵀ with S's rows as 32-bit slots b (ldb slots apart), pair
+// (q, j) of the block at (pc, jc) being slot pc/2+q of row jc+j, so
+// packing transposes slots (packBTAsm where set, in bt×bt blocks). pc and
+// kc are even.
+func (kn *gemmKernel) packStoredPairs(dst, b []float32, ldb, pc, jc, kc, nc int) {
+	nr, kp, q0 := kn.nr, kc/2, pc/2
+	for jp := 0; jp < nc; jp += nr {
+		cols := min(nr, nc-jp)
+		d := dst[jp*kp : jp*kp+nr*kp]
+		qs := 0
+		if bt := kn.bt; kn.packBTAsm != nil && cols == nr && kp >= bt {
+			qs = kp / bt * bt
+			for g := 0; g < nr; g += bt {
+				_ = b[(jc+jp+g+bt-1)*ldb+q0+qs-1]
+				kn.packBTAsm(&d[g], &b[(jc+jp+g)*ldb+q0], ldb, nr, kp/bt)
+			}
+		}
+		for q := qs; q < kp; q++ {
+			dd := d[q*nr : q*nr+nr]
+			for j := range cols {
+				dd[j] = b[(jc+jp+j)*ldb+q0+q]
+			}
+			clear(dd[cols:])
+		}
+	}
+}
+
 // packAPairsGo packs pairs of alpha·op(A) into one micro-panel d (mr
 // slots per pair), in Go: rows rows from row i0 and ⌈kc/2⌉ pairs from
 // column p0 of op(A), the element past an odd kc and the rows past rows
@@ -257,6 +285,10 @@ func packAPairsGo(d []float32, mr int, transA bool, a []float32, lda, i0, p0, ro
 // jp/nr holds pair (q, j) = (element (2q, j), element (2q+1, j)) at
 // jp*kp + q*nr + j; columns past nc and the row past an odd kc are zero.
 func (kn *gemmKernel) packBPairs(dst []float32, transB bool, b []float32, ldb, pc, jc, kc, nc int) {
+	if kn.storedB {
+		kn.packStoredPairs(dst, b, ldb, pc, jc, kc, nc)
+		return
+	}
 	nr := kn.nr
 	kp := (kc + 1) / 2
 	at := func(p, j int) float32 {

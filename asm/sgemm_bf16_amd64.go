@@ -47,6 +47,18 @@ var bf16Gemm = &gemmKernel{
 	dotMinNK:       bf16DotMinNK,
 }
 
+// bf16GemmStored is bf16Gemm packing B from bfloat16 pairs in place
+// (gemmKernel.stored), transposing them in the float32 kernels' 8×8
+// blocks.
+var bf16GemmStored = &gemmKernel{}
+
+func init() {
+	*bf16GemmStored = *bf16Gemm
+	bf16GemmStored.storedB = true
+	bf16GemmStored.packBTAsm, bf16GemmStored.bt = sgemmPackBT8AVX2, 8
+	bf16Gemm.stored = bf16GemmStored
+}
+
 // bf16KernelFor returns the bfloat16 kernel of level l, or nil where l has
 // none on this CPU.
 func bf16KernelFor(l Level) *gemmKernel {

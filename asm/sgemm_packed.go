@@ -119,6 +119,15 @@ type gemmKernel struct {
 	// dotStored, when set, is dotT (alpha 1, no bias) for B stored n×k in
 	// bfloat16, read in place (SgemmBF16StoredT); k a multiple of 32.
 	dotStored func(threads int, m, n, k int, a []float32, lda int, s []uint16, lds int, beta float32, c []float32, ldc int)
+
+	// stored, when set, is this kernel packing op(B) = Sᵀ from S (n×k)
+	// stored in bfloat16 (SgemmBF16StoredT): its packBPairs takes B
+	// transposed as S's 32-bit slots, two bfloat16 values of consecutive
+	// k each, and ldb in slots (storedB), so every path of sgemmParallel
+	// runs on S unchanged, with the same blocking and kernel as on the
+	// widened S.
+	stored  *gemmKernel
+	storedB bool
 }
 
 // takesDot reports whether a product of m rows against B stored n×k takes

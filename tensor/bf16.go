@@ -25,10 +25,12 @@ import (
 // widens the weights (bf16WidenBlock values at a time) and runs the
 // float32 GEMM, so that its results are those of the float32 kernels over
 // the rounded weights, bit for bit. Where that GEMM's products are
-// bfloat16 (PrecisionBF16, or the CPUBF16 backend) and it would convert
-// the widened weights back to bfloat16 pairs (the dot form of at most 128
-// rows, asm.SgemmBF16StoredT), the CPU reads the stored weights in place
-// instead, with the same results.
+// bfloat16 (PrecisionBF16, or the CPUBF16 backend) it would convert the
+// widened weights back to bfloat16 pairs: there the CPU reads the stored
+// weights in place instead (asm.SgemmBF16StoredT: the dot form of at most
+// 128 rows, and the packed GEMM, whose panels take the stored pairs as
+// they lie), with the results of the float32 kernels over the rounded
+// weights.
 
 // DType names the element type a tensor stores.
 type DType int
@@ -278,7 +280,10 @@ func widenBF16(dst []float32, src []uint16) {
 // mulBF16 computes out (rows × n, row stride n) = x (rows × k)·Sᵀ + bias
 // for S (n × k) the bfloat16 matrix s, overwriting out. A product of a
 // few rows reads S with x in float32 whatever p is; a larger one runs the
-// GEMM over widened S in precision p (PrecisionBF16 then also rounds x).
+// GEMM over widened S in precision p (PrecisionBF16 then also rounds x),
+// or with bfloat16 products where the kernel can, reads S where it lies
+// (asm.SgemmBF16StoredT: the product over the whole widened S, bit for
+// bit).
 func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n, k int) {
 	if rows == 0 || n == 0 {
 		return
@@ -289,15 +294,15 @@ func mulBF16(p Precision, out, x []float32, s []uint16, bias []float32, rows, n,
 			return
 		}
 	}
-	var direct func(o0, o1 int, beta float32) bool
 	if sb, ok := backend.(storedBF16Products); ok && sb.bf16Products(p) {
-		// The widened block would be converted back to bfloat16 pairs:
-		// read S where it lies instead, where the kernel can.
-		direct = func(o0, o1 int, beta float32) bool {
-			return asm.SgemmBF16StoredT(rows, o1-o0, k, x, k, s[o0*k:o1*k], k, beta, out[o0:], n)
+		// The widened S would be converted back to bfloat16 pairs: read
+		// S where it lies instead, where the kernel can, taking the
+		// product the float32 model over the rounded weights takes.
+		if asm.SgemmBF16StoredT(rows, n, k, x, k, s, k, bias, 0, out, n) {
+			return
 		}
 	}
-	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*k:o1*k]) }, direct)
+	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*k:o1*k]) })
 }
 
 // storedBF16Products is an optional extension of Backend (the CPU's): it
@@ -315,10 +320,8 @@ func (cpuBackend) bf16Products(p Precision) bool { return p == PrecisionBF16 }
 // S (n × k) that widen writes into float32, a block of its rows [o0, o1)
 // at a time (bf16WidenBlock values), running the float32 GEMM in
 // precision p into the matching columns of out, with the bias stored
-// first (as Linear does). direct, when not nil, may compute a block's
-// columns instead (out[:, o0:o1] = x·S[o0:o1]ᵀ + beta·out[:, o0:o1], bit
-// for bit the widened block's product) and reports whether it did.
-func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(dst []float32, o0, o1 int), direct func(o0, o1 int, beta float32) bool) {
+// first (as Linear does).
+func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(dst []float32, o0, o1 int)) {
 	if bias != nil {
 		fillRows(out, bias, rows, n)
 	}
@@ -336,9 +339,6 @@ func mulWidened(p Precision, out, x, bias []float32, rows, n, k int, widen func(
 	var w []float32
 	for o0 := 0; o0 < n; o0 += step {
 		o1 := min(n, o0+step)
-		if direct != nil && direct(o0, o1, beta) {
-			continue
-		}
 		if w == nil {
 			w = pool.get(step * k)
 		}

@@ -9,13 +9,15 @@ import (
 	"github.com/gococa/gococa/tensor/safetensors"
 )
 
-// TestMulBF16Stored checks that a product of a bfloat16 weight with 33 to
-// 128 rows whose products are bfloat16 (PrecisionBF16 on the CPU backend,
-// any precision on CPUBF16), which reads the weight in place where the
-// kernel can (asm.SgemmBF16StoredT), stores what widening the weight
-// block by block stores (mulWidened without it), bit for bit: with and
-// without a bias, and with widening blocks whose boundary splits a group
-// of 8 columns and whose last block is too small for the in-place form.
+// TestMulBF16Stored checks that a product of a bfloat16 weight of more
+// than 32 rows whose products are bfloat16 (PrecisionBF16 on the CPU
+// backend, any precision on CPUBF16), which reads the weight in place
+// where the kernel can (asm.SgemmBF16StoredT: the dot form up to 128
+// rows, the packed GEMM past them), stores what the product over the
+// whole widened weight stores (a float32 weight's Linear over the rounded
+// values), bit for bit: with and without a bias; with widening blocks of
+// 1002 rows, which the in-place product does not split; and with an odd
+// k, which it declines, so that the weight is widened block by block.
 func TestMulBF16Stored(t *testing.T) {
 	cases := []struct {
 		rows, n, k int
@@ -26,6 +28,8 @@ func TestMulBF16Stored(t *testing.T) {
 		{77, 2051, 768, 0, false},
 		{33, 2051, 768, 1002, true}, // blocks of 1002, 1002 and 47 rows
 		{128, 4100, 64, 0, true},
+		{400, 768, 768, 0, true},      // the packed GEMM
+		{616, 2051, 512, 1002, false}, // the packed GEMM, blocks of 1002, 1002 and 47 rows
 	}
 	for _, be := range []struct {
 		name string
@@ -57,7 +61,15 @@ func TestMulBF16Stored(t *testing.T) {
 				}
 				got, want := make([]float32, c.rows*c.n), make([]float32, c.rows*c.n)
 				mulBF16(be.p, got, x, s, bias, c.rows, c.n, c.k)
-				mulWidened(be.p, want, x, bias, c.rows, c.n, c.k, func(dst []float32, o0, o1 int) { widenBF16(dst, s[o0*c.k:o1*c.k]) }, nil)
+				// The float32 product over the rounded weights, as a
+				// float32 weight's Linear takes it.
+				wide := make([]float32, len(s))
+				widenBF16(wide, s)
+				if bias != nil {
+					productBias(be.p, c.rows, c.n, c.k, x, wide, bias, want)
+				} else {
+					product(be.p, false, true, c.rows, c.n, c.k, 1, x, c.k, 0, wide, c.k, 0, 0, want, c.n, 0, 1)
+				}
 				for j := range want {
 					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 						t.Fatalf("out[%d][%d] = %v, widened %v", j/c.n, j%c.n, got[j], want[j])

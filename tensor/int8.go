@@ -174,5 +174,5 @@ func mulInt8(p Precision, out, x []float32, q []int8, scale, bias []float32, row
 	}
 	mulWidened(p, out, x, bias, rows, n, k, func(dst []float32, o0, o1 int) {
 		dequantInt8(dst, q[o0*k:o1*k], scale[o0:o1], k)
-	}, nil)
+	})
 }
