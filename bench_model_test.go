@@ -124,7 +124,10 @@ func benchText(b *testing.B) string { return benchOption(b, "GOCOCA_BENCH_TEXT",
 // benchWeights returns the weights the inference benchmarks run with, as
 // GOCOCA_BENCH_WEIGHTS names them: "" (unset) float32; "bf16" the model
 // QuantizeBF16 makes (the text stacks' matrices kept in bfloat16 only,
-// the others rounded), as `--weights bf16` loads it.
+// the others rounded), as `--weights bf16` loads it; with
+// GOCOCA_BENCH_PRECISION=bf16 also marked for bfloat16 products
+// (SetPrecision), which keeps the vision tower's matrices in bfloat16
+// too, as `--weights bf16 --precision bf16` loads it.
 func benchWeights(b *testing.B) string { return benchOption(b, "GOCOCA_BENCH_WEIGHTS", "bf16") }
 
 // benchOption returns the environment variable name, which must be unset,
@@ -217,6 +220,13 @@ func benchModel(b *testing.B, c modelCase) (*coca.Model, *tensor.Tensor, []int, 
 	m.Init(1)
 	if c.weights == "bf16" {
 		m.QuantizeBF16()
+		if c.precision == "bf16" {
+			// As --weights bf16 --precision bf16 opens it: the vision
+			// tower's matrices in bfloat16 too.
+			if err := m.SetPrecision(tensor.PrecisionBF16); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	g := tensor.NewRNG(2)
 	s := cfg.Vision.ImageSize

@@ -22,7 +22,13 @@ import (
 // rounded weights, bit for bit (see tensor.BF16Multiplier).
 //
 // The other weight matrices (the vision tower, the text tower's positional
-// embedding and projection) stay float32, holding the rounded values.
+// embedding and projection) stay float32, holding the rounded values,
+// except that with bfloat16 products (SetPrecision(PrecisionBF16), before
+// or after the weights are made bfloat16) the matrices of the vision
+// tower's blocks are stored in bfloat16 too: its products round them to
+// bfloat16 pairs anyway, and on a CPU with AVX512_BF16 they read those
+// pairs where they lie (tensor.BF16Multiplier's in-place forms), in half
+// the memory. SetPrecision(PrecisionF32) widens them back (exactly).
 // Biases, LayerNorm parameters, class embeddings and logit_scale keep
 // their full values.
 //
@@ -36,15 +42,33 @@ type bf16Slot struct {
 	transpose bool // stored transposed: the vocabulary projection (W, V)
 }
 
-// bf16Slots lists the parameters a bfloat16 model stores in bfloat16.
+// bf16Slots lists the parameters a bfloat16 model stores in bfloat16 at
+// the model's precision: with bfloat16 products, the vision tower's
+// block matrices (visionSlots) too.
 func (m *Model) bf16Slots() []bf16Slot {
-	var s []bf16Slot
+	blocks := append(append(append([]*nn.ResidualAttentionBlock{}, m.Text.Transformer.Resblocks...), m.TextDecoder.Resblocks...), m.TextDecoder.CrossAttn...)
+	s := blockMatrices(nil, blocks)
+	if m.Precision() == tensor.PrecisionBF16 {
+		s = m.visionSlots(s)
+	}
+	s = append(s, bf16Slot{t: m.Text.TokenEmbedding.Weight})
+	return append(s, bf16Slot{t: m.TextDecoder.TextProjection, transpose: true})
+}
+
+// visionSlots appends the matrices of the vision tower's blocks to s:
+// those a bfloat16 model stores in bfloat16 with bfloat16 products only.
+func (m *Model) visionSlots(s []bf16Slot) []bf16Slot {
+	return blockMatrices(s, m.Visual.Transformer.Resblocks)
+}
+
+// blockMatrices appends the weight matrices of blocks (attention
+// projections, c_fc, c_proj) to s.
+func blockMatrices(s []bf16Slot, blocks []*nn.ResidualAttentionBlock) []bf16Slot {
 	add := func(t *tensor.Tensor) {
 		if t != nil {
 			s = append(s, bf16Slot{t: t})
 		}
 	}
-	blocks := append(append(append([]*nn.ResidualAttentionBlock{}, m.Text.Transformer.Resblocks...), m.TextDecoder.Resblocks...), m.TextDecoder.CrossAttn...)
 	for _, blk := range blocks {
 		a := blk.Attn
 		add(a.InProjWeight)
@@ -55,8 +79,7 @@ func (m *Model) bf16Slots() []bf16Slot {
 		add(blk.MLP.CFc.Weight)
 		add(blk.MLP.CProj.Weight)
 	}
-	add(m.Text.TokenEmbedding.Weight)
-	return append(s, bf16Slot{t: m.TextDecoder.TextProjection, transpose: true})
+	return s
 }
 
 // IsBF16 reports whether the model holds bfloat16 weights (QuantizeBF16
@@ -67,7 +90,8 @@ func (m *Model) IsBF16() bool { return m.TextDecoder.TextProjection.DType() == t
 // comment at the top of bf16.go): every weight matrix (each parameter with
 // two or more axes) is rounded to the nearest bfloat16 (ties to even); the
 // matrices of both text stacks, the token embedding and the vocabulary
-// projection keep only their bfloat16 values (their float32 storage is
+// projection (and with bfloat16 products those of the vision tower's
+// blocks) keep only their bfloat16 values (their float32 storage is
 // freed) and the others are rounded in place. It does nothing on a model
 // that already has bfloat16 weights. Like Load, it must not run while the
 // model serves other goroutines.

@@ -171,6 +171,11 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 		return nil, err
 	}
 	m := New(cfg)
+	// The precision first: with bfloat16 products LoadBF16 reads the
+	// vision tower's matrices straight into 16 bits (see bf16.go).
+	if err := m.SetPrecision(o.precision); err != nil {
+		return nil, err
+	}
 	load, weights := m.Load, "f32"
 	if o.bf16 {
 		load, weights = m.LoadBF16, "bf16"
@@ -189,9 +194,6 @@ func Open(path string, opts ...OpenOption) (*Pipeline, error) {
 		if err := m.QuantizeInt8(); err != nil {
 			return nil, err
 		}
-	}
-	if err := m.SetPrecision(o.precision); err != nil {
-		return nil, err
 	}
 	var tok *tokenizer.Tokenizer
 	tokFrom := o.tokenizer

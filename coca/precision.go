@@ -15,11 +15,13 @@ import (
 // training). Attention, normalisation and the elementwise ops stay
 // float32. It marks this model's parameters only: other models in the
 // process keep their own precision. It combines with bfloat16 weights
-// (QuantizeBF16, LoadBF16): products of many rows round the activations
-// and widen those weights (those of 33 to 128 rows, as a single text's
-// encoder takes, read them in place on a CPU with AVX512_BF16: the same
-// values without the widening); a decoding step's products of a few rows
-// read the 16-bit weights with float32 activations, as without it.
+// (QuantizeBF16, LoadBF16): products of more than 32 rows (the encoders)
+// round the activations and read the 16-bit weights in place on a CPU
+// with AVX512_BF16 (elsewhere they widen them: the same values), and a
+// decoding step's products of a few rows read the 16-bit weights with
+// float32 activations, as without it. On such a model PrecisionBF16 also
+// stores the matrices of the vision tower's blocks in 16 bits (half their
+// memory; see bf16.go) and PrecisionF32 widens them back.
 //
 // It returns an error when the backend cannot take products in p (a
 // device backend: bfloat16 products are the CPU's). Like Load, it must not
@@ -30,6 +32,15 @@ func (m *Model) SetPrecision(p tensor.Precision) error {
 	}
 	for _, prm := range m.Params() {
 		prm.Tensor.SetPrecision(p)
+	}
+	if m.IsBF16() { // the vision tower's matrices: see bf16.go
+		for _, sl := range m.visionSlots(nil) {
+			if p == tensor.PrecisionBF16 {
+				sl.t.ToBF16(false)
+			} else {
+				sl.t.ToFloat32()
+			}
+		}
 	}
 	return nil
 }

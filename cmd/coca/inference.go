@@ -25,7 +25,7 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	fs.StringVar(&mf.checkpoint, "checkpoint", "", "model weights: a .safetensors or PyTorch (.bin/.pt) file, a coca train run directory, or a Hugging Face hub snapshot folder")
 	fs.StringVar(&mf.pretrained, "pretrained", "", "one of open_clip's published CoCa weights, read from the Hugging Face cache ($HF_HOME/hub, default ~/.cache/huggingface/hub) without network access: laion2b_s13b_b90k or mscoco_finetuned_laion2b_s13b_b90k with --config coca_ViT-B-32 or coca_ViT-L-14, or MODEL:TAG")
 	fs.StringVar(&mf.tokenizer, "tokenizer", "auto", "clip, a BPE merges file, or auto (the checkpoint's own: stored in it or tokenizer.txt beside it; else clip)")
-	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32; bf16 (matrices rounded to bfloat16, the text stacks' kept in 16 bits: half their memory, and decoding reads 16-bit weights; read straight from float16/bfloat16 checkpoints); or int8 (the text stacks' matrices in int8 with a scale per output, the rest float32: decoding reads a quarter of float32's bytes; CPU only)")
+	fs.StringVar(&mf.weights, "weights", "f32", "weight precision: f32; bf16 (matrices rounded to bfloat16, the text stacks' kept in 16 bits, with --precision bf16 the vision tower's blocks' too: half their memory, and decoding reads 16-bit weights; read straight from float16/bfloat16 checkpoints); or int8 (the text stacks' matrices in int8 with a scale per output, the rest float32: decoding reads a quarter of float32's bytes; CPU only)")
 	fs.StringVar(&mf.precision, "precision", "f32", precisionUsage)
 	fs.StringVar(&mf.device, "device", "cpu", deviceUsage)
 	mf.log = fs.Output()
