@@ -403,9 +403,14 @@ func packRows(dst, src []float32, lds, rows, cols, rowsP, colsP int) []float32 {
 // With tmp non-nil, a partial last block of rows goes through *tmp (grown
 // as needed), zero-padded to a whole block.
 // Blocks of the GEMM kernel's transposed-B packing (8×8 on AVX2, 4×4 on
-// NEON) do the bulk at SIMD levels.
+// NEON) do the bulk at SIMD levels; on AVX512, where cols and ldd are
+// multiples of 16 (the attention's heads of 16 to 64 floats), 16×16
+// blocks in registers do all of it (transpose16).
 func transposeInto(l Level, dst []float32, ldd int, src []float32, lds, rows, cols int, tmp *[]float32) {
 	if cols == 0 || ldd == 0 {
+		return
+	}
+	if transpose16(l, dst, ldd, src, lds, rows, cols) {
 		return
 	}
 	_ = dst[(cols-1)*ldd+ldd-1]

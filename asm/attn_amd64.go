@@ -95,3 +95,35 @@ func attnScaleRowsArch(l Level, dst []float32, ldd int, src []float32, lds int, 
 
 //go:noescape
 func attnScaleRowsAVX512(dst *float32, ldd int, src *float32, lds int, l *float32, rows, d int)
+
+// transpose16AVX512 transposes a block of rows (at most 16) rows of 16
+// floats (lds apart) into 16 rows of 16 (ldd apart), the columns past
+// rows zero.
+//
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, rows int)
+
+// transpose16 is transposeInto where the level has 16×16 transposes
+// (AVX512) and the block suits them: cols and ldd multiples of 16. It
+// transposes the rows in blocks of 16, the last one short, and writes
+// the zero columns up to ldd with them, and reports whether it did.
+func transpose16(l Level, dst []float32, ldd int, src []float32, lds, rows, cols int) bool {
+	if l != AVX512 || cols%16 != 0 || ldd%16 != 0 || rows > ldd {
+		return false
+	}
+	_ = dst[(cols-1)*ldd+ldd-1]
+	if rows > 0 {
+		_ = src[(rows-1)*lds+cols-1]
+	}
+	for c := 0; c < cols; c += 16 {
+		for r := 0; r < ldd; r += 16 {
+			n := min(16, max(0, rows-r))
+			s := &dst[0] // not read when n is 0
+			if n > 0 {
+				s = &src[r*lds+c]
+			}
+			transpose16AVX512(&dst[c*ldd+r], ldd, s, lds, n)
+		}
+	}
+	return true
+}

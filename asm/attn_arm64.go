@@ -35,3 +35,6 @@ func attnPad(l Level) (rows, cols int) {
 	}
 	return 2, 8
 }
+
+// transpose16 is transposeInto's 16×16 path, which NEON does not take.
+func transpose16(Level, []float32, int, []float32, int, int, int) bool { return false }

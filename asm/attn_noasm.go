@@ -8,3 +8,5 @@ func attnGemm(l Level, c []float32, ldc int, a []float32, lda int, b []float32, 
 
 // attnPad returns the row and column multiples attnGemm's kernel for l needs.
 func attnPad(l Level) (rows, cols int) { return 2, 8 }
+
+func transpose16(Level, []float32, int, []float32, int, int, int) bool { return false }

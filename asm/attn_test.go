@@ -614,12 +614,15 @@ func TestAttentionStrided(t *testing.T) {
 // level, with dst prefilled with NaN so that any padding it fails to zero
 // shows: whole 8×8 blocks, a partial last block of rows (padded through a
 // buffer holding stale NaNs), columns beyond the blocks, and padding
-// beyond the last block.
+// beyond the last block; on AVX512 16×16 blocks (16, 32 and 64 columns,
+// ldd a multiple of 16), a short last block, whole blocks of padding and
+// no rows at all.
 func TestTransposeInto(t *testing.T) {
 	for _, l := range Available() {
 		for _, s := range [][4]int{ // rows, cols, lds, ldd
 			{26, 16, 192, 32}, {26, 16, 16, 26}, {17, 16, 48, 32}, {16, 16, 16, 16}, {3, 16, 16, 16},
 			{12, 20, 20, 16}, {9, 70, 70, 24}, {30, 64, 64, 48}, {31, 8, 9, 32}, {5, 3, 3, 8}, {7, 8, 8, 7},
+			{40, 32, 40, 64}, {0, 16, 16, 16}, {9, 16, 16, 16}, {25, 16, 20, 32},
 		} {
 			rows, cols, lds, ldd := s[0], s[1], s[2], s[3]
 			src := make([]float32, rows*lds)
