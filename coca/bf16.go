@@ -43,14 +43,23 @@ type bf16Slot struct {
 }
 
 // bf16Slots lists the parameters a bfloat16 model stores in bfloat16 at
-// the model's precision: with bfloat16 products, the vision tower's
-// block matrices (visionSlots) too.
+// the model's precision: the text slots, and with bfloat16 products the
+// vision tower's block matrices (visionSlots) too.
 func (m *Model) bf16Slots() []bf16Slot {
-	blocks := append(append(append([]*nn.ResidualAttentionBlock{}, m.Text.Transformer.Resblocks...), m.TextDecoder.Resblocks...), m.TextDecoder.CrossAttn...)
-	s := blockMatrices(nil, blocks)
+	s := m.textSlots()
 	if m.Precision() == tensor.PrecisionBF16 {
 		s = m.visionSlots(s)
 	}
+	return s
+}
+
+// textSlots lists the matrices a decoding step reads, which a bfloat16 or
+// int8 model stores in 16 or 8 bits whatever its precision: both text
+// stacks' block matrices, the token embedding and the vocabulary
+// projection (stored transposed).
+func (m *Model) textSlots() []bf16Slot {
+	blocks := append(append(append([]*nn.ResidualAttentionBlock{}, m.Text.Transformer.Resblocks...), m.TextDecoder.Resblocks...), m.TextDecoder.CrossAttn...)
+	s := blockMatrices(nil, blocks)
 	s = append(s, bf16Slot{t: m.Text.TokenEmbedding.Weight})
 	return append(s, bf16Slot{t: m.TextDecoder.TextProjection, transpose: true})
 }

@@ -112,6 +112,45 @@ func TestBF16VisionStorage(t *testing.T) {
 	}
 }
 
+// TestInt8VisionFloat32 checks that int8 weights keep the vision tower in
+// float32, with its values, under bfloat16 products, from float32 weights
+// and from bfloat16 ones (whose vision matrices bfloat16 products keep in
+// 16 bits).
+func TestInt8VisionFloat32(t *testing.T) {
+	if tensor.CheckInt8() != nil {
+		t.Skip("no int8 weights on this backend")
+	}
+	cfg, err := Builtin("coca_small")
+	must(t, err)
+	for _, fromBF16 := range []bool{false, true} {
+		m := New(cfg)
+		m.Init(1)
+		must(t, m.SetPrecision(tensor.PrecisionBF16))
+		if fromBF16 {
+			m.QuantizeBF16()
+		}
+		must(t, m.QuantizeInt8())
+		if !m.IsInt8() {
+			t.Fatal("not int8")
+		}
+		// The values: the float32 model's, or the rounded ones of a
+		// bfloat16 model with float32 products.
+		ref := New(cfg)
+		ref.Init(1)
+		if fromBF16 {
+			ref.QuantizeBF16()
+		}
+		for i, sl := range m.visionSlots(nil) {
+			if d := sl.t.DType(); d != tensor.Float32 {
+				t.Fatalf("from bf16 %v: vision matrix %d is %v, want float32", fromBF16, i, d)
+			}
+			if !sameFloats(sl.t.Data(), ref.visionSlots(nil)[i].t.Data()) {
+				t.Fatalf("from bf16 %v: vision matrix %d changed", fromBF16, i)
+			}
+		}
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

@@ -41,8 +41,11 @@ func (m *Model) QuantizeInt8() error {
 	if m.IsInt8() {
 		return nil
 	}
-	for _, sl := range m.bf16Slots() {
+	for _, sl := range m.textSlots() {
 		sl.t.ToInt8(sl.transpose)
+	}
+	for _, sl := range m.visionSlots(nil) {
+		sl.t.ToFloat32() // a bfloat16 model's under bfloat16 products
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 // float32 model an int8 one must match.
 func dequantizedFixture(t *testing.T) (*Model, *tensor.Tensor) {
 	m, images := tinyFixture(t)
-	for _, sl := range m.bf16Slots() {
+	for _, sl := range m.textSlots() {
 		sl.t.ToInt8(sl.transpose)
 		sl.t.ToFloat32()
 	}
