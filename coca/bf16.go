@@ -18,8 +18,10 @@ import (
 // reads the bfloat16 values. A product of a few rows (a decoding step)
 // runs the backend's bfloat16 kernel; a larger one (the text tower, the
 // uncached decoder) widens the weights block by block into the float32
-// kernels, so its results are those of the float32 model over the
-// rounded weights, bit for bit (see tensor.BF16Multiplier).
+// kernels, or with bfloat16 products on a CPU with AVX512_BF16 reads them
+// in place (asm.SgemmBF16StoredT), so its results are those of the
+// float32 model over the rounded weights, bit for bit (see
+// tensor.BF16Multiplier).
 //
 // The other weight matrices (the vision tower, the text tower's positional
 // embedding and projection) stay float32, holding the rounded values,
@@ -27,8 +29,11 @@ import (
 // or after the weights are made bfloat16) the matrices of the vision
 // tower's blocks are stored in bfloat16 too: its products round them to
 // bfloat16 pairs anyway, and on a CPU with AVX512_BF16 they read those
-// pairs where they lie (tensor.BF16Multiplier's in-place forms), in half
-// the memory. SetPrecision(PrecisionF32) widens them back (exactly).
+// pairs where they lie (asm.SgemmBF16StoredT), in half the memory, with
+// the float32-stored model's results (a product of at most 32 rows, an
+// image of so few tokens, reads them against float32 activations as a
+// decoding step does). SetPrecision(PrecisionF32) widens them back
+// (exactly).
 // Biases, LayerNorm parameters, class embeddings and logit_scale keep
 // their full values.
 //
