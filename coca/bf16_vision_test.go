@@ -18,8 +18,9 @@ import (
 // for c_fc and the attention's in_proj and the packed GEMM for out_proj
 // and c_proj; four images the packed GEMM throughout) are bit for bit
 // those of the same model with those matrices widened to float32 (the
-// storage before this switch). With fewer rows a product reads the 16-bit
-// weights with float32 activations, like a decoding step.
+// storage before this switch); that such a model saves and loads back
+// with those values. With fewer rows a product reads the 16-bit weights
+// with float32 activations, like a decoding step.
 func TestBF16VisionStorage(t *testing.T) {
 	cfg := Config{EmbedDim: 256,
 		Vision:     VisionConfig{ImageSize: 48, PatchSize: 8, Width: 256, Layers: 2, HeadWidth: 64, MLPRatio: 4, AttentionalPool: PoolParallel, AttnPoolerQueries: 8, AttnPoolerHeads: 4},
@@ -98,6 +99,17 @@ func TestBF16VisionStorage(t *testing.T) {
 				rf, rtok := ref.EncodeImage(images[b])
 				sameBits(t, "features", b, f.Data(), rf.Data())
 				sameBits(t, "tokens", b, tok.Data(), rtok.Data())
+			}
+			// Saved with its vision matrices in 16 bits, it loads back
+			// as a float32 model with the rounded values.
+			saved := filepath.Join(t.TempDir(), "m.safetensors")
+			must(t, m.SaveSafetensors(saved))
+			back := New(&cfg)
+			must(t, back.LoadSafetensors(saved))
+			for i, sl := range back.visionSlots(nil) {
+				if !sameFloats(sl.t.Data(), ref.visionSlots(nil)[i].t.Data()) {
+					t.Fatalf("saved and loaded: vision matrix %d differs from the rounded values", i)
+				}
 			}
 			must(t, m.SetPrecision(tensor.PrecisionF32))
 			if n := dtypes(m); n[tensor.Float32] != slots {
