@@ -932,8 +932,8 @@ pat6_done:
 //
 // The 12-row AVX-512 micro-panel of an A that is not transposed, 16 columns
 // at a time: rows 0..11 into Z0..Z11 (scaled; Z12..Z15 zero), the 16×16
-// transpose TRANSPOSE16 (gemm_amd64.h), and each column
-// stored as 12 floats (K1). AVX-512F only. Registers: DI dst, SI/R8/R9 rows
+// transpose TRANSPOSE16 (gemm_amd64.h), and each column stored as 12
+// floats (K1). AVX-512F only. Registers: DI dst, SI/R8/R9 rows
 // 0, 4, 8 at the block, R11 lda bytes, R12 3·lda, CX blocks left.
 TEXT ·sgemmPackA12AVX512(SB), NOSPLIT, $0-36
 	MOVQ dst+0(FP), DI

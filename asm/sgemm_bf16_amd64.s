@@ -315,7 +315,8 @@ pbdone:
 // Per block of 16 pairs: rows r < rows are converted 32 floats at a time
 // (VCVTNE2PS2BF16: the 16 pairs in order, one per 32-bit slot) into Z0..Z15
 // (zero for r ≥ rows), a 16×16 transpose of 32-bit slots (TRANSPOSE16,
-// gemm_amd64.h) leaves pair q of every row in Z(q), and each is stored as rows slots (K1).
+// gemm_amd64.h) leaves pair q of every row in Z(q), and each is stored as
+// rows slots (K1).
 // Registers: DI dst, SI/R8/R9/R10 rows 0, 4, 8, 12 (at the block), R11 lds
 // bytes, R12 3·lds, R13 ldd bytes, DX rows, CX blocks left, BX store pointer.
 TEXT ·sgemmPackPairsT16BF16(SB), NOSPLIT, $0-48

@@ -33,7 +33,7 @@ func TestBF16VisionStorage(t *testing.T) {
 		}
 		return n
 	}
-	slots := len((&Model{Visual: New(&cfg).Visual}).visionSlots(nil))
+	slots := len(New(&cfg).visionSlots(nil))
 	if slots != 2*4 { // in_proj, out_proj, c_fc, c_proj per block
 		t.Fatalf("%d vision slots, want 8", slots)
 	}
@@ -170,23 +170,29 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// sameBits fails the test unless got holds want's values bit for bit.
 func sameBits(t *testing.T, what string, b int, got, want []float32) {
 	t.Helper()
-	for i, v := range got {
-		if math.Float32bits(v) != math.Float32bits(want[i]) {
-			t.Fatalf("%d images: %s[%d] = %v, float32-stored %v", b, what, i, v, want[i])
+	if i := firstDiff(got, want); i >= 0 {
+		if i >= min(len(got), len(want)) {
+			t.Fatalf("%d images: %s has %d values, float32-stored %d", b, what, len(got), len(want))
 		}
+		t.Fatalf("%d images: %s[%d] = %v, float32-stored %v", b, what, i, got[i], want[i])
 	}
 }
 
-func sameFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i, v := range a {
-		if math.Float32bits(v) != math.Float32bits(b[i]) {
-			return false
+func sameFloats(a, b []float32) bool { return firstDiff(a, b) < 0 }
+
+// firstDiff returns the first index where a and b differ in their bits
+// (or the shorter one's length), or -1.
+func firstDiff(a, b []float32) int {
+	for i := range min(len(a), len(b)) {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
 		}
 	}
-	return true
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }
