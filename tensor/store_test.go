@@ -76,6 +76,64 @@ func TestGELUKeepsDerivative(t *testing.T) {
 	}
 }
 
+// TestGELUTakesGradient: under BackwardRelease a recorded GELU whose input
+// has no gradient yet multiplies the derivative into its output's gradient
+// buffer in place and hands that buffer to the input, with the values
+// MapBackward gives (bit for bit, over several parallel chunks); where the
+// input already has a gradient (a second reader), or under Backward, it
+// stores or adds into the input's own buffer as before.
+func TestGELUTakesGradient(t *testing.T) {
+	g := NewRNG(7)
+	n := 3*chunk + 17
+	x, dy := New(n), New(n)
+	g.Normal(x, 0, 2)
+	g.Normal(dy, 0, 1)
+	x.SetRequiresGrad(true)
+	want := func(h *Tensor) []float32 {
+		y := make([]float32, n)
+		cpuBackend{}.Map(OpGELU, y, h.data)
+		d := make([]float32, n)
+		cpuBackend{}.MapBackward(OpGELU, d, h.data, y, dy.data)
+		return d
+	}
+	for _, release := range []bool{true, false} {
+		h := Scale(x, 1) // an intermediate: its gradient starts fresh
+		y := GELU(h)
+		ref := want(h)
+		// Run y's backward by hand, as the walk does, on a pooled
+		// gradient holding dy.
+		y.grad = pool.get(n)
+		copy(y.grad, dy.data)
+		buf := &y.grad[0]
+		y.lastBack = release
+		y.back()
+		if took := h.grad != nil && &h.grad[0] == buf; took != release {
+			t.Errorf("release %v: input took the output's gradient buffer: %v", release, took)
+		}
+		if release && y.grad != nil {
+			t.Errorf("the output kept its gradient after handing it over")
+		}
+		for i := range ref {
+			if math.Float32bits(h.grad[i]) != math.Float32bits(ref[i]) {
+				t.Fatalf("release %v: element %d: gradient %v, MapBackward %v", release, i, h.grad[i], ref[i])
+			}
+		}
+		// A second contribution is added to the gradient h now has.
+		if y.grad != nil {
+			pool.put(y.grad)
+		}
+		y.grad = pool.get(n)
+		copy(y.grad, dy.data)
+		y.back()
+		for i := range ref {
+			if w := ref[i] + ref[i]; math.Float32bits(h.grad[i]) != math.Float32bits(w) {
+				t.Fatalf("release %v: element %d: second contribution gives %v, want %v", release, i, h.grad[i], w)
+			}
+		}
+		Release(y)
+	}
+}
+
 // TestStridedColumnSum: the CPU backend's sums of rows into one (bias
 // gradients) match a plain float32 loop over the rows in order, bit for bit
 // (tolerance 0: every path adds the rows in order), for sums over all or
