@@ -131,11 +131,15 @@ const (
 	QuickGELU                   // x·σ(1.702x), OpenAI CLIP's
 )
 
-func (a Activation) apply(x *tensor.Tensor) *tensor.Tensor {
+// applyDrop returns the activation of x and drops x (tensor.Drop): GELU
+// in x's buffer where it can (tensor.GELUInPlace).
+func (a Activation) applyDrop(x *tensor.Tensor) *tensor.Tensor {
 	if a == QuickGELU {
-		return tensor.QuickGELU(x)
+		g := tensor.QuickGELU(x)
+		tensor.Drop(x)
+		return g
 	}
-	return tensor.GELU(x)
+	return tensor.GELUInPlace(x)
 }
 
 // MLP is c_fc → activation → c_proj.
@@ -151,9 +155,7 @@ func NewMLP(width, hidden int, act Activation) *MLP {
 
 // Forward applies the MLP to x (..., width).
 func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
-	h := m.CFc.Forward(x)
-	g := m.Act.apply(h)
-	tensor.Drop(h)
+	g := m.Act.applyDrop(m.CFc.Forward(x))
 	out := m.CProj.Forward(g)
 	tensor.Drop(g)
 	return out

@@ -174,7 +174,7 @@ func mapOp(f MapOp, x *Tensor) *Tensor {
 		// not read again.
 		out := newOutFree(cloneInts(x.shape), x)
 		if out.requiresGrad {
-			mapDeriv(md, f, out, x)
+			mapDeriv(md, f, out, x, x.data)
 		} else {
 			backend.Map(f, out.data, x.data)
 		}
@@ -214,18 +214,19 @@ type MapDeriver interface {
 	// MapDerives reports whether MapDeriv takes f.
 	MapDerives(f MapOp) bool
 	// MapDeriv stores f(x) in dst and f'(x) in deriv, for an f that
-	// MapDerives takes.
+	// MapDerives takes; dst may be x itself.
 	MapDeriv(f MapOp, dst, deriv, x []float32)
 	// MulDeriv stores dx = deriv·dy, or with accumulate adds that product
 	// (rounded first) to dx. Without accumulate, dy may be dx itself.
 	MulDeriv(dx, deriv, dy []float32, accumulate bool)
 }
 
-// mapDeriv runs out = f(x) through the backend's MapDeriver, keeping the
+// mapDeriv runs out = f(x) through the backend's MapDeriver on x's
+// values xv (x.data, or out.data itself for GELUInPlace), keeping the
 // derivative for the backward pass.
-func mapDeriv(md MapDeriver, f MapOp, out, x *Tensor) {
+func mapDeriv(md MapDeriver, f MapOp, out, x *Tensor, xv []float32) {
 	deriv := pool.get(len(out.data))
-	md.MapDeriv(f, out.data, deriv, x.data)
+	md.MapDeriv(f, out.data, deriv, xv)
 	out.keep(deriv)
 	out.back = func() {
 		if x.takeGrad(out) {
@@ -249,6 +250,28 @@ func Exp(x *Tensor) *Tensor { return mapOp(OpExp, x) }
 // keeps the derivative from the forward pass (one more buffer of x's size
 // until Release) and the backward pass multiplies by it.
 func GELU(x *Tensor) *Tensor { return mapOp(OpGELU, x) }
+
+// GELUInPlace is GELU(x) followed by Drop(x), with the same values and
+// gradients bit for bit, for a caller that is done with x: where the
+// backend keeps GELU's derivative (the CPU's) and x is a recorded
+// intermediate that no op holds for its backward (not a view), the result
+// takes x's buffer, still in cache from the op that wrote it, instead of a
+// fresh one (an MLP's pre-activation). x must not be used again.
+func GELUInPlace(x *Tensor) *Tensor {
+	md, ok := backend.(MapDeriver)
+	if !ok || !md.MapDerives(OpGELU) || !x.requiresGrad || !x.pooled || x.base != nil || x.held() || x.dropped || x.released {
+		out := GELU(x)
+		Drop(x)
+		return out
+	}
+	checkInputs([]*Tensor{x})
+	out := &Tensor{shape: cloneInts(x.shape), data: x.data, pooled: true, prec: precisionOf(x),
+		requiresGrad: true, inputs: []*Tensor{x}}
+	markFree(x)
+	x.data, x.dropped = nil, true
+	mapDeriv(md, OpGELU, out, x, out.data) // in place: GeluDeriv's dst may alias x
+	return out
+}
 
 // QuickGELU returns x·σ(1.702·x) (OpenAI CLIP's activation).
 func QuickGELU(x *Tensor) *Tensor { return mapOp(OpQuickGELU, x) }

@@ -134,6 +134,92 @@ func TestGELUTakesGradient(t *testing.T) {
 	}
 }
 
+// TestGELUInPlace: GELUInPlace gives GELU followed by Drop bit for bit
+// (values, and gradients under Backward and BackwardRelease, tolerance 0),
+// in the input's buffer where the input is a recorded intermediate no op
+// holds, and as GELU and Drop otherwise: an input another op holds for its
+// backward keeps its values, as do a leaf and an input without gradients.
+func TestGELUInPlace(t *testing.T) {
+	g := NewRNG(11)
+	const rows, cols = 37, 3 * 67 // several parallel chunks
+	w := NewParam("w", cols, cols)
+	g.Normal(w, 0, 0.3)
+	x := New(rows, cols)
+	g.Normal(x, 0, 1)
+	dy := New(rows, cols)
+	g.Normal(dy, 0, 1)
+	leaf := New(rows, cols) // a leaf that takes a gradient
+	g.Normal(leaf, 0, 1)
+	leaf.SetRequiresGrad(true)
+	type result struct {
+		y, grad []float32
+		inPlace bool
+	}
+	run := func(inPlace, release bool, kind string) result {
+		h := Linear(x, w, nil) // a recorded intermediate
+		var other *Tensor
+		switch kind {
+		case "held":
+			other = Mul(h, h) // holds h's values for its backward
+		case "leaf":
+			h = leaf
+		}
+		before := h.data
+		var y *Tensor
+		if inPlace {
+			y = GELUInPlace(h)
+		} else {
+			y = GELU(h)
+			Drop(h)
+		}
+		r := result{y: append([]float32(nil), y.data...), inPlace: &y.data[0] == &before[0]}
+		if kind != "plain" && !slices.Equal(before, h.data) {
+			t.Errorf("%s input: its values changed", kind)
+		}
+		loss := Sum(Mul(y, dy), false)
+		if other != nil {
+			loss = Add(loss, Sum(other, false))
+		}
+		if release {
+			BackwardRelease(loss, nil)
+		} else {
+			Backward(loss)
+			Release(loss)
+		}
+		r.grad = append(append([]float32(nil), w.Grad()...), leaf.Grad()...)
+		w.ZeroGrad()
+		leaf.ZeroGrad()
+		return r
+	}
+	for _, kind := range []string{"plain", "held", "leaf"} {
+		for _, release := range []bool{false, true} {
+			want, got := run(false, release, kind), run(true, release, kind)
+			if got.inPlace != (kind == "plain") {
+				t.Errorf("%s input, release %v: result in the input's buffer: %v", kind, release, got.inPlace)
+			}
+			for i := range want.y {
+				if math.Float32bits(got.y[i]) != math.Float32bits(want.y[i]) {
+					t.Fatalf("%s input: value %d: %v, GELU %v", kind, i, got.y[i], want.y[i])
+				}
+			}
+			for i := range want.grad {
+				if math.Float32bits(got.grad[i]) != math.Float32bits(want.grad[i]) {
+					t.Fatalf("%s input, release %v: gradient %d: %v, GELU and Drop %v", kind, release, i, got.grad[i], want.grad[i])
+				}
+			}
+		}
+	}
+	// Without gradients (a no-grad scope's tensors): GELU and Drop.
+	s := NoGrad()
+	defer s.End()
+	h := Linear(s.Use(x), w, nil)
+	want := make([]float32, h.Numel())
+	cpuBackend{}.Map(OpGELU, want, h.data)
+	if y := GELUInPlace(h); !slices.Equal(y.data, want) {
+		t.Errorf("no-grad GELUInPlace differs from GELU")
+	}
+}
+
 // TestStridedColumnSum: the CPU backend's sums of rows into one (bias
 // gradients) match a plain float32 loop over the rows in order, bit for bit
 // (tolerance 0: every path adds the rows in order), for sums over all or
