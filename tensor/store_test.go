@@ -220,6 +220,54 @@ func TestGELUInPlace(t *testing.T) {
 	}
 }
 
+// TestAddDropsInputs: a recorded sum or difference does not hold its
+// inputs, so Drop hands them back at once (a product still holds its own),
+// and the gradients are those of the graph without the Drops bit for bit
+// (tolerance 0), under Backward and BackwardRelease.
+func TestAddDropsInputs(t *testing.T) {
+	g := NewRNG(13)
+	w1, w2 := NewParam("w1", 24, 24), NewParam("w2", 24, 24)
+	g.Normal(w1, 0, 0.3)
+	g.Normal(w2, 0, 0.3)
+	x := New(19, 24)
+	g.Normal(x, 0, 1)
+	for _, op := range []struct {
+		name string
+		f    func(a, b *Tensor) *Tensor
+		held bool
+	}{{"Add", Add, false}, {"Sub", Sub, false}, {"Mul", Mul, true}} {
+		for _, release := range []bool{false, true} {
+			grads := func(drop bool) []float32 {
+				h1, h2 := Linear(x, w1, nil), Linear(x, w2, nil)
+				y := op.f(h1, h2)
+				if drop {
+					Drop(h1, h2)
+					if got := h1.data != nil || h2.data != nil; got != op.held {
+						t.Errorf("%s: inputs kept after Drop: %v, want %v", op.name, got, op.held)
+					}
+				}
+				loss := Sum(Mul(y, y), false)
+				if release {
+					BackwardRelease(loss, nil)
+				} else {
+					Backward(loss)
+					Release(loss)
+				}
+				out := append(append([]float32(nil), w1.Grad()...), w2.Grad()...)
+				w1.ZeroGrad()
+				w2.ZeroGrad()
+				return out
+			}
+			want, got := grads(false), grads(true)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s, release %v: gradient %d: %v with Drop, %v without", op.name, release, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // TestStridedColumnSum: the CPU backend's sums of rows into one (bias
 // gradients) match a plain float32 loop over the rows in order, bit for bit
 // (tolerance 0: every path adds the rows in order), for sums over all or
