@@ -319,12 +319,13 @@ func (t *Tensor) held() bool { return t.captured || t.base != nil && t.base.capt
 // BackwardRelease) of that graph returns them. It is how layers free
 // their intermediates in a no-grad scope, where nothing is recorded and
 // nothing else would. A recorded tensor that only ops whose backward does
-// not read it consumed (GELU where the backend keeps its derivative, as
-// the CPU's does; a Linear whose weight takes no gradient, or whose input
-// the backend packed for the weight gradient, as the CPU's does with
-// bfloat16 products) hands back its values at once and stays in the
-// graph, where its gradient still passes: an MLP's pre-activation goes
-// back to the pool as soon as GELU has read it. A view hands back nothing
+// not read it consumed (a sum or difference; GELU where the backend keeps
+// its derivative, as the CPU's does; a Linear whose weight takes no
+// gradient, or whose input the backend packed for the weight gradient, as
+// the CPU's does with bfloat16 products) hands back its values at once and
+// stays in the graph, where its gradient still passes: an MLP's
+// pre-activation goes back to the pool as soon as GELU has read it (or,
+// with GELUInPlace, becomes GELU's output). A view hands back nothing
 // (its base owns the buffer), nor does a tensor made with New, FromSlice
 // or NewParam. A dropped tensor (and any view of it) must not be used
 // again; nil tensors are skipped.

@@ -61,8 +61,8 @@ func binary(op BinOp, a, b *Tensor) *Tensor {
 	if op == OpAdd || op == OpSub {
 		// The gradient passes without a or b's values: they are recorded
 		// without being held, so that a caller's Drop hands them back at
-		// once (a block's residual branches: about 1% of the main job's
-		// step, from buffers reused while still in cache).
+		// once (a block's residual branches), for the next op to reuse
+		// while still in cache.
 		out = newOutFree(shape, a, b)
 	} else {
 		out = newOut(shape, a, b)
@@ -241,8 +241,7 @@ func mapDeriv(md MapDeriver, f MapOp, out, x *Tensor, xv []float32) {
 		if x.takeGrad(out) {
 			// x's gradient is the product alone, and out's gradient
 			// buffer, still in cache from the op that wrote it, takes
-			// it in place: no cold buffer to fill (the main job's MLPs:
-			// about 1% of a step).
+			// it in place: no buffer from memory to fill.
 			md.MulDeriv(x.grad, deriv, x.grad, false)
 			return
 		}
