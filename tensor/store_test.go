@@ -36,18 +36,25 @@ func TestMapBackwardStore(t *testing.T) {
 	}
 }
 
+// geluOperands returns a leaf x that takes a gradient and an incoming
+// gradient dy, n values each over several parallel chunks.
+func geluOperands(seed uint64) (x, dy *Tensor, n int) {
+	g := NewRNG(seed)
+	n = 3*chunk + 17
+	x, dy = New(n), New(n)
+	g.Normal(x, 0, 2)
+	g.Normal(dy, 0, 1)
+	x.SetRequiresGrad(true)
+	return x, dy, n
+}
+
 // TestGELUKeepsDerivative: a recorded GELU (the CPU backend keeps the
 // derivative from the forward pass, MapDeriver) gives the values of Map and
 // the gradients of MapBackward bit for bit (tolerance 0), for a gradient's
 // first contribution (stored) and a second one (added), over several
 // parallel chunks; and it keeps one buffer, returned by Release.
 func TestGELUKeepsDerivative(t *testing.T) {
-	g := NewRNG(5)
-	n := 3*chunk + 17
-	x, dy := New(n), New(n)
-	g.Normal(x, 0, 2)
-	g.Normal(dy, 0, 1)
-	x.SetRequiresGrad(true)
+	x, dy, n := geluOperands(5)
 	// h is an intermediate, so its gradient's first contribution is stored.
 	h := Scale(x, 1)
 	y := GELU(h)
@@ -83,12 +90,7 @@ func TestGELUKeepsDerivative(t *testing.T) {
 // input already has a gradient (a second reader), or under Backward, it
 // stores or adds into the input's own buffer as before.
 func TestGELUTakesGradient(t *testing.T) {
-	g := NewRNG(7)
-	n := 3*chunk + 17
-	x, dy := New(n), New(n)
-	g.Normal(x, 0, 2)
-	g.Normal(dy, 0, 1)
-	x.SetRequiresGrad(true)
+	x, dy, n := geluOperands(7)
 	want := func(h *Tensor) []float32 {
 		y := make([]float32, n)
 		cpuBackend{}.Map(OpGELU, y, h.data)
