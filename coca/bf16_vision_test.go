@@ -106,8 +106,9 @@ func TestBF16VisionStorage(t *testing.T) {
 			must(t, m.SaveSafetensors(saved))
 			back := New(&cfg)
 			must(t, back.LoadSafetensors(saved))
+			refSlots := ref.visionSlots(nil)
 			for i, sl := range back.visionSlots(nil) {
-				if !sameFloats(sl.t.Data(), ref.visionSlots(nil)[i].t.Data()) {
+				if !sameFloats(sl.t.Data(), refSlots[i].t.Data()) {
 					t.Fatalf("saved and loaded: vision matrix %d differs from the rounded values", i)
 				}
 			}
@@ -152,11 +153,12 @@ func TestInt8VisionFloat32(t *testing.T) {
 		if fromBF16 {
 			ref.QuantizeBF16()
 		}
+		refSlots := ref.visionSlots(nil)
 		for i, sl := range m.visionSlots(nil) {
 			if d := sl.t.DType(); d != tensor.Float32 {
 				t.Fatalf("from bf16 %v: vision matrix %d is %v, want float32", fromBF16, i, d)
 			}
-			if !sameFloats(sl.t.Data(), ref.visionSlots(nil)[i].t.Data()) {
+			if !sameFloats(sl.t.Data(), refSlots[i].t.Data()) {
 				t.Fatalf("from bf16 %v: vision matrix %d changed", fromBF16, i)
 			}
 		}

@@ -267,16 +267,17 @@ func GELU(x *Tensor) *Tensor { return mapOp(OpGELU, x) }
 // fresh one (an MLP's pre-activation). x must not be used again.
 func GELUInPlace(x *Tensor) *Tensor {
 	md, ok := backend.(MapDeriver)
-	if !ok || !md.MapDerives(OpGELU) || !x.requiresGrad || !x.pooled || x.base != nil || x.held() || x.dropped || x.released {
+	if !ok || !md.MapDerives(OpGELU) || !x.requiresGrad || !x.pooled || x.base != nil || x.held() {
 		out := GELU(x)
 		Drop(x)
 		return out
 	}
-	checkInputs([]*Tensor{x})
-	out := &Tensor{shape: cloneInts(x.shape), data: x.data, pooled: true, prec: precisionOf(x),
-		requiresGrad: true, inputs: []*Tensor{x}}
+	// newOutFree without its buffer: the output takes x's.
+	in := []*Tensor{x}
+	checkInputs(in)
+	out := newOutRecord(cloneInts(x.shape), 0, in, false)
 	markFree(x)
-	x.data, x.dropped = nil, true
+	out.data, x.data, x.dropped = x.data, nil, true
 	mapDeriv(md, OpGELU, out, x, out.data) // in place: GeluDeriv's dst may alias x
 	return out
 }
