@@ -174,9 +174,10 @@ func TestBF16Decoding(t *testing.T) {
 }
 
 // TestBF16MatchesRounded checks every path of a bfloat16 model against the
-// float32 model over the same rounded weights: image and text features and
-// the text tower's tokens bit for bit (the encoders widen the bfloat16
-// matrices and run the same float32 kernels), the uncached decoder's
+// float32 model over the same rounded weights: image features and the
+// text tower's tokens bit for bit (the encoders widen the bfloat16
+// matrices and run the same float32 kernels), the text features closely
+// (measured 7.6e-8 relative, held to 1e-6), the uncached decoder's
 // logits closely (its vocabulary projection is a different product) and
 // its greedy tokens exactly. A path that read a placeholder (zeros) would
 // fail all of these.
@@ -198,11 +199,27 @@ func TestBF16MatchesRounded(t *testing.T) {
 			}
 		}
 	}
+	// EncodeText's last block runs the CLS row's products alone, one row
+	// per text, through the small-M kernels that read the weights as
+	// stored (nn.Transformer.ForwardLast): close, not bit for bit.
+	near := func(what string, a, c *tensor.Tensor) {
+		t.Helper()
+		worst := 0.0
+		for i, v := range a.Data() {
+			w := float64(c.Data()[i])
+			d := math.Abs(float64(v)-w) / (1 + math.Abs(w))
+			if !(d <= 1e-6) {
+				t.Fatalf("%s[%d] = %g, float32 over rounded weights %g", what, i, v, w)
+			}
+			worst = math.Max(worst, d)
+		}
+		t.Logf("%s: worst relative difference %.2g", what, worst)
+	}
 	fi, ti := m.EncodeImage(images)
 	ri, rti := ref.EncodeImage(images)
 	bits("image features", fi, ri)
 	bits("image tokens", ti, rti)
-	bits("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
+	near("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
 	o := m.Forward(sc.Use(images), ids, b, l)
 	r := ref.Forward(sc.Use(images), ids, b, l)
 	bits("text tokens", o.TextTokens, r.TextTokens)

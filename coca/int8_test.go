@@ -30,9 +30,10 @@ func dequantizedFixture(t *testing.T) (*Model, *tensor.Tensor) {
 
 // TestInt8MatchesDequantized checks every path of an int8 model against
 // the float32 model over the dequantized weights: image features and
-// tokens bit for bit (the vision tower is untouched), the text features
-// and the text tower's tokens bit for bit (products of many rows
-// dequantize into the same float32 kernels), the uncached decoder's
+// tokens bit for bit (the vision tower is untouched), the text tower's
+// tokens bit for bit (products of many rows dequantize into the same
+// float32 kernels), the text features closely (measured 7.4e-8 relative,
+// held to 1e-6), the uncached decoder's
 // logits closely, and the cached decoding step (the int8 kernel, which
 // scales each sum once) close to the float32 step, with the
 // same greedy and beam-search captions (measured 7.3e-7 at AVX2; held to
@@ -61,11 +62,27 @@ func TestInt8MatchesDequantized(t *testing.T) {
 			}
 		}
 	}
+	// EncodeText's last block runs the CLS row's products alone, one row
+	// per text, through the small-M kernels that read the weights as
+	// stored (nn.Transformer.ForwardLast): close, not bit for bit.
+	near := func(what string, a, c *tensor.Tensor) {
+		t.Helper()
+		worst := 0.0
+		for i, v := range a.Data() {
+			w := float64(c.Data()[i])
+			d := math.Abs(float64(v)-w) / (1 + math.Abs(w))
+			if !(d <= 1e-6) {
+				t.Fatalf("%s[%d] = %g, float32 over dequantized weights %g", what, i, v, w)
+			}
+			worst = math.Max(worst, d)
+		}
+		t.Logf("%s: worst relative difference %.2g", what, worst)
+	}
 	fi, ti := m.EncodeImage(images)
 	ri, rti := ref.EncodeImage(images)
 	bits("image features", fi, ri)
 	bits("image tokens", ti, rti)
-	bits("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
+	near("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
 	o := m.Forward(sc.Use(images), ids, b, l)
 	r := ref.Forward(sc.Use(images), ids, b, l)
 	bits("text tokens", o.TextTokens, r.TextTokens)

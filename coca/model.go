@@ -236,23 +236,23 @@ func (t *TextTower) forward(s *tensor.Scope, text []int, b, l int) (latent, toke
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
 	ids := tensor.NewIDs(text, b, l)
-	latent, tokens = t.forwardIDs(s, ids, l)
+	latent, tokens = t.forwardIDs(s, ids, l, true)
 	ids.Drop()
 	return latent, tokens
 }
 
 // latent is the pooled latent (B, D) of text ids (B, L), before
 // normalisation, in the no-grad scope s: forward without the token
-// outputs, computing only the positions the CLS row reads (prefix).
+// outputs, computing only the positions the CLS row reads (prefix) and,
+// in the last block, only the CLS row (nn.Transformer.ForwardLast).
 func (t *TextTower) latent(s *tensor.Scope, text []int, b, l int) *tensor.Tensor {
 	if len(text) != b*l {
 		panic(fmt.Sprintf("coca: TextTower.Forward: %d ids for batch %d × length %d", len(text), b, l))
 	}
 	cut, n := t.cut(text, b, l, 1)
 	ids := tensor.NewIDs(cut, b, n)
-	latent, tokens := t.forwardIDs(s, ids, l)
+	latent, _ := t.forwardIDs(s, ids, l, false)
 	ids.Drop()
-	tensor.Drop(tokens)
 	return latent
 }
 
@@ -295,8 +295,9 @@ func (t *TextTower) prefix(text []int, b, l int) int {
 // forwardIDs is forward for ids (B, L) in the backend's memory, which the
 // embedding's backward and the mask read there. The CLS token takes
 // position clsPos: L, or the text's length when ids are the prefix of
-// longer texts that latent computes.
-func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs, clsPos int) (latent, tokens *tensor.Tensor) {
+// longer texts that latent computes. Without withTokens the last block
+// computes the CLS row alone and tokens is nil.
+func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs, clsPos int, withTokens bool) (latent, tokens *tensor.Tensor) {
 	sh := ids.Shape()
 	if len(sh) != 2 {
 		panic(fmt.Sprintf("coca: TextTower.Forward: ids of shape %v, want (B, L)", sh))
@@ -318,16 +319,30 @@ func (t *TextTower) forwardIDs(s *tensor.Scope, ids *tensor.IDs, clsPos int) (la
 	x := tensor.Add(c, pos)
 	tensor.Drop(c, pos)
 	mask := t.mask(ids)
+	if !withTokens {
+		cl := t.Transformer.ForwardLast(x, mask, false) // (B, 1, W)
+		tensor.Drop(x, mask)
+		latent = t.pool(cl)
+		tensor.Drop(cl)
+		return latent, nil
+	}
 	y := t.Transformer.Forward(x, mask, false)
 	tensor.Drop(x, mask)
 	cl := tensor.Slice(y, 1, l, l+1)
-	pooled := t.LnFinal.Forward(tensor.Reshape(cl, b, w))
+	latent = t.pool(cl)
 	tensor.Drop(cl)
-	latent = tensor.MatMul(pooled, t.TextProjection, false, false)
-	tensor.Drop(pooled)
 	tokens = tensor.Slice(y, 1, 0, l)
 	tensor.Drop(y)
 	return latent, tokens
+}
+
+// pool maps the CLS row's output cl (B, 1, W) to the latent (B, D):
+// ln_final, then the text projection.
+func (t *TextTower) pool(cl *tensor.Tensor) *tensor.Tensor {
+	pooled := t.LnFinal.Forward(tensor.Reshape(cl, cl.Dim(0), cl.Dim(2)))
+	latent := tensor.MatMul(pooled, t.TextProjection, false, false)
+	tensor.Drop(pooled)
+	return latent
 }
 
 // Forward maps text tokens (B, L, W) and image tokens (B, T, D) to logits
@@ -387,7 +402,7 @@ func (m *Model) Forward(images *tensor.Tensor, text []int, b, l int) *Output {
 	// is released; without one they are handed back here.
 	cut, n := m.Text.cut(text, b, l, 2)
 	ids := tensor.NewIDs(cut, b, n)
-	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids, l)
+	o.TextLatent, o.TextTokens = m.Text.forwardIDs(tensor.ScopeOf(images), ids, l, true)
 	ids.Drop()
 	if ids.Live() {
 		o.ids = ids

@@ -96,6 +96,22 @@ func (m *MultiheadAttention) Forward(xq, xkv, mask *tensor.Tensor, causal bool) 
 	return m.output(o)
 }
 
+// forwardLast is the last query row of self-attention over x (B, L, W):
+// the last position's query attends to the keys and values of every
+// position, mask (B, 1, L) additive or nil; the result is (B, 1, W), the
+// last row of Forward(x, x, mask', causal) when mask is the last row of
+// mask' (the last query sees every key, causal or not). Only the last
+// row's query and output projections are computed.
+func (m *MultiheadAttention) forwardLast(x, mask *tensor.Tensor) *tensor.Tensor {
+	l := x.Dim(1)
+	xq := tensor.Slice(x, 1, l-1, l)
+	q := m.projectQ(xq)
+	tensor.Drop(xq)
+	o := m.attend(q, x, mask, false)
+	tensor.Drop(q)
+	return m.output(o)
+}
+
 // attend projects the keys and values of xkv (B, Lk, Wkv) and returns the
 // attention of queries q (B, Lq, W) to them, heads merged (before the
 // output projection).

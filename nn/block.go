@@ -47,6 +47,15 @@ func (b *ResidualAttentionBlock) Forward(x, mask *tensor.Tensor, causal bool) *t
 	return b.run(x, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.Forward(h, h, mask, causal) })
 }
 
+// ForwardLast runs the self-attention block for the last position of x
+// (B, L, W) alone: the last row (B, 1, W) of Forward(x, mask', causal),
+// where mask (B, 1, L), additive, or nil, is the last row of mask'. Every
+// position's keys and values are computed; the query, the output
+// projection and the MLP only for the last position.
+func (b *ResidualAttentionBlock) ForwardLast(x, mask *tensor.Tensor) *tensor.Tensor {
+	return b.runLast(x, true, func(h *tensor.Tensor) *tensor.Tensor { return b.Attn.forwardLast(h, mask) })
+}
+
 // ForwardCross runs the cross-attention block: queries from x (B, L, W),
 // keys and values from ln_1_kv(kv) (B, T, Wkv); no mask. When x belongs to
 // a no-grad scope, so does the computation from kv.
@@ -101,10 +110,24 @@ func (b *ResidualAttentionBlock) mustCross(op string) {
 // each intermediate once read (tensor.Drop: a no-op for those a recorded
 // graph holds).
 func (b *ResidualAttentionBlock) run(x *tensor.Tensor, attend func(h *tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	return b.runLast(x, false, attend)
+}
+
+// runLast is run, for the last position of x alone when last is set:
+// attend reads ln_1 of every position and returns the last one's
+// attention (B, 1, W), which adds to that position's row of x.
+func (b *ResidualAttentionBlock) runLast(x *tensor.Tensor, last bool, attend func(h *tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
 	h := b.Ln1.Forward(x)
 	a := attend(h)
 	tensor.Drop(h)
-	x = tensor.Add(x, a)
+	if last {
+		l := x.Dim(1)
+		xl := tensor.Slice(x, 1, l-1, l)
+		x = tensor.Add(xl, a)
+		tensor.Drop(xl)
+	} else {
+		x = tensor.Add(x, a)
+	}
 	tensor.Drop(a)
 	h = b.Ln2.Forward(x)
 	m := b.MLP.Forward(h)
@@ -148,6 +171,30 @@ func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tenso
 		x = y
 	}
 	return x
+}
+
+// ForwardLast runs every block and returns the last position's output
+// alone (B, 1, W): the last row of Forward(x, mask, causal), with the last
+// block computing only what that row reads (ResidualAttentionBlock.
+// ForwardLast). mask (B, L, L) is additive or nil.
+func (t *Transformer) ForwardLast(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	n := len(t.Resblocks)
+	if n == 0 {
+		l := x.Dim(1)
+		return tensor.Slice(x, 1, l-1, l)
+	}
+	h := (&Transformer{Resblocks: t.Resblocks[:n-1]}).Forward(x, mask, causal)
+	var row *tensor.Tensor
+	if mask != nil {
+		l := mask.Dim(1)
+		row = tensor.Slice(mask, 1, l-1, l)
+	}
+	out := t.Resblocks[n-1].ForwardLast(h, row)
+	if h != x {
+		tensor.Drop(h)
+	}
+	tensor.Drop(row)
+	return out
 }
 
 // AttentionalPooler: Query (Q, D) learned queries, after ln_q, attend to
