@@ -362,6 +362,25 @@ func BenchmarkEncodeImage(b *testing.B) {
 	}
 }
 
+// BenchmarkEncodeImageFeatures times EncodeImageFeatures (the features
+// alone, as open_clip's encode_image returns them) of one batch.
+func BenchmarkEncodeImageFeatures(b *testing.B) {
+	for _, c := range modelCases(b) {
+		b.Run(c.String(), func(b *testing.B) {
+			defer usePrecision(c)()
+			m, img, _, _ := benchModel(b, c)
+			m.EncodeImageFeatures(img)
+			b.ResetTimer()
+			cpu0 := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				m.EncodeImageFeatures(img)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
+		})
+	}
+}
+
 // BenchmarkClassEmbeddings times zero-shot class embeddings of eight
 // classes with OpenAI's 80 ImageNet templates (640 prompts, batches of 64,
 // as Pipeline.NewClassifier encodes them), tokenized to the context length.

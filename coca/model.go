@@ -187,7 +187,6 @@ func (v *VisionTower) Encode(images *tensor.Tensor) *tensor.Tensor {
 // before normalisation, and the image tokens (B, T, D) the decoder reads.
 // x stays the caller's.
 func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
-	b := x.Dim(0)
 	var pooled *tensor.Tensor
 	switch v.pool {
 	case PoolLegacy:
@@ -206,9 +205,36 @@ func (v *VisionTower) Pool(x *tensor.Tensor) (latent, tokens *tensor.Tensor) {
 		}
 		pooled = v.AttnPoolContrastive.Forward(src) // (B, 1, D)
 	}
-	latent = tensor.MatMul(tensor.Reshape(pooled, b, pooled.Dim(2)), v.Proj, false, false)
+	return v.project(pooled), tokens
+}
+
+// Latent is Pool's latent (B, D) alone, computing only what it reads: in
+// the legacy layout the pooler's first query (the contrastive one), in the
+// parallel layout the contrastive pooler alone; in the cascade layout,
+// whose contrastive pooler reads the other's output, both. x stays the
+// caller's.
+func (v *VisionTower) Latent(x *tensor.Tensor) *tensor.Tensor {
+	switch v.pool {
+	case PoolLegacy:
+		a := v.AttnPool.ForwardFirst(x)
+		y := v.LnPost.Forward(a) // (B, 1, D)
+		tensor.Drop(a)
+		return v.project(y)
+	case PoolCascade:
+		lat, tokens := v.Pool(x)
+		tensor.Drop(tokens)
+		return lat
+	default:
+		return v.project(v.AttnPoolContrastive.Forward(x))
+	}
+}
+
+// project maps the pooled rows (B, 1, D) to the latent (B, D) and drops
+// them.
+func (v *VisionTower) project(pooled *tensor.Tensor) *tensor.Tensor {
+	latent := tensor.MatMul(tensor.Reshape(pooled, pooled.Dim(0), pooled.Dim(2)), v.Proj, false, false)
 	tensor.Drop(pooled)
-	return latent, tokens
+	return latent
 }
 
 // mask builds the additive (B, L+1, L+1) attention mask of the text tower
@@ -422,6 +448,26 @@ func (m *Model) EncodeImage(images *tensor.Tensor) (features, tokens *tensor.Ten
 	defer end()
 	f, tok := m.encodeImage(s, images)
 	return hostCopy(f), hostCopy(tok)
+}
+
+// EncodeImageFeatures returns EncodeImage's normalised image features
+// (B, D) alone, computing only what they read (VisionTower.Latent): for
+// embeddings, zero-shot classification and retrieval, where the image
+// tokens the decoder reads are not needed. It records no graph.
+func (m *Model) EncodeImageFeatures(images *tensor.Tensor) *tensor.Tensor {
+	s, end := scopeFor(images)
+	defer end()
+	return hostCopy(m.imageFeatures(s, images))
+}
+
+// imageFeatures is EncodeImageFeatures in scope s, with a pooled result.
+func (m *Model) imageFeatures(s *tensor.Scope, images *tensor.Tensor) *tensor.Tensor {
+	x := m.Visual.Encode(s.Use(images))
+	lat := m.Visual.Latent(x)
+	tensor.Drop(x)
+	f := tensor.Normalize(lat, 1e-12)
+	tensor.Drop(lat)
+	return f
 }
 
 // encodeImage is EncodeImage in scope s, with pooled results for the

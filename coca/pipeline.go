@@ -484,7 +484,7 @@ func (p *Pipeline) Embed(ctx context.Context, imgs ...image.Image) ([][]float32,
 		if err != nil {
 			return nil, err
 		}
-		f, _ := p.encodeImages(x)
+		f := p.model.EncodeImageFeatures(x)
 		out = append(out, rows(f.Data(), f.Dim(1))...)
 	}
 	return out, nil

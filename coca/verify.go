@@ -197,6 +197,15 @@ func VerifyReport(dir string, tol VerifyTolerances) (*golden.Report, error) {
 	}
 	r.Add(golden.CompareShapes("output.text_features (EncodeText, a text at a time)", byText, out.TextFeatures.Shape(), ref, shape, act))
 
+	// The image features alone (EncodeImageFeatures), computing only the
+	// pooler rows they read, against the same features.
+	ref, shape, err = get("output.image_features")
+	if err != nil {
+		return nil, err
+	}
+	feats := model.EncodeImageFeatures(images)
+	r.Add(golden.CompareShapes("output.image_features (EncodeImageFeatures)", feats.Data(), feats.Shape(), ref, shape, act))
+
 	// Greedy decoding over the fixture's whole length: a decoder that stops
 	// early or runs long differs.
 	refTok, gshape, err := get("output.greedy_tokens")

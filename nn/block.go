@@ -225,11 +225,26 @@ func (p *AttentionalPooler) Params() []Param {
 
 // Forward pools x (B, N, Wkv) into (B, Q, D).
 func (p *AttentionalPooler) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return p.forward(x, p.Query.Dim(0))
+}
+
+// ForwardFirst is the first query's row of Forward, (B, 1, D): the keys
+// and values of every position of x, the first query alone.
+func (p *AttentionalPooler) ForwardFirst(x *tensor.Tensor) *tensor.Tensor {
+	return p.forward(x, 1)
+}
+
+// forward pools x with the first n queries: (B, n, D).
+func (p *AttentionalPooler) forward(x *tensor.Tensor, n int) *tensor.Tensor {
 	b := x.Dim(0)
 	// The queries are the same for every row: projected once, (Q, W),
 	// then repeated (in x's no-grad scope, if any: they depend on
 	// parameters only).
-	ln := p.LnQ.Forward(tensor.ScopeOf(x).Use(p.Query))
+	query := tensor.ScopeOf(x).Use(p.Query)
+	if n < query.Dim(0) {
+		query = tensor.Rows(query, 0, n)
+	}
+	ln := p.LnQ.Forward(query)
 	q := p.Attn.projectQ(ln)
 	tensor.Drop(ln)
 	qb := tensor.Expand(tensor.Reshape(q, 1, q.Dim(0), q.Dim(1)), b, q.Dim(0), q.Dim(1))

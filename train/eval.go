@@ -205,7 +205,7 @@ func evaluate(m *coca.Model, tok *tokenizer.Tokenizer, held, zs *evalSet, classe
 		clsFeat := encodeTexts(m, tok, classes, ctx)
 		correct, total := 0, 0
 		err := zs.each(func(b *data.Batch) error {
-			f, _ := m.EncodeImage(batchTensor(b))
+			f := m.EncodeImageFeatures(batchTensor(b))
 			for i, si := range similarity(rows(f), clsFeat) {
 				best, bestS := -1, float32(0)
 				for c := range clsFeat {

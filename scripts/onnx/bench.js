@@ -8,9 +8,10 @@
 //   node bench.js --models DIR --check
 //       runs each model on the inputs in DIR/check and compares with PyTorch's outputs;
 //       prints the max |diff| per output and exits 1 beyond the tolerance
-//   node bench.js --models DIR --threads T --workload image|text --batch B
+//   node bench.js --models DIR --threads T --workload image|features|text --batch B
 //                 [--repeat R] [--warmup W] [--ids FILE]
-//       text: ids FILE, one JSON array of the context length's ids per line (as
+//       image: image.onnx (features and tokens); features: image_features.onnx (the
+//       features alone); text: ids FILE, one JSON array of the context length's ids per line (as
 //       `coca tokenize --context-length L` writes them), cycled to the batch; without
 //       it, ids 1 + (7919 i mod (V−1)), no padding
 //       prints one JSON line: {"workload", "batch", "threads", "seconds" (median),
@@ -89,11 +90,11 @@ async function check(a) {
 async function bench(a) {
   const meta = JSON.parse(fs.readFileSync(path.join(a.models, 'check', 'check.json')));
   let model, feeds;
-  if (a.workload === 'image') {
+  if (a.workload === 'image' || a.workload === 'features') {
     const s = meta.image_size, n = a.batch * 3 * s * s;
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.37) * 1.5;
-    model = 'image.onnx';
+    model = a.workload === 'image' ? 'image.onnx' : 'image_features.onnx';
     feeds = { image: new ort.Tensor('float32', x, [a.batch, 3, s, s]) };
   } else if (a.workload === 'text') {
     const l = meta.context_length, n = a.batch * l;
@@ -110,7 +111,7 @@ async function bench(a) {
     model = 'text.onnx';
     feeds = { text: new ort.Tensor('int64', x, [a.batch, l]) };
   } else {
-    throw new Error(`bench.js: --workload ${a.workload}: want image or text`);
+    throw new Error(`bench.js: --workload ${a.workload}: want image, features or text`);
   }
   const s = await session(path.join(a.models, model), a.threads);
   for (let i = 0; i < a.warmup; i++) await s.run(feeds);

@@ -3,7 +3,10 @@
 # same graph, as a knowledgeable user of each runs it, at 1 and 2 threads, on an idle
 # machine and with one core busy, in one run, and prints the ratios.
 #
-#   gococa       BenchmarkEncodeImage (batch 1, 8), BenchmarkEncodeText (batch 8; for
+#   gococa       BenchmarkEncodeImage (batch 1, 8; "features": BenchmarkEncodeImageFeatures,
+#                the features alone, as open_clip's encode_image returns them, which
+#                gococa computes only as far as they read the pooler and ONNX Runtime's
+#                graph computes whole), BenchmarkEncodeText (batch 8; for
 #                "prompt" with GOCOCA_BENCH_TEXT=prompts) and BenchmarkCaption (greedy,
 #                29 tokens, f32, bf16 and int8 weights) of the root package,
 #                GOMAXPROCS = threads
@@ -25,7 +28,7 @@
 # ids without padding, the whole context; "prompt" is the zero-shot prompts of
 # scripts/onnx/prompts.txt (7-12 ids, the rest padding, tokenized by `coca tokenize`
 # for ONNX Runtime), which gococa computes only as far as the features read them
-# and ONNX Runtime's graph computes whole (PyTorch does not run it). "busy" runs
+# and ONNX Runtime's graph computes whole (PyTorch runs neither "prompt" nor "features"). "busy" runs
 # every command with one competing busy process, (while :; do :; done) &, started
 # before and killed after it. Rounds alternate idle and busy and the implementations,
 # so that a drift of the machine's load hits all of them; each figure is the median
@@ -42,7 +45,7 @@
 #   MODES       default "idle busy"
 #   ROUNDS      default 3
 #   IMPLS       default "gococa gococa-bf16 onnxruntime pytorch"
-#   WORKLOADS   default "image:1 image:8 text:8 prompt:8 caption:1"
+#   WORKLOADS   default "image:1 image:8 features:1 features:8 text:8 prompt:8 caption:1"
 #   REPEAT      timed runs per process at batch 1 (default 10; batch 8 and caption: 3)
 #   PYTHON      default /usr/bin/python3 (with torch)
 #   RESULTS     a file to keep the raw results in (one line per sample:
@@ -56,7 +59,7 @@ THREADS=${THREADS:-"1 2"}
 MODES=${MODES:-"idle busy"}
 ROUNDS=${ROUNDS:-3}
 IMPLS=${IMPLS:-"gococa gococa-bf16 onnxruntime pytorch"}
-WORKLOADS=${WORKLOADS:-"image:1 image:8 text:8 prompt:8 caption:1"}
+WORKLOADS=${WORKLOADS:-"image:1 image:8 features:1 features:8 text:8 prompt:8 caption:1"}
 REPEAT=${REPEAT:-10}
 PYTHON=${PYTHON:-/usr/bin/python3}
 json=golden/pytorch/configs/$CONFIG.json
@@ -183,6 +186,7 @@ run_gococa() {
 	local t=$1 w=$2 b=$3 prec=${4:-f32} bench unit n count=3 text=
 	case $w in
 	image) bench='^BenchmarkEncodeImage$' unit=s/batch ;;
+	features) bench='^BenchmarkEncodeImageFeatures$' unit=s/batch ;;
 	text) bench='^BenchmarkEncodeText$' unit=s/batch ;;
 	prompt) bench='^BenchmarkEncodeText$' unit=s/batch text=prompts ;;
 	caption) bench='^BenchmarkCaption$/^config=coca_ViT-B-32$/^mode=greedy$/^tokens=29$/' unit=s/caption ;;
@@ -248,7 +252,7 @@ for r in $(seq 1 "$ROUNDS"); do
 					# the caption runs float32, bfloat16 and int8 weights under
 					# "gococa" (reported as gococa, gococa-bf16 and gococa-int8)
 					[ "$w" = caption ] && [ "$impl" != gococa ] && continue
-					[ "$w" = prompt ] && [ "$impl" = pytorch ] && continue
+					[ "$w" = prompt ] || [ "$w" = features ] && [ "$impl" = pytorch ] && continue
 					echo "round $r/$ROUNDS, $mode, $t threads: $impl $w batch $b..." >&2
 					case $impl in
 					gococa) run_gococa "$t" "$w" "$b" ;;

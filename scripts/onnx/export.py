@@ -7,6 +7,8 @@ golden/pytorch/bench.py) and writes, into --out:
 
   image.onnx   image (B, 3, S, S) float32 -> features (B, D) (normalized, as gococa's
                EncodeImage) and tokens (B, Q, D) (the attentional pooler's output)
+  image_features.onnx  the same graph with the features alone, as open_clip's
+               encode_image returns them (gococa: EncodeImageFeatures)
   text.onnx    text (B, L) int64 -> features (B, D) (normalized, as EncodeText)
   check/       inputs and PyTorch's outputs at two batch sizes other than the exported
                one (raw little-endian float32 / int64 files and check.json describing
@@ -61,6 +63,11 @@ class ImageEncoder(torch.nn.Module):
         return F.normalize(lat, dim=-1), tokens
 
 
+class ImageFeatures(ImageEncoder):
+    def forward(self, image):
+        return super().forward(image)[0]
+
+
 class TextEncoder(torch.nn.Module):
     def __init__(self, c, P):
         super().__init__()
@@ -95,17 +102,22 @@ def main():
     os.makedirs(os.path.join(args.out, "check"), exist_ok=True)
 
     img_enc, txt_enc = ImageEncoder(c, P).eval(), TextEncoder(c, P).eval()
+    feat_enc = ImageFeatures(c, P).eval()
     image2, text2 = coca_ref.make_inputs(c, 2, 1234)
     t0 = time.time()
     torch.onnx.export(img_enc, (image2,), os.path.join(args.out, "image.onnx"), opset_version=OPSET,
                       input_names=["image"], output_names=["features", "tokens"],
                       dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}, "tokens": {0: "batch"}},
                       do_constant_folding=True)
+    torch.onnx.export(feat_enc, (image2,), os.path.join(args.out, "image_features.onnx"), opset_version=OPSET,
+                      input_names=["image"], output_names=["features"],
+                      dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}},
+                      do_constant_folding=True)
     torch.onnx.export(txt_enc, (text2,), os.path.join(args.out, "text.onnx"), opset_version=OPSET,
                       input_names=["text"], output_names=["features"],
                       dynamic_axes={"text": {0: "batch"}, "features": {0: "batch"}},
                       do_constant_folding=True)
-    print("exported image.onnx and text.onnx (opset %d) in %.1f s" % (OPSET, time.time() - t0), file=sys.stderr)
+    print("exported image.onnx, image_features.onnx and text.onnx (opset %d) in %.1f s" % (OPSET, time.time() - t0), file=sys.stderr)
 
     # Reference outputs at batch sizes other than the exported one (the dynamic axis
     # must really be dynamic), both towers.
@@ -117,6 +129,8 @@ def main():
             checks.append({"model": "image.onnx", "inputs": {"image": save(os.path.join(args.out, "check"), "image_b%d" % b, image)},
                            "outputs": {"features": save(os.path.join(args.out, "check"), "image_features_b%d" % b, feat),
                                        "tokens": save(os.path.join(args.out, "check"), "image_tokens_b%d" % b, tokens)}})
+            checks.append({"model": "image_features.onnx", "inputs": {"image": checks[-1]["inputs"]["image"]},
+                           "outputs": {"features": checks[-1]["outputs"]["features"]}})
             feat = txt_enc(text)
             checks.append({"model": "text.onnx", "inputs": {"text": save(os.path.join(args.out, "check"), "text_b%d" % b, text)},
                            "outputs": {"features": save(os.path.join(args.out, "check"), "text_features_b%d" % b, feat)}})
