@@ -346,34 +346,26 @@ func BenchmarkTrainStep(b *testing.B) {
 
 // BenchmarkEncodeImage times EncodeImage of one batch without gradients.
 func BenchmarkEncodeImage(b *testing.B) {
-	for _, c := range modelCases(b) {
-		b.Run(c.String(), func(b *testing.B) {
-			defer usePrecision(c)()
-			m, img, _, _ := benchModel(b, c)
-			m.EncodeImage(img)
-			b.ResetTimer()
-			cpu0 := cpuSeconds()
-			for i := 0; i < b.N; i++ {
-				m.EncodeImage(img)
-			}
-			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
-			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")
-		})
-	}
+	benchEncodeImage(b, func(m *coca.Model, img *tensor.Tensor) { m.EncodeImage(img) })
 }
 
 // BenchmarkEncodeImageFeatures times EncodeImageFeatures (the features
 // alone, as open_clip's encode_image returns them) of one batch.
 func BenchmarkEncodeImageFeatures(b *testing.B) {
+	benchEncodeImage(b, func(m *coca.Model, img *tensor.Tensor) { m.EncodeImageFeatures(img) })
+}
+
+// benchEncodeImage times encode of one batch of images per model case.
+func benchEncodeImage(b *testing.B, encode func(m *coca.Model, img *tensor.Tensor)) {
 	for _, c := range modelCases(b) {
 		b.Run(c.String(), func(b *testing.B) {
 			defer usePrecision(c)()
 			m, img, _, _ := benchModel(b, c)
-			m.EncodeImageFeatures(img)
+			encode(m, img)
 			b.ResetTimer()
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
-				m.EncodeImageFeatures(img)
+				encode(m, img)
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/batch")
 			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/batch")

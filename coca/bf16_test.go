@@ -173,6 +173,25 @@ func TestBF16Decoding(t *testing.T) {
 	}
 }
 
+// nearFeatures fails t unless features a are within 1e-6 relative of c
+// (ref names c in the message). EncodeText's last block runs the CLS row's
+// products alone, one row per text, through the small-M kernels that read
+// bfloat16 and int8 weights as stored (nn.Transformer.ForwardLast): close
+// to the float32 model over the same values, not bit for bit.
+func nearFeatures(t *testing.T, what string, a, c *tensor.Tensor, ref string) {
+	t.Helper()
+	worst := 0.0
+	for i, v := range a.Data() {
+		w := float64(c.Data()[i])
+		d := math.Abs(float64(v)-w) / (1 + math.Abs(w))
+		if !(d <= 1e-6) {
+			t.Fatalf("%s[%d] = %g, %s %g", what, i, v, ref, w)
+		}
+		worst = math.Max(worst, d)
+	}
+	t.Logf("%s: worst relative difference %.2g", what, worst)
+}
+
 // TestBF16MatchesRounded checks every path of a bfloat16 model against the
 // float32 model over the same rounded weights: image features and the
 // text tower's tokens bit for bit (the encoders widen the bfloat16
@@ -199,27 +218,11 @@ func TestBF16MatchesRounded(t *testing.T) {
 			}
 		}
 	}
-	// EncodeText's last block runs the CLS row's products alone, one row
-	// per text, through the small-M kernels that read the weights as
-	// stored (nn.Transformer.ForwardLast): close, not bit for bit.
-	near := func(what string, a, c *tensor.Tensor) {
-		t.Helper()
-		worst := 0.0
-		for i, v := range a.Data() {
-			w := float64(c.Data()[i])
-			d := math.Abs(float64(v)-w) / (1 + math.Abs(w))
-			if !(d <= 1e-6) {
-				t.Fatalf("%s[%d] = %g, float32 over rounded weights %g", what, i, v, w)
-			}
-			worst = math.Max(worst, d)
-		}
-		t.Logf("%s: worst relative difference %.2g", what, worst)
-	}
 	fi, ti := m.EncodeImage(images)
 	ri, rti := ref.EncodeImage(images)
 	bits("image features", fi, ri)
 	bits("image tokens", ti, rti)
-	near("text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l))
+	nearFeatures(t, "text features", m.EncodeText(ids, b, l), ref.EncodeText(ids, b, l), "float32 over rounded weights")
 	o := m.Forward(sc.Use(images), ids, b, l)
 	r := ref.Forward(sc.Use(images), ids, b, l)
 	bits("text tokens", o.TextTokens, r.TextTokens)
