@@ -8,7 +8,7 @@
 // # Concurrency
 //
 // A loaded Model serves any number of goroutines at once: EncodeImage,
-// EncodeText, EncodeTexts, ClassEmbeddings, ZeroShotProbs, Generate and
+// EncodeImageFeatures, EncodeText, EncodeTexts, ClassEmbeddings, ZeroShotProbs, Generate and
 // its variants, GreedyReference, CrossAttention, each goroutine's own
 // Decoders, and every method of a Pipeline (and Classifier) over the model
 // only read the model's parameters. Each runs in a no-grad scope of its own
