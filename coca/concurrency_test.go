@@ -16,6 +16,7 @@ import (
 // served is what one inference call returns, in comparable form.
 type served struct {
 	features, tokens, text []uint32
+	imageFeatures          []uint32 // EncodeImageFeatures
 	captions               [][]int
 	pipeline               string // a Pipeline call's results, floats as their bits
 }
@@ -49,7 +50,7 @@ func bits(x []float32) []uint32 {
 
 // TestConcurrentInference (acceptance; run it with -race): 8 goroutines
 // share one loaded model each of float32, bfloat16 and int8 weights, mixing
-// EncodeImage, EncodeText and Generate (greedy and beam search), half of
+// EncodeImage, EncodeImageFeatures, EncodeText and Generate (greedy and beam search), half of
 // them passing their images in a no-grad scope of their own, and a
 // Pipeline over each (CaptionBatch with beam search's n best, log
 // likelihoods and embeddings; top-k sampling's n best after a prefix;
@@ -88,6 +89,7 @@ func TestConcurrentInference(t *testing.T) {
 		case 0:
 			f, tok := m.EncodeImage(img)
 			r.features, r.tokens = bits(f.Data()), bits(tok.Data())
+			r.imageFeatures = bits(m.EncodeImageFeatures(img).Data())
 		case 1:
 			r.text = bits(m.EncodeText(ids, b, l).Data())
 		case 2, 3:
@@ -205,6 +207,7 @@ func TestConcurrentInference(t *testing.T) {
 				got := call(mi, kind, g%2 == 1)
 				w := want[key(mi, kind)]
 				if !slices.Equal(got.features, w.features) || !slices.Equal(got.tokens, w.tokens) ||
+					!slices.Equal(got.imageFeatures, w.imageFeatures) ||
 					!slices.Equal(got.text, w.text) || !slices.EqualFunc(got.captions, w.captions, slices.Equal) ||
 					got.pipeline != w.pipeline {
 					errs <- fmt.Sprintf("goroutine %d: model %d, call %d (scoped %v): result differs from the sequential one", g, mi, kind, g%2 == 1)

@@ -162,8 +162,14 @@ func (t *Transformer) Params() []Param {
 
 // Forward runs every block.
 func (t *Transformer) Forward(x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
+	return forwardBlocks(t.Resblocks, x, mask, causal)
+}
+
+// forwardBlocks runs blocks in turn on x, dropping each intermediate
+// output once the next block has read it (x stays the caller's).
+func forwardBlocks(blocks []*ResidualAttentionBlock, x, mask *tensor.Tensor, causal bool) *tensor.Tensor {
 	in := x
-	for _, b := range t.Resblocks {
+	for _, b := range blocks {
 		y := b.Forward(x, mask, causal)
 		if x != in {
 			tensor.Drop(x)
@@ -183,7 +189,7 @@ func (t *Transformer) ForwardLast(x, mask *tensor.Tensor, causal bool) *tensor.T
 		l := x.Dim(1)
 		return tensor.Slice(x, 1, l-1, l)
 	}
-	h := (&Transformer{Resblocks: t.Resblocks[:n-1]}).Forward(x, mask, causal)
+	h := forwardBlocks(t.Resblocks[:n-1], x, mask, causal)
 	var row *tensor.Tensor
 	if mask != nil {
 		l := mask.Dim(1)

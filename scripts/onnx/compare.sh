@@ -252,7 +252,7 @@ for r in $(seq 1 "$ROUNDS"); do
 					# the caption runs float32, bfloat16 and int8 weights under
 					# "gococa" (reported as gococa, gococa-bf16 and gococa-int8)
 					[ "$w" = caption ] && [ "$impl" != gococa ] && continue
-					[ "$w" = prompt ] || [ "$w" = features ] && [ "$impl" = pytorch ] && continue
+					case $w in prompt | features) [ "$impl" = pytorch ] && continue ;; esac
 					echo "round $r/$ROUNDS, $mode, $t threads: $impl $w batch $b..." >&2
 					case $impl in
 					gococa) run_gococa "$t" "$w" "$b" ;;
